@@ -1,0 +1,1 @@
+//! Socket activation across `execve`: keep the fds systemd passed (LISTEN_FDS) and nothing else.

@@ -1,0 +1,21 @@
+//! rootlet: rootless containers and daemons that start reliably as systemd user services.
+//!
+//! The library does all the work; the binaries (`rootlet`, `rootlet-user-generator`,
+//! `rootlet-wait-online`) only parse argv, set up logging and map results to exit codes.
+//!
+//! Modules, one concern each:
+//! - [`unit`]: systemd unit-file syntax (parse, keep order and line numbers, write back).
+//! - [`exec`]: systemd command-line syntax (`ExecStart=` splitting and quoting).
+//! - [`quadlet`]: translation of `.container`, `.network` and `.socket` sources to units.
+//! - [`search`]: quadlet's user search path and source discovery.
+//! - [`generator`]: one generator run: sources in, units and install symlinks out.
+//! - [`wait`]: the network-online wait of `rootlet-wait-online`.
+//! - [`activation`]: socket-activation fd hand-over across `execve`.
+
+pub mod activation;
+pub mod exec;
+pub mod generator;
+pub mod quadlet;
+pub mod search;
+pub mod unit;
+pub mod wait;

@@ -1,0 +1,1 @@
+//! The network-online wait of `rootlet-wait-online`.
