@@ -1,1 +1,47 @@
-fn main() {}
+//! rootlet-user-generator: a systemd user generator (systemd.generator(7)).
+//!
+//! `rootlet-user-generator NORMAL [EARLY LATE]`: reads quadlet's user search path and
+//! writes units and install symlinks into NORMAL only. Errors go to stderr (the user
+//! manager puts them in the journal) as `file:line: message`; every good file is still
+//! generated; the exit status is 1 if any file failed.
+
+use rootlet::generator;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--version") {
+        println!("rootlet-user-generator {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let normal = match args.as_slice() {
+        [n] | [n, _, _] if n.starts_with('/') => PathBuf::from(n),
+        _ => {
+            eprintln!(
+                "usage: rootlet-user-generator NORMAL-DIR [EARLY-DIR LATE-DIR] (absolute paths)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let (opts, defaults_err) = generator::Options::from_env();
+    let run = generator::run(&opts);
+    let mut failed = false;
+    if let Some(e) = defaults_err {
+        eprintln!("rootlet: {e} (using the built-in defaults)");
+        failed = true;
+    }
+    for e in &run.errors {
+        eprintln!("rootlet: {e}");
+        failed = true;
+    }
+    if let Err(e) = generator::write(&run, &normal) {
+        eprintln!("rootlet: writing to {}: {e}", normal.display());
+        return ExitCode::FAILURE;
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -23,14 +23,25 @@ pub fn split(line: &str) -> Result<Vec<String>, ExecError> {
 /// written by the user passed through as specifiers / variable references.
 /// STUB: replaced by the full implementation.
 pub fn quote_word(word: &str) -> String {
-    if word.is_empty() || word.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
+    if word.is_empty()
+        || word.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
+    {
         format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
         word.to_owned()
     }
 }
 
+/// Quote one word so that it reaches the program literally (`%` -> `%%`, `$` -> `$$`).
+/// STUB: replaced by the full implementation.
+pub fn quote_literal(word: &str) -> String {
+    quote_word(&word.replace('%', "%%").replace('$', "$$"))
+}
+
 /// Quote a whole argv, words separated by single spaces.
 pub fn join(argv: &[String]) -> String {
-    argv.iter().map(|w| quote_word(w)).collect::<Vec<_>>().join(" ")
+    argv.iter()
+        .map(|w| quote_word(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

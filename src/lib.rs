@@ -13,6 +13,7 @@
 //! - [`activation`]: socket-activation fd hand-over across `execve`.
 
 pub mod activation;
+pub mod error;
 pub mod exec;
 pub mod generator;
 pub mod quadlet;

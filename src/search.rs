@@ -1,0 +1,318 @@
+//! Where sources are found: quadlet's user search path, walked the way quadlet walks it,
+//! and the drop-in directories of each source.
+
+use crate::quadlet::{SourceKind, UNSUPPORTED_EXTENSIONS};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+/// The facts about the user that decide the search path.
+#[derive(Debug, Clone, Default)]
+pub struct UserEnv {
+    pub runtime_dir: Option<PathBuf>,
+    pub config_home: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+    pub uid: u32,
+    /// `ROOTLET_UNIT_DIRS`: replaces the whole search path.
+    pub unit_dirs: Option<String>,
+}
+
+fn abs_env(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+}
+
+impl UserEnv {
+    pub fn from_process() -> UserEnv {
+        UserEnv {
+            runtime_dir: abs_env("XDG_RUNTIME_DIR"),
+            config_home: abs_env("XDG_CONFIG_HOME"),
+            home: abs_env("HOME"),
+            uid: rustix::process::getuid().as_raw(),
+            unit_dirs: std::env::var("ROOTLET_UNIT_DIRS").ok(),
+        }
+    }
+
+    fn config_dir(&self) -> Option<PathBuf> {
+        self.config_home
+            .clone()
+            .or_else(|| self.home.as_ref().map(|h| h.join(".config")))
+    }
+
+    /// The defaults file: `$XDG_CONFIG_HOME/rootlet/defaults.conf`.
+    pub fn defaults_file(&self) -> Option<PathBuf> {
+        self.config_dir().map(|d| d.join("rootlet/defaults.conf"))
+    }
+
+    /// The search roots, most important first (the first file of a name wins).
+    pub fn search_roots(&self) -> Vec<Root> {
+        if let Some(list) = &self.unit_dirs {
+            return list
+                .split(':')
+                .filter(|p| p.starts_with('/'))
+                .map(|p| Root::new(PathBuf::from(p)))
+                .collect();
+        }
+        let mut v = Vec::new();
+        if let Some(r) = &self.runtime_dir {
+            v.push(Root::new(r.join("containers/systemd")));
+        }
+        if let Some(c) = self.config_dir() {
+            v.push(Root::new(c.join("containers/systemd")));
+        }
+        let uid = self.uid.to_string();
+        for base in [
+            "/etc/containers/systemd/users",
+            "/usr/share/containers/systemd/users",
+        ] {
+            // Numeric subdirectories belong to other users; ours is added after.
+            v.push(Root {
+                path: PathBuf::from(base),
+                skip_numeric_subdirs: true,
+            });
+            v.push(Root::new(Path::new(base).join(&uid)));
+        }
+        v
+    }
+}
+
+/// One directory of the search path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub path: PathBuf,
+    pub skip_numeric_subdirs: bool,
+}
+
+impl Root {
+    pub fn new(path: PathBuf) -> Root {
+        Root {
+            path,
+            skip_numeric_subdirs: false,
+        }
+    }
+}
+
+/// A source file found on the search path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub path: PathBuf,
+    pub name: String,
+    pub kind: SourceKind,
+}
+
+/// What a walk of the search path found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Sources in a deterministic order (by file name).
+    pub sources: Vec<Found>,
+    /// Every directory walked, in search order (drop-ins are looked up in each).
+    pub dirs: Vec<PathBuf>,
+    /// Files skipped, with the reason (shadowed names, unsupported kinds).
+    pub notes: Vec<String>,
+}
+
+/// Walk the roots: recursive, symlinks followed, loops avoided, `*.d` directories skipped.
+pub fn discover(roots: &[Root]) -> Discovery {
+    let mut d = Discovery::default();
+    let mut seen_dirs = HashSet::new();
+    let mut by_name: BTreeMap<String, Found> = BTreeMap::new();
+    for root in roots {
+        walk(
+            &root.path,
+            root.skip_numeric_subdirs,
+            &mut seen_dirs,
+            &mut d,
+            &mut by_name,
+            0,
+        );
+    }
+    d.sources = by_name.into_values().collect();
+    d
+}
+
+const MAX_DEPTH: usize = 32;
+
+fn walk(
+    dir: &Path,
+    skip_numeric: bool,
+    seen: &mut HashSet<PathBuf>,
+    d: &mut Discovery,
+    by_name: &mut BTreeMap<String, Found>,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let Ok(canon) = std::fs::canonicalize(dir) else {
+        return;
+    };
+    if !seen.insert(canon) {
+        return; // already walked (symlink loop or the same directory twice)
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    d.dirs.push(dir.to_owned());
+    let mut entries: Vec<(String, PathBuf)> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+        .collect();
+    entries.sort();
+    let mut subdirs = Vec::new();
+    for (name, path) in entries {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue; // dangling symlink
+        };
+        if meta.is_dir() {
+            if name.ends_with(".d") || name.starts_with('.') {
+                continue;
+            }
+            if skip_numeric && name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            subdirs.push(path);
+            continue;
+        }
+        if !meta.is_file() {
+            continue;
+        }
+        match SourceKind::from_file_name(&name) {
+            Some((kind, _)) => {
+                if let Some(first) = by_name.get(&name) {
+                    d.notes.push(format!(
+                        "{}: shadowed by {}, skipped",
+                        path.display(),
+                        first.path.display()
+                    ));
+                } else {
+                    by_name.insert(name.clone(), Found { path, name, kind });
+                }
+            }
+            None => {
+                if let Some((_, ext)) = name.rsplit_once('.') {
+                    if UNSUPPORTED_EXTENSIONS.contains(&ext) {
+                        d.notes.push(format!(
+                            "{}: .{ext} files are not translated by rootlet yet, skipped",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for sub in subdirs {
+        walk(&sub, false, seen, d, by_name, depth + 1);
+    }
+}
+
+/// Drop-in directory names for a source, most specific first: for `foo-bar@i.container`:
+/// `foo-bar@i.container.d`, `foo-bar@.container.d`, `foo-@.container.d`,
+/// `foo-.container.d`, `container.d`.
+pub fn dropin_dir_names(file_name: &str) -> Vec<String> {
+    let Some((stem, ext)) = file_name.rsplit_once('.') else {
+        return Vec::new();
+    };
+    let mut v = vec![format!("{stem}.{ext}.d")];
+    let (prefix, templated) = match stem.split_once('@') {
+        Some((p, inst)) => {
+            if !inst.is_empty() {
+                v.push(format!("{p}@.{ext}.d"));
+            }
+            (p, true)
+        }
+        None => (stem, false),
+    };
+    let mut cut = prefix.len();
+    while let Some(i) = prefix[..cut].rfind('-') {
+        let p = &prefix[..=i];
+        if templated {
+            v.push(format!("{p}@.{ext}.d"));
+        }
+        v.push(format!("{p}.{ext}.d"));
+        cut = i;
+    }
+    v.push(format!("{ext}.d"));
+    v
+}
+
+/// The drop-in files of a source, in the order they apply: the first file of a name
+/// wins (most specific directory, then search order), the winners sorted by name.
+pub fn dropins(file_name: &str, dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut chosen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for dname in dropin_dir_names(file_name) {
+        for dir in dirs {
+            let dd = dir.join(&dname);
+            let Ok(rd) = std::fs::read_dir(&dd) else {
+                continue;
+            };
+            let mut names: Vec<String> = rd
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".conf"))
+                .collect();
+            names.sort();
+            for n in names {
+                if seen.insert(n.clone()) {
+                    chosen.insert(n.clone(), dd.join(&n));
+                }
+            }
+        }
+    }
+    chosen.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropin_names() {
+        assert_eq!(
+            dropin_dir_names("foo-bar@i.container"),
+            vec![
+                "foo-bar@i.container.d",
+                "foo-bar@.container.d",
+                "foo-@.container.d",
+                "foo-.container.d",
+                "container.d"
+            ]
+        );
+        assert_eq!(
+            dropin_dir_names("a-b-c.network"),
+            vec![
+                "a-b-c.network.d",
+                "a-b-.network.d",
+                "a-.network.d",
+                "network.d"
+            ]
+        );
+    }
+
+    #[test]
+    fn search_path_order() {
+        let env = UserEnv {
+            runtime_dir: Some("/run/user/7".into()),
+            home: Some("/home/u".into()),
+            uid: 7,
+            ..UserEnv::default()
+        };
+        let roots: Vec<_> = env.search_roots().into_iter().map(|r| r.path).collect();
+        assert_eq!(
+            roots,
+            vec![
+                PathBuf::from("/run/user/7/containers/systemd"),
+                "/home/u/.config/containers/systemd".into(),
+                "/etc/containers/systemd/users".into(),
+                "/etc/containers/systemd/users/7".into(),
+                "/usr/share/containers/systemd/users".into(),
+                "/usr/share/containers/systemd/users/7".into(),
+            ]
+        );
+        let env = UserEnv {
+            unit_dirs: Some("/a:relative:/b".into()),
+            ..env
+        };
+        assert_eq!(env.search_roots().len(), 2);
+    }
+}

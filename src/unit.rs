@@ -1,0 +1,415 @@
+//! systemd unit-file syntax (systemd.syntax(7)), read and written faithfully.
+//!
+//! What systemd 252 does, and so what this parser does:
+//! - `[Section]` headers; a section that appears twice is one section (entries appended).
+//! - `Key=Value`: key and value are trimmed of surrounding whitespace; keys are
+//!   case-sensitive; repeated keys are kept, in order, each with its line number.
+//! - Lines starting with `#` or `;` are comments; empty lines are ignored.
+//! - A line ending in an odd number of backslashes continues on the next line; the final
+//!   backslash becomes a space. Comment lines inside a continuation are dropped.
+//! - A leading UTF-8 byte-order mark is skipped.
+//!
+//! Where systemd only warns (a key before any section, a line without `=`), we refuse the
+//! file with an error naming the line: quadlet does the same, and a unit generated from a
+//! half-understood file is worse than none.
+
+use std::fmt::Write as _;
+use thiserror::Error;
+
+/// systemd refuses lines longer than this (LONG_LINE_MAX).
+pub const MAX_LINE: usize = 1024 * 1024;
+
+/// One `Key=Value` assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+    /// 1-based line number of the line where the assignment starts.
+    pub line: usize,
+}
+
+/// A section with its entries in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub name: String,
+    /// Line of the first header of this section (0 for sections built in code).
+    pub line: usize,
+    pub entries: Vec<Entry>,
+}
+
+impl Section {
+    pub fn new(name: &str) -> Self {
+        Section {
+            name: name.to_owned(),
+            line: 0,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Append an entry built in code (line 0).
+    pub fn add(&mut self, key: &str, value: impl Into<String>) {
+        self.entries.push(Entry {
+            key: key.to_owned(),
+            value: value.into(),
+            line: 0,
+        });
+    }
+
+    /// All values of `key`, in order, honouring systemd's "empty value resets the list".
+    pub fn list(&self, key: &str) -> Vec<&Entry> {
+        let mut out = Vec::new();
+        for e in self.entries.iter().filter(|e| e.key == key) {
+            if e.value.is_empty() {
+                out.clear();
+            } else {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// The last assignment of `key` (systemd's rule for single-valued keys).
+    pub fn last(&self, key: &str) -> Option<&Entry> {
+        self.entries.iter().rev().find(|e| e.key == key)
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.entries.iter().any(|e| e.key == key)
+    }
+}
+
+/// A parsed unit file: its sections in order of first appearance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitFile {
+    pub sections: Vec<Section>,
+}
+
+/// Why a file could not be read as unit-file syntax. Rendered with its line by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SyntaxError {
+    #[error("line {line}: assignment `{text}` outside of any [Section]")]
+    KeyOutsideSection { line: usize, text: String },
+    #[error("line {line}: `{text}` is neither a [Section], a Key=Value assignment nor a comment")]
+    NotAnAssignment { line: usize, text: String },
+    #[error("line {line}: invalid section header `{text}`")]
+    BadSection { line: usize, text: String },
+    #[error("line {line}: empty key in `{text}`")]
+    EmptyKey { line: usize, text: String },
+    #[error("line {line}: not valid UTF-8")]
+    NotUtf8 { line: usize },
+    #[error("line {line}: longer than {MAX_LINE} bytes")]
+    TooLong { line: usize },
+}
+
+impl SyntaxError {
+    pub fn line(&self) -> usize {
+        match self {
+            SyntaxError::KeyOutsideSection { line, .. }
+            | SyntaxError::NotAnAssignment { line, .. }
+            | SyntaxError::BadSection { line, .. }
+            | SyntaxError::EmptyKey { line, .. }
+            | SyntaxError::NotUtf8 { line }
+            | SyntaxError::TooLong { line } => *line,
+        }
+    }
+
+    /// The message without the `line N: ` prefix, for `file:line: message` rendering.
+    pub fn message(&self) -> String {
+        let s = self.to_string();
+        match s.split_once(": ") {
+            Some((_, rest)) => rest.to_owned(),
+            None => s,
+        }
+    }
+}
+
+fn shorten(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// True when `s` ends in an odd number of backslashes (a continuation in systemd).
+fn ends_escaped(s: &str) -> bool {
+    s.bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1
+}
+
+impl UnitFile {
+    /// Parse unit-file text given as bytes (it must be UTF-8).
+    pub fn parse_bytes(data: &[u8]) -> Result<UnitFile, SyntaxError> {
+        let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+        let mut file = UnitFile::default();
+        let mut current: Option<usize> = None;
+        // Pending continuation: (text so far, line where it started).
+        let mut cont: Option<(String, usize)> = None;
+
+        let mut lines = data.split(|&b| b == b'\n').enumerate().peekable();
+        while let Some((idx, raw)) = lines.next() {
+            let lineno = idx + 1;
+            // A final empty segment after a trailing newline is not a line.
+            if raw.is_empty() && lines.peek().is_none() {
+                break;
+            }
+            if raw.len() > MAX_LINE {
+                return Err(SyntaxError::TooLong { line: lineno });
+            }
+            let text =
+                std::str::from_utf8(raw).map_err(|_| SyntaxError::NotUtf8 { line: lineno })?;
+            let text = text.strip_suffix('\r').unwrap_or(text);
+
+            let (joined, start) = match cont.take() {
+                Some((mut acc, start)) => {
+                    let t = text.trim_start();
+                    if t.starts_with('#') || t.starts_with(';') {
+                        cont = Some((acc, start));
+                        continue;
+                    }
+                    acc.push_str(text);
+                    if acc.len() > MAX_LINE {
+                        return Err(SyntaxError::TooLong { line: start });
+                    }
+                    (acc, start)
+                }
+                None => {
+                    let t = text.trim();
+                    if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+                        continue;
+                    }
+                    (text.to_owned(), lineno)
+                }
+            };
+            if ends_escaped(&joined) {
+                let mut acc = joined;
+                acc.pop();
+                acc.push(' ');
+                cont = Some((acc, start));
+                continue;
+            }
+            file.add_line(&joined, start, &mut current)?;
+        }
+        if let Some((acc, start)) = cont {
+            file.add_line(&acc, start, &mut current)?;
+        }
+        Ok(file)
+    }
+
+    /// Parse unit-file text.
+    pub fn parse(text: &str) -> Result<UnitFile, SyntaxError> {
+        Self::parse_bytes(text.as_bytes())
+    }
+
+    fn add_line(
+        &mut self,
+        line: &str,
+        lineno: usize,
+        current: &mut Option<usize>,
+    ) -> Result<(), SyntaxError> {
+        let l = line.trim();
+        if l.is_empty() {
+            return Ok(());
+        }
+        if let Some(rest) = l.strip_prefix('[') {
+            let name = rest.strip_suffix(']').filter(|n| {
+                !n.is_empty() && !n.contains(['[', ']']) && !n.chars().any(|c| c.is_control())
+            });
+            let Some(name) = name else {
+                return Err(SyntaxError::BadSection {
+                    line: lineno,
+                    text: shorten(l),
+                });
+            };
+            let idx = match self.sections.iter().position(|s| s.name == name) {
+                Some(i) => i,
+                None => {
+                    self.sections.push(Section {
+                        name: name.to_owned(),
+                        line: lineno,
+                        entries: Vec::new(),
+                    });
+                    self.sections.len() - 1
+                }
+            };
+            *current = Some(idx);
+            return Ok(());
+        }
+        let Some((k, v)) = l.split_once('=') else {
+            return Err(SyntaxError::NotAnAssignment {
+                line: lineno,
+                text: shorten(l),
+            });
+        };
+        let key = k.trim();
+        if key.is_empty() {
+            return Err(SyntaxError::EmptyKey {
+                line: lineno,
+                text: shorten(l),
+            });
+        }
+        let Some(idx) = *current else {
+            return Err(SyntaxError::KeyOutsideSection {
+                line: lineno,
+                text: shorten(l),
+            });
+        };
+        self.sections[idx].entries.push(Entry {
+            key: key.to_owned(),
+            value: v.trim().to_owned(),
+            line: lineno,
+        });
+        Ok(())
+    }
+
+    pub fn section(&self, name: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    /// The section `name`, created at the end if missing.
+    pub fn section_mut(&mut self, name: &str) -> &mut Section {
+        let idx = match self.sections.iter().position(|s| s.name == name) {
+            Some(i) => i,
+            None => {
+                self.sections.push(Section::new(name));
+                self.sections.len() - 1
+            }
+        };
+        &mut self.sections[idx]
+    }
+
+    /// Merge another file (a drop-in) into this one: its entries are appended to the
+    /// sections of the same name, new sections are appended.
+    pub fn merge(&mut self, other: UnitFile) {
+        for s in other.sections {
+            let line = s.line;
+            let target = self.section_mut(&s.name);
+            if target.line == 0 {
+                target.line = line;
+            }
+            target.entries.extend(s.entries);
+        }
+    }
+
+    /// Write the file in systemd syntax: deterministic, one blank line between sections.
+    ///
+    /// Values never contain a newline (the parser cannot produce one and the translator
+    /// quotes command lines); should one appear it is written as a continuation-safe space.
+    pub fn write(&self) -> String {
+        let mut out = String::new();
+        for (i, s) in self.sections.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "[{}]", s.name);
+            for e in &s.entries {
+                let mut v: String = e
+                    .value
+                    .chars()
+                    .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+                    .collect();
+                // A value ending in an odd number of backslashes would read back as a
+                // continuation; the parser never yields one, but code-built values might.
+                if ends_escaped(&v) {
+                    v.push('\\');
+                }
+                let _ = writeln!(out, "{}={}", e.key, v);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(f: &UnitFile, sec: &str) -> Vec<(String, String, usize)> {
+        f.section(sec)
+            .unwrap()
+            .entries
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone(), e.line))
+            .collect()
+    }
+
+    #[test]
+    fn sections_keys_repeats_and_lines() {
+        let f = UnitFile::parse(
+            "# c\n[Unit]\nA=1\n\n; c\n[Service]\nB = two words \nA=x\n[Unit]\nA=2\n",
+        )
+        .unwrap();
+        assert_eq!(f.sections.len(), 2);
+        assert_eq!(
+            kv(&f, "Unit"),
+            vec![("A".into(), "1".into(), 3), ("A".into(), "2".into(), 10)]
+        );
+        assert_eq!(kv(&f, "Service")[0], ("B".into(), "two words".into(), 7));
+    }
+
+    #[test]
+    fn continuation_joins_with_space_and_skips_comments() {
+        let f = UnitFile::parse("[S]\nK=one\\\n# c\ntwo\nL=a\\\\\nM=b\\\n").unwrap();
+        assert_eq!(
+            kv(&f, "S"),
+            vec![
+                ("K".into(), "one two".into(), 2),
+                ("L".into(), "a\\\\".into(), 5),
+                ("M".into(), "b".into(), 6)
+            ]
+        );
+    }
+
+    #[test]
+    fn case_sensitive_and_values_keep_semicolons() {
+        let f = UnitFile::parse("[S]\nkey=a ; b # c\nKey=\n").unwrap();
+        let s = f.section("S").unwrap();
+        assert_eq!(s.last("key").unwrap().value, "a ; b # c");
+        assert_eq!(s.list("Key").len(), 0);
+    }
+
+    #[test]
+    fn empty_value_resets_list() {
+        let f = UnitFile::parse("[S]\nA=1\nA=2\nA=\nA=3\n").unwrap();
+        let v: Vec<_> = f
+            .section("S")
+            .unwrap()
+            .list("A")
+            .iter()
+            .map(|e| e.value.clone())
+            .collect();
+        assert_eq!(v, vec!["3"]);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(UnitFile::parse("A=1\n").unwrap_err().line(), 1);
+        assert_eq!(UnitFile::parse("[S]\n\njunk\n").unwrap_err().line(), 3);
+        assert_eq!(UnitFile::parse("[S\n").unwrap_err().line(), 1);
+        assert_eq!(
+            UnitFile::parse_bytes(b"[S]\nA=\xff\n").unwrap_err().line(),
+            2
+        );
+        assert_eq!(UnitFile::parse("[S]\n=v\n").unwrap_err().line(), 2);
+    }
+
+    #[test]
+    fn bom_crlf_and_roundtrip() {
+        let f = UnitFile::parse("\u{feff}[S]\r\nA=1\r\n").unwrap();
+        assert_eq!(f.write(), "[S]\nA=1\n");
+        let text = "[Unit]\nA=1\nA=2\n\n[Service]\nB=x y\n";
+        assert_eq!(UnitFile::parse(text).unwrap().write(), text);
+    }
+
+    #[test]
+    fn writer_never_emits_a_continuation() {
+        let mut f = UnitFile::default();
+        f.section_mut("S").add("A", "x\\");
+        f.section_mut("S").add("B", "l1\nl2");
+        let back = UnitFile::parse(&f.write()).unwrap();
+        assert_eq!(back.section("S").unwrap().entries.len(), 2);
+    }
+}

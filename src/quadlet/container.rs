@@ -1,0 +1,622 @@
+//! `X.container` -> `X.service`: `podman run` the way quadlet does, plus rootlet's wait
+//! unit, restart defaults and socket wiring.
+
+use super::values::{boolean, key_values, single, words};
+use super::{
+    base_unit, host_path, order_sections, prepend, unknown_key, Context, Generated, Source,
+};
+use crate::error::SourceError;
+use crate::exec;
+use crate::unit::Entry;
+use std::collections::BTreeMap;
+
+/// How a simple key becomes podman arguments.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Last value wins: `--flag=VALUE`.
+    One(&'static str),
+    /// Every value (repeatable key, empty value resets): `--flag=VALUE` each.
+    Many(&'static str),
+    /// Every whitespace-separated word of every value: `--flag=WORD` each.
+    Words(&'static str),
+    /// Boolean: the argument when true.
+    Flag(&'static str),
+    /// Boolean that podman enables by default: the argument when false.
+    FlagFalse(&'static str),
+}
+
+/// Keys of `[Container]` that map to podman arguments one to one, in output order.
+const SIMPLE: &[(&str, Kind)] = &[
+    ("CgroupsMode", Kind::One("--cgroups")),
+    ("UserNS", Kind::One("--userns")),
+    ("UIDMap", Kind::Many("--uidmap")),
+    ("GIDMap", Kind::Many("--gidmap")),
+    ("SubUIDMap", Kind::One("--subuidname")),
+    ("SubGIDMap", Kind::One("--subgidname")),
+    ("RunInit", Kind::Flag("--init")),
+    ("LogDriver", Kind::One("--log-driver")),
+    ("LogOpt", Kind::Many("--log-opt")),
+    ("Pull", Kind::One("--pull")),
+    ("HostName", Kind::One("--hostname")),
+    ("Timezone", Kind::One("--tz")),
+    ("StopSignal", Kind::One("--stop-signal")),
+    ("StopTimeout", Kind::One("--stop-timeout")),
+    ("PidsLimit", Kind::One("--pids-limit")),
+    ("ShmSize", Kind::One("--shm-size")),
+    ("ReadOnly", Kind::Flag("--read-only")),
+    ("ReadOnlyTmpfs", Kind::FlagFalse("--read-only-tmpfs=false")),
+    (
+        "NoNewPrivileges",
+        Kind::Flag("--security-opt=no-new-privileges"),
+    ),
+    ("SeccompProfile", Kind::One("--security-opt=seccomp")),
+    (
+        "SecurityLabelDisable",
+        Kind::Flag("--security-opt=label=disable"),
+    ),
+    (
+        "SecurityLabelNested",
+        Kind::Flag("--security-opt=label=nested"),
+    ),
+    ("SecurityLabelType", Kind::One("--security-opt=label=type:")),
+    (
+        "SecurityLabelFileType",
+        Kind::One("--security-opt=label=filetype:"),
+    ),
+    (
+        "SecurityLabelLevel",
+        Kind::One("--security-opt=label=level:"),
+    ),
+    ("Mask", Kind::Many("--security-opt=mask")),
+    ("Unmask", Kind::Many("--security-opt=unmask")),
+    ("AddCapability", Kind::Words("--cap-add")),
+    ("DropCapability", Kind::Words("--cap-drop")),
+    ("AddDevice", Kind::Many("--device")),
+    ("AddHost", Kind::Many("--add-host")),
+    ("DNS", Kind::Many("--dns")),
+    ("DNSOption", Kind::Many("--dns-option")),
+    ("DNSSearch", Kind::Many("--dns-search")),
+    ("IP", Kind::One("--ip")),
+    ("IP6", Kind::One("--ip6")),
+    ("NetworkAlias", Kind::Many("--network-alias")),
+    ("ExposeHostPort", Kind::Many("--expose")),
+    ("GroupAdd", Kind::Many("--group-add")),
+    ("Secret", Kind::Many("--secret")),
+    ("Sysctl", Kind::Words("--sysctl")),
+    ("Tmpfs", Kind::Many("--tmpfs")),
+    ("Ulimit", Kind::Many("--ulimit")),
+    ("HealthCmd", Kind::One("--health-cmd")),
+    ("HealthInterval", Kind::One("--health-interval")),
+    (
+        "HealthLogDestination",
+        Kind::One("--health-log-destination"),
+    ),
+    ("HealthMaxLogCount", Kind::One("--health-max-log-count")),
+    ("HealthMaxLogSize", Kind::One("--health-max-log-size")),
+    ("HealthOnFailure", Kind::One("--health-on-failure")),
+    ("HealthRetries", Kind::One("--health-retries")),
+    ("HealthStartPeriod", Kind::One("--health-start-period")),
+    ("HealthStartupCmd", Kind::One("--health-startup-cmd")),
+    (
+        "HealthStartupInterval",
+        Kind::One("--health-startup-interval"),
+    ),
+    (
+        "HealthStartupRetries",
+        Kind::One("--health-startup-retries"),
+    ),
+    (
+        "HealthStartupSuccess",
+        Kind::One("--health-startup-success"),
+    ),
+    (
+        "HealthStartupTimeout",
+        Kind::One("--health-startup-timeout"),
+    ),
+    ("HealthTimeout", Kind::One("--health-timeout")),
+];
+
+/// Keys with their own handling below.
+const SPECIAL: &[&str] = &[
+    "Image",
+    "Rootfs",
+    "ContainerName",
+    "Exec",
+    "Entrypoint",
+    "Environment",
+    "EnvironmentFile",
+    "EnvironmentHost",
+    "PublishPort",
+    "Volume",
+    "Mount",
+    "Network",
+    "Label",
+    "Annotation",
+    "PodmanArgs",
+    "GlobalArgs",
+    "ContainersConfModule",
+    "User",
+    "Group",
+    "WorkingDir",
+    "AutoUpdate",
+    "Notify",
+];
+
+/// Keys of quadlet's manual that rootlet refuses with a reason instead of ignoring them.
+const NOT_YET: &[(&str, &str)] = &[
+    (
+        "Pod",
+        "Pod= needs .pod files, which rootlet does not translate yet",
+    ),
+    (
+        "StartWithPod",
+        "StartWithPod= needs .pod files, which rootlet does not translate yet",
+    ),
+];
+
+fn all_keys() -> Vec<&'static str> {
+    SIMPLE
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(SPECIAL.iter().copied())
+        .chain(NOT_YET.iter().map(|(k, _)| *k))
+        .collect()
+}
+
+/// `Notify=`: who tells systemd the service is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Notify {
+    /// conmon, once the container runs (default).
+    #[default]
+    Conmon,
+    /// the program in the container, through `NOTIFY_SOCKET`.
+    Container,
+    /// podman, once the health check passes.
+    Healthy,
+}
+
+/// The `[Container]` section, typed. Repeatable keys are lists in file order.
+#[derive(Debug, Clone, Default)]
+pub struct Container {
+    pub image: Option<String>,
+    pub rootfs: Option<String>,
+    pub name: Option<String>,
+    pub exec: Vec<String>,
+    pub entrypoint: Option<String>,
+    pub environment: BTreeMap<String, String>,
+    pub environment_files: Vec<String>,
+    pub environment_host: bool,
+    pub publish_ports: Vec<String>,
+    pub volumes: Vec<String>,
+    pub mounts: Vec<String>,
+    /// `(podman network argument, unit it needs)`.
+    pub networks: Vec<(String, Option<String>)>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub podman_args: Vec<String>,
+    pub global_args: Vec<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub notify: Notify,
+    /// Arguments from the one-to-one keys, in table order.
+    pub simple: Vec<String>,
+    /// Host paths of bind mounts (for `RequiresMountsFor=`).
+    pub bind_sources: Vec<String>,
+}
+
+fn values<'a>(sec: &'a crate::unit::Section, key: &str) -> Vec<&'a Entry> {
+    sec.list(key)
+}
+
+impl Container {
+    /// Read and check `[Container]`.
+    pub fn from_source(src: &Source, ctx: &Context) -> Result<Container, SourceError> {
+        let Some(sec) = src.file.section("Container") else {
+            return Err(src.err(0, "no [Container] section"));
+        };
+        let known = all_keys();
+        for e in &sec.entries {
+            if let Some((_, why)) = NOT_YET.iter().find(|(k, _)| *k == e.key) {
+                return Err(src.err(e.line, *why));
+            }
+            if !known.contains(&e.key.as_str()) {
+                return Err(unknown_key(src, "Container", e, &known));
+            }
+        }
+        let mut c = Container::default();
+        let last = |k: &str| sec.last(k).filter(|e| !e.value.is_empty());
+
+        c.image = last("Image").map(|e| e.value.clone());
+        c.rootfs = last("Rootfs").map(|e| host_path(src, &e.value));
+        match (&c.image, &c.rootfs) {
+            (None, None) => {
+                return Err(src.err(sec.line, "[Container] needs Image= or Rootfs="));
+            }
+            (Some(_), Some(_)) => {
+                let e = sec.last("Rootfs").map(|e| e.line).unwrap_or(sec.line);
+                return Err(src.err(e, "Image= and Rootfs= exclude each other"));
+            }
+            _ => {}
+        }
+        if let Some(e) = last("ContainerName") {
+            c.name = Some(single(src, e)?);
+        }
+        if let Some(e) = last("Exec") {
+            c.exec = words(src, e)?;
+        }
+        c.entrypoint = last("Entrypoint").map(|e| e.value.clone());
+        c.environment = key_values(src, values(sec, "Environment"))?;
+        c.environment_files = values(sec, "EnvironmentFile")
+            .into_iter()
+            .map(|e| host_path(src, &e.value))
+            .collect();
+        if let Some(e) = sec.last("EnvironmentHost") {
+            c.environment_host = boolean(src, e)?;
+        }
+        for e in values(sec, "PublishPort") {
+            c.publish_ports.push(single(src, e)?);
+        }
+        for e in values(sec, "Volume") {
+            let v = volume(src, e, &mut c.bind_sources)?;
+            c.volumes.push(v);
+        }
+        c.mounts = values(sec, "Mount")
+            .into_iter()
+            .map(|e| e.value.clone())
+            .collect();
+        for e in values(sec, "Network") {
+            c.networks.push(network(src, e, ctx)?);
+        }
+        c.labels = key_values(src, values(sec, "Label"))?;
+        c.annotations = key_values(src, values(sec, "Annotation"))?;
+        if let Some(e) = last("AutoUpdate") {
+            match e.value.as_str() {
+                "registry" | "local" => {
+                    c.labels
+                        .insert("io.containers.autoupdate".into(), e.value.clone());
+                }
+                v => {
+                    return Err(src.err(
+                        e.line,
+                        format!("AutoUpdate: `{v}` is neither `registry` nor `local`"),
+                    ))
+                }
+            }
+        }
+        for e in values(sec, "PodmanArgs") {
+            c.podman_args.extend(words(src, e)?);
+        }
+        for e in values(sec, "ContainersConfModule") {
+            c.global_args
+                .push(format!("--module={}", host_path(src, &e.value)));
+        }
+        for e in values(sec, "GlobalArgs") {
+            c.global_args.extend(words(src, e)?);
+        }
+        let user = last("User").map(|e| single(src, e)).transpose()?;
+        let group = last("Group").map(|e| single(src, e)).transpose()?;
+        c.user = match (user, group) {
+            (None, None) => None,
+            (Some(u), None) => Some(u),
+            (Some(u), Some(g)) => Some(format!("{u}:{g}")),
+            (None, Some(_)) => {
+                let line = sec.last("Group").map(|e| e.line).unwrap_or(0);
+                return Err(src.err(line, "Group= needs User= as well"));
+            }
+        };
+        c.working_dir = last("WorkingDir").map(|e| e.value.clone());
+        if let Some(e) = last("Notify") {
+            c.notify = if e.value == "healthy" {
+                Notify::Healthy
+            } else if boolean(src, e)? {
+                Notify::Container
+            } else {
+                Notify::Conmon
+            };
+        }
+        if c.notify == Notify::Healthy && last("HealthCmd").is_none() {
+            let line = sec.last("Notify").map(|e| e.line).unwrap_or(0);
+            return Err(src.err(line, "Notify=healthy needs HealthCmd="));
+        }
+        for (key, kind) in SIMPLE {
+            simple(src, sec, key, *kind, &mut c.simple)?;
+        }
+        Ok(c)
+    }
+
+    /// `podman [global] run ... IMAGE [EXEC...]` as an argv (before quoting).
+    pub fn run_argv(&self, podman: &str, container_name: &str, oneshot: bool) -> Vec<String> {
+        let mut a: Vec<String> = vec![podman.to_owned()];
+        a.extend(self.global_args.iter().cloned());
+        a.push("run".into());
+        a.push("--name".into());
+        a.push(container_name.to_owned());
+        a.push("--cidfile=%t/%N.cid".into());
+        a.push("--replace".into());
+        a.push("--rm".into());
+        if !self.simple.iter().any(|s| s.starts_with("--cgroups=")) {
+            a.push("--cgroups=split".into());
+        }
+        if !oneshot {
+            a.push(
+                match self.notify {
+                    Notify::Conmon => "--sdnotify=conmon",
+                    Notify::Container => "--sdnotify=container",
+                    Notify::Healthy => "--sdnotify=healthy",
+                }
+                .into(),
+            );
+            a.push("-d".into());
+        }
+        if let Some(u) = &self.user {
+            a.push("--user".into());
+            a.push(u.clone());
+        }
+        if let Some(w) = &self.working_dir {
+            a.push("-w".into());
+            a.push(w.clone());
+        }
+        if let Some(ep) = &self.entrypoint {
+            a.push(format!("--entrypoint={ep}"));
+        }
+        a.extend(self.simple.iter().cloned());
+        if self.environment_host {
+            a.push("--env-host".into());
+        }
+        for (k, v) in &self.environment {
+            a.push("--env".into());
+            a.push(format!("{k}={v}"));
+        }
+        for f in &self.environment_files {
+            a.push("--env-file".into());
+            a.push(f.clone());
+        }
+        for p in &self.publish_ports {
+            a.push("--publish".into());
+            a.push(p.clone());
+        }
+        for v in &self.volumes {
+            a.push("-v".into());
+            a.push(v.clone());
+        }
+        for m in &self.mounts {
+            a.push("--mount".into());
+            a.push(m.clone());
+        }
+        for (n, _) in &self.networks {
+            a.push(format!("--network={n}"));
+        }
+        for (k, v) in &self.labels {
+            a.push("--label".into());
+            a.push(format!("{k}={v}"));
+        }
+        for (k, v) in &self.annotations {
+            a.push("--annotation".into());
+            a.push(format!("{k}={v}"));
+        }
+        a.extend(self.podman_args.iter().cloned());
+        match (&self.image, &self.rootfs) {
+            (Some(i), _) => a.push(i.clone()),
+            (None, Some(r)) => {
+                a.push("--rootfs".into());
+                a.push(r.clone());
+            }
+            (None, None) => {}
+        }
+        a.extend(self.exec.iter().cloned());
+        a
+    }
+}
+
+fn simple(
+    src: &Source,
+    sec: &crate::unit::Section,
+    key: &str,
+    kind: Kind,
+    out: &mut Vec<String>,
+) -> Result<(), SourceError> {
+    let join = |flag: &str, v: &str| {
+        if flag.ends_with(':') || flag.ends_with('=') {
+            format!("{flag}{v}")
+        } else {
+            format!("{flag}={v}")
+        }
+    };
+    match kind {
+        Kind::One(flag) => {
+            if let Some(e) = sec.last(key).filter(|e| !e.value.is_empty()) {
+                out.push(join(flag, &e.value));
+            }
+        }
+        Kind::Many(flag) => {
+            for e in sec.list(key) {
+                out.push(join(flag, &e.value));
+            }
+        }
+        Kind::Words(flag) => {
+            for e in sec.list(key) {
+                for w in words(src, e)? {
+                    let w = if flag.starts_with("--cap-") {
+                        w.to_ascii_lowercase()
+                    } else {
+                        w
+                    };
+                    out.push(join(flag, &w));
+                }
+            }
+        }
+        Kind::Flag(flag) => {
+            if let Some(e) = sec.last(key) {
+                if boolean(src, e)? {
+                    out.push(flag.to_owned());
+                }
+            }
+        }
+        Kind::FlagFalse(flag) => {
+            if let Some(e) = sec.last(key) {
+                if !boolean(src, e)? {
+                    out.push(flag.to_owned());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `Volume=[SOURCE:]DEST[:OPTIONS]`: relative host sources are made absolute.
+fn volume(src: &Source, e: &Entry, binds: &mut Vec<String>) -> Result<String, SourceError> {
+    let v = &e.value;
+    let Some((source, rest)) = v.split_once(':') else {
+        return Ok(v.clone()); // anonymous volume: DEST only
+    };
+    if source.ends_with(".volume") {
+        return Err(src.err(
+            e.line,
+            format!("Volume: `{source}`: .volume files are not translated by rootlet yet"),
+        ));
+    }
+    if source.starts_with('.') || source.starts_with('/') {
+        let abs = host_path(src, source);
+        binds.push(abs.clone());
+        return Ok(format!("{abs}:{rest}"));
+    }
+    Ok(v.clone())
+}
+
+/// `Network=NAME[:OPTIONS]`; `X.network` is the network of the source file `X.network`.
+fn network(
+    src: &Source,
+    e: &Entry,
+    ctx: &Context,
+) -> Result<(String, Option<String>), SourceError> {
+    let (name, opts) = match e.value.split_once(':') {
+        Some((n, o)) => (n, Some(o)),
+        None => (e.value.as_str(), None),
+    };
+    if !name.ends_with(".network") {
+        return Ok((e.value.clone(), None));
+    }
+    let Some(net) = ctx.sources.get(name) else {
+        return Err(src.err(
+            e.line,
+            format!("Network: `{name}` names no .network file on the search path"),
+        ));
+    };
+    let real = super::network::network_name(net);
+    let arg = match opts {
+        Some(o) => format!("{real}:{o}"),
+        None => real,
+    };
+    Ok((arg, Some(net.unit_name())))
+}
+
+/// Translate a `.container` source.
+pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> {
+    let c = Container::from_source(src, ctx)?;
+    let name = src.unit_name();
+    let mut file = base_unit(src);
+
+    // [Service] keys the user may set, checked as quadlet does.
+    let svc_user = file
+        .section("Service")
+        .cloned()
+        .unwrap_or_else(|| crate::unit::Section::new("Service"));
+    let oneshot = match svc_user.last("Type") {
+        None => false,
+        Some(e) => match e.value.as_str() {
+            "notify" => false,
+            "oneshot" => true,
+            v => {
+                return Err(src.err(
+                    e.line,
+                    format!("Type: `{v}` is not allowed for a container (use notify or oneshot)"),
+                ))
+            }
+        },
+    };
+    if let Some(e) = svc_user.last("KillMode") {
+        if e.value != "mixed" && e.value != "control-group" {
+            return Err(src.err(
+                e.line,
+                format!(
+                    "KillMode: `{}` is not allowed for a container (use mixed or control-group)",
+                    e.value
+                ),
+            ));
+        }
+    }
+
+    let container_name = c.name.clone().unwrap_or_else(|| {
+        if src.stem().contains('@') {
+            "systemd-%p_%i".into()
+        } else {
+            "systemd-%N".into()
+        }
+    });
+    let podman = ctx.podman;
+    let argv = c.run_argv(podman, &container_name, oneshot);
+
+    let unit = file.section_mut("Unit");
+    if super::default_dependencies(src)? {
+        prepend(
+            unit,
+            &[("Wants", super::WAIT_UNIT), ("After", super::WAIT_UNIT)],
+        );
+    }
+    unit.add("SourcePath", escape_specifiers(&src.path.to_string_lossy()));
+    unit.add("RequiresMountsFor", "%t/containers");
+    for b in &c.bind_sources {
+        unit.add("RequiresMountsFor", b.clone());
+    }
+    for (_, dep) in &c.networks {
+        if let Some(dep) = dep {
+            unit.add("Requires", dep.clone());
+            unit.add("After", dep.clone());
+        }
+    }
+    if let Some(socks) = ctx.sockets_for.get(&name) {
+        for s in socks {
+            unit.add("Requires", s.clone());
+            unit.add("After", s.clone());
+        }
+    }
+
+    let podman_q = exec::quote_literal(podman);
+    let stop = format!("{podman_q} rm -v -f -i --cidfile=%t/%N.cid");
+    let svc = file.section_mut("Service");
+    svc.add("Environment", "PODMAN_SYSTEMD_UNIT=%n");
+    if !svc.has("KillMode") {
+        svc.add("KillMode", "mixed");
+    }
+    svc.add("ExecStop", stop.clone());
+    svc.add("ExecStopPost", format!("-{stop}"));
+    if !svc.has("Delegate") {
+        svc.add("Delegate", "yes");
+    }
+    if !svc.has("Type") {
+        svc.add("Type", "notify");
+    }
+    if !oneshot && !svc.has("NotifyAccess") {
+        svc.add("NotifyAccess", "all");
+    }
+    if !svc.has("SyslogIdentifier") {
+        svc.add("SyslogIdentifier", "%N");
+    }
+    let mut words = vec![podman_q];
+    words.extend(argv[1..].iter().map(|w| exec::quote_word(w)));
+    svc.add("ExecStart", words.join(" "));
+
+    ctx.defaults.apply(&mut file);
+    super::translate_references(src, ctx, &mut file);
+    order_sections(&mut file);
+    Ok(Generated {
+        name,
+        file,
+        links: Vec::new(),
+    })
+}
+
+/// `%` -> `%%`, for computed paths in settings where systemd expands specifiers.
+pub(crate) fn escape_specifiers(s: &str) -> String {
+    s.replace('%', "%%")
+}

@@ -1,0 +1,405 @@
+//! Translation of quadlet-compatible sources (`.container`, `.network`) and of `.socket`
+//! files into systemd user units.
+//!
+//! Each source kind has a typed model ([`container::Container`], [`network::Network`]) read
+//! from its section with every value checked, then rendered into a [`UnitFile`]. Sections
+//! the model does not own (`[Unit]`, `[Service]`, `[Install]`, ...) pass through untouched;
+//! the source section itself is kept as `[X-Container]` / `[X-Network]`, as quadlet does.
+
+pub mod container;
+pub mod defaults;
+pub mod network;
+pub mod socket;
+pub mod values;
+
+use crate::error::SourceError;
+use crate::unit::{Entry, Section, UnitFile};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use defaults::Defaults;
+
+/// The unit the generated services want and order after (from `units/`).
+pub const WAIT_UNIT: &str = "rootlet-wait-online.service";
+
+/// Kinds of source files rootlet reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SourceKind {
+    Container,
+    Network,
+    Socket,
+}
+
+impl SourceKind {
+    pub fn from_file_name(name: &str) -> Option<(SourceKind, &str)> {
+        let (stem, ext) = name.rsplit_once('.')?;
+        let kind = match ext {
+            "container" => SourceKind::Container,
+            "network" => SourceKind::Network,
+            "socket" => SourceKind::Socket,
+            _ => return None,
+        };
+        Some((kind, stem))
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            SourceKind::Container => "container",
+            SourceKind::Network => "network",
+            SourceKind::Socket => "socket",
+        }
+    }
+
+    /// The section that holds the kind's own keys.
+    pub fn section(self) -> &'static str {
+        match self {
+            SourceKind::Container => "Container",
+            SourceKind::Network => "Network",
+            SourceKind::Socket => "Socket",
+        }
+    }
+}
+
+/// Extensions quadlet reads that rootlet does not translate (yet): reported, not dropped silently.
+pub const UNSUPPORTED_EXTENSIONS: &[&str] =
+    &["volume", "kube", "pod", "image", "build", "artifact"];
+
+/// One parsed source file.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Where it was read from (as found on the search path, not canonicalised).
+    pub path: PathBuf,
+    /// File name, e.g. `web.container`.
+    pub name: String,
+    pub kind: SourceKind,
+    pub file: UnitFile,
+}
+
+impl Source {
+    /// The file name without its extension.
+    pub fn stem(&self) -> &str {
+        self.name
+            .rsplit_once('.')
+            .map(|(s, _)| s)
+            .unwrap_or(&self.name)
+    }
+
+    /// The name of the unit this source becomes.
+    pub fn unit_name(&self) -> String {
+        unit_name_for(self.kind, self.stem())
+    }
+
+    pub fn err(&self, line: usize, msg: impl Into<String>) -> SourceError {
+        SourceError::new(&self.path, line, msg)
+    }
+}
+
+/// `X.container` -> `X.service`, `X.network` -> `X-network.service`, `X.socket` -> `X.socket`;
+/// templates keep their `@` (`X@.network` -> `X-network@.service`).
+pub fn unit_name_for(kind: SourceKind, stem: &str) -> String {
+    match kind {
+        SourceKind::Container => format!("{stem}.service"),
+        SourceKind::Socket => format!("{stem}.socket"),
+        SourceKind::Network => match stem.split_once('@') {
+            Some((p, i)) => format!("{p}-network@{i}.service"),
+            None => format!("{stem}-network.service"),
+        },
+    }
+}
+
+const UNIT_NAME_MAX: usize = 255;
+
+fn valid_name_chars(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_' | b'.' | b'\\'))
+}
+
+/// Whether systemd would accept `name` as a unit name (plain, template or instance).
+pub fn valid_unit_name(name: &str) -> bool {
+    if name.is_empty() || name.len() > UNIT_NAME_MAX {
+        return false;
+    }
+    let Some((stem, suffix)) = name.rsplit_once('.') else {
+        return false;
+    };
+    if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_lowercase()) {
+        return false;
+    }
+    match stem.split_once('@') {
+        None => !stem.is_empty() && valid_name_chars(stem),
+        Some((prefix, inst)) => {
+            !prefix.is_empty()
+                && valid_name_chars(prefix)
+                && !inst.contains('@')
+                && valid_name_chars(inst)
+        }
+    }
+}
+
+/// One symlink in the output directory: `path` (relative) -> `target`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Link {
+    pub path: String,
+    pub target: String,
+}
+
+/// A generated unit with the install symlinks that point at it.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub name: String,
+    pub file: UnitFile,
+    pub links: Vec<Link>,
+}
+
+impl Generated {
+    /// The unit text, with rootlet's header.
+    pub fn text(&self) -> String {
+        format!(
+            "# Automatically generated by rootlet-user-generator\n#\n{}",
+            self.file.write()
+        )
+    }
+}
+
+/// What a translation may look up: the other sources of this run and the settings.
+pub struct Context<'a> {
+    pub podman: &'a str,
+    pub defaults: &'a Defaults,
+    /// Sources by file name (`db.network`), for references between them.
+    pub sources: &'a BTreeMap<String, Source>,
+    /// Socket units that activate a given generated service: service name -> socket names.
+    pub sockets_for: &'a BTreeMap<String, Vec<String>>,
+}
+
+/// Translate one source. Errors name the file and line; nothing is produced on error.
+pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> {
+    check_sections(src)?;
+    let name = src.unit_name();
+    if !valid_unit_name(&name) {
+        return Err(src.err(0, format!("`{name}` is not a valid systemd unit name")));
+    }
+    let mut g = match src.kind {
+        SourceKind::Container => container::translate(src, ctx)?,
+        SourceKind::Network => network::translate(src, ctx)?,
+        SourceKind::Socket => socket::translate(src)?,
+    };
+    g.links = install_links(src, &g.name, &src.file)?;
+    Ok(g)
+}
+
+/// `[Quadlet]` is ours; rootlet rejects the source-section keys of other kinds.
+fn check_sections(src: &Source) -> Result<(), SourceError> {
+    for s in &src.file.sections {
+        if s.name == "Quadlet" {
+            for e in &s.entries {
+                if e.key != "DefaultDependencies" {
+                    return Err(unknown_key(src, "Quadlet", e, &["DefaultDependencies"]));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `[Quadlet] DefaultDependencies=` (default true).
+pub fn default_dependencies(src: &Source) -> Result<bool, SourceError> {
+    match src
+        .file
+        .section("Quadlet")
+        .and_then(|s| s.last("DefaultDependencies"))
+    {
+        Some(e) => values::boolean(src, e),
+        None => Ok(true),
+    }
+}
+
+pub(crate) fn unknown_key(src: &Source, section: &str, e: &Entry, known: &[&str]) -> SourceError {
+    let hint = match crate::error::suggest(&e.key, known) {
+        Some(k) => format!("; did you mean `{k}`?"),
+        None => String::new(),
+    };
+    src.err(
+        e.line,
+        format!("unknown key `{}` in [{section}]{hint}", e.key),
+    )
+}
+
+/// Start a generated unit from the source: all sections copied, the source section and
+/// `[Quadlet]` renamed `[X-Kind]` / `[X-Quadlet]` (systemd ignores `X-` sections).
+pub(crate) fn base_unit(src: &Source) -> UnitFile {
+    let own = src.kind.section();
+    let mut out = UnitFile::default();
+    for s in &src.file.sections {
+        let mut s = s.clone();
+        if s.name == own || s.name == "Quadlet" {
+            s.name = format!("X-{}", s.name);
+        }
+        if s.name == "Install" {
+            // systemd 252 does not know UpheldBy= in [Install]: the symlink says it.
+            s.entries.retain(|e| e.key != "UpheldBy");
+        }
+        out.sections.push(s);
+    }
+    out
+}
+
+/// Insert entries at the front of a section (quadlet prepends its Wants/After pair so that
+/// a user's `After=` reset later in `[Unit]` still clears it).
+pub(crate) fn prepend(section: &mut Section, entries: &[(&str, &str)]) {
+    let new: Vec<Entry> = entries
+        .iter()
+        .map(|(k, v)| Entry {
+            key: (*k).to_owned(),
+            value: (*v).to_owned(),
+            line: 0,
+        })
+        .collect();
+    section.entries.splice(0..0, new);
+}
+
+/// Put `[Unit]` first and `[Service]` right after it (for readability); the others keep
+/// their order.
+pub(crate) fn order_sections(file: &mut UnitFile) {
+    let rank = |n: &str| match n {
+        "Unit" => 0,
+        "Service" | "Socket" => 1,
+        _ => 2,
+    };
+    file.sections.sort_by_key(|s| rank(&s.name));
+}
+
+/// The `[Install]` section becomes symlinks: generated units cannot be enabled.
+fn install_links(src: &Source, unit: &str, file: &UnitFile) -> Result<Vec<Link>, SourceError> {
+    let Some(install) = file.section("Install") else {
+        return Ok(Vec::new());
+    };
+    let mut links = Vec::new();
+    for (key, dir_suffix) in [
+        ("WantedBy", ".wants"),
+        ("RequiredBy", ".requires"),
+        ("UpheldBy", ".upholds"),
+    ] {
+        for e in install.list(key) {
+            for target in values::words(src, e)? {
+                if !valid_unit_name(&target) {
+                    return Err(src.err(
+                        e.line,
+                        format!("{key}: `{target}` is not a valid unit name"),
+                    ));
+                }
+                links.push(Link {
+                    path: format!("{target}{dir_suffix}/{unit}"),
+                    target: format!("../{unit}"),
+                });
+            }
+        }
+    }
+    let suffix = unit.rsplit_once('.').map(|(_, s)| s).unwrap_or("");
+    for e in install.list("Alias") {
+        for alias in values::words(src, e)? {
+            if !valid_unit_name(&alias) || !alias.ends_with(&format!(".{suffix}")) {
+                return Err(src.err(
+                    e.line,
+                    format!("Alias: `{alias}` is not a valid .{suffix} unit name"),
+                ));
+            }
+            links.push(Link {
+                path: alias,
+                target: unit.to_owned(),
+            });
+        }
+    }
+    links.sort();
+    links.dedup();
+    Ok(links)
+}
+
+/// Absolute host path for a user-written path: relative ones are taken against the source
+/// file's directory, as quadlet does; `%` specifiers and `~` are left to systemd/podman.
+pub(crate) fn host_path(src: &Source, p: &str) -> String {
+    if p.starts_with('/') || p.starts_with('%') || p.starts_with('~') {
+        return p.to_owned();
+    }
+    let dir = src.path.parent().unwrap_or(Path::new("/"));
+    let rel = p.strip_prefix("./").unwrap_or(p);
+    // The directory is literal text: a `%` in it must not read as a specifier.
+    let dir = dir.to_string_lossy().replace('%', "%%");
+    if rel.is_empty() || rel == "." {
+        return dir;
+    }
+    format!("{}/{rel}", dir.trim_end_matches('/'))
+}
+
+/// `[Unit]` dependencies on other sources (`Requires=db.container`, `After=net.network`)
+/// name the units those sources become.
+pub(crate) fn translate_references(src: &Source, ctx: &Context, file: &mut UnitFile) {
+    const DEP_KEYS: &[&str] = &[
+        "Wants",
+        "Requires",
+        "Requisite",
+        "BindsTo",
+        "PartOf",
+        "Upholds",
+        "Conflicts",
+        "Before",
+        "After",
+        "OnFailure",
+        "OnSuccess",
+        "PropagatesReloadTo",
+        "ReloadPropagatedFrom",
+        "PropagatesStopTo",
+        "StopPropagatedFrom",
+        "JoinsNamespaceOf",
+    ];
+    let _ = src;
+    let Some(unit) = file.sections.iter_mut().find(|s| s.name == "Unit") else {
+        return;
+    };
+    for e in unit
+        .entries
+        .iter_mut()
+        .filter(|e| DEP_KEYS.contains(&e.key.as_str()))
+    {
+        if !e.value.contains(".container") && !e.value.contains(".network") {
+            continue;
+        }
+        let mapped: Vec<String> = e
+            .value
+            .split_whitespace()
+            .map(|w| match ctx.sources.get(w) {
+                Some(s) if s.kind != SourceKind::Socket => s.unit_name(),
+                _ => match SourceKind::from_file_name(w) {
+                    Some((k, stem)) if k != SourceKind::Socket => unit_name_for(k, stem),
+                    _ => w.to_owned(),
+                },
+            })
+            .collect();
+        e.value = mapped.join(" ");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_names() {
+        assert_eq!(unit_name_for(SourceKind::Container, "web"), "web.service");
+        assert_eq!(
+            unit_name_for(SourceKind::Network, "net"),
+            "net-network.service"
+        );
+        assert_eq!(
+            unit_name_for(SourceKind::Network, "n@"),
+            "n-network@.service"
+        );
+        assert!(valid_unit_name("web.service"));
+        assert!(valid_unit_name("a@.service"));
+        assert!(valid_unit_name("a@b.service"));
+        assert!(!valid_unit_name("@b.service"));
+        assert!(!valid_unit_name("a b.service"));
+        assert!(!valid_unit_name("../x.service"));
+        assert!(!valid_unit_name(".service"));
+        assert!(!valid_unit_name(&format!("{}.service", "a".repeat(250))));
+    }
+}

@@ -1,0 +1,217 @@
+//! `X.network` -> `X-network.service`: a oneshot `podman network create --ignore`.
+
+use super::values::{boolean, key_values, single, words};
+use super::{base_unit, order_sections, prepend, unknown_key, Context, Generated, Source};
+use crate::error::SourceError;
+use crate::exec;
+use std::collections::BTreeMap;
+
+const KEYS: &[&str] = &[
+    "ContainersConfModule",
+    "DisableDNS",
+    "DNS",
+    "Driver",
+    "Gateway",
+    "GlobalArgs",
+    "Internal",
+    "InterfaceName",
+    "IPAMDriver",
+    "IPRange",
+    "IPv6",
+    "Label",
+    "NetworkDeleteOnStop",
+    "NetworkName",
+    "Options",
+    "PodmanArgs",
+    "Subnet",
+];
+
+/// The `[Network]` section, typed.
+#[derive(Debug, Clone, Default)]
+pub struct Network {
+    pub name: String,
+    pub disable_dns: bool,
+    pub dns: Vec<String>,
+    pub driver: Option<String>,
+    pub subnets: Vec<String>,
+    pub gateways: Vec<String>,
+    pub ip_ranges: Vec<String>,
+    pub internal: bool,
+    pub interface_name: Option<String>,
+    pub ipam_driver: Option<String>,
+    pub ipv6: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: Vec<String>,
+    pub podman_args: Vec<String>,
+    pub global_args: Vec<String>,
+    pub delete_on_stop: bool,
+}
+
+/// The podman network name of a `.network` source: `NetworkName=` or `systemd-X`.
+pub fn network_name(src: &Source) -> String {
+    src.file
+        .section("Network")
+        .and_then(|s| s.last("NetworkName"))
+        .filter(|e| !e.value.is_empty())
+        .map(|e| e.value.clone())
+        .unwrap_or_else(|| format!("systemd-{}", src.stem()))
+}
+
+impl Network {
+    pub fn from_source(src: &Source) -> Result<Network, SourceError> {
+        let empty = crate::unit::Section::new("Network");
+        let sec = src.file.section("Network").unwrap_or(&empty);
+        for e in &sec.entries {
+            if !KEYS.contains(&e.key.as_str()) {
+                return Err(unknown_key(src, "Network", e, KEYS));
+            }
+        }
+        let flag = |k: &str| -> Result<bool, SourceError> {
+            sec.last(k).map(|e| boolean(src, e)).unwrap_or(Ok(false))
+        };
+        let list =
+            |k: &str| -> Vec<String> { sec.list(k).iter().map(|e| e.value.clone()).collect() };
+        let one = |k: &str| -> Result<Option<String>, SourceError> {
+            sec.last(k)
+                .filter(|e| !e.value.is_empty())
+                .map(|e| single(src, e))
+                .transpose()
+        };
+        let mut n = Network {
+            name: network_name(src),
+            disable_dns: flag("DisableDNS")?,
+            dns: list("DNS"),
+            driver: one("Driver")?,
+            subnets: list("Subnet"),
+            gateways: list("Gateway"),
+            ip_ranges: list("IPRange"),
+            internal: flag("Internal")?,
+            interface_name: one("InterfaceName")?,
+            ipam_driver: one("IPAMDriver")?,
+            ipv6: flag("IPv6")?,
+            labels: key_values(src, sec.list("Label"))?,
+            options: list("Options"),
+            delete_on_stop: flag("NetworkDeleteOnStop")?,
+            ..Network::default()
+        };
+        for (key, count) in [
+            ("Gateway", n.gateways.len()),
+            ("IPRange", n.ip_ranges.len()),
+        ] {
+            if count > n.subnets.len() {
+                let line = sec.last(key).map(|e| e.line).unwrap_or(0);
+                return Err(src.err(
+                    line,
+                    format!(
+                        "{key}= needs a Subnet= of its own ({count} {key}, {} Subnet)",
+                        n.subnets.len()
+                    ),
+                ));
+            }
+        }
+        for e in sec.list("PodmanArgs") {
+            n.podman_args.extend(words(src, e)?);
+        }
+        for e in sec.list("ContainersConfModule") {
+            n.global_args
+                .push(format!("--module={}", super::host_path(src, &e.value)));
+        }
+        for e in sec.list("GlobalArgs") {
+            n.global_args.extend(words(src, e)?);
+        }
+        Ok(n)
+    }
+
+    pub fn create_argv(&self, podman: &str) -> Vec<String> {
+        let mut a = vec![podman.to_owned()];
+        a.extend(self.global_args.iter().cloned());
+        a.extend(["network".into(), "create".into(), "--ignore".into()]);
+        if self.disable_dns {
+            a.push("--disable-dns".into());
+        }
+        for d in &self.dns {
+            a.push(format!("--dns={d}"));
+        }
+        if let Some(d) = &self.driver {
+            a.push(format!("--driver={d}"));
+        }
+        if let Some(i) = &self.interface_name {
+            a.push(format!("--interface-name={i}"));
+        }
+        for (i, s) in self.subnets.iter().enumerate() {
+            a.push(format!("--subnet={s}"));
+            if let Some(g) = self.gateways.get(i) {
+                a.push(format!("--gateway={g}"));
+            }
+            if let Some(r) = self.ip_ranges.get(i) {
+                a.push(format!("--ip-range={r}"));
+            }
+        }
+        if self.internal {
+            a.push("--internal".into());
+        }
+        if let Some(d) = &self.ipam_driver {
+            a.push(format!("--ipam-driver={d}"));
+        }
+        if self.ipv6 {
+            a.push("--ipv6".into());
+        }
+        for o in &self.options {
+            a.push(format!("--opt={o}"));
+        }
+        for (k, v) in &self.labels {
+            a.push(format!("--label={k}={v}"));
+        }
+        a.extend(self.podman_args.iter().cloned());
+        a.push(self.name.clone());
+        a
+    }
+}
+
+/// Translate a `.network` source.
+pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> {
+    let n = Network::from_source(src)?;
+    let mut file = base_unit(src);
+    let unit = file.section_mut("Unit");
+    if super::default_dependencies(src)? {
+        prepend(
+            unit,
+            &[("Wants", super::WAIT_UNIT), ("After", super::WAIT_UNIT)],
+        );
+    }
+    unit.add(
+        "SourcePath",
+        super::container::escape_specifiers(&src.path.to_string_lossy()),
+    );
+    unit.add("RequiresMountsFor", "%t/containers");
+
+    let podman_q = exec::quote_literal(ctx.podman);
+    let argv = n.create_argv(ctx.podman);
+    let mut words: Vec<String> = vec![podman_q.clone()];
+    words.extend(argv[1..].iter().map(|w| exec::quote_word(w)));
+    let svc = file.section_mut("Service");
+    svc.add("ExecStart", words.join(" "));
+    if n.delete_on_stop {
+        svc.add(
+            "ExecStopPost",
+            format!("{podman_q} network rm {}", exec::quote_word(&n.name)),
+        );
+    }
+    if !svc.has("Type") {
+        svc.add("Type", "oneshot");
+    }
+    if !svc.has("RemainAfterExit") {
+        svc.add("RemainAfterExit", "yes");
+    }
+    if !svc.has("SyslogIdentifier") {
+        svc.add("SyslogIdentifier", "%N");
+    }
+    ctx.defaults.apply(&mut file);
+    super::translate_references(src, ctx, &mut file);
+    order_sections(&mut file);
+    Ok(Generated {
+        name: src.unit_name(),
+        file,
+        links: Vec::new(),
+    })
+}
