@@ -47,7 +47,10 @@ impl Options {
 
     /// Sources from the given directories only (for `rootlet generate DIR...`).
     pub fn with_dirs(mut self, dirs: &[PathBuf]) -> Options {
-        self.roots = dirs.iter().map(|d| Root::new(d.clone())).collect();
+        self.roots = dirs
+            .iter()
+            .map(|d| Root::new(std::path::absolute(d).unwrap_or_else(|_| d.clone())))
+            .collect();
         self
     }
 }

@@ -75,18 +75,19 @@ impl Defaults {
         let file = UnitFile::parse_bytes(&data)
             .map_err(|e| SourceError::new(path, e.line(), e.message()))?;
         for s in &file.sections {
-            let list =
-                match s.name.as_str() {
-                    "Unit" => &mut d.unit,
-                    "Service" => &mut d.service,
-                    other => return Err(SourceError::new(
+            let list = match s.name.as_str() {
+                "Unit" => &mut d.unit,
+                "Service" => &mut d.service,
+                other => {
+                    return Err(SourceError::new(
                         path,
                         s.line,
                         format!(
                             "unknown section [{other}]: only [Unit] and [Service] take defaults"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             for e in &s.entries {
                 set(list, e);
             }
