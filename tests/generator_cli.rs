@@ -1,0 +1,245 @@
+//! The generator and `rootlet` binaries as systemd and users run them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn new(name: &str) -> Tmp {
+        let d = std::env::temp_dir().join(format!("rootlet-cli-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        Tmp(d)
+    }
+    fn write(&self, rel: &str, text: &str) -> &Self {
+        let p = self.0.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+        self
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn generator(src: &Path, normal: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
+        .arg(normal)
+        .arg(normal.with_extension("early"))
+        .arg(normal.with_extension("late"))
+        .env("ROOTLET_UNIT_DIRS", src)
+        .env("XDG_CONFIG_HOME", src.join("no-such-config"))
+        .env_remove("PODMAN")
+        .output()
+        .unwrap()
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v = Vec::new();
+    fn walk(base: &Path, d: &Path, v: &mut Vec<String>) {
+        for e in fs::read_dir(d).unwrap().map(|e| e.unwrap()) {
+            let p = e.path();
+            v.push(p.strip_prefix(base).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                walk(base, &p, v);
+            }
+        }
+    }
+    if dir.exists() {
+        walk(dir, dir, &mut v);
+    }
+    v.sort();
+    v
+}
+
+const GOOD: &str = "[Container]\nImage=localhost/app\n[Install]\nWantedBy=default.target\n";
+
+#[test]
+fn broken_file_costs_only_itself() {
+    let t = Tmp::new("broken");
+    t.write("src/good.container", GOOD)
+        .write(
+            "src/typo.container",
+            "[Container]\nImage=x\nPublishPorts=80:80\n",
+        )
+        .write("src/web.socket", "[Socket]\nListenStream=127.0.0.1:9000\n")
+        .write("src/web.container", GOOD);
+    let out = t.0.join("out");
+    let o = generator(&t.0.join("src"), &out);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let typo = t.0.join("src/typo.container");
+    assert!(
+        stderr.contains(&format!(
+            "{}:3: unknown key `PublishPorts` in [Container]; did you mean `PublishPort`?",
+            typo.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(
+        listing(&out),
+        [
+            "default.target.wants",
+            "default.target.wants/good.service",
+            "default.target.wants/web.service",
+            "good.service",
+            "web.service",
+            "web.socket"
+        ]
+    );
+    let web = fs::read_to_string(out.join("web.service")).unwrap();
+    assert!(
+        web.contains("Requires=web.socket\nAfter=web.socket\n"),
+        "{web}"
+    );
+    // Only NORMAL is written.
+    assert!(!out.with_extension("early").exists() && !out.with_extension("late").exists());
+}
+
+#[test]
+fn all_good_exits_zero_and_output_is_deterministic() {
+    let t = Tmp::new("det");
+    t.write("src/a.container", GOOD)
+        .write("src/n.network", "[Network]\nSubnet=10.1.0.0/24\n")
+        .write(
+            "src/b.container",
+            "[Container]\nImage=x\nNetwork=n.network\nEnvironment=Z=1 A=2\nLabel=b=1 a=2\n",
+        );
+    let (o1, o2) = (t.0.join("o1"), t.0.join("o2"));
+    assert!(generator(&t.0.join("src"), &o1).status.success());
+    assert!(generator(&t.0.join("src"), &o2).status.success());
+    for f in ["a.service", "b.service", "n-network.service"] {
+        assert_eq!(
+            fs::read(o1.join(f)).unwrap(),
+            fs::read(o2.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn nothing_found_is_success() {
+    let t = Tmp::new("empty");
+    let o = generator(&t.0.join("does-not-exist"), &t.0.join("out"));
+    assert!(o.status.success());
+    assert!(o.stderr.is_empty());
+}
+
+#[test]
+fn usage_errors() {
+    let o = Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
+        .arg("relative/dir")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn invalid_unit_names_never_escape_the_output_dir() {
+    let t = Tmp::new("names");
+    t.write(
+        "src/ok.container",
+        "[Container]\nImage=x\n[Install]\nWantedBy=../../evil.target\nAlias=../x.service\n",
+    )
+    .write("src/bad name.container", GOOD)
+    .write(&format!("src/{}.network", "a".repeat(247)), "[Network]\n");
+    let out = t.0.join("out");
+    let o = generator(&t.0.join("src"), &out);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.lines().count(), 3, "{stderr}");
+    assert!(listing(&out).is_empty(), "{:?}", listing(&out));
+    assert!(listing(&t.0).iter().all(|p| !p.contains("evil")));
+}
+
+#[test]
+fn podman_path_is_overridable() {
+    let t = Tmp::new("podman");
+    t.write("src/a.container", GOOD);
+    let out = t.0.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
+        .arg(&out)
+        .env("ROOTLET_UNIT_DIRS", t.0.join("src"))
+        .env("PODMAN", "/opt/podman/bin/podman")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let a = fs::read_to_string(out.join("a.service")).unwrap();
+    assert!(a.contains("ExecStart=/opt/podman/bin/podman run "), "{a}");
+}
+
+#[test]
+fn defaults_file_is_read_from_xdg_config_home() {
+    let t = Tmp::new("defaults");
+    t.write("src/a.container", GOOD)
+        .write("cfg/rootlet/defaults.conf", "[Service]\nRestartSec=42\n");
+    let out = t.0.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
+        .arg(&out)
+        .env("ROOTLET_UNIT_DIRS", t.0.join("src"))
+        .env("XDG_CONFIG_HOME", t.0.join("cfg"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a = fs::read_to_string(out.join("a.service")).unwrap();
+    assert!(
+        a.contains("RestartSec=42\n") && !a.contains("RestartSec=10"),
+        "{a}"
+    );
+}
+
+#[test]
+fn rootlet_generate_dry_run_and_check() {
+    let t = Tmp::new("cli");
+    t.write("src/a.container", GOOD)
+        .write("src/b.container", "[Container]\nImage=x\nVolume=./d:/d\n");
+    let o = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+        .args(["generate", "--dry-run"])
+        .arg(t.0.join("src"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.starts_with("# a.service\n# Automatically generated"),
+        "{s}"
+    );
+    assert!(
+        s.contains("# default.target.wants/a.service -> ../a.service\n"),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!("-v {}/d:/d ", t.0.join("src").display())),
+        "{s}"
+    );
+
+    let o = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+        .arg("check")
+        .arg(t.0.join("src/a.container"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    t.write("src/c.container", "[Container]\nImage=x\nNotify=maybe\n");
+    let o = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+        .arg("check")
+        .arg(t.0.join("src"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("c.container:3: Notify: `maybe` is not a boolean"),
+        "{e}"
+    );
+}
