@@ -10,110 +10,89 @@ use crate::exec;
 use crate::unit::Entry;
 use std::collections::BTreeMap;
 
-/// How a simple key becomes podman arguments.
+/// How a simple key becomes podman arguments. Flags are written as two words
+/// (`--flag VALUE`), the form quadlet writes, so that argv compare equal.
 #[derive(Clone, Copy)]
 enum Kind {
-    /// Last value wins: `--flag=VALUE`.
-    One(&'static str),
-    /// Every value (repeatable key, empty value resets): `--flag=VALUE` each.
-    Many(&'static str),
-    /// Every whitespace-separated word of every value: `--flag=WORD` each.
+    /// Last value wins: `FLAG PREFIXVALUE`.
+    One(&'static str, &'static str),
+    /// Every value (repeatable key, empty value resets): `FLAG PREFIXVALUE` each.
+    Many(&'static str, &'static str),
+    /// Every whitespace-separated word of every value: `FLAG WORD` each.
     Words(&'static str),
-    /// Boolean: the argument when true.
+    /// Boolean: these words when true.
     Flag(&'static str),
-    /// Boolean that podman enables by default: the argument when false.
+    /// Boolean that podman enables by default: these words when false.
     FlagFalse(&'static str),
 }
 
+use Kind::{Flag, FlagFalse, Many, One, Words};
+
 /// Keys of `[Container]` that map to podman arguments one to one, in output order.
 const SIMPLE: &[(&str, Kind)] = &[
-    ("CgroupsMode", Kind::One("--cgroups")),
-    ("UserNS", Kind::One("--userns")),
-    ("UIDMap", Kind::Many("--uidmap")),
-    ("GIDMap", Kind::Many("--gidmap")),
-    ("SubUIDMap", Kind::One("--subuidname")),
-    ("SubGIDMap", Kind::One("--subgidname")),
-    ("RunInit", Kind::Flag("--init")),
-    ("LogDriver", Kind::One("--log-driver")),
-    ("LogOpt", Kind::Many("--log-opt")),
-    ("Pull", Kind::One("--pull")),
-    ("HostName", Kind::One("--hostname")),
-    ("Timezone", Kind::One("--tz")),
-    ("StopSignal", Kind::One("--stop-signal")),
-    ("StopTimeout", Kind::One("--stop-timeout")),
-    ("PidsLimit", Kind::One("--pids-limit")),
-    ("ShmSize", Kind::One("--shm-size")),
-    ("ReadOnly", Kind::Flag("--read-only")),
-    ("ReadOnlyTmpfs", Kind::FlagFalse("--read-only-tmpfs=false")),
-    (
-        "NoNewPrivileges",
-        Kind::Flag("--security-opt=no-new-privileges"),
-    ),
-    ("SeccompProfile", Kind::One("--security-opt=seccomp")),
-    (
-        "SecurityLabelDisable",
-        Kind::Flag("--security-opt=label=disable"),
-    ),
-    (
-        "SecurityLabelNested",
-        Kind::Flag("--security-opt=label=nested"),
-    ),
-    ("SecurityLabelType", Kind::One("--security-opt=label=type:")),
+    ("CgroupsMode", One("--cgroups", "")),
+    ("UserNS", One("--userns", "")),
+    ("UIDMap", Many("--uidmap", "")),
+    ("GIDMap", Many("--gidmap", "")),
+    ("SubUIDMap", One("--subuidname", "")),
+    ("SubGIDMap", One("--subgidname", "")),
+    ("RunInit", Flag("--init")),
+    ("LogDriver", One("--log-driver", "")),
+    ("LogOpt", Many("--log-opt", "")),
+    ("Pull", One("--pull", "")),
+    ("HostName", One("--hostname", "")),
+    ("Timezone", One("--tz", "")),
+    ("StopSignal", One("--stop-signal", "")),
+    ("StopTimeout", One("--stop-timeout", "")),
+    ("PidsLimit", One("--pids-limit", "")),
+    ("ShmSize", One("--shm-size", "")),
+    ("ReadOnly", Flag("--read-only")),
+    ("ReadOnlyTmpfs", FlagFalse("--read-only-tmpfs=false")),
+    ("NoNewPrivileges", Flag("--security-opt=no-new-privileges")),
+    ("SeccompProfile", One("--security-opt", "seccomp=")),
+    ("SecurityLabelDisable", Flag("--security-opt label=disable")),
+    ("SecurityLabelNested", Flag("--security-opt label=nested")),
+    ("SecurityLabelType", One("--security-opt", "label=type:")),
     (
         "SecurityLabelFileType",
-        Kind::One("--security-opt=label=filetype:"),
+        One("--security-opt", "label=filetype:"),
     ),
-    (
-        "SecurityLabelLevel",
-        Kind::One("--security-opt=label=level:"),
-    ),
-    ("Mask", Kind::Many("--security-opt=mask")),
-    ("Unmask", Kind::Many("--security-opt=unmask")),
-    ("AddCapability", Kind::Words("--cap-add")),
-    ("DropCapability", Kind::Words("--cap-drop")),
-    ("AddDevice", Kind::Many("--device")),
-    ("AddHost", Kind::Many("--add-host")),
-    ("DNS", Kind::Many("--dns")),
-    ("DNSOption", Kind::Many("--dns-option")),
-    ("DNSSearch", Kind::Many("--dns-search")),
-    ("IP", Kind::One("--ip")),
-    ("IP6", Kind::One("--ip6")),
-    ("NetworkAlias", Kind::Many("--network-alias")),
-    ("ExposeHostPort", Kind::Many("--expose")),
-    ("GroupAdd", Kind::Many("--group-add")),
-    ("Secret", Kind::Many("--secret")),
-    ("Sysctl", Kind::Words("--sysctl")),
-    ("Tmpfs", Kind::Many("--tmpfs")),
-    ("Ulimit", Kind::Many("--ulimit")),
-    ("HealthCmd", Kind::One("--health-cmd")),
-    ("HealthInterval", Kind::One("--health-interval")),
-    (
-        "HealthLogDestination",
-        Kind::One("--health-log-destination"),
-    ),
-    ("HealthMaxLogCount", Kind::One("--health-max-log-count")),
-    ("HealthMaxLogSize", Kind::One("--health-max-log-size")),
-    ("HealthOnFailure", Kind::One("--health-on-failure")),
-    ("HealthRetries", Kind::One("--health-retries")),
-    ("HealthStartPeriod", Kind::One("--health-start-period")),
-    ("HealthStartupCmd", Kind::One("--health-startup-cmd")),
+    ("SecurityLabelLevel", One("--security-opt", "label=level:")),
+    ("Mask", Many("--security-opt", "mask=")),
+    ("Unmask", Many("--security-opt", "unmask=")),
+    ("AddCapability", Words("--cap-add")),
+    ("DropCapability", Words("--cap-drop")),
+    ("AddDevice", Many("--device", "")),
+    ("AddHost", Many("--add-host", "")),
+    ("DNS", Many("--dns", "")),
+    ("DNSOption", Many("--dns-option", "")),
+    ("DNSSearch", Many("--dns-search", "")),
+    ("IP", One("--ip", "")),
+    ("IP6", One("--ip6", "")),
+    ("NetworkAlias", Many("--network-alias", "")),
+    ("ExposeHostPort", Many("--expose", "")),
+    ("GroupAdd", Many("--group-add", "")),
+    ("Secret", Many("--secret", "")),
+    ("Sysctl", Words("--sysctl")),
+    ("Tmpfs", Many("--tmpfs", "")),
+    ("Ulimit", Many("--ulimit", "")),
+    ("HealthCmd", One("--health-cmd", "")),
+    ("HealthInterval", One("--health-interval", "")),
+    ("HealthLogDestination", One("--health-log-destination", "")),
+    ("HealthMaxLogCount", One("--health-max-log-count", "")),
+    ("HealthMaxLogSize", One("--health-max-log-size", "")),
+    ("HealthOnFailure", One("--health-on-failure", "")),
+    ("HealthRetries", One("--health-retries", "")),
+    ("HealthStartPeriod", One("--health-start-period", "")),
+    ("HealthStartupCmd", One("--health-startup-cmd", "")),
     (
         "HealthStartupInterval",
-        Kind::One("--health-startup-interval"),
+        One("--health-startup-interval", ""),
     ),
-    (
-        "HealthStartupRetries",
-        Kind::One("--health-startup-retries"),
-    ),
-    (
-        "HealthStartupSuccess",
-        Kind::One("--health-startup-success"),
-    ),
-    (
-        "HealthStartupTimeout",
-        Kind::One("--health-startup-timeout"),
-    ),
-    ("HealthTimeout", Kind::One("--health-timeout")),
+    ("HealthStartupRetries", One("--health-startup-retries", "")),
+    ("HealthStartupSuccess", One("--health-startup-success", "")),
+    ("HealthStartupTimeout", One("--health-startup-timeout", "")),
+    ("HealthTimeout", One("--health-timeout", "")),
 ];
 
 /// Keys with their own handling below.
@@ -334,7 +313,7 @@ impl Container {
         a.push("--cidfile=%t/%N.cid".into());
         a.push("--replace".into());
         a.push("--rm".into());
-        if !self.simple.iter().any(|s| s.starts_with("--cgroups=")) {
+        if !self.simple.iter().any(|s| s == "--cgroups") {
             a.push("--cgroups=split".into());
         }
         if !oneshot {
@@ -353,11 +332,12 @@ impl Container {
             a.push(u.clone());
         }
         if let Some(w) = &self.working_dir {
-            a.push("-w".into());
+            a.push("--workdir".into());
             a.push(w.clone());
         }
         if let Some(ep) = &self.entrypoint {
-            a.push(format!("--entrypoint={ep}"));
+            a.push("--entrypoint".into());
+            a.push(ep.clone());
         }
         a.extend(self.simple.iter().cloned());
         if self.environment_host {
@@ -384,7 +364,8 @@ impl Container {
             a.push(m.clone());
         }
         for (n, _) in &self.networks {
-            a.push(format!("--network={n}"));
+            a.push("--network".into());
+            a.push(n.clone());
         }
         for (k, v) in &self.labels {
             a.push("--label".into());
@@ -415,25 +396,22 @@ fn simple(
     kind: Kind,
     out: &mut Vec<String>,
 ) -> Result<(), SourceError> {
-    let join = |flag: &str, v: &str| {
-        if flag.ends_with(':') || flag.ends_with('=') {
-            format!("{flag}{v}")
-        } else {
-            format!("{flag}={v}")
-        }
+    let mut pair = |flag: &str, v: String| {
+        out.push(flag.to_owned());
+        out.push(v);
     };
     match kind {
-        Kind::One(flag) => {
+        One(flag, prefix) => {
             if let Some(e) = sec.last(key).filter(|e| !e.value.is_empty()) {
-                out.push(join(flag, &e.value));
+                pair(flag, format!("{prefix}{}", e.value));
             }
         }
-        Kind::Many(flag) => {
+        Many(flag, prefix) => {
             for e in sec.list(key) {
-                out.push(join(flag, &e.value));
+                pair(flag, format!("{prefix}{}", e.value));
             }
         }
-        Kind::Words(flag) => {
+        Words(flag) => {
             for e in sec.list(key) {
                 for w in words(src, e)? {
                     let w = if flag.starts_with("--cap-") {
@@ -441,21 +419,14 @@ fn simple(
                     } else {
                         w
                     };
-                    out.push(join(flag, &w));
+                    pair(flag, w);
                 }
             }
         }
-        Kind::Flag(flag) => {
+        Flag(flag) | FlagFalse(flag) => {
             if let Some(e) = sec.last(key) {
-                if boolean(src, e)? {
-                    out.push(flag.to_owned());
-                }
-            }
-        }
-        Kind::FlagFalse(flag) => {
-            if let Some(e) = sec.last(key) {
-                if !boolean(src, e)? {
-                    out.push(flag.to_owned());
+                if boolean(src, e)? == matches!(kind, Flag(_)) {
+                    out.extend(flag.split(' ').map(str::to_owned));
                 }
             }
         }

@@ -130,37 +130,46 @@ impl Network {
             a.push("--disable-dns".into());
         }
         for d in &self.dns {
-            a.push(format!("--dns={d}"));
+            a.push("--dns".into());
+            a.push(d.clone());
         }
         if let Some(d) = &self.driver {
-            a.push(format!("--driver={d}"));
+            a.push("--driver".into());
+            a.push(d.clone());
         }
         if let Some(i) = &self.interface_name {
-            a.push(format!("--interface-name={i}"));
+            a.push("--interface-name".into());
+            a.push(i.clone());
         }
         for (i, s) in self.subnets.iter().enumerate() {
-            a.push(format!("--subnet={s}"));
+            a.push("--subnet".into());
+            a.push(s.clone());
             if let Some(g) = self.gateways.get(i) {
-                a.push(format!("--gateway={g}"));
+                a.push("--gateway".into());
+                a.push(g.clone());
             }
             if let Some(r) = self.ip_ranges.get(i) {
-                a.push(format!("--ip-range={r}"));
+                a.push("--ip-range".into());
+                a.push(r.clone());
             }
         }
         if self.internal {
             a.push("--internal".into());
         }
         if let Some(d) = &self.ipam_driver {
-            a.push(format!("--ipam-driver={d}"));
+            a.push("--ipam-driver".into());
+            a.push(d.clone());
         }
         if self.ipv6 {
             a.push("--ipv6".into());
         }
         for o in &self.options {
-            a.push(format!("--opt={o}"));
+            a.push("--opt".into());
+            a.push(o.clone());
         }
         for (k, v) in &self.labels {
-            a.push(format!("--label={k}={v}"));
+            a.push("--label".into());
+            a.push(format!("{k}={v}"));
         }
         a.extend(self.podman_args.iter().cloned());
         a.push(self.name.clone());
