@@ -274,6 +274,27 @@ fn install_links(src: &Source, unit: &str, file: &UnitFile) -> Result<Vec<Link>,
         return Ok(Vec::new());
     };
     let mut links = Vec::new();
+    // A template (`X@.service`) is linked as an instance: `[Install] DefaultInstance=`
+    // names it, as `systemctl enable` does; without one nothing is linked.
+    let link_name = match unit.split_once("@.") {
+        Some((prefix, suffix)) => {
+            let Some(e) = install
+                .last("DefaultInstance")
+                .filter(|e| !e.value.is_empty())
+            else {
+                return Ok(Vec::new());
+            };
+            let name = format!("{prefix}@{}.{suffix}", e.value);
+            if !valid_unit_name(&name) {
+                return Err(src.err(
+                    e.line,
+                    format!("DefaultInstance: `{name}` is not a valid unit name"),
+                ));
+            }
+            name
+        }
+        None => unit.to_owned(),
+    };
     for (key, dir_suffix) in [
         ("WantedBy", ".wants"),
         ("RequiredBy", ".requires"),
@@ -288,7 +309,7 @@ fn install_links(src: &Source, unit: &str, file: &UnitFile) -> Result<Vec<Link>,
                     ));
                 }
                 links.push(Link {
-                    path: format!("{target}{dir_suffix}/{unit}"),
+                    path: format!("{target}{dir_suffix}/{link_name}"),
                     target: format!("../{unit}"),
                 });
             }
