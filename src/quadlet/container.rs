@@ -4,6 +4,7 @@
 use super::values::{boolean, key_values, single, words};
 use super::{
     base_unit, host_path, order_sections, prepend, unknown_key, Context, Generated, Source,
+    SourceKind,
 };
 use crate::error::SourceError;
 use crate::exec;
@@ -181,6 +182,8 @@ pub struct Container {
     pub simple: Vec<String>,
     /// Host paths of bind mounts (for `RequiresMountsFor=`).
     pub bind_sources: Vec<String>,
+    /// Units of the `.volume` sources used (for `Requires=`/`After=`).
+    pub deps: Vec<String>,
 }
 
 fn values<'a>(sec: &'a crate::unit::Section, key: &str) -> Vec<&'a Entry> {
@@ -236,13 +239,13 @@ impl Container {
             c.publish_ports.push(single(src, e)?);
         }
         for e in values(sec, "Volume") {
-            let v = volume(src, e, &mut c.bind_sources)?;
+            let v = volume(src, e, ctx, &mut c.bind_sources, &mut c.deps)?;
             c.volumes.push(v);
         }
-        c.mounts = values(sec, "Mount")
-            .into_iter()
-            .map(|e| e.value.clone())
-            .collect();
+        for e in values(sec, "Mount") {
+            let m = mount(src, e, ctx, &mut c.deps)?;
+            c.mounts.push(m);
+        }
         for e in values(sec, "Network") {
             c.networks.push(network(src, e, ctx)?);
         }
@@ -434,17 +437,23 @@ fn simple(
     Ok(())
 }
 
-/// `Volume=[SOURCE:]DEST[:OPTIONS]`: relative host sources are made absolute.
-fn volume(src: &Source, e: &Entry, binds: &mut Vec<String>) -> Result<String, SourceError> {
+/// `Volume=[SOURCE:]DEST[:OPTIONS]`: relative host sources are made absolute, `X.volume`
+/// names the volume of that source file (and its service becomes a dependency).
+fn volume(
+    src: &Source,
+    e: &Entry,
+    ctx: &Context,
+    binds: &mut Vec<String>,
+    deps: &mut Vec<String>,
+) -> Result<String, SourceError> {
     let v = &e.value;
     let Some((source, rest)) = v.split_once(':') else {
         return Ok(v.clone()); // anonymous volume: DEST only
     };
     if source.ends_with(".volume") {
-        return Err(src.err(
-            e.line,
-            format!("Volume: `{source}`: .volume files are not translated by rootlet yet"),
-        ));
+        let (name, unit) = volume_ref(src, e, ctx, source)?;
+        deps.push(unit);
+        return Ok(format!("{name}:{rest}"));
     }
     if source.starts_with('.') || source.starts_with('/') {
         let abs = host_path(src, source);
@@ -452,6 +461,50 @@ fn volume(src: &Source, e: &Entry, binds: &mut Vec<String>) -> Result<String, So
         return Ok(format!("{abs}:{rest}"));
     }
     Ok(v.clone())
+}
+
+/// The podman name and the unit of the `.volume` source `file`.
+fn volume_ref(
+    src: &Source,
+    e: &Entry,
+    ctx: &Context,
+    file: &str,
+) -> Result<(String, String), SourceError> {
+    match ctx
+        .sources
+        .get(file)
+        .filter(|s| s.kind == SourceKind::Volume)
+    {
+        Some(vol) => Ok((super::volume::volume_name(vol), vol.unit_name())),
+        None => Err(src.err(
+            e.line,
+            format!(
+                "{}: `{file}` names no .volume file on the search path",
+                e.key
+            ),
+        )),
+    }
+}
+
+/// `Mount=type=volume,source=X.volume,...`: the volume of that source file.
+fn mount(
+    src: &Source,
+    e: &Entry,
+    ctx: &Context,
+    deps: &mut Vec<String>,
+) -> Result<String, SourceError> {
+    let mut parts: Vec<String> = Vec::new();
+    for p in e.value.split(',') {
+        match p.split_once('=') {
+            Some((k @ ("source" | "src"), v)) if v.ends_with(".volume") => {
+                let (name, unit) = volume_ref(src, e, ctx, v)?;
+                deps.push(unit);
+                parts.push(format!("{k}={name}"));
+            }
+            _ => parts.push(p.to_owned()),
+        }
+    }
+    Ok(parts.join(","))
 }
 
 /// `Network=NAME[:OPTIONS]`; `X.network` is the network of the source file `X.network`.
@@ -539,8 +592,11 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     for b in &c.bind_sources {
         unit.add("RequiresMountsFor", b.clone());
     }
-    for (_, dep) in &c.networks {
-        if let Some(dep) = dep {
+    let deps = c.networks.iter().filter_map(|(_, d)| d.as_ref());
+    let mut seen = Vec::new();
+    for dep in c.deps.iter().chain(deps) {
+        if !seen.contains(&dep) {
+            seen.push(dep);
             unit.add("Requires", dep.clone());
             unit.add("After", dep.clone());
         }

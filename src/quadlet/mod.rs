@@ -11,6 +11,7 @@ pub mod defaults;
 pub mod network;
 pub mod socket;
 pub mod values;
+pub mod volume;
 
 use crate::error::SourceError;
 use crate::unit::{Entry, Section, UnitFile};
@@ -27,6 +28,7 @@ pub const WAIT_UNIT: &str = "rootlet-wait-online.service";
 pub enum SourceKind {
     Container,
     Network,
+    Volume,
     Socket,
 }
 
@@ -36,6 +38,7 @@ impl SourceKind {
         let kind = match ext {
             "container" => SourceKind::Container,
             "network" => SourceKind::Network,
+            "volume" => SourceKind::Volume,
             "socket" => SourceKind::Socket,
             _ => return None,
         };
@@ -46,6 +49,7 @@ impl SourceKind {
         match self {
             SourceKind::Container => "container",
             SourceKind::Network => "network",
+            SourceKind::Volume => "volume",
             SourceKind::Socket => "socket",
         }
     }
@@ -55,6 +59,7 @@ impl SourceKind {
         match self {
             SourceKind::Container => "Container",
             SourceKind::Network => "Network",
+            SourceKind::Volume => "Volume",
             SourceKind::Socket => "Socket",
         }
     }
@@ -100,10 +105,17 @@ pub fn unit_name_for(kind: SourceKind, stem: &str) -> String {
     match kind {
         SourceKind::Container => format!("{stem}.service"),
         SourceKind::Socket => format!("{stem}.socket"),
-        SourceKind::Network => match stem.split_once('@') {
-            Some((p, i)) => format!("{p}-network@{i}.service"),
-            None => format!("{stem}-network.service"),
-        },
+        SourceKind::Network | SourceKind::Volume => {
+            let kind = if kind == SourceKind::Network {
+                "network"
+            } else {
+                "volume"
+            };
+            match stem.split_once('@') {
+                Some((p, i)) => format!("{p}-{kind}@{i}.service"),
+                None => format!("{stem}-{kind}.service"),
+            }
+        }
     }
 }
 
@@ -181,6 +193,7 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     let mut g = match src.kind {
         SourceKind::Container => container::translate(src, ctx)?,
         SourceKind::Network => network::translate(src, ctx)?,
+        SourceKind::Volume => volume::translate(src, ctx)?,
         SourceKind::Socket => socket::translate(src)?,
     };
     g.links = install_links(src, &g.name, &src.file)?;
@@ -381,7 +394,10 @@ pub(crate) fn translate_references(src: &Source, ctx: &Context, file: &mut UnitF
         .iter_mut()
         .filter(|e| DEP_KEYS.contains(&e.key.as_str()))
     {
-        if !e.value.contains(".container") && !e.value.contains(".network") {
+        if ![".container", ".network", ".volume"]
+            .iter()
+            .any(|x| e.value.contains(x))
+        {
             continue;
         }
         let mapped: Vec<String> = e
