@@ -5,7 +5,7 @@ use crate::error::SourceError;
 use crate::quadlet::{self, socket, Context, Defaults, Generated, Source, SourceKind};
 use crate::search::{self, Root};
 use crate::unit::UnitFile;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -68,15 +68,14 @@ pub fn load_source(
     path: &Path,
     name: &str,
     kind: SourceKind,
-    dirs: &[PathBuf],
+    dropin_dirs: &HashMap<String, Vec<PathBuf>>,
 ) -> Result<Source, SourceError> {
     let parse = |p: &Path| -> Result<UnitFile, SourceError> {
-        let data =
-            std::fs::read(p).map_err(|e| SourceError::new(p, 0, format!("cannot read: {e}")))?;
+        let data = read_file(p).map_err(|e| SourceError::new(p, 0, format!("cannot read: {e}")))?;
         UnitFile::parse_bytes(&data).map_err(|e| SourceError::new(p, e.line(), e.message()))
     };
     let mut file = parse(path)?;
-    for d in search::dropins(name, dirs) {
+    for d in search::dropins(name, dropin_dirs) {
         file.merge(parse(&d)?);
     }
     Ok(Source {
@@ -85,6 +84,21 @@ pub fn load_source(
         kind,
         file,
     })
+}
+
+/// Largest source file read: far beyond any real unit, small enough to never hurt.
+pub const MAX_SOURCE: u64 = 16 * 1024 * 1024;
+
+/// Read a file without a `stat` for its size (one syscall less per file; sources are small).
+fn read_file(p: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(p)?;
+    let mut data = Vec::with_capacity(4096);
+    f.take(MAX_SOURCE + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_SOURCE {
+        return Err(io::Error::other(format!("larger than {MAX_SOURCE} bytes")));
+    }
+    Ok(data)
 }
 
 /// Find, parse and translate everything. Writes nothing.
@@ -96,7 +110,7 @@ pub fn run(opts: &Options) -> Run {
     };
     let mut sources: BTreeMap<String, Source> = BTreeMap::new();
     for f in &disc.sources {
-        match load_source(&f.path, &f.name, f.kind, &disc.dirs) {
+        match load_source(&f.path, &f.name, f.kind, &disc.dropin_dirs) {
             Ok(s) => {
                 sources.insert(f.name.clone(), s);
             }
@@ -199,19 +213,24 @@ fn source_path(g: &Generated) -> PathBuf {
 /// Names were checked to be valid unit names, so nothing lands outside `dir`.
 pub fn write(run: &Run, dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    let mut made: HashSet<PathBuf> = HashSet::new();
     for g in &run.units {
         std::fs::write(dir.join(&g.name), g.text())?;
         for l in &g.links {
             let p = dir.join(&l.path);
             if let Some(parent) = p.parent() {
-                std::fs::create_dir_all(parent)?;
+                if parent != dir && !made.contains(parent) {
+                    std::fs::create_dir_all(parent)?;
+                    made.insert(parent.to_owned());
+                }
             }
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+            match std::os::unix::fs::symlink(&l.target, &p) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    std::fs::remove_file(&p)?;
+                    std::os::unix::fs::symlink(&l.target, &p)?;
+                }
+                r => r?,
             }
-            std::os::unix::fs::symlink(&l.target, &p)?;
         }
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! and the drop-in directories of each source.
 
 use crate::quadlet::{SourceKind, UNSUPPORTED_EXTENSIONS};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// The facts about the user that decide the search path.
@@ -105,8 +105,10 @@ pub struct Found {
 pub struct Discovery {
     /// Sources in a deterministic order (by file name).
     pub sources: Vec<Found>,
-    /// Every directory walked, in search order (drop-ins are looked up in each).
+    /// Every directory walked, in search order.
     pub dirs: Vec<PathBuf>,
+    /// Drop-in directories found in them (`web.container.d` -> its paths, in search order).
+    pub dropin_dirs: HashMap<String, Vec<PathBuf>>,
     /// Files skipped, with the reason (shadowed names, unsupported kinds).
     pub notes: Vec<String>,
 }
@@ -153,18 +155,34 @@ fn walk(
         return;
     };
     d.dirs.push(dir.to_owned());
-    let mut entries: Vec<(String, PathBuf)> = rd
+    let mut entries: Vec<(String, PathBuf, std::fs::FileType)> = rd
         .filter_map(|e| e.ok())
-        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+        .filter_map(|e| {
+            Some((
+                e.file_name().into_string().ok()?,
+                e.path(),
+                e.file_type().ok()?,
+            ))
+        })
         .collect();
-    entries.sort();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
     let mut subdirs = Vec::new();
-    for (name, path) in entries {
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue; // dangling symlink
+    for (name, path, ft) in entries {
+        // The entry's own type, or its target's for a symlink (dangling ones are skipped).
+        let (is_dir, is_file) = if ft.is_symlink() {
+            match std::fs::metadata(&path) {
+                Ok(m) => (m.is_dir(), m.is_file()),
+                Err(_) => continue,
+            }
+        } else {
+            (ft.is_dir(), ft.is_file())
         };
-        if meta.is_dir() {
-            if name.ends_with(".d") || name.starts_with('.') {
+        if is_dir {
+            if name.ends_with(".d") {
+                d.dropin_dirs.entry(name).or_default().push(path);
+                continue;
+            }
+            if name.starts_with('.') {
                 continue;
             }
             if skip_numeric && name.bytes().all(|b| b.is_ascii_digit()) {
@@ -173,7 +191,7 @@ fn walk(
             subdirs.push(path);
             continue;
         }
-        if !meta.is_file() {
+        if !is_file {
             continue;
         }
         match SourceKind::from_file_name(&name) {
@@ -237,13 +255,16 @@ pub fn dropin_dir_names(file_name: &str) -> Vec<String> {
 
 /// The drop-in files of a source, in the order they apply: the first file of a name
 /// wins (most specific directory, then search order), the winners sorted by name.
-pub fn dropins(file_name: &str, dirs: &[PathBuf]) -> Vec<PathBuf> {
+/// `dropin_dirs` is [`Discovery::dropin_dirs`]: only directories that exist are read.
+pub fn dropins(file_name: &str, dropin_dirs: &HashMap<String, Vec<PathBuf>>) -> Vec<PathBuf> {
+    if dropin_dirs.is_empty() {
+        return Vec::new();
+    }
     let mut chosen: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for dname in dropin_dir_names(file_name) {
-        for dir in dirs {
-            let dd = dir.join(&dname);
-            let Ok(rd) = std::fs::read_dir(&dd) else {
+        for dd in dropin_dirs.get(&dname).into_iter().flatten() {
+            let Ok(rd) = std::fs::read_dir(dd) else {
                 continue;
             };
             let mut names: Vec<String> = rd
