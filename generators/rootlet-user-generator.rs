@@ -39,9 +39,7 @@ fn main() -> ExitCode {
         eprintln!("rootlet: writing to {}: {e}", normal.display());
         return ExitCode::FAILURE;
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    // Exit without dropping `run`: freeing thousands of small allocations one by one is
+    // pure waste for a process that ends here (a measurable part of a 1,000-file run).
+    std::process::exit(i32::from(failed))
 }

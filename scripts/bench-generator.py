@@ -4,7 +4,7 @@
 For N in (1, 100, 1000, 10000) `.container` files (each with a few keys and an [Install]
 section, so symlinks are written too), both generators run R times into a fresh tmpfs
 (/dev/shm) output directory; reported: median wall time, peak RSS, and the ratio.
-Also the release binary sizes. Usage: scripts/bench-generator.py [--runs R] [--sizes 1,100]
+Also the release binary sizes. Peak RSS needs GNU time (/usr/bin/time, Debian's `time`). Usage: scripts/bench-generator.py [--runs R] [--sizes 1,100]
 """
 import argparse
 import os
@@ -55,16 +55,28 @@ def run_once(cmd, env, out):
     return dt, ru.ru_maxrss  # KiB
 
 
+def peak_rss_kib(cmd, env, out):
+    """Peak RSS of one run, by GNU time (ru_maxrss of a child forked from Python would
+    count Python's own pages)."""
+    if not os.path.exists("/usr/bin/time"):
+        return float("nan")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd, out, out, out], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return float(r.stderr.strip().splitlines()[-1])
+
+
 def bench(cmd, env, runs, shm):
     out = os.path.join(shm, "out")
-    times, rss = [], []
+    times = []
     run_once(cmd, env, out)  # warm the page cache
     for _ in range(runs):
-        t, m = run_once(cmd, env, out)
+        t, _ = run_once(cmd, env, out)
         times.append(t)
-        rss.append(m)
+    rss = peak_rss_kib(cmd, env, out)
     shutil.rmtree(out, ignore_errors=True)
-    return statistics.median(times), max(rss)
+    return statistics.median(times), rss
 
 
 def fmt_ms(s):
