@@ -106,6 +106,7 @@ pub fn run(opts: &Options) -> Run {
     let disc = search::discover(&opts.roots);
     let mut out = Run {
         notes: disc.notes,
+        errors: disc.errors,
         ..Run::default()
     };
     let mut sources: BTreeMap<String, Source> = BTreeMap::new();

@@ -66,11 +66,8 @@ impl UserEnv {
             "/usr/share/containers/systemd/users",
         ] {
             // Numeric subdirectories belong to other users; ours is added after.
-            v.push(Root {
-                path: PathBuf::from(base),
-                skip_numeric_subdirs: true,
-            });
-            v.push(Root::new(Path::new(base).join(&uid)));
+            v.push(Root::shared(PathBuf::from(base), self.uid, true));
+            v.push(Root::shared(Path::new(base).join(&uid), self.uid, false));
         }
         v
     }
@@ -81,6 +78,9 @@ impl UserEnv {
 pub struct Root {
     pub path: PathBuf,
     pub skip_numeric_subdirs: bool,
+    /// In a directory shared by all users, only files owned by root or by this uid are
+    /// read: a file another user could write must not become one of our units.
+    pub trusted_uid: Option<u32>,
 }
 
 impl Root {
@@ -88,6 +88,15 @@ impl Root {
         Root {
             path,
             skip_numeric_subdirs: false,
+            trusted_uid: None,
+        }
+    }
+
+    fn shared(path: PathBuf, uid: u32, skip_numeric_subdirs: bool) -> Root {
+        Root {
+            path,
+            skip_numeric_subdirs,
+            trusted_uid: Some(uid),
         }
     }
 }
@@ -111,6 +120,8 @@ pub struct Discovery {
     pub dropin_dirs: HashMap<String, Vec<PathBuf>>,
     /// Files skipped, with the reason (shadowed names, unsupported kinds).
     pub notes: Vec<String>,
+    /// Files refused (owned by another user in a shared directory).
+    pub errors: Vec<crate::error::SourceError>,
 }
 
 /// Walk the roots: recursive, symlinks followed, loops avoided, `*.d` directories skipped.
@@ -119,14 +130,7 @@ pub fn discover(roots: &[Root]) -> Discovery {
     let mut seen_dirs = HashSet::new();
     let mut by_name: BTreeMap<String, Found> = BTreeMap::new();
     for root in roots {
-        walk(
-            &root.path,
-            root.skip_numeric_subdirs,
-            &mut seen_dirs,
-            &mut d,
-            &mut by_name,
-            0,
-        );
+        walk(root, &root.path, &mut seen_dirs, &mut d, &mut by_name, 0);
     }
     d.sources = by_name.into_values().collect();
     d
@@ -135,8 +139,8 @@ pub fn discover(roots: &[Root]) -> Discovery {
 const MAX_DEPTH: usize = 32;
 
 fn walk(
+    root: &Root,
     dir: &Path,
-    skip_numeric: bool,
     seen: &mut HashSet<PathBuf>,
     d: &mut Discovery,
     by_name: &mut BTreeMap<String, Found>,
@@ -185,7 +189,10 @@ fn walk(
             if name.starts_with('.') {
                 continue;
             }
-            if skip_numeric && name.bytes().all(|b| b.is_ascii_digit()) {
+            if dir == root.path
+                && root.skip_numeric_subdirs
+                && name.bytes().all(|b| b.is_ascii_digit())
+            {
                 continue;
             }
             subdirs.push(path);
@@ -196,6 +203,20 @@ fn walk(
         }
         match SourceKind::from_file_name(&name) {
             Some((kind, _)) => {
+                if let Some(uid) = root.trusted_uid {
+                    use std::os::unix::fs::MetadataExt;
+                    let owner = std::fs::metadata(&path)
+                        .map(|m| m.uid())
+                        .unwrap_or(u32::MAX);
+                    if owner != 0 && owner != uid {
+                        d.errors.push(crate::error::SourceError::new(
+                            &path,
+                            0,
+                            format!("owned by uid {owner}, neither root nor you, in a directory shared by all users: not read"),
+                        ));
+                        continue;
+                    }
+                }
                 if let Some(first) = by_name.get(&name) {
                     d.notes.push(format!(
                         "{}: shadowed by {}, skipped",
@@ -219,7 +240,7 @@ fn walk(
         }
     }
     for sub in subdirs {
-        walk(&sub, false, seen, d, by_name, depth + 1);
+        walk(root, &sub, seen, d, by_name, depth + 1);
     }
 }
 

@@ -123,16 +123,23 @@ impl SyntaxError {
     }
 }
 
+/// A line quoted in an error message: control characters escaped (they would garble a
+/// terminal or the journal), at most 80 characters.
 fn shorten(s: &str) -> String {
     const MAX: usize = 80;
-    if s.len() <= MAX {
-        return s.to_owned();
+    let mut out = String::new();
+    for (n, c) in s.chars().enumerate() {
+        if n == MAX {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
+    out
 }
 
 /// True when `s` ends in an odd number of backslashes (a continuation in systemd).

@@ -128,7 +128,8 @@ fn valid_name_chars(s: &str) -> bool {
 
 /// Whether systemd would accept `name` as a unit name (plain, template or instance).
 pub fn valid_unit_name(name: &str) -> bool {
-    if name.is_empty() || name.len() > UNIT_NAME_MAX {
+    // A leading dot would make a hidden file that no one finds by listing the directory.
+    if name.is_empty() || name.len() > UNIT_NAME_MAX || name.starts_with('.') {
         return false;
     }
     let Some((stem, suffix)) = name.rsplit_once('.') else {
@@ -202,7 +203,26 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
 
 /// `[Quadlet]` is ours; rootlet rejects the source-section keys of other kinds.
 fn check_sections(src: &Source) -> Result<(), SourceError> {
+    let allowed: &[&str] = match src.kind {
+        SourceKind::Socket => &["Unit", "Socket", "Install"],
+        k => &["Unit", "Service", "Install", "Quadlet", k.section()],
+    };
     for s in &src.file.sections {
+        if !allowed.contains(&s.name.as_str()) && !s.name.starts_with("X-") {
+            let hint = match crate::error::suggest(&s.name, allowed) {
+                Some(k) => format!("; did you mean [{k}]?"),
+                None => format!(
+                    " in a .{} file (allowed: {}, and X-* sections)",
+                    src.kind.extension(),
+                    allowed
+                        .iter()
+                        .map(|a| format!("[{a}]"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            };
+            return Err(src.err(s.line, format!("unknown section [{}]{hint}", s.name)));
+        }
         if s.name == "Quadlet" {
             for e in &s.entries {
                 if e.key != "DefaultDependencies" {
