@@ -101,6 +101,35 @@ fn read_file(p: &Path) -> io::Result<Vec<u8>> {
     Ok(data)
 }
 
+/// `items.iter().map(f).collect()`, on up to 4 threads when there is enough work to
+/// share (sources are independent; the result keeps the input order).
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const MIN_PER_THREAD: usize = 128;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4)
+        .min(items.len() / MIN_PER_THREAD);
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| scope.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
+}
+
 /// Find, parse and translate everything. Writes nothing.
 pub fn run(opts: &Options) -> Run {
     let disc = search::discover(&opts.roots);
@@ -110,8 +139,11 @@ pub fn run(opts: &Options) -> Run {
         ..Run::default()
     };
     let mut sources: BTreeMap<String, Source> = BTreeMap::new();
-    for f in &disc.sources {
-        match load_source(&f.path, &f.name, f.kind, &disc.dropin_dirs) {
+    let loaded = par_map(&disc.sources, |f| {
+        load_source(&f.path, &f.name, f.kind, &disc.dropin_dirs)
+    });
+    for (f, r) in disc.sources.iter().zip(loaded) {
+        match r {
             Ok(s) => {
                 sources.insert(f.name.clone(), s);
             }
@@ -158,8 +190,12 @@ pub fn translate_all(sources: &BTreeMap<String, Source>, opts: &Options, out: &m
         sockets_for: &sockets_for,
         ..ctx0
     };
-    for s in sources.values().filter(|s| s.kind != SourceKind::Socket) {
-        match quadlet::translate(s, &ctx) {
+    let services: Vec<&Source> = sources
+        .values()
+        .filter(|s| s.kind != SourceKind::Socket)
+        .collect();
+    for r in par_map(&services, |s| quadlet::translate(s, &ctx)) {
+        match r {
             Ok(g) => generated.push(g),
             Err(e) => out.errors.push(e),
         }
@@ -214,27 +250,43 @@ fn source_path(g: &Generated) -> PathBuf {
 /// Names were checked to be valid unit names, so nothing lands outside `dir`.
 pub fn write(run: &Run, dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let mut made: HashSet<PathBuf> = HashSet::new();
-    for g in &run.units {
-        std::fs::write(dir.join(&g.name), g.text())?;
-        for l in &g.links {
-            let p = dir.join(&l.path);
+    // The few `X.target.wants/` directories first, then files and links in parallel.
+    let mut made: HashSet<&Path> = HashSet::new();
+    let paths: Vec<(PathBuf, Vec<PathBuf>)> = run
+        .units
+        .iter()
+        .map(|g| {
+            (
+                dir.join(&g.name),
+                g.links.iter().map(|l| dir.join(&l.path)).collect(),
+            )
+        })
+        .collect();
+    for (_, links) in &paths {
+        for p in links {
             if let Some(parent) = p.parent() {
-                if parent != dir && !made.contains(parent) {
+                if parent != dir && made.insert(parent) {
                     std::fs::create_dir_all(parent)?;
-                    made.insert(parent.to_owned());
                 }
             }
-            match std::os::unix::fs::symlink(&l.target, &p) {
+        }
+    }
+    let work: Vec<(&Generated, &(PathBuf, Vec<PathBuf>))> = run.units.iter().zip(&paths).collect();
+    par_map(&work, |(g, (file, links))| -> io::Result<()> {
+        std::fs::write(file, g.text())?;
+        for (l, p) in g.links.iter().zip(links) {
+            match std::os::unix::fs::symlink(&l.target, p) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    std::fs::remove_file(&p)?;
-                    std::os::unix::fs::symlink(&l.target, &p)?;
+                    std::fs::remove_file(p)?;
+                    std::os::unix::fs::symlink(&l.target, p)?;
                 }
                 r => r?,
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
+    .into_iter()
+    .collect()
 }
 
 /// The dry-run listing: `# NAME` then the unit, and `# LINK -> TARGET` for symlinks.

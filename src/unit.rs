@@ -13,7 +13,6 @@
 //! file with an error naming the line: quadlet does the same, and a unit generated from a
 //! half-understood file is worse than none.
 
-use std::fmt::Write as _;
 use thiserror::Error;
 
 /// systemd refuses lines longer than this (LONG_LINE_MAX).
@@ -306,27 +305,39 @@ impl UnitFile {
     /// Values never contain a newline (the parser cannot produce one and the translator
     /// quotes command lines); should one appear it is written as a continuation-safe space.
     pub fn write(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(1024);
+        self.write_into(&mut out);
+        out
+    }
+
+    /// [`UnitFile::write`] into an existing buffer.
+    pub fn write_into(&self, out: &mut String) {
         for (i, s) in self.sections.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
             }
-            let _ = writeln!(out, "[{}]", s.name);
+            out.push('[');
+            out.push_str(&s.name);
+            out.push_str("]\n");
             for e in &s.entries {
-                let mut v: String = e
-                    .value
-                    .chars()
-                    .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-                    .collect();
+                out.push_str(&e.key);
+                out.push('=');
+                if e.value.contains(['\n', '\r']) {
+                    out.extend(e.value.chars().map(|c| match c {
+                        '\n' | '\r' => ' ',
+                        c => c,
+                    }));
+                } else {
+                    out.push_str(&e.value);
+                }
                 // A value ending in an odd number of backslashes would read back as a
                 // continuation; the parser never yields one, but code-built values might.
-                if ends_escaped(&v) {
-                    v.push('\\');
+                if ends_escaped(&e.value) {
+                    out.push('\\');
                 }
-                let _ = writeln!(out, "{}={}", e.key, v);
+                out.push('\n');
             }
         }
-        out
     }
 }
 
