@@ -184,7 +184,10 @@ fn sources(env: &Env, out: &mut Vec<Finding>) {
             if run.units.is_empty() {
                 format!("no source files in {}", dirs.join(", "))
             } else {
-                format!("{} unit(s) generated, every source file valid", run.units.len())
+                format!(
+                    "{} unit(s) generated, every source file valid",
+                    run.units.len()
+                )
             },
         ));
     }

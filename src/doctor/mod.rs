@@ -10,6 +10,7 @@
 //!
 //! | id | what |
 //! | --- | --- |
+//! | `session.user` | who is checked (a warning for root) |
 //! | `session.runtime-dir` | `XDG_RUNTIME_DIR` set, existing, ours |
 //! | `session.bus` | `$XDG_RUNTIME_DIR/bus` accepts connections |
 //! | `session.manager` | `$XDG_RUNTIME_DIR/systemd/private` accepts connections |
@@ -146,7 +147,10 @@ impl Env {
             }
         };
         let uid = match std::env::var("ROOTLET_DOCTOR_UID") {
-            Ok(s) => s.trim().parse().map_err(|_| DoctorError::BadUid(s.clone()))?,
+            Ok(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| DoctorError::BadUid(s.clone()))?,
             Err(_) => rustix::process::getuid().as_raw(),
         };
         let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
@@ -240,7 +244,14 @@ impl Env {
                     .collect()
             })
             .unwrap_or_default();
-        for d in ["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"] {
+        for d in [
+            "/usr/local/bin",
+            "/usr/bin",
+            "/bin",
+            "/usr/local/sbin",
+            "/usr/sbin",
+            "/sbin",
+        ] {
             dirs.push(self.sys(d));
         }
         dirs.into_iter()
@@ -374,7 +385,10 @@ mod tests {
 
     #[test]
     fn json_escaping() {
-        assert_eq!(json_string("a\"b\\c\nd\te\u{1}"), r#""a\"b\\c\nd\te\u0001""#);
+        assert_eq!(
+            json_string("a\"b\\c\nd\te\u{1}"),
+            r#""a\"b\\c\nd\te\u0001""#
+        );
         assert_eq!(json_string("ünï"), "\"ünï\"");
     }
 

@@ -128,7 +128,11 @@ fn bindings(path: &Path, name: &str, kind: SourceKind, dirs: &[PathBuf]) -> Vec<
         let Some(sec) = unit.section(section) else {
             continue;
         };
-        for e in sec.entries.iter().filter(|e| keys.contains(&e.key.as_str())) {
+        for e in sec
+            .entries
+            .iter()
+            .filter(|e| keys.contains(&e.key.as_str()))
+        {
             if e.value.is_empty() {
                 out.retain(|b| b.key != e.key);
                 continue;

@@ -98,7 +98,10 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
                         env.logical(p),
                         text.trim()
                     ),
-                    format!("check the podman installation: {} --version", env.logical(p)),
+                    format!(
+                        "check the podman installation: {} --version",
+                        env.logical(p)
+                    ),
                 )),
             },
             Err(why) => out.push(Finding::error(
@@ -219,7 +222,10 @@ fn storage(env: &Env, out: &mut Vec<Finding>) {
         return;
     };
     // The storage may not exist yet: its nearest existing ancestor decides.
-    let existing = path.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
+    let existing = path
+        .ancestors()
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("/"));
     match rustix::fs::statfs(existing) {
         Ok(st) => {
             #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]

@@ -28,6 +28,18 @@ fn socket_reachable(p: &Path) -> Result<(), String> {
 }
 
 pub fn session(env: &Env, out: &mut Vec<Finding>) {
+    if env.uid == 0 {
+        out.push(Finding::warning(
+            "session.user",
+            "running as root: these checks are about the account that runs rootless containers, and root's results mean little",
+            "run it as that user: machinectl shell USER@ $(command -v rootlet) doctor",
+        ));
+    } else {
+        out.push(Finding::ok(
+            "session.user",
+            format!("checking {} (uid {})", env.user, env.uid),
+        ));
+    }
     let run_user = format!("/run/user/{}", env.uid);
     let Some(rt) = env.runtime_dir.as_deref() else {
         let hint = if env.sys(&run_user).is_dir() {
@@ -80,7 +92,10 @@ pub fn session(env: &Env, out: &mut Vec<Finding>) {
         )),
         Err(why) => out.push(Finding::error(
             "session.manager",
-            format!("the user manager (user@{}.service) is not reachable: {why}", env.uid),
+            format!(
+                "the user manager (user@{}.service) is not reachable: {why}",
+                env.uid
+            ),
             format!(
                 "{}\n\
                  or start it at boot: sudo loginctl enable-linger {}",
@@ -159,19 +174,14 @@ pub(crate) fn subids_of(text: &str, user: &str, uid: u32) -> (u64, u64) {
     let total = ranges
         .iter()
         .filter(|(w, _, _)| *w == user || *w == uid)
-        .map(|(_, _, c)| *c)
-        .sum();
+        .fold(0u64, |t, (_, _, c)| t.saturating_add(*c));
     let end = ranges
         .iter()
         .map(|(_, s, c)| s.saturating_add(*c))
         .max()
         .unwrap_or(0);
-    let free = if end <= 100_000 {
-        100_000
-    } else {
-        end.div_ceil(65_536) * 65_536
-    };
-    (total, free)
+    // The first id after every range (and after the conventional start, 100000).
+    (total, end.max(100_000))
 }
 
 pub fn subids(env: &Env, out: &mut Vec<Finding>) {
@@ -184,7 +194,7 @@ pub fn subids(env: &Env, out: &mut Vec<Finding>) {
         let (total, free) = subids_of(text.as_deref().unwrap_or(""), &env.user, env.uid);
         let fix = format!(
             "sudo usermod {opt} {free}-{} {}",
-            free + NEEDED - 1,
+            free.saturating_add(NEEDED - 1),
             env.user
         );
         if total >= NEEDED {
@@ -227,16 +237,21 @@ pub fn subids(env: &Env, out: &mut Vec<Finding>) {
             Some(p) => {
                 let shown = env.logical(&p);
                 let m = std::fs::metadata(&p).ok();
-                let setuid_root = m
-                    .as_ref()
-                    .is_some_and(|m| m.mode() & 0o4000 != 0 && (m.uid() == 0 || !is_real_root(env)));
-                let caps = rustix::fs::getxattr_query(&p, "security.capability").is_ok_and(|n| n > 0);
+                let setuid_root = m.as_ref().is_some_and(|m| {
+                    m.mode() & 0o4000 != 0 && (m.uid() == 0 || !is_real_root(env))
+                });
+                let caps =
+                    rustix::fs::getxattr_query(&p, "security.capability").is_ok_and(|n| n > 0);
                 if setuid_root {
                     out.push(Finding::ok(id, format!("{shown} is setuid root")));
                 } else if caps {
                     out.push(Finding::ok(id, format!("{shown} has file capabilities")));
                 } else {
-                    let cap = if name == "newuidmap" { "cap_setuid" } else { "cap_setgid" };
+                    let cap = if name == "newuidmap" {
+                        "cap_setuid"
+                    } else {
+                        "cap_setgid"
+                    };
                     out.push(Finding::error(
                         id,
                         format!("{shown} is neither setuid root nor has file capabilities: it cannot map ids"),
@@ -397,7 +412,11 @@ pub fn cgroups(env: &Env, out: &mut Vec<Finding>) {
     if missing.is_empty() {
         out.push(Finding::ok(
             "cgroup.delegation",
-            format!("controllers delegated to user@{}.service: {}", env.uid, have.join(" ")),
+            format!(
+                "controllers delegated to user@{}.service: {}",
+                env.uid,
+                have.join(" ")
+            ),
         ));
     } else {
         out.push(Finding::warning(
@@ -504,8 +523,7 @@ pub fn network_online(env: &Env, out: &mut Vec<Finding>) {
             continue;
         }
         let real = resolve_in_root(env, &path);
-        if real.is_file()
-            && std::fs::read_to_string(&real).is_ok_and(|t| wants_network_online(&t))
+        if real.is_file() && std::fs::read_to_string(&real).is_ok_and(|t| wants_network_online(&t))
         {
             add(name);
         }
@@ -520,7 +538,10 @@ pub fn network_online(env: &Env, out: &mut Vec<Finding>) {
     } else {
         out.push(Finding::ok(
             "network-online",
-            format!("network-online.target is pulled in by {}", pullers.join(", ")),
+            format!(
+                "network-online.target is pulled in by {}",
+                pullers.join(", ")
+            ),
         ));
     }
 }
@@ -532,9 +553,9 @@ mod tests {
     #[test]
     fn subid_counting() {
         let t = "# comment\nalice:100000:65536\n1001:165536:1000\nbob:165536:65536\nbroken\n";
-        assert_eq!(subids_of(t, "alice", 1000), (65_536, 262_144));
-        assert_eq!(subids_of(t, "carol", 1001), (1000, 262_144));
-        assert_eq!(subids_of(t, "dave", 5), (0, 262_144));
+        assert_eq!(subids_of(t, "alice", 1000), (65_536, 231_072));
+        assert_eq!(subids_of(t, "carol", 1001), (1000, 231_072));
+        assert_eq!(subids_of(t, "dave", 5), (0, 231_072));
         assert_eq!(subids_of("", "dave", 5), (0, 100_000));
     }
 
@@ -543,8 +564,12 @@ mod tests {
         assert!(wants_network_online(
             "[Unit]\nWants=foo.service network-online.target\n"
         ));
-        assert!(wants_network_online("[Unit]\nRequires=network-online.target"));
-        assert!(!wants_network_online("[Unit]\nAfter=network-online.target\n"));
+        assert!(wants_network_online(
+            "[Unit]\nRequires=network-online.target"
+        ));
+        assert!(!wants_network_online(
+            "[Unit]\nAfter=network-online.target\n"
+        ));
         assert!(!wants_network_online(
             "[Unit]\nWants=network-online.target.wants\n"
         ));
