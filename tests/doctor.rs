@@ -846,3 +846,38 @@ fn real_machine() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(" ok, "), "{text}");
 }
+
+#[test]
+fn e2e_hook_script() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/doctor-fixtures/expect-ok.sh"
+    );
+    let s = Sandbox::new("hook");
+    s.remove("root/var/lib/systemd/linger");
+    let run = |ids: &[&str]| {
+        let mut c = s.command(false);
+        let prog = c.get_program().to_owned();
+        let envs: Vec<_> = c
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+            .collect();
+        c = Command::new("/bin/sh");
+        c.arg(script).arg(prog).args(ids);
+        for (k, v) in envs {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c.output().unwrap()
+    };
+    let out = run(&["session.manager", "session.bus", "rootlet.generator"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&["session.manager", "linger", "no.such-id"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("linger is not ok"), "{err}");
+    assert!(err.contains("\"level\": \"warning\""), "{err}");
+    assert!(err.contains("no finding no.such-id"), "{err}");
+}

@@ -370,7 +370,7 @@ fn apparmor_userns_profile(env: &Env) -> Option<String> {
             .any(|l| l.starts_with("userns") && !l.starts_with('#'));
         let for_podman = text.lines().any(|l| {
             let l = l.trim();
-            l.starts_with("profile") && l.contains("podman")
+            (l.starts_with("profile") && l.contains("podman"))
                 || l.starts_with("/usr/bin/podman")
                 || l.starts_with("/usr/local/bin/podman")
         });
