@@ -419,12 +419,22 @@ pub fn cgroups(env: &Env, out: &mut Vec<Finding>) {
             ),
         ));
     } else {
+        let flags: Vec<&str> = missing
+            .iter()
+            .map(|c| match *c {
+                "cpu" => "--cpus",
+                "memory" => "--memory",
+                "pids" => "--pids-limit",
+                _ => "--blkio-weight",
+            })
+            .collect();
         out.push(Finding::warning(
             "cgroup.delegation",
             format!(
-                "controllers not delegated to user@{}.service: {} (containers' --cpus, --memory, --pids-limit or --blkio-weight fail)",
+                "controllers not delegated to user@{}.service: {} (containers using {} fail to start)",
                 env.uid,
-                missing.join(" ")
+                missing.join(" "),
+                flags.join(", ")
             ),
             fix,
         ));
