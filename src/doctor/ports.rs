@@ -113,7 +113,7 @@ fn bindings(path: &Path, name: &str, kind: SourceKind, dirs: &[PathBuf]) -> Vec<
     let (section, keys): (&str, &[&str]) = match kind {
         SourceKind::Container => ("Container", &["PublishPort"]),
         SourceKind::Socket => ("Socket", &["ListenStream", "ListenDatagram"]),
-        SourceKind::Network => return Vec::new(),
+        _ => return Vec::new(), // .network (and any later kind) binds no port
     };
     let mut files = vec![path.to_owned()];
     files.extend(dropins(name, dirs));
