@@ -11,8 +11,10 @@
 //! - [`generator`]: one generator run: sources in, units and install symlinks out.
 //! - [`wait`]: the network-online wait of `rootlet-wait-online`.
 //! - [`activation`]: socket-activation fd hand-over across `execve`.
+//! - [`doctor`]: `rootlet doctor`, every known reason a rootless setup fails, with fixes.
 
 pub mod activation;
+pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod generator;

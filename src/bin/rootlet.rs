@@ -34,6 +34,35 @@ enum Command {
         /// Source files or directories (default: quadlet's user search path).
         paths: Vec<PathBuf>,
     },
+    /// Check this machine and account for everything rootless containers need; print each
+    /// finding with its fix; exit 1 on errors.
+    Doctor {
+        /// Print the findings as a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn doctor(json: bool) -> ExitCode {
+    use rootlet::doctor;
+    let env = match doctor::Env::from_process() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("rootlet: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let findings = doctor::run(&env);
+    if json {
+        print!("{}", doctor::render_json(&findings));
+    } else {
+        print!("{}", doctor::render_text(&findings));
+    }
+    if doctor::has_errors(&findings) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn report(
@@ -136,5 +165,6 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        Command::Doctor { json } => doctor(json),
     }
 }

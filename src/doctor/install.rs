@@ -1,0 +1,213 @@
+//! rootlet itself: the generator where the user manager runs it, the wait unit where the
+//! user manager finds it, and every source file valid.
+
+use super::{is_executable, Env, Finding};
+use crate::generator::{self, Options};
+use crate::quadlet::WAIT_UNIT;
+use std::path::{Path, PathBuf};
+
+const GENERATOR: &str = "rootlet-user-generator";
+
+/// User generator directories of systemd.generator(7), highest precedence first.
+const GENERATOR_DIRS: &[&str] = &[
+    "/run/systemd/user-generators",
+    "/etc/systemd/user-generators",
+    "/usr/local/lib/systemd/user-generators",
+    "/usr/lib/systemd/user-generators",
+];
+
+/// True for a masked unit or generator: a symlink to /dev/null or an empty file.
+fn masked(p: &Path) -> bool {
+    std::fs::read_link(p).is_ok_and(|t| t == Path::new("/dev/null"))
+        || std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == 0)
+}
+
+pub fn check(env: &Env, out: &mut Vec<Finding>) {
+    generator_installed(env, out);
+    wait_unit(env, out);
+    sources(env, out);
+}
+
+fn generator_installed(env: &Env, out: &mut Vec<Finding>) {
+    let install = format!(
+        "sudo install -Dm755 target/release/{GENERATOR} /usr/local/lib/systemd/user-generators/{GENERATOR}\n\
+         systemctl --user daemon-reload"
+    );
+    let found = GENERATOR_DIRS
+        .iter()
+        .map(|d| env.sys(&format!("{d}/{GENERATOR}")))
+        .find(|p| std::fs::symlink_metadata(p).is_ok());
+    match found {
+        None => out.push(Finding::error(
+            "rootlet.generator",
+            format!(
+                "{GENERATOR} is in no user generator directory ({}): no unit is generated from your sources",
+                GENERATOR_DIRS.join(", ")
+            ),
+            install,
+        )),
+        Some(p) if masked(&p) => out.push(Finding::error(
+            "rootlet.generator",
+            format!("{} masks the generator", env.logical(&p)),
+            format!("sudo rm {}\nsystemctl --user daemon-reload", env.logical(&p)),
+        )),
+        Some(p) if !is_executable(&p) => out.push(Finding::error(
+            "rootlet.generator",
+            format!(
+                "{} is not an executable file (or a dangling symlink)",
+                env.logical(&p)
+            ),
+            install,
+        )),
+        Some(p) => out.push(Finding::ok(
+            "rootlet.generator",
+            format!("generator installed: {}", env.logical(&p)),
+        )),
+    }
+}
+
+/// The user unit search path (systemd.unit(5)), highest precedence first; system paths
+/// under the root prefix.
+fn user_unit_dirs(env: &Env) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(c) = env.config_dir() {
+        v.push(c.join("systemd/user"));
+    }
+    v.push(env.sys("/etc/systemd/user"));
+    if let Some(r) = env.runtime_dir.as_deref().filter(|r| r.is_absolute()) {
+        v.push(r.join("systemd/user"));
+    }
+    v.push(env.sys("/run/systemd/user"));
+    if let Some(d) = env.data_dir() {
+        v.push(d.join("systemd/user"));
+    }
+    for d in [
+        "/usr/local/share/systemd/user",
+        "/usr/share/systemd/user",
+        "/usr/local/lib/systemd/user",
+        "/usr/lib/systemd/user",
+    ] {
+        v.push(env.sys(d));
+    }
+    v
+}
+
+/// The program of the unit's `ExecStart=` (prefixes `-@:+!` dropped), if absolute.
+fn exec_start_program(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let v = l.trim().strip_prefix("ExecStart=")?;
+        let v = v.trim_start_matches(['-', '@', ':', '+', '!']);
+        let prog = v.split_whitespace().next()?;
+        prog.starts_with('/').then(|| prog.to_owned())
+    })
+}
+
+fn wait_unit(env: &Env, out: &mut Vec<Finding>) {
+    let install = format!(
+        "sed 's|@bindir@|/usr/local/bin|' units/{WAIT_UNIT}.in | sudo tee /usr/local/lib/systemd/user/{WAIT_UNIT}\n\
+         sudo install -Dm755 target/release/rootlet-wait-online -t /usr/local/bin/\n\
+         systemctl --user daemon-reload"
+    );
+    let found = user_unit_dirs(env)
+        .into_iter()
+        .map(|d| d.join(WAIT_UNIT))
+        .find(|p| std::fs::symlink_metadata(p).is_ok());
+    let Some(p) = found else {
+        out.push(Finding::error(
+            "rootlet.wait-unit",
+            format!("{WAIT_UNIT} is in no user unit directory: generated services start without waiting for the network"),
+            install,
+        ));
+        return;
+    };
+    let shown = env.logical(&p);
+    if masked(&p) {
+        out.push(Finding::error(
+            "rootlet.wait-unit",
+            format!("{WAIT_UNIT} is masked ({shown})"),
+            format!("systemctl --user unmask {WAIT_UNIT}   (or: sudo rm {shown})"),
+        ));
+        return;
+    }
+    let real = super::system::resolve_in_root(env, &p);
+    let text = std::fs::read_to_string(&real).unwrap_or_default();
+    match exec_start_program(&text) {
+        Some(prog) if !is_executable(&env.sys(&prog)) => out.push(Finding::error(
+            "rootlet.wait-unit",
+            format!("{shown} runs {prog}, which does not exist or is not executable"),
+            format!(
+                "sudo install -Dm755 target/release/rootlet-wait-online {prog}\n\
+                 or fix ExecStart= in {shown}"
+            ),
+        )),
+        Some(_) => out.push(Finding::ok(
+            "rootlet.wait-unit",
+            format!("{WAIT_UNIT} installed: {shown}"),
+        )),
+        None => out.push(Finding::error(
+            "rootlet.wait-unit",
+            format!("{shown} has no absolute ExecStart="),
+            install,
+        )),
+    }
+}
+
+fn sources(env: &Env, out: &mut Vec<Finding>) {
+    // As the generator sees it (defaults file, PODMAN), on the root-prefixed search path.
+    let (mut opts, defaults_err) = Options::from_env();
+    if let Some(e) = defaults_err {
+        out.push(Finding::error(
+            "rootlet.sources",
+            e.to_string(),
+            format!("edit {}", e.path.display()),
+        ));
+    }
+    let roots = env.source_roots();
+    opts.roots = roots.clone();
+    let run = generator::run(&opts);
+    for e in &run.errors {
+        let at = if e.line > 0 {
+            format!("line {} of {}", e.line, e.path.display())
+        } else {
+            e.path.display().to_string()
+        };
+        out.push(Finding::error(
+            "rootlet.sources",
+            e.to_string(),
+            format!("edit {at}; rootlet check lists every problem"),
+        ));
+    }
+    if run.errors.is_empty() {
+        let dirs: Vec<String> = roots.iter().map(|r| r.path.display().to_string()).collect();
+        out.push(Finding::ok(
+            "rootlet.sources",
+            if run.units.is_empty() {
+                format!("no source files in {}", dirs.join(", "))
+            } else {
+                format!(
+                    "{} unit(s) generated, every source file valid",
+                    run.units.len()
+                )
+            },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_start() {
+        assert_eq!(
+            exec_start_program("[Service]\nExecStart=/usr/local/bin/rootlet-wait-online --x\n"),
+            Some("/usr/local/bin/rootlet-wait-online".into())
+        );
+        assert_eq!(
+            exec_start_program("ExecStart=-@/bin/x y"),
+            Some("/bin/x".into())
+        );
+        assert_eq!(exec_start_program("ExecStart=rel"), None);
+        assert_eq!(exec_start_program(""), None);
+    }
+}

@@ -1,0 +1,271 @@
+//! Ports the user's sources bind below `net.ipv4.ip_unprivileged_port_start`: a rootless
+//! podman (`PublishPort=`) or a user manager (`.socket` `Listen*=`) cannot bind them.
+
+use super::{Env, Finding};
+use crate::quadlet::SourceKind;
+use crate::search;
+use crate::unit::UnitFile;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The host ports of a `PublishPort=` value (podman's `[[ip:][hostPort]:]containerPort[/proto]`):
+/// `8080:80` -> 8080..=8080, `127.0.0.1:80:80` -> 80, `[::1]:53:53/udp` -> 53,
+/// `8000-8010:80-90` -> 8000..=8010. `None` when podman picks the host port (`80`,
+/// `127.0.0.1::80`) or the value does not parse (the generator reports those).
+pub fn publish_host_ports(value: &str) -> Option<(u16, u16)> {
+    let v = value.trim();
+    let v = v.split_once('/').map_or(v, |(a, _)| a);
+    let host = if let Some(rest) = v.strip_prefix('[') {
+        // [ip6]:host:container
+        let (_, after) = rest.split_once(']')?;
+        let after = after.strip_prefix(':')?;
+        let (host, _container) = after.split_once(':')?;
+        host
+    } else {
+        let parts: Vec<&str> = v.split(':').collect();
+        match parts.len() {
+            1 => return None,
+            2 => parts[0],
+            3 => parts[1],
+            _ => return None,
+        }
+    };
+    port_range(host)
+}
+
+fn port_range(s: &str) -> Option<(u16, u16)> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let (lo, hi) = match s.split_once('-') {
+        Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
+        None => {
+            let p = s.parse().ok()?;
+            (p, p)
+        }
+    };
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// The port of a `ListenStream=`/`ListenDatagram=` value: `80`, `0.0.0.0:80`, `[::]:443`,
+/// `[fe80::1%eth0]:80`. `None` for paths, abstract sockets, `vsock:` and junk.
+pub fn listen_port(value: &str) -> Option<u16> {
+    let v = value.trim();
+    if v.starts_with('/') || v.starts_with('@') || v.starts_with("vsock:") {
+        return None;
+    }
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        return v.parse().ok();
+    }
+    let port = if let Some(rest) = v.strip_prefix('[') {
+        rest.split_once("]:")?.1
+    } else {
+        v.rsplit_once(':')?.1
+    };
+    if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+        port.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// One binding found in a source: where, which key, the ports.
+struct Binding {
+    source: PathBuf,
+    kind: SourceKind,
+    file: PathBuf,
+    line: usize,
+    key: String,
+    value: String,
+    ports: (u16, u16),
+}
+
+/// The drop-ins of a source in the order they apply (as the generator reads them).
+fn dropins(name: &str, dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut chosen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for dname in search::dropin_dir_names(name) {
+        for dir in dirs {
+            let dd = dir.join(&dname);
+            let Ok(rd) = std::fs::read_dir(&dd) else {
+                continue;
+            };
+            let mut names: Vec<String> = rd
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".conf"))
+                .collect();
+            names.sort();
+            for n in names {
+                if seen.insert(n.clone()) {
+                    chosen.insert(n.clone(), dd.join(&n));
+                }
+            }
+        }
+    }
+    chosen.into_values().collect()
+}
+
+/// Every binding of one source, honouring "an empty value resets the list" across the
+/// file and its drop-ins. Unparsable files are skipped: `rootlet.sources` reports them.
+fn bindings(path: &Path, name: &str, kind: SourceKind, dirs: &[PathBuf]) -> Vec<Binding> {
+    let (section, keys): (&str, &[&str]) = match kind {
+        SourceKind::Container => ("Container", &["PublishPort"]),
+        SourceKind::Socket => ("Socket", &["ListenStream", "ListenDatagram"]),
+        _ => return Vec::new(), // .network (and any later kind) binds no port
+    };
+    let mut files = vec![path.to_owned()];
+    files.extend(dropins(name, dirs));
+    let mut out: Vec<Binding> = Vec::new();
+    for f in files {
+        let Some(unit) = std::fs::read(&f)
+            .ok()
+            .and_then(|d| UnitFile::parse_bytes(&d).ok())
+        else {
+            continue;
+        };
+        let Some(sec) = unit.section(section) else {
+            continue;
+        };
+        for e in sec
+            .entries
+            .iter()
+            .filter(|e| keys.contains(&e.key.as_str()))
+        {
+            if e.value.is_empty() {
+                out.retain(|b| b.key != e.key);
+                continue;
+            }
+            let ports = match kind {
+                SourceKind::Container => publish_host_ports(&e.value),
+                _ => listen_port(&e.value).map(|p| (p, p)),
+            };
+            if let Some(ports) = ports {
+                out.push(Binding {
+                    source: path.to_owned(),
+                    kind,
+                    file: f.clone(),
+                    line: e.line,
+                    key: e.key.clone(),
+                    value: e.value.clone(),
+                    ports,
+                });
+            }
+        }
+    }
+    out
+}
+
+pub fn check(env: &Env, out: &mut Vec<Finding>) {
+    let start: u32 = env
+        .read("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024);
+    let disc = search::discover(&env.source_roots());
+    let mut low: Vec<Binding> = Vec::new();
+    let mut total = 0;
+    for f in &disc.sources {
+        for b in bindings(&f.path, &f.name, f.kind, &disc.dirs) {
+            total += 1;
+            if u32::from(b.ports.0) < start {
+                low.push(b);
+            }
+        }
+    }
+    if low.is_empty() {
+        out.push(Finding::ok(
+            "ports.privileged",
+            format!(
+                "no port below net.ipv4.ip_unprivileged_port_start={start} among {total} published or listening port(s)"
+            ),
+        ));
+        return;
+    }
+    let lowest = low.iter().map(|b| b.ports.0).min().unwrap_or(0);
+    for b in &low {
+        let ports = if b.ports.0 == b.ports.1 {
+            format!("port {}", b.ports.0)
+        } else {
+            format!("ports {}-{}", b.ports.0, b.ports.1)
+        };
+        let who = match b.kind {
+            SourceKind::Container => "rootless podman",
+            _ => "the user manager",
+        };
+        let stem = b
+            .source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let alternative = match b.kind {
+            SourceKind::Socket => format!(
+                "or let the system manager bind it: move {src} to /etc/systemd/system/{stem}.socket and run the service it activates as /etc/systemd/system/{stem}.service with User={user} (podman still runs rootless and receives the socket)",
+                src = b.source.display(),
+                user = env.user
+            ),
+            _ => format!(
+                "or socket-activate it from the system manager instead of {key}=: /etc/systemd/system/{stem}.socket with ListenStream={port} and /etc/systemd/system/{stem}.service with User={user} running the container (podman still runs rootless and receives the socket)",
+                key = b.key,
+                port = b.ports.0,
+                user = env.user
+            ),
+        };
+        out.push(Finding::error(
+            "ports.privileged",
+            format!(
+                "{}:{}: {}={} binds {ports}, below net.ipv4.ip_unprivileged_port_start={start}: {who} cannot bind it",
+                b.file.display(),
+                b.line,
+                b.key,
+                b.value
+            ),
+            format!(
+                "allow unprivileged binding from port {lowest} on:\n\
+                 echo 'net.ipv4.ip_unprivileged_port_start={lowest}' | sudo tee /etc/sysctl.d/90-rootlet-ports.conf\n\
+                 sudo sysctl --system\n\
+                 {alternative}"
+            ),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_values() {
+        assert_eq!(publish_host_ports("8080:80"), Some((8080, 8080)));
+        assert_eq!(publish_host_ports("127.0.0.1:80:80"), Some((80, 80)));
+        assert_eq!(publish_host_ports("[::1]:53:53/udp"), Some((53, 53)));
+        assert_eq!(publish_host_ports("8000-8010:80-90"), Some((8000, 8010)));
+        assert_eq!(
+            publish_host_ports("0.0.0.0:443-444:443-444/tcp"),
+            Some((443, 444))
+        );
+        assert_eq!(publish_host_ports("80"), None);
+        assert_eq!(publish_host_ports("80/udp"), None);
+        assert_eq!(publish_host_ports("127.0.0.1::80"), None);
+        assert_eq!(publish_host_ports("[::1]::80"), None);
+        assert_eq!(publish_host_ports("x:80"), None);
+        assert_eq!(publish_host_ports("99999:80"), None);
+        assert_eq!(publish_host_ports("[::1"), None);
+        assert_eq!(publish_host_ports(""), None);
+        assert_eq!(publish_host_ports("90-80:80"), None);
+    }
+
+    #[test]
+    fn listen_values() {
+        assert_eq!(listen_port("80"), Some(80));
+        assert_eq!(listen_port("0.0.0.0:80"), Some(80));
+        assert_eq!(listen_port("[::]:443"), Some(443));
+        assert_eq!(listen_port("[fe80::1%eth0]:8080"), Some(8080));
+        assert_eq!(listen_port("/run/user/1000/web.sock"), None);
+        assert_eq!(listen_port("@abstract"), None);
+        assert_eq!(listen_port("vsock:2:80"), None);
+        assert_eq!(listen_port("[::]"), None);
+        assert_eq!(listen_port("host:"), None);
+        assert_eq!(listen_port(""), None);
+    }
+}

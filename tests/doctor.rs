@@ -1,0 +1,883 @@
+//! `rootlet doctor` against fake root trees (`ROOTLET_DOCTOR_ROOT`), one per way a rootless
+//! setup breaks, and once against the real machine.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A scratch directory holding `root/` (the fake system), `home/`, `run/` (the runtime
+/// directory, with listening `bus` and `systemd/private`) and `bin/` (PATH).
+struct Sandbox {
+    dir: PathBuf,
+    uid: u32,
+    _listeners: Vec<UnixListener>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+const USER: &str = "alice";
+
+impl Sandbox {
+    fn new(name: &str) -> Sandbox {
+        // Short: socket paths must stay under 108 bytes.
+        let dir = std::env::temp_dir().join(format!("rd-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        // The runtime directory must belong to the checked uid; root checking uid 0 would
+        // (rightly) get a warning, so as root the sandbox is for uid 4242.
+        let mut uid = fs::metadata(&dir).unwrap().uid();
+        if uid == 0 {
+            uid = 4242;
+        }
+        let mut s = Sandbox {
+            dir,
+            uid,
+            _listeners: Vec::new(),
+        };
+        s.healthy();
+        s
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+
+    fn write(&self, rel: &str, text: &str) -> &Self {
+        let p = self.dir.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+        self
+    }
+
+    /// A file under the fake root.
+    fn sys(&self, rel: &str, text: &str) -> &Self {
+        self.write(&format!("root/{}", rel.trim_start_matches('/')), text)
+    }
+
+    fn remove(&self, rel: &str) {
+        let p = self.dir.join(rel);
+        if p.is_dir() {
+            fs::remove_dir_all(p).unwrap();
+        } else {
+            fs::remove_file(p).unwrap();
+        }
+    }
+
+    fn exe(&self, rel: &str, text: &str, mode: u32) {
+        self.write(rel, text);
+        fs::set_permissions(self.dir.join(rel), fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn symlink(&self, target: &str, rel: &str) {
+        let p = self.dir.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let _ = fs::remove_file(&p);
+        std::os::unix::fs::symlink(target, p).unwrap();
+    }
+
+    fn socket(&mut self, rel: &str) {
+        let p = self.dir.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        self._listeners.push(UnixListener::bind(p).unwrap());
+    }
+
+    /// Everything in order.
+    fn healthy(&mut self) {
+        let u = self.uid;
+        self.sys(
+            "/etc/passwd",
+            &format!("root:x:0:0:root:/root:/bin/sh\n{USER}:x:{u}:{u}::/home/{USER}:/bin/sh\n"),
+        )
+        .sys(&format!("/var/lib/systemd/linger/{USER}"), "")
+        .sys("/etc/subuid", &format!("{USER}:100000:65536\n"))
+        .sys("/etc/subgid", &format!("{USER}:100000:65536\n"))
+        .sys("/proc/sys/kernel/unprivileged_userns_clone", "1\n")
+        .sys("/proc/sys/user/max_user_namespaces", "63432\n")
+        .sys("/proc/sys/net/ipv4/ip_unprivileged_port_start", "1024\n")
+        .sys("/proc/filesystems", "nodev\tsysfs\nnodev\ttmpfs\n\text4\nnodev\toverlay\n")
+        .sys(
+            "/sys/fs/cgroup/cgroup.controllers",
+            "cpuset cpu io memory hugetlb pids rdma misc\n",
+        )
+        .sys(
+            &format!("/sys/fs/cgroup/user.slice/user-{u}.slice/user@{u}.service/cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .sys(
+            "/lib/systemd/system/docker.service",
+            "[Unit]\nAfter=network-online.target\nWants=network-online.target containerd.service\n[Service]\nExecStart=/usr/bin/dockerd\n",
+        )
+        .sys(
+            "/usr/local/lib/systemd/user/rootlet-wait-online.service",
+            "[Unit]\nDescription=Wait\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/rootlet-wait-online\n",
+        )
+        .write(
+            "home/.config/containers/systemd/web.container",
+            "[Container]\nImage=localhost/web\nPublishPort=8080:80\nPublishPort=127.0.0.1::53\n",
+        );
+        self.symlink(
+            "/lib/systemd/system/docker.service",
+            "root/etc/systemd/system/multi-user.target.wants/docker.service",
+        );
+        self.exe(
+            "root/usr/local/lib/systemd/user-generators/rootlet-user-generator",
+            "#!/bin/sh\n",
+            0o755,
+        );
+        self.exe(
+            "root/usr/local/bin/rootlet-wait-online",
+            "#!/bin/sh\n",
+            0o755,
+        );
+        self.exe("bin/newuidmap", "#!/bin/sh\n", 0o4755);
+        self.exe("bin/newgidmap", "#!/bin/sh\n", 0o4755);
+        self.exe(
+            "bin/podman",
+            "#!/bin/sh\n[ \"$1\" = --version ] && echo 'podman version 5.4.2'\n",
+            0o755,
+        );
+        self.exe("bin/pasta", "#!/bin/sh\n", 0o755);
+        fs::create_dir_all(self.dir.join("run")).unwrap();
+        fs::set_permissions(self.dir.join("run"), fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(self.dir.join("run"), Some(self.uid), None).unwrap();
+        self.socket("run/bus");
+        self.socket("run/systemd/private");
+    }
+
+    fn command(&self, json: bool) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rootlet"));
+        c.arg("doctor");
+        if json {
+            c.arg("--json");
+        }
+        c.env("ROOTLET_DOCTOR_ROOT", self.root())
+            .env("ROOTLET_DOCTOR_USER", USER)
+            .env("ROOTLET_DOCTOR_UID", self.uid.to_string())
+            .env("HOME", self.dir.join("home"))
+            .env("XDG_RUNTIME_DIR", self.dir.join("run"))
+            .env("PATH", self.dir.join("bin"))
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("ROOTLET_UNIT_DIRS")
+            .env_remove("PODMAN");
+        c
+    }
+
+    /// Run `rootlet doctor --json` and `rootlet doctor`; check both agree; the findings.
+    fn run_with(&self, adjust: impl Fn(&mut Command)) -> Report {
+        let mut c = self.command(true);
+        adjust(&mut c);
+        let out = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let json = String::from_utf8(out.stdout).unwrap();
+        let findings = parse_json(&json).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{json}"));
+        python_json_check(&json);
+        let mut c = self.command(false);
+        adjust(&mut c);
+        let text_out = c.output().unwrap();
+        let text = String::from_utf8(text_out.stdout).unwrap();
+        assert_eq!(out.status.code(), text_out.status.code(), "{text}");
+        for f in &findings {
+            let line = format!("{}: {} [{}]\n", f["level"], f["summary"], f["id"]);
+            assert!(text.contains(&line), "missing {line:?} in\n{text}");
+        }
+        Report {
+            code: out.status.code(),
+            findings,
+            text,
+        }
+    }
+
+    fn run(&self) -> Report {
+        self.run_with(|_| {})
+    }
+}
+
+type Obj = BTreeMap<String, String>;
+
+struct Report {
+    code: Option<i32>,
+    findings: Vec<Obj>,
+    text: String,
+}
+
+impl Report {
+    fn all(&self, id: &str) -> Vec<&Obj> {
+        self.findings.iter().filter(|f| f["id"] == id).collect()
+    }
+
+    /// The single finding `id`, checked to be at `level`.
+    fn get(&self, id: &str, level: &str) -> &Obj {
+        let v = self.all(id);
+        assert_eq!(v.len(), 1, "{id}: {:?}\n{}", v, self.text);
+        assert_eq!(v[0]["level"], level, "{id}: {:?}\n{}", v[0], self.text);
+        v[0]
+    }
+
+    fn errors(&self) -> Vec<&Obj> {
+        self.findings
+            .iter()
+            .filter(|f| f["level"] == "error")
+            .collect()
+    }
+}
+
+// --- a small JSON reader: an array of flat objects of strings and nulls ("null" -> "") ---
+
+fn parse_json(s: &str) -> Result<Vec<Obj>, String> {
+    let mut p = Parser {
+        b: s.as_bytes(),
+        i: 0,
+    };
+    p.ws();
+    p.eat(b'[')?;
+    let mut out = Vec::new();
+    p.ws();
+    if p.peek() == Some(b']') {
+        p.i += 1;
+    } else {
+        loop {
+            out.push(p.object()?);
+            p.ws();
+            match p.next() {
+                Some(b',') => continue,
+                Some(b']') => break,
+                c => return Err(format!("expected , or ] at {}, got {c:?}", p.i)),
+            }
+        }
+    }
+    p.ws();
+    if p.i != p.b.len() {
+        return Err(format!("trailing data at {}", p.i));
+    }
+    Ok(out)
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek();
+        self.i += 1;
+        c
+    }
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+            self.i += 1;
+        }
+    }
+    fn eat(&mut self, c: u8) -> Result<(), String> {
+        match self.next() {
+            Some(x) if x == c => Ok(()),
+            x => Err(format!(
+                "expected {:?} at {}, got {x:?}",
+                c as char,
+                self.i - 1
+            )),
+        }
+    }
+    fn object(&mut self) -> Result<Obj, String> {
+        self.ws();
+        self.eat(b'{')?;
+        let mut o = Obj::new();
+        loop {
+            self.ws();
+            let k = self.string()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            let v = if self.b[self.i..].starts_with(b"null") {
+                self.i += 4;
+                String::new()
+            } else {
+                self.string()?
+            };
+            if o.insert(k.clone(), v).is_some() {
+                return Err(format!("duplicate key {k}"));
+            }
+            self.ws();
+            match self.next() {
+                Some(b',') => continue,
+                Some(b'}') => return Ok(o),
+                c => return Err(format!("expected , or }} at {}, got {c:?}", self.i)),
+            }
+        }
+    }
+    fn string(&mut self) -> Result<String, String> {
+        self.eat(b'"')?;
+        let mut out = Vec::new();
+        loop {
+            match self.next().ok_or("unterminated string")? {
+                b'"' => return String::from_utf8(out).map_err(|e| e.to_string()),
+                b'\\' => match self.next().ok_or("bad escape")? {
+                    b'"' => out.push(b'"'),
+                    b'\\' => out.push(b'\\'),
+                    b'/' => out.push(b'/'),
+                    b'n' => out.push(b'\n'),
+                    b't' => out.push(b'\t'),
+                    b'r' => out.push(b'\r'),
+                    b'b' => out.push(8),
+                    b'f' => out.push(12),
+                    b'u' => {
+                        let h = std::str::from_utf8(&self.b[self.i..self.i + 4]).unwrap();
+                        let c = u32::from_str_radix(h, 16).map_err(|e| e.to_string())?;
+                        self.i += 4;
+                        let mut buf = [0; 4];
+                        out.extend_from_slice(
+                            char::from_u32(c)
+                                .ok_or("surrogate")?
+                                .encode_utf8(&mut buf)
+                                .as_bytes(),
+                        );
+                    }
+                    c => return Err(format!("bad escape \\{}", c as char)),
+                },
+                c if c < 0x20 => return Err(format!("raw control character {c} in string")),
+                c => out.push(c),
+            }
+        }
+    }
+}
+
+/// Cross-check with Python's JSON parser where Python exists.
+fn python_json_check(json: &str) {
+    use std::io::Write;
+    let Ok(mut child) = Command::new("python3")
+        .args(["-c", "import json,sys; json.load(sys.stdin)"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+    else {
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "python rejects:\n{json}");
+}
+
+const ALL_IDS: &[&str] = &[
+    "session.user",
+    "session.runtime-dir",
+    "session.manager",
+    "session.bus",
+    "linger",
+    "subid.subuid",
+    "subid.subgid",
+    "subid.newuidmap",
+    "subid.newgidmap",
+    "userns.clone",
+    "userns.max",
+    "userns.apparmor",
+    "cgroup.v2",
+    "cgroup.delegation",
+    "ports.privileged",
+    "runtime.podman",
+    "runtime.network",
+    "runtime.pasta-apparmor",
+    "runtime.storage",
+    "runtime.overlay",
+    "network-online",
+    "rootlet.generator",
+    "rootlet.wait-unit",
+    "rootlet.sources",
+];
+
+#[test]
+fn healthy_system() {
+    let s = Sandbox::new("healthy");
+    let r = s.run();
+    let ids: Vec<&str> = r.findings.iter().map(|f| f["id"].as_str()).collect();
+    assert_eq!(ids, ALL_IDS, "{}", r.text);
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f["level"] == "ok" && f["fix"].is_empty()),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.code, Some(0));
+    assert!(r.get("runtime.podman", "ok")["summary"].contains("5.4.2"));
+    assert!(r.get("network-online", "ok")["summary"].contains("docker.service"));
+    assert!(r.get("rootlet.sources", "ok")["summary"].contains("1 unit(s)"));
+    assert!(r.get("rootlet.generator", "ok")["summary"]
+        .contains("/usr/local/lib/systemd/user-generators/rootlet-user-generator"));
+    assert!(r
+        .text
+        .ends_with(&format!("{} ok, 0 warning(s), 0 error(s)\n", ALL_IDS.len())));
+}
+
+#[test]
+fn missing_subuid() {
+    let s = Sandbox::new("subuid");
+    s.sys("/etc/subuid", "bob:100000:65536\n");
+    s.sys(
+        "/etc/subgid",
+        &format!("{USER}:200000:1000\nbob:100000:65536\n"),
+    );
+    let r = s.run();
+    assert_eq!(r.code, Some(1));
+    let f = r.get("subid.subuid", "error");
+    assert!(f["summary"].contains("no range for alice"), "{f:?}");
+    assert!(
+        f["fix"].contains("sudo usermod --add-subuids 165536-231071 alice"),
+        "{f:?}"
+    );
+    let f = r.get("subid.subgid", "warning");
+    assert!(f["summary"].contains("only 1000"), "{f:?}");
+    assert!(
+        f["fix"].contains("sudo usermod --add-subgids 201000-266535 alice"),
+        "{f:?}"
+    );
+    assert_eq!(r.errors().len(), 1, "{}", r.text);
+    assert!(r
+        .text
+        .contains("\n    sudo usermod --add-subuids 165536-231071 alice\n"));
+
+    // By uid works as well as by name; a missing file is an error.
+    s.sys("/etc/subuid", &format!("{}:100000:65536\n", s.uid));
+    s.remove("root/etc/subgid");
+    let r = s.run();
+    r.get("subid.subuid", "ok");
+    let f = r.get("subid.subgid", "error");
+    assert!(f["summary"].contains("/etc/subgid is missing"), "{f:?}");
+}
+
+#[test]
+fn newuidmap_not_setuid() {
+    let s = Sandbox::new("uidmap");
+    s.exe("bin/newuidmap", "#!/bin/sh\n", 0o755);
+    s.remove("bin/newgidmap");
+    let r = s.run();
+    assert_eq!(r.code, Some(1));
+    let f = r.get("subid.newuidmap", "error");
+    assert!(f["fix"].contains("sudo setcap cap_setuid=ep"), "{f:?}");
+    let f = r.get("subid.newgidmap", "error");
+    assert!(f["fix"].contains("sudo apt install uidmap"), "{f:?}");
+}
+
+#[test]
+fn userns_disabled() {
+    let s = Sandbox::new("userns");
+    s.sys("/proc/sys/kernel/unprivileged_userns_clone", "0\n")
+        .sys("/proc/sys/user/max_user_namespaces", "0\n");
+    let r = s.run();
+    assert_eq!(r.code, Some(1));
+    let f = r.get("userns.clone", "error");
+    assert!(
+        f["fix"].contains("echo 'kernel.unprivileged_userns_clone=1' | sudo tee /etc/sysctl.d/")
+    );
+    assert!(f["fix"].contains("sudo sysctl --system"));
+    let f = r.get("userns.max", "error");
+    assert!(f["fix"].contains("user.max_user_namespaces=28633"));
+    assert_eq!(r.errors().len(), 2, "{}", r.text);
+}
+
+#[test]
+fn ubuntu_apparmor_restriction() {
+    let s = Sandbox::new("apparmor");
+    s.remove("root/proc/sys/kernel/unprivileged_userns_clone");
+    s.sys(
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+        "1\n",
+    )
+    .sys(
+        "/etc/apparmor.d/firefox",
+        "profile firefox /usr/lib/firefox/firefox flags=(unconfined) {\n  userns,\n}\n",
+    );
+    let r = s.run();
+    assert_eq!(r.code, Some(1));
+    let f = r.get("userns.apparmor", "error");
+    assert!(f["summary"].contains("Ubuntu 24.04"), "{f:?}");
+    assert!(f["fix"].contains("create /etc/apparmor.d/podman"), "{f:?}");
+    assert!(f["fix"].contains("profile podman "), "{f:?}");
+    assert!(f["fix"].contains("  userns,"), "{f:?}");
+    assert!(
+        f["fix"].contains("sudo apparmor_parser -r /etc/apparmor.d/podman"),
+        "{f:?}"
+    );
+    r.get("userns.clone", "ok");
+
+    // Ubuntu's own profile for podman lifts it.
+    s.sys(
+        "/etc/apparmor.d/podman",
+        "abi <abi/4.0>,\ninclude <tunables/global>\nprofile podman /usr/bin/podman flags=(unconfined) {\n  userns,\n}\n",
+    );
+    let r = s.run();
+    assert!(r.get("userns.apparmor", "ok")["summary"].contains("/etc/apparmor.d/podman"));
+    assert_eq!(r.code, Some(0), "{}", r.text);
+}
+
+#[test]
+fn no_linger() {
+    let s = Sandbox::new("linger");
+    s.remove("root/var/lib/systemd/linger");
+    let r = s.run();
+    let f = r.get("linger", "warning");
+    assert_eq!(f["fix"], "sudo loginctl enable-linger alice");
+    assert_eq!(r.code, Some(0), "warnings alone succeed");
+}
+
+#[test]
+fn cgroup_controllers_missing() {
+    let s = Sandbox::new("cgroup");
+    let u = s.uid;
+    s.sys(
+        &format!("/sys/fs/cgroup/user.slice/user-{u}.slice/user@{u}.service/cgroup.controllers"),
+        "memory pids\n",
+    );
+    let r = s.run();
+    let f = r.get("cgroup.delegation", "warning");
+    assert!(f["summary"].contains("not delegated"), "{f:?}");
+    assert!(f["summary"].contains("cpu io"), "{f:?}");
+    assert!(f["fix"].contains("/etc/systemd/system/user@.service.d/delegate.conf"));
+    assert!(f["fix"].contains("Delegate=cpu cpuset io memory pids"));
+    assert!(f["fix"].contains("sudo systemctl daemon-reload"));
+
+    // cgroup v1: no cgroup.controllers at the top.
+    s.remove("root/sys/fs/cgroup");
+    let r = s.run();
+    let f = r.get("cgroup.v2", "warning");
+    assert!(f["fix"].contains("systemd.unified_cgroup_hierarchy=1"));
+    assert!(r.all("cgroup.delegation").is_empty());
+}
+
+#[test]
+fn privileged_ports() {
+    let s = Sandbox::new("ports");
+    s.write(
+        "home/.config/containers/systemd/web.container",
+        "[Container]\nImage=localhost/web\nPublishPort=80:80\nPublishPort=8443:443\n",
+    )
+    .write(
+        "home/.config/containers/systemd/proxy.socket",
+        "[Socket]\nListenStream=/run/user/1/proxy.sock\nListenStream=[::]:443\nListenDatagram=0.0.0.0:5353\n",
+    )
+    .write(
+        "home/.config/containers/systemd/proxy.container",
+        "[Container]\nImage=localhost/proxy\n",
+    )
+    .write(
+        "home/.config/containers/systemd/dns.container",
+        "[Container]\nImage=localhost/dns\nPublishPort=[::1]:53:53/udp\n",
+    )
+    // A drop-in that resets the list drops the low port.
+    .write(
+        "home/.config/containers/systemd/dns.container.d/10-ports.conf",
+        "[Container]\nPublishPort=\nPublishPort=127.0.0.1:5353:53/udp\n",
+    );
+    let r = s.run();
+    assert_eq!(r.code, Some(1));
+    let v = r.all("ports.privileged");
+    assert_eq!(v.len(), 2, "{}", r.text);
+    assert!(v.iter().all(|f| f["level"] == "error"));
+    let web = v
+        .iter()
+        .find(|f| f["summary"].contains("web.container:3:"))
+        .unwrap();
+    assert!(
+        web["summary"].contains("PublishPort=80:80 binds port 80"),
+        "{web:?}"
+    );
+    assert!(
+        web["summary"].contains("ip_unprivileged_port_start=1024"),
+        "{web:?}"
+    );
+    let sock = v
+        .iter()
+        .find(|f| f["summary"].contains("proxy.socket:3:"))
+        .unwrap();
+    assert!(
+        sock["summary"].contains("ListenStream=[::]:443 binds port 443"),
+        "{sock:?}"
+    );
+    for f in &v {
+        assert!(
+            f["fix"].contains("echo 'net.ipv4.ip_unprivileged_port_start=80' | sudo tee /etc/sysctl.d/90-rootlet-ports.conf"),
+            "{f:?}"
+        );
+        assert!(f["fix"].contains("User=alice"), "{f:?}");
+    }
+    assert!(sock["fix"].contains("/etc/systemd/system/proxy.socket"));
+    assert!(web["fix"].contains("/etc/systemd/system/web.socket with ListenStream=80"));
+
+    // Allowed by the sysctl: fine.
+    s.sys("/proc/sys/net/ipv4/ip_unprivileged_port_start", "80\n");
+    let r = s.run();
+    assert!(r.get("ports.privileged", "ok")["summary"].contains("among 5"));
+}
+
+#[test]
+fn network_online_never_pulled_in() {
+    let s = Sandbox::new("netonline");
+    s.remove("root/etc/systemd/system/multi-user.target.wants");
+    let r = s.run();
+    let f = r.get("network-online", "warning");
+    assert!(f["summary"].contains("route check"), "{f:?}");
+    assert!(f["summary"].contains("hang 90 s"), "{f:?}");
+    assert!(f["fix"].contains("sudo systemctl add-wants multi-user.target network-online.target"));
+    assert_eq!(r.code, Some(0));
+
+    // A .wants link to the target itself counts.
+    s.symlink(
+        "/lib/systemd/system/network-online.target",
+        "root/usr/lib/systemd/system/remote-fs.target.wants/network-online.target",
+    );
+    let r = s.run();
+    assert!(r.get("network-online", "ok")["summary"].contains("remote-fs.target"));
+}
+
+#[test]
+fn invalid_source_file() {
+    let s = Sandbox::new("invalid");
+    s.write(
+        "home/.config/containers/systemd/bad.container",
+        "[Container]\nImage=localhost/bad\nPublishPorts=8080:80\n",
+    );
+    let r = s.run();
+    assert_eq!(r.code, Some(1));
+    let f = r.get("rootlet.sources", "error");
+    assert!(f["summary"].contains("bad.container:3:"), "{f:?}");
+    assert!(f["summary"].contains("PublishPort"), "{f:?}");
+    assert!(f["fix"].contains("line 3 of "), "{f:?}");
+    assert!(
+        f["fix"].ends_with("rootlet check lists every problem"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn no_user_session() {
+    let s = Sandbox::new("session");
+    s.sys(&format!("/run/user/{}/x", s.uid), "");
+    let r = s.run_with(|c| {
+        c.env_remove("XDG_RUNTIME_DIR");
+    });
+    assert_eq!(r.code, Some(1));
+    let f = r.get("session.runtime-dir", "error");
+    assert!(f["summary"].contains("sudo su"), "{f:?}");
+    assert!(f["fix"].contains("machinectl shell alice@"), "{f:?}");
+    assert!(f["fix"].contains("ssh alice@localhost"), "{f:?}");
+    assert!(r.all("session.bus").is_empty());
+
+    // A manager but no bus: dbus-user-session is missing.
+    s.remove("run/bus");
+    let r = s.run();
+    r.get("session.manager", "ok");
+    let f = r.get("session.bus", "error");
+    assert!(
+        f["fix"].contains("sudo apt install dbus-user-session"),
+        "{f:?}"
+    );
+
+    // Neither (a stale runtime dir without a manager).
+    s.remove("run/systemd");
+    let r = s.run();
+    let f = r.get("session.manager", "error");
+    assert!(f["fix"].contains("machinectl shell alice@"), "{f:?}");
+    r.get("session.bus", "error");
+}
+
+#[test]
+fn container_runtime() {
+    let s = Sandbox::new("runtime");
+    s.remove("bin/podman");
+    s.remove("bin/pasta");
+    let r = s.run();
+    assert_eq!(r.code, Some(1));
+    assert!(r.get("runtime.podman", "error")["fix"].contains("sudo apt install podman"));
+    assert!(r.get("runtime.network", "error")["fix"].contains("sudo apt install passt"));
+    assert!(r.all("runtime.pasta-apparmor").is_empty());
+
+    // pasta as a symlink under AppArmor: the known Debian problem.
+    s.exe(
+        "bin/podman",
+        "#!/bin/sh\necho 'podman version 5.4.2'\n",
+        0o755,
+    );
+    s.exe("bin/passt", "#!/bin/sh\n", 0o755);
+    s.symlink("passt", "bin/pasta");
+    s.sys("/sys/module/apparmor/parameters/enabled", "Y\n");
+    s.remove("root/proc/filesystems");
+    let r = s.run();
+    r.get("runtime.network", "ok");
+    let f = r.get("runtime.pasta-apparmor", "warning");
+    assert!(f["fix"].contains("sudo ln -f "), "{f:?}");
+    assert!(f["fix"].contains("/bin/passt "), "{f:?}");
+    let f = r.get("runtime.overlay", "warning");
+    assert!(f["fix"].contains("fuse-overlayfs"), "{f:?}");
+    assert_eq!(r.code, Some(0), "{}", r.text);
+
+    // podman that fails.
+    s.exe("bin/podman", "#!/bin/sh\nexit 3\n", 0o755);
+    let r = s.run();
+    assert!(r.get("runtime.podman", "error")["summary"].contains("--version failed"));
+}
+
+#[test]
+fn rootlet_not_installed() {
+    let s = Sandbox::new("install");
+    s.remove("root/usr/local/lib/systemd/user-generators");
+    s.remove("root/usr/local/bin/rootlet-wait-online");
+    let r = s.run();
+    assert_eq!(r.code, Some(1));
+    let f = r.get("rootlet.generator", "error");
+    assert!(f["fix"].contains(
+        "sudo install -Dm755 target/release/rootlet-user-generator /usr/local/lib/systemd/user-generators/rootlet-user-generator"
+    ));
+    let f = r.get("rootlet.wait-unit", "error");
+    assert!(
+        f["summary"].contains("/usr/local/bin/rootlet-wait-online"),
+        "{f:?}"
+    );
+
+    // Masked generator; wait unit in the user's own directory.
+    s.symlink(
+        "/dev/null",
+        "root/etc/systemd/user-generators/rootlet-user-generator",
+    );
+    s.remove("root/usr/local/lib/systemd/user");
+    s.write(
+        "home/.config/systemd/user/rootlet-wait-online.service",
+        "[Service]\nExecStart=/bin/true\n",
+    );
+    s.exe("root/bin/true", "", 0o755);
+    let r = s.run();
+    assert!(r.get("rootlet.generator", "error")["summary"].contains("masks"));
+    assert!(r.get("rootlet.wait-unit", "ok")["summary"].contains(".config/systemd/user"));
+}
+
+#[test]
+fn bad_override_is_a_usage_error() {
+    let s = Sandbox::new("override");
+    let out = s
+        .command(false)
+        .env("ROOTLET_DOCTOR_UID", "alice")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ROOTLET_DOCTOR_UID"));
+    let out = s
+        .command(false)
+        .env("ROOTLET_DOCTOR_ROOT", "relative")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn garbage_tree_does_not_crash() {
+    let s = Sandbox::new("garbage");
+    let u = s.uid;
+    for (p, t) in [
+        (
+            "/etc/subuid",
+            "alice:x:y\n::::\nalice:99999999999999999999:1\nalice:1:18446744073709551615\n",
+        ),
+        ("/etc/passwd", "\0\0\n:::::::\n"),
+        ("/proc/sys/user/max_user_namespaces", "\u{fffd}"),
+        ("/proc/sys/net/ipv4/ip_unprivileged_port_start", "-1\n"),
+        (
+            &format!(
+                "/sys/fs/cgroup/user.slice/user-{u}.slice/user@{u}.service/cgroup.controllers"
+            ),
+            "",
+        ),
+    ] {
+        s.sys(p, t);
+    }
+    s.write(
+        "home/.config/containers/systemd/x.container",
+        "[Container]\nPublishPort=[:\nPublishPort=::::\nPublishPort=65535-0:1\n",
+    )
+    .write(
+        "home/.config/containers/systemd/y.socket",
+        "\u{feff}[Socket\n",
+    );
+    fs::write(
+        s.dir.join("home/.config/containers/systemd/z.socket"),
+        b"[Socket]\nListenStream=\xff\xfe\n",
+    )
+    .unwrap();
+    s.symlink(
+        "loop",
+        "root/etc/systemd/system/multi-user.target.wants/loop",
+    );
+    let r = s.run();
+    assert_eq!(r.code, Some(1));
+    assert!(!r.findings.is_empty());
+}
+
+#[test]
+fn real_machine() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+        .args(["doctor", "--json"])
+        .env_remove("ROOTLET_DOCTOR_ROOT")
+        .env_remove("ROOTLET_DOCTOR_USER")
+        .env_remove("ROOTLET_DOCTOR_UID")
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let json = String::from_utf8(out.stdout).unwrap();
+    let findings = parse_json(&json).unwrap();
+    python_json_check(&json);
+    assert!(findings.len() >= 10, "{json}");
+    let out = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+        .arg("doctor")
+        .env_remove("ROOTLET_DOCTOR_ROOT")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(" ok, "), "{text}");
+}
+
+#[test]
+fn e2e_hook_script() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/doctor-fixtures/expect-ok.sh"
+    );
+    let s = Sandbox::new("hook");
+    s.remove("root/var/lib/systemd/linger");
+    let run = |ids: &[&str]| {
+        let mut c = s.command(false);
+        let prog = c.get_program().to_owned();
+        let envs: Vec<_> = c
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+            .collect();
+        c = Command::new("/bin/sh");
+        c.arg(script).arg(prog).args(ids);
+        for (k, v) in envs {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c.output().unwrap()
+    };
+    let out = run(&["session.manager", "session.bus", "rootlet.generator"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&["session.manager", "linger", "no.such-id"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("linger is not ok"), "{err}");
+    assert!(err.contains("\"level\": \"warning\""), "{err}");
+    assert!(err.contains("no finding no.such-id"), "{err}");
+}
