@@ -15,6 +15,9 @@
 
 use thiserror::Error;
 
+/// What systemd strips around keys and values: ASCII whitespace only (not U+00A0, U+0085).
+const WS: &[char] = &[' ', '\t', '\n', '\r'];
+
 /// systemd refuses lines longer than this (LONG_LINE_MAX).
 pub const MAX_LINE: usize = 1024 * 1024;
 
@@ -171,7 +174,7 @@ impl UnitFile {
 
             let (joined, start) = match cont.take() {
                 Some((mut acc, start)) => {
-                    let t = text.trim_start();
+                    let t = text.trim_start_matches(WS);
                     if t.starts_with('#') || t.starts_with(';') {
                         cont = Some((acc, start));
                         continue;
@@ -183,7 +186,7 @@ impl UnitFile {
                     (acc, start)
                 }
                 None => {
-                    let t = text.trim();
+                    let t = text.trim_matches(WS);
                     if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
                         continue;
                     }
@@ -216,7 +219,7 @@ impl UnitFile {
         lineno: usize,
         current: &mut Option<usize>,
     ) -> Result<(), SyntaxError> {
-        let l = line.trim();
+        let l = line.trim_matches(WS);
         if l.is_empty() {
             return Ok(());
         }
@@ -250,7 +253,7 @@ impl UnitFile {
                 text: shorten(l),
             });
         };
-        let key = k.trim();
+        let key = k.trim_matches(WS);
         if key.is_empty() {
             return Err(SyntaxError::EmptyKey {
                 line: lineno,
@@ -265,7 +268,7 @@ impl UnitFile {
         };
         self.sections[idx].entries.push(Entry {
             key: key.to_owned(),
-            value: v.trim().to_owned(),
+            value: v.trim_matches(WS).to_owned(),
             line: lineno,
         });
         Ok(())
@@ -387,6 +390,12 @@ mod tests {
         let s = f.section("S").unwrap();
         assert_eq!(s.last("key").unwrap().value, "a ; b # c");
         assert_eq!(s.list("Key").len(), 0);
+    }
+
+    #[test]
+    fn only_ascii_whitespace_is_trimmed() {
+        let f = UnitFile::parse("[S]\nA=\u{a0}x\u{85}\n").unwrap();
+        assert_eq!(f.section("S").unwrap().entries[0].value, "\u{a0}x\u{85}");
     }
 
     #[test]
