@@ -1,1 +1,0 @@
-//! The network-online wait of `rootlet-wait-online`.
