@@ -26,20 +26,11 @@ pub enum Event {
 }
 
 fn describe(context: &str, e: zbus::Error) -> String {
-    match &e {
-        zbus::Error::MethodError(name, detail, _) => {
-            let name = name.as_str();
-            let what = if name.ends_with("AccessDenied") {
-                "access denied"
-            } else {
-                name
-            };
-            match detail {
-                Some(d) => format!("{context}: {what}: {d}"),
-                None => format!("{context}: {what}"),
-            }
-        }
-        _ => format!("{context}: {e}"),
+    let text = e.to_string();
+    if text.contains("AccessDenied") {
+        format!("{context}: access denied ({text})")
+    } else {
+        format!("{context}: {text}")
     }
 }
 

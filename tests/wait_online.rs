@@ -1,0 +1,507 @@
+//! rootlet-wait-online against a real `dbus-daemon` on a private bus, where a small Python
+//! service (tests/wait_support/fake_systemd.py) plays `org.freedesktop.systemd1` and injects
+//! what a real system rarely does on demand: the target flipping inactive -> activating ->
+//! active, never pulled in, failing, the bus dying mid-wait, access denied, the timeout.
+//! The route fallback reads a fake /proc + /sys tree (`ROOTLET_WAIT_ROOT`).
+//! Exit status, elapsed time and log lines are asserted.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rootlet-wait-online");
+/// Debian's Python, where python3-dbus and python3-gi install (not a pyenv one on PATH).
+const PYTHON: &str = "/usr/bin/python3";
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn python_dbus() -> bool {
+    Command::new(PYTHON)
+        .args([
+            "-c",
+            "import dbus, dbus.service; from gi.repository import GLib",
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Skip loudly where the real bus daemon or the fake's bindings are missing.
+fn prerequisites() -> bool {
+    if have("dbus-daemon") && python_dbus() {
+        return true;
+    }
+    eprintln!("SKIPPED LOUDLY: needs dbus-daemon, python3-dbus and python3-gi (scripts/test.sh installs them)");
+    false
+}
+
+/// Kills what it holds when dropped (only processes this test started).
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Bus {
+    dir: PathBuf,
+    address: String,
+    daemon: Option<Proc>,
+    _fake: Option<Proc>,
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        self._fake.take();
+        self.daemon.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rootlet-wait-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A private bus with the fake systemd playing `scenario`; `deny` forbids calling it.
+fn bus(name: &str, scenario: &str, deny: bool) -> Bus {
+    let dir = scratch(name);
+    let sock = dir.join("bus");
+    let deny_rule = if deny {
+        r#"<deny send_destination="org.freedesktop.systemd1"/>"#
+    } else {
+        ""
+    };
+    let conf = format!(
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus"/>
+    {deny_rule}
+  </policy>
+</busconfig>
+"#,
+        sock.display()
+    );
+    std::fs::write(dir.join("bus.conf"), conf).unwrap();
+    let mut daemon = Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", dir.join("bus.conf").display()))
+        .args(["--nofork", "--nopidfile", "--print-address"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-daemon");
+    let mut line = String::new();
+    BufReader::new(daemon.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line.trim().to_owned();
+    assert!(address.starts_with("unix:"), "{address}");
+    let fake_py = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wait_support/fake_systemd.py");
+    let mut fake = Command::new(PYTHON)
+        .arg(&fake_py)
+        .args([&address, scenario])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut ready = String::new();
+    BufReader::new(fake.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "READY");
+    Bus {
+        dir,
+        address,
+        daemon: Some(Proc(daemon)),
+        _fake: Some(Proc(fake)),
+    }
+}
+
+const HDR: &str =
+    "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+
+/// A fake /proc + /sys tree; `route` says whether a default route is there.
+fn tables(dir: &Path, route: bool) -> PathBuf {
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("proc/net")).unwrap();
+    std::fs::create_dir_all(root.join("sys/class/net/veth0")).unwrap();
+    std::fs::write(root.join("sys/class/net/veth0/flags"), "0x1003\n").unwrap();
+    set_route(&root, route);
+    std::fs::write(root.join("proc/net/ipv6_route"), "").unwrap();
+    root
+}
+
+fn set_route(root: &Path, route: bool) {
+    let body = if route {
+        format!("{HDR}veth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n")
+    } else {
+        HDR.to_owned()
+    };
+    let tmp = root.join("proc/net/route.tmp");
+    std::fs::write(&tmp, body).unwrap();
+    std::fs::rename(tmp, root.join("proc/net/route")).unwrap();
+}
+
+struct Run {
+    code: Option<i32>,
+    elapsed: Duration,
+    log: String,
+}
+
+fn wait_online(address: &str, root: &Path, args: &[&str]) -> Run {
+    let t = Instant::now();
+    let o = Command::new(BIN)
+        .args(args)
+        .env("DBUS_SYSTEM_BUS_ADDRESS", address)
+        .env("ROOTLET_WAIT_ROOT", root)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    let run = Run {
+        code: o.status.code(),
+        elapsed: t.elapsed(),
+        log: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    eprintln!(
+        "--- {args:?}: exit {:?} after {:?}\n{}",
+        run.code, run.elapsed, run.log
+    );
+    run
+}
+
+fn lines_with(log: &str, s: &str) -> usize {
+    log.lines().filter(|l| l.contains(s)).count()
+}
+
+#[test]
+fn active_target_returns_at_once() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("active", "active", false);
+    let r = wait_online(&b.address, &tables(&b.dir, false), &[]);
+    assert_eq!(r.code, Some(0));
+    assert!(r.elapsed < Duration::from_secs(2), "{:?}", r.elapsed);
+    assert!(
+        r.log.contains("network-online.target is active"),
+        "{}",
+        r.log
+    );
+    assert_eq!(r.log.lines().count(), 1, "one line, no chatter");
+}
+
+#[test]
+fn sleeps_on_signals_until_active() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("flip", "flip", false);
+    // No route: only systemd's signal can end this wait.
+    let r = wait_online(&b.address, &tables(&b.dir, false), &[]);
+    assert_eq!(r.code, Some(0));
+    assert!(r.elapsed >= Duration::from_millis(550), "{:?}", r.elapsed);
+    assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+    assert_eq!(
+        lines_with(&r.log, "inactive with a job queued"),
+        1,
+        "{}",
+        r.log
+    );
+    assert_eq!(lines_with(&r.log, "is activating"), 1, "{}", r.log);
+    assert_eq!(lines_with(&r.log, "is active after"), 1, "{}", r.log);
+    assert_eq!(
+        r.log.lines().count(),
+        3,
+        "one line per change of state:\n{}",
+        r.log
+    );
+}
+
+#[test]
+fn never_pulled_in_falls_back_to_the_route_at_once() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("never", "never", false);
+    let r = wait_online(&b.address, &tables(&b.dir, true), &[]);
+    assert_eq!(r.code, Some(0));
+    assert!(
+        r.elapsed < Duration::from_secs(2),
+        "not 90 s: {:?}",
+        r.elapsed
+    );
+    assert!(r.log.contains("it will never become active"), "{}", r.log);
+    assert!(
+        r.log.contains("default IPv4 route through veth0 is up"),
+        "{}",
+        r.log
+    );
+}
+
+#[test]
+fn fallback_waits_for_the_route_to_appear() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("late-route", "never", false);
+    let root = tables(&b.dir, false);
+    let r2 = root.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        set_route(&r2, true);
+    });
+    let r = wait_online(&b.address, &root, &[]);
+    t.join().unwrap();
+    assert_eq!(r.code, Some(0));
+    assert!(r.elapsed >= Duration::from_millis(650), "{:?}", r.elapsed);
+    assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+    assert_eq!(
+        lines_with(&r.log, "checking for a default route"),
+        1,
+        "{}",
+        r.log
+    );
+}
+
+#[test]
+fn still_starting_waits_for_startup_to_finish() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("starting", "starting-then-never", false);
+    let r = wait_online(&b.address, &tables(&b.dir, true), &[]);
+    assert_eq!(r.code, Some(0));
+    assert!(r.elapsed >= Duration::from_millis(350), "{:?}", r.elapsed);
+    assert!(r.log.contains("the system is still starting"), "{}", r.log);
+    assert!(r.log.contains("has finished starting"), "{}", r.log);
+}
+
+#[test]
+fn failed_target_falls_back() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("failed", "failed", false);
+    let r = wait_online(&b.address, &tables(&b.dir, true), &[]);
+    assert_eq!(r.code, Some(0));
+    assert!(
+        r.log
+            .contains("network-online.target failed; checking for a default route"),
+        "{}",
+        r.log
+    );
+}
+
+#[test]
+fn bus_dying_mid_wait_falls_back() {
+    if !prerequisites() {
+        return;
+    }
+    let mut b = bus("dies", "activating-forever", false);
+    let root = tables(&b.dir, true);
+    let mut daemon = b.daemon.take().unwrap();
+    let pid = daemon.0.id();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = daemon.0.kill(); // the bus daemon this test started, by its handle
+        let _ = daemon.0.wait();
+        pid
+    });
+    let r = wait_online(&b.address, &root, &["--timeout", "10"]);
+    killer.join().unwrap();
+    assert_eq!(r.code, Some(0));
+    assert!(
+        r.elapsed >= Duration::from_millis(450) && r.elapsed < Duration::from_secs(3),
+        "{:?}",
+        r.elapsed
+    );
+    assert!(r.log.contains("is activating"), "{}", r.log);
+    assert!(r.log.contains("system bus connection"), "{}", r.log);
+}
+
+#[test]
+fn access_denied_falls_back() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("denied", "active", true);
+    let r = wait_online(&b.address, &tables(&b.dir, true), &[]);
+    assert_eq!(r.code, Some(0));
+    assert!(r.log.contains("access denied"), "{}", r.log);
+    assert!(r.log.contains("checking for a default route"), "{}", r.log);
+}
+
+#[test]
+fn no_bus_at_all_falls_back() {
+    let dir = scratch("nobus");
+    let r = wait_online("unix:path=/nonexistent/bus", &tables(&dir, true), &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(r.code, Some(0));
+    assert!(
+        r.log.contains("cannot connect to the system bus"),
+        "{}",
+        r.log
+    );
+}
+
+#[test]
+fn timeout_is_reported_and_exits_1() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("timeout", "activating-forever", false);
+    let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout", "1s"]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.elapsed >= Duration::from_millis(950) && r.elapsed < Duration::from_secs(3),
+        "{:?}",
+        r.elapsed
+    );
+    assert!(r.log.contains("gave up after 1.0 s"), "{}", r.log);
+    assert!(r.log.contains("still activating"), "{}", r.log);
+}
+
+#[test]
+fn fallback_none_waits_for_the_target_only() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("none", "never", false);
+    let r = wait_online(
+        &b.address,
+        &tables(&b.dir, true),
+        &["--fallback=none", "--timeout=1"],
+    );
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.log
+            .contains("--fallback=none: waiting for network-online.target anyway"),
+        "{}",
+        r.log
+    );
+}
+
+#[test]
+fn other_unit_and_bad_usage() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("unit", "active", false);
+    let r = wait_online(
+        &b.address,
+        &tables(&b.dir, false),
+        &["--unit", "other.target"],
+    );
+    assert_eq!(r.code, Some(0));
+    assert!(r.log.contains("other.target is active"), "{}", r.log);
+    let r = wait_online(&b.address, &tables(&b.dir, false), &["--timeout", "soon"]);
+    assert_eq!(r.code, Some(2));
+}
+
+/// Exec mode under `systemd-socket-activate` with two named sockets: the command runs with
+/// the same pid, the sockets on fds 3 and 4 with their names, and no other fd of ours.
+#[test]
+fn exec_mode_passes_sockets_and_nothing_else() {
+    if !prerequisites() || !have("systemd-socket-activate") {
+        eprintln!("SKIPPED LOUDLY: needs systemd-socket-activate");
+        return;
+    }
+    let b = bus("exec", "active", false);
+    let out = b.dir.join("probe.out");
+    let probe = format!(
+        "echo PID=$$ LISTEN_PID=$LISTEN_PID LISTEN_FDS=$LISTEN_FDS LISTEN_FDNAMES=$LISTEN_FDNAMES > {o}; \
+         ls /proc/$$/fd | sort -n | tr '\\n' ' ' >> {o}; echo >> {o}; \
+         for f in 3 4; do readlink /proc/$$/fd/$f >> {o}; done; exec sleep 30",
+        o = out.display()
+    );
+    let port1 = 20000 + (std::process::id() % 20000) as u16;
+    let port2 = port1 + 1;
+    let sa = Command::new("systemd-socket-activate")
+        .arg(format!("--listen=127.0.0.1:{port1}"))
+        .arg(format!("--listen=127.0.0.1:{port2}"))
+        .arg("--fdname=http:admin")
+        .args([
+            "--setenv=DBUS_SYSTEM_BUS_ADDRESS",
+            "--setenv=ROOTLET_WAIT_ROOT",
+        ])
+        .arg(BIN)
+        .args(["--", "/bin/sh", "-c", &probe])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
+        .env("ROOTLET_WAIT_ROOT", tables(&b.dir, false))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sa = Proc(sa);
+    // Activation happens on the first connection.
+    let mut connected = None;
+    for _ in 0..100 {
+        if let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", port1)) {
+            connected = Some(c);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        connected.is_some(),
+        "cannot connect to the activation socket"
+    );
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&out).unwrap_or_default();
+        if text.lines().count() >= 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(sa);
+    eprintln!("{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 4, "{text}");
+    let pid = lines[0]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_start_matches("PID=");
+    assert_eq!(
+        lines[0],
+        format!("PID={pid} LISTEN_PID={pid} LISTEN_FDS=2 LISTEN_FDNAMES=http:admin"),
+        "same pid as the one systemd-socket-activate started"
+    );
+    assert_eq!(
+        lines[1].trim(),
+        "0 1 2 3 4",
+        "the two sockets and nothing else"
+    );
+    assert!(
+        lines[2].starts_with("socket:") && lines[3].starts_with("socket:"),
+        "{text}"
+    );
+}
