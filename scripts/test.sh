@@ -27,6 +27,14 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
 echo "== cargo test"
 cargo test
+echo "== differential check against podman 5.4.2's quadlet"
+cargo build --release --quiet --bin rootlet
+rc=0; python3 scripts/compare-quadlet.py || rc=$?
+case $rc in
+    0) ;;
+    2) echo "!! DIFFERENTIAL CHECK SKIPPED: podman 5.4.2's quadlet could not be fetched" >&2 ;;
+    *) echo "!! undocumented differences from quadlet (see above)" >&2; exit 1 ;;
+esac
 if [ -x tests/e2e/run.sh ] && [ "${E2E:-1}" != 0 ]; then
     echo "== end-to-end suite (real systemd)"
     tests/e2e/run.sh
