@@ -41,3 +41,7 @@ if [ -x tests/e2e/run.sh ] && [ "${E2E:-1}" != 0 ]; then
 else
     echo "!! END-TO-END SUITE NOT RUN (E2E=0 or tests/e2e/run.sh missing)" >&2
 fi
+if [ "$(id -u)" = 0 ] && [ "${E2E:-1}" != 0 ]; then
+    echo "== exact command lines through a real systemd (random Exec=/Environment= values)"
+    scripts/check-quoting-systemd.sh 1000
+fi

@@ -1,0 +1,79 @@
+#!/bin/bash
+# Exact command lines, checked by a real systemd: COUNT source files with random Exec= and
+# Environment= values (examples/quoting-cases.rs) go through rootlet's generator (with
+# PODMAN pointing at an argv recorder), a real systemd 252 user manager in the e2e sandbox
+# loads and runs every unit, and the argv each program received is compared with what the
+# source file meant. Needs root. Usage: scripts/check-quoting-systemd.sh [COUNT] [SEED]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+COUNT=${1:-2000}; SEED=${2:-$RANDOM}
+SANDBOX=${SANDBOX:-}
+for s in tests/e2e/sandbox.sh ../shared/reference/e2e-sandbox/sandbox.sh; do
+    [ -z "$SANDBOX" ] && [ -x "$s" ] && SANDBOX=$PWD/$s
+done
+[ -n "$SANDBOX" ] || { echo "no sandbox.sh found" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 2; }
+cargo build --release -q --bin rootlet --example quoting-cases
+W=$(mktemp -d /var/tmp/rootlet-quoting.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+target/release/examples/quoting-cases "$W/cases" "$COUNT" "$SEED"
+PODMAN=/usr/local/bin/argv-record XDG_CONFIG_HOME=$W/none \
+    target/release/rootlet generate --output "$W/units" "$W/cases/src"
+cat > "$W/argv-record.c" <<'EOF2'
+#include <stdio.h>
+#include <string.h>
+/* Records the argv of `podman run --name NAME ...` as hex words, one a line. */
+int main(int argc, char **argv) {
+    const char *name = NULL;
+    for (int i = 1; i + 1 < argc; i++) if (!strcmp(argv[i], "--name")) name = argv[i + 1];
+    if (!name || strchr(name, '/')) return 0;
+    char p[512]; snprintf(p, sizeof p, "/run/qc/%s", name);
+    FILE *f = fopen(p, "w"); if (!f) return 1;
+    for (int i = 1; i < argc; i++) {
+        for (unsigned char *c = (unsigned char *)argv[i]; *c; c++) fprintf(f, "%02x", *c);
+        fputc('\n', f);
+    }
+    return fclose(f) ? 1 : 0;
+}
+EOF2
+gcc -O2 -o "$W/argv-record" "$W/argv-record.c"
+cat > "$W/provision.sh" <<EOF2
+set -e
+install -m755 $W/argv-record \$ROOT/usr/local/bin/argv-record
+install -d -m1777 \$ROOT/run/qc
+cp $W/units/*.service \$ROOT/etc/systemd/user/
+EOF2
+export E2E=/var/tmp/rootlet-quoting-sb E2E_NAME=quoting
+sb() { "$SANDBOX" "$@" </dev/null; }
+E2E_PROVISION=$W/provision.sh sb boot 2>/dev/null
+trap 'sb shutdown >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
+sb wait-user >/dev/null 2>&1 || true
+sb exec install -d -m1777 /run/qc
+units=$(cd "$W/units" && ls *.service)
+# shellcheck disable=SC2086
+timeout 600 "$SANDBOX" user systemctl --user start $units </dev/null 2>"$W/start.err" || true
+mkdir -p "$W/out"
+sb exec tar -C /run/qc -cf - . | tar -xf - -C "$W/out"
+python3 - "$W" "$COUNT" "$SEED" <<'PY'
+import os, sys
+w, count, seed = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+bad = []
+for name in sorted(os.listdir(os.path.join(w, "cases/expected"))):
+    exp = open(os.path.join(w, "cases/expected", name)).read().split("\n")
+    cut = exp.index("--")
+    want_argv, want_env = exp[:cut], exp[cut + 1]
+    p = os.path.join(w, "out", "systemd-" + name)
+    if not os.path.exists(p):
+        bad.append((name, "did not run (refused by systemd?)"))
+        continue
+    got = open(p).read().split("\n")[:-1]
+    img = got.index("696d67")  # "img"
+    env_i = got.index("2d2d656e76")  # "--env"
+    if got[img + 1:] != want_argv or got[env_i + 1] != want_env:
+        bad.append((name, f"argv {got[img+1:]} env {got[env_i+1]} != {want_argv} {want_env}"))
+print(f"exact command lines in systemd 252: {count} units (seed {seed}), {count - len(bad)} identical, {len(bad)} mismatches")
+for n, why in bad[:20]:
+    print(f"  {n}: {why}")
+sys.exit(1 if bad else 0)
+PY
