@@ -25,8 +25,8 @@ impl Rng {
 }
 
 const ALPHABET: &[char] = &[
-    ' ', '\t', '\n', '"', '\'', '\\', '%', '$', ';', '{', '}', '#', '=', '\u{1}', '\u{7f}',
-    'é', '漢', '😀', 'a', 'b', 'z', '0', '9', '-', '/', '.', ':', '*', '?', '&', '|', '`',
+    ' ', '\t', '\n', '"', '\'', '\\', '%', '$', ';', '{', '}', '#', '=', '\u{1}', '\u{7f}', 'é',
+    '漢', '😀', 'a', 'b', 'z', '0', '9', '-', '/', '.', ':', '*', '?', '&', '|', '`',
 ];
 
 fn word(r: &mut Rng) -> String {
@@ -58,7 +58,10 @@ fn main() {
         let n = 1 + r.below(5) as usize;
         let argv: Vec<String> = (0..n).map(|_| word(&mut r)).collect();
         let env_val = word(&mut r);
-        let exec: Vec<String> = argv.iter().map(|w| rootlet::exec::quote_literal(w)).collect();
+        let exec: Vec<String> = argv
+            .iter()
+            .map(|w| rootlet::exec::quote_literal(w))
+            .collect();
         let env = rootlet::exec::quote_literal(&format!("V={env_val}"));
         let src = format!(
             "[Quadlet]\nDefaultDependencies=false\n\n[Container]\nImage=img\nExec={}\nEnvironment={env}\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nRestart=no\n",

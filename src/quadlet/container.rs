@@ -23,11 +23,11 @@ enum Kind {
     Words(&'static str),
     /// Boolean: these words when true.
     Flag(&'static str),
-    /// Boolean that podman enables by default: these words when false.
-    FlagFalse(&'static str),
+    /// Boolean written either way, as quadlet does: `FLAG` or `FLAG=false`.
+    Bool(&'static str),
 }
 
-use Kind::{Flag, FlagFalse, Many, One, Words};
+use Kind::{Bool, Flag, Many, One, Words};
 
 /// Keys of `[Container]` that map to podman arguments one to one, in output order.
 const SIMPLE: &[(&str, Kind)] = &[
@@ -37,7 +37,7 @@ const SIMPLE: &[(&str, Kind)] = &[
     ("GIDMap", Many("--gidmap", "")),
     ("SubUIDMap", One("--subuidname", "")),
     ("SubGIDMap", One("--subgidname", "")),
-    ("RunInit", Flag("--init")),
+    ("RunInit", Bool("--init")),
     ("LogDriver", One("--log-driver", "")),
     ("LogOpt", Many("--log-opt", "")),
     ("Pull", One("--pull", "")),
@@ -47,8 +47,8 @@ const SIMPLE: &[(&str, Kind)] = &[
     ("StopTimeout", One("--stop-timeout", "")),
     ("PidsLimit", One("--pids-limit", "")),
     ("ShmSize", One("--shm-size", "")),
-    ("ReadOnly", Flag("--read-only")),
-    ("ReadOnlyTmpfs", FlagFalse("--read-only-tmpfs=false")),
+    ("ReadOnly", Bool("--read-only")),
+    ("ReadOnlyTmpfs", Bool("--read-only-tmpfs")),
     ("NoNewPrivileges", Flag("--security-opt=no-new-privileges")),
     ("SeccompProfile", One("--security-opt", "seccomp=")),
     ("SecurityLabelDisable", Flag("--security-opt label=disable")),
@@ -165,7 +165,8 @@ pub struct Container {
     pub entrypoint: Option<String>,
     pub environment: BTreeMap<String, String>,
     pub environment_files: Vec<String>,
-    pub environment_host: bool,
+    /// `EnvironmentHost=`, written either way when set.
+    pub environment_host: Option<bool>,
     pub publish_ports: Vec<String>,
     pub volumes: Vec<String>,
     pub mounts: Vec<String>,
@@ -233,7 +234,7 @@ impl Container {
             .map(|e| host_path(src, &e.value))
             .collect();
         if let Some(e) = sec.last("EnvironmentHost") {
-            c.environment_host = boolean(src, e)?;
+            c.environment_host = Some(boolean(src, e)?);
         }
         for e in values(sec, "PublishPort") {
             c.publish_ports.push(single(src, e)?);
@@ -343,8 +344,10 @@ impl Container {
             a.push(ep.clone());
         }
         a.extend(self.simple.iter().cloned());
-        if self.environment_host {
-            a.push("--env-host".into());
+        match self.environment_host {
+            Some(true) => a.push("--env-host".into()),
+            Some(false) => a.push("--env-host=false".into()),
+            None => {}
         }
         for (k, v) in &self.environment {
             a.push("--env".into());
@@ -426,11 +429,20 @@ fn simple(
                 }
             }
         }
-        Flag(flag) | FlagFalse(flag) => {
+        Flag(flag) => {
             if let Some(e) = sec.last(key) {
-                if boolean(src, e)? == matches!(kind, Flag(_)) {
+                if boolean(src, e)? {
                     out.extend(flag.split(' ').map(str::to_owned));
                 }
+            }
+        }
+        Bool(flag) => {
+            if let Some(e) = sec.last(key) {
+                out.push(if boolean(src, e)? {
+                    flag.to_owned()
+                } else {
+                    format!("{flag}=false")
+                });
             }
         }
     }
