@@ -30,16 +30,16 @@ const KEYS: &[&str] = &[
 #[derive(Debug, Clone, Default)]
 pub struct Network {
     pub name: String,
-    pub disable_dns: bool,
+    pub disable_dns: Option<bool>,
     pub dns: Vec<String>,
     pub driver: Option<String>,
     pub subnets: Vec<String>,
     pub gateways: Vec<String>,
     pub ip_ranges: Vec<String>,
-    pub internal: bool,
+    pub internal: Option<bool>,
     pub interface_name: Option<String>,
     pub ipam_driver: Option<String>,
-    pub ipv6: bool,
+    pub ipv6: Option<bool>,
     pub labels: BTreeMap<String, String>,
     pub options: Vec<String>,
     pub podman_args: Vec<String>,
@@ -69,6 +69,10 @@ impl Network {
         let flag = |k: &str| -> Result<bool, SourceError> {
             sec.last(k).map(|e| boolean(src, e)).unwrap_or(Ok(false))
         };
+        // Set either way: quadlet writes `--flag=false` for an explicit false.
+        let tristate = |k: &str| -> Result<Option<bool>, SourceError> {
+            sec.last(k).map(|e| boolean(src, e)).transpose()
+        };
         let list =
             |k: &str| -> Vec<String> { sec.list(k).iter().map(|e| e.value.clone()).collect() };
         let one = |k: &str| -> Result<Option<String>, SourceError> {
@@ -79,16 +83,16 @@ impl Network {
         };
         let mut n = Network {
             name: network_name(src),
-            disable_dns: flag("DisableDNS")?,
+            disable_dns: tristate("DisableDNS")?,
             dns: list("DNS"),
             driver: one("Driver")?,
             subnets: list("Subnet"),
             gateways: list("Gateway"),
             ip_ranges: list("IPRange"),
-            internal: flag("Internal")?,
+            internal: tristate("Internal")?,
             interface_name: one("InterfaceName")?,
             ipam_driver: one("IPAMDriver")?,
-            ipv6: flag("IPv6")?,
+            ipv6: tristate("IPv6")?,
             labels: key_values(src, sec.list("Label"))?,
             options: list("Options"),
             delete_on_stop: flag("NetworkDeleteOnStop")?,
@@ -126,8 +130,12 @@ impl Network {
         let mut a = vec![podman.to_owned()];
         a.extend(self.global_args.iter().cloned());
         a.extend(["network".into(), "create".into(), "--ignore".into()]);
-        if self.disable_dns {
-            a.push("--disable-dns".into());
+        if let Some(b) = self.disable_dns {
+            a.push(if b {
+                "--disable-dns".into()
+            } else {
+                "--disable-dns=false".into()
+            });
         }
         for d in &self.dns {
             a.push("--dns".into());
@@ -153,15 +161,23 @@ impl Network {
                 a.push(r.clone());
             }
         }
-        if self.internal {
-            a.push("--internal".into());
+        if let Some(b) = self.internal {
+            a.push(if b {
+                "--internal".into()
+            } else {
+                "--internal=false".into()
+            });
         }
         if let Some(d) = &self.ipam_driver {
             a.push("--ipam-driver".into());
             a.push(d.clone());
         }
-        if self.ipv6 {
-            a.push("--ipv6".into());
+        if let Some(b) = self.ipv6 {
+            a.push(if b {
+                "--ipv6".into()
+            } else {
+                "--ipv6=false".into()
+            });
         }
         for o in &self.options {
             a.push("--opt".into());
