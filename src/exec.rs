@@ -168,17 +168,25 @@ pub fn split(line: &str) -> Result<Vec<String>, ExecError> {
 /// passed through as the user's specifiers and variables. Plain words stay bare; others
 /// are double-quoted with C escapes for `"`, `\` and control characters.
 pub fn quote_word(word: &str) -> String {
+    let mut out = String::with_capacity(word.len() + 2);
+    push_word(&mut out, word);
+    out
+}
+
+/// [`quote_word`] appended to `out` (no allocation of its own for plain words).
+pub fn push_word(out: &mut String, word: &str) {
     if word == ";" {
-        return "\\;".to_owned();
+        out.push_str("\\;");
+        return;
     }
     let plain = !word.is_empty()
         && !word
             .chars()
             .any(|c| c.is_control() || c == ' ' || c == '"' || c == '\'' || c == '\\');
     if plain {
-        return word.to_owned();
+        out.push_str(word);
+        return;
     }
-    let mut out = String::with_capacity(word.len() + 2);
     out.push('"');
     for c in word.chars() {
         match c {
@@ -188,13 +196,28 @@ pub fn quote_word(word: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             c if (c as u32) < 0x20 || c == '\x7f' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let b = c as u32 as usize;
+                out.push_str("\\x");
+                out.push(HEX[b >> 4] as char);
+                out.push(HEX[b & 15] as char);
             }
             // C1 controls and other non-ASCII: UTF-8 as it is (systemd passes it through).
             c => out.push(c),
         }
     }
     out.push('"');
+}
+
+/// A whole command line: `program` literally (its `%` and `$` escaped), then `args` with
+/// their `%` specifiers and `$` references passed through.
+pub fn command_line(program: &str, args: &[String]) -> String {
+    let mut out = String::with_capacity(64 + args.iter().map(|a| a.len() + 1).sum::<usize>());
+    out.push_str(&quote_literal(program));
+    for a in args {
+        out.push(' ');
+        push_word(&mut out, a);
+    }
     out
 }
 
@@ -213,7 +236,7 @@ pub fn join(argv: &[String]) -> String {
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(&quote_word(w));
+        push_word(&mut out, w);
     }
     out
 }

@@ -325,7 +325,7 @@ impl UnitFile {
             for e in &s.entries {
                 out.push_str(&e.key);
                 out.push('=');
-                if e.value.contains(['\n', '\r']) {
+                if e.value.bytes().any(|b| b == b'\n' || b == b'\r') {
                     out.extend(e.value.chars().map(|c| match c {
                         '\n' | '\r' => ' ',
                         c => c,

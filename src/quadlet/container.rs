@@ -641,9 +641,7 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     if !svc.has("SyslogIdentifier") {
         svc.add("SyslogIdentifier", "%N");
     }
-    let mut words = vec![podman_q];
-    words.extend(argv[1..].iter().map(|w| exec::quote_word(w)));
-    svc.add("ExecStart", words.join(" "));
+    svc.add("ExecStart", exec::command_line(podman, &argv[1..]));
 
     ctx.defaults.apply(&mut file);
     super::translate_references(src, ctx, &mut file);

@@ -212,10 +212,8 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
 
     let podman_q = exec::quote_literal(ctx.podman);
     let argv = n.create_argv(ctx.podman);
-    let mut words: Vec<String> = vec![podman_q.clone()];
-    words.extend(argv[1..].iter().map(|w| exec::quote_word(w)));
     let svc = file.section_mut("Service");
-    svc.add("ExecStart", words.join(" "));
+    svc.add("ExecStart", exec::command_line(ctx.podman, &argv[1..]));
     if n.delete_on_stop {
         svc.add(
             "ExecStopPost",

@@ -162,10 +162,8 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     );
     unit.add("RequiresMountsFor", "%t/containers");
     let argv = v.create_argv(ctx.podman);
-    let mut words: Vec<String> = vec![exec::quote_literal(ctx.podman)];
-    words.extend(argv[1..].iter().map(|w| exec::quote_word(w)));
     let svc = file.section_mut("Service");
-    svc.add("ExecStart", words.join(" "));
+    svc.add("ExecStart", exec::command_line(ctx.podman, &argv[1..]));
     if !svc.has("Type") {
         svc.add("Type", "oneshot");
     }
