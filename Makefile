@@ -53,6 +53,7 @@ all: build
 build:
 	$(CARGO) build --release --locked $(CARGOFLAGS)
 
+# bash-completion and fish load a completion file by command name: one file per command.
 install:
 	@for b in $(BINS) $(GENERATOR); do \
 	    test -x "$(TARGETDIR)/$$b" || { echo "make install: $(TARGETDIR)/$$b missing: run 'make' first" >&2; exit 1; }; \
@@ -74,7 +75,6 @@ install:
 	$(INSTALL) -Dm644 completions/rootlet.bash "$(DESTDIR)$(BASHCOMPDIR)/rootlet"
 	$(INSTALL) -Dm644 completions/_rootlet "$(DESTDIR)$(ZSHCOMPDIR)/_rootlet"
 	$(INSTALL) -Dm644 completions/rootlet.fish "$(DESTDIR)$(FISHCOMPDIR)/rootlet.fish"
-	# bash-completion and fish load a completion file by command name: one per command.
 	$(INSTALL) -m644 completions/rootlet.bash "$(DESTDIR)$(BASHCOMPDIR)/rootlet-wait-online"
 	$(INSTALL) -m644 completions/rootlet.fish "$(DESTDIR)$(FISHCOMPDIR)/rootlet-wait-online.fish"
 
