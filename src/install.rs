@@ -485,8 +485,28 @@ impl Systemctl {
 /// Generate from the user's search path into `out` and prune; print what happened.
 /// Calls no systemctl. Returns the exit status and what changed.
 fn regenerate_now(layout: &Layout, out: &Path) -> (u8, Option<Regenerated>) {
-    let (opts, defaults_err) = generator::Options::from_env();
-    let run = generator::run(&opts);
+    // A source edited while a run reads the sources would be missed: the path unit's
+    // trigger merges into the start job of the service that is running. So run again
+    // while the source directories changed during the run (a few times at most).
+    // Changes of every round count (for the reload and the units to start).
+    let mut tries = 0;
+    let mut done = Regenerated::default();
+    let (run, defaults_err, result) = loop {
+        let (opts, defaults_err) = generator::Options::from_env();
+        let before = fingerprint(&opts.roots);
+        let run = generator::run(&opts);
+        let result = regenerate(&run, out, &layout.generated_list()).map(|r| {
+            done.written.extend(r.written);
+            done.removed.extend(r.removed);
+            done.new_live.extend(r.new_live);
+            done.foreign = r.foreign;
+            done.clone()
+        });
+        tries += 1;
+        if result.is_err() || tries >= 5 || fingerprint(&opts.roots) == before {
+            break (run, defaults_err, result);
+        }
+    };
     let mut status = 0;
     if let Some(e) = defaults_err {
         eprintln!("rootlet: {e} (using the built-in defaults)");
@@ -496,7 +516,7 @@ fn regenerate_now(layout: &Layout, out: &Path) -> (u8, Option<Regenerated>) {
         eprintln!("rootlet: {e}");
         status = 1;
     }
-    let r = match regenerate(&run, out, &layout.generated_list()) {
+    let r = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rootlet: regenerating into {}: {e}", out.display());
@@ -518,6 +538,35 @@ fn regenerate_now(layout: &Layout, out: &Path) -> (u8, Option<Regenerated>) {
         r.removed.len()
     );
     (status, Some(r))
+}
+
+/// Names, sizes and modification times of everything in the directories walked, and of
+/// the defaults file: changes when a source or drop-in is written, renamed or removed.
+pub fn fingerprint(roots: &[crate::search::Root]) -> Vec<(PathBuf, u64, i128)> {
+    let mut v = Vec::new();
+    let mut add = |p: PathBuf| {
+        if let Ok(md) = fs::symlink_metadata(&p) {
+            let t = md
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as i128);
+            v.push((p, md.len(), t));
+        }
+    };
+    let disc = crate::search::discover(roots);
+    for d in &disc.dirs {
+        if let Ok(rd) = fs::read_dir(d) {
+            for e in rd.flatten() {
+                add(e.path());
+            }
+        }
+    }
+    if let Some(f) = UserEnv::from_process().defaults_file() {
+        add(f);
+    }
+    v.sort();
+    v
 }
 
 /// Reload the manager and start units newly wanted by a live target (plus `extra`).
