@@ -305,3 +305,44 @@ fn install_needs_user() {
     let o = t.rootlet(&["install"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn installed_units_pass_systemd_analyze_verify() {
+    let Some(sa) = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("systemd-analyze"))
+        .find(|p| p.is_file())
+    else {
+        eprintln!("SKIPPED LOUDLY: systemd-analyze is not installed; installed units not verified");
+        return;
+    };
+    let t = Tmp::new("verify");
+    fs::set_permissions(
+        t.0.join("run"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    ok(&t.rootlet(&["install", "--user"]));
+    let dir = t.home().join(UNITS);
+    let units: Vec<PathBuf> = ["rootlet-regenerate.path", "rootlet-regenerate.service"]
+        .iter()
+        .map(|u| dir.join(u))
+        .collect();
+    let o = t
+        .cmd(sa.to_str().unwrap())
+        .args(["--user", "verify", "--man=no"])
+        .args(&units)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.status.success() && text.trim().is_empty(),
+        "systemd-analyze verify: {text}"
+    );
+}
