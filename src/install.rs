@@ -707,6 +707,20 @@ pub fn cmd_install(systemctl: bool) -> u8 {
             layout.bindir.display()
         );
     }
+    for d in [
+        "/etc/systemd/user-generators",
+        "/usr/local/lib/systemd/user-generators",
+        "/usr/lib/systemd/user-generators",
+    ] {
+        let g = Path::new(d).join("rootlet-user-generator");
+        if g.exists() {
+            eprintln!(
+                "rootlet: note: {} is installed: the user manager already generates these \
+                 units at each daemon-reload; the no-root install is not needed",
+                g.display()
+            );
+        }
+    }
     let entries = match install(&layout) {
         Ok(e) => e,
         Err(e) => {
