@@ -346,3 +346,32 @@ fn installed_units_pass_systemd_analyze_verify() {
         "systemd-analyze verify: {text}"
     );
 }
+
+#[test]
+fn regenerate_without_changes_writes_nothing() {
+    let t = Tmp::new("idle");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    ok(&t.rootlet(&["install", "--user"]));
+    let before = listing(&t.home());
+    let err = ok(&run_service(&t));
+    assert!(err.contains("0 written, 0 removed"), "{err}");
+    // Nothing changed, so no reload is asked for.
+    assert!(!err.contains("daemon-reload"), "{err}");
+    assert_eq!(before, listing(&t.home()));
+}
+
+#[test]
+fn fingerprint_sees_edits_renames_and_dropins() {
+    let t = Tmp::new("fp");
+    let src = t.0.join("src");
+    fs::create_dir_all(src.join("web.container.d")).unwrap();
+    fs::write(src.join("web.container"), WEB).unwrap();
+    let roots = [rootlet::search::Root::new(src.clone())];
+    let a = rootlet::install::fingerprint(&roots);
+    assert_eq!(a, rootlet::install::fingerprint(&roots));
+    fs::write(src.join("web.container.d/x.conf"), "[Container]\n").unwrap();
+    let b = rootlet::install::fingerprint(&roots);
+    assert_ne!(a, b);
+    fs::rename(src.join("web.container"), src.join("api.container")).unwrap();
+    assert_ne!(b, rootlet::install::fingerprint(&roots));
+}
