@@ -126,3 +126,35 @@ fn make_install_usr() {
         "usr/lib/systemd/user",
     );
 }
+
+/// Every subcommand of `rootlet --help` is completed by each shell and documented.
+#[test]
+fn completions_and_man_page_cover_every_subcommand() {
+    let o = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    let cmds: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .and_then(|s| s.split("Options:").next())
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(cmds.contains(&"install"), "{help}");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in [
+        "completions/rootlet.bash",
+        "completions/_rootlet",
+        "completions/rootlet.fish",
+        "man/rootlet.1",
+    ] {
+        let text = fs::read_to_string(root.join(f)).unwrap();
+        for c in &cmds {
+            assert!(text.contains(c), "{f} does not mention `{c}`");
+        }
+    }
+}
