@@ -253,6 +253,17 @@ pub fn write_manifest(path: &Path, entries: &[Entry]) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
+/// The directories `make_dirs(dir)` would create, outermost first.
+fn missing_dirs(dir: &Path) -> Vec<Entry> {
+    let mut v: Vec<Entry> = dir
+        .ancestors()
+        .take_while(|d| fs::symlink_metadata(d).is_err())
+        .map(|d| Entry::Dir(d.to_owned()))
+        .collect();
+    v.reverse();
+    v
+}
+
 /// `create_dir_all`, recording each directory it created (outermost first).
 fn make_dirs(dir: &Path, created: &mut Vec<Entry>) -> io::Result<()> {
     let mut missing = Vec::new();
@@ -348,6 +359,27 @@ fn rel(out: &Path, p: &Path) -> String {
 pub fn regenerate(run: &Run, out: &Path, manifest: &Path) -> io::Result<Regenerated> {
     let old = read_manifest(manifest)?;
     let old_set: BTreeSet<&Entry> = old.iter().collect();
+    // First record everything this run may create, so that an interrupted run leaves
+    // nothing behind that a later run would take for the user's own.
+    let mut plan: Vec<Entry> = old.clone();
+    plan.extend(missing_dirs(out));
+    for g in &run.units {
+        plan.push(Entry::File(out.join(&g.name)));
+        for l in &g.links {
+            let p = out.join(&l.path);
+            if let Some(parent) = p.parent() {
+                plan.extend(missing_dirs(parent));
+            }
+            plan.push(Entry::Link(p));
+        }
+    }
+    plan.retain(|e| old_set.contains(e) || fs::symlink_metadata(e.path()).is_err());
+    plan.sort();
+    plan.dedup();
+    if let Some(parent) = manifest.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    write_manifest(manifest, &plan)?;
     let mut created = Vec::new();
     make_dirs(out, &mut created)?;
     let mut r = Regenerated::default();
@@ -373,7 +405,7 @@ pub fn regenerate(run: &Run, out: &Path, manifest: &Path) -> io::Result<Regenera
             let entry = Entry::Link(p.clone());
             let existed = old_set.contains(&entry);
             match fs::symlink_metadata(&p) {
-                Ok(_) if !existed => {
+                Ok(md) if !existed || !md.file_type().is_symlink() => {
                     r.foreign.push(l.path.clone());
                     continue;
                 }
@@ -431,9 +463,6 @@ pub fn regenerate(run: &Run, out: &Path, manifest: &Path) -> io::Result<Regenera
     all.sort();
     all.dedup();
     all.extend(new);
-    if let Some(parent) = manifest.parent() {
-        fs::create_dir_all(parent)?;
-    }
     write_manifest(manifest, &all)?;
     r.new_live.sort();
     r.new_live.dedup();
