@@ -9,6 +9,7 @@
 //! - [`quadlet`]: translation of `.container`, `.network` and `.socket` sources to units.
 //! - [`search`]: quadlet's user search path and source discovery.
 //! - [`generator`]: one generator run: sources in, units and install symlinks out.
+//! - [`install`]: the no-root install (`rootlet install --user`) and `rootlet regenerate`.
 //! - [`wait`]: the network-online wait of `rootlet-wait-online`.
 //! - [`activation`]: socket-activation fd hand-over across `execve`.
 //! - [`doctor`]: `rootlet doctor`, every known reason a rootless setup fails, with fixes.
@@ -18,6 +19,7 @@ pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod generator;
+pub mod install;
 pub mod quadlet;
 pub mod search;
 pub mod unit;

@@ -41,6 +41,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// No-root install: a path unit that regenerates units into ~/.local/share/systemd/user.
+    Install {
+        /// Install for the current user (the only mode; system-wide: `make install`).
+        #[arg(long, required = true)]
+        user: bool,
+        /// Do not call `systemctl --user`; print the commands instead.
+        #[arg(long)]
+        no_systemctl: bool,
+    },
+    /// Remove what `install --user` and `regenerate` wrote, and nothing else.
+    Uninstall {
+        /// Uninstall the current user's no-root install.
+        #[arg(long, required = true)]
+        user: bool,
+        /// Do not call `systemctl --user`; print the commands instead.
+        #[arg(long)]
+        no_systemctl: bool,
+    },
+    /// Generate into ~/.local/share/systemd/user, prune stale units, reload, start new ones.
+    Regenerate {
+        /// Output directory (default: $XDG_DATA_HOME/systemd/user).
+        #[arg(long, short, value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// Do not call `systemctl --user`; print the commands instead.
+        #[arg(long)]
+        no_systemctl: bool,
+    },
 }
 
 fn doctor(json: bool) -> ExitCode {
@@ -166,5 +193,15 @@ fn main() -> ExitCode {
             }
         }
         Command::Doctor { json } => doctor(json),
+        Command::Install { no_systemctl, .. } => {
+            ExitCode::from(rootlet::install::cmd_install(!no_systemctl))
+        }
+        Command::Uninstall { no_systemctl, .. } => {
+            ExitCode::from(rootlet::install::cmd_uninstall(!no_systemctl))
+        }
+        Command::Regenerate {
+            output,
+            no_systemctl,
+        } => ExitCode::from(rootlet::install::cmd_regenerate(output, !no_systemctl)),
     }
 }

@@ -1,0 +1,68 @@
+# bash completion for rootlet                                  -*- shell-script -*-
+
+_rootlet() {
+    local cur prev words cword
+    if declare -F _init_completion >/dev/null; then
+        _init_completion || return
+    else
+        cur=${COMP_WORDS[COMP_CWORD]}
+        prev=${COMP_WORDS[COMP_CWORD-1]}
+        words=("${COMP_WORDS[@]}")
+        cword=$COMP_CWORD
+    fi
+    local commands="generate check install uninstall regenerate doctor help"
+    local cmd="" i
+    for ((i = 1; i < cword; i++)); do
+        case ${words[i]} in
+            -*) ;;
+            *) cmd=${words[i]}; break ;;
+        esac
+    done
+    if [[ -z $cmd ]]; then
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "-h --help -V --version" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+        fi
+        return
+    fi
+    case $prev in
+        -o|--output)
+            COMPREPLY=($(compgen -d -- "$cur"))
+            return ;;
+    esac
+    local opts=""
+    case $cmd in
+        generate) opts="--dry-run -o --output -h --help" ;;
+        check) opts="-h --help" ;;
+        install|uninstall) opts="--user --no-systemctl -h --help" ;;
+        regenerate) opts="-o --output --no-systemctl -h --help" ;;
+        doctor) opts="--json -h --help" ;;
+        help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    else
+        case $cmd in
+            generate) COMPREPLY=($(compgen -d -- "$cur")) ;;
+            check) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        esac
+    fi
+}
+complete -F _rootlet rootlet
+
+_rootlet_wait_online() {
+    local cur=${COMP_WORDS[COMP_CWORD]} i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        if [[ ${COMP_WORDS[i]} == -- ]]; then
+            COMPREPLY=($(compgen -c -- "$cur"))
+            return
+        fi
+    done
+    case ${COMP_WORDS[COMP_CWORD-1]} in
+        --timeout|--unit) return ;;
+        --fallback) COMPREPLY=($(compgen -W "route none" -- "$cur")); return ;;
+    esac
+    COMPREPLY=($(compgen -W "--timeout --fallback --unit -h --help -V --version --" -- "$cur"))
+}
+complete -F _rootlet_wait_online rootlet-wait-online
