@@ -11,6 +11,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!(
+            "usage: rootlet-user-generator NORMAL-DIR [EARLY-DIR LATE-DIR]\n\n\
+             A systemd user generator (systemd.generator(7)): translates quadlet-compatible\n\
+             .container, .network, .volume and .socket files from quadlet's user search path\n\
+             (ROOTLET_UNIT_DIRS replaces it) into units and install symlinks in NORMAL-DIR.\n\
+             See rootlet-user-generator(8)."
+        );
+        return ExitCode::SUCCESS;
+    }
     if args.iter().any(|a| a == "--version") {
         println!("rootlet-user-generator {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;

@@ -26,18 +26,9 @@ pub const SERVICE_UNIT: &str = "rootlet-regenerate.service";
 pub const WAIT_UNIT: &str = "rootlet-wait-online.service";
 const PATH_TEMPLATE: &str = include_str!("../units/rootlet-regenerate.path.in");
 const SERVICE_TEMPLATE: &str = include_str!("../units/rootlet-regenerate.service.in");
-/// Written by `install --user` only when no system-wide copy of the wait unit exists.
-const WAIT_FALLBACK: &str = "\
-# Installed by `rootlet install --user`.
-[Unit]
-Description=Wait for the system's network-online.target (rootlet)
-Documentation=man:rootlet-wait-online(8)
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=@bindir@/rootlet-wait-online
-";
+/// Written by `install --user` only when no system-wide copy of the wait unit exists:
+/// the unit rootlet ships (`units/rootlet-wait-online.service.in`).
+const WAIT_FALLBACK: &str = include_str!("../units/rootlet-wait-online.service.in");
 /// Where packages and `make install` put the user units; a wait unit there is used as is.
 const SYSTEM_UNIT_DIRS: &[&str] = &[
     "/etc/systemd/user",
