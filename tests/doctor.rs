@@ -764,6 +764,41 @@ fn rootlet_not_installed() {
 }
 
 #[test]
+fn quadlet_generator_beside_ours_and_no_root_install() {
+    let s = Sandbox::new("quadlet");
+    s.write(
+        "root/usr/lib/systemd/user-generators/podman-user-generator",
+        "#!/bin/sh\n",
+    );
+    let r = s.run();
+    let f = r.get("rootlet.quadlet", "warning");
+    assert!(
+        f["fix"]
+            .contains("ln -s /dev/null ~/.config/systemd/user-generators/podman-user-generator"),
+        "{f:?}"
+    );
+    s.symlink(
+        "/dev/null",
+        "home/.config/systemd/user-generators/podman-user-generator",
+    );
+    r_ok(&s.run(), "rootlet.quadlet");
+
+    // Without a generator, the no-root install's path unit counts.
+    s.remove("root/usr/local/lib/systemd/user-generators");
+    let r = s.run();
+    assert!(r.get("rootlet.generator", "error")["fix"].contains("rootlet install --user"));
+    s.write(
+        "home/.config/systemd/user/rootlet-regenerate.path",
+        "[Path]\n",
+    );
+    r_ok(&s.run(), "rootlet.generator");
+}
+
+fn r_ok(r: &Report, id: &str) {
+    r.get(id, "ok");
+}
+
+#[test]
 fn bad_override_is_a_usage_error() {
     let s = Sandbox::new("override");
     let out = s

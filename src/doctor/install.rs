@@ -24,6 +24,7 @@ fn masked(p: &Path) -> bool {
 
 pub fn check(env: &Env, out: &mut Vec<Finding>) {
     generator_installed(env, out);
+    quadlet_generator(env, out);
     wait_unit(env, out);
     sources(env, out);
 }
@@ -31,8 +32,20 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
 fn generator_installed(env: &Env, out: &mut Vec<Finding>) {
     let install = format!(
         "sudo install -Dm755 target/release/{GENERATOR} /usr/local/lib/systemd/user-generators/{GENERATOR}\n\
-         systemctl --user daemon-reload"
+         systemctl --user daemon-reload\n\
+         or, without root: rootlet install --user"
     );
+    // The no-root install regenerates through a path unit instead of a generator.
+    let path_unit = env
+        .config_dir()
+        .map(|c| c.join("systemd/user/rootlet-regenerate.path"));
+    if let Some(p) = path_unit.filter(|p| p.exists()) {
+        out.push(Finding::ok(
+            "rootlet.generator",
+            format!("no-root install: {} regenerates the units", p.display()),
+        ));
+        return;
+    }
     let found = GENERATOR_DIRS
         .iter()
         .map(|d| env.sys(&format!("{d}/{GENERATOR}")))
@@ -64,6 +77,40 @@ fn generator_installed(env: &Env, out: &mut Vec<Finding>) {
             format!("generator installed: {}", env.logical(&p)),
         )),
     }
+}
+
+/// podman's own user generator beside ours: both write `X.service` for the same files.
+fn quadlet_generator(env: &Env, out: &mut Vec<Finding>) {
+    const QUADLET: &str = "podman-user-generator";
+    let found = GENERATOR_DIRS
+        .iter()
+        .map(|d| env.sys(&format!("{d}/{QUADLET}")))
+        .find(|p| std::fs::symlink_metadata(p).is_ok());
+    let Some(p) = found else { return };
+    let masked_by_user = env
+        .config_dir()
+        .map(|c| c.join(format!("systemd/user-generators/{QUADLET}")))
+        .is_some_and(|m| masked(&m));
+    if masked(&p) || masked_by_user {
+        out.push(Finding::ok(
+            "rootlet.quadlet",
+            "podman's quadlet generator is masked: rootlet alone generates your units",
+        ));
+        return;
+    }
+    out.push(Finding::warning(
+        "rootlet.quadlet",
+        format!(
+            "podman's quadlet generator ({}) also turns your .container files into units of \
+             the same names: which one's unit is used is not defined",
+            env.logical(&p)
+        ),
+        format!(
+            "mask it for your user:\nmkdir -p ~/.config/systemd/user-generators\n\
+             ln -s /dev/null ~/.config/systemd/user-generators/{QUADLET}\n\
+             systemctl --user daemon-reload"
+        ),
+    ));
 }
 
 /// The user unit search path (systemd.unit(5)), highest precedence first; system paths
