@@ -543,3 +543,34 @@ int main(int argc, char **argv) {
         "{text}"
     );
 }
+
+/// SIGTERM and SIGINT stop the wait at once.
+#[test]
+fn signals_stop_the_wait_at_once() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("signals", "activating-forever", false);
+    let root = tables(&b.dir, false);
+    for sig in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
+        let child = Command::new(BIN)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
+            .env("ROOTLET_WAIT_ROOT", &root)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut child = Proc(child);
+        std::thread::sleep(Duration::from_millis(300));
+        let t = Instant::now();
+        let pid = rustix::process::Pid::from_raw(child.0.id() as i32).unwrap();
+        rustix::process::kill_process(pid, sig).unwrap(); // our own child, by pid
+        let status = child.0.wait().unwrap();
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(sig.as_raw()), "{status:?}");
+    }
+}
