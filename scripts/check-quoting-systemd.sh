@@ -75,5 +75,6 @@ for name in sorted(os.listdir(os.path.join(w, "cases/expected"))):
 print(f"exact command lines in systemd 252: {count} units (seed {seed}), {count - len(bad)} identical, {len(bad)} mismatches")
 for n, why in bad[:20]:
     print(f"  {n}: {why}")
+print(f"{count - len(bad)} passed, {len(bad)} failed")
 sys.exit(1 if bad else 0)
 PY
