@@ -42,6 +42,8 @@ else
     echo "!! END-TO-END SUITE NOT RUN (E2E=0 or tests/e2e/run.sh missing)" >&2
 fi
 if [ "$(id -u)" = 0 ] && [ "${E2E:-1}" != 0 ]; then
+    echo "== nginx socket-activated into rootless podman in a real systemd"
+    scripts/e2e-nginx.sh
     echo "== rootlet install --user in a real systemd"
     scripts/e2e-install-user.sh
     echo "== exact command lines through a real systemd (random Exec=/Environment= values)"

@@ -593,7 +593,10 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     let argv = c.run_argv(podman, &container_name, oneshot);
 
     let unit = file.section_mut("Unit");
-    if super::default_dependencies(src)? {
+    // A container without a network (`Network=none`: a socket-activated one, say) has
+    // nothing to wait for: it starts at once, also before the network is up.
+    let offline = !c.networks.is_empty() && c.networks.iter().all(|(n, _)| n == "none");
+    if super::default_dependencies(src)? && !offline {
         prepend(
             unit,
             &[("Wants", super::WAIT_UNIT), ("After", super::WAIT_UNIT)],

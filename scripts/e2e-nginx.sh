@@ -1,0 +1,92 @@
+#!/bin/bash
+# A real reverse proxy, socket-activated from rootlet's generated units in a real systemd
+# 252 (e2e sandbox, lingering user `tester`, rootless podman): Debian's nginx (binary and
+# libraries from its package, in a rootfs tarball imported as an image), nginx.socket +
+# nginx.container with `Environment=NGINX=3;` and `Network=none`. A client connecting from
+# 127.0.0.7 gets the page, and nginx logs the client's real address. Needs root.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+SANDBOX=${SANDBOX:-}
+for s in tests/e2e/sandbox.sh ../shared/reference/e2e-sandbox/sandbox.sh; do
+    [ -z "$SANDBOX" ] && [ -x "$s" ] && SANDBOX=$PWD/$s
+done
+skip() { echo "!! SKIPPED LOUDLY: $*"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+[ -n "$SANDBOX" ] || skip "no sandbox.sh"
+[ "$(id -u)" = 0 ] || skip "needs root"
+command -v podman >/dev/null || skip "podman is not installed"
+cargo build --release -q --bin rootlet --bin rootlet-wait-online --bin rootlet-user-generator || exit 1
+W=$(mktemp -d /var/tmp/rootlet-e2e-nginx.XXXXXX)
+# --- the image: nginx from Debian's package, with the libraries it links
+( cd "$W" && apt-get download nginx >/dev/null 2>&1 ) || skip "cannot download Debian's nginx package"
+dpkg -x "$W"/nginx_*.deb "$W/pkg"
+R=$W/rootfs; mkdir -p "$R"/{usr/sbin,etc/nginx,tmp,var/log/nginx,lib64}
+cp "$W/pkg/usr/sbin/nginx" "$R/usr/sbin/"
+for lib in $(ldd "$R/usr/sbin/nginx" | awk '/=>/{print $3} /ld-linux/{print $1}'); do
+    mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"
+done
+chmod 1777 "$R/tmp"
+echo 'root:x:0:0:root:/root:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
+cat > "$R/etc/nginx/nginx.conf" <<'CONF'
+daemon off;
+user root;
+worker_processes 1;
+pid /tmp/nginx.pid;
+error_log stderr notice;
+events { worker_connections 64; }
+http {
+    client_body_temp_path /tmp/body; proxy_temp_path /tmp/proxy; fastcgi_temp_path /tmp/fcgi;
+    uwsgi_temp_path /tmp/uwsgi; scgi_temp_path /tmp/scgi;
+    log_format real '$remote_addr "$request" $status';
+    access_log /var/log/nginx/access.log real;
+    server {
+        listen 127.0.0.1:18095;
+        location / { default_type text/plain; return 200 "hello from nginx, you are $remote_addr\n"; }
+    }
+}
+CONF
+tar -C "$R" -cf "$W/nginx.tar" .
+chmod 755 "$W"; chmod 644 "$W/nginx.tar"
+cat > "$W/provision.sh" <<EOF2
+set -e
+install -m755 $REPO/target/release/rootlet $REPO/target/release/rootlet-wait-online \$ROOT/usr/local/bin/
+install -Dm755 $REPO/target/release/rootlet-user-generator \$ROOT/usr/local/lib/systemd/user-generators/rootlet-user-generator
+install -d \$ROOT/usr/local/lib/systemd/user
+sed 's|@bindir@|/usr/local/bin|' $REPO/units/rootlet-wait-online.service.in > \$ROOT/usr/local/lib/systemd/user/rootlet-wait-online.service
+Q=\$ROOT/home/\$TEST_USER/.config/containers/systemd
+mkdir -p \$Q \$ROOT/home/\$TEST_USER/nginx-logs
+cat > \$Q/nginx.socket <<'EOT'
+[Socket]
+ListenStream=127.0.0.1:18095
+[Install]
+WantedBy=sockets.target
+EOT
+cat > \$Q/nginx.container <<'EOT'
+[Unit]
+Description=nginx, socket-activated
+[Container]
+Image=localhost/nginx
+Environment=NGINX=3;
+Network=none
+Volume=%h/nginx-logs:/var/log/nginx
+Exec=/usr/sbin/nginx -c /etc/nginx/nginx.conf
+EOT
+chroot \$ROOT chown -R \$TEST_USER: /home/\$TEST_USER
+EOF2
+export E2E=/var/tmp/rootlet-e2e-nginx-sb E2E_NAME=nginx
+sb() { "$SANDBOX" "$@" </dev/null; }
+PASS=0; FAIL=0
+check() { local name=$1; shift; local t0=$EPOCHREALTIME
+    if out=$("$@" 2>&1); then PASS=$((PASS+1)); printf 'PASS %s (%.1fs)\n' "$name" "$(awk "BEGIN{print $EPOCHREALTIME-$t0}")"
+    else FAIL=$((FAIL+1)); echo "FAIL $name: $out"; fi; }
+E2E_PROVISION=$W/provision.sh sb boot 2>/dev/null || { echo "FAIL boot"; echo "0 passed, 1 failed"; rm -rf "$W"; exit 1; }
+[ "${KEEP:-0}" = 1 ] || trap 'sb shutdown >/dev/null 2>&1; rm -rf "$W"' EXIT
+sb wait-user >/dev/null 2>&1
+check "nginx image imported (rootless podman)" sb user podman import -q "$W/nginx.tar" localhost/nginx
+check "nginx.socket listens at boot, container not running" sh -c "[ \"\$($SANDBOX user systemctl --user is-active nginx.socket </dev/null)\" = active ] && [ \"\$($SANDBOX user systemctl --user is-active nginx.service </dev/null)\" != active ]"
+check "the page is served from 127.0.0.7, address preserved" sh -c "o=\$($SANDBOX exec curl -sS --max-time 30 --interface 127.0.0.7 http://127.0.0.1:18095/ </dev/null) && echo \"\$o\" && [ \"\$o\" = 'hello from nginx, you are 127.0.0.7' ]"
+check "nginx logged the client's real address" sh -c "$SANDBOX exec cat /home/tester/nginx-logs/access.log </dev/null | grep -q '^127.0.0.7 .GET / HTTP/1.1. 200'"
+check "nginx.service active, through the inherited socket" sh -c "[ \"\$($SANDBOX user systemctl --user is-active nginx.service </dev/null)\" = active ] && $SANDBOX user journalctl --user -u nginx.service --no-pager </dev/null | grep -q 'using inherited sockets'"
+check "stop removes the container" sh -c "$SANDBOX user systemctl --user stop nginx.service </dev/null && ! $SANDBOX user podman container exists systemd-nginx </dev/null"
+echo "$PASS passed, $FAIL failed"
+[ $FAIL = 0 ]
