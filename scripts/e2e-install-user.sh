@@ -38,6 +38,10 @@ sb exec sh -c "cd $H && find . | sort" > "$W/before"
 
 check "install --user succeeds without root" u rootlet install --user
 check "the path unit is active" within 5 sh -c "[ \"\$($SANDBOX user systemctl --user is-active rootlet-regenerate.path </dev/null)\" = active ]"
+check "rootlet doctor in the real session: user manager, bus, linger, rootlet installed" \
+    u sh $REPO/tests/doctor-fixtures/expect-ok.sh /usr/local/bin/rootlet \
+    session.runtime-dir session.manager session.bus linger subid.subuid cgroup.v2 \
+    rootlet.generator rootlet.wait-unit rootlet.sources
 u mkdir -p $H/.config/containers/systemd
 u sh -c "printf '[Container]\nImage=localhost/none\n' > $H/.config/containers/systemd/web.container"
 check "a new source becomes a unit, no daemon-reload typed" within 10 sh -c "[ \"\$($SANDBOX user systemctl --user show -P LoadState web.service </dev/null)\" = loaded ]"
