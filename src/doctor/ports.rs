@@ -5,7 +5,7 @@ use super::{Env, Finding};
 use crate::quadlet::SourceKind;
 use crate::search;
 use crate::unit::UnitFile;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The host ports of a `PublishPort=` value (podman's `[[ip:][hostPort]:]containerPort[/proto]`):
@@ -81,42 +81,21 @@ struct Binding {
     ports: (u16, u16),
 }
 
-/// The drop-ins of a source in the order they apply (as the generator reads them).
-fn dropins(name: &str, dirs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut chosen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut seen = BTreeSet::new();
-    for dname in search::dropin_dir_names(name) {
-        for dir in dirs {
-            let dd = dir.join(&dname);
-            let Ok(rd) = std::fs::read_dir(&dd) else {
-                continue;
-            };
-            let mut names: Vec<String> = rd
-                .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n.ends_with(".conf"))
-                .collect();
-            names.sort();
-            for n in names {
-                if seen.insert(n.clone()) {
-                    chosen.insert(n.clone(), dd.join(&n));
-                }
-            }
-        }
-    }
-    chosen.into_values().collect()
-}
-
 /// Every binding of one source, honouring "an empty value resets the list" across the
 /// file and its drop-ins. Unparsable files are skipped: `rootlet.sources` reports them.
-fn bindings(path: &Path, name: &str, kind: SourceKind, dirs: &[PathBuf]) -> Vec<Binding> {
+fn bindings(
+    path: &Path,
+    name: &str,
+    kind: SourceKind,
+    dropin_dirs: &HashMap<String, Vec<PathBuf>>,
+) -> Vec<Binding> {
     let (section, keys): (&str, &[&str]) = match kind {
         SourceKind::Container => ("Container", &["PublishPort"]),
         SourceKind::Socket => ("Socket", &["ListenStream", "ListenDatagram"]),
         _ => return Vec::new(), // .network (and any later kind) binds no port
     };
     let mut files = vec![path.to_owned()];
-    files.extend(dropins(name, dirs));
+    files.extend(search::dropins(name, dropin_dirs));
     let mut out: Vec<Binding> = Vec::new();
     for f in files {
         let Some(unit) = std::fs::read(&f)
@@ -166,7 +145,7 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
     let mut low: Vec<Binding> = Vec::new();
     let mut total = 0;
     for f in &disc.sources {
-        for b in bindings(&f.path, &f.name, f.kind, &disc.dirs) {
+        for b in bindings(&f.path, &f.name, f.kind, &disc.dropin_dirs) {
             total += 1;
             if u32::from(b.ports.0) < start {
                 low.push(b);

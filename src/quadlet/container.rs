@@ -2,10 +2,7 @@
 //! unit, restart defaults and socket wiring.
 
 use super::values::{boolean, key_values, single, words};
-use super::{
-    base_unit, host_path, order_sections, prepend, unknown_key, Context, Generated, Source,
-    SourceKind,
-};
+use super::{host_path, unknown_key, Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::exec;
 use crate::unit::Entry;
@@ -550,7 +547,10 @@ fn network(
 pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> {
     let c = Container::from_source(src, ctx)?;
     let name = src.unit_name();
-    let mut file = base_unit(src);
+    // A container without a network (`Network=none`: a socket-activated one, say) has
+    // nothing to wait for: it starts at once, also before the network is up.
+    let offline = !c.networks.is_empty() && c.networks.iter().all(|(n, _)| n == "none");
+    let mut file = super::service_unit(src, !offline)?;
 
     // [Service] keys the user may set, checked as quadlet does.
     let svc_user = file
@@ -593,17 +593,6 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     let argv = c.run_argv(podman, &container_name, oneshot);
 
     let unit = file.section_mut("Unit");
-    // A container without a network (`Network=none`: a socket-activated one, say) has
-    // nothing to wait for: it starts at once, also before the network is up.
-    let offline = !c.networks.is_empty() && c.networks.iter().all(|(n, _)| n == "none");
-    if super::default_dependencies(src)? && !offline {
-        prepend(
-            unit,
-            &[("Wants", super::WAIT_UNIT), ("After", super::WAIT_UNIT)],
-        );
-    }
-    unit.add("SourcePath", escape_specifiers(&src.path.to_string_lossy()));
-    unit.add("RequiresMountsFor", "%t/containers");
     for b in &c.bind_sources {
         unit.add("RequiresMountsFor", b.clone());
     }
@@ -646,14 +635,7 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     }
     svc.add("ExecStart", exec::command_line(podman, &argv[1..]));
 
-    ctx.defaults.apply(&mut file);
-    super::translate_references(src, ctx, &mut file);
-    order_sections(&mut file);
-    Ok(Generated {
-        name,
-        file,
-        links: Vec::new(),
-    })
+    Ok(super::finish(src, ctx, file))
 }
 
 /// `%` -> `%%`, for computed paths in settings where systemd expands specifiers.

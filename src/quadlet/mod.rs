@@ -276,6 +276,66 @@ pub(crate) fn base_unit(src: &Source) -> UnitFile {
     out
 }
 
+/// The start of every generated service: [`base_unit`], the wait unit (unless
+/// `[Quadlet] DefaultDependencies=false` or `wait` is false), `SourcePath=` and
+/// `RequiresMountsFor=%t/containers`.
+pub(crate) fn service_unit(src: &Source, wait: bool) -> Result<UnitFile, SourceError> {
+    let mut file = base_unit(src);
+    let wait = wait && default_dependencies(src)?;
+    let unit = file.section_mut("Unit");
+    if wait {
+        prepend(unit, &[("Wants", WAIT_UNIT), ("After", WAIT_UNIT)]);
+    }
+    unit.add(
+        "SourcePath",
+        container::escape_specifiers(&src.path.to_string_lossy()),
+    );
+    unit.add("RequiresMountsFor", "%t/containers");
+    Ok(file)
+}
+
+/// The end of every generated service: restart defaults, references to other sources
+/// named by their units, sections in order.
+pub(crate) fn finish(src: &Source, ctx: &Context, mut file: UnitFile) -> Generated {
+    ctx.defaults.apply(&mut file);
+    translate_references(src, ctx, &mut file);
+    order_sections(&mut file);
+    Generated {
+        name: src.unit_name(),
+        file,
+        links: Vec::new(),
+    }
+}
+
+/// A oneshot service that creates a podman resource (`podman network create`,
+/// `podman volume create`) and stays active.
+pub(crate) fn oneshot_create(
+    src: &Source,
+    ctx: &Context,
+    argv: &[String],
+    stop_post: Option<String>,
+) -> Result<Generated, SourceError> {
+    let mut file = service_unit(src, true)?;
+    let svc = file.section_mut("Service");
+    svc.add(
+        "ExecStart",
+        crate::exec::command_line(ctx.podman, argv.get(1..).unwrap_or(&[])),
+    );
+    if let Some(s) = stop_post {
+        svc.add("ExecStopPost", s);
+    }
+    for (k, v) in [
+        ("Type", "oneshot"),
+        ("RemainAfterExit", "yes"),
+        ("SyslogIdentifier", "%N"),
+    ] {
+        if !svc.has(k) {
+            svc.add(k, v);
+        }
+    }
+    Ok(finish(src, ctx, file))
+}
+
 /// Insert entries at the front of a section (quadlet prepends its Wants/After pair so that
 /// a user's `After=` reset later in `[Unit]` still clears it).
 pub(crate) fn prepend(section: &mut Section, entries: &[(&str, &str)]) {

@@ -1,7 +1,7 @@
 //! `X.network` -> `X-network.service`: a oneshot `podman network create --ignore`.
 
 use super::values::{boolean, key_values, single, words};
-use super::{base_unit, order_sections, prepend, unknown_key, Context, Generated, Source};
+use super::{unknown_key, Context, Generated, Source};
 use crate::error::SourceError;
 use crate::exec;
 use std::collections::BTreeMap;
@@ -196,45 +196,12 @@ impl Network {
 /// Translate a `.network` source.
 pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> {
     let n = Network::from_source(src)?;
-    let mut file = base_unit(src);
-    let unit = file.section_mut("Unit");
-    if super::default_dependencies(src)? {
-        prepend(
-            unit,
-            &[("Wants", super::WAIT_UNIT), ("After", super::WAIT_UNIT)],
-        );
-    }
-    unit.add(
-        "SourcePath",
-        super::container::escape_specifiers(&src.path.to_string_lossy()),
-    );
-    unit.add("RequiresMountsFor", "%t/containers");
-
-    let podman_q = exec::quote_literal(ctx.podman);
-    let argv = n.create_argv(ctx.podman);
-    let svc = file.section_mut("Service");
-    svc.add("ExecStart", exec::command_line(ctx.podman, &argv[1..]));
-    if n.delete_on_stop {
-        svc.add(
-            "ExecStopPost",
-            format!("{podman_q} network rm {}", exec::quote_word(&n.name)),
-        );
-    }
-    if !svc.has("Type") {
-        svc.add("Type", "oneshot");
-    }
-    if !svc.has("RemainAfterExit") {
-        svc.add("RemainAfterExit", "yes");
-    }
-    if !svc.has("SyslogIdentifier") {
-        svc.add("SyslogIdentifier", "%N");
-    }
-    ctx.defaults.apply(&mut file);
-    super::translate_references(src, ctx, &mut file);
-    order_sections(&mut file);
-    Ok(Generated {
-        name: src.unit_name(),
-        file,
-        links: Vec::new(),
-    })
+    let stop = n.delete_on_stop.then(|| {
+        format!(
+            "{} network rm {}",
+            exec::quote_literal(ctx.podman),
+            exec::quote_word(&n.name)
+        )
+    });
+    super::oneshot_create(src, ctx, &n.create_argv(ctx.podman), stop)
 }

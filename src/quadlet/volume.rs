@@ -1,9 +1,8 @@
 //! `X.volume` -> `X-volume.service`: a oneshot `podman volume create --ignore`.
 
 use super::values::{boolean, key_values, single, words};
-use super::{base_unit, order_sections, prepend, unknown_key, Context, Generated, Source};
+use super::{unknown_key, Context, Generated, Source};
 use crate::error::SourceError;
-use crate::exec;
 use std::collections::BTreeMap;
 
 const KEYS: &[&str] = &[
@@ -148,37 +147,5 @@ impl Volume {
 /// Translate a `.volume` source.
 pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> {
     let v = Volume::from_source(src)?;
-    let mut file = base_unit(src);
-    let unit = file.section_mut("Unit");
-    if super::default_dependencies(src)? {
-        prepend(
-            unit,
-            &[("Wants", super::WAIT_UNIT), ("After", super::WAIT_UNIT)],
-        );
-    }
-    unit.add(
-        "SourcePath",
-        super::container::escape_specifiers(&src.path.to_string_lossy()),
-    );
-    unit.add("RequiresMountsFor", "%t/containers");
-    let argv = v.create_argv(ctx.podman);
-    let svc = file.section_mut("Service");
-    svc.add("ExecStart", exec::command_line(ctx.podman, &argv[1..]));
-    if !svc.has("Type") {
-        svc.add("Type", "oneshot");
-    }
-    if !svc.has("RemainAfterExit") {
-        svc.add("RemainAfterExit", "yes");
-    }
-    if !svc.has("SyslogIdentifier") {
-        svc.add("SyslogIdentifier", "%N");
-    }
-    ctx.defaults.apply(&mut file);
-    super::translate_references(src, ctx, &mut file);
-    order_sections(&mut file);
-    Ok(Generated {
-        name: src.unit_name(),
-        file,
-        links: Vec::new(),
-    })
+    super::oneshot_create(src, ctx, &v.create_argv(ctx.podman), None)
 }
