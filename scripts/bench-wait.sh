@@ -13,12 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 RUNS=${1:-3}; HOLD=${HOLD:-10}; LIMIT=${LIMIT:-15}
-SANDBOX=${SANDBOX:-}
-for s in tests/e2e/sandbox.sh ../shared/reference/e2e-sandbox/sandbox.sh; do
-    [ -z "$SANDBOX" ] && [ -x "$s" ] && SANDBOX=$PWD/$s
-done
-[ -n "$SANDBOX" ] || { echo "no sandbox.sh found" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 2; }
+. scripts/sandbox-lib.sh
+need_sandbox
 cargo build --release -q --bin rootlet-wait-online
 export E2E=/var/tmp/rootlet-bench E2E_NAME=bench-wait
 PROV=$(mktemp -d /var/tmp/rootlet-bench-prov.XXXXXX)
@@ -74,7 +70,6 @@ ln -sf ../bench-rootlet.service ../bench-reference.service \$R/etc/systemd/user/
     ln -sf ../bench-reference.service \$R/etc/systemd/user/default.target.wants/bench-reference.service; }
 PROVISION
 
-sb() { "$SANDBOX" "$@" </dev/null; }
 prop() { sb user systemctl --user show -P "$1" "$2"; }
 ms() { awk "BEGIN{printf \"%.1f\", ($1)/1000}"; }
 

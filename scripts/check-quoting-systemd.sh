@@ -8,12 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 COUNT=${1:-2000}; SEED=${2:-$RANDOM}
-SANDBOX=${SANDBOX:-}
-for s in tests/e2e/sandbox.sh ../shared/reference/e2e-sandbox/sandbox.sh; do
-    [ -z "$SANDBOX" ] && [ -x "$s" ] && SANDBOX=$PWD/$s
-done
-[ -n "$SANDBOX" ] || { echo "no sandbox.sh found" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 2; }
+. scripts/sandbox-lib.sh
+need_sandbox
 cargo build --release -q --bin rootlet --example quoting-cases
 W=$(mktemp -d /var/tmp/rootlet-quoting.XXXXXX)
 trap 'rm -rf "$W"' EXIT
@@ -45,7 +41,6 @@ install -d -m1777 \$ROOT/run/qc
 cp $W/units/*.service \$ROOT/etc/systemd/user/
 EOF2
 export E2E=/var/tmp/rootlet-quoting-sb E2E_NAME=quoting
-sb() { "$SANDBOX" "$@" </dev/null; }
 E2E_PROVISION=$W/provision.sh sb boot 2>/dev/null
 trap 'sb shutdown >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
 sb wait-user >/dev/null 2>&1 || true

@@ -7,12 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-SANDBOX=${SANDBOX:-}
-for s in tests/e2e/sandbox.sh ../shared/reference/e2e-sandbox/sandbox.sh; do
-    [ -z "$SANDBOX" ] && [ -x "$s" ] && SANDBOX=$PWD/$s
-done
-[ -n "$SANDBOX" ] || { echo "!! SKIPPED LOUDLY: no sandbox.sh"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
-[ "$(id -u)" = 0 ] || { echo "!! SKIPPED LOUDLY: needs root"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+. scripts/sandbox-lib.sh
+need_sandbox
 cargo build --release -q --bin rootlet --bin rootlet-wait-online || exit 1
 W=$(mktemp -d /var/tmp/rootlet-e2e-install.XXXXXX)
 cat > "$W/provision.sh" <<EOF2
@@ -20,14 +16,7 @@ set -e
 install -m755 $REPO/target/release/rootlet $REPO/target/release/rootlet-wait-online \$ROOT/usr/local/bin/
 EOF2
 export E2E=/var/tmp/rootlet-e2e-install-sb E2E_NAME=install-user
-sb() { "$SANDBOX" "$@" </dev/null; }
 u() { sb user "$@"; }
-PASS=0; FAIL=0
-check() { local name=$1; shift; local t0=$EPOCHREALTIME
-    if out=$("$@" 2>&1); then PASS=$((PASS+1)); printf 'PASS %s (%.1fs)\n' "$name" "$(awk "BEGIN{print $EPOCHREALTIME-$t0}")"
-    else FAIL=$((FAIL+1)); echo "FAIL $name: $out"; fi; }
-# Wait up to $1 s for a command to succeed.
-within() { local s=$1; shift; local i; for i in $(seq $((s * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; "$@"; }
 prop() { u systemctl --user show -P "$1" "$2"; }
 
 E2E_PROVISION=$W/provision.sh sb boot 2>/dev/null || { echo "FAIL boot"; echo "0 passed, 1 failed"; exit 1; }

@@ -7,13 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-SANDBOX=${SANDBOX:-}
-for s in tests/e2e/sandbox.sh ../shared/reference/e2e-sandbox/sandbox.sh; do
-    [ -z "$SANDBOX" ] && [ -x "$s" ] && SANDBOX=$PWD/$s
-done
-skip() { echo "!! SKIPPED LOUDLY: $*"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
-[ -n "$SANDBOX" ] || skip "no sandbox.sh"
-[ "$(id -u)" = 0 ] || skip "needs root"
+. scripts/sandbox-lib.sh
+need_sandbox
 command -v podman >/dev/null || skip "podman is not installed"
 cargo build --release -q --bin rootlet --bin rootlet-wait-online --bin rootlet-user-generator || exit 1
 W=$(mktemp -d /var/tmp/rootlet-e2e-nginx.XXXXXX)
@@ -74,11 +69,6 @@ EOT
 chroot \$ROOT chown -R \$TEST_USER: /home/\$TEST_USER
 EOF2
 export E2E=/var/tmp/rootlet-e2e-nginx-sb E2E_NAME=nginx
-sb() { "$SANDBOX" "$@" </dev/null; }
-PASS=0; FAIL=0
-check() { local name=$1; shift; local t0=$EPOCHREALTIME
-    if out=$("$@" 2>&1); then PASS=$((PASS+1)); printf 'PASS %s (%.1fs)\n' "$name" "$(awk "BEGIN{print $EPOCHREALTIME-$t0}")"
-    else FAIL=$((FAIL+1)); echo "FAIL $name: $out"; fi; }
 E2E_PROVISION=$W/provision.sh sb boot 2>/dev/null || { echo "FAIL boot"; echo "0 passed, 1 failed"; rm -rf "$W"; exit 1; }
 [ "${KEEP:-0}" = 1 ] || trap 'sb shutdown >/dev/null 2>&1; rm -rf "$W"' EXIT
 sb wait-user >/dev/null 2>&1
