@@ -16,6 +16,6 @@ PASS=0; FAIL=0
 # check NAME CMD...: one PASS/FAIL line with the time it took.
 check() { local name=$1; shift; local t0=$EPOCHREALTIME out
     if out=$("$@" 2>&1); then PASS=$((PASS+1)); printf 'PASS %s (%.1fs)\n' "$name" "$(awk "BEGIN{print $EPOCHREALTIME-$t0}")"
-    else FAIL=$((FAIL+1)); echo "FAIL $name: $out"; fi; }
+    else FAIL=$((FAIL+1)); echo "FAIL $name: $out"; return 1; fi; }
 # within SECONDS CMD...: retry until it succeeds.
 within() { local s=$1; shift; local i; for i in $(seq $((s * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; "$@"; }

@@ -621,6 +621,9 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     }
     svc.add("ExecStop", stop.clone());
     svc.add("ExecStopPost", format!("-{stop}"));
+    // podman < 4.4 leaves the cid file behind when the container is already gone (`--rm`
+    // after a failure), and the restart then fails: "container id file exists".
+    svc.add("ExecStopPost", "-rm -f %t/%N.cid");
     if !svc.has("Delegate") {
         svc.add("Delegate", "yes");
     }

@@ -1,0 +1,265 @@
+#!/bin/bash
+# End-to-end proof in a real systemd 252: each scenario boots its own sandbox (PID 1 in
+# private namespaces on a throw-away overlay of /, see scripts/sandbox-lib.sh), with a
+# lingering user `tester` whose user manager runs rootlet's generator at boot, rootlet
+# installed with `make install DESTDIR=<sandbox root>`, rootless podman, and asserts.
+#
+#   tests/e2e/run.sh [SCENARIO...]      (needs root; skips loudly where it cannot run)
+#
+# Prints PASS/FAIL per check with its time, and `N passed, N failed` at the end.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$PWD
+. scripts/sandbox-lib.sh
+need_sandbox
+[ -e /proc/self/ns/user ] || skip "no user namespaces"
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || grep -qw overlay /proc/filesystems || skip "no overlayfs"
+for p in podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="${missing:-} $p"
+done
+if [ -n "${missing:-}" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+        || skip "cannot install:$missing"
+fi
+T0=$EPOCHREALTIME
+cargo build --release -q --bins || exit 1
+
+W=$(mktemp -d /var/tmp/rootlet-e2e.XXXXXX)
+chmod 755 "$W"
+export E2E=/var/tmp/rootlet-e2e-sb
+cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
+trap cleanup EXIT
+
+# --- what every boot shares: the test program and a busybox rootfs for the containers
+gcc -O2 -static -o "$W/e2e-server" tests/e2e/e2e-server.c || exit 1
+R=$W/rootfs; mkdir -p "$R"/{bin,usr/local/bin,etc,tmp,proc,sys,dev,run}
+cp /bin/busybox "$R/bin/"; for a in sh ip sleep true false cat echo; do ln -s busybox "$R/bin/$a"; done
+cp "$W/e2e-server" "$R/usr/local/bin/"
+echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
+touch "$R/etc/hosts" "$R/etc/resolv.conf" "$R/etc/hostname"; chmod 1777 "$R/tmp"
+
+# provision NET: run before each boot with ROOT=<sandbox root>. NET says how the system's
+# network comes up: online (network-online.target pulled in, at once), late (held back 5 s),
+# never-route (never pulled in; a default route exists), late-route (never pulled in; the
+# default route appears after 3 s). Sources: $W/src/ -> ~tester/.config/containers/systemd.
+write_provision() {
+    cat > "$W/provision.sh" <<EOF
+set -e
+make -s -C $REPO install DESTDIR=\$ROOT PREFIX=/usr/local >/dev/null
+install -m755 $W/e2e-server \$ROOT/usr/local/bin/e2e-server
+mkdir -p \$ROOT/srv && cp -a $W/rootfs \$ROOT/srv/rootfs && chroot \$ROOT chown -R \$TEST_USER: /srv/rootfs
+S=\$ROOT/etc/systemd/system
+mkdir -p \$S/multi-user.target.wants \$S/network-online.target.wants
+veth() { ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0;
+         ip link set veth1 up; ip link set veth0 up; }
+case \$NET in
+online|late)
+    veth; ip route add default via 192.0.2.1 dev veth0
+    printf '[Unit]\nDefaultDependencies=no\nBefore=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/sleep %s\n[Install]\nWantedBy=network-online.target\n' \$([ \$NET = late ] && echo 5 || echo 0) > \$S/e2e-online.service
+    ln -sf ../e2e-online.service \$S/network-online.target.wants/
+    ln -sf /lib/systemd/system/network-online.target \$S/multi-user.target.wants/ ;;
+never-route)
+    veth; ip route add default via 192.0.2.1 dev veth0 ;;
+late-route)
+    veth
+    printf '[Service]\nType=oneshot\nExecStart=/bin/sh -c "sleep 3; ip route add default via 192.0.2.1 dev veth0"\n[Install]\nWantedBy=multi-user.target\n' > \$S/e2e-route.service
+    ln -sf ../e2e-route.service \$S/multi-user.target.wants/ ;;
+esac
+Q=\$ROOT/home/\$TEST_USER/.config/containers/systemd
+mkdir -p \$Q && cp -a $W/src/. \$Q/
+chroot \$ROOT chown -R \$TEST_USER: /home/\$TEST_USER
+EOF
+}
+
+boot() { # boot NAME NET: a fresh sandbox with the sources in $W/src
+    export E2E_NAME=$1 NET=$2
+    write_provision
+    if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
+        FAIL=$((FAIL+1)); echo "FAIL $1: boot: $(tail -3 "$W/boot.log")"; return 1
+    fi
+    sb wait-user >/dev/null 2>&1
+    return 0
+}
+down() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL $E2E_NAME: shutdown left something behind: $(tail -2 "$W/down.log")"; }; unset E2E_NAME; }
+u() { sb user "$@"; }
+prop() { u systemctl --user show -P "$1" "$2"; }
+sysprop() { sb exec systemctl show -P "$1" "$2"; }
+is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
+get() { sb exec curl -sS --http0.9 --max-time 20 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }
+src() { rm -rf "$W/src"; mkdir -p "$W/src"; }
+scenario() { echo "== $1"; }
+
+# 1. Linger boot autostart: web.container WantedBy=default.target runs after boot.
+s1() {
+    scenario "1 linger boot autostart"
+    src; cat > "$W/src/web.container" <<'EOF'
+[Container]
+Rootfs=/srv/rootfs
+Exec=/usr/local/bin/e2e-server 8080
+PublishPort=127.0.0.1:18080:8080
+
+[Install]
+WantedBy=default.target
+EOF
+    boot s1 online || return
+    check "generator installed by make install ran at boot" sb exec test -f /run/user/1500/systemd/generator/web.service
+    check "web.service active after linger boot" within 60 is active web.service
+    check "the container answers" within 20 sh -c "$SANDBOX exec curl -sS --http0.9 --max-time 5 http://127.0.0.1:18080/ </dev/null | grep -q PEER="
+    check "no failed user unit" sh -c "[ -z \"\$($SANDBOX user systemctl --user list-units --failed --plain --no-legend </dev/null)\" ]"
+    check "no restart" sh -c "[ \"\$($SANDBOX user systemctl --user show -P NRestarts web.service </dev/null)\" = 0 ]" \
+        || u journalctl --user -u web.service --no-pager -o short-monotonic | tail -25
+    down
+}
+
+# 2. Late network: network-online.target held back 5 s; the container starts after it.
+s2() {
+    scenario "2 late network"
+    src; cat > "$W/src/web.container" <<'EOF'
+[Container]
+Rootfs=/srv/rootfs
+Exec=/usr/local/bin/e2e-server 8080
+PublishPort=127.0.0.1:18080:8080
+
+[Install]
+WantedBy=default.target
+EOF
+    boot s2 late || return
+    check "web.service active" within 60 is active web.service
+    local tn tw
+    tn=$(sysprop ActiveEnterTimestampMonotonic network-online.target)
+    tw=$(prop ExecMainStartTimestampMonotonic web.service)
+    check "the container started after network-online.target ($(( (tw - tn) / 1000 )) ms after)" test "$tw" -ge "$tn"
+    check "network-online.target really was late (held >= 5 s)" test "$(( tn - $(sysprop ActiveEnterTimestampMonotonic e2e-online.service) + 5000000 ))" -ge 5000000
+    check "no start limit hit, no restart" sh -c "[ \"\$($SANDBOX user systemctl --user show -P NRestarts web.service </dev/null)\" = 0 ] && ! $SANDBOX user journalctl --user --no-pager </dev/null | grep -q 'repeated too quickly'"
+    down
+}
+
+# 3. network-online.target never pulled in, a default route present: no 90 s wait.
+s3() {
+    scenario "3 never-pulled network-online.target"
+    src; cat > "$W/src/web.container" <<'EOF'
+[Container]
+Rootfs=/srv/rootfs
+Exec=/usr/local/bin/e2e-server 8080
+PublishPort=127.0.0.1:18080:8080
+
+[Install]
+WantedBy=default.target
+EOF
+    boot s3 never-route || return
+    check "web.service active" within 30 is active web.service
+    local ts te
+    ts=$(prop ExecMainStartTimestampMonotonic rootlet-wait-online.service)
+    te=$(prop ExecMainExitTimestampMonotonic rootlet-wait-online.service)
+    check "the wait took $(( (te - ts) / 1000 )) ms, not 90 s" test $(( te - ts )) -lt 5000000
+    check "the journal says why" sh -c "$SANDBOX user journalctl --user -u rootlet-wait-online.service --no-pager </dev/null | grep -q 'nothing pulls it in, it will never become active'"
+    down
+}
+
+# 4. The seed's failure and its safety net.
+s4() {
+    scenario "4 restart after a late network; start limit for a hopeless service"
+    src
+    # Started before the network (no wait unit), fails while there is no default route.
+    cat > "$W/src/seed.container" <<'EOF'
+[Quadlet]
+DefaultDependencies=false
+
+[Container]
+Rootfs=/srv/rootfs
+Network=host
+Exec=/bin/sh -c 'ip route | grep -q default || { echo "no network yet"; exit 1; }; exec /usr/local/bin/e2e-server 18084'
+
+[Install]
+WantedBy=default.target
+EOF
+    cat > "$W/src/hopeless.container" <<'EOF'
+[Quadlet]
+DefaultDependencies=false
+
+[Container]
+Rootfs=/srv/rootfs
+Network=none
+Exec=/bin/false
+
+[Service]
+RestartSec=1
+
+[Install]
+WantedBy=default.target
+EOF
+    boot s4 late-route || return
+    check "seed.service succeeds after a restart" within 40 sh -c "[ \"\$($SANDBOX user systemctl --user show -P ActiveState seed.service </dev/null)\" = active ]"
+    check "it failed first and was restarted" sh -c "[ \"\$($SANDBOX user systemctl --user show -P NRestarts seed.service </dev/null)\" -ge 1 ]"
+    check "after RestartSec=10" sh -c "$SANDBOX user journalctl --user -u seed.service -o short-monotonic --no-pager </dev/null | grep -q 'Scheduled restart job'"
+    check "hopeless.service stops after StartLimitBurst=3" within 30 sh -c "$SANDBOX user journalctl --user -u hopeless.service --no-pager </dev/null | grep -q 'Start request repeated too quickly'"
+    check "and stays failed" sh -c "[ \"\$($SANDBOX user systemctl --user show -P ActiveState hopeless.service </dev/null)\" = failed ]"
+    down
+}
+
+# 5. Socket activation into a container; 8. stop removes the container.
+s5() {
+    scenario "5 socket activation into a container; 8 stop removes it"
+    src
+    printf '[Socket]\nListenStream=127.0.0.1:18085\nFileDescriptorName=echo\n\n[Install]\nWantedBy=sockets.target\n' > "$W/src/echo.socket"
+    printf '[Container]\nRootfs=/srv/rootfs\nNetwork=none\nExec=/usr/local/bin/e2e-server\n' > "$W/src/echo.container"
+    boot s5 never-route || return
+    check "echo.socket listens, the container is not running yet" sh -c "[ \"\$($SANDBOX user systemctl --user is-active echo.socket </dev/null)\" = active ] && ! $SANDBOX user podman container exists systemd-echo </dev/null"
+    local out
+    out=$(get 18085)
+    check "the program in the container got LISTEN_FDS=1, its name, pid 1: $out" sh -c "echo '$out' | grep -q '^LISTEN_FDS=1 LISTEN_FDNAMES=echo LISTEN_PID=1 PID=1 '"
+    check "and the client's own address (127.0.0.7)" sh -c "echo '$out' | grep -q 'PEER=127.0.0.7:'"
+    check "echo.service active, its container running" sh -c "[ \"\$($SANDBOX user systemctl --user is-active echo.service </dev/null)\" = active ] && $SANDBOX user podman container exists systemd-echo </dev/null"
+    check "8: systemctl --user stop removes the container" sh -c "$SANDBOX user systemctl --user stop echo.service echo.socket </dev/null && ! $SANDBOX user podman container exists systemd-echo </dev/null"
+    down
+}
+
+# 6. Socket activation through the helper's exec mode (a plain process).
+s6() {
+    scenario "6 socket activation through rootlet-wait-online -- server"
+    src
+    boot s6 online || return
+    u mkdir -p /home/tester/.config/systemd/user
+    # FileDescriptorName= names every socket of a unit: two names, two socket units.
+    u sh -c 'printf "[Socket]\nListenStream=127.0.0.1:18086\nFileDescriptorName=front\n" > ~/.config/systemd/user/plain.socket'
+    u sh -c 'printf "[Socket]\nListenStream=127.0.0.1:18087\nFileDescriptorName=admin\nService=plain.service\n" > ~/.config/systemd/user/plain-admin.socket'
+    u sh -c 'printf "[Unit]\nRequires=plain.socket plain-admin.socket\nAfter=plain.socket plain-admin.socket\n[Service]\nExecStart=/usr/local/bin/rootlet-wait-online -- /usr/local/bin/e2e-server\n" > ~/.config/systemd/user/plain.service'
+    u systemctl --user daemon-reload; u systemctl --user start plain.socket plain-admin.socket
+    local out pid
+    out=$(get 18086)
+    pid=$(prop MainPID plain.service)
+    check "the server got both sockets with their names: $out" sh -c "echo '$out' | grep -Eq '^LISTEN_FDS=2 LISTEN_FDNAMES=(front:admin|admin:front) '"
+    check "LISTEN_PID is its own pid, the service's main pid ($pid)" sh -c "echo '$out' | grep -q 'LISTEN_PID=$pid PID=$pid '"
+    down
+}
+
+# 7. daemon-reload regenerates; a broken file costs only itself.
+s7() {
+    scenario "7 daemon-reload regenerates; a broken file beside good ones"
+    src
+    printf '[Container]\nRootfs=/srv/rootfs\nNetwork=none\nExec=/bin/sleep 1000\n\n[Install]\nWantedBy=default.target\n' > "$W/src/good.container"
+    boot s7 online || return
+    check "good.service active" within 30 is active good.service
+    u sh -c 'printf "[Container]\nRootfs=/srv/rootfs\nNetwork=none\nExec=/bin/sleep 1000\nEnvironment=EDITED=yes\n\n[Install]\nWantedBy=default.target\n" > ~/.config/containers/systemd/good.container'
+    u sh -c 'printf "[Container]\nRootfs=/srv/rootfs\nPublishPorts=80:80\n" > ~/.config/containers/systemd/broken.container'
+    u systemctl --user daemon-reload
+    check "the edited unit is regenerated" sh -c "$SANDBOX user systemctl --user cat good.service </dev/null | grep -q -- '--env EDITED=yes'"
+    check "the good unit keeps running" is active good.service
+    check "the broken file yields no unit" sh -c "[ \"\$($SANDBOX user systemctl --user show -P LoadState broken.service </dev/null)\" = not-found ]"
+    check "the journal names file:line and the key" within 10 sh -c "$SANDBOX exec journalctl --no-pager -b </dev/null | grep -q 'broken.container:3: unknown key .PublishPorts. in \[Container\]; did you mean .PublishPort.'"
+    down
+}
+
+ALL=(s1 s2 s3 s4 s5 s6 s7)
+[ $# -gt 0 ] && ALL=("$@")
+for s in "${ALL[@]}"; do
+    t=$EPOCHREALTIME
+    "$s"
+    printf '   (%s: %.1fs)\n' "$s" "$(awk "BEGIN{print $EPOCHREALTIME-$t}")"
+done
+# Nothing left behind: no sandbox mount, cgroup or process of ours.
+# (each shutdown already checked its own: see down)
+check "nothing left behind (mounts, cgroups, live sandbox PID 1)" sh -c "! mount | grep -q 'e2e-root\|e2e-rw' && ! ls -d /sys/fs/cgroup/unified/e2e-s? /sys/fs/cgroup/e2e-s? 2>/dev/null | grep -q . && ! cat $E2E/state/*/pid1 2>/dev/null | grep -q ."
+printf 'whole suite: %.1fs\n' "$(awk "BEGIN{print $EPOCHREALTIME-$T0}")"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
