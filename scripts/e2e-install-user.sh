@@ -38,7 +38,8 @@ check "the unit lives in ~/.local/share/systemd/user" sh -c "[ \"\$($SANDBOX use
 u sh -c "printf '[Container]\nImage=localhost/none\nEnvironment=EDITED=1\n' > $H/.config/containers/systemd/web.container"
 check "an edit is picked up" within 10 sh -c "$SANDBOX user systemctl --user cat web.service </dev/null | grep -q -- '--env EDITED=1'"
 u sh -c "printf '[Socket]\nListenStream=127.0.0.1:18090\n\n[Install]\nWantedBy=sockets.target\n' > $H/.config/containers/systemd/echo.socket; printf '[Container]\nImage=localhost/none\nNetwork=none\n' > $H/.config/containers/systemd/echo.container"
-check "a new socket pair is wired and listening" within 10 sh -c "$SANDBOX exec ss -ltn </dev/null | grep -q '127.0.0.1:18090 ' && $SANDBOX user systemctl --user show -P Requires echo.service </dev/null | grep -q echo.socket"
+check "a new socket pair is wired and listening" within 10 sh -c "$SANDBOX exec ss -ltn </dev/null | grep -q '127.0.0.1:18090 ' && $SANDBOX user systemctl --user show -P Requires echo.service </dev/null | grep -q echo.socket" || {
+    u systemctl --user status echo.socket rootlet-regenerate.service --no-pager; u ls -la $H/.local/share/systemd/user $H/.local/share/systemd/user/sockets.target.wants; u journalctl --user -u rootlet-regenerate.service --no-pager | tail -20; }
 u sh -c "printf '[Service]\nExecStart=/bin/true\n' > $H/.local/share/systemd/user/foo.service"
 u rm $H/.config/containers/systemd/web.container
 check "a removed source removes its unit" within 10 sh -c "[ \"\$($SANDBOX user systemctl --user show -P LoadState web.service </dev/null)\" = not-found ] && ! $SANDBOX exec test -e $H/.local/share/systemd/user/web.service </dev/null"

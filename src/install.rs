@@ -479,6 +479,15 @@ impl Systemctl {
     }
 
     /// Run `systemctl --user ARGS`; when disabled or failing, say what to run by hand.
+    /// Whether `unit` is active or activating (quietly).
+    pub fn is_active(&self, unit: &str) -> bool {
+        self.enabled
+            && Command::new("systemctl")
+                .args(["--user", "is-active", "--quiet", unit])
+                .status()
+                .is_ok_and(|s| s.success())
+    }
+
     pub fn run(&self, args: &[&str]) -> bool {
         let shown = format!("systemctl --user {}", args.join(" "));
         if !self.enabled {
@@ -613,9 +622,22 @@ pub fn cmd_regenerate(output: Option<PathBuf>, systemctl: bool) -> u8 {
         }
     };
     let out = output.unwrap_or_else(|| layout.output_dir.clone());
-    let (status, r) = regenerate_now(&layout, &out);
-    if let Some(r) = r.filter(|r| r.changed()) {
-        reload_and_start(&Systemctl::detect(systemctl), &r.new_live, &[]);
+    // The path unit's trigger is lost while this service is still active (reloading,
+    // starting units): look again at the end, after a moment for bursts of writes to
+    // settle, and go round while something changed.
+    let roots = || generator::Options::from_env().0.roots;
+    let mut status = 0;
+    for _ in 0..5 {
+        let before = fingerprint(&roots());
+        let (st, r) = regenerate_now(&layout, &out);
+        status = st;
+        if let Some(r) = r.filter(|r| r.changed()) {
+            reload_and_start(&Systemctl::detect(systemctl), &r.new_live, &[]);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        if fingerprint(&roots()) == before {
+            break;
+        }
     }
     status
 }
@@ -777,7 +799,20 @@ pub fn cmd_uninstall(systemctl: bool) -> u8 {
     }
     let sc = Systemctl::detect(systemctl);
     if sc.enabled {
-        sc.run(&["stop", PATH_UNIT, SERVICE_UNIT]);
+        // No new trigger, then let a regeneration under way finish: stopping it would kill
+        // it between writing units and recording them.
+        sc.run(&["stop", PATH_UNIT]);
+        for _ in 0..300 {
+            if !sc.is_active(SERVICE_UNIT) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        sc.run(&["stop", SERVICE_UNIT]);
+    }
+    // A manifest being rewritten when a regeneration was interrupted.
+    for m in [layout.generated_list(), layout.installed_list()] {
+        let _ = fs::remove_file(m.with_extension("list.tmp"));
     }
     match uninstall(&layout) {
         Ok(removed) => {
