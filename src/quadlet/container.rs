@@ -263,16 +263,7 @@ impl Container {
                 }
             }
         }
-        for e in values(sec, "PodmanArgs") {
-            c.podman_args.extend(words(src, e)?);
-        }
-        for e in values(sec, "ContainersConfModule") {
-            c.global_args
-                .push(format!("--module={}", host_path(src, &e.value)));
-        }
-        for e in values(sec, "GlobalArgs") {
-            c.global_args.extend(words(src, e)?);
-        }
+        (c.podman_args, c.global_args) = super::values::extra_args(src, sec)?;
         let user = last("User").map(|e| single(src, e)).transpose()?;
         let group = last("Group").map(|e| single(src, e)).transpose()?;
         c.user = match (user, group) {

@@ -1,6 +1,6 @@
 //! `X.network` -> `X-network.service`: a oneshot `podman network create --ignore`.
 
-use super::values::{boolean, key_values, single, words};
+use super::values::{boolean, key_values, single};
 use super::{unknown_key, Context, Generated, Source};
 use crate::error::SourceError;
 use crate::exec;
@@ -113,16 +113,7 @@ impl Network {
                 ));
             }
         }
-        for e in sec.list("PodmanArgs") {
-            n.podman_args.extend(words(src, e)?);
-        }
-        for e in sec.list("ContainersConfModule") {
-            n.global_args
-                .push(format!("--module={}", super::host_path(src, &e.value)));
-        }
-        for e in sec.list("GlobalArgs") {
-            n.global_args.extend(words(src, e)?);
-        }
+        (n.podman_args, n.global_args) = super::values::extra_args(src, sec)?;
         Ok(n)
     }
 

@@ -61,3 +61,23 @@ pub fn single(src: &Source, e: &Entry) -> Result<String, SourceError> {
     }
     Ok(e.value.clone())
 }
+
+/// `PodmanArgs=` (after the subcommand) and `ContainersConfModule=` + `GlobalArgs=` (before
+/// it), which every kind of source has: `(podman_args, global_args)`.
+pub fn extra_args(
+    src: &Source,
+    sec: &crate::unit::Section,
+) -> Result<(Vec<String>, Vec<String>), SourceError> {
+    let mut podman = Vec::new();
+    let mut global = Vec::new();
+    for e in sec.list("PodmanArgs") {
+        podman.extend(words(src, e)?);
+    }
+    for e in sec.list("ContainersConfModule") {
+        global.push(format!("--module={}", super::host_path(src, &e.value)));
+    }
+    for e in sec.list("GlobalArgs") {
+        global.extend(words(src, e)?);
+    }
+    Ok((podman, global))
+}

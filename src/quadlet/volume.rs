@@ -1,6 +1,6 @@
 //! `X.volume` -> `X-volume.service`: a oneshot `podman volume create --ignore`.
 
-use super::values::{boolean, key_values, single, words};
+use super::values::{boolean, key_values, single};
 use super::{unknown_key, Context, Generated, Source};
 use crate::error::SourceError;
 use std::collections::BTreeMap;
@@ -90,16 +90,7 @@ impl Volume {
             let line = sec.last("Image").map(|e| e.line).unwrap_or(0);
             return Err(src.err(line, "Image= needs Driver=image"));
         }
-        for e in sec.list("PodmanArgs") {
-            v.podman_args.extend(words(src, e)?);
-        }
-        for e in sec.list("ContainersConfModule") {
-            v.global_args
-                .push(format!("--module={}", super::host_path(src, &e.value)));
-        }
-        for e in sec.list("GlobalArgs") {
-            v.global_args.extend(words(src, e)?);
-        }
+        (v.podman_args, v.global_args) = super::values::extra_args(src, sec)?;
         Ok(v)
     }
 
