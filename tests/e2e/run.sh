@@ -88,10 +88,8 @@ is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 get() { sb exec curl -sS --http0.9 --max-time 20 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }
 src() { rm -rf "$W/src"; mkdir -p "$W/src"; }
 scenario() { echo "== $1"; }
-
-# 1. Linger boot autostart: web.container WantedBy=default.target runs after boot.
-s1() {
-    scenario "1 linger boot autostart"
+# web.container: the test server on a published port, started at boot.
+web_source() {
     src; cat > "$W/src/web.container" <<'EOF'
 [Container]
 Rootfs=/srv/rootfs
@@ -101,6 +99,12 @@ PublishPort=127.0.0.1:18080:8080
 [Install]
 WantedBy=default.target
 EOF
+}
+
+# 1. Linger boot autostart: web.container WantedBy=default.target runs after boot.
+s1() {
+    scenario "1 linger boot autostart"
+    web_source
     boot s1 online || return
     check "generator installed by make install ran at boot" sb exec test -f /run/user/1500/systemd/generator/web.service
     check "web.service active after linger boot" within 60 is active web.service
@@ -114,15 +118,7 @@ EOF
 # 2. Late network: network-online.target held back 5 s; the container starts after it.
 s2() {
     scenario "2 late network"
-    src; cat > "$W/src/web.container" <<'EOF'
-[Container]
-Rootfs=/srv/rootfs
-Exec=/usr/local/bin/e2e-server 8080
-PublishPort=127.0.0.1:18080:8080
-
-[Install]
-WantedBy=default.target
-EOF
+    web_source
     boot s2 late || return
     check "web.service active" within 60 is active web.service
     local tn tw
@@ -137,15 +133,7 @@ EOF
 # 3. network-online.target never pulled in, a default route present: no 90 s wait.
 s3() {
     scenario "3 never-pulled network-online.target"
-    src; cat > "$W/src/web.container" <<'EOF'
-[Container]
-Rootfs=/srv/rootfs
-Exec=/usr/local/bin/e2e-server 8080
-PublishPort=127.0.0.1:18080:8080
-
-[Install]
-WantedBy=default.target
-EOF
+    web_source
     boot s3 never-route || return
     check "web.service active" within 30 is active web.service
     local ts te
