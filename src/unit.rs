@@ -172,7 +172,7 @@ impl UnitFile {
                 std::str::from_utf8(raw).map_err(|_| SyntaxError::NotUtf8 { line: lineno })?;
             let text = text.strip_suffix('\r').unwrap_or(text);
 
-            let (joined, start) = match cont.take() {
+            match cont.take() {
                 Some((mut acc, start)) => {
                     let t = text.trim_start_matches(WS);
                     if t.starts_with('#') || t.starts_with(';') {
@@ -183,24 +183,29 @@ impl UnitFile {
                     if acc.len() > MAX_LINE {
                         return Err(SyntaxError::TooLong { line: start });
                     }
-                    (acc, start)
+                    if ends_escaped(&acc) {
+                        acc.pop();
+                        acc.push(' ');
+                        cont = Some((acc, start));
+                        continue;
+                    }
+                    file.add_line(&acc, start, &mut current)?;
                 }
                 None => {
                     let t = text.trim_matches(WS);
                     if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
                         continue;
                     }
-                    (text.to_owned(), lineno)
+                    if ends_escaped(text) {
+                        let mut acc = text[..text.len() - 1].to_owned();
+                        acc.push(' ');
+                        cont = Some((acc, lineno));
+                        continue;
+                    }
+                    // The common case: no copy of the line.
+                    file.add_line(text, lineno, &mut current)?;
                 }
-            };
-            if ends_escaped(&joined) {
-                let mut acc = joined;
-                acc.pop();
-                acc.push(' ');
-                cont = Some((acc, start));
-                continue;
             }
-            file.add_line(&joined, start, &mut current)?;
         }
         if let Some((acc, start)) = cont {
             file.add_line(&acc, start, &mut current)?;

@@ -98,7 +98,12 @@ impl Defaults {
     /// Add the defaults the file does not set itself, and move `StartLimit*` keys a user
     /// wrote in `[Service]` to `[Unit]`, where systemd reads them.
     pub fn apply(&self, file: &mut UnitFile) {
-        let moved: Vec<Entry> = match file.sections.iter_mut().find(|s| s.name == "Service") {
+        let moved: Vec<Entry> = match file.sections.iter_mut().find(|s| {
+            s.name == "Service"
+                && s.entries
+                    .iter()
+                    .any(|e| UNIT_ONLY.contains(&e.key.as_str()))
+        }) {
             Some(svc) => {
                 let (m, keep) = svc
                     .entries
