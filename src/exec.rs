@@ -211,12 +211,13 @@ pub fn push_word(out: &mut String, word: &str) {
 
 /// A whole command line: `program` literally (its `%` and `$` escaped), then `args` with
 /// their `%` specifiers and `$` references passed through.
-pub fn command_line(program: &str, args: &[String]) -> String {
-    let mut out = String::with_capacity(64 + args.iter().map(|a| a.len() + 1).sum::<usize>());
+pub fn command_line<S: AsRef<str>>(program: &str, args: &[S]) -> String {
+    let len = args.iter().map(|a| a.as_ref().len() + 1).sum::<usize>();
+    let mut out = String::with_capacity(64 + len);
     out.push_str(&quote_literal(program));
     for a in args {
         out.push(' ');
-        push_word(&mut out, a);
+        push_word(&mut out, a.as_ref());
     }
     out
 }

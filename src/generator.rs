@@ -5,7 +5,7 @@ use crate::error::SourceError;
 use crate::quadlet::{self, socket, Context, Defaults, Generated, Source, SourceKind};
 use crate::search::{self, Root};
 use crate::unit::UnitFile;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -59,6 +59,9 @@ impl Options {
 #[derive(Debug, Default)]
 pub struct Run {
     pub units: Vec<Generated>,
+    /// The parsed sources, by file name (kept: dropping thousands of them costs time a
+    /// generator that exits next does not need to spend).
+    pub sources: BTreeMap<String, Source>,
     pub errors: Vec<SourceError>,
     pub notes: Vec<String>,
 }
@@ -70,9 +73,20 @@ pub fn load_source(
     kind: SourceKind,
     dropin_dirs: &HashMap<String, Vec<PathBuf>>,
 ) -> Result<Source, SourceError> {
-    let parse = |p: &Path| -> Result<UnitFile, SourceError> {
-        let data = read_file(p).map_err(|e| SourceError::new(p, 0, format!("cannot read: {e}")))?;
-        UnitFile::parse_bytes(&data).map_err(|e| SourceError::new(p, e.line(), e.message()))
+    load_source_with(&mut Vec::new(), path, name, kind, dropin_dirs)
+}
+
+/// [`load_source`] reading through `buf` (one buffer per thread, not one per file).
+fn load_source_with(
+    buf: &mut Vec<u8>,
+    path: &Path,
+    name: &str,
+    kind: SourceKind,
+    dropin_dirs: &HashMap<String, Vec<PathBuf>>,
+) -> Result<Source, SourceError> {
+    let mut parse = |p: &Path| -> Result<UnitFile, SourceError> {
+        read_file(p, buf).map_err(|e| SourceError::new(p, 0, format!("cannot read: {e}")))?;
+        UnitFile::parse_bytes(buf).map_err(|e| SourceError::new(p, e.line(), e.message()))
     };
     let mut file = parse(path)?;
     for d in search::dropins(name, dropin_dirs) {
@@ -89,36 +103,56 @@ pub fn load_source(
 /// Largest source file read: far beyond any real unit, small enough to never hurt.
 pub const MAX_SOURCE: u64 = 16 * 1024 * 1024;
 
-/// Read a file without a `stat` for its size (one syscall less per file; sources are small).
-fn read_file(p: &Path) -> io::Result<Vec<u8>> {
+/// Read a file into `buf` without a `stat` for its size (one syscall less per file;
+/// sources are small).
+fn read_file(p: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
     use std::io::Read;
+    buf.clear();
     let f = std::fs::File::open(p)?;
-    let mut data = Vec::with_capacity(4096);
-    f.take(MAX_SOURCE + 1).read_to_end(&mut data)?;
-    if data.len() as u64 > MAX_SOURCE {
+    f.take(MAX_SOURCE + 1).read_to_end(buf)?;
+    if buf.len() as u64 > MAX_SOURCE {
         return Err(io::Error::other(format!("larger than {MAX_SOURCE} bytes")));
     }
-    Ok(data)
+    Ok(())
 }
 
 /// `items.iter().map(f).collect()`, on up to 4 threads when there is enough work to
 /// share (sources are independent; the result keeps the input order).
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    par_map_with(items, || (), |_, t| f(t))
+}
+
+/// [`par_map`] with a scratch value per thread, made by `init`.
+pub fn par_map_with<T: Sync, R: Send, S>(
+    items: &[T],
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
+) -> Vec<R> {
     const MIN_PER_THREAD: usize = 128;
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(4)
-        .min(items.len() / MIN_PER_THREAD);
+    let threads = if items.len() < 2 * MIN_PER_THREAD {
+        1 // not worth asking how many CPUs there are (that reads cgroup files)
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4)
+            .min(items.len() / MIN_PER_THREAD)
+    };
     if threads <= 1 {
-        return items.iter().map(f).collect();
+        let mut state = init();
+        return items.iter().map(|t| f(&mut state, t)).collect();
     }
     let chunk = items.len().div_ceil(threads);
-    let f = &f;
+    let (f, init) = (&f, &init);
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|c| scope.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .map(|c| {
+                scope.spawn(move || {
+                    let mut state = init();
+                    c.iter().map(|t| f(&mut state, t)).collect::<Vec<R>>()
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -139,9 +173,11 @@ pub fn run(opts: &Options) -> Run {
         ..Run::default()
     };
     let mut sources: BTreeMap<String, Source> = BTreeMap::new();
-    let loaded = par_map(&disc.sources, |f| {
-        load_source(&f.path, &f.name, f.kind, &disc.dropin_dirs)
-    });
+    let loaded = par_map_with(
+        &disc.sources,
+        || Vec::with_capacity(8192),
+        |buf, f| load_source_with(buf, &f.path, &f.name, f.kind, &disc.dropin_dirs),
+    );
     for (f, r) in disc.sources.iter().zip(loaded) {
         match r {
             Ok(s) => {
@@ -151,6 +187,7 @@ pub fn run(opts: &Options) -> Run {
         }
     }
     translate_all(&sources, opts, &mut out);
+    out.sources = sources;
     out.errors
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     out
@@ -247,46 +284,58 @@ fn source_path(g: &Generated) -> PathBuf {
 }
 
 /// Write the units and their symlinks into `dir` (a generator's NORMAL directory).
-/// Names were checked to be valid unit names, so nothing lands outside `dir`.
+/// Names were checked to be valid unit names, so nothing lands outside `dir`. Files are
+/// created relative to open directories (no path walk per file), on up to 4 threads.
 pub fn write(run: &Run, dir: &Path) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
     std::fs::create_dir_all(dir)?;
-    // The few `X.target.wants/` directories first, then files and links in parallel.
-    let mut made: HashSet<&Path> = HashSet::new();
-    let paths: Vec<(PathBuf, Vec<PathBuf>)> = run
-        .units
-        .iter()
-        .map(|g| {
-            (
-                dir.join(&g.name),
-                g.links.iter().map(|l| dir.join(&l.path)).collect(),
-            )
-        })
-        .collect();
-    for (_, links) in &paths {
-        for p in links {
-            if let Some(parent) = p.parent() {
-                if parent != dir && made.insert(parent) {
-                    std::fs::create_dir_all(parent)?;
-                }
+    let open_dir = |p: &Path| -> io::Result<std::os::fd::OwnedFd> {
+        Ok(rustix::fs::open(
+            p,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?)
+    };
+    let top = open_dir(dir)?;
+    // The few `X.target.wants/` directories first, each opened once.
+    let mut subdirs: HashMap<&str, std::os::fd::OwnedFd> = HashMap::new();
+    for l in run.units.iter().flat_map(|g| &g.links) {
+        if let Some((sub, _)) = l.path.rsplit_once('/') {
+            if !subdirs.contains_key(sub) {
+                let p = dir.join(sub);
+                std::fs::create_dir_all(&p)?;
+                subdirs.insert(sub, open_dir(&p)?);
             }
         }
     }
-    let work: Vec<(&Generated, &(PathBuf, Vec<PathBuf>))> = run.units.iter().zip(&paths).collect();
-    par_map(&work, |(g, (file, links))| -> io::Result<()> {
-        std::fs::write(file, g.text())?;
-        for (l, p) in g.links.iter().zip(links) {
-            match std::os::unix::fs::symlink(&l.target, p) {
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    std::fs::remove_file(p)?;
-                    std::os::unix::fs::symlink(&l.target, p)?;
+    let write_one = |text: &mut String, g: &Generated| -> io::Result<()> {
+        text.clear();
+        g.text_into(text);
+        let fd = rustix::fs::openat(
+            &top,
+            g.name.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )?;
+        io::Write::write_all(&mut std::fs::File::from(fd), text.as_bytes())?;
+        for l in &g.links {
+            let (d, name) = match l.path.rsplit_once('/') {
+                Some((sub, name)) => (&subdirs[sub], name),
+                None => (&top, l.path.as_str()),
+            };
+            match rustix::fs::symlinkat(l.target.as_str(), d, name) {
+                Err(rustix::io::Errno::EXIST) => {
+                    rustix::fs::unlinkat(d, name, rustix::fs::AtFlags::empty())?;
+                    rustix::fs::symlinkat(l.target.as_str(), d, name)?;
                 }
                 r => r?,
             }
         }
         Ok(())
-    })
-    .into_iter()
-    .collect()
+    };
+    par_map_with(&run.units, || String::with_capacity(4096), write_one)
+        .into_iter()
+        .collect()
 }
 
 /// The dry-run listing: `# NAME` then the unit, and `# LINK -> TARGET` for symlinks.

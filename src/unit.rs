@@ -80,6 +80,53 @@ impl Section {
     }
 }
 
+/// A section's entries sorted by key (file order kept within a key): one sort, then every
+/// lookup is a binary search instead of a scan of the whole section. For translators that
+/// ask a section for dozens of keys.
+pub struct Index<'a> {
+    entries: Vec<&'a Entry>,
+}
+
+impl<'a> Index<'a> {
+    pub fn new(section: &'a Section) -> Self {
+        let mut entries: Vec<&Entry> = section.entries.iter().collect();
+        // Stable: repeated keys keep their file order.
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        Index { entries }
+    }
+
+    /// Every assignment of `key`, in file order, empty ones included.
+    pub fn all(&self, key: &str) -> &[&'a Entry] {
+        let start = self.entries.partition_point(|e| e.key.as_str() < key);
+        let len = self.entries[start..].partition_point(|e| e.key == key);
+        &self.entries[start..start + len]
+    }
+
+    /// [`Section::list`]: the values of `key` after the last empty one (which resets it).
+    pub fn list(&self, key: &str) -> &[&'a Entry] {
+        let all = self.all(key);
+        match all.iter().rposition(|e| e.value.is_empty()) {
+            Some(i) => &all[i + 1..],
+            None => all,
+        }
+    }
+
+    /// [`Section::last`]: the last assignment of `key`.
+    pub fn last(&self, key: &str) -> Option<&'a Entry> {
+        self.all(key).last().copied()
+    }
+
+    /// The distinct keys, sorted, each with its first entry (for reports naming a line).
+    pub fn keys(&self) -> impl Iterator<Item = &'a Entry> + '_ {
+        let mut prev: Option<&str> = None;
+        self.entries.iter().copied().filter(move |e| {
+            let new = prev != Some(e.key.as_str());
+            prev = Some(e.key.as_str());
+            new
+        })
+    }
+}
+
 /// A parsed unit file: its sections in order of first appearance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnitFile {
@@ -414,6 +461,20 @@ mod tests {
             .map(|e| e.value.clone())
             .collect();
         assert_eq!(v, vec!["3"]);
+    }
+
+    #[test]
+    fn index_agrees_with_section_lookups() {
+        let f = UnitFile::parse("[S]\nB=1\nA=1\nB=\nB=2\nC=x\nB=3\nA=2\n").unwrap();
+        let s = f.section("S").unwrap();
+        let idx = Index::new(s);
+        for k in ["A", "B", "C", "D", ""] {
+            assert_eq!(idx.list(k).to_vec(), s.list(k), "{k}");
+            assert_eq!(idx.last(k), s.last(k), "{k}");
+        }
+        assert_eq!(idx.all("B").len(), 4);
+        let keys: Vec<_> = idx.keys().map(|e| (e.key.as_str(), e.line)).collect();
+        assert_eq!(keys, [("A", 3), ("B", 2), ("C", 6)]);
     }
 
     #[test]

@@ -5,7 +5,8 @@ use super::values::{boolean, key_values, single, words};
 use super::{host_path, unknown_key, Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::exec;
-use crate::unit::Entry;
+use crate::unit::{Entry, Index};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// How a simple key becomes podman arguments. Flags are written as two words
@@ -140,6 +141,16 @@ fn all_keys() -> Vec<&'static str> {
         .collect()
 }
 
+/// [`all_keys`], sorted once per process for binary search.
+fn known_keys() -> &'static [&'static str] {
+    static KNOWN: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KNOWN.get_or_init(|| {
+        let mut k = all_keys();
+        k.sort_unstable();
+        k
+    })
+}
+
 /// `Notify=`: who tells systemd the service is ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Notify {
@@ -184,25 +195,24 @@ pub struct Container {
     pub deps: Vec<String>,
 }
 
-fn values<'a>(sec: &'a crate::unit::Section, key: &str) -> Vec<&'a Entry> {
-    sec.list(key)
-}
-
 impl Container {
     /// Read and check `[Container]`.
     pub fn from_source(src: &Source, ctx: &Context) -> Result<Container, SourceError> {
         let Some(sec) = src.file.section("Container") else {
             return Err(src.err(0, "no [Container] section"));
         };
-        let known = all_keys();
+        let known = known_keys();
         for e in &sec.entries {
+            if known.binary_search(&e.key.as_str()).is_err() {
+                return Err(unknown_key(src, "Container", e, &all_keys()));
+            }
             if let Some((_, why)) = NOT_YET.iter().find(|(k, _)| *k == e.key) {
                 return Err(src.err(e.line, *why));
             }
-            if !known.contains(&e.key.as_str()) {
-                return Err(unknown_key(src, "Container", e, &known));
-            }
         }
+        let sec_line = sec.line;
+        let sec = Index::new(sec);
+        let values = |k: &str| sec.list(k).iter().copied();
         let mut c = Container::default();
         let last = |k: &str| sec.last(k).filter(|e| !e.value.is_empty());
 
@@ -210,10 +220,10 @@ impl Container {
         c.rootfs = last("Rootfs").map(|e| host_path(src, &e.value));
         match (&c.image, &c.rootfs) {
             (None, None) => {
-                return Err(src.err(sec.line, "[Container] needs Image= or Rootfs="));
+                return Err(src.err(sec_line, "[Container] needs Image= or Rootfs="));
             }
             (Some(_), Some(_)) => {
-                let e = sec.last("Rootfs").map(|e| e.line).unwrap_or(sec.line);
+                let e = sec.last("Rootfs").map(|e| e.line).unwrap_or(sec_line);
                 return Err(src.err(e, "Image= and Rootfs= exclude each other"));
             }
             _ => {}
@@ -225,30 +235,29 @@ impl Container {
             c.exec = words(src, e)?;
         }
         c.entrypoint = last("Entrypoint").map(|e| e.value.clone());
-        c.environment = key_values(src, values(sec, "Environment"))?;
-        c.environment_files = values(sec, "EnvironmentFile")
-            .into_iter()
+        c.environment = key_values(src, values("Environment"))?;
+        c.environment_files = values("EnvironmentFile")
             .map(|e| host_path(src, &e.value))
             .collect();
         if let Some(e) = sec.last("EnvironmentHost") {
             c.environment_host = Some(boolean(src, e)?);
         }
-        for e in values(sec, "PublishPort") {
+        for e in values("PublishPort") {
             c.publish_ports.push(single(src, e)?);
         }
-        for e in values(sec, "Volume") {
+        for e in values("Volume") {
             let v = volume(src, e, ctx, &mut c.bind_sources, &mut c.deps)?;
             c.volumes.push(v);
         }
-        for e in values(sec, "Mount") {
+        for e in values("Mount") {
             let m = mount(src, e, ctx, &mut c.deps)?;
             c.mounts.push(m);
         }
-        for e in values(sec, "Network") {
+        for e in values("Network") {
             c.networks.push(network(src, e, ctx)?);
         }
-        c.labels = key_values(src, values(sec, "Label"))?;
-        c.annotations = key_values(src, values(sec, "Annotation"))?;
+        c.labels = key_values(src, values("Label"))?;
+        c.annotations = key_values(src, values("Annotation"))?;
         if let Some(e) = last("AutoUpdate") {
             match e.value.as_str() {
                 "registry" | "local" => {
@@ -263,7 +272,7 @@ impl Container {
                 }
             }
         }
-        (c.podman_args, c.global_args) = super::values::extra_args(src, sec)?;
+        (c.podman_args, c.global_args) = super::values::extra_args(src, &sec)?;
         let user = last("User").map(|e| single(src, e)).transpose()?;
         let group = last("Group").map(|e| single(src, e)).transpose()?;
         c.user = match (user, group) {
@@ -289,19 +298,32 @@ impl Container {
             let line = sec.last("Notify").map(|e| e.line).unwrap_or(0);
             return Err(src.err(line, "Notify=healthy needs HealthCmd="));
         }
-        for (key, kind) in SIMPLE {
-            simple(src, sec, key, *kind, &mut c.simple)?;
+        // The one-to-one keys present, in table order (not all 58 looked up).
+        let mut present: Vec<usize> = sec
+            .keys()
+            .filter_map(|e| SIMPLE.iter().position(|(k, _)| *k == e.key))
+            .collect();
+        present.sort_unstable();
+        for i in present {
+            let (key, kind) = SIMPLE[i];
+            simple(src, &sec, key, kind, &mut c.simple)?;
         }
         Ok(c)
     }
 
     /// `podman [global] run ... IMAGE [EXEC...]` as an argv (before quoting).
-    pub fn run_argv(&self, podman: &str, container_name: &str, oneshot: bool) -> Vec<String> {
-        let mut a: Vec<String> = vec![podman.to_owned()];
-        a.extend(self.global_args.iter().cloned());
+    pub fn run_argv<'a>(
+        &'a self,
+        podman: &'a str,
+        container_name: &'a str,
+        oneshot: bool,
+    ) -> Vec<Cow<'a, str>> {
+        let mut a: Vec<Cow<'a, str>> = Vec::with_capacity(32 + 2 * self.environment.len());
+        a.push(podman.into());
+        a.extend(self.global_args.iter().map(|s| s.as_str().into()));
         a.push("run".into());
         a.push("--name".into());
-        a.push(container_name.to_owned());
+        a.push(container_name.into());
         a.push("--cidfile=%t/%N.cid".into());
         a.push("--replace".into());
         a.push("--rm".into());
@@ -321,17 +343,17 @@ impl Container {
         }
         if let Some(u) = &self.user {
             a.push("--user".into());
-            a.push(u.clone());
+            a.push(u.as_str().into());
         }
         if let Some(w) = &self.working_dir {
             a.push("--workdir".into());
-            a.push(w.clone());
+            a.push(w.as_str().into());
         }
         if let Some(ep) = &self.entrypoint {
             a.push("--entrypoint".into());
-            a.push(ep.clone());
+            a.push(ep.as_str().into());
         }
-        a.extend(self.simple.iter().cloned());
+        a.extend(self.simple.iter().map(|s| s.as_str().into()));
         match self.environment_host {
             Some(true) => a.push("--env-host".into()),
             Some(false) => a.push("--env-host=false".into()),
@@ -339,53 +361,53 @@ impl Container {
         }
         for (k, v) in &self.environment {
             a.push("--env".into());
-            a.push(format!("{k}={v}"));
+            a.push(format!("{k}={v}").into());
         }
         for f in &self.environment_files {
             a.push("--env-file".into());
-            a.push(f.clone());
+            a.push(f.as_str().into());
         }
         for p in &self.publish_ports {
             a.push("--publish".into());
-            a.push(p.clone());
+            a.push(p.as_str().into());
         }
         for v in &self.volumes {
             a.push("-v".into());
-            a.push(v.clone());
+            a.push(v.as_str().into());
         }
         for m in &self.mounts {
             a.push("--mount".into());
-            a.push(m.clone());
+            a.push(m.as_str().into());
         }
         for (n, _) in &self.networks {
             a.push("--network".into());
-            a.push(n.clone());
+            a.push(n.as_str().into());
         }
         for (k, v) in &self.labels {
             a.push("--label".into());
-            a.push(format!("{k}={v}"));
+            a.push(format!("{k}={v}").into());
         }
         for (k, v) in &self.annotations {
             a.push("--annotation".into());
-            a.push(format!("{k}={v}"));
+            a.push(format!("{k}={v}").into());
         }
-        a.extend(self.podman_args.iter().cloned());
+        a.extend(self.podman_args.iter().map(|s| s.as_str().into()));
         match (&self.image, &self.rootfs) {
-            (Some(i), _) => a.push(i.clone()),
+            (Some(i), _) => a.push(i.as_str().into()),
             (None, Some(r)) => {
                 a.push("--rootfs".into());
-                a.push(r.clone());
+                a.push(r.as_str().into());
             }
             (None, None) => {}
         }
-        a.extend(self.exec.iter().cloned());
+        a.extend(self.exec.iter().map(|s| s.as_str().into()));
         a
     }
 }
 
 fn simple(
     src: &Source,
-    sec: &crate::unit::Section,
+    sec: &Index,
     key: &str,
     kind: Kind,
     out: &mut Vec<String>,
@@ -543,12 +565,11 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     let offline = !c.networks.is_empty() && c.networks.iter().all(|(n, _)| n == "none");
     let mut file = super::service_unit(src, !offline)?;
 
-    // [Service] keys the user may set, checked as quadlet does.
-    let svc_user = file
-        .section("Service")
-        .cloned()
-        .unwrap_or_else(|| crate::unit::Section::new("Service"));
-    let oneshot = match svc_user.last("Type") {
+    // [Service] keys the user may set, checked as quadlet does (`file` has the source's
+    // [Service] as it is).
+    let svc_user = src.file.section("Service");
+    let svc_last = |k: &str| svc_user.and_then(|s| s.last(k));
+    let oneshot = match svc_last("Type") {
         None => false,
         Some(e) => match e.value.as_str() {
             "notify" => false,
@@ -561,7 +582,7 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
             }
         },
     };
-    if let Some(e) = svc_user.last("KillMode") {
+    if let Some(e) = svc_last("KillMode") {
         if e.value != "mixed" && e.value != "control-group" {
             return Err(src.err(
                 e.line,

@@ -113,7 +113,8 @@ impl Network {
                 ));
             }
         }
-        (n.podman_args, n.global_args) = super::values::extra_args(src, sec)?;
+        (n.podman_args, n.global_args) =
+            super::values::extra_args(src, &crate::unit::Index::new(sec))?;
         Ok(n)
     }
 

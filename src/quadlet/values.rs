@@ -66,7 +66,7 @@ pub fn single(src: &Source, e: &Entry) -> Result<String, SourceError> {
 /// it), which every kind of source has: `(podman_args, global_args)`.
 pub fn extra_args(
     src: &Source,
-    sec: &crate::unit::Section,
+    sec: &crate::unit::Index,
 ) -> Result<(Vec<String>, Vec<String>), SourceError> {
     let mut podman = Vec::new();
     let mut global = Vec::new();

@@ -90,7 +90,8 @@ impl Volume {
             let line = sec.last("Image").map(|e| e.line).unwrap_or(0);
             return Err(src.err(line, "Image= needs Driver=image"));
         }
-        (v.podman_args, v.global_args) = super::values::extra_args(src, sec)?;
+        (v.podman_args, v.global_args) =
+            super::values::extra_args(src, &crate::unit::Index::new(sec))?;
         Ok(v)
     }
 
