@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     };
     tune_malloc();
     let (opts, defaults_err) = generator::Options::from_env();
-    let run = generator::run(&opts);
+    let (run, written) = generator::generate(&opts, &normal);
     let mut failed = false;
     if let Some(e) = defaults_err {
         eprintln!("rootlet: {e} (using the built-in defaults)");
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         eprintln!("rootlet: {e}");
         failed = true;
     }
-    if let Err(e) = generator::write(&run, &normal) {
+    if let Err(e) = written {
         eprintln!("rootlet: writing to {}: {e}", normal.display());
         return ExitCode::FAILURE;
     }

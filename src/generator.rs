@@ -7,7 +7,9 @@ use crate::search::{self, Root};
 use crate::unit::UnitFile;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Settings of a run.
 #[derive(Debug, Clone)]
@@ -58,10 +60,8 @@ impl Options {
 /// The outcome of a run: units (by name) and every error and note.
 #[derive(Debug, Default)]
 pub struct Run {
+    /// The units, sorted by name ([`generate`] leaves out those it already wrote).
     pub units: Vec<Generated>,
-    /// The parsed sources, by file name (kept: dropping thousands of them costs time a
-    /// generator that exits next does not need to spend).
-    pub sources: BTreeMap<String, Source>,
     pub errors: Vec<SourceError>,
     pub notes: Vec<String>,
 }
@@ -167,98 +167,229 @@ pub fn par_map_with<T: Sync, R: Send, S>(
 /// Find, parse and translate everything. Writes nothing.
 pub fn run(opts: &Options) -> Run {
     let disc = search::discover(&opts.roots);
-    let mut out = Run {
-        notes: disc.notes,
-        errors: disc.errors,
+    process(&disc, &[], opts, None).0
+}
+
+/// Find, parse and translate everything, and write the units and their symlinks into
+/// `dir` (a generator's NORMAL directory): what the generator does. A unit that no other
+/// can clash with is written by the thread that made it, at once (the sources, units and
+/// text of a run are then never all in memory); the others (names two sources share,
+/// `Alias=`, instances) are settled after all are made, exactly as [`run`] settles them.
+/// The returned [`Run`] has the errors and the units written last.
+pub fn generate(opts: &Options, dir: &Path) -> (Run, io::Result<()>) {
+    let out = match Output::open(dir) {
+        Ok(o) => o,
+        Err(e) => return (Run::default(), Err(e)),
+    };
+    let disc = search::discover(&opts.roots);
+    process(&disc, &[], opts, Some(&out))
+}
+
+/// Translate parsed sources (no search path, nothing written): sockets first, so that the
+/// services they activate are wired to exactly the sockets that were generated.
+pub fn translate_all(sources: &BTreeMap<String, Source>, opts: &Options, out: &mut Run) {
+    let parsed: Vec<&Source> = sources.values().collect();
+    let r = process(&search::Discovery::default(), &parsed, opts, None).0;
+    out.units.extend(r.units);
+    out.errors.extend(r.errors);
+}
+
+/// A source to translate: already parsed, or to be read by the thread that translates it.
+enum Job<'a> {
+    Parsed(&'a Source),
+    Load(&'a search::Found),
+}
+
+impl Job<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Job::Parsed(s) => &s.name,
+            Job::Load(f) => &f.name,
+        }
+    }
+}
+
+/// What became of one source.
+enum Outcome {
+    /// Written at once; what it claimed in the output directory.
+    Written(String, Vec<quadlet::Link>),
+    /// To be settled with the others (and written then, if it wins).
+    Kept(Generated, PathBuf),
+    Failed(SourceError),
+    WriteFailed(io::Error),
+}
+
+/// The whole run: `disc`'s sources (read here) and `parsed` ones.
+fn process(
+    disc: &search::Discovery,
+    parsed: &[&Source],
+    opts: &Options,
+    out: Option<&Output>,
+) -> (Run, io::Result<()>) {
+    let mut run = Run {
+        notes: disc.notes.clone(),
+        errors: disc.errors.clone(),
         ..Run::default()
     };
-    let mut sources: BTreeMap<String, Source> = BTreeMap::new();
+    // The unit every source would become, known before any is read: a name two sources
+    // share is settled after translation, in name order, as are sources whose units could
+    // claim another's symlinks.
+    let mut predicted: HashMap<String, usize> = HashMap::new();
+    let names = disc
+        .sources
+        .iter()
+        .map(|f| (f.kind, f.name.as_str()))
+        .chain(parsed.iter().map(|s| (s.kind, s.name.as_str())));
+    for (kind, name) in names {
+        let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+        *predicted
+            .entry(quadlet::unit_name_for(kind, stem))
+            .or_default() += 1;
+    }
+    // Sources other units refer to (networks, volumes, sockets) are read first; containers
+    // are read by the thread that translates them.
+    let refs: Vec<&search::Found> = disc
+        .sources
+        .iter()
+        .filter(|f| f.kind != SourceKind::Container)
+        .collect();
     let loaded = par_map_with(
-        &disc.sources,
+        &refs,
         || Vec::with_capacity(8192),
         |buf, f| load_source_with(buf, &f.path, &f.name, f.kind, &disc.dropin_dirs),
     );
-    for (f, r) in disc.sources.iter().zip(loaded) {
+    let mut sources: BTreeMap<String, &Source> = BTreeMap::new();
+    let mut owned: Vec<Source> = Vec::new();
+    for r in loaded {
         match r {
-            Ok(s) => {
-                sources.insert(f.name.clone(), s);
-            }
-            Err(e) => out.errors.push(e),
+            Ok(s) => owned.push(s),
+            Err(e) => run.errors.push(e),
         }
     }
-    translate_all(&sources, opts, &mut out);
-    out.sources = sources;
-    out.errors
-        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
-    out
-}
-
-/// Translate parsed sources: sockets first, so that the services they activate are wired
-/// to exactly the sockets that were generated.
-pub fn translate_all(sources: &BTreeMap<String, Source>, opts: &Options, out: &mut Run) {
+    for s in owned.iter().chain(parsed.iter().copied()) {
+        sources.insert(s.name.clone(), s);
+    }
     let no_sockets = BTreeMap::new();
     let ctx0 = Context {
         podman: &opts.podman,
         defaults: &opts.defaults,
-        sources,
+        sources: &sources,
         sockets_for: &no_sockets,
     };
-    let service_units: BTreeMap<String, &Source> = sources
-        .values()
-        .filter(|s| s.kind != SourceKind::Socket)
-        .map(|s| (s.unit_name(), s))
-        .collect();
+
+    // Sockets first: a service is wired to the sockets that were generated for it.
     let mut sockets_for: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut generated: Vec<Generated> = Vec::new();
+    let mut outcomes: Vec<(String, Outcome)> = Vec::new();
     for s in sources.values().filter(|s| s.kind == SourceKind::Socket) {
-        match quadlet::translate(s, &ctx0) {
+        let o = match quadlet::translate(s, &ctx0) {
             Ok(g) => {
                 if let Ok(Some(svc)) = socket::activated_service(s) {
-                    if service_units.contains_key(&svc) {
+                    if predicted.contains_key(&svc) {
                         sockets_for.entry(svc).or_default().push(g.name.clone());
                     }
                 }
-                generated.push(g);
+                Outcome::Kept(g, s.path.clone())
             }
-            Err(e) => out.errors.push(e),
-        }
+            Err(e) => Outcome::Failed(e),
+        };
+        outcomes.push((s.name.clone(), o));
     }
     let ctx = Context {
         sockets_for: &sockets_for,
         ..ctx0
     };
-    let services: Vec<&Source> = sources
-        .values()
-        .filter(|s| s.kind != SourceKind::Socket)
+    let jobs: Vec<Job> = disc
+        .sources
+        .iter()
+        .filter(|f| f.kind == SourceKind::Container)
+        .map(Job::Load)
+        .chain(
+            sources
+                .values()
+                .filter(|s| s.kind != SourceKind::Socket)
+                .map(|s| Job::Parsed(s)),
+        )
         .collect();
-    for r in par_map(&services, |s| quadlet::translate(s, &ctx)) {
-        match r {
-            Ok(g) => generated.push(g),
-            Err(e) => out.errors.push(e),
+    let done = par_map_with(
+        &jobs,
+        || (Vec::with_capacity(8192), String::with_capacity(4096)),
+        |(buf, text), job| {
+            let loaded;
+            let src = match job {
+                Job::Parsed(s) => *s,
+                Job::Load(f) => {
+                    match load_source_with(buf, &f.path, &f.name, f.kind, &disc.dropin_dirs) {
+                        Ok(s) => {
+                            loaded = s;
+                            &loaded
+                        }
+                        Err(e) => return Outcome::Failed(e),
+                    }
+                }
+            };
+            let g = match quadlet::translate(src, &ctx) {
+                Ok(g) => g,
+                Err(e) => return Outcome::Failed(e),
+            };
+            match out {
+                Some(out) if stands_alone(&g, src, &predicted) => match out.write(&g, text) {
+                    Ok(()) => Outcome::Written(g.name, g.links),
+                    Err(e) => Outcome::WriteFailed(e),
+                },
+                _ => Outcome::Kept(g, src.path.clone()),
+            }
+        },
+    );
+    outcomes.extend(jobs.iter().map(|j| j.name().to_owned()).zip(done));
+
+    // Settle the rest: two sources must not become the same unit (`a-network.container`,
+    // `a.network`), nor claim the same path; the first by unit name (then file name) wins.
+    let mut claimed: BTreeMap<String, String> = BTreeMap::new(); // path -> link target or ""
+    let mut kept: Vec<(Generated, PathBuf, String)> = Vec::new();
+    let mut write_err: Option<io::Error> = None;
+    for (file, o) in outcomes {
+        match o {
+            Outcome::Written(name, links) => {
+                claimed.insert(name, String::new());
+                for l in links {
+                    claimed.insert(l.path, l.target);
+                }
+            }
+            Outcome::Kept(g, path) => kept.push((g, path, file)),
+            Outcome::Failed(e) => run.errors.push(e),
+            Outcome::WriteFailed(e) => {
+                write_err.get_or_insert(e);
+            }
         }
     }
-    // Two sources must not become the same unit (`a-network.container`, `a.network`),
-    // nor claim the same symlink.
-    generated.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut links: BTreeMap<String, String> = BTreeMap::new();
-    for g in generated {
-        let src = source_path(&g);
-        if let Some(first) = names.get(&g.name) {
-            out.errors.push(SourceError::new(
-                &src,
+    kept.sort_by(|a, b| (&a.0.name, &a.2).cmp(&(&b.0.name, &b.2)));
+    // First the names (a unit file beats any symlink of the same name), then the links.
+    let mut firsts: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut named: Vec<(Generated, PathBuf)> = Vec::new();
+    for (g, path, _) in kept {
+        if claimed.contains_key(&g.name) || firsts.contains_key(&g.name) {
+            let first = match firsts.get(&g.name) {
+                Some(p) => p.display().to_string(),
+                None => "another source".into(),
+            };
+            run.errors.push(SourceError::new(
+                &path,
                 0,
-                format!("becomes {} like {}: skipped", g.name, first.display()),
+                format!("becomes {} like {first}: skipped", g.name),
             ));
             continue;
         }
-        if let Some(l) = g
-            .links
-            .iter()
-            .find(|l| links.get(&l.path).is_some_and(|t| *t != l.target))
-        {
-            out.errors.push(SourceError::new(
-                &src,
+        firsts.insert(g.name.clone(), path.clone());
+        named.push((g, path));
+    }
+    for (g, _) in &named {
+        claimed.insert(g.name.clone(), String::new());
+    }
+    for (g, path) in named {
+        let clash = |l: &&quadlet::Link| claimed.get(&l.path).is_some_and(|t| *t != l.target);
+        if let Some(l) = g.links.iter().find(clash) {
+            run.errors.push(SourceError::new(
+                &path,
                 0,
                 format!(
                     "install symlink {} is claimed by another unit: skipped",
@@ -268,60 +399,99 @@ pub fn translate_all(sources: &BTreeMap<String, Source>, opts: &Options, out: &m
             continue;
         }
         for l in &g.links {
-            links.insert(l.path.clone(), l.target.clone());
+            claimed.insert(l.path.clone(), l.target.clone());
         }
-        names.insert(g.name.clone(), src);
-        out.units.push(g);
+        run.units.push(g);
     }
-}
-
-fn source_path(g: &Generated) -> PathBuf {
-    g.file
-        .section("Unit")
-        .and_then(|s| s.last("SourcePath"))
-        .map(|e| PathBuf::from(e.value.replace("%%", "%")))
-        .unwrap_or_default()
-}
-
-/// Write the units and their symlinks into `dir` (a generator's NORMAL directory).
-/// Names were checked to be valid unit names, so nothing lands outside `dir`. Files are
-/// created relative to open directories (no path walk per file), on up to 4 threads.
-pub fn write(run: &Run, dir: &Path) -> io::Result<()> {
-    use rustix::fs::{Mode, OFlags};
-    std::fs::create_dir_all(dir)?;
-    let open_dir = |p: &Path| -> io::Result<std::os::fd::OwnedFd> {
-        Ok(rustix::fs::open(
-            p,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?)
-    };
-    let top = open_dir(dir)?;
-    // The few `X.target.wants/` directories first, each opened once.
-    let mut subdirs: HashMap<&str, std::os::fd::OwnedFd> = HashMap::new();
-    for l in run.units.iter().flat_map(|g| &g.links) {
-        if let Some((sub, _)) = l.path.rsplit_once('/') {
-            if !subdirs.contains_key(sub) {
-                let p = dir.join(sub);
-                std::fs::create_dir_all(&p)?;
-                subdirs.insert(sub, open_dir(&p)?);
+    if let Some(out) = out {
+        let mut text = String::new();
+        for g in &run.units {
+            if let Err(e) = out.write(g, &mut text) {
+                write_err.get_or_insert(e);
             }
         }
     }
-    let write_one = |text: &mut String, g: &Generated| -> io::Result<()> {
+    run.errors
+        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    (run, write_err.map_or(Ok(()), Err))
+}
+
+/// Whether `g` can be written before the others are made: its name is no other source's,
+/// it is not an instance (a template's `DefaultInstance=` link could name it), and its
+/// only symlinks are `X.wants/NAME`-like ones named after itself (no `Alias=`). No other
+/// unit can then claim a path it writes.
+fn stands_alone(g: &Generated, src: &Source, predicted: &HashMap<String, usize>) -> bool {
+    g.name == src.unit_name()
+        && predicted.get(&g.name) == Some(&1)
+        && !g
+            .name
+            .split_once('@')
+            .is_some_and(|(_, i)| !i.starts_with('.'))
+        && g.links
+            .iter()
+            .all(|l| l.path.rsplit_once('/').is_some_and(|(_, n)| n == g.name))
+}
+
+/// An output directory, open, with its `X.target.wants/`-like subdirectories opened as
+/// they are first needed: files are created relative to them (no path walk per file).
+pub struct Output {
+    dir: PathBuf,
+    top: OwnedFd,
+    subdirs: Mutex<HashMap<String, Arc<OwnedFd>>>,
+}
+
+fn open_dir(p: &Path) -> io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    Ok(rustix::fs::open(
+        p,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+impl Output {
+    pub fn open(dir: &Path) -> io::Result<Output> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Output {
+            dir: dir.to_owned(),
+            top: open_dir(dir)?,
+            subdirs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn subdir(&self, name: &str) -> io::Result<Arc<OwnedFd>> {
+        let mut map = self.subdirs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(fd) = map.get(name) {
+            return Ok(fd.clone());
+        }
+        let p = self.dir.join(name);
+        std::fs::create_dir_all(&p)?;
+        let fd = Arc::new(open_dir(&p)?);
+        map.insert(name.to_owned(), fd.clone());
+        Ok(fd)
+    }
+
+    /// Write one unit and its symlinks (an existing symlink is replaced), rendering the
+    /// text into `text`.
+    pub fn write(&self, g: &Generated, text: &mut String) -> io::Result<()> {
+        use rustix::fs::{Mode, OFlags};
         text.clear();
         g.text_into(text);
         let fd = rustix::fs::openat(
-            &top,
+            &self.top,
             g.name.as_str(),
             OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o644),
         )?;
         io::Write::write_all(&mut std::fs::File::from(fd), text.as_bytes())?;
         for l in &g.links {
+            let sub;
             let (d, name) = match l.path.rsplit_once('/') {
-                Some((sub, name)) => (&subdirs[sub], name),
-                None => (&top, l.path.as_str()),
+                Some((dir, name)) => {
+                    sub = self.subdir(dir)?;
+                    (&*sub, name)
+                }
+                None => (&self.top, l.path.as_str()),
             };
             match rustix::fs::symlinkat(l.target.as_str(), d, name) {
                 Err(rustix::io::Errno::EXIST) => {
@@ -332,8 +502,15 @@ pub fn write(run: &Run, dir: &Path) -> io::Result<()> {
             }
         }
         Ok(())
-    };
-    par_map_with(&run.units, || String::with_capacity(4096), write_one)
+    }
+}
+
+/// Write the units of `run` and their symlinks into `dir` (a generator's NORMAL
+/// directory), on up to 4 threads. Names were checked to be valid unit names, so nothing
+/// lands outside `dir`.
+pub fn write(run: &Run, dir: &Path) -> io::Result<()> {
+    let out = Output::open(dir)?;
+    par_map_with(&run.units, String::new, |text, g| out.write(g, text))
         .into_iter()
         .collect()
 }

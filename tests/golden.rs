@@ -88,8 +88,32 @@ fn run_case(case: &Path, out: &Path) -> Outcome {
         podman: "/usr/bin/podman".into(),
         defaults,
     };
-    let run = generator::run(&opts);
-    generator::write(&run, out).unwrap();
+    // What the generator does (units written as they are made) ...
+    let (run, written) = generator::generate(&opts, out);
+    written.unwrap();
+    // ... gives what `rootlet generate` does (all made, then written).
+    let both = PathBuf::from(format!("{}-collected", out.display()));
+    let _ = fs::remove_dir_all(&both);
+    let collected = generator::run(&opts);
+    generator::write(&collected, &both).unwrap();
+    assert_eq!(
+        tree(&both),
+        tree(out),
+        "{}: generate() and run()+write() differ",
+        case.display()
+    );
+    assert_eq!(
+        collected
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        run.errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+    );
+    let _ = fs::remove_dir_all(&both);
     let abs = input.to_string_lossy().into_owned();
     let norm = |s: &str| s.replace(&abs, "/INPUT");
     let mut t = tree(out);

@@ -183,8 +183,9 @@ impl Generated {
 pub struct Context<'a> {
     pub podman: &'a str,
     pub defaults: &'a Defaults,
-    /// Sources by file name (`db.network`), for references between them.
-    pub sources: &'a BTreeMap<String, Source>,
+    /// Sources by file name (`db.network`), for references between them (networks,
+    /// volumes and sockets at least: a container is never looked up).
+    pub sources: &'a BTreeMap<String, &'a Source>,
     /// Socket units that activate a given generated service: service name -> socket names.
     pub sockets_for: &'a BTreeMap<String, Vec<String>>,
 }
