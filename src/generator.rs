@@ -144,23 +144,23 @@ pub fn par_map_with<T: Sync, R: Send, S>(
     }
     let chunk = items.len().div_ceil(threads);
     let (f, init) = (&f, &init);
+    let work = move |c: &[T]| {
+        let mut state = init();
+        c.iter().map(|t| f(&mut state, t)).collect::<Vec<R>>()
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| {
-                scope.spawn(move || {
-                    let mut state = init();
-                    c.iter().map(|t| f(&mut state, t)).collect::<Vec<R>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(v) => v,
+        // The first chunk on this thread, the others on new ones.
+        let mut chunks = items.chunks(chunk);
+        let first = chunks.next().unwrap_or_default();
+        let handles: Vec<_> = chunks.map(|c| scope.spawn(move || work(c))).collect();
+        let mut out = work(first);
+        for h in handles {
+            match h.join() {
+                Ok(v) => out.extend(v),
                 Err(p) => std::panic::resume_unwind(p),
-            })
-            .collect()
+            }
+        }
+        out
     })
 }
 
