@@ -3,8 +3,8 @@
 # units of a real systemd 252 (booted in the e2e sandbox), in the same boot:
 #   1. reaction: time from network-online.target turning active to each wait finishing
 #      (the target is held back by a system unit for HOLD seconds);
-#   2. cost: CPU used by each waiting unit, scaled to a minute of waiting, and the number of
-#      processes each started;
+#   2. cost: CPU used by each waiting unit, scaled to a minute of waiting, and peak memory
+#      (GNU time's maximum RSS: of the helper, and of the largest process of the loop);
 #   3. never pulled in: a boot where nothing pulls network-online.target in but a default
 #      route exists: how long each wait takes (the reference's own limit is 90 s;
 #      BENCH_FULL=1 waits for it, otherwise it is reported as still waiting after LIMIT s).
@@ -55,7 +55,7 @@ cat > \$R/etc/systemd/user/bench-rootlet.service <<'EOT'
 Type=oneshot
 RemainAfterExit=yes
 CPUAccounting=yes
-ExecStart=/usr/local/bin/rootlet-wait-online
+ExecStart=/usr/bin/time -f 'peak-rss-kib %%M' /usr/local/bin/rootlet-wait-online
 EOT
 cat > \$R/etc/systemd/user/bench-reference.service <<'EOT'
 [Service]
@@ -63,7 +63,7 @@ Type=oneshot
 RemainAfterExit=yes
 CPUAccounting=yes
 TimeoutStartSec=90s
-ExecStart=/bin/sh -c 'until systemctl is-active network-online.target; do sleep 0.5; done'
+ExecStart=/usr/bin/time -f 'peak-rss-kib %%M' /bin/sh -c 'until systemctl is-active network-online.target; do sleep 0.5; done'
 EOT
 ln -sf ../bench-rootlet.service ../bench-reference.service \$R/etc/systemd/user/default.target.wants/ 2>/dev/null || {
     ln -sf ../bench-rootlet.service \$R/etc/systemd/user/default.target.wants/bench-rootlet.service
@@ -74,7 +74,11 @@ prop() { sb user systemctl --user show -P "$1" "$2"; }
 ms() { awk "BEGIN{printf \"%.1f\", ($1)/1000}"; }
 
 echo "rootlet-wait-online beside the reference loop, systemd $(systemctl --version | awk 'NR==1{print $2}'), HOLD=${HOLD}s, $RUNS boots"
-declare -a R_REACT=() Q_REACT=() R_CPU=() Q_CPU=()
+declare -a R_REACT=() Q_REACT=() R_CPU=() Q_CPU=() R_RSS=() Q_RSS=()
+# Peak RSS from the unit's journal (the line may take a moment to get there).
+rss() { local v=0; for _ in $(seq 25); do
+        v=$(sb user journalctl --user -u "$1" -o cat --no-pager 2>/dev/null | awk '/^peak-rss-kib/{v=$2} END{print v+0}')
+        [ "$v" != 0 ] && break; sleep 0.2; done; echo "$v"; }
 for i in $(seq "$RUNS"); do
     BENCH_MODE=hold E2E_PROVISION=$PROV/provision.sh sb boot 2>/dev/null
     sb wait-user >/dev/null 2>&1 || true
@@ -92,14 +96,16 @@ for i in $(seq "$RUNS"); do
     # CPU per minute of waiting, in ms
     R_CPU+=("$(awk "BEGIN{printf \"%.1f\", $cr/1e6 * 60e6/($tr-$sr)}")")
     Q_CPU+=("$(awk "BEGIN{printf \"%.1f\", $cq/1e6 * 60e6/($tq-$sq)}")")
-    printf 'boot %d: reaction rootlet %s ms, reference %s ms; CPU/min rootlet %s ms, reference %s ms\n' \
-        "$i" "$(ms $((tr - tn)))" "$(ms $((tq - tn)))" "${R_CPU[-1]}" "${Q_CPU[-1]}"
+    R_RSS+=("$(rss bench-rootlet.service)"); Q_RSS+=("$(rss bench-reference.service)")
+    printf 'boot %d: reaction rootlet %s ms, reference %s ms; CPU/min rootlet %s ms, reference %s ms; peak RSS rootlet %s KiB, reference %s KiB\n' \
+        "$i" "$(ms $((tr - tn)))" "$(ms $((tq - tn)))" "${R_CPU[-1]}" "${Q_CPU[-1]}" "${R_RSS[-1]}" "${Q_RSS[-1]}"
     sb shutdown >/dev/null 2>&1
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 mr=$(median "${R_REACT[@]}"); mq=$(median "${Q_REACT[@]}")
 echo "reaction after network-online.target turns active (median): rootlet $(ms "$mr") ms, reference $(ms "$mq") ms ($(awk "BEGIN{printf \"%.0f\", $mq/($mr>0?$mr:1)}")x)"
 echo "CPU per minute of waiting (median): rootlet $(median "${R_CPU[@]}") ms, reference $(median "${Q_CPU[@]}") ms"
+echo "peak RSS (median): rootlet $(median "${R_RSS[@]}") KiB, reference $(median "${Q_RSS[@]}") KiB (largest process of the loop)"
 
 BENCH_MODE=never E2E_PROVISION=$PROV/provision.sh sb boot 2>/dev/null
 sb wait-user >/dev/null 2>&1 || true
