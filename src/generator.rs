@@ -5,7 +5,7 @@ use crate::error::SourceError;
 use crate::quadlet::{self, socket, Context, Defaults, Generated, Source, SourceKind};
 use crate::search::{self, Root};
 use crate::unit::UnitFile;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -200,21 +200,13 @@ enum Job<'a> {
     Load(&'a search::Found),
 }
 
-impl Job<'_> {
-    fn name(&self) -> &str {
-        match self {
-            Job::Parsed(s) => &s.name,
-            Job::Load(f) => &f.name,
-        }
-    }
-}
-
 /// What became of one source.
 enum Outcome {
     /// Written at once; what it claimed in the output directory.
     Written(String, Vec<quadlet::Link>),
-    /// To be settled with the others (and written then, if it wins).
-    Kept(Generated, PathBuf),
+    /// To be settled with the others (and written then, if it wins), with the path and
+    /// name of its source.
+    Kept(Generated, PathBuf, String),
     Failed(SourceError),
     WriteFailed(io::Error),
 }
@@ -231,21 +223,22 @@ fn process(
         errors: disc.errors.clone(),
         ..Run::default()
     };
-    // The unit every source would become, known before any is read: a name two sources
-    // share is settled after translation, in name order, as are sources whose units could
-    // claim another's symlinks.
-    let mut predicted: HashMap<String, usize> = HashMap::new();
-    let names = disc
-        .sources
-        .iter()
-        .map(|f| (f.kind, f.name.as_str()))
-        .chain(parsed.iter().map(|s| (s.kind, s.name.as_str())));
-    for (kind, name) in names {
-        let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
-        *predicted
-            .entry(quadlet::unit_name_for(kind, stem))
-            .or_default() += 1;
-    }
+    // The units sources become, known before any is read (file names are unique, so only
+    // a network or volume can become the unit a container becomes: `a-network.container`
+    // and `a.network`).
+    let all = || {
+        disc.sources
+            .iter()
+            .map(|f| (f.kind, f.name.as_str()))
+            .chain(parsed.iter().map(|s| (s.kind, s.name.as_str())))
+    };
+    let unit_of = |(kind, name): (SourceKind, &str)| {
+        quadlet::unit_name_for(kind, name.rsplit_once('.').map_or(name, |(s, _)| s))
+    };
+    let ref_units: HashSet<String> = all()
+        .filter(|(k, _)| matches!(k, SourceKind::Network | SourceKind::Volume))
+        .map(unit_of)
+        .collect();
     // Sources other units refer to (networks, volumes, sockets) are read first; containers
     // are read by the thread that translates them.
     let refs: Vec<&search::Found> = disc
@@ -279,20 +272,27 @@ fn process(
 
     // Sockets first: a service is wired to the sockets that were generated for it.
     let mut sockets_for: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut outcomes: Vec<(String, Outcome)> = Vec::new();
+    let mut services: Option<HashSet<String>> = None;
+    let mut outcomes: Vec<Outcome> = Vec::new();
     for s in sources.values().filter(|s| s.kind == SourceKind::Socket) {
         let o = match quadlet::translate(s, &ctx0) {
             Ok(g) => {
                 if let Ok(Some(svc)) = socket::activated_service(s) {
-                    if predicted.contains_key(&svc) {
+                    let services = services.get_or_insert_with(|| {
+                        all()
+                            .filter(|(k, _)| *k != SourceKind::Socket)
+                            .map(unit_of)
+                            .collect()
+                    });
+                    if services.contains(&svc) {
                         sockets_for.entry(svc).or_default().push(g.name.clone());
                     }
                 }
-                Outcome::Kept(g, s.path.clone())
+                Outcome::Kept(g, s.path.clone(), s.name.clone())
             }
             Err(e) => Outcome::Failed(e),
         };
-        outcomes.push((s.name.clone(), o));
+        outcomes.push(o);
     }
     let ctx = Context {
         sockets_for: &sockets_for,
@@ -332,22 +332,22 @@ fn process(
                 Err(e) => return Outcome::Failed(e),
             };
             match out {
-                Some(out) if stands_alone(&g, src, &predicted) => match out.write(&g, text) {
+                Some(out) if stands_alone(&g, src, &ref_units) => match out.write(&g, text) {
                     Ok(()) => Outcome::Written(g.name, g.links),
                     Err(e) => Outcome::WriteFailed(e),
                 },
-                _ => Outcome::Kept(g, src.path.clone()),
+                _ => Outcome::Kept(g, src.path.clone(), src.name.clone()),
             }
         },
     );
-    outcomes.extend(jobs.iter().map(|j| j.name().to_owned()).zip(done));
+    outcomes.extend(done);
 
     // Settle the rest: two sources must not become the same unit (`a-network.container`,
     // `a.network`), nor claim the same path; the first by unit name (then file name) wins.
     let mut claimed: BTreeMap<String, String> = BTreeMap::new(); // path -> link target or ""
     let mut kept: Vec<(Generated, PathBuf, String)> = Vec::new();
     let mut write_err: Option<io::Error> = None;
-    for (file, o) in outcomes {
+    for o in outcomes {
         match o {
             Outcome::Written(name, links) => {
                 claimed.insert(name, String::new());
@@ -355,7 +355,7 @@ fn process(
                     claimed.insert(l.path, l.target);
                 }
             }
-            Outcome::Kept(g, path) => kept.push((g, path, file)),
+            Outcome::Kept(g, path, file) => kept.push((g, path, file)),
             Outcome::Failed(e) => run.errors.push(e),
             Outcome::WriteFailed(e) => {
                 write_err.get_or_insert(e);
@@ -416,13 +416,15 @@ fn process(
     (run, write_err.map_or(Ok(()), Err))
 }
 
-/// Whether `g` can be written before the others are made: its name is no other source's,
-/// it is not an instance (a template's `DefaultInstance=` link could name it), and its
-/// only symlinks are `X.wants/NAME`-like ones named after itself (no `Alias=`). No other
-/// unit can then claim a path it writes.
-fn stands_alone(g: &Generated, src: &Source, predicted: &HashMap<String, usize>) -> bool {
-    g.name == src.unit_name()
-        && predicted.get(&g.name) == Some(&1)
+/// Whether `g` can be written before the others are made: it is a container's unit,
+/// named after it and not the unit of a network or volume too (`ref_units`); it is not an
+/// instance (a template's `DefaultInstance=` link could name it); and its only symlinks are
+/// `X.wants/NAME`-like ones named after itself (no `Alias=`). No other unit can then claim
+/// a path it writes.
+fn stands_alone(g: &Generated, src: &Source, ref_units: &HashSet<String>) -> bool {
+    src.kind == SourceKind::Container
+        && g.name.strip_suffix(".service") == Some(src.stem())
+        && !ref_units.contains(&g.name)
         && !g
             .name
             .split_once('@')

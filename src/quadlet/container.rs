@@ -557,9 +557,9 @@ fn network(
 }
 
 /// Translate a `.container` source.
-pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> {
+/// `name` is the unit's ([`Source::unit_name`]).
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
     let c = Container::from_source(src, ctx)?;
-    let name = src.unit_name();
     // A container without a network (`Network=none`: a socket-activated one, say) has
     // nothing to wait for: it starts at once, also before the network is up.
     let offline = !c.networks.is_empty() && c.networks.iter().all(|(n, _)| n == "none");
@@ -650,7 +650,7 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     }
     svc.add("ExecStart", exec::command_line(podman, &argv[1..]));
 
-    Ok(super::finish(src, ctx, file))
+    Ok(super::finish(src, ctx, file, name))
 }
 
 /// `%` -> `%%`, for computed paths in settings where systemd expands specifiers.

@@ -198,10 +198,10 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
         return Err(src.err(0, format!("`{name}` is not a valid systemd unit name")));
     }
     let mut g = match src.kind {
-        SourceKind::Container => container::translate(src, ctx)?,
-        SourceKind::Network => network::translate(src, ctx)?,
-        SourceKind::Volume => volume::translate(src, ctx)?,
-        SourceKind::Socket => socket::translate(src)?,
+        SourceKind::Container => container::translate(src, ctx, name)?,
+        SourceKind::Network => network::translate(src, ctx, name)?,
+        SourceKind::Volume => volume::translate(src, ctx, name)?,
+        SourceKind::Socket => socket::translate(src, name)?,
     };
     g.links = install_links(src, &g.name, &src.file)?;
     Ok(g)
@@ -302,12 +302,12 @@ pub(crate) fn service_unit(src: &Source, wait: bool) -> Result<UnitFile, SourceE
 
 /// The end of every generated service: restart defaults, references to other sources
 /// named by their units, sections in order.
-pub(crate) fn finish(src: &Source, ctx: &Context, mut file: UnitFile) -> Generated {
+pub(crate) fn finish(src: &Source, ctx: &Context, mut file: UnitFile, name: String) -> Generated {
     ctx.defaults.apply(&mut file);
     translate_references(src, ctx, &mut file);
     order_sections(&mut file);
     Generated {
-        name: src.unit_name(),
+        name,
         file,
         links: Vec::new(),
     }
@@ -320,6 +320,7 @@ pub(crate) fn oneshot_create(
     ctx: &Context,
     argv: &[String],
     stop_post: Option<String>,
+    name: String,
 ) -> Result<Generated, SourceError> {
     let mut file = service_unit(src, true)?;
     let svc = file.section_mut("Service");
@@ -339,7 +340,7 @@ pub(crate) fn oneshot_create(
             svc.add(k, v);
         }
     }
-    Ok(finish(src, ctx, file))
+    Ok(finish(src, ctx, file, name))
 }
 
 /// Insert entries at the front of a section (quadlet prepends its Wants/After pair so that

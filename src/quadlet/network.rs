@@ -186,7 +186,7 @@ impl Network {
 }
 
 /// Translate a `.network` source.
-pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> {
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
     let n = Network::from_source(src)?;
     let stop = n.delete_on_stop.then(|| {
         format!(
@@ -195,5 +195,5 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
             exec::quote_word(&n.name)
         )
     });
-    super::oneshot_create(src, ctx, &n.create_argv(ctx.podman), stop)
+    super::oneshot_create(src, ctx, &n.create_argv(ctx.podman), stop, name)
 }

@@ -50,7 +50,7 @@ pub fn activated_service(src: &Source) -> Result<Option<String>, SourceError> {
 }
 
 /// Translate a `.socket` source.
-pub fn translate(src: &Source) -> Result<Generated, SourceError> {
+pub fn translate(src: &Source, name: String) -> Result<Generated, SourceError> {
     let service = activated_service(src)?;
     let sec = src.file.section("Socket").map(|s| s.line).unwrap_or(0);
     let has_listen = src
@@ -90,7 +90,7 @@ pub fn translate(src: &Source) -> Result<Generated, SourceError> {
     );
     order_sections(&mut file);
     Ok(Generated {
-        name: src.unit_name(),
+        name,
         file,
         links: Vec::new(),
     })

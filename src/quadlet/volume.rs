@@ -137,7 +137,7 @@ impl Volume {
 }
 
 /// Translate a `.volume` source.
-pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> {
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
     let v = Volume::from_source(src)?;
-    super::oneshot_create(src, ctx, &v.create_argv(ctx.podman), None)
+    super::oneshot_create(src, ctx, &v.create_argv(ctx.podman), None, name)
 }
