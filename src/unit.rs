@@ -87,17 +87,23 @@ pub struct Index<'a> {
     entries: Vec<&'a Entry>,
 }
 
+/// The order of an [`Index`]: by length first, so that most comparisons are decided
+/// without looking at the bytes.
+fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    (a.len(), a).cmp(&(b.len(), b))
+}
+
 impl<'a> Index<'a> {
     pub fn new(section: &'a Section) -> Self {
         let mut entries: Vec<&Entry> = section.entries.iter().collect();
         // Stable: repeated keys keep their file order.
-        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        entries.sort_by(|a, b| key_order(&a.key, &b.key));
         Index { entries }
     }
 
     /// Every assignment of `key`, in file order, empty ones included.
     pub fn all(&self, key: &str) -> &[&'a Entry] {
-        let start = self.entries.partition_point(|e| e.key.as_str() < key);
+        let start = self.entries.partition_point(|e| key_order(&e.key, key).is_lt());
         let len = self.entries[start..].partition_point(|e| e.key == key);
         &self.entries[start..start + len]
     }
@@ -116,7 +122,7 @@ impl<'a> Index<'a> {
         self.all(key).last().copied()
     }
 
-    /// The distinct keys, sorted, each with its first entry (for reports naming a line).
+    /// The distinct keys (shortest first), each with its first entry.
     pub fn keys(&self) -> impl Iterator<Item = &'a Entry> + '_ {
         let mut prev: Option<&str> = None;
         self.entries.iter().copied().filter(move |e| {
@@ -475,6 +481,11 @@ mod tests {
         assert_eq!(idx.all("B").len(), 4);
         let keys: Vec<_> = idx.keys().map(|e| (e.key.as_str(), e.line)).collect();
         assert_eq!(keys, [("A", 3), ("B", 2), ("C", 6)]);
+        let f = UnitFile::parse("[S]\nBB=1\nA=2\nAB=3\n").unwrap();
+        let idx = Index::new(f.section("S").unwrap());
+        assert_eq!(idx.last("AB").unwrap().value, "3");
+        assert_eq!(idx.last("BB").unwrap().value, "1");
+        assert!(idx.last("B").is_none());
     }
 
     #[test]

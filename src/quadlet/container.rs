@@ -146,7 +146,7 @@ fn known_keys() -> &'static [&'static str] {
     static KNOWN: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
     KNOWN.get_or_init(|| {
         let mut k = all_keys();
-        k.sort_unstable();
+        k.sort_unstable_by_key(|k| (k.len(), *k));
         k
     })
 }
@@ -203,7 +203,8 @@ impl Container {
         };
         let known = known_keys();
         for e in &sec.entries {
-            if known.binary_search(&e.key.as_str()).is_err() {
+            let key = (e.key.len(), e.key.as_str());
+            if known.binary_search_by_key(&key, |k| (k.len(), *k)).is_err() {
                 return Err(unknown_key(src, "Container", e, &all_keys()));
             }
             if let Some((_, why)) = NOT_YET.iter().find(|(k, _)| *k == e.key) {
@@ -361,7 +362,7 @@ impl Container {
         }
         for (k, v) in &self.environment {
             a.push("--env".into());
-            a.push(format!("{k}={v}").into());
+            a.push(super::concat(&[k, "=", v]).into());
         }
         for f in &self.environment_files {
             a.push("--env-file".into());
@@ -385,11 +386,11 @@ impl Container {
         }
         for (k, v) in &self.labels {
             a.push("--label".into());
-            a.push(format!("{k}={v}").into());
+            a.push(super::concat(&[k, "=", v]).into());
         }
         for (k, v) in &self.annotations {
             a.push("--annotation".into());
-            a.push(format!("{k}={v}").into());
+            a.push(super::concat(&[k, "=", v]).into());
         }
         a.extend(self.podman_args.iter().map(|s| s.as_str().into()));
         match (&self.image, &self.rootfs) {
