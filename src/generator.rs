@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Settings of a run.
@@ -142,26 +143,36 @@ pub fn par_map_with<T: Sync, R: Send, S>(
         let mut state = init();
         return items.iter().map(|t| f(&mut state, t)).collect();
     }
-    let chunk = items.len().div_ceil(threads);
-    let (f, init) = (&f, &init);
-    let work = move |c: &[T]| {
+    // Items are taken in small blocks as threads get free, so a thread that is slowed down
+    // (a slow file, a busy CPU) does not hold the others up at the end.
+    const BLOCK: usize = 16;
+    let next = AtomicUsize::new(0);
+    let (f, init, next) = (&f, &init, &next);
+    let work = move || {
         let mut state = init();
-        c.iter().map(|t| f(&mut state, t)).collect::<Vec<R>>()
+        let mut done: Vec<(usize, Vec<R>)> = Vec::new();
+        loop {
+            let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+            if start >= items.len() {
+                return done;
+            }
+            let block = &items[start..items.len().min(start + BLOCK)];
+            done.push((start, block.iter().map(|t| f(&mut state, t)).collect()));
+        }
     };
-    std::thread::scope(|scope| {
-        // The first chunk on this thread, the others on new ones.
-        let mut chunks = items.chunks(chunk);
-        let first = chunks.next().unwrap_or_default();
-        let handles: Vec<_> = chunks.map(|c| scope.spawn(move || work(c))).collect();
-        let mut out = work(first);
+    let mut blocks = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut blocks = work(); // this thread works too
         for h in handles {
             match h.join() {
-                Ok(v) => out.extend(v),
+                Ok(v) => blocks.extend(v),
                 Err(p) => std::panic::resume_unwind(p),
             }
         }
-        out
-    })
+        blocks
+    });
+    blocks.sort_unstable_by_key(|(start, _)| *start);
+    blocks.into_iter().flat_map(|(_, v)| v).collect()
 }
 
 /// Find, parse and translate everything. Writes nothing.

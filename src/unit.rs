@@ -103,7 +103,9 @@ impl<'a> Index<'a> {
 
     /// Every assignment of `key`, in file order, empty ones included.
     pub fn all(&self, key: &str) -> &[&'a Entry] {
-        let start = self.entries.partition_point(|e| key_order(&e.key, key).is_lt());
+        let start = self
+            .entries
+            .partition_point(|e| key_order(&e.key, key).is_lt());
         let len = self.entries[start..].partition_point(|e| e.key == key);
         &self.entries[start..start + len]
     }
