@@ -123,6 +123,91 @@ fn all_good_exits_zero_and_output_is_deterministic() {
     }
 }
 
+/// 10,000 sources, a tenth of them broken in one way or another, some sharing a name with a
+/// network's unit, some with an alias: every good one is written exactly once with its
+/// link, every bad one is named, and the output is the same on a second run.
+#[test]
+fn ten_thousand_files() {
+    // On tmpfs when there is one: this test is about the generator, not the disk.
+    let t = match Path::new("/dev/shm") {
+        shm if shm.is_dir() => {
+            let d = shm.join(format!("rootlet-cli-{}-many", std::process::id()));
+            let _ = fs::remove_dir_all(&d);
+            fs::create_dir_all(&d).unwrap();
+            Tmp(d)
+        }
+        _ => Tmp::new("many"),
+    };
+    let src = t.0.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let mut good = 0;
+    for i in 0..10_000 {
+        let (name, text) = match i % 10 {
+            0 => (
+                format!("c{i:05}.container"),
+                "[Container]\nImage=\n".to_string(),
+            ),
+            1 if i % 100 == 1 => (format!("n{i:05}.network"), "[Network]\n".to_string()),
+            2 if i % 100 == 2 => (
+                // The same unit as n{i-1}.network: the container's name sorts first.
+                format!("n{:05}-network.container", i - 1),
+                GOOD.to_string(),
+            ),
+            3 if i % 100 == 3 => (
+                format!("c{i:05}.container"),
+                format!("{GOOD}Alias=alias{}.service\n", i / 200),
+            ),
+            _ => (
+                format!("c{i:05}.container"),
+                GOOD.replace("app", &format!("app{i}")),
+            ),
+        };
+        // Not good: empty images, the networks, the second of each alias.
+        if i % 10 != 0 && i % 100 != 1 && i % 200 != 103 {
+            good += 1;
+        }
+        fs::write(src.join(name), text).unwrap();
+    }
+    let out = t.0.join("out");
+    let o = generator(&src, &out);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    // 1,000 empty images, 100 networks that lose their name to a container, 50 aliases
+    // taken by an earlier unit.
+    assert_eq!(
+        lines.len(),
+        1_000 + 100 + 50,
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("needs Image=")).count(),
+        1_000
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("becomes n")).count(),
+        100
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("is claimed by")).count(),
+        50
+    );
+    let units = fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_type().unwrap().is_file())
+        .count();
+    assert_eq!(units, good);
+    let links = fs::read_dir(out.join("default.target.wants"))
+        .unwrap()
+        .count();
+    assert_eq!(links, good);
+    let first = listing(&out);
+    let again = t.0.join("again");
+    generator(&src, &again);
+    assert_eq!(listing(&again), first);
+}
+
 #[test]
 fn nothing_found_is_success() {
     let t = Tmp::new("empty");

@@ -304,6 +304,22 @@ fn still_starting_waits_for_startup_to_finish() {
 }
 
 #[test]
+fn flapping_target_is_waited_for_not_given_up() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("flap", "flap", false);
+    // No route: falling back in one of the gaps would wait until the timeout.
+    let r = wait_online(&b.address, &tables(&b.dir, false), &["--timeout=5"]);
+    assert_eq!(r.code, Some(0), "{}", r.log);
+    assert!(r.elapsed >= Duration::from_millis(750), "{:?}", r.elapsed);
+    assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+    assert!(!r.log.contains("route"), "{}", r.log);
+    assert_eq!(lines_with(&r.log, "is activating"), 2, "{}", r.log);
+    assert_eq!(lines_with(&r.log, "is active after"), 1, "{}", r.log);
+}
+
+#[test]
 fn failed_target_falls_back() {
     if !prerequisites() {
         return;

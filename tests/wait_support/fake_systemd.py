@@ -27,6 +27,11 @@ SCENARIOS = {
     "starting-then-never": [(0, "inactive", False, "starting"), (0.4, "inactive", False, "running")],
     "failed": [(0, "failed", False, "degraded")],
     "activating-forever": [(0, "activating", True, "starting")],
+    # The target's job is dropped and queued again while the system starts (a network
+    # service restarting), twice, before the target is reached.
+    "flap": [(0, "activating", True, "starting"), (0.2, "inactive", False, "starting"),
+             (0.4, "activating", True, "starting"), (0.6, "inactive", False, "starting"),
+             (0.8, "active", False, "starting")],
 }
 
 
