@@ -353,66 +353,21 @@ fn process(
     );
     outcomes.extend(done);
 
-    // Settle the rest: two sources must not become the same unit (`a-network.container`,
-    // `a.network`), nor claim the same path; the first by unit name (then file name) wins.
-    let mut claimed: BTreeMap<String, String> = BTreeMap::new(); // path -> link target or ""
-    let mut kept: Vec<(Generated, PathBuf, String)> = Vec::new();
+    let mut written: Vec<(String, Vec<quadlet::Link>)> = Vec::new();
+    let mut kept: Vec<Kept> = Vec::new();
     let mut write_err: Option<io::Error> = None;
     for o in outcomes {
         match o {
-            Outcome::Written(name, links) => {
-                claimed.insert(name, String::new());
-                for l in links {
-                    claimed.insert(l.path, l.target);
-                }
-            }
-            Outcome::Kept(g, path, file) => kept.push((g, path, file)),
+            Outcome::Written(name, links) => written.push((name, links)),
+            Outcome::Kept(g, path, file) => kept.push(Kept { g, path, file }),
             Outcome::Failed(e) => run.errors.push(e),
             Outcome::WriteFailed(e) => {
                 write_err.get_or_insert(e);
             }
         }
     }
-    kept.sort_by(|a, b| (&a.0.name, &a.2).cmp(&(&b.0.name, &b.2)));
-    // First the names (a unit file beats any symlink of the same name), then the links.
-    let mut firsts: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut named: Vec<(Generated, PathBuf)> = Vec::new();
-    for (g, path, _) in kept {
-        if claimed.contains_key(&g.name) || firsts.contains_key(&g.name) {
-            let first = match firsts.get(&g.name) {
-                Some(p) => p.display().to_string(),
-                None => "another source".into(),
-            };
-            run.errors.push(SourceError::new(
-                &path,
-                0,
-                format!("becomes {} like {first}: skipped", g.name),
-            ));
-            continue;
-        }
-        firsts.insert(g.name.clone(), path.clone());
-        named.push((g, path));
-    }
-    for (g, _) in &named {
-        claimed.insert(g.name.clone(), String::new());
-    }
-    for (g, path) in named {
-        let clash = |l: &&quadlet::Link| claimed.get(&l.path).is_some_and(|t| *t != l.target);
-        if let Some(l) = g.links.iter().find(clash) {
-            run.errors.push(SourceError::new(
-                &path,
-                0,
-                format!(
-                    "install symlink {} is claimed by another unit: skipped",
-                    l.path
-                ),
-            ));
-            continue;
-        }
-        for l in &g.links {
-            claimed.insert(l.path.clone(), l.target.clone());
-        }
-        run.units.push(g);
+    if !kept.is_empty() {
+        run.units = settle(&written, kept, &mut run.errors);
     }
     if let Some(out) = out {
         let mut text = String::new();
@@ -425,6 +380,78 @@ fn process(
     run.errors
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     (run, write_err.map_or(Ok(()), Err))
+}
+
+/// A unit made but not written yet, with the path and file name of its source.
+struct Kept {
+    g: Generated,
+    path: PathBuf,
+    file: String,
+}
+
+/// Settle the units not written at once, beside those that were (`written`: names and
+/// links): two sources must not become the same unit (`a-network.container`, `a.network`)
+/// nor claim the same path; the first by unit name, then file name, wins, and a unit file
+/// beats any symlink of its name. Returns the winners, by name.
+fn settle(
+    written: &[(String, Vec<quadlet::Link>)],
+    mut kept: Vec<Kept>,
+    errors: &mut Vec<SourceError>,
+) -> Vec<Generated> {
+    // path -> link target, or "" for a unit file
+    let mut claimed: HashMap<&str, &str> = HashMap::new();
+    for (name, links) in written {
+        claimed.insert(name, "");
+        for l in links {
+            claimed.insert(&l.path, &l.target);
+        }
+    }
+    kept.sort_by(|a, b| (&a.g.name, &a.file).cmp(&(&b.g.name, &b.file)));
+    let mut named: Vec<Kept> = Vec::new();
+    for k in kept {
+        let first = match named.last() {
+            Some(prev) if prev.g.name == k.g.name => Some(prev.path.display().to_string()),
+            _ if claimed.contains_key(k.g.name.as_str()) => Some("another source".into()),
+            _ => None,
+        };
+        match first {
+            Some(first) => errors.push(SourceError::new(
+                &k.path,
+                0,
+                format!("becomes {} like {first}: skipped", k.g.name),
+            )),
+            None => named.push(k),
+        }
+    }
+    // Links of the winners so far, and the unit files of all of them.
+    let mut links: HashMap<String, String> = named
+        .iter()
+        .map(|k| (k.g.name.clone(), String::new()))
+        .collect();
+    let mut won: Vec<Generated> = Vec::new();
+    for k in named {
+        let clash = |l: &&quadlet::Link| {
+            let t = claimed.get(l.path.as_str()).copied();
+            let t = t.or_else(|| links.get(&l.path).map(String::as_str));
+            t.is_some_and(|t| t != l.target)
+        };
+        if let Some(l) = k.g.links.iter().find(clash) {
+            errors.push(SourceError::new(
+                &k.path,
+                0,
+                format!(
+                    "install symlink {} is claimed by another unit: skipped",
+                    l.path
+                ),
+            ));
+            continue;
+        }
+        for l in &k.g.links {
+            links.insert(l.path.clone(), l.target.clone());
+        }
+        won.push(k.g);
+    }
+    won
 }
 
 /// Whether `g` can be written before the others are made: it is a container's unit,
