@@ -87,7 +87,8 @@ fn load_source_with(
 ) -> Result<Source, SourceError> {
     let mut parse = |p: &Path| -> Result<UnitFile, SourceError> {
         read_file(p, buf).map_err(|e| SourceError::new(p, 0, format!("cannot read: {e}")))?;
-        UnitFile::parse_bytes(buf).map_err(|e| SourceError::new(p, e.line(), e.message()))
+        UnitFile::parse_bytes_with(buf, &quadlet::known_key)
+            .map_err(|e| SourceError::new(p, e.line(), e.message()))
     };
     let mut file = parse(path)?;
     for d in search::dropins(name, dropin_dirs) {

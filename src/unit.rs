@@ -13,6 +13,7 @@
 //! file with an error naming the line: quadlet does the same, and a unit generated from a
 //! half-understood file is worse than none.
 
+use std::borrow::Cow;
 use thiserror::Error;
 
 /// What systemd strips around keys and values: ASCII whitespace only (not U+00A0, U+0085).
@@ -24,7 +25,8 @@ pub const MAX_LINE: usize = 1024 * 1024;
 /// One `Key=Value` assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    pub key: String,
+    /// Well-known keys are shared (`Cow::Borrowed`), not allocated for every file.
+    pub key: Cow<'static, str>,
     pub value: String,
     /// 1-based line number of the line where the assignment starts.
     pub line: usize,
@@ -49,9 +51,9 @@ impl Section {
     }
 
     /// Append an entry built in code (line 0).
-    pub fn add(&mut self, key: &str, value: impl Into<String>) {
+    pub fn add(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
         self.entries.push(Entry {
-            key: key.to_owned(),
+            key: key.into(),
             value: value.into(),
             line: 0,
         });
@@ -128,8 +130,8 @@ impl<'a> Index<'a> {
     pub fn keys(&self) -> impl Iterator<Item = &'a Entry> + '_ {
         let mut prev: Option<&str> = None;
         self.entries.iter().copied().filter(move |e| {
-            let new = prev != Some(e.key.as_str());
-            prev = Some(e.key.as_str());
+            let new = prev != Some(&*e.key);
+            prev = Some(&*e.key);
             new
         })
     }
@@ -207,6 +209,15 @@ fn ends_escaped(s: &str) -> bool {
 impl UnitFile {
     /// Parse unit-file text given as bytes (it must be UTF-8).
     pub fn parse_bytes(data: &[u8]) -> Result<UnitFile, SyntaxError> {
+        Self::parse_bytes_with(data, &|_| None)
+    }
+
+    /// [`UnitFile::parse_bytes`], with keys that `known` returns a static copy of shared
+    /// instead of allocated (a translator knows the keys it reads).
+    pub fn parse_bytes_with(
+        data: &[u8],
+        known: &dyn Fn(&str) -> Option<&'static str>,
+    ) -> Result<UnitFile, SyntaxError> {
         let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
         let mut file = UnitFile::default();
         let mut current: Option<usize> = None;
@@ -244,7 +255,7 @@ impl UnitFile {
                         cont = Some((acc, start));
                         continue;
                     }
-                    file.add_line(&acc, start, &mut current)?;
+                    file.add_line(&acc, start, &mut current, known)?;
                 }
                 None => {
                     let t = text.trim_matches(WS);
@@ -258,12 +269,12 @@ impl UnitFile {
                         continue;
                     }
                     // The common case: no copy of the line.
-                    file.add_line(text, lineno, &mut current)?;
+                    file.add_line(text, lineno, &mut current, known)?;
                 }
             }
         }
         if let Some((acc, start)) = cont {
-            file.add_line(&acc, start, &mut current)?;
+            file.add_line(&acc, start, &mut current, known)?;
         }
         Ok(file)
     }
@@ -278,6 +289,7 @@ impl UnitFile {
         line: &str,
         lineno: usize,
         current: &mut Option<usize>,
+        known: &dyn Fn(&str) -> Option<&'static str>,
     ) -> Result<(), SyntaxError> {
         let l = line.trim_matches(WS);
         if l.is_empty() {
@@ -327,7 +339,7 @@ impl UnitFile {
             });
         };
         self.sections[idx].entries.push(Entry {
-            key: key.to_owned(),
+            key: known(key).map_or_else(|| Cow::Owned(key.to_owned()), Cow::Borrowed),
             value: v.trim_matches(WS).to_owned(),
             line: lineno,
         });
@@ -413,7 +425,7 @@ mod tests {
             .unwrap()
             .entries
             .iter()
-            .map(|e| (e.key.clone(), e.value.clone(), e.line))
+            .map(|e| (e.key.to_string(), e.value.clone(), e.line))
             .collect()
     }
 
@@ -481,7 +493,7 @@ mod tests {
             assert_eq!(idx.last(k), s.last(k), "{k}");
         }
         assert_eq!(idx.all("B").len(), 4);
-        let keys: Vec<_> = idx.keys().map(|e| (e.key.as_str(), e.line)).collect();
+        let keys: Vec<_> = idx.keys().map(|e| (&*e.key, e.line)).collect();
         assert_eq!(keys, [("A", 3), ("B", 2), ("C", 6)]);
         let f = UnitFile::parse("[S]\nBB=1\nA=2\nAB=3\n").unwrap();
         let idx = Index::new(f.section("S").unwrap());

@@ -38,7 +38,7 @@ fn unit_file() -> impl Strategy<Value = UnitFile> {
             let name = name.trim().to_owned();
             let s: &mut Section = f.section_mut(&name);
             for (k, v) in entries {
-                s.add(&k, v);
+                s.add(k, v);
             }
         }
         f
@@ -53,7 +53,7 @@ fn strip_lines(f: &UnitFile) -> Vec<(String, Vec<(String, String)>)> {
                 s.name.clone(),
                 s.entries
                     .iter()
-                    .map(|e| (e.key.clone(), e.value.clone()))
+                    .map(|e| (e.key.to_string(), e.value.clone()))
                     .collect(),
             )
         })

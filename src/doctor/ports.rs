@@ -107,11 +107,7 @@ fn bindings(
         let Some(sec) = unit.section(section) else {
             continue;
         };
-        for e in sec
-            .entries
-            .iter()
-            .filter(|e| keys.contains(&e.key.as_str()))
-        {
+        for e in sec.entries.iter().filter(|e| keys.contains(&&*e.key)) {
             if e.value.is_empty() {
                 out.retain(|b| b.key != e.key);
                 continue;
@@ -126,7 +122,7 @@ fn bindings(
                     kind,
                     file: f.clone(),
                     line: e.line,
-                    key: e.key.clone(),
+                    key: e.key.to_string(),
                     value: e.value.clone(),
                     ports,
                 });

@@ -132,7 +132,7 @@ const NOT_YET: &[(&str, &str)] = &[
     ),
 ];
 
-fn all_keys() -> Vec<&'static str> {
+pub(crate) fn all_keys() -> Vec<&'static str> {
     SIMPLE
         .iter()
         .map(|(k, _)| *k)
@@ -203,7 +203,7 @@ impl Container {
         };
         let known = known_keys();
         for e in &sec.entries {
-            let key = (e.key.len(), e.key.as_str());
+            let key = (e.key.len(), &*e.key);
             if known.binary_search_by_key(&key, |k| (k.len(), *k)).is_err() {
                 return Err(unknown_key(src, "Container", e, &all_keys()));
             }

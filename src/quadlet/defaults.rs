@@ -20,6 +20,7 @@
 
 use crate::error::SourceError;
 use crate::unit::{Entry, UnitFile};
+use std::borrow::Cow;
 use std::path::Path;
 
 /// Keys that are the same setting under two names.
@@ -35,13 +36,13 @@ const UNIT_ONLY: &[&str] = &[
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defaults {
-    pub unit: Vec<(String, String)>,
-    pub service: Vec<(String, String)>,
+    pub unit: Vec<(Cow<'static, str>, String)>,
+    pub service: Vec<(Cow<'static, str>, String)>,
 }
 
 impl Default for Defaults {
     fn default() -> Self {
-        let p = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let p = |k: &'static str, v: &str| (Cow::Borrowed(k), v.to_owned());
         Defaults {
             unit: vec![p("StartLimitIntervalSec", "60"), p("StartLimitBurst", "3")],
             service: vec![p("Restart", "on-failure"), p("RestartSec", "10")],
@@ -56,7 +57,7 @@ fn same_key(a: &str, b: &str) -> bool {
             .any(|(x, y)| (a == *x && b == *y) || (a == *y && b == *x))
 }
 
-fn set(list: &mut Vec<(String, String)>, e: &Entry) {
+fn set(list: &mut Vec<(Cow<'static, str>, String)>, e: &Entry) {
     list.retain(|(k, _)| !same_key(k, &e.key));
     if !e.value.is_empty() {
         list.push((e.key.clone(), e.value.clone()));
@@ -98,33 +99,31 @@ impl Defaults {
     /// Add the defaults the file does not set itself, and move `StartLimit*` keys a user
     /// wrote in `[Service]` to `[Unit]`, where systemd reads them.
     pub fn apply(&self, file: &mut UnitFile) {
-        let moved: Vec<Entry> = match file.sections.iter_mut().find(|s| {
-            s.name == "Service"
-                && s.entries
-                    .iter()
-                    .any(|e| UNIT_ONLY.contains(&e.key.as_str()))
-        }) {
-            Some(svc) => {
-                let (m, keep) = svc
-                    .entries
-                    .drain(..)
-                    .partition(|e| UNIT_ONLY.contains(&e.key.as_str()));
-                svc.entries = keep;
-                m
-            }
-            None => Vec::new(),
-        };
+        let moved: Vec<Entry> =
+            match file.sections.iter_mut().find(|s| {
+                s.name == "Service" && s.entries.iter().any(|e| UNIT_ONLY.contains(&&*e.key))
+            }) {
+                Some(svc) => {
+                    let (m, keep) = svc
+                        .entries
+                        .drain(..)
+                        .partition(|e| UNIT_ONLY.contains(&&*e.key));
+                    svc.entries = keep;
+                    m
+                }
+                None => Vec::new(),
+            };
         let unit = file.section_mut("Unit");
         unit.entries.extend(moved);
         for (k, v) in &self.unit {
             if !unit.entries.iter().any(|e| same_key(&e.key, k)) {
-                unit.add(k, v.clone());
+                unit.add(k.clone(), v.clone());
             }
         }
         let svc = file.section_mut("Service");
         for (k, v) in &self.service {
             if !svc.entries.iter().any(|e| same_key(&e.key, k)) {
-                svc.add(k, v.clone());
+                svc.add(k.clone(), v.clone());
             }
         }
     }

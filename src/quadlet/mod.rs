@@ -119,6 +119,79 @@ pub fn unit_name_for(kind: SourceKind, stem: &str) -> String {
     }
 }
 
+/// `[Unit]` keys that name other units.
+const DEP_KEYS: &[&str] = &[
+    "Wants",
+    "Requires",
+    "Requisite",
+    "BindsTo",
+    "PartOf",
+    "Upholds",
+    "Conflicts",
+    "Before",
+    "After",
+    "OnFailure",
+    "OnSuccess",
+    "PropagatesReloadTo",
+    "ReloadPropagatedFrom",
+    "PropagatesStopTo",
+    "StopPropagatedFrom",
+    "JoinsNamespaceOf",
+];
+
+/// Keys of `[Unit]`, `[Service]` and `[Install]` that sources commonly hold or rootlet
+/// writes, besides those of the source kinds' own sections.
+const COMMON_KEYS: &[&str] = &[
+    "Description",
+    "Documentation",
+    "SourcePath",
+    "RequiresMountsFor",
+    "StartLimitIntervalSec",
+    "StartLimitBurst",
+    "Type",
+    "Restart",
+    "RestartSec",
+    "TimeoutStartSec",
+    "TimeoutStopSec",
+    "Environment",
+    "ExecStartPre",
+    "ExecStartPost",
+    "ExecReload",
+    "KillMode",
+    "Delegate",
+    "NotifyAccess",
+    "SyslogIdentifier",
+    "WantedBy",
+    "RequiredBy",
+    "UpheldBy",
+    "Alias",
+    "DefaultInstance",
+    "DefaultDependencies",
+    "Service",
+    "Accept",
+];
+
+/// The static copy of `key` if it is one translation reads or writes: sources parsed with
+/// it ([`UnitFile::parse_bytes_with`]) share those keys instead of allocating each.
+pub fn known_key(key: &str) -> Option<&'static str> {
+    static KNOWN: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(|| {
+        let mut k: Vec<&'static str> = container::all_keys();
+        k.extend(network::KEYS);
+        k.extend(volume::KEYS);
+        k.extend(socket::LISTEN_KEYS);
+        k.extend(DEP_KEYS);
+        k.extend(COMMON_KEYS);
+        k.sort_unstable_by_key(|k| (k.len(), *k));
+        k.dedup();
+        k
+    });
+    let i = known
+        .binary_search_by_key(&(key.len(), key), |k| (k.len(), *k))
+        .ok()?;
+    Some(known[i])
+}
+
 /// The parts, joined, in one allocation (`format!` costs more on hot paths).
 pub(crate) fn concat(parts: &[&str]) -> String {
     let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
@@ -354,11 +427,11 @@ pub(crate) fn oneshot_create(
 
 /// Insert entries at the front of a section (quadlet prepends its Wants/After pair so that
 /// a user's `After=` reset later in `[Unit]` still clears it).
-pub(crate) fn prepend(section: &mut Section, entries: &[(&str, &str)]) {
+pub(crate) fn prepend(section: &mut Section, entries: &[(&'static str, &str)]) {
     let new: Vec<Entry> = entries
         .iter()
         .map(|(k, v)| Entry {
-            key: (*k).to_owned(),
+            key: (*k).into(),
             value: (*v).to_owned(),
             line: 0,
         })
@@ -463,24 +536,6 @@ pub(crate) fn host_path(src: &Source, p: &str) -> String {
 /// `[Unit]` dependencies on other sources (`Requires=db.container`, `After=net.network`)
 /// name the units those sources become.
 pub(crate) fn translate_references(src: &Source, ctx: &Context, file: &mut UnitFile) {
-    const DEP_KEYS: &[&str] = &[
-        "Wants",
-        "Requires",
-        "Requisite",
-        "BindsTo",
-        "PartOf",
-        "Upholds",
-        "Conflicts",
-        "Before",
-        "After",
-        "OnFailure",
-        "OnSuccess",
-        "PropagatesReloadTo",
-        "ReloadPropagatedFrom",
-        "PropagatesStopTo",
-        "StopPropagatedFrom",
-        "JoinsNamespaceOf",
-    ];
     let _ = src;
     let Some(unit) = file.sections.iter_mut().find(|s| s.name == "Unit") else {
         return;
@@ -488,7 +543,7 @@ pub(crate) fn translate_references(src: &Source, ctx: &Context, file: &mut UnitF
     for e in unit
         .entries
         .iter_mut()
-        .filter(|e| DEP_KEYS.contains(&e.key.as_str()))
+        .filter(|e| DEP_KEYS.contains(&&*e.key))
     {
         if ![".container", ".network", ".volume"]
             .iter()
@@ -514,6 +569,25 @@ pub(crate) fn translate_references(src: &Source, ctx: &Context, file: &mut UnitF
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_keys_are_shared_not_allocated() {
+        use std::borrow::Cow;
+        let f = UnitFile::parse_bytes_with(
+            b"[Container]\nImage=x\nPublishPort=1:1\nMyOwnKey=y\n[Install]\nWantedBy=a\n",
+            &known_key,
+        )
+        .unwrap();
+        let borrowed: Vec<bool> = f
+            .sections
+            .iter()
+            .flat_map(|s| &s.entries)
+            .map(|e| matches!(e.key, Cow::Borrowed(_)))
+            .collect();
+        assert_eq!(borrowed, [true, true, false, true]);
+        assert_eq!(known_key("Image"), Some("Image"));
+        assert_eq!(known_key("image"), None);
+    }
 
     #[test]
     fn unit_names() {

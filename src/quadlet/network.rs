@@ -6,7 +6,7 @@ use crate::error::SourceError;
 use crate::exec;
 use std::collections::BTreeMap;
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "ContainersConfModule",
     "DisableDNS",
     "DNS",
@@ -62,7 +62,7 @@ impl Network {
         let empty = crate::unit::Section::new("Network");
         let sec = src.file.section("Network").unwrap_or(&empty);
         for e in &sec.entries {
-            if !KEYS.contains(&e.key.as_str()) {
+            if !KEYS.contains(&&*e.key) {
                 return Err(unknown_key(src, "Network", e, KEYS));
             }
         }

@@ -5,7 +5,7 @@ use super::{unknown_key, Context, Generated, Source};
 use crate::error::SourceError;
 use std::collections::BTreeMap;
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "ContainersConfModule",
     "Copy",
     "Device",
@@ -53,7 +53,7 @@ impl Volume {
         let empty = crate::unit::Section::new("Volume");
         let sec = src.file.section("Volume").unwrap_or(&empty);
         for e in &sec.entries {
-            if !KEYS.contains(&e.key.as_str()) {
+            if !KEYS.contains(&&*e.key) {
                 return Err(unknown_key(src, "Volume", e, KEYS));
             }
         }
