@@ -267,6 +267,16 @@ mod tests {
     }
 
     #[test]
+    fn plain_words_keep_the_rules() {
+        assert_eq!(sp("  a\tb\r\nc  "), ["a", "b", "c"]);
+        assert_eq!(split("a ; b"), Err(ExecError::Semicolon));
+        assert_eq!(sp("a ;b b; \\;"), ["a", ";b", "b;", ";"]);
+        assert_eq!(split("a\0b"), Err(ExecError::Nul));
+        assert_eq!(sp("%h/x $HOME ${A}"), ["%h/x", "$HOME", "${A}"]);
+        assert_eq!(sp("é\u{a0}x"), ["é\u{a0}x"]);
+    }
+
+    #[test]
     fn words_quotes_escapes() {
         assert_eq!(sp("a  b\tc"), ["a", "b", "c"]);
         assert_eq!(sp(r#"a"b c"d 'e f'"#), ["ab cd", "e f"]);
