@@ -3,7 +3,8 @@
 
 For N in (1, 100, 1000, 10000) `.container` files (each with a few keys and an [Install]
 section, so symlinks are written too), both generators run R times into a fresh tmpfs
-(/dev/shm) output directory; reported: median wall time, peak RSS, and the ratio.
+(/dev/shm) output directory, their runs alternating; reported: median wall time, peak
+RSS, and the ratio.
 Also the release binary sizes. Peak RSS needs GNU time (/usr/bin/time, Debian's `time`). Usage: scripts/bench-generator.py [--runs R] [--sizes 1,100]
 """
 import argparse
@@ -67,16 +68,21 @@ def peak_rss_kib(cmd, env, out):
     return float(r.stderr.strip().splitlines()[-1])
 
 
-def bench(cmd, env, runs, shm):
+def bench(cands, runs, shm):
+    """Median wall time and peak RSS of each (cmd, env) in `cands`. The runs alternate
+    between the candidates (A B A B ...), so that a machine that gets slower or faster
+    during the benchmark weighs on all of them alike."""
     out = os.path.join(shm, "out")
-    times = []
-    run_once(cmd, env, out)  # warm the page cache
+    times = [[] for _ in cands]
+    for cmd, env in cands:
+        run_once(cmd, env, out)  # warm the page cache
     for _ in range(runs):
-        t, _ = run_once(cmd, env, out)
-        times.append(t)
-    rss = peak_rss_kib(cmd, env, out)
+        for i, (cmd, env) in enumerate(cands):
+            t, _ = run_once(cmd, env, out)
+            times[i].append(t)
+    rss = [peak_rss_kib(cmd, env, out) for cmd, env in cands]
     shutil.rmtree(out, ignore_errors=True)
-    return statistics.median(times), rss
+    return [(statistics.median(t), r) for t, r in zip(times, rss)]
 
 
 def fmt_ms(s):
@@ -85,7 +91,7 @@ def fmt_ms(s):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--sizes", default="1,100,1000,10000")
     ap.add_argument("--quadlet")
     a = ap.parse_args()
@@ -109,9 +115,13 @@ def main():
             src = os.path.join(shm, f"src{n}")
             make_sources(src, n)
             base = dict(os.environ, XDG_CONFIG_HOME=os.path.join(shm, "nocfg"))
-            rt, rm = bench([gen], dict(base, ROOTLET_UNIT_DIRS=src), a.runs, shm)
+            cands = [([gen], dict(base, ROOTLET_UNIT_DIRS=src))]
             if quadlet:
-                qt, qm = bench([quadlet, "-user", "-no-kmsg-log"], dict(base, QUADLET_UNIT_DIRS=src), a.runs, shm)
+                cands.append(([quadlet, "-user", "-no-kmsg-log"], dict(base, QUADLET_UNIT_DIRS=src)))
+            results = bench(cands, a.runs, shm)
+            rt, rm = results[0]
+            if quadlet:
+                qt, qm = results[1]
                 print(f"{n:>6} | {fmt_ms(rt):>10} {rm / 1024:>7.1f}MB | {fmt_ms(qt):>13} {qm / 1024:>7.1f}MB | {qt / rt:6.1f}x")
             else:
                 print(f"{n:>6} | {fmt_ms(rt):>10} {rm / 1024:>7.1f}MB | {'-':>13} {'-':>9} |")
