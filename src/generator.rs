@@ -119,12 +119,8 @@ fn read_file(p: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
 }
 
 /// `items.iter().map(f).collect()`, on up to 4 threads when there is enough work to
-/// share (sources are independent; the result keeps the input order).
-pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    par_map_with(items, || (), |_, t| f(t))
-}
-
-/// [`par_map`] with a scratch value per thread, made by `init`.
+/// share (sources are independent; the result keeps the input order), with a scratch
+/// value per thread made by `init` (buffers).
 pub fn par_map_with<T: Sync, R: Send, S>(
     items: &[T],
     init: impl Fn() -> S + Sync,
