@@ -141,14 +141,10 @@ pub(crate) fn all_keys() -> Vec<&'static str> {
         .collect()
 }
 
-/// [`all_keys`], sorted once per process for binary search.
-fn known_keys() -> &'static [&'static str] {
-    static KNOWN: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    KNOWN.get_or_init(|| {
-        let mut k = all_keys();
-        k.sort_unstable_by_key(|k| (k.len(), *k));
-        k
-    })
+/// [`all_keys`], sorted once per process.
+fn known_keys() -> &'static super::KeySet {
+    static KNOWN: std::sync::OnceLock<super::KeySet> = std::sync::OnceLock::new();
+    KNOWN.get_or_init(|| super::KeySet::new(all_keys()))
 }
 
 /// `Notify=`: who tells systemd the service is ready.
@@ -203,8 +199,7 @@ impl Container {
         };
         let known = known_keys();
         for e in &sec.entries {
-            let key = (e.key.len(), &*e.key);
-            if known.binary_search_by_key(&key, |k| (k.len(), *k)).is_err() {
+            if known.get(&e.key).is_none() {
                 return Err(unknown_key(src, "Container", e, &all_keys()));
             }
             if let Some((_, why)) = NOT_YET.iter().find(|(k, _)| *k == e.key) {

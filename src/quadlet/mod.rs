@@ -174,22 +174,42 @@ const COMMON_KEYS: &[&str] = &[
 /// The static copy of `key` if it is one translation reads or writes: sources parsed with
 /// it ([`UnitFile::parse_bytes_with`]) share those keys instead of allocating each.
 pub fn known_key(key: &str) -> Option<&'static str> {
-    static KNOWN: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    let known = KNOWN.get_or_init(|| {
-        let mut k: Vec<&'static str> = container::all_keys();
-        k.extend(network::KEYS);
-        k.extend(volume::KEYS);
-        k.extend(socket::LISTEN_KEYS);
-        k.extend(DEP_KEYS);
-        k.extend(COMMON_KEYS);
+    static KNOWN: std::sync::OnceLock<KeySet> = std::sync::OnceLock::new();
+    KNOWN
+        .get_or_init(|| {
+            KeySet::new(
+                container::all_keys()
+                    .into_iter()
+                    .chain(network::KEYS.iter().copied())
+                    .chain(volume::KEYS.iter().copied())
+                    .chain(socket::LISTEN_KEYS.iter().copied())
+                    .chain(DEP_KEYS.iter().copied())
+                    .chain(COMMON_KEYS.iter().copied()),
+            )
+        })
+        .get(key)
+}
+
+/// A fixed set of key names, sorted once for binary search (by length first, so that most
+/// comparisons end before the bytes are looked at).
+pub(crate) struct KeySet(Vec<&'static str>);
+
+impl KeySet {
+    pub(crate) fn new(keys: impl IntoIterator<Item = &'static str>) -> KeySet {
+        let mut k: Vec<&'static str> = keys.into_iter().collect();
         k.sort_unstable_by_key(|k| (k.len(), *k));
         k.dedup();
-        k
-    });
-    let i = known
-        .binary_search_by_key(&(key.len(), key), |k| (k.len(), *k))
-        .ok()?;
-    Some(known[i])
+        KeySet(k)
+    }
+
+    /// The set's own copy of `key`, if it has it.
+    pub(crate) fn get(&self, key: &str) -> Option<&'static str> {
+        let i = self
+            .0
+            .binary_search_by_key(&(key.len(), key), |k| (k.len(), *k))
+            .ok()?;
+        Some(self.0[i])
+    }
 }
 
 /// The parts, joined, in one allocation (`format!` costs more on hot paths).
