@@ -26,7 +26,7 @@ impl Options {
     /// An unreadable or broken defaults file is an error of its own; the built-in defaults
     /// are then used.
     pub fn from_env() -> (Options, Option<SourceError>) {
-        let env = search::UserEnv::from_process();
+        let env = crate::env::UserEnv::from_process();
         let (defaults, err) = match env.defaults_file() {
             Some(p) => match Defaults::load(&p) {
                 Ok(d) => (d, None),
@@ -34,10 +34,7 @@ impl Options {
             },
             None => (Defaults::default(), None),
         };
-        let podman = std::env::var("PODMAN")
-            .ok()
-            .filter(|p| p.starts_with('/'))
-            .unwrap_or_else(|| "/usr/bin/podman".into());
+        let podman = env.podman().to_owned();
         (
             Options {
                 roots: env.search_roots(),

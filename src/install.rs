@@ -13,8 +13,9 @@
 //!
 //! Manifest format: one entry a line, `file PATH`, `link PATH` or `dir PATH`, absolute paths.
 
+pub use crate::env::WAIT_UNIT;
+use crate::env::{UserEnv, SYSTEM_USER_UNIT_DIRS, USER_GENERATOR_DIRS};
 use crate::generator::{self, Run};
-use crate::search::UserEnv;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, ErrorKind};
@@ -23,19 +24,11 @@ use std::process::Command;
 
 pub const PATH_UNIT: &str = "rootlet-regenerate.path";
 pub const SERVICE_UNIT: &str = "rootlet-regenerate.service";
-pub const WAIT_UNIT: &str = "rootlet-wait-online.service";
 const PATH_TEMPLATE: &str = include_str!("../units/rootlet-regenerate.path.in");
 const SERVICE_TEMPLATE: &str = include_str!("../units/rootlet-regenerate.service.in");
 /// Written by `install --user` only when no system-wide copy of the wait unit exists:
 /// the unit rootlet ships (`units/rootlet-wait-online.service.in`).
 const WAIT_FALLBACK: &str = include_str!("../units/rootlet-wait-online.service.in");
-/// Where packages and `make install` put the user units; a wait unit there is used as is.
-const SYSTEM_UNIT_DIRS: &[&str] = &[
-    "/etc/systemd/user",
-    "/usr/local/lib/systemd/user",
-    "/usr/lib/systemd/user",
-    "/lib/systemd/user",
-];
 /// Targets that are active in a running user session: a unit newly wanted by one of them is
 /// started by `regenerate`, as the next boot would.
 const LIVE_TARGETS: &[&str] = &["default.target.wants", "sockets.target.wants"];
@@ -58,22 +51,17 @@ pub struct Layout {
     pub env: Vec<(String, String)>,
 }
 
-fn abs_var(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-}
-
 impl Layout {
     /// From the process environment; `bindir` defaults to the running executable's.
     pub fn from_env(bindir: Option<PathBuf>) -> Result<Layout, String> {
-        let home = abs_var("HOME").ok_or("HOME is not set to an absolute path")?;
-        let config_home = abs_var("XDG_CONFIG_HOME");
-        let data_home = abs_var("XDG_DATA_HOME");
-        let config = config_home.clone().unwrap_or_else(|| home.join(".config"));
-        let data = data_home
+        let user = UserEnv::from_process();
+        let home = user
+            .home
             .clone()
-            .unwrap_or_else(|| home.join(".local/share"));
+            .ok_or("HOME is not set to an absolute path")?;
+        let config_home = user.config_home.clone();
+        let config = user.config_dir().unwrap_or_else(|| home.join(".config"));
+        let data = user.data_dir().unwrap_or_else(|| home.join(".local/share"));
         let bindir = match bindir {
             Some(b) => b,
             None => std::env::current_exe()
@@ -81,7 +69,6 @@ impl Layout {
                 .and_then(|e| e.parent().map(Path::to_owned))
                 .ok_or("cannot find the directory of the rootlet executable")?,
         };
-        let user = UserEnv::from_process();
         let custom_config = config_home.is_some() && config != home.join(".config");
         let watch = if user.unit_dirs.is_some() || custom_config {
             let mut v: Vec<PathBuf> = user.search_roots().into_iter().map(|r| r.path).collect();
@@ -471,8 +458,7 @@ pub struct Systemctl {
 impl Systemctl {
     /// Reachable: `$XDG_RUNTIME_DIR/systemd/private` exists (the manager's own socket).
     pub fn detect(wanted: bool) -> Systemctl {
-        let reachable = abs_var("XDG_RUNTIME_DIR")
-            .is_some_and(|r| r.join("systemd/private").exists() || r.join("bus").exists());
+        let reachable = UserEnv::from_process().user_manager_reachable();
         Systemctl {
             enabled: wanted && reachable,
         }
@@ -651,7 +637,7 @@ pub fn install(layout: &Layout) -> Result<Vec<Entry>, String> {
     let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
     files.insert(layout.unit_dir.join(PATH_UNIT), layout.path_unit());
     files.insert(layout.unit_dir.join(SERVICE_UNIT), layout.service_unit());
-    let system_wait = SYSTEM_UNIT_DIRS
+    let system_wait = SYSTEM_USER_UNIT_DIRS
         .iter()
         .any(|d| Path::new(d).join(WAIT_UNIT).exists());
     if !system_wait {
@@ -749,11 +735,7 @@ pub fn cmd_install(systemctl: bool) -> u8 {
             layout.bindir.display()
         );
     }
-    for d in [
-        "/etc/systemd/user-generators",
-        "/usr/local/lib/systemd/user-generators",
-        "/usr/lib/systemd/user-generators",
-    ] {
+    for d in USER_GENERATOR_DIRS {
         let g = Path::new(d).join("rootlet-user-generator");
         if g.exists() {
             eprintln!(

@@ -7,6 +7,7 @@
 //! - [`unit`]: systemd unit-file syntax (parse, keep order and line numbers, write back).
 //! - [`exec`]: systemd command-line syntax (`ExecStart=` splitting and quoting).
 //! - [`quadlet`]: translation of `.container`, `.network` and `.socket` sources to units.
+//! - [`env`]: the user's environment and systemd's paths, read in one place.
 //! - [`search`]: quadlet's user search path and source discovery.
 //! - [`generator`]: one generator run: sources in, units and install symlinks out.
 //! - [`install`]: the no-root install (`rootlet install --user`) and `rootlet regenerate`.
@@ -16,6 +17,7 @@
 
 pub mod activation;
 pub mod doctor;
+pub mod env;
 pub mod error;
 pub mod exec;
 pub mod generator;

@@ -5,74 +5,6 @@ use crate::quadlet::{SourceKind, UNSUPPORTED_EXTENSIONS};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-/// The facts about the user that decide the search path.
-#[derive(Debug, Clone, Default)]
-pub struct UserEnv {
-    pub runtime_dir: Option<PathBuf>,
-    pub config_home: Option<PathBuf>,
-    pub home: Option<PathBuf>,
-    pub uid: u32,
-    /// `ROOTLET_UNIT_DIRS`: replaces the whole search path.
-    pub unit_dirs: Option<String>,
-}
-
-fn abs_env(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-}
-
-impl UserEnv {
-    pub fn from_process() -> UserEnv {
-        UserEnv {
-            runtime_dir: abs_env("XDG_RUNTIME_DIR"),
-            config_home: abs_env("XDG_CONFIG_HOME"),
-            home: abs_env("HOME"),
-            uid: rustix::process::getuid().as_raw(),
-            unit_dirs: std::env::var("ROOTLET_UNIT_DIRS").ok(),
-        }
-    }
-
-    fn config_dir(&self) -> Option<PathBuf> {
-        self.config_home
-            .clone()
-            .or_else(|| self.home.as_ref().map(|h| h.join(".config")))
-    }
-
-    /// The defaults file: `$XDG_CONFIG_HOME/rootlet/defaults.conf`.
-    pub fn defaults_file(&self) -> Option<PathBuf> {
-        self.config_dir().map(|d| d.join("rootlet/defaults.conf"))
-    }
-
-    /// The search roots, most important first (the first file of a name wins).
-    pub fn search_roots(&self) -> Vec<Root> {
-        if let Some(list) = &self.unit_dirs {
-            return list
-                .split(':')
-                .filter(|p| p.starts_with('/'))
-                .map(|p| Root::new(PathBuf::from(p)))
-                .collect();
-        }
-        let mut v = Vec::new();
-        if let Some(r) = &self.runtime_dir {
-            v.push(Root::new(r.join("containers/systemd")));
-        }
-        if let Some(c) = self.config_dir() {
-            v.push(Root::new(c.join("containers/systemd")));
-        }
-        let uid = self.uid.to_string();
-        for base in [
-            "/etc/containers/systemd/users",
-            "/usr/share/containers/systemd/users",
-        ] {
-            // Numeric subdirectories belong to other users; ours is added after.
-            v.push(Root::shared(PathBuf::from(base), self.uid, true));
-            v.push(Root::shared(Path::new(base).join(&uid), self.uid, false));
-        }
-        v
-    }
-}
-
 /// One directory of the search path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
@@ -92,7 +24,7 @@ impl Root {
         }
     }
 
-    fn shared(path: PathBuf, uid: u32, skip_numeric_subdirs: bool) -> Root {
+    pub fn shared(path: PathBuf, uid: u32, skip_numeric_subdirs: bool) -> Root {
         Root {
             path,
             skip_numeric_subdirs,
@@ -329,32 +261,5 @@ mod tests {
                 "network.d"
             ]
         );
-    }
-
-    #[test]
-    fn search_path_order() {
-        let env = UserEnv {
-            runtime_dir: Some("/run/user/7".into()),
-            home: Some("/home/u".into()),
-            uid: 7,
-            ..UserEnv::default()
-        };
-        let roots: Vec<_> = env.search_roots().into_iter().map(|r| r.path).collect();
-        assert_eq!(
-            roots,
-            vec![
-                PathBuf::from("/run/user/7/containers/systemd"),
-                "/home/u/.config/containers/systemd".into(),
-                "/etc/containers/systemd/users".into(),
-                "/etc/containers/systemd/users/7".into(),
-                "/usr/share/containers/systemd/users".into(),
-                "/usr/share/containers/systemd/users/7".into(),
-            ]
-        );
-        let env = UserEnv {
-            unit_dirs: Some("/a:relative:/b".into()),
-            ..env
-        };
-        assert_eq!(env.search_roots().len(), 2);
     }
 }

@@ -2,19 +2,11 @@
 //! user manager finds it, and every source file valid.
 
 use super::{is_executable, Env, Finding};
+use crate::env::{USER_GENERATOR_DIRS, WAIT_UNIT};
 use crate::generator::{self, Options};
-use crate::quadlet::WAIT_UNIT;
 use std::path::{Path, PathBuf};
 
 const GENERATOR: &str = "rootlet-user-generator";
-
-/// User generator directories of systemd.generator(7), highest precedence first.
-const GENERATOR_DIRS: &[&str] = &[
-    "/run/systemd/user-generators",
-    "/etc/systemd/user-generators",
-    "/usr/local/lib/systemd/user-generators",
-    "/usr/lib/systemd/user-generators",
-];
 
 /// True for a masked unit or generator: a symlink to /dev/null or an empty file.
 fn masked(p: &Path) -> bool {
@@ -46,7 +38,7 @@ fn generator_installed(env: &Env, out: &mut Vec<Finding>) {
         ));
         return;
     }
-    let found = GENERATOR_DIRS
+    let found = USER_GENERATOR_DIRS
         .iter()
         .map(|d| env.sys(&format!("{d}/{GENERATOR}")))
         .find(|p| std::fs::symlink_metadata(p).is_ok());
@@ -55,7 +47,7 @@ fn generator_installed(env: &Env, out: &mut Vec<Finding>) {
             "rootlet.generator",
             format!(
                 "{GENERATOR} is in no user generator directory ({}): no unit is generated from your sources",
-                GENERATOR_DIRS.join(", ")
+                USER_GENERATOR_DIRS.join(", ")
             ),
             install,
         )),
@@ -82,7 +74,7 @@ fn generator_installed(env: &Env, out: &mut Vec<Finding>) {
 /// podman's own user generator beside ours: both write `X.service` for the same files.
 fn quadlet_generator(env: &Env, out: &mut Vec<Finding>) {
     const QUADLET: &str = "podman-user-generator";
-    let found = GENERATOR_DIRS
+    let found = USER_GENERATOR_DIRS
         .iter()
         .map(|d| env.sys(&format!("{d}/{QUADLET}")))
         .find(|p| std::fs::symlink_metadata(p).is_ok());
@@ -116,27 +108,7 @@ fn quadlet_generator(env: &Env, out: &mut Vec<Finding>) {
 /// The user unit search path (systemd.unit(5)), highest precedence first; system paths
 /// under the root prefix.
 fn user_unit_dirs(env: &Env) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    if let Some(c) = env.config_dir() {
-        v.push(c.join("systemd/user"));
-    }
-    v.push(env.sys("/etc/systemd/user"));
-    if let Some(r) = env.runtime_dir.as_deref().filter(|r| r.is_absolute()) {
-        v.push(r.join("systemd/user"));
-    }
-    v.push(env.sys("/run/systemd/user"));
-    if let Some(d) = env.data_dir() {
-        v.push(d.join("systemd/user"));
-    }
-    for d in [
-        "/usr/local/share/systemd/user",
-        "/usr/share/systemd/user",
-        "/usr/local/lib/systemd/user",
-        "/usr/lib/systemd/user",
-    ] {
-        v.push(env.sys(d));
-    }
-    v
+    env.user_env.unit_search_path(|d| env.sys(d))
 }
 
 /// The program of the unit's `ExecStart=` (prefixes `-@:+!` dropped), if absolute.

@@ -33,7 +33,7 @@ mod system;
 pub use ports::{listen_port, publish_host_ports};
 pub use runtime::{is_network_fs, NFS_SUPER_MAGIC};
 
-use std::ffi::OsString;
+pub use crate::env::UserEnv;
 use std::fmt::Write as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -114,21 +114,9 @@ pub struct Env {
     pub root: PathBuf,
     pub user: String,
     pub uid: u32,
-    pub home: Option<PathBuf>,
-    /// `XDG_RUNTIME_DIR` exactly as set (relative values are kept, to be reported).
-    pub runtime_dir: Option<PathBuf>,
-    pub config_home: Option<PathBuf>,
-    pub data_home: Option<PathBuf>,
-    /// `PATH`, searched for podman, pasta, newuidmap, ...
-    pub path: Option<OsString>,
-    /// `ROOTLET_UNIT_DIRS`: replaces the source search path.
-    pub unit_dirs: Option<String>,
-}
-
-fn var_abs(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
+    /// The user's environment, as the generator and `install --user` read it (`home`
+    /// falls back to the passwd entry's; `uid` is the one checked).
+    pub user_env: UserEnv,
 }
 
 impl Env {
@@ -146,13 +134,15 @@ impl Env {
                 p
             }
         };
+        let mut user_env = UserEnv::from_process();
         let uid = match std::env::var("ROOTLET_DOCTOR_UID") {
             Ok(s) => s
                 .trim()
                 .parse()
                 .map_err(|_| DoctorError::BadUid(s.clone()))?,
-            Err(_) => rustix::process::getuid().as_raw(),
+            Err(_) => user_env.uid,
         };
+        user_env.uid = uid;
         let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
         let entry = passwd_entry(&passwd, uid);
         let user = std::env::var("ROOTLET_DOCTOR_USER")
@@ -162,19 +152,14 @@ impl Env {
             .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
             .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
             .unwrap_or_else(|| uid.to_string());
-        let home = var_abs("HOME").or_else(|| entry.map(|(_, h)| h));
+        if user_env.home.is_none() {
+            user_env.home = entry.map(|(_, h)| h);
+        }
         Ok(Env {
             root,
             user,
             uid,
-            home,
-            runtime_dir: std::env::var_os("XDG_RUNTIME_DIR")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-            config_home: var_abs("XDG_CONFIG_HOME"),
-            data_home: var_abs("XDG_DATA_HOME"),
-            path: std::env::var_os("PATH"),
-            unit_dirs: std::env::var("ROOTLET_UNIT_DIRS").ok(),
+            user_env,
         })
     }
 
@@ -190,39 +175,18 @@ impl Env {
 
     /// `$XDG_CONFIG_HOME` or `~/.config`.
     pub fn config_dir(&self) -> Option<PathBuf> {
-        self.config_home
-            .clone()
-            .or_else(|| self.home.as_ref().map(|h| h.join(".config")))
+        self.user_env.config_dir()
     }
 
     /// `$XDG_DATA_HOME` or `~/.local/share`.
     pub fn data_dir(&self) -> Option<PathBuf> {
-        self.data_home
-            .clone()
-            .or_else(|| self.home.as_ref().map(|h| h.join(".local/share")))
-    }
-
-    /// The runtime directory if it is usable as one (absolute).
-    fn runtime(&self) -> Option<&Path> {
-        self.runtime_dir.as_deref().filter(|p| p.is_absolute())
-    }
-
-    /// The user environment the generator would see, for the source search path.
-    fn user_env(&self) -> crate::search::UserEnv {
-        crate::search::UserEnv {
-            runtime_dir: self.runtime().map(Path::to_owned),
-            config_home: self.config_home.clone(),
-            home: self.home.clone(),
-            uid: self.uid,
-            unit_dirs: self.unit_dirs.clone(),
-        }
+        self.user_env.data_dir()
     }
 
     /// The source search path, system directories under the root prefix.
     fn source_roots(&self) -> Vec<crate::search::Root> {
-        let env = self.user_env();
-        let mut roots = env.search_roots();
-        if self.unit_dirs.is_none() {
+        let mut roots = self.user_env.search_roots();
+        if self.user_env.unit_dirs.is_none() {
             for r in &mut roots {
                 let s = r.path.to_string_lossy().into_owned();
                 if s.starts_with("/etc/") || s.starts_with("/usr/") {
@@ -236,6 +200,7 @@ impl Env {
     /// Find a program: in `PATH`, then the usual directories under the root prefix.
     pub fn find_program(&self, name: &str) -> Option<PathBuf> {
         let mut dirs: Vec<PathBuf> = self
+            .user_env
             .path
             .as_ref()
             .map(|p| {

@@ -196,7 +196,7 @@ fn storage_path(env: &Env) -> Option<PathBuf> {
             if let Some((k, v)) = l.split_once('=') {
                 if k.trim() == "graphroot" || k.trim() == "rootless_storage_path" {
                     let v = v.trim().trim_matches('"').trim_matches('\'');
-                    let v = match (v.strip_prefix("$HOME"), &env.home) {
+                    let v = match (v.strip_prefix("$HOME"), &env.user_env.home) {
                         (Some(rest), Some(h)) => {
                             h.join(rest.trim_start_matches('/')).display().to_string()
                         }

@@ -41,7 +41,7 @@ pub fn session(env: &Env, out: &mut Vec<Finding>) {
         ));
     }
     let run_user = format!("/run/user/{}", env.uid);
-    let Some(rt) = env.runtime_dir.as_deref() else {
+    let Some(rt) = env.user_env.runtime_dir.as_deref() else {
         let hint = if env.sys(&run_user).is_dir() {
             format!("; {run_user} exists, so this shell was probably entered with `sudo su` or `sudo -iu`")
         } else {

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 pub use defaults::Defaults;
 
 /// The unit the generated services want and order after (from `units/`).
-pub const WAIT_UNIT: &str = "rootlet-wait-online.service";
+pub use crate::env::WAIT_UNIT;
 
 /// Kinds of source files rootlet reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
