@@ -8,6 +8,7 @@
 //! - [`exec`]: systemd command-line syntax (`ExecStart=` splitting and quoting).
 //! - [`quadlet`]: translation of `.container`, `.network` and `.socket` sources to units.
 //! - [`env`]: the user's environment and systemd's paths, read in one place.
+//! - [`fsutil`]: atomic writes that never follow a link; bounded reads of regular files only.
 //! - [`search`]: quadlet's user search path and source discovery.
 //! - [`generator`]: one generator run: sources in, units and install symlinks out.
 //! - [`install`]: the no-root install (`rootlet install --user`) and `rootlet regenerate`.
@@ -20,6 +21,7 @@ pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod exec;
+pub mod fsutil;
 pub mod generator;
 pub mod install;
 pub mod quadlet;

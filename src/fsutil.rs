@@ -1,0 +1,229 @@
+//! File-system primitives every writer and reader of rootlet uses, so that the rules hold
+//! everywhere: a write is atomic (a new temporary file in the same directory, renamed into
+//! place) and never goes through a symlink; a read takes only a regular file, never blocks
+//! on a FIFO or a device, and is bounded.
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Open a directory (following symlinks in the path: a user's home may be one).
+pub fn open_dir(p: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        p,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Open the directory `name` inside `dir`, refusing a symlink there (`O_NOFOLLOW`): a
+/// planted `X.wants -> /elsewhere` must not let rootlet create links outside its tree.
+pub fn open_subdir_nofollow(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// A name for a temporary file beside `name`, unique in this process and across
+/// processes (pid), hidden, and ending in `.tmp` so that nothing reads it as a unit.
+fn temp_name(name: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let pid = rustix::process::getpid().as_raw_nonzero();
+    // Keep the final name within NAME_MAX even for a 255-byte `name`.
+    let stem: String = name.chars().take(200).collect();
+    format!(".#{stem}.{pid}.{n}.tmp")
+}
+
+/// Write `data` to `dir/name` atomically: to a new temporary file in `dir` (created with
+/// `O_EXCL|O_NOFOLLOW`, so never through a link), optionally fsynced, then renamed over
+/// `name`. Readers see the old file or the new one, never a truncated one; a full disk
+/// leaves the old file as it was. A symlink at `name` is replaced, not written through:
+/// callers that must keep foreign symlinks check for them first.
+pub fn write_atomic_at(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    data: &[u8],
+    mode: u32,
+    sync: bool,
+) -> io::Result<()> {
+    let tmp = temp_name(name);
+    let fd = rustix::fs::openat(
+        dir,
+        tmp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )?;
+    let result = (|| {
+        let mut f = std::fs::File::from(fd);
+        f.write_all(data)?;
+        if sync {
+            f.sync_all()?;
+        }
+        drop(f);
+        rustix::fs::renameat(dir, tmp.as_str(), dir, name)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+    }
+    result
+}
+
+/// [`write_atomic_at`] by path: the parent directory is opened (symlinks in it followed),
+/// the last component never.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32, sync: bool) -> io::Result<()> {
+    let (dir, name) = split(path)?;
+    let dirfd = open_dir(dir)?;
+    write_atomic_at(dirfd.as_fd(), name, data, mode, sync)
+}
+
+/// Create or replace the symlink `dir/name -> target` atomically (a temporary symlink
+/// renamed over it): at no moment is the link missing, and a directory or file at `name`
+/// is never followed.
+pub fn symlink_atomic_at(dir: BorrowedFd<'_>, name: &str, target: &str) -> io::Result<()> {
+    match rustix::fs::symlinkat(target, dir, name) {
+        Ok(()) => return Ok(()),
+        Err(Errno::EXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let tmp = temp_name(name);
+    rustix::fs::symlinkat(target, dir, tmp.as_str())?;
+    rustix::fs::renameat(dir, tmp.as_str(), dir, name).inspect_err(|_| {
+        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+    })?;
+    Ok(())
+}
+
+fn split(path: &Path) -> io::Result<(&Path, &str)> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Ok((dir, name))
+}
+
+/// Read a regular file of at most `limit` bytes into `buf`. Opened non-blocking (a FIFO
+/// or a device at the path cannot block the caller) and checked with `fstat`: anything
+/// but a regular file is an error. Symlinks are followed (quadlet follows them); callers
+/// that check ownership use the returned metadata, which is the file actually read.
+pub fn read_regular(path: &Path, limit: u64, buf: &mut Vec<u8>) -> io::Result<std::fs::Metadata> {
+    buf.clear();
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
+    let f = std::fs::File::from(fd);
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    f.take(limit + 1).read_to_end(buf)?;
+    if buf.len() as u64 > limit {
+        return Err(io::Error::other(format!("larger than {limit} bytes")));
+    }
+    Ok(meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tmpdir(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "rootlet-fsutil-{tag}-{}",
+            rustix::process::getpid().as_raw_nonzero()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn atomic_write_replaces_a_symlink_and_never_writes_through_it() {
+        let d = tmpdir("symlink");
+        std::fs::write(d.join("victim"), "keep").unwrap();
+        symlink(d.join("victim"), d.join("unit.service")).unwrap();
+        write_atomic(&d.join("unit.service"), b"new", 0o644, false).unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("victim")).unwrap(), "keep");
+        assert_eq!(
+            std::fs::read_to_string(d.join("unit.service")).unwrap(),
+            "new"
+        );
+        assert!(!std::fs::symlink_metadata(d.join("unit.service"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 2);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn symlink_replaced_atomically() {
+        let d = tmpdir("link");
+        let dir = open_dir(&d).unwrap();
+        symlink_atomic_at(dir.as_fd(), "l", "a").unwrap();
+        symlink_atomic_at(dir.as_fd(), "l", "b").unwrap();
+        assert_eq!(
+            std::fs::read_link(d.join("l")).unwrap(),
+            Path::new("b").to_path_buf()
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_is_refused_at_once() {
+        let d = tmpdir("fifo");
+        let p = d.join("x.conf");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &p,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        let e = read_regular(&p, 100, &mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn read_is_bounded() {
+        let d = tmpdir("bound");
+        std::fs::write(d.join("f"), vec![b'a'; 11]).unwrap();
+        let mut buf = Vec::new();
+        assert!(read_regular(&d.join("f"), 10, &mut buf).is_err());
+        assert!(read_regular(&d.join("f"), 11, &mut buf).is_ok());
+        assert_eq!(buf.len(), 11);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn subdir_symlink_refused() {
+        let d = tmpdir("subdir");
+        std::fs::create_dir(d.join("real")).unwrap();
+        symlink(d.join("real"), d.join("x.wants")).unwrap();
+        let top = open_dir(&d).unwrap();
+        assert!(open_subdir_nofollow(top.as_fd(), "x.wants").is_err());
+        assert!(open_subdir_nofollow(top.as_fd(), "real").is_ok());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
