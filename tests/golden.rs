@@ -1,14 +1,20 @@
-//! Golden cases: `tests/cases/NAME/input/` is a source directory; the generator's output for
-//! it must equal `tests/cases/NAME/expected/` byte for byte, symlinks included, and its
-//! error messages must equal `tests/cases/NAME/errors` (absent: no error).
+//! Golden cases, one test each: `tests/cases/NAME/input/` is a source directory; the
+//! generator's output for it must equal `tests/cases/NAME/expected/` byte for byte,
+//! symlinks included, and its error messages must equal `tests/cases/NAME/errors`
+//! (absent: no error). A failure prints a `diff -u` of each file that differs.
 //!
 //! The absolute path of the input directory is written as `/INPUT` in expected files, so
 //! the cases do not depend on where the repository is checked out.
 //! Optional `tests/cases/NAME/defaults.conf` is used as the user's defaults file.
 //!
-//! After a reviewed change: `ROOTLET_BLESS=1 cargo test --test golden` rewrites them.
+//! Adding a case: make the directory, add its line to `golden!` below (a test checks that
+//! every directory is listed), run `ROOTLET_BLESS=1 cargo test --test golden case_NAME`, review
+//! the written `expected/` and commit it. After a reviewed change of output, the same
+//! command without a name rewrites every case.
 //!
 //! Every generated unit must also pass `systemd-analyze --user verify`.
+
+mod util;
 
 use rootlet::generator::{self, Options};
 use rootlet::quadlet::Defaults;
@@ -62,14 +68,11 @@ fn write_tree(dir: &Path, t: &BTreeMap<String, Node>) {
 }
 
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
+    util::repo().join("tests/cases")
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rootlet-golden-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
+fn scratch(name: &str) -> util::Tmp {
+    util::Tmp::new(&format!("golden-{name}"))
 }
 
 struct Outcome {
@@ -140,62 +143,123 @@ fn case_names() -> Vec<PathBuf> {
     v
 }
 
-#[test]
-fn golden_cases() {
-    let bless = std::env::var_os("ROOTLET_BLESS").is_some();
-    let mut failures = Vec::new();
-    let cases = case_names();
-    assert!(
-        cases.len() >= 25,
-        "expected at least 25 golden cases, found {}",
-        cases.len()
-    );
-    for case in &cases {
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let out = scratch(&name);
-        let got = run_case(case, &out);
-        let _ = fs::remove_dir_all(&out);
-        let err_file = case.join("errors");
-        if bless {
-            write_tree(&case.join("expected"), &got.tree);
-            if got.errors.is_empty() {
-                let _ = fs::remove_file(&err_file);
-            } else {
-                fs::write(&err_file, &got.errors).unwrap();
-            }
-            continue;
-        }
-        let want = tree(&case.join("expected"));
-        let want_err = fs::read_to_string(&err_file).unwrap_or_default();
-        let mut msgs = Vec::new();
-        for k in want.keys().chain(got.tree.keys()) {
-            match (want.get(k), got.tree.get(k)) {
-                (Some(a), Some(b)) if a == b => {}
-                (Some(_), None) => msgs.push(format!("  missing: {k}")),
-                (None, Some(_)) => msgs.push(format!("  unexpected: {k}")),
-                (Some(a), Some(b)) => msgs.push(format!(
-                    "  differs: {k}\n--- expected\n{a:?}\n+++ actual\n{b:?}"
-                )),
-                (None, None) => unreachable!(),
-            }
-        }
-        msgs.dedup();
-        if want_err != got.errors {
-            msgs.push(format!(
-                "  errors differ:\n--- expected\n{want_err}+++ actual\n{}",
-                got.errors
-            ));
-        }
-        if msgs.is_empty() {
-            eprintln!("ok   {name}");
+fn show(n: Option<&Node>) -> String {
+    match n {
+        None => String::new(),
+        Some(Node::File(s)) => s.clone(),
+        Some(Node::Link(t)) => format!("symlink -> {t}\n"),
+    }
+}
+
+/// One case: its output compared with `expected/` (or written there when blessing).
+fn golden(name: &str) {
+    let case = cases_dir().join(name);
+    let out = scratch(name);
+    let out_dir = out.path().join("out");
+    let got = run_case(&case, &out_dir);
+    let err_file = case.join("errors");
+    if std::env::var_os("ROOTLET_BLESS").is_some() {
+        write_tree(&case.join("expected"), &got.tree);
+        if got.errors.is_empty() {
+            let _ = fs::remove_file(&err_file);
         } else {
-            eprintln!("FAIL {name}\n{}", msgs.join("\n"));
-            failures.push(name);
+            fs::write(&err_file, &got.errors).unwrap();
+        }
+        return;
+    }
+    let want = tree(&case.join("expected"));
+    let want_err = fs::read_to_string(&err_file).unwrap_or_default();
+    let mut diffs = String::new();
+    let keys: std::collections::BTreeSet<&String> = want.keys().chain(got.tree.keys()).collect();
+    for k in keys {
+        let (a, b) = (want.get(k), got.tree.get(k));
+        if a != b {
+            diffs.push_str(&util::diff(k, &show(a), &show(b)));
         }
     }
+    if want_err != got.errors {
+        diffs.push_str(&util::diff("errors", &want_err, &got.errors));
+    }
+    if !diffs.is_empty() {
+        let test = format!("case_{}", name.replace('-', "_"));
+        panic!(
+            "golden case {name} differs (ROOTLET_BLESS=1 cargo test --test golden {test} \
+             rewrites it after review):\n{diffs}"
+        );
+    }
+}
+
+/// One `#[test]` per case directory.
+macro_rules! golden {
+    ($($test:ident => $dir:literal,)*) => {
+        $( #[test] fn $test() { golden($dir); } )*
+        const LISTED: &[&str] = &[$($dir),*];
+    };
+}
+
+golden! {
+    case_01_minimal => "01-minimal",
+    case_02_container_name => "02-container-name",
+    case_03_exec_args => "03-exec-args",
+    case_04_environment => "04-environment",
+    case_05_publish_port => "05-publish-port",
+    case_06_volumes => "06-volumes",
+    case_07_network_reference => "07-network-reference",
+    case_08_network_plain => "08-network-plain",
+    case_09_labels => "09-labels",
+    case_10_podman_args => "10-podman-args",
+    case_11_user_group => "11-user-group",
+    case_12_notify_health => "12-notify-health",
+    case_13_notify_container => "13-notify-container",
+    case_14_socket_pair => "14-socket-pair",
+    case_15_socket_service_key => "15-socket-service-key",
+    case_16_install_symlinks => "16-install-symlinks",
+    case_17_user_overrides => "17-user-overrides",
+    case_18_default_dependencies_false => "18-default-dependencies-false",
+    case_19_continuation_comments => "19-continuation-comments",
+    case_20_broken_beside_good => "20-broken-beside-good",
+    case_21_quoting_edge => "21-quoting-edge",
+    case_22_specifiers => "22-specifiers",
+    case_23_template => "23-template",
+    case_24_dropins => "24-dropins",
+    case_25_unit_references => "25-unit-references",
+    case_26_bad_values => "26-bad-values",
+    case_27_bad_names => "27-bad-names",
+    case_28_security_options => "28-security-options",
+    case_29_subdirs_and_shadowing => "29-subdirs-and-shadowing",
+    case_30_oneshot => "30-oneshot",
+    case_31_defaults_file => "31-defaults-file",
+    case_32_network_delete_on_stop => "32-network-delete-on-stop",
+    case_33_template_default_instance => "33-template-default-instance",
+    case_34_volumes => "34-volumes",
+    case_35_missing_references => "35-missing-references",
+    case_36_every_container_key => "36-every-container-key",
+    case_37_dropin_forms => "37-dropin-forms",
+    case_38_every_network_key => "38-every-network-key",
+    case_39_clashes => "39-clashes",
+}
+
+#[test]
+fn every_case_directory_is_listed() {
+    let dirs: Vec<String> = case_names()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let missing: Vec<&String> = dirs
+        .iter()
+        .filter(|d| !LISTED.contains(&d.as_str()))
+        .collect();
     assert!(
-        failures.is_empty(),
-        "golden cases failed: {failures:?} (ROOTLET_BLESS=1 rewrites them after review)"
+        missing.is_empty(),
+        "add these cases to golden! in tests/golden.rs: {missing:?}"
+    );
+    let stale: Vec<&&str> = LISTED
+        .iter()
+        .filter(|l| !dirs.iter().any(|d| d == *l))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "listed in golden! but no directory: {stale:?}"
     );
 }
 
@@ -220,7 +284,8 @@ fn generated_units_pass_systemd_analyze_verify() {
         eprintln!("SKIPPED LOUDLY: /usr/bin/podman is not installed; systemd-analyze verify would reject ExecStart=");
         return;
     }
-    let runtime = scratch("runtime");
+    let runtime_tmp = scratch("runtime");
+    let runtime = runtime_tmp.path().to_owned();
     fs::set_permissions(
         &runtime,
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
@@ -230,7 +295,8 @@ fn generated_units_pass_systemd_analyze_verify() {
     let mut verified = 0;
     for case in case_names() {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let out = scratch(&format!("verify-{name}"));
+        let out_tmp = scratch(&format!("verify-{name}"));
+        let out = out_tmp.path().join("out");
         run_case(&case, &out);
         let units: Vec<PathBuf> = fs::read_dir(&out)
             .unwrap()
@@ -238,7 +304,6 @@ fn generated_units_pass_systemd_analyze_verify() {
             .filter(|p| p.is_file() && !p.is_symlink())
             .collect();
         if units.is_empty() {
-            let _ = fs::remove_dir_all(&out);
             continue;
         }
         fs::write(out.join("rootlet-wait-online.service"), wait_unit()).unwrap();
@@ -259,9 +324,7 @@ fn generated_units_pass_systemd_analyze_verify() {
         } else {
             verified += units.len();
         }
-        let _ = fs::remove_dir_all(&out);
     }
-    let _ = fs::remove_dir_all(&runtime);
     eprintln!("systemd-analyze verify: {verified} units passed");
     assert!(
         failures.is_empty(),

@@ -1,0 +1,81 @@
+//! What the integration tests share: scratch directories, the repository's paths, the
+//! built binaries and readable diffs. Each test binary includes it with `mod util;` and
+//! uses what it needs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The repository's top directory.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/reference/DIR` beside the repository, when it is there: reference data
+/// (podman's own quadlet cases, systemd vectors) read at test time, never copied in.
+pub fn shared_reference(dir: &str) -> Option<PathBuf> {
+    let p = repo().join("../shared/reference").join(dir);
+    p.exists().then_some(p)
+}
+
+/// A path of one of the crate's binaries, built by cargo for integration tests.
+pub fn bin(name: &str) -> PathBuf {
+    match name {
+        "rootlet" => PathBuf::from(env!("CARGO_BIN_EXE_rootlet")),
+        "rootlet-user-generator" => PathBuf::from(env!("CARGO_BIN_EXE_rootlet-user-generator")),
+        "rootlet-wait-online" => PathBuf::from(env!("CARGO_BIN_EXE_rootlet-wait-online")),
+        other => panic!("no binary {other}"),
+    }
+}
+
+/// A scratch directory, removed when dropped (kept with `ROOTLET_KEEP_TMP=1`, to look at
+/// after a failure).
+pub struct Tmp(Option<tempfile::TempDir>);
+
+impl Tmp {
+    pub fn new(tag: &str) -> Tmp {
+        let d = tempfile::Builder::new()
+            .prefix(&format!("rootlet-{tag}-"))
+            .tempdir()
+            .expect("a scratch directory");
+        Tmp(Some(d))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.as_ref().expect("live").path()
+    }
+
+    /// `path/rel`, its parent directories created.
+    pub fn join(&self, rel: &str) -> PathBuf {
+        let p = self.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("parent directories");
+        }
+        p
+    }
+
+    /// Write `rel` (parents created) and return its path.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.join(rel);
+        std::fs::write(&p, text).expect("write a test file");
+        p
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        if std::env::var_os("ROOTLET_KEEP_TMP").is_some() {
+            if let Some(d) = self.0.take() {
+                eprintln!("kept {}", d.keep().display());
+            }
+        }
+    }
+}
+
+/// A unified line diff of two texts (`diff -u` style), for failure messages.
+pub fn diff(name: &str, expected: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("{name} (expected)"), &format!("{name} (actual)"))
+        .to_string()
+}
