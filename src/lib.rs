@@ -24,6 +24,8 @@ pub mod exec;
 pub mod fsutil;
 pub mod generator;
 pub mod install;
+#[doc(hidden)]
+pub mod properties;
 pub mod quadlet;
 pub mod search;
 pub mod unit;

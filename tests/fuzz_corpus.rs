@@ -1,11 +1,7 @@
 //! The fuzz corpus (fuzz/corpus/TARGET/*) and any crash found (fuzz/regressions/TARGET/*)
-//! replayed through the same checks as the fuzz targets, in the normal test run.
+//! replayed through the fuzz targets' own properties (`rootlet::properties`), in the normal test run.
 
-use rootlet::exec;
-use rootlet::generator::{translate_all, Options, Run};
-use rootlet::quadlet::{Defaults, Source, SourceKind};
-use rootlet::unit::UnitFile;
-use std::collections::BTreeMap;
+use rootlet::properties;
 use std::path::{Path, PathBuf};
 
 fn inputs(target: &str) -> Vec<Vec<u8>> {
@@ -22,73 +18,27 @@ fn inputs(target: &str) -> Vec<Vec<u8>> {
     v
 }
 
+/// Replays one target's inputs through its property.
+fn replay(target: &str, property: fn(&[u8])) {
+    let all = inputs(target);
+    assert!(!all.is_empty(), "no corpus for {target}");
+    for data in &all {
+        property(data);
+    }
+    eprintln!("{target}: {} inputs replayed", all.len());
+}
+
 #[test]
 fn unit_parse_corpus() {
-    let all = inputs("unit_parse");
-    assert!(!all.is_empty());
-    for data in &all {
-        if let Ok(f) = UnitFile::parse_bytes(data) {
-            let text = f.write();
-            assert_eq!(UnitFile::parse(&text).unwrap().write(), text);
-        }
-    }
-    eprintln!("unit_parse: {} inputs replayed", all.len());
+    replay("unit_parse", properties::unit_roundtrip);
 }
 
 #[test]
 fn exec_split_corpus() {
-    let all = inputs("exec_split");
-    assert!(!all.is_empty());
-    for data in &all {
-        let Ok(line) = std::str::from_utf8(data) else {
-            continue;
-        };
-        if let Ok(argv) = exec::split(line) {
-            assert_eq!(exec::split(&exec::join(&argv)).unwrap(), argv, "{line:?}");
-        }
-    }
-    eprintln!("exec_split: {} inputs replayed", all.len());
+    replay("exec_split", properties::exec_roundtrip);
 }
 
 #[test]
 fn translate_corpus() {
-    let all = inputs("translate");
-    assert!(!all.is_empty());
-    for data in &all {
-        let Some((&sel, rest)) = data.split_first() else {
-            continue;
-        };
-        let kind = [
-            SourceKind::Container,
-            SourceKind::Network,
-            SourceKind::Volume,
-            SourceKind::Socket,
-        ][usize::from(sel % 4)];
-        let Ok(file) = UnitFile::parse_bytes(rest) else {
-            continue;
-        };
-        let name = format!("fuzz.{}", kind.extension());
-        let mut sources = BTreeMap::new();
-        sources.insert(
-            name.clone(),
-            Source {
-                path: PathBuf::from(format!("/src/{name}")),
-                name,
-                kind,
-                file,
-            },
-        );
-        let opts = Options {
-            roots: vec![],
-            podman: "/usr/bin/podman".into(),
-            defaults: Defaults::default(),
-        };
-        let mut run = Run::default();
-        translate_all(&sources, &opts, &mut run);
-        for g in &run.units {
-            assert!(!g.name.contains('/'));
-            UnitFile::parse(&g.text()).unwrap();
-        }
-    }
-    eprintln!("translate: {} inputs replayed", all.len());
+    replay("translate", properties::translate_bytes);
 }

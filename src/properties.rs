@@ -1,0 +1,87 @@
+//! The properties that the fuzz targets (`fuzz/fuzz_targets/`), the property tests
+//! (`tests/props.rs`) and the corpus replay (`tests/fuzz_corpus.rs`) all check: one
+//! definition, three drivers, so they can never drift apart. Each panics when the property
+//! does not hold (the drivers report the input).
+
+use crate::exec;
+use crate::generator::{translate_all, Options, Run};
+use crate::quadlet::{Defaults, Source, SourceKind};
+use crate::unit::UnitFile;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Bytes -> unit file: never panics; what parses writes back to text that parses to the
+/// same text again (writing is a fixed point).
+pub fn unit_roundtrip(data: &[u8]) {
+    if let Ok(f) = UnitFile::parse_bytes(data) {
+        let text = f.write();
+        let back = UnitFile::parse(&text).expect("written unit parses");
+        assert_eq!(back.write(), text, "write is not a fixed point");
+    }
+}
+
+/// Command lines: splitting never panics; a split argv quoted again splits the same.
+pub fn exec_roundtrip(data: &[u8]) {
+    let Ok(line) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(argv) = exec::split(line) {
+        let again = exec::split(&exec::join(&argv)).expect("joined argv splits");
+        assert_eq!(again, argv, "{line:?}");
+    }
+}
+
+/// The kinds a fuzz input's first byte selects.
+pub const KINDS: [SourceKind; 4] = [
+    SourceKind::Container,
+    SourceKind::Network,
+    SourceKind::Volume,
+    SourceKind::Socket,
+];
+
+/// Bytes (first byte: the kind) -> source -> units: see [`translate_contained`].
+pub fn translate_bytes(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    if let Ok(file) = UnitFile::parse_bytes(rest) {
+        translate_contained(KINDS[usize::from(sel % 4)], "fuzz", file);
+    }
+}
+
+/// A source -> units: never panics, never names a unit or link outside the output
+/// directory, and every unit written parses back.
+pub fn translate_contained(kind: SourceKind, stem: &str, file: UnitFile) {
+    let name = format!("{stem}.{}", kind.extension());
+    let mut sources = BTreeMap::new();
+    sources.insert(
+        name.clone(),
+        Source {
+            path: PathBuf::from(format!("/src/{name}")),
+            name,
+            kind,
+            file,
+        },
+    );
+    let opts = Options {
+        roots: vec![],
+        podman: crate::env::DEFAULT_PODMAN.into(),
+        defaults: Defaults::default(),
+    };
+    let mut run = Run::default();
+    translate_all(&sources, &opts, &mut run);
+    for g in &run.units {
+        assert!(
+            !g.name.contains('/') && !g.name.starts_with('.'),
+            "unit name {:?}",
+            g.name
+        );
+        for l in &g.links {
+            assert!(
+                !l.path.starts_with('/') && !l.path.split('/').any(|c| c == ".." || c == "."),
+                "link {l:?}"
+            );
+        }
+        UnitFile::parse(&g.text()).expect("generated unit parses");
+    }
+}
