@@ -6,15 +6,18 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-struct Tmp(PathBuf);
+struct Tmp(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl Tmp {
     fn new(name: &str) -> Tmp {
-        let d = std::env::temp_dir().join(format!("rootlet-inst-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
+        let t = tempfile::Builder::new()
+            .prefix(&format!("rootlet-inst-{name}-"))
+            .tempdir()
+            .unwrap();
+        let d = t.path().to_owned();
         fs::create_dir_all(d.join("home")).unwrap();
         fs::create_dir_all(d.join("run")).unwrap();
-        Tmp(d)
+        Tmp(d, t)
     }
     fn home(&self) -> PathBuf {
         self.0.join("home")
@@ -24,7 +27,7 @@ impl Tmp {
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(p, text).unwrap();
     }
-    fn cmd(&self, program: &str) -> Command {
+    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -37,12 +40,6 @@ impl Tmp {
             .args(args)
             .output()
             .unwrap()
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -85,22 +82,44 @@ const QUADLET: &str = ".config/containers/systemd";
 const OUT: &str = ".local/share/systemd/user";
 const UNITS: &str = ".config/systemd/user";
 
+/// Undo systemd's quoting of one unit-file value: `%%` and `$$` (rootlet writes no other
+/// specifiers or variables into these units).
+fn unspecify(w: &str) -> String {
+    w.replace("%%", "%").replace("$$", "$")
+}
+
 /// Run the installed service's command line the way the user manager would: its
-/// `Environment=` lines and `ExecStart=`.
+/// `Environment=` lines and `ExecStart=`, unquoted as systemd does.
 fn run_service(t: &Tmp) -> Output {
     let text = fs::read_to_string(t.home().join(UNITS).join("rootlet-regenerate.service")).unwrap();
+    run_service_text(t, &text)
+}
+
+fn run_service_text(t: &Tmp, text: &str) -> Output {
     let exec = text
         .lines()
         .find_map(|l| l.strip_prefix("ExecStart="))
         .expect("ExecStart= in the service");
-    let words: Vec<&str> = exec.split_whitespace().collect();
-    let mut c = t.cmd(words[0]);
+    // The executable: only specifiers are expanded there; arguments: `$$` too.
+    let words: Vec<String> = rootlet::exec::split(exec)
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i == 0 {
+                w.replace("%%", "%")
+            } else {
+                unspecify(w)
+            }
+        })
+        .collect();
+    let mut c = t.cmd(&words[0]);
     c.args(&words[1..]);
     for l in text.lines() {
         if let Some(v) = l.strip_prefix("Environment=") {
-            let v = v.trim_matches('"');
+            let v = rootlet::exec::split(v).unwrap().remove(0);
             let (k, val) = v.split_once('=').unwrap();
-            c.env(k, val);
+            c.env(k, val.replace("%%", "%"));
         }
     }
     c.output().unwrap()
@@ -150,7 +169,11 @@ fn install_writes_units_and_generates() {
         Path::new("../web.socket")
     );
     let manifest = fs::read_to_string(h.join(".local/share/rootlet/generated.list")).unwrap();
-    assert!(manifest.contains(&format!("file {}\n", out.join("web.service").display())));
+    assert!(manifest.contains("\nfile out web.service "), "{manifest}");
+    assert!(
+        manifest.contains("\nlink out default.target.wants/web.service ../web.service\n"),
+        "{manifest}"
+    );
     // Installing twice is fine and changes nothing.
     let before = listing(&h);
     ok(&t.rootlet(&["install", "--user"]));
@@ -374,4 +397,748 @@ fn fingerprint_sees_edits_renames_and_dropins() {
     assert_ne!(a, b);
     fs::rename(src.join("web.container"), src.join("api.container")).unwrap();
     assert_ne!(b, rootlet::install::fingerprint(&roots));
+}
+
+// ---------------------------------------------------------------------------------------
+// The adversarial audit of 2026-11-30: one test per finding.
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Run `script` with `sh` in a private mount namespace (mounts there vanish with it).
+/// `None` (and a loud note) when not root or no `unshare`.
+fn in_mount_ns(t: &Tmp, script: &str, env: &[(&str, &std::ffi::OsStr)]) -> Option<Output> {
+    if !is_root() {
+        eprintln!("SKIPPED LOUDLY: not root: cannot mount a tmpfs in a private namespace");
+        return None;
+    }
+    let mut c = t.cmd("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c", script])
+        .env("ROOTLET", env!("CARGO_BIN_EXE_rootlet"))
+        .env("T", &t.0);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    match c.output() {
+        Ok(o) => Some(o),
+        Err(e) => {
+            eprintln!("SKIPPED LOUDLY: cannot run unshare: {e}");
+            None
+        }
+    }
+}
+
+fn regen(t: &Tmp) -> Output {
+    t.rootlet(&["regenerate", "--no-systemctl"])
+}
+
+#[test]
+fn f1_symlinked_unit_is_foreign() {
+    let t = Tmp::new("f1");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    ok(&regen(&t));
+    let out = t.home().join(OUT);
+    let dot = t.0.join("dotfiles-web.service");
+    fs::write(&dot, "[Unit]\nDescription=my own hand-written web\n").unwrap();
+    fs::remove_file(out.join("web.service")).unwrap();
+    std::os::unix::fs::symlink(&dot, out.join("web.service")).unwrap();
+    // No source change, then a change: the link's target is never written.
+    for round in 0..2 {
+        if round == 1 {
+            t.write(
+                &format!("{QUADLET}/web.container"),
+                "[Container]\nImage=localhost/web2\n",
+            );
+        }
+        let o = regen(&t);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("web.service: exists and was not written by rootlet"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            fs::read_to_string(&dot).unwrap(),
+            "[Unit]\nDescription=my own hand-written web\n"
+        );
+        assert_eq!(fs::read_link(out.join("web.service")).unwrap(), dot);
+    }
+    // Install: a symlink planted at an installed unit's name is refused, never written.
+    let t = Tmp::new("f1i");
+    ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    let victim = t.0.join("victim15.txt");
+    fs::write(&victim, "precious").unwrap();
+    let svc = t.home().join(UNITS).join("rootlet-regenerate.service");
+    fs::remove_file(&svc).unwrap();
+    std::os::unix::fs::symlink(&victim, &svc).unwrap();
+    let o = t.rootlet(&["install", "--user", "--no-systemctl"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("not installed by rootlet"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(fs::read_link(&svc).unwrap(), victim);
+}
+
+#[test]
+fn f2_symlinked_temporary_and_pending_lists_are_not_written_through() {
+    let t = Tmp::new("f2");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    let state = t.home().join(".local/share/rootlet");
+    let victim = t.0.join("victim2.txt");
+    fs::write(&victim, "precious2").unwrap();
+    for n in [
+        "generated.list.tmp",
+        "installed.list.tmp",
+        "generated.pending",
+        "installed.pending",
+    ] {
+        std::os::unix::fs::symlink(&victim, state.join(n)).unwrap();
+    }
+    t.write(&format!("{QUADLET}/db.container"), DB);
+    ok(&regen(&t));
+    ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious2");
+    assert!(t.home().join(OUT).join("db.service").is_file());
+}
+
+#[test]
+fn f3_manifest_entries_outside_rootlets_dirs_are_ignored() {
+    let t = Tmp::new("f3");
+    let state = t.home().join(".local/share/rootlet");
+    fs::create_dir_all(&state).unwrap();
+    let v = t.0.join("victim3a.txt");
+    fs::write(&v, "important").unwrap();
+    fs::create_dir(t.0.join("emptydir3")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", t.0.join("victimlink3")).unwrap();
+    let hash_line = |p: &Path| {
+        // A correct-looking second-format entry that climbs out with `..`.
+        format!(
+            "file out ../../../../{}\n",
+            p.file_name().unwrap().to_string_lossy()
+        )
+    };
+    let list = format!(
+        "file {0}/victim3a.txt\nlink {0}/victimlink3\ndir {0}/emptydir3\n{1}file out /etc/passwd 0000000000000000-0\n\
+         dir out ..\ncreated out 99\nfile {2}/../../../victim3a.txt\n",
+        t.0.display(),
+        hash_line(&v),
+        t.home().join(OUT).display()
+    );
+    fs::write(state.join("generated.list"), &list).unwrap();
+    fs::write(state.join("installed.list"), &list).unwrap();
+    let o = regen(&t);
+    ok(&o);
+    assert!(stderr(&o).contains("0 removed"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&v).unwrap(), "important");
+    assert!(t.0.join("emptydir3").is_dir());
+    assert!(fs::symlink_metadata(t.0.join("victimlink3")).is_ok());
+    fs::write(state.join("generated.list"), &list).unwrap();
+    let o = t.rootlet(&["uninstall", "--user", "--no-systemctl"]);
+    assert!(!stderr(&o).contains("victim"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&v).unwrap(), "important");
+    assert!(t.0.join("emptydir3").is_dir());
+    assert!(fs::symlink_metadata(t.0.join("victimlink3")).is_ok());
+    assert!(t.home().is_dir());
+}
+
+/// Many `regenerate` runs at once over hundreds of units, in rounds that add, change and
+/// remove sources: afterwards every unit is on disk as generated, listed, and updated;
+/// stale ones are removed; uninstall leaves the home directory as it was.
+#[test]
+fn f4_concurrent_regenerates_lose_nothing() {
+    const PROCS: usize = 8;
+    const ROUNDS: usize = 4;
+    const PER_ROUND: usize = 75;
+    let t = Tmp::new("f4");
+    let src = t.0.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let data = t.home().join("data");
+    let env = |c: &mut Command| {
+        c.env("ROOTLET_UNIT_DIRS", &src).env("XDG_DATA_HOME", &data);
+    };
+    let before = listing(&t.home());
+    let mut c = t.cmd(env!("CARGO_BIN_EXE_rootlet"));
+    env(&mut c);
+    ok(&c
+        .args(["install", "--user", "--no-systemctl"])
+        .output()
+        .unwrap());
+    let out = data.join("systemd/user");
+    let mut live: Vec<String> = Vec::new();
+    for round in 0..ROUNDS {
+        for i in 0..PER_ROUND {
+            let n = format!("n{round}-{i}");
+            fs::write(
+                src.join(format!("{n}.container")),
+                format!("[Container]\nImage=localhost/{n}:r{round}\n[Install]\nWantedBy=default.target\n"),
+            )
+            .unwrap();
+            live.push(n);
+        }
+        // Change every unit of the previous round, remove a third of the oldest.
+        for n in live
+            .iter()
+            .filter(|n| n.starts_with(&format!("n{}-", round.wrapping_sub(1))))
+        {
+            fs::write(
+                src.join(format!("{n}.container")),
+                format!("[Container]\nImage=localhost/{n}:changed{round}\n"),
+            )
+            .unwrap();
+        }
+        if round >= 2 {
+            let gone: Vec<String> = live
+                .iter()
+                .filter(|n| n.starts_with("n0-"))
+                .take(25)
+                .cloned()
+                .collect();
+            for n in &gone {
+                fs::remove_file(src.join(format!("{n}.container"))).unwrap();
+            }
+            live.retain(|n| !gone.contains(n));
+        }
+        let children: Vec<_> = (0..PROCS)
+            .map(|_| {
+                let mut c = t.cmd(env!("CARGO_BIN_EXE_rootlet"));
+                env(&mut c);
+                c.args(["regenerate", "--no-systemctl"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for ch in children {
+            ok(&ch.wait_with_output().unwrap());
+        }
+        let manifest = fs::read_to_string(data.join("rootlet/generated.list")).unwrap();
+        let units: Vec<String> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".service"))
+            .collect();
+        assert_eq!(units.len(), live.len(), "round {round}: units on disk");
+        for n in &live {
+            let text = fs::read_to_string(out.join(format!("{n}.service"))).unwrap();
+            let src_text = fs::read_to_string(src.join(format!("{n}.container"))).unwrap();
+            let image = src_text
+                .lines()
+                .find_map(|l| l.strip_prefix("Image="))
+                .unwrap();
+            assert!(text.contains(image), "round {round}: {n} not updated");
+            assert!(
+                manifest.contains(&format!("\nfile out {n}.service ")),
+                "round {round}: {n} not tracked"
+            );
+            let wanted = src_text.contains("WantedBy");
+            let link = out.join(format!("default.target.wants/{n}.service"));
+            assert_eq!(
+                fs::symlink_metadata(&link).is_ok(),
+                wanted,
+                "round {round}: {n} link"
+            );
+        }
+        assert!(!data.join("rootlet/generated.pending").exists());
+    }
+    // Every source gone: every unit goes.
+    for n in &live {
+        fs::remove_file(src.join(format!("{n}.container"))).unwrap();
+    }
+    let mut c = t.cmd(env!("CARGO_BIN_EXE_rootlet"));
+    env(&mut c);
+    ok(&c.args(["regenerate", "--no-systemctl"]).output().unwrap());
+    assert_eq!(listing(&out), Vec::<String>::new());
+    let mut c = t.cmd(env!("CARGO_BIN_EXE_rootlet"));
+    env(&mut c);
+    ok(&c
+        .args(["uninstall", "--user", "--no-systemctl"])
+        .output()
+        .unwrap());
+    assert_eq!(before, listing(&t.home()));
+}
+
+/// A run killed right after it recorded its plan (the pending list) must not take a file
+/// the user writes at a planned path for its own: not overwritten, not deleted.
+#[test]
+fn f5_interrupted_run_never_claims_the_users_files() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("SKIPPED LOUDLY: strace is not installed: cannot kill at a chosen point");
+        return;
+    }
+    for keep_source in [false, true] {
+        let t = Tmp::new("f5");
+        t.write(&format!("{QUADLET}/web.container"), WEB);
+        // The 1st rename is the pending list; SIGKILL at the 2nd, the unit's.
+        let o = t
+            .cmd("strace")
+            .args([
+                "-f",
+                "-qq",
+                "-o",
+                "/dev/null",
+                "-e",
+                "trace=rename,renameat,renameat2",
+            ])
+            .args(["-e", "inject=rename,renameat,renameat2:signal=KILL:when=2"])
+            .args([
+                env!("CARGO_BIN_EXE_rootlet"),
+                "regenerate",
+                "--no-systemctl",
+            ])
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "killed: {}", stderr(&o));
+        let state = t.home().join(".local/share/rootlet");
+        assert!(state.join("generated.pending").is_file());
+        let out = t.home().join(OUT);
+        assert!(!out.join("web.service").exists());
+        let mine = "[Unit]\nDescription=my own web\n[Service]\nExecStart=/bin/true\n";
+        t.write(&format!("{OUT}/web.service"), mine);
+        t.write(&format!("{OUT}/default.target.wants/.keep"), "");
+        std::os::unix::fs::symlink(
+            "../web.service",
+            out.join("default.target.wants/web.service"),
+        )
+        .unwrap();
+        if !keep_source {
+            fs::remove_file(t.home().join(QUADLET).join("web.container")).unwrap();
+        }
+        let o = regen(&t);
+        assert!(stderr(&o).contains("0 removed"), "{}", stderr(&o));
+        assert_eq!(fs::read_to_string(out.join("web.service")).unwrap(), mine);
+        assert_eq!(
+            fs::read_link(out.join("default.target.wants/web.service")).unwrap(),
+            Path::new("../web.service")
+        );
+        assert!(!state.join("generated.pending").exists());
+    }
+    // Killed after the unit was written: the next run adopts it (it is exactly what
+    // rootlet wrote) and tracks it.
+    let t = Tmp::new("f5b");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let o = t
+        .cmd("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=symlinkat,symlink",
+        ])
+        .args(["-e", "inject=symlinkat,symlink:signal=KILL:when=1"])
+        .args([
+            env!("CARGO_BIN_EXE_rootlet"),
+            "regenerate",
+            "--no-systemctl",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    ok(&regen(&t));
+    fs::remove_file(t.home().join(QUADLET).join("web.container")).unwrap();
+    let o = regen(&t);
+    assert!(stderr(&o).contains("2 removed"), "{}", stderr(&o));
+    assert!(!t.home().join(OUT).join("web.service").exists());
+}
+
+/// On a full disk the unit in place stays whole: never truncated, never empty.
+#[test]
+fn f7_full_disk_keeps_the_old_unit() {
+    let t = Tmp::new("f7");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let out = t.home().join(OUT);
+    fs::create_dir_all(&out).unwrap();
+    let big = format!(
+        "[Container]\nImage=localhost/web\nEnvironment=X={}\n",
+        "y".repeat(6000)
+    );
+    let script = r#"set -e
+mount -t tmpfs -o size=16k tmpfs "$OUT"
+"$ROOTLET" regenerate --no-systemctl
+cp "$OUT/web.service" "$T/before"
+dd if=/dev/zero of="$OUT/filler" bs=1k count=64 2>/dev/null || true
+printf '%s' "$BIG" > "$SRC"
+set +e
+"$ROOTLET" regenerate --no-systemctl 2> "$T/err"
+echo $? > "$T/rc"
+cp "$OUT/web.service" "$T/after"
+ls -a "$OUT" > "$T/ls"
+"#;
+    let src = t.home().join(QUADLET).join("web.container");
+    let Some(o) = in_mount_ns(
+        &t,
+        script,
+        &[
+            ("OUT", out.as_os_str()),
+            ("BIG", big.as_ref()),
+            ("SRC", src.as_os_str()),
+        ],
+    ) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = fs::read_to_string(t.0.join("err")).unwrap();
+    assert_eq!(
+        fs::read_to_string(t.0.join("rc")).unwrap().trim(),
+        "1",
+        "{err}"
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(
+        err.contains("web.service"),
+        "the message names the unit: {err}"
+    );
+    let before = fs::read(t.0.join("before")).unwrap();
+    assert!(before.len() > 100);
+    assert_eq!(before, fs::read(t.0.join("after")).unwrap());
+    let ls = fs::read_to_string(t.0.join("ls")).unwrap();
+    assert!(!ls.contains(".tmp"), "no temporary file left: {ls}");
+}
+
+#[test]
+fn f8_non_utf8_data_home_keeps_tracking() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = Tmp::new("f8");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let data = t.0.join(std::ffi::OsStr::from_bytes(b"data\xff"));
+    let run = |args: &[&str]| {
+        t.cmd(env!("CARGO_BIN_EXE_rootlet"))
+            .args(args)
+            .env("XDG_DATA_HOME", &data)
+            .output()
+            .unwrap()
+    };
+    ok(&run(&["regenerate", "--no-systemctl"]));
+    let out = data.join("systemd/user");
+    assert!(out.join("web.service").is_file());
+    t.write(
+        &format!("{QUADLET}/web.container"),
+        "[Container]\nImage=localhost/web2\n",
+    );
+    let err = ok(&run(&["regenerate", "--no-systemctl"]));
+    assert!(!err.contains("not written by rootlet"), "{err}");
+    assert!(fs::read_to_string(out.join("web.service"))
+        .unwrap()
+        .contains("localhost/web2"));
+    ok(&run(&["uninstall", "--user", "--no-systemctl"]));
+    assert!(!out.join("web.service").exists());
+    assert!(
+        !data.exists(),
+        "the directories rootlet created are gone too"
+    );
+}
+
+#[test]
+fn f10_symlinked_wants_dir_is_foreign() {
+    let t = Tmp::new("f10");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let outside = t.0.join("outside12");
+    fs::create_dir_all(&outside).unwrap();
+    let out = t.home().join(OUT);
+    fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("default.target.wants")).unwrap();
+    let o = regen(&t);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o)
+            .contains("default.target.wants/web.service: exists (or its directory is a symlink)"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    assert!(out.join("web.service").is_file());
+    let manifest =
+        fs::read_to_string(t.home().join(".local/share/rootlet/generated.list")).unwrap();
+    assert!(!manifest.contains("wants"), "{manifest}");
+}
+
+#[test]
+fn i2_install_values_with_newlines_are_refused() {
+    for (k, v) in [
+        (
+            "PODMAN",
+            "/usr/bin/podman\nExecStartPre=/bin/touch /tmp/pwned17",
+        ),
+        ("ROOTLET_UNIT_DIRS", "/src\n[Unit]\nOnFailure=evil.service"),
+    ] {
+        let t = Tmp::new("i2");
+        let before = listing(&t.home());
+        let o = t
+            .cmd(env!("CARGO_BIN_EXE_rootlet"))
+            .args(["install", "--user", "--no-systemctl"])
+            .env(k, v)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(k) && stderr(&o).contains("refused"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(before, listing(&t.home()), "nothing written");
+    }
+}
+
+/// A bindir with a space and a `$` (rootlet found through `current_exe()`): the installed
+/// units run it, and systemd-analyze accepts them.
+#[test]
+fn i2_bindir_with_space_and_dollar_works() {
+    let t = Tmp::new("i2b");
+    let bin = t.0.join("my $bin %d");
+    fs::create_dir_all(&bin).unwrap();
+    for b in [
+        env!("CARGO_BIN_EXE_rootlet"),
+        env!("CARGO_BIN_EXE_rootlet-wait-online"),
+    ] {
+        let dst = bin.join(Path::new(b).file_name().unwrap());
+        if fs::hard_link(b, &dst).is_err() {
+            fs::copy(b, &dst).unwrap();
+        }
+    }
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let o = t
+        .cmd(bin.join("rootlet"))
+        .args(["install", "--user", "--no-systemctl"])
+        .output()
+        .unwrap();
+    ok(&o);
+    let svc = fs::read_to_string(t.home().join(UNITS).join("rootlet-regenerate.service")).unwrap();
+    assert!(
+        svc.contains("ExecStart=\"") && svc.contains("my $bin %%d/rootlet\""),
+        "{svc}"
+    );
+    t.write(&format!("{QUADLET}/db.container"), DB);
+    ok(&run_service(&t));
+    assert!(t.home().join(OUT).join("db.service").is_file());
+    let Ok(sa) = t.cmd("systemd-analyze").arg("--version").output() else {
+        eprintln!("SKIPPED LOUDLY: systemd-analyze is not installed; units not verified");
+        return;
+    };
+    assert!(sa.status.success());
+    fs::set_permissions(
+        t.0.join("run"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let dir = t.home().join(UNITS);
+    let o = t
+        .cmd("systemd-analyze")
+        .args(["--user", "verify", "--man=no"])
+        .args([
+            dir.join("rootlet-regenerate.path"),
+            dir.join("rootlet-regenerate.service"),
+            dir.join("rootlet-wait-online.service"),
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(
+        o.status.success() && text.trim().is_empty(),
+        "verify: {text}"
+    );
+}
+
+/// Names that begin with `-` reach `systemctl` after `--`, never as options.
+#[test]
+fn i3_names_starting_with_a_dash_follow_double_dash() {
+    let t = Tmp::new("i3");
+    let fake = t.0.join("fakebin");
+    fs::create_dir_all(&fake).unwrap();
+    let log = t.0.join("argv.log");
+    fs::write(
+        fake.join("systemctl"),
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '[%s] ' \"$a\"; done >> '{}'\necho >> '{}'\n",
+            log.display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(
+        fake.join("systemctl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    fs::write(t.0.join("run/bus"), "").unwrap();
+    for n in ["-leading", "-M.x", "--help"] {
+        t.write(
+            &format!("{QUADLET}/{n}.container"),
+            "[Container]\nImage=x\n[Install]\nWantedBy=default.target\n",
+        );
+    }
+    let path = format!(
+        "{}:{}",
+        fake.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = t
+        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .arg("regenerate")
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    ok(&o);
+    let log = fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains(
+            "[--user] [start] [--no-block] [--] [--help.service] [-M.x.service] [-leading.service]"
+        ),
+        "{log}"
+    );
+}
+
+#[test]
+fn u6_errors_name_the_manifest_and_relative_output_works() {
+    let t = Tmp::new("u6");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let state = t.home().join(".local/share/rootlet");
+    fs::create_dir_all(state.join("generated.list")).unwrap();
+    let o = regen(&t);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("generated.list: not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+    fs::remove_dir(state.join("generated.list")).unwrap();
+    // A non-UTF-8 manifest is read (its lines are bytes), not an error.
+    fs::write(state.join("generated.list"), b"\xff\xfe garbage\n").unwrap();
+    ok(&regen(&t));
+    // `-o relative`, from the current directory.
+    let cwd = t.0.join("cwd");
+    fs::create_dir_all(&cwd).unwrap();
+    let o = t
+        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .args(["regenerate", "--no-systemctl", "-o", "rel/out"])
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    ok(&o);
+    assert!(cwd.join("rel/out/web.service").is_file());
+    // Its units are tracked apart from the output directory's: both are kept.
+    assert!(t.home().join(OUT).join("web.service").is_file());
+    fs::remove_file(t.home().join(QUADLET).join("web.container")).unwrap();
+    let o = t
+        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .args(["regenerate", "--no-systemctl", "-o", "rel/out"])
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    ok(&o);
+    assert!(!cwd.join("rel/out/web.service").exists());
+    assert!(t.home().join(OUT).join("web.service").is_file());
+}
+
+#[test]
+fn u7_foreign_link_is_not_counted_as_a_foreign_unit() {
+    let t = Tmp::new("u7");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let out = t.home().join(OUT);
+    fs::create_dir_all(out.join("default.target.wants")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", out.join("default.target.wants/web.service")).unwrap();
+    let o = regen(&t);
+    let err = stderr(&o);
+    assert!(err.contains("1 unit(s) generated"), "{err}");
+    assert!(err.contains("1 written"), "{err}");
+    assert!(err.contains("link not made"), "{err}");
+    assert!(!err.contains("not generated"), "{err}");
+    assert_eq!(
+        fs::read_link(out.join("default.target.wants/web.service")).unwrap(),
+        Path::new("/dev/null")
+    );
+}
+
+/// Once a system-wide wait unit exists, re-running `install --user` removes rootlet's own
+/// `~/.config` copy (which would shadow it); a copy the user changed stays.
+#[test]
+fn u10_stale_wait_unit_copy_is_removed_once_a_system_one_exists() {
+    let t = Tmp::new("u10");
+    let wait = t.home().join(UNITS).join("rootlet-wait-online.service");
+    let system_has_one = SYSTEM_DIRS
+        .iter()
+        .any(|d| Path::new(d).join("rootlet-wait-online.service").exists());
+    if system_has_one {
+        eprintln!("SKIPPED LOUDLY: this machine has a system-wide rootlet-wait-online.service");
+        return;
+    }
+    ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    assert!(wait.is_file());
+    let script = r#"set -e
+mkdir -p /etc/xdg/systemd/user
+mount -t tmpfs tmpfs /etc/xdg/systemd/user
+touch /etc/xdg/systemd/user/rootlet-wait-online.service
+"$ROOTLET" install --user --no-systemctl 2> "$T/err1"
+cp "$T/mine" "$WAIT"
+"$ROOTLET" install --user --no-systemctl 2> "$T/err2" || true
+"#;
+    fs::write(t.0.join("mine"), "[Service]\nExecStart=/bin/true\n").unwrap();
+    let Some(o) = in_mount_ns(&t, script, &[("WAIT", wait.as_os_str())]) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err1 = fs::read_to_string(t.0.join("err1")).unwrap();
+    assert!(
+        err1.contains("removed") && err1.contains("rootlet-wait-online.service"),
+        "{err1}"
+    );
+    assert!(
+        !err1.contains(&format!("installed {}", wait.display())),
+        "{err1}"
+    );
+    // The user's own file at that name (written after) is left alone.
+    assert_eq!(
+        fs::read_to_string(&wait).unwrap(),
+        "[Service]\nExecStart=/bin/true\n"
+    );
+    let list = fs::read_to_string(t.home().join(".local/share/rootlet/installed.list")).unwrap();
+    assert!(!list.contains("rootlet-wait-online"), "{list}");
+}
+const SYSTEM_DIRS: &[&str] = &[
+    "/etc/xdg/systemd/user",
+    "/etc/systemd/user",
+    "/run/systemd/user",
+    "/usr/local/share/systemd/user",
+    "/usr/share/systemd/user",
+    "/usr/local/lib/systemd/user",
+    "/usr/lib/systemd/user",
+];
+
+/// Two runs at once: the second waits for the lock and then does its work.
+#[test]
+fn f4_second_run_waits_for_the_lock() {
+    let t = Tmp::new("lock");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    ok(&regen(&t));
+    let state = t.home().join(".local/share/rootlet");
+    let lock = fs::OpenOptions::new()
+        .write(true)
+        .open(state.join("lock"))
+        .unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    t.write(&format!("{QUADLET}/db.container"), DB);
+    let child = t
+        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .args(["regenerate", "--no-systemctl"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(!t.home().join(OUT).join("db.service").exists(), "it waits");
+    drop(lock);
+    let o = child.wait_with_output().unwrap();
+    let err = ok(&o);
+    assert!(err.contains("another rootlet run is under way"), "{err}");
+    assert!(t.home().join(OUT).join("db.service").is_file());
 }
