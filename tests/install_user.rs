@@ -1142,3 +1142,293 @@ fn f4_second_run_waits_for_the_lock() {
     assert!(err.contains("another rootlet run is under way"), "{err}");
     assert!(t.home().join(OUT).join("db.service").is_file());
 }
+
+// ---------------------------------------------------------------------------------------
+// Property tests of the ownership rules: the manifest round-trips any name, and
+// `regenerate` never changes or deletes anything it did not write, whatever is planted in
+// its output directory and whatever its manifest and pending list say (stale, corrupt,
+// pointing outside).
+
+mod props {
+    use proptest::prelude::*;
+    use rootlet::install::manifest::{self, Base, Bases, Digest, Entry, Item, Name};
+    use rootlet::install::regenerate::{apply, Planned};
+    use rootlet::install::{pending_path, Lock};
+    use std::fs;
+    use std::os::unix::fs::symlink;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    fn name_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let comp = prop::collection::vec(
+            any::<u8>().prop_filter("no / nor NUL", |b| *b != b'/' && *b != 0),
+            1..12,
+        );
+        (comp.clone(), prop::option::of(comp)).prop_map(|(a, b)| match b {
+            Some(b) => [a, b"/".to_vec(), b].concat(),
+            None => a,
+        })
+    }
+
+    fn entry() -> impl Strategy<Value = Entry> {
+        let base = prop_oneof![Just(Base::Out), Just(Base::Units), Just(Base::State)];
+        prop_oneof![
+            (base.clone(), name_bytes(), any::<u64>(), any::<u32>()).prop_filter_map(
+                "valid name",
+                |(base, n, fnv, len)| Some(Entry::At {
+                    base,
+                    name: Name::new(&n)?,
+                    item: Item::File(Some(Digest {
+                        fnv,
+                        len: u64::from(len)
+                    })),
+                })
+            ),
+            (
+                base.clone(),
+                name_bytes(),
+                prop::collection::vec(any::<u8>(), 0..20)
+            )
+                .prop_filter_map("valid name", |(base, n, t)| Some(Entry::link(
+                    base,
+                    Name::new(&n)?,
+                    &t
+                ))),
+            (base.clone(), name_bytes()).prop_filter_map("valid name", |(base, n)| Some(
+                Entry::dir(base, Name::new(&n)?)
+            )),
+            (base, 1u8..=16).prop_map(|(base, n)| Entry::Created { base, n }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn manifest_round_trips_any_bytes(entries in prop::collection::vec(entry(), 0..20)) {
+            let bases = Bases { out: None, units: None, state: None };
+            let text = manifest::render(&entries);
+            let (back, bad) = manifest::parse(&text, &bases);
+            prop_assert_eq!(bad, 0);
+            prop_assert_eq!(back, entries);
+        }
+
+        #[test]
+        fn manifest_garbage_never_escapes(text in prop::collection::vec(any::<u8>(), 0..400)) {
+            let out = Path::new("/h/out");
+            let bases = Bases { out: Some(out), units: None, state: None };
+            let (entries, _) = manifest::parse(&text, &bases);
+            for e in entries {
+                if let Entry::At { name, .. } = e {
+                    let p = out.join(name.as_os_str());
+                    prop_assert!(p.starts_with(out));
+                    prop_assert!(!p.components().any(|c| matches!(c, std::path::Component::ParentDir)));
+                    prop_assert!(p.components().count() <= out.components().count() + 2);
+                }
+            }
+        }
+    }
+
+    /// What a name in the output directory may be made into before the second run.
+    #[derive(Debug, Clone)]
+    enum Plant {
+        Leave,
+        /// A regular file of the user's (replacing rootlet's, if there was one).
+        File(Vec<u8>),
+        /// A symlink to the victim outside.
+        LinkOut,
+        /// A symlink with the target rootlet itself would use.
+        LinkSame,
+        /// A directory with a file in it.
+        Dir,
+    }
+
+    const UNITS: &[&str] = &["a.service", "b.service", "c.socket", "-d.service"];
+
+    fn plant() -> impl Strategy<Value = Plant> {
+        prop_oneof![
+            3 => Just(Plant::Leave),
+            2 => prop::collection::vec(any::<u8>(), 0..64).prop_map(Plant::File),
+            1 => Just(Plant::LinkOut),
+            1 => Just(Plant::LinkSame),
+            1 => Just(Plant::Dir),
+        ]
+    }
+
+    fn plan_strategy() -> impl Strategy<Value = Vec<Planned>> {
+        prop::collection::vec((any::<bool>(), any::<bool>(), 0u8..3), UNITS.len()).prop_map(|v| {
+            v.into_iter()
+                .zip(UNITS)
+                .filter(|((on, _, _), _)| *on)
+                .map(|((_, wanted, version), n)| Planned {
+                    name: (*n).to_owned(),
+                    text: format!("[Unit]\nDescription={n} v{version}\n"),
+                    links: if wanted {
+                        vec![(format!("default.target.wants/{n}"), format!("../{n}"))]
+                    } else {
+                        vec![]
+                    },
+                })
+                .collect()
+        })
+    }
+
+    /// A line that may end up in a manifest: stale, corrupt, or aimed outside.
+    fn bad_line() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..40),
+            (0..UNITS.len(), any::<u64>()).prop_map(|(i, h)| format!(
+                "file out {} {h:016x}-10",
+                UNITS[i]
+            )
+            .into_bytes()),
+            // A claim that does not describe what is there (a claim that does, target
+            // and all, is rootlet's by definition).
+            (0..UNITS.len()).prop_map(|i| format!(
+                "link out default.target.wants/{} ../zz-{}",
+                UNITS[i], UNITS[i]
+            )
+            .into_bytes()),
+            (0..UNITS.len()).prop_map(|i| format!("link out {} /victim", UNITS[i]).into_bytes()),
+            Just(b"dir out default.target.wants".to_vec()),
+            Just(b"file VICTIM".to_vec()),
+            Just(b"link out ../victim ../victim".to_vec()),
+            Just(b"file out ../outside/victim 0000000000000000-0".to_vec()),
+            Just(b"created out 16".to_vec()),
+        ]
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Snap {
+        File(Vec<u8>),
+        Link(PathBuf),
+        Dir(Vec<(String, Vec<u8>)>),
+    }
+
+    fn snap(p: &Path) -> Option<Snap> {
+        let md = fs::symlink_metadata(p).ok()?;
+        Some(if md.file_type().is_symlink() {
+            Snap::Link(fs::read_link(p).unwrap())
+        } else if md.is_dir() {
+            let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(p)
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    let c = fs::read(e.path()).unwrap_or_default();
+                    (e.file_name().to_string_lossy().into_owned(), c)
+                })
+                .collect();
+            v.sort();
+            Snap::Dir(v)
+        } else {
+            Snap::File(fs::read(p).unwrap())
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        /// Run 1 writes units; then names are replaced by foreign things, the wants
+        /// directory perhaps by a symlink, the manifest and pending list corrupted; run 2
+        /// must leave every foreign thing exactly as it was, and everything outside.
+        #[test]
+        fn regenerate_never_changes_a_foreign_file(
+            first in plan_strategy(),
+            second in plan_strategy(),
+            plants in prop::collection::vec(plant(), UNITS.len() * 2),
+            wants_dir_link in prop::bool::weighted(0.15),
+            extra in prop::collection::vec(bad_line(), 0..8),
+            pending in prop::collection::vec(bad_line(), 0..4),
+            truncate_manifest in any::<bool>(),
+        ) {
+            let t = tempfile::tempdir().unwrap();
+            let out = t.path().join("out");
+            let state = t.path().join("state");
+            let outside = t.path().join("outside");
+            fs::create_dir_all(&outside).unwrap();
+            let victim = outside.join("victim");
+            fs::write(&victim, "precious").unwrap();
+            let list = state.join("generated.list");
+            let lock = Lock::acquire(&state, true, Duration::from_secs(30), |_| {}).unwrap();
+            apply(&out, &list, &first, &lock).unwrap();
+
+            // Plant foreign things.
+            let mut foreign: Vec<PathBuf> = Vec::new();
+            let wants = out.join("default.target.wants");
+            if wants_dir_link {
+                let _ = fs::remove_dir_all(&wants);
+                symlink(&outside, &wants).unwrap();
+                foreign.push(wants.clone());
+            }
+            for (i, p) in plants.iter().enumerate() {
+                let n = UNITS[i % UNITS.len()];
+                let path = if i < UNITS.len() { out.join(n) } else { wants.join(n) };
+                if matches!(p, Plant::Leave) || (i >= UNITS.len() && wants_dir_link) {
+                    continue;
+                }
+                if matches!(p, Plant::LinkSame)
+                    && fs::read_link(&path).is_ok_and(|t| t == Path::new(&format!("../{n}")))
+                {
+                    // Identical to rootlet's own link: nothing foreign to plant.
+                    continue;
+                }
+                if let Some(parent) = path.parent() {
+                    fs::create_dir_all(parent).unwrap();
+                }
+                match fs::symlink_metadata(&path) {
+                    Ok(md) if md.is_dir() => fs::remove_dir_all(&path).unwrap(),
+                    Ok(_) => fs::remove_file(&path).unwrap(),
+                    Err(_) => {}
+                }
+                match p {
+                    Plant::Leave => unreachable!(),
+                    Plant::File(c) => fs::write(&path, c).unwrap(),
+                    Plant::LinkOut => symlink(&victim, &path).unwrap(),
+                    Plant::LinkSame => symlink(format!("../{n}"), &path).unwrap(),
+                    Plant::Dir => {
+                        fs::create_dir(&path).unwrap();
+                        fs::write(path.join("inner"), "mine").unwrap();
+                    }
+                }
+                foreign.push(path);
+            }
+            // Corrupt the manifest, plant a stale pending list.
+            let mut text = fs::read(&list).unwrap();
+            if truncate_manifest {
+                text.truncate(text.len() / 2);
+            }
+            for l in &extra {
+                text.push(b'\n');
+                let v = String::from_utf8_lossy(l).replace("VICTIM", &victim.display().to_string());
+                text.extend_from_slice(v.as_bytes());
+                text.push(b'\n');
+            }
+            fs::write(&list, &text).unwrap();
+            let mut ptext = Vec::new();
+            for l in &pending {
+                ptext.extend_from_slice(l);
+                ptext.push(b'\n');
+            }
+            fs::write(pending_path(&list), &ptext).unwrap();
+
+            let before: Vec<(PathBuf, Option<Snap>)> = foreign.iter().map(|p| (p.clone(), snap(p))).collect();
+            let outside_before = snap(&outside);
+            let r = apply(&out, &list, &second, &lock);
+            prop_assert!(r.is_ok(), "{:?}", r.err());
+            for (p, s) in before {
+                prop_assert_eq!(snap(&p), s, "{} changed", p.display());
+            }
+            prop_assert_eq!(snap(&outside), outside_before);
+            prop_assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+            // What the second run wants is there as planned, or was reported.
+            let r = r.unwrap();
+            for p in &second {
+                let path = out.join(&p.name);
+                let is_planned = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+                    && fs::read_to_string(&path).unwrap_or_default() == p.text;
+                prop_assert!(is_planned || r.foreign_units.contains(&p.name), "{} neither written nor reported", p.name);
+            }
+            prop_assert!(!pending_path(&list).exists());
+        }
+    }
+}
