@@ -667,61 +667,73 @@ fn f4_concurrent_regenerates_lose_nothing() {
     assert_eq!(before, listing(&t.home()));
 }
 
-/// A run killed right after it recorded its plan (the pending list) must not take a file
-/// the user writes at a planned path for its own: not overwritten, not deleted.
+/// A run killed (`kill -9`) at any point that changes the file system (each rename,
+/// mkdir, symlink and unlink in turn) must leave nothing that a later run takes for its
+/// own: the file the user then writes at the unit's path, and the wants link, are neither
+/// overwritten nor deleted, with the source removed or kept.
 #[test]
 fn f5_interrupted_run_never_claims_the_users_files() {
     if Command::new("strace").arg("-V").output().is_err() {
         eprintln!("SKIPPED LOUDLY: strace is not installed: cannot kill at a chosen point");
         return;
     }
+    const CALLS: &str = "rename,renameat,renameat2,mkdir,mkdirat,symlink,symlinkat,unlink,unlinkat";
+    let mine = "[Unit]\nDescription=my own web\n[Service]\nExecStart=/bin/true\n";
+    let mut killed = 0;
     for keep_source in [false, true] {
-        let t = Tmp::new("f5");
-        t.write(&format!("{QUADLET}/web.container"), WEB);
-        // The 1st rename is the pending list; SIGKILL at the 2nd, the unit's.
-        let o = t
-            .cmd("strace")
-            .args([
-                "-f",
-                "-qq",
-                "-o",
-                "/dev/null",
-                "-e",
-                "trace=rename,renameat,renameat2",
-            ])
-            .args(["-e", "inject=rename,renameat,renameat2:signal=KILL:when=2"])
-            .args([
-                env!("CARGO_BIN_EXE_rootlet"),
-                "regenerate",
-                "--no-systemctl",
-            ])
-            .output()
-            .unwrap();
-        assert!(!o.status.success(), "killed: {}", stderr(&o));
-        let state = t.home().join(".local/share/rootlet");
-        assert!(state.join("generated.pending").is_file());
-        let out = t.home().join(OUT);
-        assert!(!out.join("web.service").exists());
-        let mine = "[Unit]\nDescription=my own web\n[Service]\nExecStart=/bin/true\n";
-        t.write(&format!("{OUT}/web.service"), mine);
-        t.write(&format!("{OUT}/default.target.wants/.keep"), "");
-        std::os::unix::fs::symlink(
-            "../web.service",
-            out.join("default.target.wants/web.service"),
-        )
-        .unwrap();
-        if !keep_source {
-            fs::remove_file(t.home().join(QUADLET).join("web.container")).unwrap();
+        for when in 1.. {
+            let t = Tmp::new("f5");
+            t.write(&format!("{QUADLET}/web.container"), WEB);
+            let o = t
+                .cmd("strace")
+                .args([
+                    "-f",
+                    "-qq",
+                    "-o",
+                    "/dev/null",
+                    "-e",
+                    &format!("trace={CALLS}"),
+                ])
+                .args(["-e", &format!("inject={CALLS}:signal=KILL:when={when}")])
+                .args([
+                    env!("CARGO_BIN_EXE_rootlet"),
+                    "regenerate",
+                    "--no-systemctl",
+                ])
+                .output()
+                .unwrap();
+            if o.status.success() {
+                break; // No such point any more: the run went through.
+            }
+            killed += 1;
+            let out = t.home().join(OUT);
+            // The user writes their own unit and wants link.
+            t.write(&format!("{OUT}/web.service"), mine);
+            let link = out.join("default.target.wants/web.service");
+            if fs::symlink_metadata(&link).is_err() {
+                t.write(&format!("{OUT}/default.target.wants/.keep"), "");
+                std::os::unix::fs::symlink("../web.service", &link).unwrap();
+            }
+            if !keep_source {
+                fs::remove_file(t.home().join(QUADLET).join("web.container")).unwrap();
+            }
+            let o = regen(&t);
+            let err = stderr(&o);
+            assert!(err.contains("0 removed"), "kill at {when}: {err}");
+            assert_eq!(
+                fs::read_to_string(out.join("web.service")).unwrap(),
+                mine,
+                "kill at {when}: {err}"
+            );
+            assert_eq!(
+                fs::read_link(&link).unwrap(),
+                Path::new("../web.service"),
+                "kill at {when}: {err}"
+            );
+            assert!(when < 40, "the run never completes under strace");
         }
-        let o = regen(&t);
-        assert!(stderr(&o).contains("0 removed"), "{}", stderr(&o));
-        assert_eq!(fs::read_to_string(out.join("web.service")).unwrap(), mine);
-        assert_eq!(
-            fs::read_link(out.join("default.target.wants/web.service")).unwrap(),
-            Path::new("../web.service")
-        );
-        assert!(!state.join("generated.pending").exists());
     }
+    assert!(killed >= 4, "only {killed} kill points");
     // Killed after the unit was written: the next run adopts it (it is exactly what
     // rootlet wrote) and tracks it.
     let t = Tmp::new("f5b");
@@ -1097,6 +1109,8 @@ cp "$T/mine" "$WAIT"
         !err1.contains(&format!("installed {}", wait.display())),
         "{err1}"
     );
+    let err2 = fs::read_to_string(t.0.join("err2")).unwrap();
+    assert!(err2.contains("shadows the system-wide"), "{err2}");
     // The user's own file at that name (written after) is left alone.
     assert_eq!(
         fs::read_to_string(&wait).unwrap(),

@@ -178,6 +178,8 @@ pub struct Installed {
     /// rootlet's own files it no longer installs: the wait unit once a system-wide one
     /// exists (the user's copy would shadow it), files of an older version.
     pub removed: Vec<PathBuf>,
+    /// A wait unit of the user's own that shadows the system-wide one (left alone).
+    pub shadowing: Option<PathBuf>,
 }
 
 /// Install the path and service units (and the wait unit when no system-wide one
@@ -302,6 +304,10 @@ pub fn install(layout: &Layout, lock: &Lock, system_wait: bool) -> Result<Instal
             rec.push(Entry::dir(Base::Units, n.clone()));
         }
     }
+    let wait_name = name(WAIT_UNIT);
+    if system_wait && !owned.contains_key(&wait_name) && units.look(&wait_name) != Found::Nothing {
+        r.shadowing = Some(units.join(&wait_name));
+    }
     use regenerate::created_entries;
     rec.extend(created_entries(
         &old,
@@ -330,6 +336,9 @@ pub struct Uninstalled {
     /// Paths the manifests list that are no longer what rootlet wrote (changed by the
     /// user, or unverifiable): left alone.
     pub left: Vec<PathBuf>,
+    /// Manifests of `regenerate -o DIR` runs: their units stay (uninstall removes only
+    /// what is in rootlet's own directories).
+    pub other_lists: Vec<PathBuf>,
 }
 
 /// Remove everything the manifests prove to be rootlet's, the manifests, the lock and the
@@ -386,6 +395,15 @@ pub fn uninstall(layout: &Layout, lock: Lock) -> Result<Uninstalled, Error> {
     for l in &lists {
         if remove_file(l)? {
             r.removed.push(l.clone());
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(&layout.state_dir) {
+        for e in rd.flatten() {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            if n.starts_with("generated-") && n.ends_with(".list") {
+                r.other_lists.push(e.path());
+            }
         }
     }
     let lock_path = lock.path().to_owned();

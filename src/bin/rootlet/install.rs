@@ -196,6 +196,14 @@ pub fn cmd_install(systemctl: bool) -> u8 {
             p.display()
         );
     }
+    if let Some(p) = &done.shadowing {
+        eprintln!(
+            "rootlet: note: {}: not rootlet's (changed or your own): it shadows the \
+             system-wide {}; left alone",
+            p.display(),
+            install::WAIT_UNIT
+        );
+    }
     let (status, r) = regenerate_now(&layout, &layout.output_dir, &lock);
     drop(lock);
     let new_live = r.map(|r| r.new_live).unwrap_or_default();
@@ -247,6 +255,13 @@ pub fn cmd_uninstall(systemctl: bool) -> u8 {
         Ok(done) => {
             for p in done.removed {
                 eprintln!("rootlet: removed {}", p.display());
+            }
+            for p in done.other_lists {
+                eprintln!(
+                    "rootlet: note: {}: units generated with `regenerate -o DIR` stay; \
+                     remove them and this list by hand",
+                    p.display()
+                );
             }
             for p in done.left {
                 eprintln!(
