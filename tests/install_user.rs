@@ -286,7 +286,7 @@ fn install_refuses_a_foreign_unit_of_its_name() {
     let before = listing(&t.home());
     let o = t.rootlet(&["install", "--user"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not installed by rootlet"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not written by rootlet"));
     assert_eq!(before, listing(&t.home()));
 }
 
@@ -479,7 +479,7 @@ fn f1_symlinked_unit_is_foreign() {
     let o = t.rootlet(&["install", "--user", "--no-systemctl"]);
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("not installed by rootlet"),
+        stderr(&o).contains("not written by rootlet"),
         "{}",
         stderr(&o)
     );
@@ -495,12 +495,8 @@ fn f2_symlinked_temporary_and_pending_lists_are_not_written_through() {
     let state = t.home().join(".local/share/rootlet");
     let victim = t.0.join("victim2.txt");
     fs::write(&victim, "precious2").unwrap();
-    for n in [
-        "generated.list.tmp",
-        "installed.list.tmp",
-        "generated.pending",
-        "installed.pending",
-    ] {
+    // The old fixed temporary names: never used now.
+    for n in ["generated.list.tmp", "installed.list.tmp"] {
         std::os::unix::fs::symlink(&victim, state.join(n)).unwrap();
     }
     t.write(&format!("{QUADLET}/db.container"), DB);
@@ -508,6 +504,37 @@ fn f2_symlinked_temporary_and_pending_lists_are_not_written_through() {
     ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious2");
     assert!(t.home().join(OUT).join("db.service").is_file());
+    // A symlink in place of a list rootlet writes is foreign: refused, named, untouched.
+    for (n, args) in [
+        ("generated.pending", &["regenerate", "--no-systemctl"][..]),
+        (
+            "installed.pending",
+            &["install", "--user", "--no-systemctl"][..],
+        ),
+        ("generated.list", &["regenerate", "--no-systemctl"][..]),
+    ] {
+        let p = state.join(n);
+        let saved = fs::read(&p).ok();
+        let _ = fs::remove_file(&p);
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        let o = t.rootlet(args);
+        assert_eq!(o.status.code(), Some(1), "{n}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!(
+                "{}: exists and was not written by rootlet",
+                p.display()
+            )),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious2");
+        assert_eq!(fs::read_link(&p).unwrap(), victim);
+        fs::remove_file(&p).unwrap();
+        if let Some(b) = saved {
+            fs::write(&p, b).unwrap();
+        }
+    }
+    ok(&regen(&t));
 }
 
 #[test]

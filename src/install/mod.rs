@@ -57,7 +57,7 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    #[error("{}: exists and was not installed by rootlet: remove it first", .0.display())]
+    #[error("{}: exists and was not written by rootlet (the user's own, changed, or a symlink): left alone; remove it first", .0.display())]
     Foreign(PathBuf),
     #[error("{}: another rootlet run still holds this lock after {secs} s; giving up, nothing changed", path.display())]
     Locked { path: PathBuf, secs: u64 },
@@ -75,9 +75,19 @@ pub fn pending_path(list: &Path) -> PathBuf {
 /// ignored.
 pub fn read_list(path: &Path, bases: &Bases<'_>) -> Result<(Vec<Entry>, usize), Error> {
     let mut buf = Vec::new();
-    match crate::fsutil::read_regular(path, MAX_LIST, &mut buf) {
-        Ok(_) => Ok(manifest::parse(&buf, bases)),
+    let mut read = || -> io::Result<()> {
+        let dir = crate::fsutil::open_dir(path.parent().unwrap_or(Path::new(".")))?;
+        let name = path.file_name().unwrap_or_default();
+        crate::fsutil::read_regular_at(std::os::fd::AsFd::as_fd(&dir), name, MAX_LIST, &mut buf)?;
+        Ok(())
+    };
+    match read() {
+        Ok(()) => Ok(manifest::parse(&buf, bases)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((Vec::new(), 0)),
+        // A symlink in place of a list is not rootlet's: left alone, reported.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            Err(Error::Foreign(path.to_owned()))
+        }
         Err(source) => Err(Error::Io {
             path: path.to_owned(),
             source,
