@@ -757,6 +757,19 @@ fn f5_interrupted_run_never_claims_the_users_files() {
                 Path::new("../web.service"),
                 "kill at {when}: {err}"
             );
+            // The temporary files of the killed run are swept (provably rootlet's).
+            for d in [out.clone(), out.join("default.target.wants")] {
+                let names: Vec<String> = fs::read_dir(&d)
+                    .map(|rd| {
+                        rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                assert!(
+                    !names.iter().any(|n| n.ends_with(".tmp")),
+                    "kill at {when}: {names:?}"
+                );
+            }
             assert!(when < 40, "the run never completes under strace");
         }
     }

@@ -165,6 +165,97 @@ pub fn owned_claims(
     (owned, disowned.into_iter().collect())
 }
 
+/// Remove the temporary files an interrupted run left in `tree` (`fsutil`'s
+/// `.#NAME.PID.N.tmp`, beside a name of `pending`), when provably rootlet's: the process
+/// that made it is gone and it holds exactly what the pending list says was being written
+/// at NAME (the content, or the link target). Returns the names removed.
+pub fn sweep_temporaries(tree: &Tree, base: Base, pending: &[Entry]) -> Vec<Name> {
+    // (directory, file name) -> what was being written there.
+    type Key = (Option<Vec<u8>>, Vec<u8>);
+    let mut planned: BTreeMap<Key, Vec<&Item>> = BTreeMap::new();
+    for e in pending {
+        if let Entry::At {
+            base: b,
+            name,
+            item,
+        } = e
+        {
+            if *b == base {
+                let (dir, file) = name.split();
+                let key = (
+                    dir.map(|d| std::os::unix::ffi::OsStrExt::as_bytes(d).to_vec()),
+                    std::os::unix::ffi::OsStrExt::as_bytes(file).to_vec(),
+                );
+                planned.entry(key).or_default().push(item);
+            }
+        }
+    }
+    let dirs: BTreeSet<Option<Vec<u8>>> = planned.keys().map(|(d, _)| d.clone()).collect();
+    let mut removed = Vec::new();
+    for dir in dirs {
+        let path = match &dir {
+            Some(d) => tree
+                .path
+                .join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(d)),
+            None => tree.path.clone(),
+        };
+        let Ok(rd) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let f = e.file_name();
+            let fb = std::os::unix::ffi::OsStrExt::as_bytes(f.as_os_str());
+            let Some(inner) = fb.strip_prefix(b".#").and_then(|x| x.strip_suffix(b".tmp")) else {
+                continue;
+            };
+            let mut parts = inner.rsplitn(3, |&b| b == b'.');
+            let (Some(n), Some(pid), Some(stem)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let digits = |x: &[u8]| !x.is_empty() && x.iter().all(u8::is_ascii_digit);
+            if !digits(n) || !digits(pid) {
+                continue;
+            }
+            let alive = may_be_running(pid);
+            let Some(items) = planned.get(&(dir.clone(), stem.to_vec())) else {
+                continue;
+            };
+            let rel = match &dir {
+                Some(d) => [d.as_slice(), b"/", fb].concat(),
+                None => fb.to_vec(),
+            };
+            let Some(tmp) = Name::new(&rel) else { continue };
+            if alive {
+                continue;
+            }
+            let found = tree.look(&tmp);
+            let ours = items
+                .iter()
+                .any(|i| !matches!(i, Item::Dir) && found.matches(i, None));
+            if ours && tree.remove(&tmp, false).unwrap_or(false) {
+                removed.push(tmp);
+            }
+        }
+    }
+    removed
+}
+
+/// Whether the process `pid` (decimal) may still be running (unknown counts as running).
+fn may_be_running(pid: &[u8]) -> bool {
+    let pid = std::str::from_utf8(pid)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw);
+    match pid {
+        None => true,
+        Some(p) => !matches!(
+            rustix::process::test_kill_process(p),
+            Err(rustix::io::Errno::SRCH)
+        ),
+    }
+}
+
 /// Whether a system-wide copy of the wait unit exists (then the user's would shadow it).
 pub fn system_wait_unit() -> bool {
     SYSTEM_USER_UNIT_DIRS
@@ -263,6 +354,7 @@ pub fn install(layout: &Layout, lock: &Lock, system_wait: bool) -> Result<Instal
     plan.dedup();
     write_list(&pending, &plan)?;
 
+    sweep_temporaries(&units, Base::Units, &old_pending);
     let created_units = units.create()?;
     let created_out = Tree::open(&layout.output_dir)?.create()?;
     let mut rec: Vec<Entry> = Vec::new();

@@ -156,6 +156,7 @@ pub fn apply(
     let (owned, disowned) = owned_claims(&tree, Base::Out, &claims, &expect);
     r.disowned = disowned.iter().map(Name::display).collect();
 
+    super::sweep_temporaries(&tree, Base::Out, &old_pending);
     let created_out = tree.create()?;
     let mut rec: Vec<Entry> = Vec::new();
     let mut dirs_needed: BTreeSet<Name> = BTreeSet::new();
