@@ -1486,3 +1486,72 @@ mod props {
         }
     }
 }
+
+/// An install made by the first version (manifests of absolute paths, no hashes; the
+/// service without a start timeout): the new version takes it over, its units are
+/// rootlet's, and uninstall still restores the tree.
+#[test]
+fn upgrade_from_first_manifest_format() {
+    let t = Tmp::new("upgrade");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    t.write(&format!("{QUADLET}/db.container"), DB);
+    let before = listing(&t.home());
+    ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    let h = t.home();
+    let units = h.join(UNITS);
+    let out = h.join(OUT);
+    // What the first version wrote.
+    let svc = units.join("rootlet-regenerate.service");
+    let text = fs::read_to_string(&svc).unwrap();
+    let v1 = &text[..text
+        .find("# A oneshot service has no start timeout")
+        .unwrap()];
+    fs::write(&svc, v1).unwrap();
+    let dirs = |base: &Path, upto: &str| -> String {
+        let mut v = Vec::new();
+        let mut d = base.to_owned();
+        while d != h && d.starts_with(&h) {
+            v.push(format!("dir {}\n", d.display()));
+            if d.ends_with(upto) {
+                break;
+            }
+            d = d.parent().unwrap().to_owned();
+        }
+        v.concat()
+    };
+    let installed = format!(
+        "# Written by rootlet: what it put on disk. Do not edit.\n\
+         file {u}/rootlet-regenerate.path\nfile {u}/rootlet-regenerate.service\n\
+         file {u}/rootlet-wait-online.service\nlink {u}/default.target.wants/rootlet-regenerate.path\n\
+         dir {u}/default.target.wants\n{}{}{}",
+        dirs(&units, ".config/systemd"),
+        dirs(&out, ".local"),
+        dirs(&h.join(".local/share/rootlet"), "rootlet"),
+        u = units.display()
+    );
+    let generated = format!(
+        "# Written by rootlet: what it put on disk. Do not edit.\n\
+         dir {o}/default.target.wants\nfile {o}/db.service\nfile {o}/web.service\n\
+         link {o}/default.target.wants/web.service\n",
+        o = out.display()
+    );
+    let state = h.join(".local/share/rootlet");
+    fs::write(state.join("installed.list"), installed).unwrap();
+    fs::write(state.join("generated.list"), generated).unwrap();
+    fs::remove_file(state.join("lock")).unwrap();
+
+    let err = ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    assert!(!err.contains("not written by rootlet"), "{err}");
+    assert!(fs::read_to_string(&svc)
+        .unwrap()
+        .contains("TimeoutStartSec="));
+    let list = fs::read_to_string(state.join("generated.list")).unwrap();
+    assert!(list.contains("\nfile out db.service "), "{list}");
+    fs::remove_file(h.join(QUADLET).join("db.container")).unwrap();
+    let err = ok(&regen(&t));
+    assert!(err.contains("1 removed"), "{err}");
+    ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+    let mut before = before;
+    before.retain(|l| !l.starts_with(".config/containers/systemd/db.container"));
+    assert_eq!(before, listing(&h));
+}

@@ -12,6 +12,8 @@ const SERVICE_TEMPLATE: &str = include_str!("../../units/rootlet-regenerate.serv
 /// Written by `install --user` only when no system-wide copy of the wait unit exists:
 /// the unit rootlet ships (`units/rootlet-wait-online.service.in`).
 const WAIT_FALLBACK: &str = include_str!("../../units/rootlet-wait-online.service.in");
+/// Where the start timeout begins in the service template (the first version had none).
+const TIMEOUT_COMMENT: &str = "# A oneshot service has no start timeout";
 
 /// Where a no-root install lives.
 #[derive(Debug, Clone)]
@@ -152,6 +154,44 @@ impl Layout {
             out.push('\n');
         }
         Ok(out)
+    }
+
+    /// The installed units as the first version of the no-root install wrote them (the
+    /// bindir spliced in raw; no start timeout): what an unverified claim of its
+    /// `installed.list` must hold to count as rootlet's.
+    pub fn earlier_units(&self) -> Vec<(&'static str, String)> {
+        let raw = |t: &str| {
+            t.replace(
+                "@bindir@",
+                &self.bindir.to_string_lossy().replace('%', "%%"),
+            )
+        };
+        let mut v = Vec::new();
+        let service_v1 = SERVICE_TEMPLATE
+            .split_once(TIMEOUT_COMMENT)
+            .map_or(SERVICE_TEMPLATE, |(a, _)| a);
+        let mut svc = String::new();
+        for line in raw(service_v1).lines() {
+            if line.starts_with("ExecStart=") {
+                for (k, val) in &self.env {
+                    let val = val.to_string_lossy();
+                    svc.push_str(&format!(
+                        "Environment=\"{k}={}\"\n",
+                        val.replace('%', "%%")
+                            .replace('\\', "\\\\")
+                            .replace('"', "\\\"")
+                    ));
+                }
+            }
+            svc.push_str(line);
+            svc.push('\n');
+        }
+        v.push((SERVICE_UNIT, svc));
+        if let Ok(p) = self.path_unit() {
+            v.push((PATH_UNIT, p));
+        }
+        v.push((crate::env::WAIT_UNIT, raw(WAIT_FALLBACK)));
+        v
     }
 
     /// The wait unit written when no system-wide one exists.

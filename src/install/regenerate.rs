@@ -153,7 +153,8 @@ pub fn apply(
 
     // What the manifest (and an interrupted run's pending list) proves to be rootlet's.
     let claims: Vec<Entry> = old.iter().chain(&old_pending).cloned().collect();
-    let (owned, disowned) = owned_claims(&tree, Base::Out, &claims, &expect);
+    let (owned, disowned) =
+        owned_claims(&tree, Base::Out, &claims, &expect, &super::legacy_generated);
     r.disowned = disowned.iter().map(Name::display).collect();
 
     super::sweep_temporaries(&tree, Base::Out, &old_pending);

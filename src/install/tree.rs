@@ -150,6 +150,21 @@ impl Tree {
         }
     }
 
+    /// The content of `name` if it is a regular file (not a symlink).
+    pub fn read(&self, name: &Name) -> Option<Vec<u8>> {
+        let Ok(Some(parent)) = self.parent(name) else {
+            return None;
+        };
+        let mut buf = Vec::new();
+        fsutil::read_regular_at(parent.fd(), name.split().1, MAX_FILE, &mut buf).ok()?;
+        Some(buf)
+    }
+
+    /// Whether `name` is a regular file (not a symlink) that begins with `prefix`.
+    pub fn starts_with(&self, name: &Name, prefix: &[u8]) -> bool {
+        self.read(name).is_some_and(|b| b.starts_with(prefix))
+    }
+
     /// Make sure the subdirectory `dir` (one component) exists as a real directory.
     /// `Ok(true)`: created now; `Ok(false)`: it was there; `Err(None)`: something else is
     /// there (a symlink, a file): foreign.
