@@ -1555,3 +1555,45 @@ fn upgrade_from_first_manifest_format() {
     before.retain(|l| !l.starts_with(".config/containers/systemd/db.container"));
     assert_eq!(before, listing(&h));
 }
+
+/// A read-only output directory: the error names the file concerned, nothing is
+/// recorded that was not written, and once writable again the next run completes.
+#[test]
+fn u6_read_only_output_dir_error_names_the_file() {
+    let t = Tmp::new("ro");
+    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let out = t.home().join(OUT);
+    fs::create_dir_all(&out).unwrap();
+    let script = r#"set -e
+mount -t tmpfs -o ro tmpfs "$OUT"
+set +e
+"$ROOTLET" regenerate --no-systemctl 2> "$T/err"
+echo $? > "$T/rc"
+mount -o remount,rw "$OUT"
+"$ROOTLET" regenerate --no-systemctl 2> "$T/err2"
+echo $? > "$T/rc2"
+ls -a "$OUT" > "$T/ls"
+"#;
+    let Some(o) = in_mount_ns(&t, script, &[("OUT", out.as_os_str())]) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = fs::read_to_string(t.0.join("err")).unwrap();
+    assert_eq!(fs::read_to_string(t.0.join("rc")).unwrap().trim(), "1");
+    assert!(
+        err.contains(&format!(
+            "{}: Read-only file system",
+            out.join("web.service").display()
+        )),
+        "{err}"
+    );
+    let err2 = fs::read_to_string(t.0.join("err2")).unwrap();
+    assert_eq!(
+        fs::read_to_string(t.0.join("rc2")).unwrap().trim(),
+        "0",
+        "{err2}"
+    );
+    assert!(err2.contains("2 written"), "{err2}");
+    let ls = fs::read_to_string(t.0.join("ls")).unwrap();
+    assert!(ls.contains("web.service") && !ls.contains(".tmp"), "{ls}");
+}
