@@ -101,6 +101,46 @@ pub fn symlink_atomic_at(dir: BorrowedFd<'_>, name: &str, target: &str) -> io::R
     Ok(())
 }
 
+/// [`read_regular`] of `dir/name`, the last component never followed (`O_NOFOLLOW`): a
+/// symlink there is an error (`ELOOP`), as is anything but a regular file.
+pub fn read_regular_at(
+    dir: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    limit: u64,
+    buf: &mut Vec<u8>,
+) -> io::Result<std::fs::Metadata> {
+    buf.clear();
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )?;
+    let f = std::fs::File::from(fd);
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    f.take(limit + 1).read_to_end(buf)?;
+    if buf.len() as u64 > limit {
+        return Err(io::Error::other(format!("larger than {limit} bytes")));
+    }
+    Ok(meta)
+}
+
+/// Create the directory `dir/name` (mode `mode`, umask applied). Returns `false` when
+/// something already exists at `name` (of any type: the caller checks what).
+pub fn mkdir_at(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::Result<bool> {
+    match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(mode)) {
+        Ok(()) => Ok(true),
+        Err(Errno::EXIST) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn split(path: &Path) -> io::Result<(&Path, &str)> {
     let name = path
         .file_name()

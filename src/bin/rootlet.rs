@@ -5,6 +5,9 @@ use rootlet::generator::{self, Options, Run};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "rootlet/install.rs"]
+mod install;
+
 #[derive(Parser)]
 #[command(
     name = "rootlet",
@@ -194,14 +197,14 @@ fn main() -> ExitCode {
         }
         Command::Doctor { json } => doctor(json),
         Command::Install { no_systemctl, .. } => {
-            ExitCode::from(rootlet::install::cmd_install(!no_systemctl))
+            ExitCode::from(install::cmd_install(!no_systemctl))
         }
         Command::Uninstall { no_systemctl, .. } => {
-            ExitCode::from(rootlet::install::cmd_uninstall(!no_systemctl))
+            ExitCode::from(install::cmd_uninstall(!no_systemctl))
         }
         Command::Regenerate {
             output,
             no_systemctl,
-        } => ExitCode::from(rootlet::install::cmd_regenerate(output, !no_systemctl)),
+        } => ExitCode::from(install::cmd_regenerate(output, !no_systemctl)),
     }
 }

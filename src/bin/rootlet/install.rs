@@ -1,0 +1,284 @@
+//! `rootlet install --user`, `rootlet uninstall --user`, `rootlet regenerate`: the
+//! library does the work ([`rootlet::install`]); here are the messages and exit codes.
+
+use rootlet::env::{UserEnv, USER_GENERATOR_DIRS};
+use rootlet::install::{
+    self, lock, regenerate, Layout, Lock, Regenerated, Systemctl, PATH_UNIT, SERVICE_UNIT,
+};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn take_lock(layout: &Layout, create: bool) -> Result<Lock, install::Error> {
+    Lock::acquire(&layout.state_dir, create, lock::DEFAULT_WAIT, |p| {
+        eprintln!(
+            "rootlet: another rootlet run is under way ({} is locked): waiting for it, {} s at most",
+            p.display(),
+            lock::DEFAULT_WAIT.as_secs()
+        );
+    })
+}
+
+fn layout() -> Option<Layout> {
+    match Layout::from_env(None) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!("rootlet: {e}");
+            None
+        }
+    }
+}
+
+fn sc_run(sc: &Systemctl, args: &[&str], units: &[&str]) -> bool {
+    match sc.run(args, units) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("rootlet: {e}");
+            false
+        }
+    }
+}
+
+/// Generate from the user's search path into `out` and prune; print what happened.
+/// Calls no systemctl. Returns the exit status and what changed.
+fn regenerate_now(layout: &Layout, out: &Path, lock: &Lock) -> (u8, Option<Regenerated>) {
+    let o = match regenerate::from_sources(layout, out, lock) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rootlet: regenerating into {}: {e}", out.display());
+            return (1, None);
+        }
+    };
+    let mut status = 0;
+    if let Some(e) = &o.defaults_err {
+        eprintln!("rootlet: {e} (using the built-in defaults)");
+        status = 1;
+    }
+    for e in &o.run.errors {
+        eprintln!("rootlet: {e}");
+        status = 1;
+    }
+    let r = o.regenerated;
+    if r.bad_lines > 0 {
+        eprintln!(
+            "rootlet: note: {}: {} line(s) that are not rootlet entries ignored",
+            layout.generated_list_for(out).display(),
+            r.bad_lines
+        );
+    }
+    for f in &r.disowned {
+        eprintln!(
+            "rootlet: note: {}: changed since rootlet wrote it: no longer rootlet's, left alone",
+            out.join(f).display()
+        );
+    }
+    for f in &r.foreign_units {
+        eprintln!(
+            "rootlet: {}: exists and was not written by rootlet: left alone, not generated",
+            out.join(f).display()
+        );
+        status = 1;
+    }
+    for f in &r.foreign_links {
+        eprintln!(
+            "rootlet: {}: exists (or its directory is a symlink) and was not written by \
+             rootlet: left alone, link not made",
+            out.join(f).display()
+        );
+        status = 1;
+    }
+    eprintln!(
+        "rootlet: {} unit(s) generated into {}: {} written, {} removed",
+        o.run.units.len().saturating_sub(r.foreign_units.len()),
+        out.display(),
+        r.written.len(),
+        r.removed.len()
+    );
+    (status, Some(r))
+}
+
+/// Reload the manager and start units newly wanted by a live target (plus `extra`).
+fn reload_and_start(sc: &Systemctl, new_live: &[String], extra: &[&str]) {
+    if !sc_run(sc, &["daemon-reload"], &[]) {
+        return;
+    }
+    let mut units: Vec<&str> = extra.to_vec();
+    units.extend(new_live.iter().map(String::as_str));
+    if !units.is_empty() {
+        sc_run(sc, &["start", "--no-block"], &units);
+    }
+}
+
+/// `rootlet regenerate`: generate into the output dir, prune, reload, start new units.
+pub fn cmd_regenerate(output: Option<PathBuf>, systemctl: bool) -> u8 {
+    let Some(layout) = layout() else { return 1 };
+    let out = match output.map(std::path::absolute).transpose() {
+        Ok(o) => o.unwrap_or_else(|| layout.output_dir.clone()),
+        Err(e) => {
+            eprintln!("rootlet: the output directory: {e}");
+            return 1;
+        }
+    };
+    let lock = match take_lock(&layout, true) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("rootlet: {e}");
+            return 1;
+        }
+    };
+    let user = UserEnv::from_process();
+    // The path unit's trigger is lost while this service is still active (reloading,
+    // starting units): look again at the end, after a moment for bursts of writes to
+    // settle, and go round while something changed.
+    let roots = || rootlet::generator::Options::from_env().0.roots;
+    let mut status = 0;
+    for _ in 0..5 {
+        let before = install::fingerprint(&roots());
+        let (st, r) = regenerate_now(&layout, &out, &lock);
+        status = st;
+        if let Some(r) = r.filter(|r| r.changed()) {
+            reload_and_start(&Systemctl::detect(systemctl, &user), &r.new_live, &[]);
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        if install::fingerprint(&roots()) == before {
+            break;
+        }
+    }
+    status
+}
+
+/// `rootlet install --user`.
+pub fn cmd_install(systemctl: bool) -> u8 {
+    let Some(layout) = layout() else { return 1 };
+    if !layout.bindir.join("rootlet").exists() {
+        eprintln!(
+            "rootlet: warning: {} has no `rootlet`: the installed service would fail",
+            layout.bindir.display()
+        );
+    }
+    for d in USER_GENERATOR_DIRS {
+        let g = Path::new(d).join("rootlet-user-generator");
+        if g.exists() {
+            eprintln!(
+                "rootlet: note: {} is installed: the user manager already generates these \
+                 units at each daemon-reload; the no-root install is not needed",
+                g.display()
+            );
+        }
+    }
+    // Refuse values no unit file can carry before taking the lock (which creates the
+    // state directory).
+    if let Err(e) = layout.service_unit().and(layout.path_unit()) {
+        eprintln!("rootlet: install: {e}");
+        return 1;
+    }
+    let lock = match take_lock(&layout, true) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("rootlet: install: {e}");
+            return 1;
+        }
+    };
+    let done = match install::install(&layout, &lock, install::system_wait_unit()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("rootlet: install: {e}");
+            lock.release_unused(Some(&layout.home));
+            return 1;
+        }
+    };
+    for p in done.written.iter().chain(&done.unchanged) {
+        eprintln!("rootlet: installed {}", p.display());
+    }
+    for p in &done.removed {
+        eprintln!(
+            "rootlet: removed {} (rootlet's own; a system-wide copy or a newer install \
+             replaces it)",
+            p.display()
+        );
+    }
+    if let Some(p) = &done.shadowing {
+        eprintln!(
+            "rootlet: note: {}: not rootlet's (changed or your own): it shadows the \
+             system-wide {}; left alone",
+            p.display(),
+            install::WAIT_UNIT
+        );
+    }
+    let (status, r) = regenerate_now(&layout, &layout.output_dir, &lock);
+    drop(lock);
+    let new_live = r.map(|r| r.new_live).unwrap_or_default();
+    let user = UserEnv::from_process();
+    reload_and_start(
+        &Systemctl::detect(systemctl, &user),
+        &new_live,
+        &[PATH_UNIT],
+    );
+    status
+}
+
+/// `rootlet uninstall --user`.
+pub fn cmd_uninstall(systemctl: bool) -> u8 {
+    let Some(layout) = layout() else { return 1 };
+    let lists = [layout.installed_list(), layout.generated_list()];
+    if !lists
+        .iter()
+        .any(|l| l.exists() || install::pending_path(l).exists())
+    {
+        eprintln!(
+            "rootlet: nothing to uninstall ({} not found)",
+            layout.installed_list().display()
+        );
+        return 0;
+    }
+    let sc = Systemctl::detect(systemctl, &UserEnv::from_process());
+    if sc.enabled {
+        // No new trigger, then let a regeneration under way finish (the lock below waits
+        // for it too): stopping it would kill it between writing units and recording them.
+        sc_run(&sc, &["stop"], &[PATH_UNIT]);
+        for _ in 0..300 {
+            if !sc.is_active(SERVICE_UNIT) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        sc_run(&sc, &["stop"], &[SERVICE_UNIT]);
+    }
+    let lock = match take_lock(&layout, false) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("rootlet: uninstall: {e}");
+            return 1;
+        }
+    };
+    let mut status = 0;
+    match install::uninstall(&layout, lock) {
+        Ok(done) => {
+            for p in done.removed {
+                eprintln!("rootlet: removed {}", p.display());
+            }
+            for p in done.other_lists {
+                eprintln!(
+                    "rootlet: note: {}: units generated with `regenerate -o DIR` stay; \
+                     remove them and this list by hand",
+                    p.display()
+                );
+            }
+            for p in done.left {
+                eprintln!(
+                    "rootlet: {}: changed since rootlet wrote it: left alone",
+                    p.display()
+                );
+                status = 1;
+            }
+        }
+        Err(e) => {
+            eprintln!("rootlet: uninstall: {e}");
+            return 1;
+        }
+    }
+    sc_run(&sc, &["daemon-reload"], &[]);
+    eprintln!(
+        "rootlet: running containers keep running until stopped (`systemctl --user stop NAME`)"
+    );
+    status
+}

@@ -1,0 +1,121 @@
+//! One run at a time: `regenerate`, `install --user` and `uninstall --user` hold an
+//! exclusive `flock` on `STATE_DIR/lock` for the whole run. A second run waits, a bounded
+//! time, then gives up having changed nothing.
+
+use super::Error;
+use rustix::fs::{FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const LOCK_FILE: &str = "lock";
+
+/// How long a run waits for another one by default: well below the regenerate service's
+/// start timeout, well above a run over thousands of units.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(120);
+
+/// The lock, held until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _fd: OwnedFd,
+    path: PathBuf,
+    /// How many directories (the state directory and its parents) taking the lock created.
+    pub created: u8,
+}
+
+impl Lock {
+    /// Take the lock in `state_dir` (created first when `create`), waiting at most `wait`;
+    /// `on_wait` is called once if another run holds it.
+    pub fn acquire(
+        state_dir: &Path,
+        create: bool,
+        wait: Duration,
+        on_wait: impl FnOnce(&Path),
+    ) -> Result<Lock, Error> {
+        let path = state_dir.join(LOCK_FILE);
+        let io = |e: std::io::Error| Error::Io {
+            path: path.clone(),
+            source: e,
+        };
+        let created = if create {
+            super::tree::create_base(state_dir)?
+        } else {
+            0
+        };
+        let start = Instant::now();
+        let mut on_wait = Some(on_wait);
+        loop {
+            let fd = match rustix::fs::open(
+                &path,
+                OFlags::RDWR
+                    | OFlags::CREATE
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC
+                    | OFlags::NONBLOCK,
+                Mode::from_raw_mode(0o600),
+            ) {
+                Ok(fd) => fd,
+                // Removed by an uninstall that held the lock meanwhile.
+                Err(Errno::NOENT) if create && start.elapsed() < wait => {
+                    super::tree::create_base(state_dir)?;
+                    continue;
+                }
+                Err(Errno::LOOP) => return Err(Error::Foreign(path)),
+                Err(e) => return Err(io(e.into())),
+            };
+            let st = rustix::fs::fstat(&fd).map_err(|e| io(e.into()))?;
+            if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
+            {
+                return Err(Error::Foreign(path));
+            }
+            match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => {
+                    // Still the file at the path (not one an uninstall removed meanwhile)?
+                    match rustix::fs::stat(&path) {
+                        Ok(now) if now.st_ino == st.st_ino && now.st_dev == st.st_dev => {
+                            return Ok(Lock {
+                                _fd: fd,
+                                path,
+                                created,
+                            })
+                        }
+                        _ => continue,
+                    }
+                }
+                Err(Errno::WOULDBLOCK) => {}
+                Err(e) => return Err(io(e.into())),
+            }
+            if let Some(f) = on_wait.take() {
+                f(&path);
+            }
+            if start.elapsed() >= wait {
+                return Err(Error::Locked {
+                    path,
+                    secs: wait.as_secs(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Release after a run that changed nothing: when taking the lock created the state
+    /// directory, remove the lock file and the directories again (those still empty).
+    pub fn release_unused(self, home: Option<&Path>) {
+        if self.created == 0 {
+            return;
+        }
+        let _ = std::fs::remove_file(&self.path);
+        if let Some(dir) = self.path.parent() {
+            for d in super::tree::created_chain(dir, self.created, home) {
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
