@@ -123,7 +123,7 @@ impl Cancel {
     fn watch(&self, socket: OwnedFd) {
         let mut s = self.state();
         if s.cancelled {
-            let _ = rustix::net::shutdown(&socket, rustix::net::Shutdown::Both);
+            shut(&socket);
         }
         s.socket = Some(socket);
     }
@@ -133,12 +133,27 @@ impl Cancel {
         let mut s = self.state();
         s.cancelled = true;
         if let Some(fd) = s.socket.take() {
-            let _ = rustix::net::shutdown(&fd, rustix::net::Shutdown::Both);
+            shut(&fd);
         }
     }
 
     pub fn is_cancelled(&self) -> bool {
         self.state().cancelled
+    }
+}
+
+/// Shut `socket` down both ways, and drop what the peer had queued already (up to a few
+/// MB): zbus then reads the end at once, instead of scanning that backlog (an endless
+/// handshake line costs it time quadratic in the length).
+fn shut(socket: &OwnedFd) {
+    use rustix::net::RecvFlags;
+    let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Both);
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..64 {
+        match rustix::net::recv(socket, &mut buf[..], RecvFlags::DONTWAIT) {
+            Ok((n, _)) if n > 0 => continue,
+            _ => break,
+        }
     }
 }
 
