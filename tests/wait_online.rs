@@ -708,6 +708,19 @@ fn silent_bus_falls_back_within_seconds() {
 }
 
 #[test]
+fn silent_tcp_bus_falls_back_within_seconds() {
+    let dir = scratch("silent-tcp");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || listener.accept().map(|(c, _)| c));
+    let address = format!("tcp:host=127.0.0.1,port={port}");
+    let r = wait_online(&address, &tables(&dir, true), &["--timeout=60"]);
+    assert_stuck_bus_fell_back(&r, "connecting to the system bus");
+    drop(held.join());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn bus_silent_after_authentication_falls_back_within_seconds() {
     let dir = scratch("authsilent");
     let (address, _) = raw_bus(&dir, Raw::SaslThenSilent);

@@ -287,13 +287,46 @@ async fn next(stream: &mut MessageStream) -> Option<zbus::Result<zbus::Message>>
     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
 }
 
-/// Connect to a `unix:path=` or `unix:abstract=` bus ourselves, to keep a handle on the
-/// socket for [`Cancel`]. `None` for other transports (zbus connects to those).
-fn own_socket(address: &zbus::Address, cancel: &Cancel) -> Option<std::io::Result<UnixStream>> {
+/// A socket connected by us, not by zbus.
+enum Own {
+    Unix(UnixStream),
+    Tcp(std::net::TcpStream),
+}
+
+/// Connect to a `unix:path=`, `unix:abstract=` or `tcp:` (without nonce) bus ourselves, to
+/// keep a handle on the socket for [`Cancel`]. `None` for other transports (zbus connects
+/// to those; the waiting loop still gives them up in time).
+fn own_socket(address: &zbus::Address, cancel: &Cancel) -> Option<std::io::Result<Own>> {
     use rustix::net::{sockopt, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    use zbus::address::transport::{Transport, UnixSocket};
-    let Transport::Unix(unix) = address.transport() else {
-        return None;
+    use zbus::address::transport::{TcpTransportFamily, Transport, UnixSocket};
+    let unix = match address.transport() {
+        Transport::Unix(unix) => unix,
+        Transport::Tcp(tcp) if tcp.nonce_file().is_none() => {
+            use std::net::ToSocketAddrs;
+            let connect = || -> std::io::Result<std::net::TcpStream> {
+                let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+                for a in (tcp.host(), tcp.port()).to_socket_addrs()? {
+                    let wanted = match tcp.family() {
+                        Some(TcpTransportFamily::Ipv4) => a.is_ipv4(),
+                        Some(TcpTransportFamily::Ipv6) => a.is_ipv6(),
+                        _ => true,
+                    };
+                    if !wanted {
+                        continue;
+                    }
+                    match std::net::TcpStream::connect_timeout(&a, STEP_TIMEOUT) {
+                        Ok(s) => {
+                            cancel.watch(OwnedFd::from(s.try_clone()?));
+                            return Ok(s);
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                Err(last)
+            };
+            return Some(connect().map(Own::Tcp));
+        }
+        _ => return None,
     };
     let addr = match unix.path() {
         UnixSocket::File(p) => SocketAddrUnix::new(p.as_path()),
@@ -317,7 +350,7 @@ fn own_socket(address: &zbus::Address, cancel: &Cancel) -> Option<std::io::Resul
         sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, None)?;
         Ok(UnixStream::from(fd))
     };
-    Some(connect())
+    Some(connect().map(Own::Unix))
 }
 
 async fn connect(tx: &Sender<Event>, cancel: &Cancel) -> Result<Connection, DbusError> {
@@ -326,7 +359,8 @@ async fn connect(tx: &Sender<Event>, cancel: &Cancel) -> Result<Connection, Dbus
     let connect_error = |e: &dyn fmt::Display| DbusError::Connect(clip(&e.to_string(), MAX_TEXT));
     let address = zbus::Address::system().map_err(|e| connect_error(&e))?;
     let builder = match own_socket(&address, cancel) {
-        Some(Ok(stream)) => Builder::unix_stream(stream),
+        Some(Ok(Own::Unix(stream))) => Builder::unix_stream(stream),
+        Some(Ok(Own::Tcp(stream))) => Builder::tcp_stream(stream),
         Some(Err(e)) => return Err(connect_error(&e)),
         None => Builder::system(),
     };
