@@ -970,6 +970,14 @@ fn absurd_replies_are_refused_and_logged_bounded() {
             "{}",
             r.log
         );
+        if scenario == "huge-state" {
+            assert!(
+                r.log
+                    .contains("reading ActiveState: malformed reply: a reply of 4000009 bytes"),
+                "{}",
+                r.log
+            );
+        }
     }
 }
 

@@ -37,6 +37,8 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_STATE: usize = 32;
 /// The longest unit object path accepted (systemd's are a few dozen bytes).
 const MAX_PATH: usize = 1024;
+/// The largest reply read (a property of systemd's is a few dozen bytes).
+const MAX_REPLY: usize = 64 * 1024;
 /// How much of a text that comes from the bus (an error message) is kept.
 const MAX_TEXT: usize = 256;
 
@@ -253,6 +255,10 @@ async fn get(
     let step = Step::Read(prop);
     let reply = call(conn, tx, step, (SD, path, PROPS, "Get"), &(iface, prop)).await?;
     let body = reply.body();
+    if body.len() > MAX_REPLY {
+        // Refused before any copy is made of it.
+        return Err(malformed(step, format!("a reply of {} bytes", body.len())));
+    }
     let sig = body.signature();
     if sig.to_string() != "v" {
         return Err(malformed(
@@ -385,6 +391,10 @@ async fn watch(unit: &str, tx: &Sender<Event>, cancel: &Cancel) -> Result<(), Db
     call(&conn, tx, Step::Subscribe, subscribe, &()).await?;
     let reply = call(&conn, tx, Step::LoadUnit, load, &(unit,)).await?;
     let body = reply.body();
+    if body.len() > MAX_REPLY {
+        let what = format!("a reply of {} bytes", body.len());
+        return Err(malformed(Step::LoadUnit, what));
+    }
     if body.signature().to_string() != "o" {
         return Err(malformed(
             Step::LoadUnit,
