@@ -764,6 +764,26 @@ fn has_thread(pid: u32, name: &str) -> bool {
         .any(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
 }
 
+#[test]
+fn a_bus_answering_each_call_just_in_time_is_given_up_in_one_budget() {
+    if !prerequisites() {
+        return;
+    }
+    // Each call answered after 4.5 s: within the 5 s of a step, but the first reading
+    // would take 5 of them.
+    let b = bus("slow", "slow", false);
+    let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout=60"]);
+    assert_eq!(r.code, Some(0), "{}", r.log);
+    assert!(r.elapsed < Duration::from_secs(18), "{:?}", r.elapsed);
+    assert!(r.log.contains("from the system bus within"), "{}", r.log);
+    assert_eq!(
+        lines_with(&r.log, "checking for a default route instead"),
+        1,
+        "{}",
+        r.log
+    );
+}
+
 /// utime + stime of a process, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

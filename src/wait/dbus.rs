@@ -33,6 +33,10 @@ const BUS: &str = "org.freedesktop.DBus";
 /// may take before the bus counts as lost. Far below the default `--timeout` of 90 s;
 /// systemd answers these calls in milliseconds even while booting.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a whole reading may take: connecting and the first three properties, or the
+/// three properties read again after a signal. A bus that answers every call just before
+/// [`STEP_TIMEOUT`] is given up after this, not after nine steps.
+pub const READING_TIMEOUT: Duration = Duration::from_secs(12);
 /// The longest state name accepted (systemd's longest is `deactivating`, 12 bytes).
 const MAX_STATE: usize = 32;
 /// The longest unit object path accepted (systemd's are a few dozen bytes).
@@ -79,6 +83,8 @@ pub enum DbusError {
     Malformed { step: Step, what: String },
     #[error("no reply from the system bus within {} s ({step})", timeout.as_secs())]
     NoReply { step: Step, timeout: Duration },
+    #[error("no complete reading from the system bus within {} s", .0.as_secs())]
+    SlowReading(Duration),
     #[error("the system bus connection was closed")]
     Closed,
     #[error("the system bus connection failed: {0}")]

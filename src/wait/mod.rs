@@ -50,6 +50,8 @@ pub struct Options {
     pub tick: Duration,
     /// How long one exchange with the bus may take before the bus counts as lost.
     pub step_timeout: Duration,
+    /// How long one whole reading (connecting, or the three properties) may take.
+    pub reading_timeout: Duration,
 }
 
 impl Default for Options {
@@ -61,6 +63,7 @@ impl Default for Options {
             tables: route::Tables::default(),
             tick: Duration::from_secs(5),
             step_timeout: dbus::STEP_TIMEOUT,
+            reading_timeout: dbus::READING_TIMEOUT,
         }
     }
 }
@@ -175,6 +178,8 @@ pub fn run(opts: &Options, mut status: impl FnMut(&str)) -> Outcome {
     };
     // The exchange with the bus under way, and since when.
     let mut step: Option<(Step, Instant)> = None;
+    // Since when the reading under way (connecting included) has been going on.
+    let mut reading: Option<Instant> = None;
     let mut netlink = false;
     loop {
         if giving.fallback {
@@ -205,34 +210,49 @@ pub fn run(opts: &Options, mut status: impl FnMut(&str)) -> Outcome {
             );
             return Outcome::TimedOut;
         }
-        if let Some((s, since)) = step {
-            if now.duration_since(since) >= opts.step_timeout {
-                // A bus that accepts and then says nothing: stop listening to it.
-                step = None;
-                cancel.cancel();
-                let why = DbusError::NoReply {
-                    step: s,
-                    timeout: opts.step_timeout,
-                };
-                giving.up(&why.to_string());
-            }
-        }
+        // The bus's own deadlines: one exchange, and one whole reading.
+        let step_end = step.map(|(s, since)| {
+            let why = DbusError::NoReply {
+                step: s,
+                timeout: opts.step_timeout,
+            };
+            (since.checked_add(opts.step_timeout).unwrap_or(since), why)
+        });
+        let reading_end = reading.map(|since| {
+            let why = DbusError::SlowReading(opts.reading_timeout);
+            (
+                since.checked_add(opts.reading_timeout).unwrap_or(since),
+                why,
+            )
+        });
+        let bus_end = match (step_end, reading_end) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
         let mut wait = opts.tick;
         if let Some(d) = deadline {
             wait = wait.min(d.saturating_duration_since(now));
         }
-        if let Some((_, since)) = step {
-            let end = since.checked_add(opts.step_timeout).unwrap_or(since);
-            wait = wait.min(end.saturating_duration_since(now));
+        if let Some((end, why)) = bus_end {
+            if now >= end {
+                // A bus that accepts and then says nothing, or too slowly: stop listening.
+                (step, reading) = (None, None);
+                cancel.cancel();
+                giving.up(&why.to_string());
+            } else {
+                wait = wait.min(end - now);
+            }
         }
         match rx.recv_timeout(wait) {
             Ok(Event::Step(s)) => {
                 if !cancel.is_cancelled() {
-                    step = Some((s, Instant::now()));
+                    let now = Instant::now();
+                    step = Some((s, now));
+                    reading.get_or_insert(now);
                 }
             }
             Ok(Event::Observed(o)) => {
-                step = None;
+                (step, reading) = (None, None);
                 state = o.active_state.clone();
                 match decide(unit, &o) {
                     Decision::Done => {
@@ -249,7 +269,7 @@ pub fn run(opts: &Options, mut status: impl FnMut(&str)) -> Outcome {
                 }
             }
             Ok(Event::Lost(why)) => {
-                step = None;
+                (step, reading) = (None, None);
                 giving.up(&why.to_string());
             }
             Ok(Event::RouteChanged) | Err(_) => {}

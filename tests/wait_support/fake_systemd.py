@@ -9,7 +9,7 @@ It prints READY once it owns its name, and logs every call to stderr.
 Hostile scenarios play a broken or malicious systemd: `no-reply-subscribe`,
 `no-reply-loadunit` and `no-reply-get` never answer that call; `job-u` gives `Job` the
 signature `(u)`; `huge-state` an ActiveState of 4 MB; `huge-error` answers LoadUnit with an
-error whose text is 4 MB long and full of newlines.
+error whose text is 4 MB long and full of newlines; `slow` answers every call after 4.5 s.
 """
 import sys
 
@@ -43,8 +43,21 @@ SCENARIOS = {
     "job-u": [(0, "inactive", False, "running")],
     "huge-state": [(0, "inactive", False, "running")],
     "huge-error": [(0, "inactive", False, "running")],
+    "slow": [(0, "inactive", False, "running")],
 }
+SLOW_MS = 4500
 SCENARIO = None
+
+
+def later(reply, *args):
+    """Reply now, or after SLOW_MS in the `slow` scenario."""
+    if SCENARIO != "slow":
+        reply(*args)
+        return
+    def send():
+        reply(*args)
+        return False
+    GLib.timeout_add(SLOW_MS, send)
 
 
 class Unit(dbus.service.Object):
@@ -58,7 +71,7 @@ class Unit(dbus.service.Object):
         print(f"Get {iface} {prop}", file=sys.stderr, flush=True)
         if SCENARIO == "no-reply-get" and prop == "ActiveState":
             return  # never answered
-        ok(self.props[prop])
+        later(ok, self.props[prop])
 
     @dbus.service.signal(PROPS, signature="sa{sv}as")
     def PropertiesChanged(self, iface, changed, invalidated):
@@ -70,7 +83,7 @@ class Manager(Unit):
     def Subscribe(self, ok, err):
         print("Subscribe", file=sys.stderr, flush=True)
         if SCENARIO != "no-reply-subscribe":
-            ok()
+            later(ok)
 
     @dbus.service.method(MGR, in_signature="s", out_signature="o", async_callbacks=("ok", "err"))
     def LoadUnit(self, name, ok, err):
@@ -81,7 +94,7 @@ class Manager(Unit):
             err(dbus.exceptions.DBusException("x\nrootlet-wait-online: forged\n" * 150000,
                                               name="org.freedesktop.systemd1.NoSuchUnit"))
             return
-        ok(dbus.ObjectPath(UNIT_PATH))
+        later(ok, dbus.ObjectPath(UNIT_PATH))
 
     @dbus.service.signal(MGR, signature="tttttt")
     def StartupFinished(self, a, b, c, d, e, f):
