@@ -9,7 +9,11 @@
 //! - it is inactive with no job after the system finished starting, or failed, or the bus
 //!   cannot be used: it will never come, so check the network itself: a default route
 //!   through an up, non-loopback interface ([`route`]), woken by rtnetlink;
-//! - a time limit ends the wait (the dependent units start anyway: they use `Wants=`).
+//! - a time limit ends the wait (the dependent units start anyway: they use `Wants=`);
+//! - the bus is not trusted: each exchange with it has [`dbus::STEP_TIMEOUT`] and each
+//!   reading [`dbus::READING_TIMEOUT`], far below the time limit; a bus that is silent,
+//!   slow or answers nonsense counts as unusable (the fallback again), and its socket is
+//!   shut down. Nothing it sends can panic the helper or reach the log unbounded.
 //!
 //! One log line per change of state, never one per check; progress goes to systemd as
 //! `STATUS=` through the callback of [`run`].
