@@ -7,8 +7,11 @@
 //! Unlike `listenfd` or `sd_notify::listen_fds()`, nothing is unset and no passed fd gets
 //! `FD_CLOEXEC`; every other fd of ours (D-Bus, netlink, journal) does.
 
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 /// The first passed fd (`SD_LISTEN_FDS_START`).
 pub const LISTEN_FDS_START: RawFd = 3;
@@ -66,15 +69,85 @@ pub fn prepare_exec() -> io::Result<usize> {
     Ok(passed)
 }
 
-/// Replace this process with `argv` (same pid, same environment), passing the sockets.
-/// Returns only on failure.
-pub fn exec(argv: &[std::ffi::OsString]) -> io::Error {
+/// Where `prog` runs from, checked now rather than after a wait of minutes: a name with a
+/// `/` as it is, otherwise the first match in `$PATH` (an empty entry is the current
+/// directory, no `$PATH` means `/usr/bin:/bin`, as for `execvp`). It must be a file that
+/// this process may execute.
+pub fn resolve(prog: &OsStr) -> io::Result<PathBuf> {
+    fn usable(p: &Path) -> io::Result<()> {
+        let m = std::fs::metadata(p)?;
+        if m.is_dir() {
+            return Err(io::Error::other("is a directory"));
+        }
+        rustix::fs::access(p, rustix::fs::Access::EXEC_OK)?;
+        Ok(())
+    }
+    if prog.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "empty command name",
+        ));
+    }
+    if prog.as_bytes().contains(&b'/') {
+        let p = PathBuf::from(prog);
+        usable(&p)?;
+        return Ok(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    let mut denied = None;
+    for dir in path.as_bytes().split(|b| *b == b':') {
+        let dir = if dir.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(OsStr::from_bytes(dir))
+        };
+        let candidate = dir.join(prog);
+        match usable(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => denied = Some(e),
+            Err(_) => {}
+        }
+    }
+    Err(denied.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not found in PATH")))
+}
+
+/// Replace this process with `program` (as resolved by [`resolve`]) and `argv` (whose first
+/// word is the command as given, the new program's `argv[0]`); same pid, same environment,
+/// the sockets passed. Returns only on failure.
+pub fn exec(program: &Path, argv: &[OsString]) -> io::Error {
     use std::os::unix::process::CommandExt;
-    let Some((prog, args)) = argv.split_first() else {
+    let Some((arg0, args)) = argv.split_first() else {
         return io::Error::new(io::ErrorKind::InvalidInput, "no command");
     };
     if let Err(e) = prepare_exec() {
         return e;
     }
-    std::process::Command::new(prog).args(args).exec()
+    std::process::Command::new(program)
+        .arg0(arg0)
+        .args(args)
+        .exec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_resolved_up_front() {
+        assert!(resolve(OsStr::new("sh")).is_ok_and(|p| p.is_absolute() || p.starts_with(".")));
+        assert!(resolve(OsStr::new("/bin/sh")).is_ok());
+        let plain = std::env::temp_dir().join(format!("rootlet-plain-{}", std::process::id()));
+        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+        let plain_s = plain.to_str().unwrap();
+        for bad in [
+            "",
+            "/nonexistent/cmd",
+            "no-such-command-rootlet",
+            plain_s,
+            "/tmp",
+        ] {
+            assert!(resolve(OsStr::new(bad)).is_err(), "{bad}");
+        }
+        let _ = std::fs::remove_file(&plain);
+    }
 }

@@ -590,3 +590,470 @@ fn signals_stop_the_wait_at_once() {
         assert_eq!(status.signal(), Some(sig.as_raw()), "{status:?}");
     }
 }
+
+// ---- Hostile buses, arguments and environments (adversarial audit of 2026-11-30) ----
+
+/// A fake bus socket that misbehaves in one of these ways, in a thread of the test.
+#[derive(Clone, Copy)]
+enum Raw {
+    /// Accepts the connection and never says a word.
+    Silent,
+    /// Authenticates (SASL EXTERNAL), then never answers `Hello`.
+    SaslThenSilent,
+    /// Sends one endless handshake line, never a newline.
+    EndlessLine,
+    /// Answers `AUTH` with a bare `\n` (zbus indexed the byte before it).
+    NewlineFirst,
+}
+
+/// Start a raw server of kind `kind` in `dir`; `stopped` receives the time when an endless
+/// writer could write no more (the client shut the connection down).
+fn raw_bus(dir: &Path, kind: Raw) -> (String, std::sync::mpsc::Receiver<Instant>) {
+    use std::io::{Read, Write};
+    let sock = dir.join("rawbus");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let tx = tx.clone();
+            match kind {
+                Raw::Silent => held.push(conn),
+                Raw::EndlessLine => {
+                    std::thread::spawn(move || {
+                        let chunk = [b'A'; 65536];
+                        while conn.write_all(&chunk).is_ok() {}
+                        let _ = tx.send(Instant::now());
+                    });
+                }
+                Raw::SaslThenSilent | Raw::NewlineFirst => {
+                    std::thread::spawn(move || {
+                        let mut seen = Vec::new();
+                        let mut buf = [0u8; 1024];
+                        loop {
+                            let n = match conn.read(&mut buf) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            seen.extend_from_slice(&buf[..n]);
+                            while let Some(i) = seen.iter().position(|b| *b == b'\n') {
+                                let line: Vec<u8> = seen.drain(..=i).filter(|b| *b != 0).collect();
+                                let line = String::from_utf8_lossy(&line);
+                                let reply: &[u8] = match kind {
+                                    Raw::NewlineFirst => b"\n",
+                                    _ if line.starts_with("AUTH") => {
+                                        b"OK 0123456789abcdef0123456789abcdef\r\n"
+                                    }
+                                    _ if line.starts_with("NEGOTIATE_UNIX_FD") => {
+                                        b"AGREE_UNIX_FD\r\n"
+                                    }
+                                    _ if line.starts_with("BEGIN") => {
+                                        // Authenticated: now hold the line, say nothing.
+                                        std::thread::sleep(Duration::from_secs(3600));
+                                        return;
+                                    }
+                                    _ => b"ERROR\r\n",
+                                };
+                                if conn.write_all(reply).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    });
+                }
+            }
+        }
+    });
+    (format!("unix:path={}", sock.display()), rx)
+}
+
+/// The deadline a stuck bus must be given up by: far below the `--timeout=60` of these
+/// tests, with room for a loaded machine (the step limit is 5 s).
+const STUCK: Duration = Duration::from_secs(20);
+
+fn assert_stuck_bus_fell_back(r: &Run, step: &str) {
+    assert_eq!(r.code, Some(0), "{}", r.log);
+    assert!(
+        r.elapsed < STUCK,
+        "not the whole --timeout: {:?}",
+        r.elapsed
+    );
+    assert!(
+        r.log
+            .contains(&format!("no reply from the system bus within 5 s ({step})")),
+        "{}",
+        r.log
+    );
+    assert_eq!(
+        lines_with(&r.log, "checking for a default route instead"),
+        1,
+        "{}",
+        r.log
+    );
+    assert!(
+        r.log.contains("default IPv4 route through veth0"),
+        "{}",
+        r.log
+    );
+}
+
+#[test]
+fn silent_bus_falls_back_within_seconds() {
+    let dir = scratch("silent");
+    let (address, _) = raw_bus(&dir, Raw::Silent);
+    let r = wait_online(&address, &tables(&dir, true), &["--timeout=60"]);
+    assert_stuck_bus_fell_back(&r, "connecting to the system bus");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn silent_tcp_bus_falls_back_within_seconds() {
+    let dir = scratch("silent-tcp");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || listener.accept().map(|(c, _)| c));
+    let address = format!("tcp:host=127.0.0.1,port={port}");
+    let r = wait_online(&address, &tables(&dir, true), &["--timeout=60"]);
+    assert_stuck_bus_fell_back(&r, "connecting to the system bus");
+    drop(held.join());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bus_silent_after_authentication_falls_back_within_seconds() {
+    let dir = scratch("authsilent");
+    let (address, _) = raw_bus(&dir, Raw::SaslThenSilent);
+    let r = wait_online(&address, &tables(&dir, true), &["--timeout=60"]);
+    assert_stuck_bus_fell_back(&r, "connecting to the system bus");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unanswered_calls_fall_back_within_seconds() {
+    if !prerequisites() {
+        return;
+    }
+    let cases: [(&'static str, &'static str); 3] = [
+        ("no-reply-subscribe", "Manager.Subscribe"),
+        ("no-reply-loadunit", "Manager.LoadUnit"),
+        ("no-reply-get", "reading ActiveState"),
+    ];
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|(scenario, step)| {
+            std::thread::spawn(move || {
+                let b = bus(scenario, scenario, false);
+                let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout=60"]);
+                (r, step)
+            })
+        })
+        .collect();
+    for t in runs {
+        let (r, step) = t.join().unwrap();
+        assert_stuck_bus_fell_back(&r, step);
+    }
+}
+
+/// Whether process `pid` has a thread called `name`.
+fn has_thread(pid: u32, name: &str) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+}
+
+#[test]
+fn a_bus_answering_each_call_just_in_time_is_given_up_in_one_budget() {
+    if !prerequisites() {
+        return;
+    }
+    // Each call answered after 4.5 s: within the 5 s of a step, but the first reading
+    // would take 5 of them.
+    let b = bus("slow", "slow", false);
+    let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout=60"]);
+    assert_eq!(r.code, Some(0), "{}", r.log);
+    assert!(r.elapsed < Duration::from_secs(18), "{:?}", r.elapsed);
+    assert!(r.log.contains("from the system bus within"), "{}", r.log);
+    assert_eq!(
+        lines_with(&r.log, "checking for a default route instead"),
+        1,
+        "{}",
+        r.log
+    );
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+#[test]
+fn endless_handshake_line_is_cut_off_and_costs_no_cpu_after() {
+    let dir = scratch("hugeline");
+    let (address, stopped) = raw_bus(&dir, Raw::EndlessLine);
+    // No route: the wait goes on after the bus is given up; the reading must not.
+    let child = Command::new(BIN)
+        .arg("--timeout=60")
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &address)
+        .env("ROOTLET_WAIT_ROOT", tables(&dir, false))
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Proc(child);
+    let t = Instant::now();
+    let when = stopped.recv_timeout(STUCK);
+    assert!(
+        when.is_ok(),
+        "still reading the endless line after {:?}",
+        t.elapsed()
+    );
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "still waiting for a route"
+    );
+    let pid = child.0.id();
+    // What zbus had buffered is still scanned; then its thread ends.
+    let t = Instant::now();
+    while has_thread(pid, "dbus") {
+        assert!(t.elapsed() < STUCK, "the D-Bus thread still runs");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let spent = cpu_ticks(pid) - before;
+    assert!(spent < 30, "{spent} ticks of CPU in 3 s after giving up");
+    let _ = child.0.kill(); // our own child
+    let out = child.0.wait_with_output_or_log();
+    assert!(
+        out.contains("no reply from the system bus within 5 s"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+trait Log {
+    fn wait_with_output_or_log(&mut self) -> String;
+}
+
+impl Log for Child {
+    fn wait_with_output_or_log(&mut self) -> String {
+        use std::io::Read;
+        let _ = self.wait();
+        let mut s = String::new();
+        if let Some(mut e) = self.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+#[test]
+fn broken_handshake_reply_falls_back_and_still_execs() {
+    let dir = scratch("nlfirst");
+    let (address, _) = raw_bus(&dir, Raw::NewlineFirst);
+    let r = wait_online(&address, &tables(&dir, true), &["--timeout=60"]);
+    assert_eq!(r.code, Some(0), "{}", r.log);
+    assert!(r.elapsed < STUCK, "{:?}", r.elapsed);
+    assert_eq!(
+        lines_with(&r.log, "checking for a default route instead"),
+        1,
+        "{}",
+        r.log
+    );
+    let o = Command::new(BIN)
+        .args(["--timeout=60", "--", "/bin/echo", "DAEMON-STARTED"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &address)
+        .env("ROOTLET_WAIT_ROOT", tables(&dir, true))
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "DAEMON-STARTED\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn huge_timeouts_are_usage_errors() {
+    let dir = scratch("hugetimeout");
+    for t in [
+        "18446744073709551615",
+        "99999999999999999999",
+        "10000000000000000000",
+        "10000000000000000000h",
+        "9000h",
+    ] {
+        let r = wait_online(
+            "unix:path=/nonexistent/bus",
+            &tables(&dir, true),
+            &[&format!("--timeout={t}")],
+        );
+        assert_eq!(r.code, Some(2), "{t}: {}", r.log);
+        assert!(!r.log.contains("panicked"), "{}", r.log);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn job_of_the_wrong_type_falls_back_instead_of_panicking() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("job-u", "job-u", false);
+    let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout=60"]);
+    assert_eq!(r.code, Some(0), "{}", r.log);
+    assert!(r.elapsed < STUCK, "{:?}", r.elapsed);
+    assert!(!r.log.contains("panicked"), "{}", r.log);
+    assert!(
+        r.log
+            .contains("reading Job: malformed reply: Job has type `(u)`, not `(uo)`"),
+        "{}",
+        r.log
+    );
+    // Exec mode: the daemon starts.
+    let o = Command::new(BIN)
+        .args(["--timeout=60", "--", "/bin/echo", "DAEMON-STARTED"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
+        .env("ROOTLET_WAIT_ROOT", tables(&b.dir, true))
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "DAEMON-STARTED\n");
+}
+
+/// stderr whose reader is gone: every write fails with EPIPE.
+fn broken_stderr() -> Stdio {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(theirs);
+    Stdio::from(std::os::fd::OwnedFd::from(ours))
+}
+
+#[test]
+fn broken_stderr_neither_panics_nor_stops_the_exec() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("epipe", "never", false);
+    let root = tables(&b.dir, true);
+    let o = Command::new(BIN)
+        .args(["--", "/bin/echo", "DAEMON-STARTED"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
+        .env("ROOTLET_WAIT_ROOT", &root)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .stderr(broken_stderr())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "DAEMON-STARTED\n");
+    let s = Command::new(BIN)
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
+        .env("ROOTLET_WAIT_ROOT", &root)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .stderr(broken_stderr())
+        .status()
+        .unwrap();
+    assert_eq!(s.code(), Some(0), "{s:?}");
+}
+
+#[test]
+fn absurd_replies_are_refused_and_logged_bounded() {
+    if !prerequisites() {
+        return;
+    }
+    for scenario in ["huge-state", "huge-error"] {
+        let b = bus(scenario, scenario, false);
+        let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout=60"]);
+        assert_eq!(r.code, Some(0), "{scenario}");
+        assert!(r.elapsed < STUCK, "{:?}", r.elapsed);
+        let longest = r.log.lines().map(str::len).max().unwrap_or(0);
+        assert!(longest <= 2200, "{scenario}: a log line of {longest} bytes");
+        assert!(
+            r.log.lines().all(|l| l.starts_with("rootlet-wait-online: ")
+                && !l.starts_with("rootlet-wait-online: forged")),
+            "{scenario}: a forged line:\n{}",
+            r.log
+        );
+        assert_eq!(
+            lines_with(&r.log, "checking for a default route instead"),
+            1,
+            "{}",
+            r.log
+        );
+        if scenario == "huge-state" {
+            assert!(
+                r.log
+                    .contains("reading ActiveState: malformed reply: a reply of 4000009 bytes"),
+                "{}",
+                r.log
+            );
+        }
+    }
+}
+
+#[test]
+fn a_command_that_cannot_run_is_reported_before_waiting() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("badcmd", "activating-forever", false);
+    let root = tables(&b.dir, false);
+    let not_exec = b.dir.join("not-executable");
+    std::fs::write(&not_exec, "#!/bin/sh\n").unwrap();
+    for cmd in [
+        "/nonexistent/cmd",
+        "no-such-command-rootlet",
+        not_exec.to_str().unwrap(),
+        "/tmp",
+        "",
+    ] {
+        let r = wait_online(&b.address, &root, &["--timeout=60", "--", cmd]);
+        assert_eq!(r.code, Some(127), "{cmd}: {}", r.log);
+        assert!(
+            r.elapsed < Duration::from_secs(10),
+            "{cmd}: {:?}",
+            r.elapsed
+        );
+        assert!(
+            r.log.contains(&format!("cannot run \"{cmd}\"")),
+            "{}",
+            r.log
+        );
+    }
+    // A bare name is found in PATH, and argv[0] stays as given.
+    let b = bus("pathcmd", "active", false);
+    let o = Command::new(BIN)
+        .args(["--", "sh", "-c", "echo \"$0\" ran"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
+        .env("ROOTLET_WAIT_ROOT", tables(&b.dir, false))
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "sh ran\n");
+}
+
+#[test]
+fn unit_names_with_control_characters_are_usage_errors() {
+    let dir = scratch("badunit");
+    for unit in ["x\nREADY=1.target", "", &"a".repeat(300), "noext"] {
+        let r = wait_online(
+            "unix:path=/nonexistent/bus",
+            &tables(&dir, true),
+            &["--unit", unit],
+        );
+        assert_eq!(r.code, Some(2), "{unit:?}: {}", r.log);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,6 +9,8 @@ const RTF_UP: u32 = 0x1;
 const RTF_REJECT: u32 = 0x200;
 const IFF_UP: u32 = 0x1;
 const IFF_LOOPBACK: u32 = 0x8;
+/// The most read of one table: a full Internet routing table is about 100 MB.
+const MAX_TABLE: u64 = 256 << 20;
 
 /// Where the kernel's tables are read: `/` normally, a fake tree in tests.
 #[derive(Debug, Clone)]
@@ -32,8 +34,24 @@ pub struct DefaultRoute {
 }
 
 impl Tables {
+    /// A table as text: empty when missing, not a regular file (a FIFO would block the
+    /// wait forever), unreadable or not UTF-8. At most [`MAX_TABLE`] bytes are read.
     fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.root.join(rel)).unwrap_or_default()
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let Ok(f) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(self.root.join(rel))
+        else {
+            return String::new();
+        };
+        if !f.metadata().is_ok_and(|m| m.is_file()) {
+            return String::new();
+        }
+        let mut text = String::new();
+        let _ = f.take(MAX_TABLE).read_to_string(&mut text);
+        text
     }
 
     fn interface_usable(&self, ifname: &str) -> bool {
@@ -160,6 +178,33 @@ mod tests {
             "00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n",
             &[("eth1", "0x1002"), ("eth0", "0x1003"), ("lo", "0x9")],
         );
+        assert_eq!(t.default_route(), None);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_for_a_table_is_not_waited_on() {
+        let (t, d) = tree(HDR, "", &[("eth0", "0x1003")]);
+        let route = d.join("proc/net/route");
+        std::fs::remove_file(&route).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &route,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let fifo_flags = d.join("sys/class/net/eth0/flags");
+        std::fs::remove_file(&fifo_flags).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo_flags,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
         assert_eq!(t.default_route(), None);
         std::fs::remove_dir_all(d).unwrap();
     }

@@ -5,6 +5,11 @@ It plays only what the helper reads: Manager.Subscribe, Manager.LoadUnit, the pr
 ActiveState and Job of the unit and SystemState of the manager, PropertiesChanged and
 StartupFinished. A scenario is a timeline of states: `fake_systemd.py ADDRESS SCENARIO`.
 It prints READY once it owns its name, and logs every call to stderr.
+
+Hostile scenarios play a broken or malicious systemd: `no-reply-subscribe`,
+`no-reply-loadunit` and `no-reply-get` never answer that call; `job-u` gives `Job` the
+signature `(u)`; `huge-state` an ActiveState of 4 MB; `huge-error` answers LoadUnit with an
+error whose text is 4 MB long and full of newlines; `slow` answers every call after 4.5 s.
 """
 import sys
 
@@ -32,7 +37,27 @@ SCENARIOS = {
     "flap": [(0, "activating", True, "starting"), (0.2, "inactive", False, "starting"),
              (0.4, "activating", True, "starting"), (0.6, "inactive", False, "starting"),
              (0.8, "active", False, "starting")],
+    "no-reply-subscribe": [(0, "inactive", False, "running")],
+    "no-reply-loadunit": [(0, "inactive", False, "running")],
+    "no-reply-get": [(0, "inactive", False, "running")],
+    "job-u": [(0, "inactive", False, "running")],
+    "huge-state": [(0, "inactive", False, "running")],
+    "huge-error": [(0, "inactive", False, "running")],
+    "slow": [(0, "inactive", False, "running")],
 }
+SLOW_MS = 4500
+SCENARIO = None
+
+
+def later(reply, *args):
+    """Reply now, or after SLOW_MS in the `slow` scenario."""
+    if SCENARIO != "slow":
+        reply(*args)
+        return
+    def send():
+        reply(*args)
+        return False
+    GLib.timeout_add(SLOW_MS, send)
 
 
 class Unit(dbus.service.Object):
@@ -40,10 +65,13 @@ class Unit(dbus.service.Object):
         super().__init__(bus, path)
         self.props, self.iface = props, iface
 
-    @dbus.service.method(PROPS, in_signature="ss", out_signature="v")
-    def Get(self, iface, prop):
+    @dbus.service.method(PROPS, in_signature="ss", out_signature="v",
+                         async_callbacks=("ok", "err"))
+    def Get(self, iface, prop, ok, err):
         print(f"Get {iface} {prop}", file=sys.stderr, flush=True)
-        return self.props[prop]
+        if SCENARIO == "no-reply-get" and prop == "ActiveState":
+            return  # never answered
+        later(ok, self.props[prop])
 
     @dbus.service.signal(PROPS, signature="sa{sv}as")
     def PropertiesChanged(self, iface, changed, invalidated):
@@ -51,14 +79,22 @@ class Unit(dbus.service.Object):
 
 
 class Manager(Unit):
-    @dbus.service.method(MGR, in_signature="", out_signature="")
-    def Subscribe(self):
+    @dbus.service.method(MGR, in_signature="", out_signature="", async_callbacks=("ok", "err"))
+    def Subscribe(self, ok, err):
         print("Subscribe", file=sys.stderr, flush=True)
+        if SCENARIO != "no-reply-subscribe":
+            later(ok)
 
-    @dbus.service.method(MGR, in_signature="s", out_signature="o")
-    def LoadUnit(self, name):
+    @dbus.service.method(MGR, in_signature="s", out_signature="o", async_callbacks=("ok", "err"))
+    def LoadUnit(self, name, ok, err):
         print(f"LoadUnit {name}", file=sys.stderr, flush=True)
-        return dbus.ObjectPath(UNIT_PATH)
+        if SCENARIO == "no-reply-loadunit":
+            return
+        if SCENARIO == "huge-error":
+            err(dbus.exceptions.DBusException("x\nrootlet-wait-online: forged\n" * 150000,
+                                              name="org.freedesktop.systemd1.NoSuchUnit"))
+            return
+        later(ok, dbus.ObjectPath(UNIT_PATH))
 
     @dbus.service.signal(MGR, signature="tttttt")
     def StartupFinished(self, a, b, c, d, e, f):
@@ -67,12 +103,18 @@ class Manager(Unit):
 
 def main():
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+    global SCENARIO
     address, scenario = sys.argv[1], sys.argv[2]
+    SCENARIO = scenario
     bus = dbus.bus.BusConnection(address)
     steps = SCENARIOS[scenario]
     _, a, job, s = steps[0]
     job_val = lambda j: dbus.Struct((dbus.UInt32(7 if j else 0), dbus.ObjectPath("/org/freedesktop/systemd1/job/7" if j else "/")), signature="uo")
     unit = Unit(bus, UNIT_PATH, {"ActiveState": dbus.String(a), "Job": job_val(job)}, UNIT)
+    if scenario == "job-u":
+        unit.props["Job"] = dbus.Struct((dbus.UInt32(0),), signature="u")
+    if scenario == "huge-state":
+        unit.props["ActiveState"] = dbus.String("x" * 4_000_000)
     mgr = Manager(bus, "/org/freedesktop/systemd1", {"SystemState": dbus.String(s)}, MGR)
     name = dbus.service.BusName("org.freedesktop.systemd1", bus)  # noqa: F841 (kept alive)
 
