@@ -1057,3 +1057,33 @@ fn unit_names_with_control_characters_are_usage_errors() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Exec mode: the status we showed while waiting is cleared before the exec (a daemon that
+/// never sends `STATUS=` would show "waiting ..." for as long as it runs), and readiness is
+/// left to the daemon.
+#[test]
+fn exec_mode_clears_its_status_and_leaves_readiness_to_the_daemon() {
+    let dir = scratch("execstatus");
+    let sock = dir.join("notify");
+    let rx = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let o = Command::new(BIN)
+        .args(["--timeout=60", "--", "/bin/echo", "DAEMON-STARTED"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .env("ROOTLET_WAIT_ROOT", tables(&dir, true))
+        .env("NOTIFY_SOCKET", &sock)
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "DAEMON-STARTED\n");
+    let mut msgs = Vec::new();
+    let mut buf = [0u8; 4096];
+    rx.set_nonblocking(true).unwrap();
+    while let Ok(n) = rx.recv(&mut buf) {
+        msgs.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(msgs.last().map(String::as_str), Some("STATUS="), "{msgs:?}");
+    assert!(!msgs.iter().any(|m| m.contains("READY=1")), "{msgs:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

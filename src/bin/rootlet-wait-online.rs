@@ -180,7 +180,10 @@ fn main() -> ExitCode {
     }
     let outcome = wait::run(&opts, wait::notify::status);
     if let Some((program, argv)) = exec {
-        // The daemon reports readiness itself; ours would be premature.
+        // The daemon reports readiness itself; ours would be premature. Our last
+        // `STATUS=` would stay on the unit for as long as the daemon runs (most daemons
+        // never send one): clear it.
+        let _ = wait::notify::notify("STATUS=");
         let e = rootlet::activation::exec(&program, &argv);
         let shown = wait::clip(&argv[0].to_string_lossy(), 256);
         log::error!("cannot run \"{shown}\": {e}");
