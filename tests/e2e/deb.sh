@@ -105,6 +105,7 @@ if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
     [ -s "$W/dpkg-install.log" ] && sed 's/^/   dpkg: /' "$W/dpkg-install.log"
 else
     sb wait-user >/dev/null 2>&1
+    sed 's/^/   dpkg --root: /' "$W/dpkg-install.log"
     check "dpkg installed the package in the sandbox: $(tr '\n' ' ' <"$W/dpkg-install.log" | grep -o 'Setting up [^ ]* ([^)]*)')" \
         has '^install ok installed 0' sb exec dpkg-query -W -f='${Status} ${Version}' rootlet
     check "dpkg -L rootlet lists the generator, the programs and the wait unit" sh -c "o=\$($SANDBOX exec dpkg -L rootlet </dev/null) &&
