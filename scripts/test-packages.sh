@@ -45,7 +45,7 @@ fi
 have() { local p; for p; do command -v "${tool[$p]}" >/dev/null || return 1; done; }
 
 W=$REPO/target/packages/test
-tree_state() { git status --porcelain --ignored --untracked-files=all 2>/dev/null | grep -v ' target/' || true; }
+tree_state() { git status --porcelain --ignored --untracked-files=all 2>/dev/null | grep -Ev '^.. "?target/' || true; }
 before=$(tree_state)
 rm -rf "$W"; mkdir -p "$W"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target/packages/cargo}
