@@ -8,9 +8,11 @@
 #   - the file list (paths and modes) of each package against `make install DESTDIR=
 #     PREFIX=/usr`'s: the same, except for the differences documented in ALLOWED below;
 #   - the unit templates filled (@bindir@) by make install for PREFIX=/usr, /usr/local and
-#     a BINDIR= of its own, and in both packages.
+#     a BINDIR= of its own, and in both packages;
+#   - the NixOS module and package.nix parse (nix-instantiate --parse, Debian's nix-bin); not
+#     evaluated: that needs nixpkgs, which no package here has.
 # Run as root on Debian 12: installs what it needs with apt-get (dpkg-dev debhelper lintian
-# rpm ...); skips LOUDLY, saying why, only what cannot be had. The Rust build uses the
+# rpm nix-bin ...); skips LOUDLY, saying why, only what cannot be had. The Rust build uses the
 # machine's cargo and its registry cache, offline (see contrib/packaging/build.sh).
 # Prints PASS/FAIL per check and `N passed, N failed[, N skipped]` at the end.
 set -uo pipefail
@@ -30,14 +32,20 @@ finish() {
 
 # --- tools (package -> command)
 declare -A tool=([dpkg-dev]=dpkg-buildpackage [debhelper]=dh [lintian]=lintian [rpm]=rpmbuild
-                 [rpm2cpio]=rpm2cpio [cpio]=cpio [make]=make [pkgconf]=pkg-config [git]=git)
+                 [rpm2cpio]=rpm2cpio [cpio]=cpio [make]=make [pkgconf]=pkg-config [git]=git
+                 [nix-bin]=nix-instantiate)
 missing=()
 for p in "${!tool[@]}"; do command -v "${tool[$p]}" >/dev/null || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "== installing: ${missing[*]}"
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >/dev/null 2>&1 \
-            || echo "!! apt-get install ${missing[*]} failed: what needs them is skipped below"
+        apt-get update -qq >/dev/null 2>&1
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+            for p in "${missing[@]}"; do       # one at a time: one missing package costs only itself
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 \
+                    || echo "!! apt-get install $p failed: what needs it is skipped below"
+            done
+        fi
     else
         echo "!! missing ${missing[*]} and not root (or no apt-get): what needs them is skipped below"
     fi
@@ -172,6 +180,14 @@ if [ -n "$rpm" ] && [ -s "$W/make-usr.list" ]; then
         rpm -qp --nodigest --nosignature --requires '$rpm' | grep -qx podman"
     check "the packaged programs run (rootlet --version from the RPM and the .deb)" sh -c "
         '$W/rpm-x/usr/bin/rootlet' --version && { [ -z '$deb' ] || '$W/deb-x/usr/bin/rootlet' --version; }"
+fi
+# --- the NixOS module: parsed only (evaluating it needs nixpkgs, which no package here has)
+echo "== NixOS module"
+if have nix-bin; then
+    check "contrib/packaging/nixos/*.nix parse (nix-instantiate --parse; not evaluated: no nixpkgs here)" sh -c '
+        for f in contrib/packaging/nixos/*.nix; do NIX_CONFIG="build-users-group =" nix-instantiate --parse "$f" >/dev/null || exit 1; done'
+else
+    skip "nix-instantiate (nix-bin) missing and not installable: the NixOS module is not even parsed"
 fi
 unchanged() { local now; now=$(tree_state); [ "$now" = "$before" ] && return 0
               echo "git status before:"; echo "$before"; echo "after:"; echo "$now"; return 1; }
