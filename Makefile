@@ -15,7 +15,8 @@
 #     also searches for PREFIX=/usr/local. (systemd.pc's values ignore PREFIX, so using them
 #     for /usr/local would put files under /usr behind the package manager's back.)
 #   BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR: shell completion directories.
-#   TARGETDIR=target/release: where `make install` takes the binaries from.
+#   TARGETDIR=target/release: where `make install` takes the binaries from
+#     ($(CARGO_TARGET_DIR)/release when cargo's CARGO_TARGET_DIR is set, as cargo puts them there).
 #
 # Unit templates units/*.in are filled at install time: @bindir@ becomes $(BINDIR).
 
@@ -25,7 +26,7 @@ DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
 CARGO ?= cargo
 CARGOFLAGS ?=
-TARGETDIR ?= target/release
+TARGETDIR ?= $(or $(CARGO_TARGET_DIR),target)/release
 INSTALL ?= install
 
 ifeq ($(PREFIX),/usr)
