@@ -5,6 +5,9 @@ use rootlet::generator::{self, Options, Run};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "rootlet/docker.rs"]
+mod docker;
+
 #[derive(Parser)]
 #[command(
     name = "rootlet",
@@ -58,6 +61,11 @@ enum Command {
         /// Do not call `systemctl --user`; print the commands instead.
         #[arg(long)]
         no_systemctl: bool,
+    },
+    /// The rootless Docker daemon's user unit: wait for the network at boot.
+    Docker {
+        #[command(subcommand)]
+        action: docker::DockerCmd,
     },
     /// Generate into ~/.local/share/systemd/user, prune stale units, reload, start new ones.
     Regenerate {
@@ -193,6 +201,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Doctor { json } => doctor(json),
+        Command::Docker { action } => docker::run(action),
         Command::Install { no_systemctl, .. } => {
             ExitCode::from(rootlet::install::cmd_install(!no_systemctl))
         }
