@@ -65,6 +65,10 @@ pub struct DaemonUnit {
     pub name: String,
     pub fragment: PathBuf,
     pub dropins: Vec<PathBuf>,
+    /// rootlet's own drop-in ([`DROPIN`]), where systemd would read it from.
+    pub rootlet_dropin: Option<PathBuf>,
+    /// `Environment=` assignments in effect, `KEY=VALUE` each, in order.
+    pub environment: Vec<String>,
     /// `ExecStart=` lines in effect (an empty assignment resets the list), as written.
     pub exec_start: Vec<String>,
     pub unit_type: Option<String>,
@@ -86,7 +90,11 @@ fn read_unit(path: &Path) -> Result<UnitFile, DockerError> {
 
 /// Find `name` (normally `docker.service`) as the user manager would.
 pub fn find(env: &UserEnv, name: &str) -> Result<DaemonUnit, DockerError> {
-    let dirs = env.unit_search_path(|d| PathBuf::from(d));
+    find_in(&env.unit_search_path(|d| PathBuf::from(d)), name)
+}
+
+/// [`find`] on the given unit search path, highest precedence first.
+pub fn find_in(dirs: &[PathBuf], name: &str) -> Result<DaemonUnit, DockerError> {
     let fragment = dirs
         .iter()
         .map(|d| d.join(name))
@@ -101,14 +109,17 @@ pub fn find(env: &UserEnv, name: &str) -> Result<DaemonUnit, DockerError> {
         })?;
     // Drop-ins: the first directory that has a file of a name wins; applied sorted by name.
     let mut by_name: std::collections::BTreeMap<String, PathBuf> = Default::default();
-    for d in &dirs {
+    let mut rootlet_dropin = None;
+    for d in dirs {
         let dd = d.join(format!("{name}.d"));
         let Ok(rd) = std::fs::read_dir(&dd) else {
             continue;
         };
         for e in rd.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
-            if n.ends_with(".conf") && n != DROPIN {
+            if n == DROPIN {
+                rootlet_dropin.get_or_insert_with(|| e.path());
+            } else if n.ends_with(".conf") {
                 by_name.entry(n).or_insert_with(|| e.path());
             }
         }
@@ -118,6 +129,8 @@ pub fn find(env: &UserEnv, name: &str) -> Result<DaemonUnit, DockerError> {
         name: name.to_owned(),
         fragment: fragment.clone(),
         dropins: dropins.clone(),
+        rootlet_dropin,
+        environment: Vec::new(),
         exec_start: Vec::new(),
         unit_type: None,
         restart: None,
@@ -131,17 +144,37 @@ pub fn find(env: &UserEnv, name: &str) -> Result<DaemonUnit, DockerError> {
         };
         for e in &s.entries {
             match &*e.key {
+                "Environment" if e.value.is_empty() => unit.environment.clear(),
                 "ExecStart" if e.value.is_empty() => unit.exec_start.clear(),
                 "ExecStart" => unit.exec_start.push(e.value.clone()),
                 "Type" => unit.unit_type = Some(e.value.clone()),
                 "Restart" => unit.restart = Some(e.value.clone()),
                 "SyslogIdentifier" => unit.syslog_identifier = Some(e.value.clone()),
                 "TimeoutSec" | "TimeoutStartSec" => unit.start_timeout_set = true,
+                "Environment" => match exec::split(&e.value) {
+                    Ok(words) => unit.environment.extend(words),
+                    Err(_) => unit.environment.push(e.value.clone()),
+                },
                 _ => {}
             }
         }
     }
     Ok(unit)
+}
+
+impl DaemonUnit {
+    /// The last value of `KEY` in the unit's `Environment=`.
+    pub fn env(&self, key: &str) -> Option<&str> {
+        self.environment
+            .iter()
+            .rev()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+    }
+
+    /// The program of the `ExecStart=` in effect (the last one), unquoted.
+    pub fn program(&self) -> Option<String> {
+        split_exec(self.exec_start.last()?).map(|(_, p, _)| p)
+    }
 }
 
 /// `(prefix, program, rest)` of an `ExecStart=` value: systemd's prefixes (`-@:+!`),
