@@ -14,9 +14,11 @@
 //! - [`install`]: the no-root install (`rootlet install --user`) and `rootlet regenerate`.
 //! - [`wait`]: the network-online wait of `rootlet-wait-online`.
 //! - [`activation`]: socket-activation fd hand-over across `execve`.
+//! - [`docker`]: `rootlet docker`, the rootless Docker daemon's unit made to wait.
 //! - [`doctor`]: `rootlet doctor`, every known reason a rootless setup fails, with fixes.
 
 pub mod activation;
+pub mod docker;
 pub mod doctor;
 pub mod env;
 pub mod error;

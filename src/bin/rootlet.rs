@@ -5,6 +5,8 @@ use rootlet::generator::{self, Options, Run};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "rootlet/docker.rs"]
+mod docker;
 #[path = "rootlet/install.rs"]
 mod install;
 
@@ -61,6 +63,11 @@ enum Command {
         /// Do not call `systemctl --user`; print the commands instead.
         #[arg(long)]
         no_systemctl: bool,
+    },
+    /// The rootless Docker daemon's user unit: wait for the network at boot.
+    Docker {
+        #[command(subcommand)]
+        action: docker::DockerCmd,
     },
     /// Generate into ~/.local/share/systemd/user, prune stale units, reload, start new ones.
     Regenerate {
@@ -196,6 +203,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Doctor { json } => doctor(json),
+        Command::Docker { action } => docker::run(action),
         Command::Install { no_systemctl, .. } => {
             ExitCode::from(install::cmd_install(!no_systemctl))
         }

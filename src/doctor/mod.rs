@@ -23,8 +23,10 @@
 //! | `runtime.podman`, `runtime.network`, `runtime.pasta-apparmor` | podman, pasta/slirp4netns |
 //! | `runtime.storage`, `runtime.overlay` | storage not on NFS, overlay available |
 //! | `network-online` | something pulls the system's `network-online.target` in |
+//! | `docker.*` | rootless Docker (only with a `docker.service` user unit): waits for the network, its program, pasta and rootlesskit, `DOCKER_HOST`, data root, ping, iptables |
 //! | `rootlet.generator`, `rootlet.wait-unit`, `rootlet.sources` | rootlet installed, sources valid |
 
+mod docker;
 mod install;
 mod ports;
 mod runtime;
@@ -268,6 +270,7 @@ pub fn run(env: &Env) -> Vec<Finding> {
     ports::check(env, &mut out);
     runtime::check(env, &mut out);
     system::network_online(env, &mut out);
+    docker::check(env, &mut out);
     install::check(env, &mut out);
     out
 }

@@ -25,7 +25,7 @@ pub fn is_network_fs(f_type: u64) -> Option<&'static str> {
 }
 
 /// Run a program with arguments, at most `limit` long; its stdout, or why it failed.
-fn output(prog: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+pub(crate) fn output(prog: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
     let mut child = Command::new(prog)
         .args(args)
         .stdin(Stdio::null())

@@ -1,0 +1,513 @@
+//! `rootlet docker`: the rootless Docker daemon's user unit made to wait for the network.
+//!
+//! `dockerd-rootless-setuptool.sh install` writes `~/.config/systemd/user/docker.service`.
+//! At linger boot that unit starts before the system's network is online; rootlesskit's
+//! pasta then fails ("External interface not usable") and systemd gives up after three
+//! quick restarts. `enable` adds a drop-in that orders the daemon after
+//! `rootlet-wait-online.service` and spaces its restarts, keeping everything of the unit
+//! itself (its `ExecStart=` and flags, `Restart=`, `Type=`); `--exec` instead runs the
+//! daemon through `rootlet-wait-online -- ...`, built from the unit's real `ExecStart=`.
+//!
+//! Ownership: every file `enable` writes is also kept, as written, in rootlet's state
+//! directory. `disable` removes a file only while it is still exactly that; anything else
+//! at those paths is the user's and is left alone.
+
+use crate::env::{UserEnv, SYSTEM_USER_UNIT_DIRS, WAIT_UNIT};
+use crate::exec;
+use crate::fsutil;
+use crate::unit::UnitFile;
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The drop-in `enable` writes into `UNIT.d/`. After the setup tool's own files (none use
+/// a number) and before `override.conf`, so a user's `systemctl --user edit` still wins.
+pub const DROPIN: &str = "50-rootlet.conf";
+
+/// First line of every file rootlet writes here: says who wrote it and how to undo it.
+const HEADER: &str = "# Written by `rootlet docker enable`; `rootlet docker disable` removes it.\n";
+
+/// The largest unit file read: real ones are a few hundred bytes.
+const MAX_UNIT: u64 = 1024 * 1024;
+
+#[derive(Debug, Error)]
+pub enum DockerError {
+    #[error("no {unit} in the user unit directories ({searched}): run `dockerd-rootless-setuptool.sh install` first")]
+    NotFound { unit: String, searched: String },
+    #[error("{}: {message}", path.display())]
+    Unit { path: PathBuf, message: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: not written by rootlet (or changed since): left alone; remove it yourself, or move it away, then run this again", path.display())]
+    Foreign { path: PathBuf },
+    #[error("HOME is not set to an absolute path")]
+    NoHome,
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DockerError + '_ {
+    move |source| DockerError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The daemon's unit as systemd would load it: the fragment found first on the user unit
+/// search path, then its drop-ins (rootlet's own left out) in systemd's order.
+#[derive(Debug, Clone)]
+pub struct DaemonUnit {
+    pub name: String,
+    pub fragment: PathBuf,
+    pub dropins: Vec<PathBuf>,
+    /// rootlet's own drop-in ([`DROPIN`]), where systemd would read it from.
+    pub rootlet_dropin: Option<PathBuf>,
+    /// `Environment=` assignments in effect, `KEY=VALUE` each, in order.
+    pub environment: Vec<String>,
+    /// `ExecStart=` lines in effect (an empty assignment resets the list), as written.
+    pub exec_start: Vec<String>,
+    pub unit_type: Option<String>,
+    pub restart: Option<String>,
+    pub syslog_identifier: Option<String>,
+    /// The unit sets its start timeout (`TimeoutSec=`/`TimeoutStartSec=`; Docker's setup
+    /// tool writes `TimeoutSec=0`, none).
+    pub start_timeout_set: bool,
+}
+
+fn read_unit(path: &Path) -> Result<UnitFile, DockerError> {
+    let mut buf = Vec::new();
+    fsutil::read_regular(path, MAX_UNIT, &mut buf).map_err(io_err(path))?;
+    UnitFile::parse_bytes(&buf).map_err(|e| DockerError::Unit {
+        path: path.to_owned(),
+        message: format!("line {}: {}", e.line(), e.message()),
+    })
+}
+
+/// Find `name` (normally `docker.service`) as the user manager would.
+pub fn find(env: &UserEnv, name: &str) -> Result<DaemonUnit, DockerError> {
+    find_in(&env.unit_search_path(|d| PathBuf::from(d)), name)
+}
+
+/// [`find`] on the given unit search path, highest precedence first.
+pub fn find_in(dirs: &[PathBuf], name: &str) -> Result<DaemonUnit, DockerError> {
+    let fragment = dirs
+        .iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| DockerError::NotFound {
+            unit: name.to_owned(),
+            searched: dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    // Drop-ins: the first directory that has a file of a name wins; applied sorted by name.
+    let mut by_name: std::collections::BTreeMap<String, PathBuf> = Default::default();
+    let mut rootlet_dropin = None;
+    for d in dirs {
+        let dd = d.join(format!("{name}.d"));
+        let Ok(rd) = std::fs::read_dir(&dd) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n == DROPIN {
+                rootlet_dropin.get_or_insert_with(|| e.path());
+            } else if n.ends_with(".conf") {
+                by_name.entry(n).or_insert_with(|| e.path());
+            }
+        }
+    }
+    let dropins: Vec<PathBuf> = by_name.into_values().collect();
+    let mut unit = DaemonUnit {
+        name: name.to_owned(),
+        fragment: fragment.clone(),
+        dropins: dropins.clone(),
+        rootlet_dropin,
+        environment: Vec::new(),
+        exec_start: Vec::new(),
+        unit_type: None,
+        restart: None,
+        syslog_identifier: None,
+        start_timeout_set: false,
+    };
+    for p in std::iter::once(&fragment).chain(dropins.iter()) {
+        let f = read_unit(p)?;
+        let Some(s) = f.section("Service") else {
+            continue;
+        };
+        for e in &s.entries {
+            match &*e.key {
+                "Environment" if e.value.is_empty() => unit.environment.clear(),
+                "ExecStart" if e.value.is_empty() => unit.exec_start.clear(),
+                "ExecStart" => unit.exec_start.push(e.value.clone()),
+                "Type" => unit.unit_type = Some(e.value.clone()),
+                "Restart" => unit.restart = Some(e.value.clone()),
+                "SyslogIdentifier" => unit.syslog_identifier = Some(e.value.clone()),
+                "TimeoutSec" | "TimeoutStartSec" => unit.start_timeout_set = true,
+                "Environment" => match exec::split(&e.value) {
+                    Ok(words) => unit.environment.extend(words),
+                    Err(_) => unit.environment.push(e.value.clone()),
+                },
+                _ => {}
+            }
+        }
+    }
+    Ok(unit)
+}
+
+impl DaemonUnit {
+    /// The last value of `KEY` in the unit's `Environment=`.
+    pub fn env(&self, key: &str) -> Option<&str> {
+        self.environment
+            .iter()
+            .rev()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+    }
+
+    /// The program of the `ExecStart=` in effect (the last one), unquoted.
+    pub fn program(&self) -> Option<String> {
+        split_exec(self.exec_start.last()?).map(|(_, p, _)| p)
+    }
+}
+
+/// `(prefix, program, rest)` of an `ExecStart=` value: systemd's prefixes (`-@:+!`),
+/// the program word unquoted, and the rest of the line exactly as written (the user's
+/// quoting and `$VAR`s kept).
+fn split_exec(line: &str) -> Option<(&str, String, &str)> {
+    let body = line.trim_start_matches(['-', '@', ':', '+', '!']);
+    let prefix = &line[..line.len() - body.len()];
+    let body = body.trim_start_matches([' ', '\t']);
+    // The first word ends at the first space or tab outside quotes and escapes.
+    let (mut quote, mut escaped, mut end) = (None, false, body.len());
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' | '\'' if quote.is_none() => quote = Some(c),
+            _ if quote == Some(c) => quote = None,
+            ' ' | '\t' if quote.is_none() => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let program = exec::split(&body[..end]).ok()?.into_iter().next()?;
+    Some((prefix, program, &body[end..]))
+}
+
+/// What `enable` writes as the drop-in.
+pub fn dropin_text(
+    unit: &DaemonUnit,
+    bindir: &Path,
+    exec_form: bool,
+) -> Result<String, DockerError> {
+    let mut s = String::from(HEADER);
+    s.push_str(
+        "# The daemon starts once the system's network is online (or a default route is up where\n\
+         # nothing pulls network-online.target in): rootlesskit's network driver needs an\n\
+         # external interface when it starts. Restarts are spaced out so that a late network,\n\
+         # a slow registry or a slow disk is ridden out instead of systemd giving up.\n",
+    );
+    s.push_str(&format!(
+        "[Unit]\nWants={WAIT_UNIT}\nAfter={WAIT_UNIT}\n\n[Service]\nRestartSec=10\n"
+    ));
+    if exec_form {
+        let [line] = unit.exec_start.as_slice() else {
+            return Err(DockerError::Unit {
+                path: unit.fragment.clone(),
+                message: format!(
+                    "--exec needs exactly one ExecStart= in effect, found {}",
+                    unit.exec_start.len()
+                ),
+            });
+        };
+        let (prefix, program, rest) = split_exec(line).ok_or_else(|| DockerError::Unit {
+            path: unit.fragment.clone(),
+            message: format!("cannot read ExecStart={line}"),
+        })?;
+        if prefix.contains('@') {
+            return Err(DockerError::Unit {
+                path: unit.fragment.clone(),
+                message: "--exec cannot wrap an ExecStart= with the @ prefix".into(),
+            });
+        }
+        let helper = bindir.join("rootlet-wait-online");
+        let helper = helper
+            .to_str()
+            .ok_or_else(|| DockerError::Usage("the bindir is not UTF-8".into()))?;
+        s.push_str(
+            "# The wait runs in the daemon's own process, which then execs the daemon: same pid,\n\
+             # NOTIFY_SOCKET and sockets passed on, and the journal keeps the daemon's name.\n",
+        );
+        s.push_str("ExecStart=\n");
+        s.push_str(&format!(
+            "ExecStart={prefix}{} -- {}{rest}\n",
+            exec::quote_literal(helper),
+            exec::quote_word(&program)
+        ));
+        if unit.syslog_identifier.is_none() {
+            let base = Path::new(&program)
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned())
+                .unwrap_or(program.clone());
+            s.push_str(&format!("SyslogIdentifier={}\n", base.replace('%', "%%")));
+        }
+        if !unit.start_timeout_set {
+            // The wait (up to its own 90 s) now counts against the start timeout, whose
+            // default is 90 s; a timeout the unit sets itself is kept.
+            s.push_str("TimeoutStartSec=180s\n");
+        }
+    }
+    Ok(s)
+}
+
+/// Where `enable` writes, and where it keeps copies of what it wrote.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub unit_dir: PathBuf,
+    pub dropin_dir: PathBuf,
+    pub state_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn new(env: &UserEnv, unit: &str) -> Result<Paths, DockerError> {
+        let config = env.config_dir().ok_or(DockerError::NoHome)?;
+        let data = env.data_dir().ok_or(DockerError::NoHome)?;
+        let unit_dir = config.join("systemd/user");
+        Ok(Paths {
+            dropin_dir: unit_dir.join(format!("{unit}.d")),
+            unit_dir,
+            state_dir: data.join("rootlet/docker"),
+        })
+    }
+
+    fn copy_of(&self, name: &str) -> PathBuf {
+        self.state_dir.join(format!("{name}.written"))
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Written(PathBuf),
+    Unchanged(PathBuf),
+    Removed(PathBuf),
+    /// Not ours (or changed since we wrote it): left alone.
+    LeftAlone(PathBuf),
+}
+
+/// True when `path` is a regular file (not a symlink) whose content is `text`.
+fn is_exactly(path: &Path, text: &[u8]) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+        && std::fs::read(path).is_ok_and(|c| c == text)
+}
+
+/// Whether a file at `path` may be (over)written by rootlet: absent, already exactly
+/// `text`, or exactly what rootlet wrote before (its copy in the state directory).
+fn ours_or_absent(path: &Path, copy: &Path, text: &[u8]) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+        Err(_) => false,
+        Ok(m) if !m.file_type().is_file() => false,
+        Ok(_) => is_exactly(path, text) || std::fs::read(copy).is_ok_and(|c| is_exactly(path, &c)),
+    }
+}
+
+/// Write `text` at `path` (rootlet's, per the rules above) and keep its copy.
+fn put(path: &Path, copy: &Path, text: &str) -> Result<Change, DockerError> {
+    if is_exactly(path, text.as_bytes()) {
+        fsutil::write_atomic(copy, text.as_bytes(), 0o644, true).map_err(io_err(copy))?;
+        return Ok(Change::Unchanged(path.to_owned()));
+    }
+    if !ours_or_absent(path, copy, text.as_bytes()) {
+        return Err(DockerError::Foreign {
+            path: path.to_owned(),
+        });
+    }
+    // The copy first: a run killed between the two writes leaves a copy of a file that
+    // is not there, which a later run simply writes; never a file without its copy.
+    fsutil::write_atomic(copy, text.as_bytes(), 0o644, true).map_err(io_err(copy))?;
+    fsutil::write_atomic(path, text.as_bytes(), 0o644, true).map_err(io_err(path))?;
+    Ok(Change::Written(path.to_owned()))
+}
+
+/// Remove `path` if it is still exactly what rootlet wrote; drop the copy either way.
+fn take_back(path: &Path, copy: &Path) -> Result<Option<Change>, DockerError> {
+    let Ok(written) = std::fs::read(copy) else {
+        return Ok(None);
+    };
+    let change = if is_exactly(path, &written) {
+        std::fs::remove_file(path).map_err(io_err(path))?;
+        Some(Change::Removed(path.to_owned()))
+    } else if std::fs::symlink_metadata(path).is_ok() {
+        Some(Change::LeftAlone(path.to_owned()))
+    } else {
+        None
+    };
+    std::fs::remove_file(copy).map_err(io_err(copy))?;
+    Ok(change)
+}
+
+/// A system-wide copy of the wait unit, if one exists (packages, `make install`).
+pub fn system_wait_unit() -> Option<PathBuf> {
+    SYSTEM_USER_UNIT_DIRS
+        .iter()
+        .map(|d| Path::new(d).join(WAIT_UNIT))
+        .find(|p| p.exists())
+}
+
+/// The wait unit rootlet ships, for the user's own unit directory.
+pub fn wait_unit_text(bindir: &Path) -> Result<String, DockerError> {
+    let b = bindir
+        .to_str()
+        .ok_or_else(|| DockerError::Usage("the bindir is not UTF-8".into()))?;
+    let helper = exec::quote_literal(&format!("{b}/rootlet-wait-online"));
+    let template = include_str!("../units/rootlet-wait-online.service.in");
+    let mut s = String::from(HEADER);
+    for line in template.lines() {
+        match line.strip_prefix("ExecStart=@bindir@/rootlet-wait-online") {
+            Some(rest) => s.push_str(&format!("ExecStart={helper}{rest}\n")),
+            None => {
+                s.push_str(line);
+                s.push('\n');
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// A lock on the state directory for the whole run: two runs at once wait for each other.
+fn lock(paths: &Paths) -> Result<std::fs::File, DockerError> {
+    std::fs::create_dir_all(&paths.state_dir).map_err(io_err(&paths.state_dir))?;
+    let p = paths.state_dir.join("lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(io_err(&p))?;
+    rustix::fs::flock(f.as_fd(), rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| io_err(&p)(e.into()))?;
+    Ok(f)
+}
+
+/// `rootlet docker enable`: the drop-in, and the wait unit when no system-wide copy exists.
+pub fn enable(
+    env: &UserEnv,
+    unit: &DaemonUnit,
+    bindir: &Path,
+    exec_form: bool,
+) -> Result<Vec<Change>, DockerError> {
+    let paths = Paths::new(env, &unit.name)?;
+    let _lock = lock(&paths)?;
+    let text = dropin_text(unit, bindir, exec_form)?;
+    let dropin = paths.dropin_dir.join(DROPIN);
+    // Refuse before writing anything: a foreign drop-in means nothing of this run lands.
+    if !ours_or_absent(&dropin, &paths.copy_of(DROPIN), text.as_bytes()) {
+        return Err(DockerError::Foreign { path: dropin });
+    }
+    let mut changes = Vec::new();
+    let wait_path = paths.unit_dir.join(WAIT_UNIT);
+    let wait_copy = paths.copy_of(WAIT_UNIT);
+    if system_wait_unit().is_none() {
+        std::fs::create_dir_all(&paths.unit_dir).map_err(io_err(&paths.unit_dir))?;
+        changes.push(put(&wait_path, &wait_copy, &wait_unit_text(bindir)?)?);
+    } else if let Some(c) = take_back(&wait_path, &wait_copy)? {
+        // A packaged copy appeared: ours would shadow it.
+        changes.push(c);
+    }
+    if !paths.dropin_dir.exists() {
+        std::fs::create_dir_all(&paths.dropin_dir).map_err(io_err(&paths.dropin_dir))?;
+        let marker = paths.copy_of("dropin-dir-created");
+        fsutil::write_atomic(&marker, b"", 0o644, true).map_err(io_err(&marker))?;
+    }
+    changes.push(put(&dropin, &paths.copy_of(DROPIN), &text)?);
+    Ok(changes)
+}
+
+/// `rootlet docker disable`: exactly what `enable` wrote, and nothing else.
+pub fn disable(env: &UserEnv, unit_name: &str) -> Result<Vec<Change>, DockerError> {
+    let paths = Paths::new(env, unit_name)?;
+    let _lock = lock(&paths)?;
+    let mut changes = Vec::new();
+    changes.extend(take_back(
+        &paths.dropin_dir.join(DROPIN),
+        &paths.copy_of(DROPIN),
+    )?);
+    changes.extend(take_back(
+        &paths.unit_dir.join(WAIT_UNIT),
+        &paths.copy_of(WAIT_UNIT),
+    )?);
+    let marker = paths.copy_of("dropin-dir-created");
+    if marker.exists() {
+        // Only when empty: anything the user put there stays, and so does the directory.
+        let _ = std::fs::remove_dir(&paths.dropin_dir);
+        std::fs::remove_file(&marker).map_err(io_err(&marker))?;
+    }
+    let _ = std::fs::remove_file(paths.state_dir.join("lock"));
+    let _ = std::fs::remove_dir(&paths.state_dir);
+    Ok(changes)
+}
+
+/// What `status` reports.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub unit: Result<DaemonUnit, String>,
+    /// The drop-in: `None` absent, `Some(true)` rootlet's as written, `Some(false)` changed.
+    pub dropin: Option<bool>,
+    pub exec_form: bool,
+    pub wait_unit: Option<PathBuf>,
+}
+
+pub fn status(env: &UserEnv, unit_name: &str) -> Result<Status, DockerError> {
+    let paths = Paths::new(env, unit_name)?;
+    let path = paths.dropin_dir.join(DROPIN);
+    let dropin = std::fs::read(&path)
+        .ok()
+        .map(|text| std::fs::read(paths.copy_of(DROPIN)).is_ok_and(|c| c == text));
+    let exec_form = std::fs::read_to_string(&path).is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.contains("rootlet-wait-online") && l.starts_with("ExecStart="))
+    });
+    let wait_unit = env
+        .unit_search_path(|d| PathBuf::from(d))
+        .into_iter()
+        .map(|d| d.join(WAIT_UNIT))
+        .find(|p| p.exists());
+    Ok(Status {
+        unit: find(env, unit_name).map_err(|e| e.to_string()),
+        dropin,
+        exec_form,
+        wait_unit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_split_keeps_the_rest_as_written() {
+        let (p, prog, rest) =
+            split_exec("/usr/share/docker.io/contrib/dockerd-rootless.sh --experimental $X")
+                .unwrap();
+        assert_eq!(p, "");
+        assert_eq!(prog, "/usr/share/docker.io/contrib/dockerd-rootless.sh");
+        assert_eq!(rest, " --experimental $X");
+        let (p, prog, rest) = split_exec("-\"/home/a b/bin/dockerd-rootless.sh\" --x").unwrap();
+        assert_eq!(p, "-");
+        assert_eq!(prog, "/home/a b/bin/dockerd-rootless.sh");
+        assert_eq!(rest, " --x");
+        let (_, prog, rest) = split_exec("/bin/d").unwrap();
+        assert_eq!(prog, "/bin/d");
+        assert_eq!(rest, "");
+    }
+}

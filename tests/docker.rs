@@ -1,0 +1,250 @@
+//! `rootlet docker enable|disable|status` on a user's tree as Docker's setup tool leaves
+//! it: the daemon's own unit kept, the drop-in and the wait unit written and taken back,
+//! foreign files left alone. (At boot, in a real systemd: tests/e2e/docker.sh.)
+
+mod util;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+use util::Tmp;
+
+/// What `dockerd-rootless-setuptool.sh install` writes (moby's current tool).
+const SETUP_TOOL_UNIT: &str = "[Unit]
+Description=Docker Application Container Engine (Rootless)
+Documentation=https://docs.docker.com/go/rootless/
+
+[Service]
+Environment=PATH=/usr/share/docker.io/contrib:/sbin:/usr/sbin:/bin:/usr/bin
+ExecStart=/usr/share/docker.io/contrib/dockerd-rootless.sh --experimental
+ExecReload=/bin/kill -s HUP $MAINPID
+TimeoutSec=0
+RestartSec=2
+Restart=always
+StartLimitBurst=3
+StartLimitInterval=60s
+LimitNOFILE=infinity
+Delegate=yes
+Type=notify
+NotifyAccess=all
+KillMode=mixed
+
+[Install]
+WantedBy=default.target
+";
+
+fn home() -> Tmp {
+    let t = Tmp::new("docker");
+    t.write(".config/systemd/user/docker.service", SETUP_TOOL_UNIT);
+    t
+}
+
+fn rootlet(t: &Tmp, args: &[&str]) -> Output {
+    Command::new(util::bin("rootlet"))
+        .args(args)
+        .env_clear()
+        .env("HOME", t.path())
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        o.status.success(),
+        "{err}{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    err
+}
+
+/// Every file and link under `dir`, with contents.
+fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    fn walk(base: &Path, d: &Path, m: &mut BTreeMap<String, String>) {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            let ft = e.file_type().unwrap();
+            if ft.is_symlink() {
+                m.insert(
+                    rel,
+                    format!("-> {}", std::fs::read_link(&p).unwrap().display()),
+                );
+            } else if ft.is_dir() {
+                m.insert(format!("{rel}/"), String::new());
+                walk(base, &p, m);
+            } else {
+                m.insert(rel, std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    walk(dir, dir, &mut m);
+    m
+}
+
+fn dropin(t: &Tmp) -> std::path::PathBuf {
+    t.path()
+        .join(".config/systemd/user/docker.service.d/50-rootlet.conf")
+}
+
+fn system_wait_unit() -> bool {
+    rootlet::docker::system_wait_unit().is_some()
+}
+
+#[test]
+fn enable_orders_the_daemon_after_the_wait_and_keeps_its_own_keys() {
+    let t = home();
+    let before = snapshot(t.path());
+    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+    let text = std::fs::read_to_string(dropin(&t)).unwrap();
+    assert!(text.contains("Wants=rootlet-wait-online.service\nAfter=rootlet-wait-online.service\n"));
+    assert!(text.contains("RestartSec=10\n"));
+    // The unit's own ExecStart=, Restart=always and Type=notify are not touched.
+    for key in ["ExecStart", "Restart=", "Type=", "StartLimit"] {
+        assert!(
+            !text.lines().any(|l| l.starts_with(key)),
+            "{key} in\n{text}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(t.path().join(".config/systemd/user/docker.service")).unwrap(),
+        SETUP_TOOL_UNIT
+    );
+    let wait = t
+        .path()
+        .join(".config/systemd/user/rootlet-wait-online.service");
+    if system_wait_unit() {
+        assert!(!wait.exists());
+    } else {
+        let w = std::fs::read_to_string(&wait).unwrap();
+        let exec = w.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+        let bindir = util::bin("rootlet").parent().unwrap().display().to_string();
+        assert!(exec.contains(&bindir), "{exec}");
+        assert!(!w.contains("@bindir@"));
+    }
+    // Idempotent.
+    let err = ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+    assert!(err.contains("up to date"), "{err}");
+    // Disable restores the tree exactly.
+    ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    let mut after = snapshot(t.path());
+    // rootlet's (empty) state parent directory may remain; nothing else.
+    after.retain(|k, _| !k.starts_with(".local/"));
+    let mut before = before;
+    before.retain(|k, _| !k.starts_with(".local/"));
+    assert_eq!(before, after);
+}
+
+#[test]
+fn exec_form_wraps_the_real_exec_start_with_its_flags() {
+    let t = home();
+    ok(&rootlet(&t, &["docker", "enable", "--exec", "--no-reload"]));
+    let text = std::fs::read_to_string(dropin(&t)).unwrap();
+    let bindir = util::bin("rootlet").parent().unwrap().display().to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("ExecStart="))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], "ExecStart=");
+    assert_eq!(
+        lines[1],
+        format!(
+            "ExecStart={bindir}/rootlet-wait-online -- \
+             /usr/share/docker.io/contrib/dockerd-rootless.sh --experimental"
+        )
+    );
+    // The journal keeps the daemon's name; the unit's own TimeoutSec=0 is kept.
+    assert!(
+        text.contains("SyslogIdentifier=dockerd-rootless.sh\n"),
+        "{text}"
+    );
+    assert!(!text.contains("TimeoutStartSec"), "{text}");
+    // Switching back to the plain form replaces rootlet's own drop-in.
+    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+    assert!(!std::fs::read_to_string(dropin(&t))
+        .unwrap()
+        .contains("ExecStart"));
+}
+
+#[test]
+fn exec_form_of_a_drop_in_exec_start_and_a_daemon_in_home_bin() {
+    let t = home();
+    // Docker's no-package install keeps the script in ~/bin; a user's override moved it.
+    t.write(
+        ".config/systemd/user/docker.service.d/override.conf",
+        "[Service]\nExecStart=\nExecStart=\"/home/u/my bin/dockerd-rootless.sh\" --iptables=false\n",
+    );
+    ok(&rootlet(&t, &["docker", "enable", "--exec", "--no-reload"]));
+    let text = std::fs::read_to_string(dropin(&t)).unwrap();
+    assert!(
+        text.contains("-- \"/home/u/my bin/dockerd-rootless.sh\" --iptables=false\n"),
+        "{text}"
+    );
+    assert!(text.contains("SyslogIdentifier=dockerd-rootless.sh\n"));
+    let o = rootlet(&t, &["docker", "status"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("rootlet drop-in: enabled (exec form)"),
+        "{out}"
+    );
+    assert!(out.contains("override.conf"), "{out}");
+}
+
+#[test]
+fn a_foreign_drop_in_is_never_overwritten_and_a_changed_one_never_removed() {
+    let t = home();
+    let foreign = "[Service]\nRestartSec=30\n";
+    t.write(
+        ".config/systemd/user/docker.service.d/50-rootlet.conf",
+        foreign,
+    );
+    let o = rootlet(&t, &["docker", "enable", "--no-reload"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not written by rootlet"));
+    assert_eq!(std::fs::read_to_string(dropin(&t)).unwrap(), foreign);
+    // Disable does not touch it either.
+    ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    assert_eq!(std::fs::read_to_string(dropin(&t)).unwrap(), foreign);
+
+    // Ours, then edited by the user: disable leaves the edit alone.
+    let t = home();
+    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+    let edited = std::fs::read_to_string(dropin(&t)).unwrap() + "Environment=X=1\n";
+    std::fs::write(dropin(&t), &edited).unwrap();
+    let err = ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    assert!(err.contains("left alone"), "{err}");
+    assert_eq!(std::fs::read_to_string(dropin(&t)).unwrap(), edited);
+}
+
+#[test]
+fn a_symlink_at_the_drop_in_is_foreign() {
+    let t = home();
+    let target = t.write("dotfiles/50-rootlet.conf", "[Service]\n");
+    std::fs::create_dir_all(t.path().join(".config/systemd/user/docker.service.d")).unwrap();
+    std::os::unix::fs::symlink(&target, dropin(&t)).unwrap();
+    let o = rootlet(&t, &["docker", "enable", "--no-reload"]);
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "[Service]\n");
+    assert!(std::fs::symlink_metadata(dropin(&t))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn no_unit_no_write() {
+    let t = Tmp::new("docker-none");
+    let o = rootlet(&t, &["docker", "enable", "--no-reload"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("dockerd-rootless-setuptool.sh install"),
+        "{err}"
+    );
+    assert!(!t.path().join(".config").exists());
+    let o = rootlet(&t, &["docker", "enable", "--unit", "-x.service"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,0 +1,269 @@
+#!/bin/bash
+# Rootless Docker at linger boot in a real systemd 252, the network 25 s late, with and
+# without `rootlet docker enable` (see ../shared/reference/docker/ROOTLESS-DOCKER.md for
+# the measurements this reproduces).
+#
+#   tests/e2e/docker.sh [SCENARIO...]      (needs root; skips loudly where it cannot run)
+#
+# Debian 12's docker.io 20.10 (with containerd, runc, tini, passt) and Debian 13's
+# rootlesskit 2.0.2 are fetched with apt-get download (a private apt configuration for
+# trixie, the machine's own sources untouched) and unpacked into each sandbox's root only:
+# nothing of Docker is installed on the host, and no daemon runs there.
+#
+# rootlesskit >= 2.3 treats pasta's failure as fatal (the field's "External interface not
+# usable", then "Start request repeated too quickly"); no registry reachable here has it,
+# so a small wrapper gives 2.0.2 that behaviour: it runs pasta's own set-up first and exits
+# 1 when pasta fails, as 2.3 does. Everything else is real.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$PWD
+. scripts/sandbox-lib.sh
+need_sandbox
+[ -e /proc/self/ns/user ] || skip "no user namespaces"
+
+DEBS=/var/cache/rootlet-debs
+fetch() { # fetch SUITE PKG...: .debs into $DEBS/SUITE (a private apt configuration)
+    local suite=$1; shift
+    local d=$DEBS/$suite m o
+    mkdir -p "$d" "$DEBS/apt-$suite/lists/partial"
+    local have=1 p
+    for p in "$@"; do ls "$d"/"${p}"_*.deb >/dev/null 2>&1 || have=0; done
+    [ $have = 1 ] && return 0
+    m=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null)
+    [ -n "$m" ] || m=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+    [ -n "$m" ] || return 1
+    echo "deb $m $suite main" > "$DEBS/apt-$suite/sources.list"
+    o=(-o Dir::Etc::SourceList="$DEBS/apt-$suite/sources.list" -o Dir::Etc::SourceParts=/dev/null
+       -o Dir::State::Lists="$DEBS/apt-$suite/lists" -o APT::Sandbox::User=root)
+    apt-get "${o[@]}" update -qq >/dev/null 2>&1 || return 1
+    (cd "$d" && apt-get "${o[@]}" download "$@" >/dev/null 2>&1)
+}
+fetch bookworm docker.io containerd runc tini passt || skip "cannot fetch docker.io from Debian 12"
+fetch trixie rootlesskit || skip "cannot fetch rootlesskit 2.0.2 from Debian 13"
+for p in busybox-static iproute2 uidmap slirp4netns iptables; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="${missing:-} $p"
+done
+if [ -n "${missing:-}" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+        || skip "cannot install:$missing"
+fi
+cargo build --release -q --bins || exit 1
+
+W=$(mktemp -d /var/tmp/rootlet-e2e-docker.XXXXXX)
+chmod 755 "$W"
+export E2E=/var/tmp/rootlet-e2e-sb
+cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
+trap cleanup EXIT
+
+# Unpacked once; each provision copies it into the sandbox root.
+mkdir -p "$W/pkgroot" "$W/kit"
+for deb in "$DEBS"/bookworm/*.deb; do
+    case $deb in */rootlesskit_*) continue ;; esac
+    dpkg-deb -x "$deb" "$W/pkgroot"
+done
+dpkg-deb -x "$DEBS"/trixie/rootlesskit_*.deb "$W/kit"
+# A busybox image to import (docker import of a rootfs tar: no registry is reachable).
+mkdir -p "$W/bb/bin"; cp /bin/busybox "$W/bb/bin/"
+for a in sh wget echo cat sleep ip; do ln -s busybox "$W/bb/bin/$a"; done
+tar -C "$W/bb" -cf "$W/bb.tar" .
+
+# The unit as dockerd-rootless-setuptool.sh install writes it (moby's current tool:
+# Type=notify), for Debian's paths; pasta switched on as Docker's documentation says.
+cat > "$W/docker.service" <<'EOF'
+[Unit]
+Description=Docker Application Container Engine (Rootless)
+Documentation=https://docs.docker.com/go/rootless/
+
+[Service]
+Environment=PATH=/usr/local/lib/e2e-kit:/usr/share/docker.io/contrib:/sbin:/usr/sbin:/usr/local/bin:/usr/bin:/bin
+ExecStart=/usr/share/docker.io/contrib/dockerd-rootless.sh
+ExecReload=/bin/kill -s HUP $MAINPID
+TimeoutSec=0
+RestartSec=2
+Restart=always
+StartLimitBurst=3
+StartLimitInterval=60s
+LimitNOFILE=infinity
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+Delegate=yes
+Type=notify
+NotifyAccess=all
+KillMode=mixed
+
+[Install]
+WantedBy=default.target
+EOF
+printf '[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=implicit\n' > "$W/pasta.conf"
+# rootlesskit 2.3's behaviour on 2.0.2 (see the top of this file).
+cat > "$W/rootlesskit-2.3" <<'EOF'
+#!/bin/sh
+case " $* " in
+*" --net=pasta "*)
+    # systemd's services ignore SIGPIPE; pasta 2023-03 refuses to spawn a command then.
+    if ! env --default-signal=PIPE pasta --config-net -- true >/dev/null 2>&1; then
+        echo "[rootlesskit:parent] error: failed to setup network (pasta): pasta failed with exit code 1" >&2
+        exit 1
+    fi ;;
+esac
+exec /usr/local/lib/rootlesskit-2.0.2/rootlesskit "$@"
+EOF
+
+# provision: NET=online (network-online.target pulled in, held back 25 s by late-net) or
+# NET=never (late-net is a plain unit: nothing pulls network-online.target in); KIT=2.3
+# (the wrapper) or 2.0 (the real 2.0.2); ROOTLET=none|wait|exec: `rootlet docker enable`
+# run as the user before boot.
+write_provision() {
+    cat > "$W/provision.sh" <<EOF
+set -e
+make -s -C "$REPO" install DESTDIR=\$ROOT PREFIX=/usr/local >/dev/null
+# /lib, /bin, /sbin are links to /usr here (merged /usr): keep them.
+tar -C "$W/pkgroot" -cf - . | tar -C \$ROOT -xf - --keep-directory-symlink
+install -d \$ROOT/usr/local/lib/rootlesskit-2.0.2 \$ROOT/usr/local/lib/e2e-kit
+install -m755 "$W/kit/usr/bin/rootlesskit" "$W/kit/usr/bin/rootlesskit-docker-proxy" \$ROOT/usr/local/lib/rootlesskit-2.0.2/
+ln -s ../rootlesskit-2.0.2/rootlesskit-docker-proxy \$ROOT/usr/local/lib/e2e-kit/
+if [ "\$KIT" = 2.3 ]; then install -m755 "$W/rootlesskit-2.3" \$ROOT/usr/local/lib/e2e-kit/rootlesskit
+else ln -s ../rootlesskit-2.0.2/rootlesskit \$ROOT/usr/local/lib/e2e-kit/rootlesskit; fi
+install -D -m644 "$W/bb.tar" \$ROOT/srv/bb.tar
+# dockerd checks for ip_tables, built into this kernel (no /lib/modules here).
+mkdir -p \$ROOT/lib/modules/\$(uname -r)
+echo kernel/net/ipv4/netfilter/ip_tables.ko > \$ROOT/lib/modules/\$(uname -r)/modules.builtin
+# The late network: a veth pair and a default route 25 s after boot, and a web server on it.
+S=\$ROOT/etc/systemd/system
+mkdir -p \$S/multi-user.target.wants \$S/network-online.target.wants \$ROOT/srv/www
+echo sandbox-net-ok > \$ROOT/srv/www/index.html
+cat > \$S/late-net.service <<'UNIT'
+[Unit]
+DefaultDependencies=no
+After=basic.target
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sleep 25
+ExecStart=/sbin/ip link add veth0 type veth peer name veth1
+ExecStart=/sbin/ip addr add 192.0.2.2/24 dev veth0
+ExecStart=/sbin/ip link set veth1 up
+ExecStart=/sbin/ip link set veth0 up
+ExecStart=/sbin/ip route add default via 192.0.2.1 dev veth0
+ExecStart=/bin/busybox httpd -p 192.0.2.2:18099 -h /srv/www
+UNIT
+if [ "\$NET" = online ]; then
+    printf '[Unit]\nBefore=network-online.target\n[Install]\nWantedBy=network-online.target\n' >> \$S/late-net.service
+    ln -sf ../late-net.service \$S/network-online.target.wants/
+    ln -sf /lib/systemd/system/network-online.target \$S/multi-user.target.wants/
+else
+    ln -sf ../late-net.service \$S/multi-user.target.wants/
+fi
+H=\$ROOT/home/\$TEST_USER
+U=\$H/.config/systemd/user
+mkdir -p \$U/default.target.wants \$U/docker.service.d
+cp "$W/docker.service" \$U/docker.service
+ln -s ../docker.service \$U/default.target.wants/docker.service
+cp "$W/pasta.conf" \$U/docker.service.d/override.conf
+chroot \$ROOT chown -R \$TEST_USER: /home/\$TEST_USER
+find \$U | sort > \$ROOT/srv/units-before
+case \$ROOTLET in
+wait) chroot --userspec=\$TEST_USER \$ROOT env HOME=/home/\$TEST_USER PATH=/usr/local/bin:/usr/bin:/bin rootlet docker enable --no-reload ;;
+exec) chroot --userspec=\$TEST_USER \$ROOT env HOME=/home/\$TEST_USER PATH=/usr/local/bin:/usr/bin:/bin rootlet docker enable --exec --no-reload ;;
+esac
+EOF
+}
+
+boot() { # boot NAME NET KIT ROOTLET
+    export E2E_NAME="$1-$$" NET=$2 KIT=$3 ROOTLET=$4
+    write_provision
+    if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
+        FAIL=$((FAIL+1)); echo "FAIL $1: boot: $(tail -3 "$W/boot.log")"; return 1
+    fi
+    sb wait-user >/dev/null 2>&1
+    return 0
+}
+down() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL $E2E_NAME: shutdown left something behind: $(tail -2 "$W/down.log")"; }; unset E2E_NAME; }
+u() { sb user "$@"; }
+prop() { u systemctl --user show -P "$1" docker.service; }
+is() { [ "$(prop ActiveState)" = "$1" ]; }
+online_at() { sb exec systemctl show -P ActiveEnterTimestampMonotonic network-online.target; }
+route_up() { sb exec ip route show default | grep -q veth0; }
+dock() { u env DOCKER_HOST=unix:///run/user/1500/docker.sock /usr/bin/docker "$@"; }
+# The imported busybox reaches the server on the late interface.
+reaches() {
+    dock image inspect localhost/bb >/dev/null 2>&1 || dock import /srv/bb.tar localhost/bb >/dev/null || return 1
+    dock run --rm localhost/bb busybox timeout 8 busybox wget -qO- http://192.0.2.2:18099/ | grep -q sandbox-net-ok
+}
+journal() { u journalctl --user -u docker.service --no-pager -o short-monotonic "$@"; }
+scenario() { echo "== $1"; }
+
+# A. The field failure, reproduced: no rootlet, rootlesskit 2.3's pasta behaviour.
+sA() {
+    scenario "A without rootlet: pasta fails, systemd gives up, stays failed"
+    boot a online 2.3 none || return
+    check "docker.service gives up before the network (start limit)" within 60 is failed
+    check "the journal says why" sh -c "$SANDBOX user journalctl --user -u docker.service --no-pager </dev/null | grep -q 'Start request repeated too quickly'"
+    check "network-online.target comes only after it gave up" within 60 sh -c "t=\$($SANDBOX exec systemctl show -P ActiveEnterTimestampMonotonic network-online.target </dev/null); [ \"\${t:-0}\" -gt \"\$($SANDBOX user systemctl --user show -P InactiveEnterTimestampMonotonic docker.service </dev/null)\" ]"
+    check "pasta was the cause" sh -c "$SANDBOX user journalctl --user -u docker.service --no-pager </dev/null | grep -q 'External interface not usable'"
+    sleep 5
+    check "and docker.service stays failed after it" is failed
+    down
+}
+
+# B. rootlet docker enable: the daemon starts after the late network, containers reach it.
+sB() {
+    scenario "B rootlet docker enable: waits for the late network"
+    boot b online 2.3 wait || return
+    check "docker.service active after the late network" within 90 is active || journal | tail -20
+    check "no restart" sh -c "[ \"\$($SANDBOX user systemctl --user show -P NRestarts docker.service </dev/null)\" = 0 ]"
+    check "started after network-online.target" sh -c "[ \"\$($SANDBOX user systemctl --user show -P ExecMainStartTimestampMonotonic docker.service </dev/null)\" -ge \"\$($SANDBOX exec systemctl show -P ActiveEnterTimestampMonotonic network-online.target </dev/null)\" ]"
+    check "the unit's own Restart=always and ExecStart= kept" sh -c "[ \"\$($SANDBOX user systemctl --user show -P Restart docker.service </dev/null)\" = always ]"
+    check "a container reaches a server on the late interface" within 30 reaches
+    check "rootlet docker disable leaves the unit directory as it was" sh -c "$SANDBOX user rootlet docker disable --no-reload </dev/null >/dev/null 2>&1 && [ \"\$($SANDBOX exec sh -c 'find /home/tester/.config/systemd/user | sort' </dev/null)\" = \"\$($SANDBOX exec cat /srv/units-before </dev/null | sed 's|^.*/home/tester|/home/tester|')\" ]"
+    down
+}
+
+# C. The exec form: the process that waited becomes the daemon.
+sC() {
+    scenario "C rootlet docker enable --exec"
+    boot c online 2.3 exec || return
+    check "docker.service active after the late network" within 90 is active || journal | tail -20
+    check "no restart" sh -c "[ \"\$($SANDBOX user systemctl --user show -P NRestarts docker.service </dev/null)\" = 0 ]"
+    check "Type=notify, satisfied by the daemon through the exec" sh -c "[ \"\$($SANDBOX user systemctl --user show -P Type docker.service </dev/null)\" = notify ]"
+    check "the main pid is the one that waited" sh -c "p=\$($SANDBOX user systemctl --user show -P MainPID docker.service </dev/null); $SANDBOX user journalctl --user -u docker.service _PID=\$p --no-pager </dev/null | grep -q 'network-online.target is active'"
+    check "the daemon's lines carry its own name in the journal" sh -c "$SANDBOX user journalctl --user -t dockerd-rootless.sh --no-pager </dev/null | grep -q ."
+    check "a container reaches a server on the late interface" within 30 reaches
+    down
+}
+
+# D. Nothing pulls network-online.target in: the route fallback.
+sD() {
+    scenario "D nothing pulls network-online.target in"
+    boot d never 2.3 wait || return
+    check "docker.service active after the default route appears" within 90 is active || journal | tail -20
+    check "no restart" sh -c "[ \"\$($SANDBOX user systemctl --user show -P NRestarts docker.service </dev/null)\" = 0 ]"
+    check "the wait used the route" sh -c "$SANDBOX user journalctl --user -u rootlet-wait-online.service --no-pager </dev/null | grep -q 'default IPv4 route'"
+    check "a container reaches a server on the late interface" within 30 reaches
+    down
+}
+
+# E. rootlesskit 2.0.2 (Debian 13) with pasta: the silent failure, seen by doctor, and
+# prevented by rootlet.
+sE() {
+    scenario "E rootlesskit 2.0.2: the silent failure"
+    boot e online 2.0 none || return
+    check "docker.service is active all the same" within 60 is active || journal | tail -20
+    within 40 route_up
+    check "the daemon runs containers" within 30 sh -c "$SANDBOX user env DOCKER_HOST=unix:///run/user/1500/docker.sock /usr/bin/docker import /srv/bb.tar localhost/bb </dev/null >/dev/null && $SANDBOX user env DOCKER_HOST=unix:///run/user/1500/docker.sock /usr/bin/docker run --rm localhost/bb busybox true </dev/null"
+    check "but they have no network, even after the network is up" sh -c "! reaches"
+    check "rootlet doctor reports it" sh -c "$SANDBOX user env PATH=/usr/local/lib/e2e-kit:/usr/local/bin:/usr/bin:/bin rootlet doctor --json </dev/null | grep -q '\"id\": \"docker.pasta-running\", \"level\": \"error\"'"
+    down
+    boot e2 online 2.0 wait || return
+    check "with rootlet: active after the network" within 90 is active || journal | tail -20
+    check "and its containers reach the network" within 30 reaches
+    down
+}
+
+SCEN=("$@"); [ ${#SCEN[@]} -gt 0 ] || SCEN=(A B C D E)
+T0=$EPOCHREALTIME
+for s in "${SCEN[@]}"; do "s$s"; done
+printf 'docker e2e: %.0f s\n' "$(awk "BEGIN{print $EPOCHREALTIME-$T0}")"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
