@@ -17,7 +17,6 @@ use crate::exec;
 use crate::fsutil;
 use crate::unit::UnitFile;
 use std::io;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -49,6 +48,8 @@ pub enum DockerError {
     NoHome,
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Install(#[from] crate::install::Error),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DockerError + '_ {
@@ -243,14 +244,14 @@ pub fn dropin_text(
         let helper = helper
             .to_str()
             .ok_or_else(|| DockerError::Usage("the bindir is not UTF-8".into()))?;
+        let helper = crate::install::layout::exec_program_word(helper)?;
         s.push_str(
             "# The wait runs in the daemon's own process, which then execs the daemon: same pid,\n\
              # NOTIFY_SOCKET and sockets passed on, and the journal keeps the daemon's name.\n",
         );
         s.push_str("ExecStart=\n");
         s.push_str(&format!(
-            "ExecStart={prefix}{} -- {}{rest}\n",
-            exec::quote_literal(helper),
+            "ExecStart={prefix}{helper} -- {}{rest}\n",
             exec::quote_word(&program)
         ));
         if unit.syslog_identifier.is_none() {
@@ -364,39 +365,21 @@ pub fn system_wait_unit() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// The wait unit rootlet ships, for the user's own unit directory.
+/// The wait unit rootlet ships, for the user's own unit directory: exactly what
+/// `rootlet install --user` writes there.
 pub fn wait_unit_text(bindir: &Path) -> Result<String, DockerError> {
-    let b = bindir
-        .to_str()
-        .ok_or_else(|| DockerError::Usage("the bindir is not UTF-8".into()))?;
-    let helper = exec::quote_literal(&format!("{b}/rootlet-wait-online"));
-    let template = include_str!("../units/rootlet-wait-online.service.in");
-    let mut s = String::from(HEADER);
-    for line in template.lines() {
-        match line.strip_prefix("ExecStart=@bindir@/rootlet-wait-online") {
-            Some(rest) => s.push_str(&format!("ExecStart={helper}{rest}\n")),
-            None => {
-                s.push_str(line);
-                s.push('\n');
-            }
-        }
-    }
-    Ok(s)
+    Ok(crate::install::layout::wait_unit_for(bindir)?)
 }
 
-/// A lock on the state directory for the whole run: two runs at once wait for each other.
-fn lock(paths: &Paths) -> Result<std::fs::File, DockerError> {
-    std::fs::create_dir_all(&paths.state_dir).map_err(io_err(&paths.state_dir))?;
-    let p = paths.state_dir.join("lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&p)
-        .map_err(io_err(&p))?;
-    rustix::fs::flock(f.as_fd(), rustix::fs::FlockOperation::LockExclusive)
-        .map_err(|e| io_err(&p)(e.into()))?;
-    Ok(f)
+/// One run at a time (the same lock as `install --user`'s, on rootlet's docker state
+/// directory): a second run waits, a bounded time.
+fn lock(paths: &Paths) -> Result<crate::install::Lock, DockerError> {
+    Ok(crate::install::Lock::acquire(
+        &paths.state_dir,
+        true,
+        crate::install::lock::DEFAULT_WAIT,
+        |p| eprintln!("rootlet: waiting for another rootlet run ({})", p.display()),
+    )?)
 }
 
 /// `rootlet docker enable`: the drop-in, and the wait unit when no system-wide copy exists.
@@ -418,8 +401,14 @@ pub fn enable(
     let wait_path = paths.unit_dir.join(WAIT_UNIT);
     let wait_copy = paths.copy_of(WAIT_UNIT);
     if system_wait_unit().is_none() {
-        std::fs::create_dir_all(&paths.unit_dir).map_err(io_err(&paths.unit_dir))?;
-        changes.push(put(&wait_path, &wait_copy, &wait_unit_text(bindir)?)?);
+        let text = wait_unit_text(bindir)?;
+        if is_exactly(&wait_path, text.as_bytes()) && !wait_copy.exists() {
+            // Written by `install --user` (or by hand): there and right, and not ours.
+            changes.push(Change::Unchanged(wait_path.clone()));
+        } else {
+            std::fs::create_dir_all(&paths.unit_dir).map_err(io_err(&paths.unit_dir))?;
+            changes.push(put(&wait_path, &wait_copy, &text)?);
+        }
     } else if let Some(c) = take_back(&wait_path, &wait_copy)? {
         // A packaged copy appeared: ours would shadow it.
         changes.push(c);
@@ -452,7 +441,8 @@ pub fn disable(env: &UserEnv, unit_name: &str) -> Result<Vec<Change>, DockerErro
         let _ = std::fs::remove_dir(&paths.dropin_dir);
         std::fs::remove_file(&marker).map_err(io_err(&marker))?;
     }
-    let _ = std::fs::remove_file(paths.state_dir.join("lock"));
+    drop(_lock);
+    let _ = std::fs::remove_file(paths.state_dir.join(crate::install::lock::LOCK_FILE));
     let _ = std::fs::remove_dir(&paths.state_dir);
     Ok(changes)
 }

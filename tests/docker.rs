@@ -248,3 +248,40 @@ fn no_unit_no_write() {
     let o = rootlet(&t, &["docker", "enable", "--unit", "-x.service"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `docker enable` and `install --user` share the user's wait unit: in either order both
+/// work, and undoing one leaves what the other needs.
+#[test]
+fn docker_enable_and_install_user_share_the_wait_unit() {
+    if system_wait_unit() {
+        eprintln!("SKIPPED LOUDLY: a system-wide wait unit exists: no user copy to share");
+        return;
+    }
+    let wait = |t: &Tmp| {
+        t.path()
+            .join(".config/systemd/user/rootlet-wait-online.service")
+    };
+    // install --user first, then docker enable; docker disable keeps install's unit.
+    let t = home();
+    ok(&rootlet(&t, &["install", "--user", "--no-systemctl"]));
+    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+    ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    assert!(
+        wait(&t).exists(),
+        "docker disable removed install --user's wait unit"
+    );
+    ok(&rootlet(&t, &["uninstall", "--user", "--no-systemctl"]));
+    assert!(!wait(&t).exists());
+
+    // docker enable first, then install --user; uninstall keeps docker's unit.
+    let t = home();
+    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+    ok(&rootlet(&t, &["install", "--user", "--no-systemctl"]));
+    ok(&rootlet(&t, &["uninstall", "--user", "--no-systemctl"]));
+    assert!(
+        wait(&t).exists(),
+        "uninstall removed docker enable's wait unit"
+    );
+    ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    assert!(!wait(&t).exists());
+}

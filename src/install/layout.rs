@@ -200,6 +200,25 @@ impl Layout {
     }
 }
 
+/// The wait unit for programs in `bindir`, as `install --user` writes it (`rootlet docker
+/// enable` writes the very same text, so the two never disagree about the file).
+pub fn wait_unit_for(bindir: &Path) -> Result<String, Error> {
+    let b = bindir.to_str().ok_or_else(|| Error::Unquotable {
+        what: "the directory of rootlet".into(),
+        value: bindir.display().to_string(),
+        why: "not UTF-8",
+    })?;
+    check_value("the directory of rootlet", b)?;
+    Ok(fill(WAIT_FALLBACK, b))
+}
+
+/// A program path as the executable word of an `Exec*=` line: specifiers are expanded
+/// there (so `%` is doubled), variables are not (so `$` stays as it is).
+pub fn exec_program_word(path: &str) -> Result<String, Error> {
+    check_value("a program path", path)?;
+    Ok(crate::exec::quote_word(&path.replace('%', "%%")))
+}
+
 /// Refuse what no unit-file quoting can carry: control characters (a newline would end
 /// the line and start another, injecting keys or sections), and surrounding whitespace
 /// (systemd strips it).
@@ -269,6 +288,7 @@ fn fill(template: &str, bindir: &str) -> String {
                     } else if i == 0 {
                         // The executable: specifiers are expanded in it, variables not.
                         crate::exec::quote_word(&w.replace('%', "%%"))
+                        // (= exec_program_word, whose check bindir_str has done)
                     } else {
                         crate::exec::quote_literal(&w)
                     }

@@ -324,6 +324,14 @@ pub struct Installed {
     pub shadowing: Option<PathBuf>,
 }
 
+/// What `expect` says a file named `n` holds, as [`Tree::look`] would find it.
+fn expect_file(expect: &BTreeMap<Name, Expect>, n: &Name) -> Found {
+    match expect.get(n) {
+        Some(Expect::File(d)) => Found::File(*d),
+        _ => Found::Nothing,
+    }
+}
+
 /// Install the path and service units (and the wait unit when no system-wide one
 /// exists) into the unit directory, enable the path unit, record it all in
 /// `installed.list`. Refuses, changing nothing, when a name is taken by anything rootlet
@@ -359,6 +367,14 @@ pub fn install(layout: &Layout, lock: &Lock, system_wait: bool) -> Result<Instal
     let claims: Vec<Entry> = old.iter().chain(&old_pending).cloned().collect();
     let legacy = |t: &Tree, n: &Name, f: &Found| legacy_installed(layout, t, n, f);
     let (owned, _) = owned_claims(&units, Base::Units, &claims, &expect, &legacy);
+    // A wait unit already there, exactly as this run would write it, but not ours
+    // (`rootlet docker enable` wrote it): used as it is, never claimed, so that undoing
+    // one of them never takes away what the other needs.
+    let wait_name = name(WAIT_UNIT);
+    if !owned.contains_key(&wait_name) && units.look(&wait_name) == expect_file(&expect, &wait_name)
+    {
+        files.retain(|(n, _)| *n != wait_name);
+    }
     // Refuse before writing anything when a name is taken by the user's own file.
     let wants = name(WANTS);
     match units.look(&wants) {
