@@ -61,6 +61,8 @@ pub struct Run {
     /// The units, sorted by name ([`generate`] leaves out those it already wrote).
     pub units: Vec<Generated>,
     pub errors: Vec<SourceError>,
+    /// What quadlet warns about (the unit is still made), sorted like `errors`.
+    pub warnings: Vec<SourceError>,
     pub notes: Vec<String>,
 }
 
@@ -197,6 +199,7 @@ pub fn translate_all(sources: &BTreeMap<String, Source>, opts: &Options, out: &m
     let r = process(&search::Discovery::default(), &parsed, opts, None).0;
     out.units.extend(r.units);
     out.errors.extend(r.errors);
+    out.warnings.extend(r.warnings);
 }
 
 /// A source to translate: already parsed, or to be read by the thread that translates it.
@@ -328,24 +331,29 @@ fn process(
                             loaded = s;
                             &loaded
                         }
-                        Err(e) => return Outcome::Failed(e),
+                        Err(e) => return (Outcome::Failed(e), Vec::new()),
                     }
                 }
             };
-            let g = match quadlet::translate(src, &ctx) {
+            let mut g = match quadlet::translate(src, &ctx) {
                 Ok(g) => g,
-                Err(e) => return Outcome::Failed(e),
+                Err(e) => return (Outcome::Failed(e), Vec::new()),
             };
-            match out {
+            let warnings = std::mem::take(&mut g.warnings);
+            let o = match out {
                 Some(out) if stands_alone(&g, src, &ref_units) => match out.write(&g, text) {
                     Ok(()) => Outcome::Written(g.name, g.links),
                     Err(e) => Outcome::WriteFailed(e),
                 },
                 _ => Outcome::Kept(g, src.path.clone(), src.name.clone()),
-            }
+            };
+            (o, warnings)
         },
     );
-    outcomes.extend(done);
+    for (o, w) in done {
+        outcomes.push(o);
+        run.warnings.extend(w);
+    }
 
     let mut written: Vec<(String, Vec<quadlet::Link>)> = Vec::new();
     let mut kept: Vec<Kept> = Vec::new();
@@ -372,6 +380,8 @@ fn process(
         }
     }
     run.errors
+        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    run.warnings
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     (run, write_err.map_or(Ok(()), Err))
 }

@@ -264,6 +264,8 @@ pub struct Generated {
     pub name: String,
     pub file: UnitFile,
     pub links: Vec<Link>,
+    /// What quadlet warns about in the source: reported, the unit is still made.
+    pub warnings: Vec<SourceError>,
 }
 
 impl Generated {
@@ -412,6 +414,7 @@ pub(crate) fn finish(src: &Source, ctx: &Context, mut file: UnitFile, name: Stri
         name,
         file,
         links: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 
