@@ -271,11 +271,22 @@ fn process(
         sources.insert(s.name.clone(), s);
     }
     let no_sockets = BTreeMap::new();
+    // Containers are read by the thread that translates them; the rare reference to one
+    // (`Network=db.container`) reads it again here.
+    let load = |name: &str| -> Option<Result<Source, SourceError>> {
+        let i = disc
+            .sources
+            .binary_search_by(|f| f.name.as_str().cmp(name))
+            .ok()?;
+        let f = &disc.sources[i];
+        Some(load_source(&f.path, &f.name, f.kind, &disc.dropin_dirs))
+    };
     let ctx0 = Context {
         podman: &opts.podman,
         defaults: &opts.defaults,
         sources: &sources,
         sockets_for: &no_sockets,
+        load: Some(&load),
     };
 
     // Sockets first: a service is wired to the sockets that were generated for it.
