@@ -16,8 +16,8 @@
 //! - `rootlet-wait-online.service` stands for quadlet's wait unit
 //!   (`podman-user-wait-network-online.service`);
 //! - where rootlet does not wait at all (a `.network`/`.volume` oneshot that pulls nothing,
-//!   a container whose image cannot need a pull), an expected wait unit in `Wants=`/`After=`
-//!   is not required;
+//!   a container with only `Network=none` whose image cannot need a pull), an expected
+//!   wait unit in `Wants=`/`After=` is not required;
 //! - rootlet words its own messages (`file:line: Key: ...`): an expected error or warning
 //!   (`assert-stderr-contains`, the tables' message) is met by an error (a warning) that
 //!   names the case's file, with the case's unit absent (present);
@@ -423,7 +423,8 @@ fn final_args(args: &[String], unit: &Unit, key: &str, regex: bool) -> bool {
 }
 
 /// Whether rootlet's unit deliberately has no wait at all: a network or volume created
-/// without pulling, or a container whose image cannot need a pull.
+/// without pulling, or a container with only `Network=none` whose image cannot need a
+/// pull.
 fn waits_nowhere(unit: &Unit) -> bool {
     if unit.all("Unit", "Wants").iter().any(|w| w == QUADLET_WAIT) {
         return false;
@@ -435,7 +436,16 @@ fn waits_nowhere(unit: &Unit) -> bool {
     };
     let creates = has(&["network", "create"]) || has(&["volume", "create"]);
     let pulls = a.iter().any(|w| w.starts_with("image="));
-    (creates && !pulls) || has(&["--rootfs"]) || has(&["--pull", "never"])
+    let runs = has(&["run"]);
+    let nets: Vec<&String> = a
+        .iter()
+        .zip(a.iter().skip(1))
+        .filter(|(f, _)| *f == "--network")
+        .map(|(_, n)| n)
+        .collect();
+    let offline = !nets.is_empty() && nets.iter().all(|n| *n == "none");
+    let no_pull = has(&["--rootfs"]) || has(&["--pull", "never"]);
+    (creates && !pulls) || (runs && offline && no_pull)
 }
 
 /// Expected values of a `Wants=`/`After=` assertion, without quadlet's wait unit where

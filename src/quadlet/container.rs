@@ -650,8 +650,8 @@ struct Run<'a> {
     argv: Argv<'a>,
     name: Cow<'a, str>,
     global: Vec<String>,
-    /// The image cannot need a pull (`Rootfs=`, `Pull=never`).
-    no_pull: bool,
+    /// Nothing in it needs the network before it starts (see `needs_network`).
+    offline: bool,
     extra: Extra,
 }
 
@@ -873,8 +873,12 @@ fn run_argv<'a>(
             .into_iter()
             .map(Cow::Owned),
     );
+    // Offline: no network to reach (only `Network=none`) and no image to pull.
+    let nets = sec.list("Network");
+    let no_net = !nets.is_empty() && nets.iter().all(|e| unquote(&e.value) == "none");
     let no_pull = matches!(img.first().map(|s| &**s), Some("--rootfs"))
         || last(sec, "Pull").is_some_and(|(_, v)| v == "never");
+    let offline = no_net && no_pull;
     a.extend(img);
     if let Some(e) = sec.last("Exec") {
         match values::split(&e.value, Split::Args) {
@@ -892,7 +896,7 @@ fn run_argv<'a>(
         argv: a,
         name,
         global,
-        no_pull,
+        offline,
         extra: x,
     })
 }
@@ -1002,8 +1006,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         &run.name,
         &mut run.extra.warnings,
     )?;
-    // The wait is for the pull: see `needs_network`.
-    let mut file = super::service_unit(src, super::needs_network(!run.no_pull))?;
+    let mut file = super::service_unit(src, super::needs_network(!run.offline))?;
 
     let unit = file.section_mut("Unit");
     for p in &run.extra.mounts_for {

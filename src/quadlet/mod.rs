@@ -454,15 +454,15 @@ pub(crate) fn service_unit(src: &Source, wait: bool) -> Result<UnitFile, SourceE
     Ok(file)
 }
 
-/// Whether a podman command with these arguments may use the network, so that its unit
-/// must wait for it. rootlet's rule (README, "Waiting where the network is needed"): only
-/// a pull needs the network before the unit starts; a container's own traffic does not
-/// (a container that finds no network later is restarted by the restart policy, and
-/// `Network=none` still pulls its image). So a container waits unless its image cannot
-/// need a pull (`Rootfs=`, `Pull=never`); a network or volume oneshot waits only when it
-/// pulls an image (`[Volume] Image=`).
-pub(crate) fn needs_network(pulls: bool) -> bool {
-    pulls
+/// Whether a unit must wait for the network: `uses` says whether anything it does may
+/// reach the network. rootlet's rule (README, "Waiting where the network is needed"): a
+/// container waits unless nothing in it can reach the network: only `Network=none`,
+/// and an image that cannot need a pull (`Rootfs=`, `Pull=never`); `Network=none` alone
+/// still pulls, and a `Rootfs=` container with a network needs the interface podman's
+/// rootless network (pasta, slirp4netns) attaches to. A network or volume oneshot does
+/// local work and waits only when it pulls an image (`[Volume] Driver=image`).
+pub(crate) fn needs_network(uses: bool) -> bool {
+    uses
 }
 
 /// The end of every generated service: restart defaults, references to other sources
