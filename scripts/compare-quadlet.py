@@ -71,7 +71,8 @@ def apt_mirror():
 
 
 def fetch_quadlet():
-    """quadlet from Debian sid's podman package: (path, quadlet version, package file)."""
+    """The path of quadlet from Debian sid's podman package (fetched once); also used by
+    scripts/bench-generator.py."""
     q = os.path.join(PEERS, "x/usr/libexec/podman/quadlet")
     if not os.path.exists(q):
         lists = os.path.join(PEERS, "lists/partial")
@@ -86,9 +87,14 @@ def fetch_quadlet():
         subprocess.run(["apt-get", *o, "download", "-qq", "podman"], check=True, cwd=PEERS)
         deb = sorted(glob.glob(os.path.join(PEERS, "podman_*.deb")))[-1]
         subprocess.run(["dpkg", "-x", deb, os.path.join(PEERS, "x")], check=True)
+    return q
+
+
+def quadlet_version(q):
+    """(quadlet's -version, the package file it came from)."""
     debs = sorted(glob.glob(os.path.join(PEERS, "podman_*.deb")))
     version = subprocess.run([q, "-version"], capture_output=True, text=True, check=True).stdout.strip()
-    return q, version, os.path.basename(debs[-1]) if debs else "?"
+    return version, os.path.basename(debs[-1]) if debs else "?"
 
 
 def parse_unit(path):
@@ -285,13 +291,10 @@ def main():
     ap.add_argument("dirs", nargs="*")
     a = ap.parse_args()
     try:
+        quadlet = a.quadlet or fetch_quadlet()
+        version, package = quadlet_version(quadlet)
         if a.quadlet:
-            quadlet = a.quadlet
-            version = subprocess.run([quadlet, "-version"], capture_output=True, text=True,
-                                     check=True).stdout.strip()
             package = "(given with --quadlet)"
-        else:
-            quadlet, version, package = fetch_quadlet()
     except Exception as e:  # noqa: BLE001 - any failure to get the reference is reported
         print(f"!! SKIPPED LOUDLY: cannot get podman {PIN}x's quadlet: {e}", file=sys.stderr)
         return 2

@@ -1,10 +1,11 @@
-//! Translation of quadlet-compatible sources (`.container`, `.network`) and of `.socket`
-//! files into systemd user units.
+//! Translation of quadlet-compatible sources (`.container`, `.network`, `.volume`) and of
+//! `.socket` files into systemd user units, with quadlet 5.8's semantics.
 //!
-//! Each source kind has a typed model ([`container::Container`], [`network::Network`]) read
-//! from its section with every value checked, then rendered into a [`UnitFile`]. Sections
-//! the model does not own (`[Unit]`, `[Service]`, `[Install]`, ...) pass through untouched;
-//! the source section itself is kept as `[X-Container]` / `[X-Network]`, as quadlet does.
+//! Each kind has one row in [`KINDS`] (`kinds.rs`: extension, sections, unit-name rule,
+//! key set, translate fn) and one file with its translation; `values.rs` reads values the
+//! way quadlet's parser does. Sections the translation does not own (`[Unit]`,
+//! `[Service]`, `[Install]`, ...) pass through; the source section itself is kept as
+//! `[X-Container]` / `[X-Network]` / `[X-Volume]`, as quadlet does.
 
 pub mod container;
 pub mod defaults;
@@ -777,6 +778,98 @@ pub(crate) fn translate_references(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Translate `files` (name, text) as one run; `(unit name -> unit text, warnings,
+    /// errors)`.
+    fn run(files: &[(&str, &str)]) -> (BTreeMap<String, String>, Vec<String>, Vec<String>) {
+        let sources: Vec<Source> = files
+            .iter()
+            .map(|(name, text)| {
+                let (kind, _) = SourceKind::from_file_name(name).unwrap();
+                Source {
+                    path: PathBuf::from(format!("/q/{name}")),
+                    name: (*name).to_owned(),
+                    kind,
+                    file: UnitFile::parse(text).unwrap(),
+                }
+            })
+            .collect();
+        let by_name: BTreeMap<String, &Source> =
+            sources.iter().map(|s| (s.name.clone(), s)).collect();
+        let defaults = Defaults::default();
+        let none = BTreeMap::new();
+        let ctx = Context {
+            podman: "/usr/bin/podman",
+            defaults: &defaults,
+            sources: &by_name,
+            sockets_for: &none,
+            load: None,
+        };
+        let (mut units, mut warnings, mut errors) = (BTreeMap::new(), Vec::new(), Vec::new());
+        for s in &sources {
+            match translate(s, &ctx) {
+                Ok(g) => {
+                    warnings.extend(g.warnings.iter().map(ToString::to_string));
+                    units.insert(g.name.clone(), g.text());
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        (units, warnings, errors)
+    }
+
+    #[test]
+    fn warnings_where_quadlet_warns() {
+        let (units, warnings, errors) = run(&[
+            (
+                "a.container",
+                "[Container]\nImage=shortname\nExec=/bin/echo \\q\nLabel=x=1 bad=\\q\n[Service]\nUser=me\n",
+            ),
+            ("b.volume", "[Volume]\n[Service]\nDynamicUser=yes\n"),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let has = |w: &str| warnings.iter().any(|x| x.contains(w));
+        assert!(has(
+            "/q/a.container:2: Image: `shortname` is not a fully qualified"
+        ));
+        assert!(has("/q/a.container:3: Exec: unsupported escape char"));
+        assert!(has("/q/a.container:4: Label: unsupported escape char"));
+        assert!(has("/q/a.container:6: User= in [Service]"));
+        assert!(has("/q/b.volume:3: DynamicUser= in [Service]"));
+        // The unit is still made, without what could not be read.
+        let a = &units["a.service"];
+        assert!(a.contains("-d shortname\n"), "{a}");
+        assert!(!a.contains("--label"), "{a}");
+    }
+
+    #[test]
+    fn unclosed_quote_is_taken_as_closed_with_a_warning() {
+        let (units, warnings, _) = run(&[(
+            "a.container",
+            "[Container]\nImage=docker.io/x\nExec=/bin/sh -c \"echo hi\n",
+        )]);
+        assert!(units["a.service"].contains(r#"docker.io/x /bin/sh -c "echo hi""#));
+        assert!(warnings.iter().any(|w| w.contains("unbalanced \" quote")));
+    }
+
+    #[test]
+    fn references_to_untranslated_kinds_and_missing_sources_are_errors() {
+        let (_, _, errors) = run(&[
+            (
+                "a.container",
+                "[Unit]\nAfter=x.pod\n[Container]\nImage=docker.io/x\n",
+            ),
+            (
+                "b.container",
+                "[Unit]\nWants=gone.network\n[Container]\nImage=docker.io/x\n",
+            ),
+            ("c.volume", "[Volume]\nDriver=image\nImage=x.build\n"),
+        ]);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("/q/a.container:2: After: `x.pod` is a .pod file"));
+        assert!(errors[1].starts_with("/q/b.container:2: Wants: `gone.network` names no .network"));
+        assert!(errors[2].starts_with("/q/c.volume:3: Image: `x.build` is a .build file"));
+    }
 
     #[test]
     fn known_keys_are_shared_not_allocated() {
