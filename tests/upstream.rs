@@ -735,3 +735,48 @@ fn shellwords_and_csv_like_go() {
         ["x \"y\"", "a.container", "b.network"]
     );
 }
+
+/// `RequiresMountsFor=` of a bind source with a space reaches systemd as that one path
+/// (systemd 252 removes quotes there but applies no C escapes: quadlet's `\x20` would be
+/// read as `x20`). Needs `systemd-analyze`; says so loudly without it.
+#[test]
+fn requires_mounts_for_reaches_systemd_as_one_path() {
+    let tmp = std::env::temp_dir().join(format!("rootlet-rmf-{}", std::process::id()));
+    let src = tmp.join("src");
+    let out = tmp.join("out");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(
+        src.join("b.container"),
+        "[Container]\nImage=docker.io/x\nVolume=/srv/with space/d\"q:/a\nMount=\"type=bind,source=./rel dir/,destination=/b\"\n",
+    )
+    .unwrap();
+    let opts = Options {
+        roots: vec![Root::new(src.clone())],
+        podman: "/usr/bin/podman".into(),
+        defaults: Defaults::default(),
+    };
+    let (run, written) = generator::generate(&opts, &out);
+    written.unwrap();
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    let dump = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(out.join("b.service"))
+        .env("SYSTEMD_LOG_LEVEL", "debug")
+        .output();
+    let _ = fs::remove_dir_all(&tmp);
+    let Ok(dump) = dump else {
+        loud("!! SKIPPED LOUDLY: no systemd-analyze; RequiresMountsFor= quoting not checked");
+        return;
+    };
+    let text =
+        String::from_utf8_lossy(&dump.stderr).into_owned() + &String::from_utf8_lossy(&dump.stdout);
+    for want in [
+        "RequiresMountsFor: /srv/with space/d\"q ".to_owned(),
+        format!("RequiresMountsFor: {}/rel dir ", src.display()),
+    ] {
+        assert!(
+            text.contains(want.trim_end()),
+            "systemd did not read `{want}`:\n{text}"
+        );
+    }
+}

@@ -881,9 +881,12 @@ fn run_argv<'a>(
     let offline = no_net && no_pull;
     a.extend(img);
     if let Some(e) = sec.last("Exec") {
-        match values::split(&e.value, Split::Args) {
-            Ok(w) => {
+        match values::split_full(&e.value, Split::Args) {
+            Ok((w, dropped)) => {
                 x.warnings.extend(values::unbalanced_warning(src, e));
+                if dropped {
+                    x.warnings.push(values::dropped_warning(src, e));
+                }
                 a.extend(w.into_iter().map(Cow::Owned))
             }
             Err(why) => x.warnings.push(src.err(

@@ -55,6 +55,11 @@ pub enum Split {
 /// quadlet's (and systemd's) `extract_first_word` loop for the two modes quadlet uses.
 /// As there, an empty word (`""`) ends the list.
 pub fn split(value: &str, mode: Split) -> Result<Vec<String>, &'static str> {
+    split_full(value, mode).map(|(w, _)| w)
+}
+
+/// [`split`], and whether words were dropped after an empty one (`a "" b` gives `a`).
+pub fn split_full(value: &str, mode: Split) -> Result<(Vec<String>, bool), &'static str> {
     const SEP: &[u8] = b" \t\n\r";
     let s = value.as_bytes();
     let mut words = Vec::new();
@@ -64,7 +69,7 @@ pub fn split(value: &str, mode: Split) -> Result<Vec<String>, &'static str> {
             p += 1;
         }
         if p >= s.len() {
-            return Ok(words);
+            return Ok((words, false));
         }
         // Plain words (no quote, no backslash) as they are, in one allocation.
         let end = s[p..]
@@ -107,7 +112,8 @@ pub fn split(value: &str, mode: Split) -> Result<Vec<String>, &'static str> {
             }
         }
         if w.is_empty() {
-            return Ok(words);
+            let rest = s[p..].iter().any(|b| !SEP.contains(b));
+            return Ok((words, rest));
         }
         words.push(String::from_utf8(w).map_err(|_| "not UTF-8")?);
     }
@@ -190,6 +196,17 @@ pub fn unbalanced_warning(src: &Source, e: &Entry) -> Option<SourceError> {
     })
 }
 
+/// quadlet's splitting stops at an empty word (`""`): what follows it is dropped.
+pub fn dropped_warning(src: &Source, e: &Entry) -> SourceError {
+    src.err(
+        e.line,
+        format!(
+            "{}: the words after an empty one (\"\") are dropped, as quadlet drops them",
+            e.key
+        ),
+    )
+}
+
 /// The words of every entry of a list key, in order. `Split::Args` values that cannot be
 /// split are skipped with a warning, as quadlet skips them (rootlet says so).
 pub fn all_words(
@@ -200,9 +217,12 @@ pub fn all_words(
 ) -> Vec<String> {
     let mut out = Vec::new();
     for e in entries {
-        match split(&e.value, mode) {
-            Ok(w) => {
+        match split_full(&e.value, mode) {
+            Ok((w, dropped)) => {
                 warnings.extend(unbalanced_warning(src, e));
+                if dropped {
+                    warnings.push(dropped_warning(src, e));
+                }
                 out.extend(w)
             }
             Err(why) => {
@@ -292,6 +312,8 @@ mod tests {
         assert_eq!(args(r"a\x41 \s").unwrap(), ["aA", " "]);
         assert_eq!(args(r"a\q"), Err("unsupported escape char"));
         assert_eq!(args(r#"a "" b"#).unwrap(), ["a"]);
+        assert!(split_full(r#"a "" b"#, Split::Args).unwrap().1);
+        assert!(!split_full(r#"a """#, Split::Args).unwrap().1);
         assert_eq!(args("%h/x $HOME").unwrap(), ["%h/x", "$HOME"]);
         assert_eq!(
             split(r#"a "b c" d\e"#, Split::Strv).unwrap(),
