@@ -25,6 +25,10 @@
 //!
 //! Every case must pass or be in [`DELIBERATE`] (which mirrors README's "Migrating from
 //! quadlet"); a listed case that passes fails the test too, so the list stays true.
+//!
+//! The evaluator is checked against the reference: `ROOTLET_UPSTREAM_QUADLET=/path/to/quadlet`
+//! (5.8.x, see `scripts/compare-quadlet.py`) runs quadlet instead of rootlet on every case,
+//! with its messages checked word for word, and every case must pass.
 
 use rootlet::generator::{self, Options};
 use rootlet::quadlet::Defaults;
@@ -587,32 +591,62 @@ fn run_case(cases_dir: &Path, case: &Case, scratch: &Path) -> Result<(), Vec<Str
             fs::copy(cases_dir.join(d), quadlet.join(d)).unwrap();
         }
     }
-    let opts = Options {
-        roots: vec![Root::new(quadlet.clone())],
-        podman: "/usr/bin/podman".into(),
-        defaults: Defaults::default(),
+    let reference = std::env::var_os("ROOTLET_UPSTREAM_QUADLET");
+    // (errors of the run, errors of the case's file, warnings of the case's file)
+    let (errors, my_errors, my_warnings): (Vec<String>, usize, Vec<String>) = match &reference {
+        // Calibration: the reference quadlet itself, judged by the same evaluator (with
+        // its own messages checked word for word).
+        Some(q) => {
+            fs::create_dir_all(&generated).unwrap();
+            let o = std::process::Command::new(q)
+                .args(["-user", "-no-kmsg-log"])
+                .arg(&generated)
+                .env("QUADLET_UNIT_DIRS", &quadlet)
+                .output()
+                .expect("the reference quadlet runs");
+            let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+            let failed = !o.status.success();
+            let errs: Vec<String> = if failed {
+                vec![stderr.clone()]
+            } else {
+                Vec::new()
+            };
+            (errs, usize::from(failed), vec![stderr])
+        }
+        None => {
+            let opts = Options {
+                roots: vec![Root::new(quadlet.clone())],
+                podman: "/usr/bin/podman".into(),
+                defaults: Defaults::default(),
+            };
+            let (run, written) = generator::generate(&opts, &generated);
+            written.unwrap();
+            let mine = |p: &Path| p.file_name().is_some_and(|n| n == case.file.as_str());
+            (
+                run.errors.iter().map(|e| e.to_string()).collect(),
+                run.errors.iter().filter(|e| mine(&e.path)).count(),
+                run.warnings
+                    .iter()
+                    .filter(|w| mine(&w.path))
+                    .map(|w| w.to_string())
+                    .collect(),
+            )
+        }
     };
-    let (run, written) = generator::generate(&opts, &generated);
-    written.unwrap();
-    let mine = |p: &Path| p.file_name().is_some_and(|n| n == case.file.as_str());
-    let errors: Vec<String> = run.errors.iter().map(|e| e.to_string()).collect();
-    let my_errors = run.errors.iter().filter(|e| mine(&e.path)).count();
-    let my_warnings: Vec<String> = run
-        .warnings
-        .iter()
-        .filter(|w| mine(&w.path))
-        .map(|w| w.to_string())
-        .collect();
     let expect_fail =
         checks.iter().any(|c| c[0] == "assert-failed") || matches!(case.table, Table::Error(_));
     let mut why = Vec::new();
+    let strict = reference.is_some();
+    let said = |m: &str, all: &[String]| all.iter().any(|x| x.contains(m));
     match &case.table {
-        Table::Error(m) if my_errors == 0 => {
-            why.push(format!("quadlet fails it ({m}); rootlet reported no error"))
+        Table::Error(m) if my_errors == 0 || (strict && !said(m, &errors)) => {
+            why.push(format!("quadlet fails it ({m}); no such error"))
         }
         Table::Error(_) => {}
-        Table::Warning(m) if my_warnings.is_empty() => {
-            why.push(format!("quadlet warns ({m}); rootlet did not"))
+        Table::Warning(m)
+            if my_warnings.iter().all(|w| w.is_empty()) || (strict && !said(m, &my_warnings)) =>
+        {
+            why.push(format!("quadlet warns ({m}); no such warning"))
         }
         _ if !errors.is_empty() => why.push(format!("errors: {}", errors.join("; "))),
         _ => {}
@@ -646,6 +680,13 @@ fn run_case(cases_dir: &Path, case: &Case, scratch: &Path) -> Result<(), Vec<Str
         my_warnings.join("\n")
     };
     for c in &checks {
+        // The reference's own words are checked as quadlet_test.go checks them.
+        if strict && c[0] == "assert-stderr-contains" {
+            if !messages.contains(c.get(1).map_or("", String::as_str)) {
+                why.push(format!("failed: {}", c.join(" ")));
+            }
+            continue;
+        }
         if let Err(e) = check(c, unit.as_ref(), &messages) {
             why.push(e);
         }
@@ -676,10 +717,21 @@ fn upstream_quadlet_cases() {
     let (mut passed, mut deliberate) = (0, 0);
     let mut problems = Vec::new();
     let verbose = std::env::var_os("ROOTLET_UPSTREAM_VERBOSE").is_some();
+    // ROOTLET_UPSTREAM_QUADLET=/path/to/quadlet runs the reference instead of rootlet:
+    // every case must pass, which checks this evaluator itself.
+    let calibrating = std::env::var_os("ROOTLET_UPSTREAM_QUADLET").is_some();
+    if calibrating {
+        loud(
+            "calibration: evaluating the reference quadlet (ROOTLET_UPSTREAM_QUADLET), not rootlet",
+        );
+    }
     for (i, case) in cases.iter().enumerate() {
         let scratch = tmp.join(format!("subtest-{i}"));
         let r = run_case(&cases_dir, case, &scratch);
-        let listed = DELIBERATE.iter().find(|(c, _)| *c == case.file);
+        let listed = DELIBERATE
+            .iter()
+            .find(|(c, _)| *c == case.file)
+            .filter(|_| !calibrating);
         match (r, listed) {
             (Ok(()), None) => passed += 1,
             (Ok(()), Some(_)) => problems.push(format!(
