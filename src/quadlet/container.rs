@@ -216,7 +216,9 @@ fn image<'a>(src: &'a Source, sec: &Index<'a>) -> Result<Argv<'a>, SourceError> 
             foreign_image(src, e, i)?;
             Ok(vec![i.into()])
         }
-        (None, Some((_, r))) => Ok(vec!["--rootfs".into(), host_path(src, r).into()]),
+        // As written, as quadlet passes it (a relative path is podman's, from the
+        // service's working directory, and may end in `:O`).
+        (None, Some((_, r))) => Ok(vec!["--rootfs".into(), r.into()]),
     }
 }
 

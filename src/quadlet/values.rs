@@ -282,10 +282,12 @@ pub fn single(src: &Source, e: &Entry) -> Result<String, SourceError> {
 /// `ContainersConfModule=` + `GlobalArgs=`: what every podman command of a source starts
 /// with (quadlet's `createBasePodmanCommand`), after the podman path.
 pub fn global_args(src: &Source, sec: &Index, warnings: &mut Vec<SourceError>) -> Vec<String> {
+    // A module name is passed as written: podman looks a relative one up in the
+    // containers.conf.modules directories (containers.conf(5)), as quadlet leaves it.
     let mut global: Vec<String> = sec
         .list("ContainersConfModule")
         .iter()
-        .map(|e| super::concat(&["--module=", &super::host_path(src, &e.value)]))
+        .map(|e| super::concat(&["--module=", &e.value]))
         .collect();
     global.extend(all_words(
         src,
