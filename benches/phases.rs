@@ -82,6 +82,7 @@ fn main() {
             defaults: &defaults,
             sources: &refs,
             sockets_for: &no_sockets,
+            load: None,
         };
         let t = Instant::now();
         let units: Vec<_> = sources

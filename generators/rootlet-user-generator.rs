@@ -42,6 +42,9 @@ fn main() -> ExitCode {
         eprintln!("rootlet: {e} (using the built-in defaults)");
         failed = true;
     }
+    for w in &run.warnings {
+        eprintln!("rootlet: warning: {w}");
+    }
     for e in &run.errors {
         eprintln!("rootlet: {e}");
         failed = true;

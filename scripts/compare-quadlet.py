@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Differential check: the same source files through podman 5.4.2's quadlet and rootlet.
+"""Differential check: the same source files through podman 5.8.x's quadlet and rootlet.
 
 For each source directory (default: every tests/cases/*/input and examples/), both
 generators write into a directory of their own; then, per unit, this compares
@@ -10,8 +10,10 @@ generators write into a directory of their own; then, per unit, this compares
 and lists every difference. Deliberate differences are documented in DELIBERATE below
 (and in the README, "Migrating from quadlet") and are not counted as failures.
 
-The reference quadlet comes from Debian 13's podman package, fetched with apt into
-/var/cache/peers/trixie (see ../shared/reference/PEERS.md); nothing of it is committed.
+The reference quadlet comes from Debian sid's podman package (5.8.x), fetched with apt into
+/var/cache/peers/sid from the mirror the machine's own apt sources name (see
+../shared/reference/PEERS.md), without touching those sources; nothing of it is committed.
+The version is pinned to 5.8.x and printed; any other version is a loud skip.
 
 Usage: scripts/compare-quadlet.py [--quadlet PATH] [--rootlet PATH] [DIR...]
 Exit status: 0 when the only differences are deliberate, 1 otherwise, 2 when the reference
@@ -21,14 +23,15 @@ import argparse
 import collections
 import glob
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-PEERS = "/var/cache/peers/trixie"
+PEERS = "/var/cache/peers/sid"
+SUITE = "sid"
+PIN = "5.8."  # the quadlet version this comparison is for
 DEP_KEYS = ("Wants", "Requires", "Requisite", "BindsTo", "PartOf", "Upholds",
             "Conflicts", "Before", "After")
 
@@ -43,27 +46,55 @@ DELIBERATE = [
     ("link", lambda path, who: path.endswith(".socket") and who == "rootlet",
      "install symlinks of the .socket units rootlet generates"),
     ("link", lambda path, who: ".upholds/" in path and who == "rootlet",
-     "quadlet 5.4.2 turns UpheldBy= into no symlink; rootlet writes X.target.upholds/"),
+     "quadlet before 5.5 turns UpheldBy= into no symlink; rootlet writes X.target.upholds/"),
 ]
 
 
+def apt_mirror():
+    """The Debian mirror the machine's apt already uses (deb822 or one-line sources)."""
+    import glob as g
+    for f in sorted(g.glob("/etc/apt/sources.list.d/*.sources")):
+        with open(f) as fh:
+            for line in fh:
+                if line.startswith("URIs:"):
+                    return line.split()[1]
+    for f in ["/etc/apt/sources.list"] + sorted(g.glob("/etc/apt/sources.list.d/*.list")):
+        try:
+            with open(f) as fh:
+                for line in fh:
+                    w = line.split()
+                    if len(w) >= 3 and w[0] == "deb":
+                        return w[2] if w[1].startswith("[") else w[1]
+        except OSError:
+            pass
+    raise RuntimeError("no apt mirror found in /etc/apt/sources.list*")
+
+
 def fetch_quadlet():
+    """The path of quadlet from Debian sid's podman package (fetched once); also used by
+    scripts/bench-generator.py."""
     q = os.path.join(PEERS, "x/usr/libexec/podman/quadlet")
-    if os.path.exists(q):
-        return q
-    lists = os.path.join(PEERS, "lists/partial")
-    os.makedirs(lists, exist_ok=True)
-    os.makedirs(os.path.join(PEERS, "x"), exist_ok=True)
-    src = os.path.join(PEERS, "sources.list")
-    with open(src, "w") as f:
-        f.write("deb http://deb.debian.org/debian trixie main\n")
-    o = ["-o", f"Dir::Etc::SourceList={src}", "-o", "Dir::Etc::SourceParts=/dev/null",
-         "-o", f"Dir::State::Lists={PEERS}/lists"]
-    subprocess.run(["apt-get", *o, "update", "-qq"], check=True)
-    subprocess.run(["apt-get", *o, "download", "-qq", "podman"], check=True, cwd=PEERS)
-    deb = sorted(glob.glob(os.path.join(PEERS, "podman_*.deb")))[-1]
-    subprocess.run(["dpkg", "-x", deb, os.path.join(PEERS, "x")], check=True)
+    if not os.path.exists(q):
+        lists = os.path.join(PEERS, "lists/partial")
+        os.makedirs(lists, exist_ok=True)
+        os.makedirs(os.path.join(PEERS, "x"), exist_ok=True)
+        src = os.path.join(PEERS, "sources.list")
+        with open(src, "w") as f:
+            f.write(f"deb {apt_mirror()} {SUITE} main\n")
+        o = ["-o", f"Dir::Etc::SourceList={src}", "-o", "Dir::Etc::SourceParts=/dev/null",
+             "-o", f"Dir::State::Lists={PEERS}/lists"]
+        subprocess.run(["apt-get", *o, "update", "-qq"], check=True)
+        subprocess.run(["apt-get", *o, "download", "-qq", "podman"], check=True, cwd=PEERS)
+        deb = sorted(glob.glob(os.path.join(PEERS, "podman_*.deb")))[-1]
+        subprocess.run(["dpkg", "-x", deb, os.path.join(PEERS, "x")], check=True)
     return q
+
+
+def quadlet_version(q):
+    """(quadlet's -version, the package file it came from)."""
+    debs = sorted(glob.glob(os.path.join(PEERS, "podman_*.deb")))
+    version = subprocess.run([q, "-version"], capture_output=True, text=True, check=True).stdout.strip()
+    return version, os.path.basename(debs[-1]) if debs else "?"
 
 
 def parse_unit(path):
@@ -105,13 +136,56 @@ def deps(secs):
     return out
 
 
+C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+             "\\": "\\", '"': '"', "'": "'", "s": " "}
+
+
+def sd_split(line):
+    """Split a command line as systemd does: quotes removed, C escapes applied (quadlet
+    writes `\\x20`, rootlet quotes; both mean the same word)."""
+    words, w, quote, i, has = [], [], None, 0, False
+    while i < len(line):
+        c = line[i]
+        if c == "\\" and i + 1 < len(line):
+            n = line[i + 1]
+            if n in C_ESCAPES:
+                w.append(C_ESCAPES[n]); i += 2
+            elif n == "x" and i + 3 < len(line) + 1:
+                w.append(chr(int(line[i + 2:i + 4], 16))); i += 4
+            elif n in "uU":
+                k = 4 if n == "u" else 8
+                w.append(chr(int(line[i + 2:i + 2 + k], 16))); i += 2 + k
+            elif n in "01234567":
+                w.append(chr(int(line[i + 1:i + 4], 8))); i += 4
+            else:
+                w.append("\\" + n); i += 2
+            has = True
+        elif quote:
+            if c == quote:
+                quote = None
+            else:
+                w.append(c)
+            i += 1
+        elif c in "\"'":
+            quote, has = c, True; i += 1
+        elif c.isspace():
+            if has:
+                words.append("".join(w)); w, has = [], False
+            i += 1
+        else:
+            w.append(c); has = True; i += 1
+    if has:
+        words.append("".join(w))
+    return words
+
+
 def argv(secs):
     starts = [v for k, v in secs.get("Service", []) if k == "ExecStart" and v]
     if not starts:
         return None
     try:
-        words = shlex.split(starts[-1], posix=True)
-    except ValueError:
+        words = sd_split(starts[-1])
+    except (ValueError, IndexError):
         words = starts[-1].split()
     return collections.Counter(words[1:])  # the podman path may differ (PODMAN)
 
@@ -182,13 +256,13 @@ def compare(d, quadlet, rootlet):
                 diffs.append(f"{name}: podman argv differ: only quadlet {sorted(only_q.elements())}, "
                              f"only rootlet {sorted(only_r.elements())}")
             dq, dr = deps(qu[name]), deps(ru[name])
-            # quadlet 5.4.2 leaves `Requires=db.container` as written (systemd then fails
-            # the dependency); rootlet names the unit the source becomes.
+            # quadlet before 5.5 leaves `Requires=db.container` as written (systemd then
+            # fails the dependency); rootlet names the unit the source becomes.
             for k, v in sorted(dq):
                 t = source_unit(v)
                 if t and (k, t) in dr:
                     dq = (dq - {(k, v)}) | {(k, t)}
-                    notes.append(f"{name}: {k}={v} becomes {k}={t} in rootlet (quadlet 5.4.2 leaves it untranslated)")
+                    notes.append(f"{name}: {k}={v} becomes {k}={t} in rootlet (quadlet before 5.5 leaves it untranslated)")
             for who, extra in (("quadlet", dq - dr), ("rootlet", dr - dq)):
                 for k, v in sorted(extra):
                     why = deliberate("dep", k, v)
@@ -218,9 +292,17 @@ def main():
     a = ap.parse_args()
     try:
         quadlet = a.quadlet or fetch_quadlet()
+        version, package = quadlet_version(quadlet)
+        if a.quadlet:
+            package = "(given with --quadlet)"
     except Exception as e:  # noqa: BLE001 - any failure to get the reference is reported
-        print(f"!! SKIPPED LOUDLY: cannot get podman 5.4.2's quadlet: {e}", file=sys.stderr)
+        print(f"!! SKIPPED LOUDLY: cannot get podman {PIN}x's quadlet: {e}", file=sys.stderr)
         return 2
+    if not version.startswith(PIN):
+        print(f"!! SKIPPED LOUDLY: the reference quadlet is {version}, not {PIN}x "
+              f"({package}); update PIN and DELIBERATE for it", file=sys.stderr)
+        return 2
+    print(f"reference: quadlet {version} ({package})")
     if not os.path.exists(a.rootlet):
         subprocess.run(["cargo", "build", "--release", "-q", "--bin", "rootlet"], cwd=REPO, check=True)
     dirs = a.dirs or sorted(glob.glob(os.path.join(REPO, "tests/cases/*/input"))) + [os.path.join(REPO, "examples")]

@@ -61,6 +61,8 @@ pub struct Run {
     /// The units, sorted by name ([`generate`] leaves out those it already wrote).
     pub units: Vec<Generated>,
     pub errors: Vec<SourceError>,
+    /// What quadlet warns about (the unit is still made), sorted like `errors`.
+    pub warnings: Vec<SourceError>,
     pub notes: Vec<String>,
 }
 
@@ -197,6 +199,7 @@ pub fn translate_all(sources: &BTreeMap<String, Source>, opts: &Options, out: &m
     let r = process(&search::Discovery::default(), &parsed, opts, None).0;
     out.units.extend(r.units);
     out.errors.extend(r.errors);
+    out.warnings.extend(r.warnings);
 }
 
 /// A source to translate: already parsed, or to be read by the thread that translates it.
@@ -268,11 +271,22 @@ fn process(
         sources.insert(s.name.clone(), s);
     }
     let no_sockets = BTreeMap::new();
+    // Containers are read by the thread that translates them; the rare reference to one
+    // (`Network=db.container`) reads it again here.
+    let load = |name: &str| -> Option<Result<Source, SourceError>> {
+        let i = disc
+            .sources
+            .binary_search_by(|f| f.name.as_str().cmp(name))
+            .ok()?;
+        let f = &disc.sources[i];
+        Some(load_source(&f.path, &f.name, f.kind, &disc.dropin_dirs))
+    };
     let ctx0 = Context {
         podman: &opts.podman,
         defaults: &opts.defaults,
         sources: &sources,
         sockets_for: &no_sockets,
+        load: Some(&load),
     };
 
     // Sockets first: a service is wired to the sockets that were generated for it.
@@ -328,24 +342,29 @@ fn process(
                             loaded = s;
                             &loaded
                         }
-                        Err(e) => return Outcome::Failed(e),
+                        Err(e) => return (Outcome::Failed(e), Vec::new()),
                     }
                 }
             };
-            let g = match quadlet::translate(src, &ctx) {
+            let mut g = match quadlet::translate(src, &ctx) {
                 Ok(g) => g,
-                Err(e) => return Outcome::Failed(e),
+                Err(e) => return (Outcome::Failed(e), Vec::new()),
             };
-            match out {
+            let warnings = std::mem::take(&mut g.warnings);
+            let o = match out {
                 Some(out) if stands_alone(&g, src, &ref_units) => match out.write(&g, text) {
                     Ok(()) => Outcome::Written(g.name, g.links),
                     Err(e) => Outcome::WriteFailed(e),
                 },
                 _ => Outcome::Kept(g, src.path.clone(), src.name.clone()),
-            }
+            };
+            (o, warnings)
         },
     );
-    outcomes.extend(done);
+    for (o, w) in done {
+        outcomes.push(o);
+        run.warnings.extend(w);
+    }
 
     let mut written: Vec<(String, Vec<quadlet::Link>)> = Vec::new();
     let mut kept: Vec<Kept> = Vec::new();
@@ -372,6 +391,8 @@ fn process(
         }
     }
     run.errors
+        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    run.warnings
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     (run, write_err.map_or(Ok(()), Err))
 }

@@ -237,6 +237,17 @@ golden! {
     case_37_dropin_forms => "37-dropin-forms",
     case_38_every_network_key => "38-every-network-key",
     case_39_clashes => "39-clashes",
+    case_40_service_name => "40-service-name",
+    case_41_new_container_keys => "41-new-container-keys",
+    case_42_volume_keys => "42-volume-keys",
+    case_43_template_resources => "43-template-resources",
+    case_44_single_values => "44-single-values",
+    case_45_split_values => "45-split-values",
+    case_46_network_container => "46-network-container",
+    case_47_bind_mounts => "47-bind-mounts",
+    case_48_parity_errors => "48-parity-errors",
+    case_49_network_wait => "49-network-wait",
+    case_50_passed_as_written => "50-passed-as-written",
 }
 
 #[test]

@@ -110,6 +110,12 @@ fn report(
     for n in &run.notes {
         eprintln!("rootlet: note: {n}");
     }
+    for w in &run.warnings {
+        if only.is_some_and(|files| !files.iter().any(|f| same_file(f, &w.path))) {
+            continue;
+        }
+        eprintln!("warning: {w}");
+    }
     let mut bad = false;
     if let Some(e) = defaults_err {
         eprintln!("rootlet: {e}");

@@ -1,13 +1,15 @@
-//! Translation of quadlet-compatible sources (`.container`, `.network`) and of `.socket`
-//! files into systemd user units.
+//! Translation of quadlet-compatible sources (`.container`, `.network`, `.volume`) and of
+//! `.socket` files into systemd user units, with quadlet 5.8's semantics.
 //!
-//! Each source kind has a typed model ([`container::Container`], [`network::Network`]) read
-//! from its section with every value checked, then rendered into a [`UnitFile`]. Sections
-//! the model does not own (`[Unit]`, `[Service]`, `[Install]`, ...) pass through untouched;
-//! the source section itself is kept as `[X-Container]` / `[X-Network]`, as quadlet does.
+//! Each kind has one row in [`KINDS`] (`kinds.rs`: extension, sections, unit-name rule,
+//! key set, translate fn) and one file with its translation; `values.rs` reads values the
+//! way quadlet's parser does. Sections the translation does not own (`[Unit]`,
+//! `[Service]`, `[Install]`, ...) pass through; the source section itself is kept as
+//! `[X-Container]` / `[X-Network]` / `[X-Volume]`, as quadlet does.
 
 pub mod container;
 pub mod defaults;
+mod kinds;
 pub mod network;
 pub mod socket;
 pub mod values;
@@ -19,11 +21,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use defaults::Defaults;
+pub use kinds::{KindInfo, KINDS};
 
 /// The unit the generated services want and order after (from `units/`).
 pub use crate::env::WAIT_UNIT;
 
-/// Kinds of source files rootlet reads.
+/// Kinds of source files rootlet reads. Each has one row in [`KINDS`] (`kinds.rs`), which
+/// says everything else about it: extension, section, unit name, keys, translation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SourceKind {
     Container,
@@ -33,41 +37,31 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    /// Its row of [`KINDS`].
+    pub fn info(self) -> &'static KindInfo {
+        // The table is in enum order (checked by a test).
+        &KINDS[self as usize]
+    }
+
     pub fn from_file_name(name: &str) -> Option<(SourceKind, &str)> {
         let (stem, ext) = name.rsplit_once('.')?;
-        let kind = match ext {
-            "container" => SourceKind::Container,
-            "network" => SourceKind::Network,
-            "volume" => SourceKind::Volume,
-            "socket" => SourceKind::Socket,
-            _ => return None,
-        };
-        Some((kind, stem))
+        let k = KINDS.iter().find(|k| k.extension == ext)?;
+        Some((k.kind, stem))
     }
 
     pub fn extension(self) -> &'static str {
-        match self {
-            SourceKind::Container => "container",
-            SourceKind::Network => "network",
-            SourceKind::Volume => "volume",
-            SourceKind::Socket => "socket",
-        }
+        self.info().extension
     }
 
     /// The section that holds the kind's own keys.
     pub fn section(self) -> &'static str {
-        match self {
-            SourceKind::Container => "Container",
-            SourceKind::Network => "Network",
-            SourceKind::Volume => "Volume",
-            SourceKind::Socket => "Socket",
-        }
+        self.info().section
     }
 }
 
-/// Extensions quadlet reads that rootlet does not translate (yet): reported, not dropped silently.
-pub const UNSUPPORTED_EXTENSIONS: &[&str] =
-    &["volume", "kube", "pod", "image", "build", "artifact"];
+/// Extensions quadlet reads that rootlet does not translate (yet): reported, not dropped
+/// silently; a reference to one of them is an error.
+pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["kube", "pod", "image", "build", "artifact"];
 
 /// One parsed source file.
 #[derive(Debug, Clone)]
@@ -89,8 +83,21 @@ impl Source {
             .unwrap_or(&self.name)
     }
 
-    /// The name of the unit this source becomes.
+    /// The name of the unit this source becomes: `ServiceName=` + `.service` if the
+    /// source's section sets it (quadlet 5.8), else [`unit_name_for`] its file name.
     pub fn unit_name(&self) -> String {
+        if self.kind.info().service_name {
+            let own = self
+                .file
+                .sections
+                .iter()
+                .filter(|s| s.name == self.kind.section())
+                .flat_map(|s| s.entries.iter().rev().find(|e| e.key == "ServiceName"))
+                .last();
+            if let Some(e) = own {
+                return concat(&[values::unquote(&e.value), ".service"]);
+            }
+        }
         unit_name_for(self.kind, self.stem())
     }
 
@@ -102,20 +109,20 @@ impl Source {
 /// `X.container` -> `X.service`, `X.network` -> `X-network.service`, `X.socket` -> `X.socket`;
 /// templates keep their `@` (`X@.network` -> `X-network@.service`).
 pub fn unit_name_for(kind: SourceKind, stem: &str) -> String {
-    match kind {
-        SourceKind::Container => concat(&[stem, ".service"]),
-        SourceKind::Socket => concat(&[stem, ".socket"]),
-        SourceKind::Network | SourceKind::Volume => {
-            let kind = if kind == SourceKind::Network {
-                "network"
-            } else {
-                "volume"
-            };
-            match stem.split_once('@') {
-                Some((p, i)) => concat(&[p, "-", kind, "@", i, ".service"]),
-                None => concat(&[stem, "-", kind, ".service"]),
-            }
-        }
+    let info = kind.info();
+    match (info.unit_infix, stem.split_once('@')) {
+        ("", _) => concat(&[stem, ".", info.unit_type]),
+        (infix, Some((p, i))) => concat(&[p, infix, "@", i, ".", info.unit_type]),
+        (infix, None) => concat(&[stem, infix, ".", info.unit_type]),
+    }
+}
+
+/// The name quadlet gives the unit of a source of a kind rootlet does not translate
+/// (`X.pod` -> `X-pod.service`), for messages.
+fn foreign_unit_name(ext: &str, stem: &str) -> String {
+    match ext {
+        "kube" => concat(&[stem, ".service"]),
+        _ => concat(&[stem, "-", ext, ".service"]),
     }
 }
 
@@ -178,10 +185,9 @@ pub fn known_key(key: &str) -> Option<&'static str> {
     KNOWN
         .get_or_init(|| {
             KeySet::new(
-                container::all_keys()
-                    .into_iter()
-                    .chain(network::KEYS.iter().copied())
-                    .chain(volume::KEYS.iter().copied())
+                KINDS
+                    .iter()
+                    .flat_map(|k| k.keys.iter().copied())
                     .chain(socket::LISTEN_KEYS.iter().copied())
                     .chain(DEP_KEYS.iter().copied())
                     .chain(COMMON_KEYS.iter().copied()),
@@ -264,6 +270,8 @@ pub struct Generated {
     pub name: String,
     pub file: UnitFile,
     pub links: Vec<Link>,
+    /// What quadlet warns about in the source: reported, the unit is still made.
+    pub warnings: Vec<SourceError>,
 }
 
 impl Generated {
@@ -281,15 +289,36 @@ impl Generated {
     }
 }
 
+/// Reads a source of the run by file name (see [`Context::load`]).
+pub type LoadSource<'a> = &'a (dyn Fn(&str) -> Option<Result<Source, SourceError>> + Sync);
+
 /// What a translation may look up: the other sources of this run and the settings.
 pub struct Context<'a> {
     pub podman: &'a str,
     pub defaults: &'a Defaults,
     /// Sources by file name (`db.network`), for references between them (networks,
-    /// volumes and sockets at least: a container is never looked up).
+    /// volumes and sockets at least: containers may be missing, see `load`).
     pub sources: &'a BTreeMap<String, &'a Source>,
     /// Socket units that activate a given generated service: service name -> socket names.
     pub sockets_for: &'a BTreeMap<String, Vec<String>>,
+    /// Reads a source of this run by file name when `sources` does not hold it (the
+    /// generator reads containers only in the thread that translates them): `None` when
+    /// there is no such source. Used for the rare references to containers
+    /// (`Network=db.container`, `Requires=db.container`).
+    pub load: Option<LoadSource<'a>>,
+}
+
+impl Context<'_> {
+    /// The source `name` of this run, if there is one (read now if need be).
+    pub(crate) fn find(
+        &self,
+        name: &str,
+    ) -> Option<Result<std::borrow::Cow<'_, Source>, SourceError>> {
+        if let Some(s) = self.sources.get(name) {
+            return Some(Ok(std::borrow::Cow::Borrowed(*s)));
+        }
+        Some((self.load?)(name)?.map(std::borrow::Cow::Owned))
+    }
 }
 
 /// Translate one source. Errors name the file and line; nothing is produced on error.
@@ -299,22 +328,35 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     if !valid_unit_name(&name) {
         return Err(src.err(0, format!("`{name}` is not a valid systemd unit name")));
     }
-    let mut g = match src.kind {
-        SourceKind::Container => container::translate(src, ctx, name)?,
-        SourceKind::Network => network::translate(src, ctx, name)?,
-        SourceKind::Volume => volume::translate(src, ctx, name)?,
-        SourceKind::Socket => socket::translate(src, name)?,
-    };
+    let mut g = (src.kind.info().translate)(src, ctx, name)?;
     g.links = install_links(src, &g.name, &src.file)?;
+    if src.kind != SourceKind::Socket {
+        service_key_warnings(src, &mut g.warnings);
+    }
     Ok(g)
+}
+
+/// quadlet 5.8 warns about `[Service]` keys that break podman's rootless set-up.
+fn service_key_warnings(src: &Source, warnings: &mut Vec<SourceError>) {
+    for s in src.file.sections.iter().filter(|s| s.name == "Service") {
+        for e in &s.entries {
+            if matches!(&*e.key, "User" | "Group" | "DynamicUser") {
+                warnings.push(src.err(
+                    e.line,
+                    format!(
+                        "{}= in [Service] is not supported by podman (quadlet warns too): use at your own risk",
+                        e.key
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// `[Quadlet]` is ours; rootlet rejects the source-section keys of other kinds.
 fn check_sections(src: &Source) -> Result<(), SourceError> {
-    let allowed: &[&str] = match src.kind {
-        SourceKind::Socket => &["Unit", "Socket", "Install"],
-        k => &["Unit", "Service", "Install", "Quadlet", k.section()],
-    };
+    let info = src.kind.info();
+    let allowed = info.sections;
     for s in &src.file.sections {
         if !allowed.contains(&s.name.as_str()) && !s.name.starts_with("X-") {
             let hint = match crate::error::suggest(&s.name, allowed) {
@@ -335,6 +377,17 @@ fn check_sections(src: &Source) -> Result<(), SourceError> {
             for e in &s.entries {
                 if e.key != "DefaultDependencies" {
                     return Err(unknown_key(src, "Quadlet", e, &["DefaultDependencies"]));
+                }
+            }
+        }
+        if s.name == info.section && src.kind != SourceKind::Socket {
+            let known = info.key_set();
+            for e in &s.entries {
+                if known.get(&e.key).is_none() {
+                    return Err(unknown_key(src, info.section, e, info.keys));
+                }
+                if let Some((_, why)) = info.refused.iter().find(|(k, _)| *k == e.key) {
+                    return Err(src.err(e.line, *why));
                 }
             }
         }
@@ -385,8 +438,8 @@ pub(crate) fn base_unit(src: &Source) -> UnitFile {
 }
 
 /// The start of every generated service: [`base_unit`], the wait unit (unless
-/// `[Quadlet] DefaultDependencies=false` or `wait` is false), `SourcePath=` and
-/// `RequiresMountsFor=%t/containers`.
+/// `[Quadlet] DefaultDependencies=false` or `wait` is false: see [`needs_network`]),
+/// `SourcePath=` and `RequiresMountsFor=%t/containers`.
 pub(crate) fn service_unit(src: &Source, wait: bool) -> Result<UnitFile, SourceError> {
     let mut file = base_unit(src);
     let wait = wait && default_dependencies(src)?;
@@ -402,36 +455,77 @@ pub(crate) fn service_unit(src: &Source, wait: bool) -> Result<UnitFile, SourceE
     Ok(file)
 }
 
+/// Whether a unit must wait for the network: `uses` says whether anything it does may
+/// reach the network. rootlet's rule (README, "Waiting where the network is needed"): a
+/// container waits unless nothing in it can reach the network: only `Network=none`,
+/// and an image that cannot need a pull (`Rootfs=`, `Pull=never`); `Network=none` alone
+/// still pulls, and a `Rootfs=` container with a network needs the interface podman's
+/// rootless network (pasta, slirp4netns) attaches to. A network or volume oneshot does
+/// local work and waits only when it pulls an image (`[Volume] Driver=image`).
+pub(crate) fn needs_network(uses: bool) -> bool {
+    uses
+}
+
 /// The end of every generated service: restart defaults, references to other sources
 /// named by their units, sections in order.
-pub(crate) fn finish(src: &Source, ctx: &Context, mut file: UnitFile, name: String) -> Generated {
+pub(crate) fn finish(
+    src: &Source,
+    ctx: &Context,
+    mut file: UnitFile,
+    name: String,
+    warnings: Vec<SourceError>,
+) -> Result<Generated, SourceError> {
     ctx.defaults.apply(&mut file);
-    translate_references(src, ctx, &mut file);
+    translate_references(src, ctx, &mut file)?;
     order_sections(&mut file);
-    Generated {
+    Ok(Generated {
         name,
         file,
         links: Vec::new(),
-    }
+        warnings,
+    })
 }
 
-/// A oneshot service that creates a podman resource (`podman network create`,
-/// `podman volume create`) and stays active.
+/// What a oneshot service that creates a podman resource (`podman network create`,
+/// `podman volume create`) is made of.
+pub(crate) struct Oneshot {
+    pub argv: Vec<String>,
+    pub stop_post: Option<Vec<String>>,
+    /// It pulls an image ([`needs_network`]).
+    pub pulls: bool,
+    /// `Requires=`/`After=` units (a `.volume`'s `Image=X.image`), `RequiresMountsFor=`
+    /// paths.
+    pub deps: Vec<String>,
+    pub mounts_for: Vec<String>,
+    pub warnings: Vec<SourceError>,
+}
+
+/// A oneshot service that creates a podman resource and stays active.
 pub(crate) fn oneshot_create(
     src: &Source,
     ctx: &Context,
-    argv: &[String],
-    stop_post: Option<String>,
+    o: Oneshot,
     name: String,
 ) -> Result<Generated, SourceError> {
-    let mut file = service_unit(src, true)?;
+    let mut file = service_unit(src, needs_network(o.pulls))?;
+    let unit = file.section_mut("Unit");
+    for p in &o.mounts_for {
+        unit.add("RequiresMountsFor", mount_path_value(p));
+    }
+    for d in &o.deps {
+        unit.add("Requires", d.clone());
+        unit.add("After", d.clone());
+    }
     let svc = file.section_mut("Service");
     svc.add(
         "ExecStart",
-        crate::exec::command_line(ctx.podman, argv.get(1..).unwrap_or(&[])),
+        crate::exec::command_line(ctx.podman, o.argv.get(1..).unwrap_or(&[])),
     );
-    if let Some(s) = stop_post {
-        svc.add("ExecStopPost", s);
+    if let Some(s) = o.stop_post {
+        svc.add(
+            "ExecStopPost",
+            crate::exec::command_line(ctx.podman, s.get(1..).unwrap_or(&[])),
+        );
     }
     for (k, v) in [
         ("Type", "oneshot"),
@@ -442,7 +536,31 @@ pub(crate) fn oneshot_create(
             svc.add(k, v);
         }
     }
-    Ok(finish(src, ctx, file, name))
+    finish(src, ctx, file, name, o.warnings)
+}
+
+/// A `RequiresMountsFor=` value systemd reads as this one path. systemd 252 splits the
+/// value into words with quotes removed but no C escapes (quadlet's `\x20` would become
+/// `x20`), so a path with whitespace, quotes or backslashes is double-quoted with `\\`
+/// and `\"` (which newer systemd, applying C escapes, reads the same way). `%` is left
+/// as it is: the paths come from the source, where it already is a specifier or `%%`.
+pub(crate) fn mount_path_value(p: &str) -> String {
+    if !p
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'\\'))
+    {
+        return p.to_owned();
+    }
+    let mut out = String::with_capacity(p.len() + 4);
+    out.push('"');
+    for c in p.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 /// Insert entries at the front of a section (quadlet prepends its Wants/After pair so that
@@ -468,6 +586,12 @@ pub(crate) fn order_sections(file: &mut UnitFile) {
         _ => 2,
     };
     file.sections.sort_by_key(|s| rank(&s.name));
+}
+
+/// The words of an `[Install]` list entry, split as quadlet splits them (`LookupAllStrv`).
+fn install_words(src: &Source, e: &Entry) -> Result<Vec<String>, SourceError> {
+    values::split(&e.value, values::Split::Strv)
+        .map_err(|why| src.err(e.line, format!("{}: {why}", e.key)))
 }
 
 /// The `[Install]` section becomes symlinks: generated units cannot be enabled.
@@ -503,7 +627,7 @@ fn install_links(src: &Source, unit: &str, file: &UnitFile) -> Result<Vec<Link>,
         ("UpheldBy", ".upholds"),
     ] {
         for e in install.list(key) {
-            for target in values::words(src, e)? {
+            for target in install_words(src, e)? {
                 if !valid_unit_name(&target) {
                     return Err(src.err(
                         e.line,
@@ -519,7 +643,7 @@ fn install_links(src: &Source, unit: &str, file: &UnitFile) -> Result<Vec<Link>,
     }
     let suffix = unit.rsplit_once('.').map(|(_, s)| s).unwrap_or("");
     for e in install.list("Alias") {
-        for alias in values::words(src, e)? {
+        for alias in install_words(src, e)? {
             if !valid_unit_name(&alias) || !alias.ends_with(&format!(".{suffix}")) {
                 return Err(src.err(
                     e.line,
@@ -538,57 +662,214 @@ fn install_links(src: &Source, unit: &str, file: &UnitFile) -> Result<Vec<Link>,
 }
 
 /// Absolute host path for a user-written path: relative ones are taken against the source
-/// file's directory, as quadlet does; `%` specifiers and `~` are left to systemd/podman.
+/// file's directory and cleaned (`./src/` -> `DIR/src`), as quadlet does; `%` specifiers
+/// and `~` are left to systemd/podman.
 pub(crate) fn host_path(src: &Source, p: &str) -> String {
-    if p.starts_with('/') || p.starts_with('%') || p.starts_with('~') {
+    if p.starts_with('/') || (p.starts_with('%') && !p.starts_with("%%")) || p.starts_with('~') {
         return p.to_owned();
     }
     let dir = src.path.parent().unwrap_or(Path::new("/"));
-    let rel = p.strip_prefix("./").unwrap_or(p);
     // The directory is literal text: a `%` in it must not read as a specifier.
     let dir = dir.to_string_lossy().replace('%', "%%");
-    if rel.is_empty() || rel == "." {
-        return dir;
+    clean_path(&concat(&[&dir, "/", p]))
+}
+
+/// Lexical clean of an absolute path (Go's `filepath.Clean`): no `//`, `.`, `..` or
+/// trailing `/`.
+pub(crate) fn clean_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
     }
-    format!("{}/{rel}", dir.trim_end_matches('/'))
+    let mut out = String::with_capacity(p.len());
+    for c in &parts {
+        out.push('/');
+        out.push_str(c);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// The unit of a referenced source file (`db.container`, `net.network`) for `key` of
+/// `e`: the source must exist in this run, and be of a kind rootlet translates. `Ok(None)`
+/// when `word` names no source file at all (a plain unit name).
+pub(crate) fn reference_unit(
+    src: &Source,
+    ctx: &Context,
+    e: &Entry,
+    word: &str,
+) -> Result<Option<String>, SourceError> {
+    let Some((stem, ext)) = word.rsplit_once('.') else {
+        return Ok(None);
+    };
+    if UNSUPPORTED_EXTENSIONS.contains(&ext) {
+        return Err(src.err(
+            e.line,
+            format!(
+                "{}: `{word}` is a .{ext} file, which rootlet does not translate yet (quadlet would use {}); \
+                 name a unit instead",
+                e.key,
+                foreign_unit_name(ext, stem)
+            ),
+        ));
+    }
+    match SourceKind::from_file_name(word) {
+        Some((k, _)) if k != SourceKind::Socket => match ctx.find(word) {
+            Some(Ok(s)) => Ok(Some(s.unit_name())),
+            // It exists (its own error is reported with it): named by the file-name rule.
+            Some(Err(_)) => Ok(Some(unit_name_for(k, stem))),
+            None => Err(src.err(
+                e.line,
+                format!(
+                    "{}: `{word}` names no .{} file on the search path",
+                    e.key,
+                    k.extension()
+                ),
+            )),
+        },
+        _ => Ok(None),
+    }
 }
 
 /// `[Unit]` dependencies on other sources (`Requires=db.container`, `After=net.network`)
-/// name the units those sources become.
-pub(crate) fn translate_references(src: &Source, ctx: &Context, file: &mut UnitFile) {
-    let _ = src;
+/// name the units those sources become; a source that does not exist is an error, as in
+/// quadlet 5.8, and so is one of a kind rootlet does not translate.
+pub(crate) fn translate_references(
+    src: &Source,
+    ctx: &Context,
+    file: &mut UnitFile,
+) -> Result<(), SourceError> {
     let Some(unit) = file.sections.iter_mut().find(|s| s.name == "Unit") else {
-        return;
+        return Ok(());
     };
     for e in unit
         .entries
         .iter_mut()
         .filter(|e| DEP_KEYS.contains(&&*e.key))
     {
-        if ![".container", ".network", ".volume"]
-            .iter()
-            .any(|x| e.value.contains(x))
+        // Most values name plain units: nothing to look up.
+        if !e.value.contains('.')
+            || !e.value.split_whitespace().any(|w| {
+                w.rsplit_once('.').is_some_and(|(_, x)| {
+                    UNSUPPORTED_EXTENSIONS.contains(&x)
+                        || matches!(SourceKind::from_file_name(w), Some((k, _)) if k != SourceKind::Socket)
+                })
+            })
         {
             continue;
         }
-        let mapped: Vec<String> = e
-            .value
-            .split_whitespace()
-            .map(|w| match ctx.sources.get(w) {
-                Some(s) if s.kind != SourceKind::Socket => s.unit_name(),
-                _ => match SourceKind::from_file_name(w) {
-                    Some((k, stem)) if k != SourceKind::Socket => unit_name_for(k, stem),
-                    _ => w.to_owned(),
-                },
-            })
-            .collect();
+        let mut mapped: Vec<String> = Vec::new();
+        for w in e.value.split_whitespace() {
+            mapped.push(reference_unit(src, ctx, e, w)?.unwrap_or_else(|| w.to_owned()));
+        }
         e.value = mapped.join(" ");
     }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Translate `files` (name, text) as one run; `(unit name -> unit text, warnings,
+    /// errors)`.
+    fn run(files: &[(&str, &str)]) -> (BTreeMap<String, String>, Vec<String>, Vec<String>) {
+        let sources: Vec<Source> = files
+            .iter()
+            .map(|(name, text)| {
+                let (kind, _) = SourceKind::from_file_name(name).unwrap();
+                Source {
+                    path: PathBuf::from(format!("/q/{name}")),
+                    name: (*name).to_owned(),
+                    kind,
+                    file: UnitFile::parse(text).unwrap(),
+                }
+            })
+            .collect();
+        let by_name: BTreeMap<String, &Source> =
+            sources.iter().map(|s| (s.name.clone(), s)).collect();
+        let defaults = Defaults::default();
+        let none = BTreeMap::new();
+        let ctx = Context {
+            podman: "/usr/bin/podman",
+            defaults: &defaults,
+            sources: &by_name,
+            sockets_for: &none,
+            load: None,
+        };
+        let (mut units, mut warnings, mut errors) = (BTreeMap::new(), Vec::new(), Vec::new());
+        for s in &sources {
+            match translate(s, &ctx) {
+                Ok(g) => {
+                    warnings.extend(g.warnings.iter().map(ToString::to_string));
+                    units.insert(g.name.clone(), g.text());
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        (units, warnings, errors)
+    }
+
+    #[test]
+    fn warnings_where_quadlet_warns() {
+        let (units, warnings, errors) = run(&[
+            (
+                "a.container",
+                "[Container]\nImage=shortname\nExec=/bin/echo \\q\nLabel=x=1 bad=\\q\n[Service]\nUser=me\n",
+            ),
+            ("b.volume", "[Volume]\n[Service]\nDynamicUser=yes\n"),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let has = |w: &str| warnings.iter().any(|x| x.contains(w));
+        assert!(has(
+            "/q/a.container:2: Image: `shortname` is not a fully qualified"
+        ));
+        assert!(has("/q/a.container:3: Exec: unsupported escape char"));
+        assert!(has("/q/a.container:4: Label: unsupported escape char"));
+        assert!(has("/q/a.container:6: User= in [Service]"));
+        assert!(has("/q/b.volume:3: DynamicUser= in [Service]"));
+        // The unit is still made, without what could not be read.
+        let a = &units["a.service"];
+        assert!(a.contains("-d shortname\n"), "{a}");
+        assert!(!a.contains("--label"), "{a}");
+    }
+
+    #[test]
+    fn unclosed_quote_is_taken_as_closed_with_a_warning() {
+        let (units, warnings, _) = run(&[(
+            "a.container",
+            "[Container]\nImage=docker.io/x\nExec=/bin/sh -c \"echo hi\n",
+        )]);
+        assert!(units["a.service"].contains(r#"docker.io/x /bin/sh -c "echo hi""#));
+        assert!(warnings.iter().any(|w| w.contains("unbalanced \" quote")));
+    }
+
+    #[test]
+    fn references_to_untranslated_kinds_and_missing_sources_are_errors() {
+        let (_, _, errors) = run(&[
+            (
+                "a.container",
+                "[Unit]\nAfter=x.pod\n[Container]\nImage=docker.io/x\n",
+            ),
+            (
+                "b.container",
+                "[Unit]\nWants=gone.network\n[Container]\nImage=docker.io/x\n",
+            ),
+            ("c.volume", "[Volume]\nDriver=image\nImage=x.build\n"),
+        ]);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("/q/a.container:2: After: `x.pod` is a .pod file"));
+        assert!(errors[1].starts_with("/q/b.container:2: Wants: `gone.network` names no .network"));
+        assert!(errors[2].starts_with("/q/c.volume:3: Image: `x.build` is a .build file"));
+    }
 
     #[test]
     fn known_keys_are_shared_not_allocated() {

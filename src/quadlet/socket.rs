@@ -93,5 +93,6 @@ pub fn translate(src: &Source, name: String) -> Result<Generated, SourceError> {
         name,
         file,
         links: Vec::new(),
+        warnings: Vec::new(),
     })
 }

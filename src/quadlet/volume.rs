@@ -1,10 +1,12 @@
-//! `X.volume` -> `X-volume.service`: a oneshot `podman volume create --ignore`.
+//! `X.volume` -> `X-volume.service`: a oneshot `podman volume create --ignore`
+//! (quadlet 5.8's `ConvertVolume`).
 
-use super::values::{boolean, key_values, single};
-use super::{unknown_key, Context, Generated, Source};
+use super::values::{self, boolean, last, unquote};
+use super::{Context, Generated, Oneshot, Source};
 use crate::error::SourceError;
-use std::collections::BTreeMap;
+use crate::unit::Index;
 
+/// Every key of quadlet 5.8's `[Volume]`.
 pub(crate) const KEYS: &[&str] = &[
     "ContainersConfModule",
     "Copy",
@@ -16,128 +18,128 @@ pub(crate) const KEYS: &[&str] = &[
     "Label",
     "Options",
     "PodmanArgs",
+    "ServiceName",
     "Type",
     "User",
     "VolumeName",
 ];
 
-/// The `[Volume]` section, typed.
-#[derive(Debug, Clone, Default)]
-pub struct Volume {
-    pub name: String,
-    pub copy: bool,
-    pub device: Option<String>,
-    pub fs_type: Option<String>,
-    pub driver: Option<String>,
-    pub image: Option<String>,
-    pub user: Option<String>,
-    pub group: Option<String>,
-    pub options: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    pub podman_args: Vec<String>,
-    pub global_args: Vec<String>,
-}
-
-/// The podman volume name of a `.volume` source: `VolumeName=` or `systemd-X`.
+/// The podman volume name of a `.volume` source: `VolumeName=` or `systemd-X`
+/// (`systemd-X-%i` for templates).
 pub fn volume_name(src: &Source) -> String {
-    src.file
-        .section("Volume")
-        .and_then(|s| s.last("VolumeName"))
-        .filter(|e| !e.value.is_empty())
-        .map(|e| e.value.clone())
-        .unwrap_or_else(|| format!("systemd-{}", src.stem()))
+    super::network::resource_name(src, "Volume", "VolumeName")
 }
 
-impl Volume {
-    pub fn from_source(src: &Source) -> Result<Volume, SourceError> {
-        let empty = crate::unit::Section::new("Volume");
-        let sec = src.file.section("Volume").unwrap_or(&empty);
-        for e in &sec.entries {
-            if !KEYS.contains(&&*e.key) {
-                return Err(unknown_key(src, "Volume", e, KEYS));
-            }
-        }
-        let one = |k: &str| -> Result<Option<String>, SourceError> {
-            sec.last(k)
-                .filter(|e| !e.value.is_empty())
-                .map(|e| single(src, e))
-                .transpose()
-        };
-        let mut v = Volume {
-            name: volume_name(src),
-            copy: sec
-                .last("Copy")
-                .map(|e| boolean(src, e))
-                .unwrap_or(Ok(true))?,
-            device: one("Device")?,
-            fs_type: one("Type")?,
-            driver: one("Driver")?,
-            image: one("Image")?,
-            user: one("User")?,
-            group: one("Group")?,
-            options: sec
-                .last("Options")
-                .filter(|e| !e.value.is_empty())
-                .map(|e| e.value.clone()),
-            labels: key_values(src, sec.list("Label"))?,
-            ..Volume::default()
-        };
-        if v.driver.as_deref() == Some("image") && v.image.is_none() {
-            let line = sec.last("Driver").map(|e| e.line).unwrap_or(0);
-            return Err(src.err(line, "Driver=image needs Image="));
-        }
-        if v.image.is_some() && v.driver.as_deref() != Some("image") {
-            let line = sec.last("Image").map(|e| e.line).unwrap_or(0);
-            return Err(src.err(line, "Image= needs Driver=image"));
-        }
-        (v.podman_args, v.global_args) =
-            super::values::extra_args(src, &crate::unit::Index::new(sec))?;
-        Ok(v)
+/// `User=`/`Group=` of a volume: a number or `root` (quadlet reads any name or bad number
+/// as 0, which is right only for `root`; rootlet refuses the others).
+fn id(src: &Source, sec: &Index, key: &str) -> Result<Option<u32>, SourceError> {
+    let Some(e) = sec.last(key) else {
+        return Ok(None);
+    };
+    let v = unquote(&e.value);
+    if v == "root" {
+        return Ok(Some(0));
     }
-
-    pub fn create_argv(&self, podman: &str) -> Vec<String> {
-        let mut a = vec![podman.to_owned()];
-        a.extend(self.global_args.iter().cloned());
-        a.extend(["volume".into(), "create".into(), "--ignore".into()]);
-        if let Some(d) = &self.driver {
-            a.extend(["--driver".into(), d.clone()]);
-        }
-        if let Some(i) = &self.image {
-            a.extend(["--opt".into(), format!("image={i}")]);
-        }
-        if !self.copy {
-            a.extend(["--opt".into(), "nocopy".into()]);
-        }
-        if let Some(d) = &self.device {
-            a.extend(["--opt".into(), format!("device={d}")]);
-        }
-        if let Some(t) = &self.fs_type {
-            a.extend(["--opt".into(), format!("type={t}")]);
-        }
-        let mut o: Vec<String> = Vec::new();
-        if let Some(u) = &self.user {
-            o.push(format!("uid={u}"));
-        }
-        if let Some(g) = &self.group {
-            o.push(format!("gid={g}"));
-        }
-        if let Some(opts) = &self.options {
-            o.push(opts.clone());
-        }
-        if !o.is_empty() {
-            a.extend(["--opt".into(), format!("o={}", o.join(","))]);
-        }
-        for (k, v) in &self.labels {
-            a.extend(["--label".into(), format!("{k}={v}")]);
-        }
-        a.extend(self.podman_args.iter().cloned());
-        a.push(self.name.clone());
-        a
-    }
+    v.parse::<u32>().map(Some).map_err(|_| {
+        src.err(
+            e.line,
+            format!(
+                "{key}: `{v}` is not a numeric {} (quadlet 5.8 would silently use 0)",
+                if key == "User" { "uid" } else { "gid" }
+            ),
+        )
+    })
 }
 
 /// Translate a `.volume` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let v = Volume::from_source(src)?;
-    super::oneshot_create(src, ctx, &v.create_argv(ctx.podman), None, name)
+    let empty = crate::unit::Section::new("Volume");
+    let sec = Index::new(src.file.section("Volume").unwrap_or(&empty));
+    let mut warnings = Vec::new();
+    let mut a = vec![ctx.podman.to_owned()];
+    a.extend(values::global_args(src, &sec, &mut warnings));
+    a.extend(["volume", "create", "--ignore"].map(str::to_owned));
+    let driver = sec.last("Driver").map(|e| unquote(&e.value));
+    if let Some(d) = driver {
+        a.extend(["--driver".to_owned(), d.to_owned()]);
+    }
+    let mut mounts_for = Vec::new();
+    let mut pulls = false;
+    // `o=` mount options, or `image=` for the image driver.
+    let mut opts = String::new();
+    if driver == Some("image") {
+        let Some((e, image)) = last(&sec, "Image") else {
+            let line = sec.last("Driver").map_or(0, |e| e.line);
+            return Err(src.err(line, "Driver=image needs Image="));
+        };
+        super::container::foreign_image(src, e, image)?;
+        warnings.extend(super::container::short_name_warning(src, e, image));
+        // The image may have to be pulled: this one waits for the network.
+        pulls = true;
+        opts = super::concat(&["image=", image]);
+    } else {
+        if let Some(e) = sec.last("Image").filter(|e| !e.value.is_empty()) {
+            return Err(src.err(e.line, "Image= needs Driver=image"));
+        }
+        let mut o: Vec<String> = Vec::new();
+        if let Some(u) = id(src, &sec, "User")? {
+            o.push(format!("uid={u}"));
+        }
+        if let Some(g) = id(src, &sec, "Group")? {
+            o.push(format!("gid={g}"));
+        }
+        if let Some(e) = sec.last("Copy") {
+            let copy = if boolean(src, e)? { "copy" } else { "nocopy" };
+            a.extend(["--opt".to_owned(), copy.to_owned()]);
+        }
+        let device = last(&sec, "Device");
+        if let Some((_, d)) = device {
+            a.extend(["--opt".to_owned(), super::concat(&["device=", d])]);
+        }
+        if let Some((e, t)) = last(&sec, "Type") {
+            let Some((_, d)) = device else {
+                return Err(src.err(e.line, "Type= needs Device="));
+            };
+            a.extend(["--opt".to_owned(), super::concat(&["type=", t])]);
+            if t == "bind" {
+                // The bind source must be mounted before the volume is made.
+                mounts_for.push(d.to_owned());
+            }
+        }
+        if let Some((e, m)) = last(&sec, "Options") {
+            if device.is_none() {
+                return Err(src.err(e.line, "Options= needs Device="));
+            }
+            o.push(m.to_owned());
+        }
+        if !o.is_empty() {
+            opts = super::concat(&["o=", &o.join(",")]);
+        }
+    }
+    if !opts.is_empty() {
+        a.extend(["--opt".to_owned(), opts]);
+    }
+    let kv = values::key_values(src, sec.list("Label"), &mut warnings);
+    for (k, v) in kv {
+        a.push("--label".to_owned());
+        a.push(match v {
+            Some(v) => super::concat(&[&k, "=", &v]),
+            None => k,
+        });
+    }
+    a.extend(values::podman_args(src, &sec, &mut warnings));
+    a.push(volume_name(src));
+    super::oneshot_create(
+        src,
+        ctx,
+        Oneshot {
+            argv: a,
+            stop_post: None,
+            pulls,
+            deps: Vec::new(),
+            mounts_for,
+            warnings,
+        },
+        name,
+    )
 }
