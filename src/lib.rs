@@ -14,6 +14,7 @@
 //! - [`install`]: the no-root install (`rootlet install --user`) and `rootlet regenerate`.
 //! - [`wait`]: the network-online wait of `rootlet-wait-online`.
 //! - [`activation`]: socket-activation fd hand-over across `execve`.
+//! - [`manage`]: the day-2 commands `rootlet print|rm|add|list`.
 //! - [`doctor`]: `rootlet doctor`, every known reason a rootless setup fails, with fixes.
 
 pub mod activation;
@@ -24,6 +25,7 @@ pub mod exec;
 pub mod fsutil;
 pub mod generator;
 pub mod install;
+pub mod manage;
 #[doc(hidden)]
 pub mod properties;
 pub mod quadlet;

@@ -1,0 +1,263 @@
+//! The user manager over the user's D-Bus session bus (zbus, no tokio): unit states,
+//! start, stop, reload. Every operation runs on a thread of its own under a deadline: a
+//! manager that does not answer costs the caller at most that long, never a hang.
+//! The last journal line of a unit comes from `journalctl`, also under a deadline.
+
+use super::ManageError;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use zbus::{Connection, OwnedObjectPath, OwnedVariant};
+
+const SD: &str = "org.freedesktop.systemd1";
+const SD_PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+const UNIT: &str = "org.freedesktop.systemd1.Unit";
+const PROPS: &str = "org.freedesktop.DBus.Properties";
+
+/// A unit's state as the manager reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitState {
+    /// `loaded`, `not-found`, `error`, ...
+    pub load: String,
+    /// `active`, `inactive`, `failed`, `activating`, ...
+    pub active: String,
+    /// `running`, `dead`, `failed`, `listening`, ...
+    pub sub: String,
+    /// The service's or socket's `Result` (`success`, `exit-code`, ...), empty for other types.
+    pub result: String,
+}
+
+impl UnitState {
+    /// Running or on its way up or down: what `rm` refuses to remove without `--force`.
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self.active.as_str(),
+            "active" | "activating" | "deactivating" | "reloading" | "refreshing"
+        )
+    }
+}
+
+/// How long one call to the manager may take (connect and answer).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// Run `make()`'s future on a thread of its own; give up after `deadline`.
+fn on_thread<T, F, Fut>(deadline: Duration, make: F) -> Result<T, ManageError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("dbus".into())
+        .spawn(move || {
+            let _ = tx.send(zbus::block_on(make()));
+        })
+        .map_err(|e| ManageError::Manager(format!("cannot start a thread: {e}")))?;
+    match rx.recv_timeout(deadline) {
+        Ok(r) => r.map_err(ManageError::Manager),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(ManageError::Manager(format!(
+            "no answer within {} s",
+            deadline.as_secs()
+        ))),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(ManageError::Manager("the D-Bus thread failed".into()))
+        }
+    }
+}
+
+async fn connect() -> Result<Connection, String> {
+    zbus::connection::Builder::session()
+        .method_timeout(CALL_TIMEOUT)
+        .build()
+        .await
+        .map_err(|e| format!("cannot connect to the session bus: {e}"))
+}
+
+async fn get(
+    conn: &Connection,
+    path: &str,
+    iface: &str,
+    prop: &str,
+) -> Result<OwnedVariant, String> {
+    conn.call_method(Some(SD), path, Some(PROPS), "Get", &(iface, prop))
+        .await
+        .map_err(|e| format!("reading {prop}: {e}"))?
+        .body()
+        .deserialize::<OwnedVariant>()
+        .map_err(|e| format!("reading {prop}: {e}"))
+}
+
+async fn get_string(
+    conn: &Connection,
+    path: &str,
+    iface: &str,
+    prop: &str,
+) -> Result<String, String> {
+    String::try_from(get(conn, path, iface, prop).await?)
+        .map_err(|_| format!("unexpected type of {prop}"))
+}
+
+async fn unit_path(conn: &Connection, unit: &str) -> Result<String, String> {
+    let p: OwnedObjectPath = conn
+        .call_method(Some(SD), SD_PATH, Some(MANAGER), "LoadUnit", &(unit,))
+        .await
+        .map_err(|e| format!("LoadUnit({unit}): {e}"))?
+        .body()
+        .deserialize()
+        .map_err(|e| format!("LoadUnit({unit}): {e}"))?;
+    Ok(p.as_str().to_owned())
+}
+
+async fn state(conn: &Connection, unit: &str) -> Result<UnitState, String> {
+    let path = unit_path(conn, unit).await?;
+    let mut s = UnitState {
+        load: get_string(conn, &path, UNIT, "LoadState").await?,
+        active: get_string(conn, &path, UNIT, "ActiveState").await?,
+        sub: get_string(conn, &path, UNIT, "SubState").await?,
+        result: String::new(),
+    };
+    let iface = match unit.rsplit_once('.').map(|(_, t)| t) {
+        Some("service") => Some("org.freedesktop.systemd1.Service"),
+        Some("socket") => Some("org.freedesktop.systemd1.Socket"),
+        _ => None,
+    };
+    if let (Some(iface), "loaded") = (iface, s.load.as_str()) {
+        s.result = get_string(conn, &path, iface, "Result")
+            .await
+            .unwrap_or_default();
+    }
+    Ok(s)
+}
+
+async fn has_job(conn: &Connection, path: &str) -> Result<bool, String> {
+    let job = get(conn, path, UNIT, "Job").await?;
+    Ok(<(u32, OwnedObjectPath)>::try_from(job)
+        .map_err(|_| "unexpected type of Job".to_string())?
+        .0
+        != 0)
+}
+
+/// Whether the user manager can be asked at all (the session bus is there).
+pub fn reachable() -> bool {
+    on_thread(CALL_TIMEOUT, || async {
+        let conn = connect().await?;
+        conn.call_method(Some(SD), SD_PATH, Some(PROPS), "Get", &(MANAGER, "Version"))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+    .is_ok()
+}
+
+/// The states of `units`, in order (one connection for all).
+pub fn states(units: &[String]) -> Result<Vec<UnitState>, ManageError> {
+    let units = units.to_vec();
+    let deadline = CALL_TIMEOUT + Duration::from_millis(50 * units.len() as u64);
+    on_thread(deadline, move || async move {
+        let conn = connect().await?;
+        let mut v = Vec::with_capacity(units.len());
+        for u in &units {
+            v.push(state(&conn, u).await?);
+        }
+        Ok(v)
+    })
+}
+
+/// `Manager.Reload()` (what `systemctl --user daemon-reload` does): generators run again.
+pub fn reload() -> Result<(), ManageError> {
+    on_thread(CALL_TIMEOUT + Duration::from_secs(5), || async {
+        let conn = connect().await?;
+        conn.call_method(Some(SD), SD_PATH, Some(MANAGER), "Reload", &())
+            .await
+            .map_err(|e| format!("Reload: {e}"))?;
+        Ok(())
+    })
+}
+
+/// Queue `method` (`StartUnit`, `StopUnit`) for `unit` and wait until its job is done
+/// (polled every 100 ms) or `wait` has passed; returns the state then.
+fn job(method: &'static str, unit: &str, wait: Duration) -> Result<UnitState, ManageError> {
+    let unit = unit.to_owned();
+    on_thread(wait + CALL_TIMEOUT, move || async move {
+        let conn = connect().await?;
+        conn.call_method(
+            Some(SD),
+            SD_PATH,
+            Some(MANAGER),
+            method,
+            &(unit.as_str(), "replace"),
+        )
+        .await
+        .map_err(|e| format!("{method}({unit}): {e}"))?;
+        let path = unit_path(&conn, &unit).await?;
+        let until = Instant::now() + wait;
+        while has_job(&conn, &path).await? {
+            if Instant::now() >= until {
+                return Err(format!("{unit}: job not done within {} s", wait.as_secs()));
+            }
+            // The connection is read again on the next call; nothing is lost meanwhile.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        state(&conn, &unit).await
+    })
+}
+
+/// Start `unit`, wait for the start job (at most `wait`).
+pub fn start(unit: &str, wait: Duration) -> Result<UnitState, ManageError> {
+    job("StartUnit", unit, wait)
+}
+
+/// Stop `unit`, wait for the stop job (at most `wait`).
+pub fn stop(unit: &str, wait: Duration) -> Result<UnitState, ManageError> {
+    job("StopUnit", unit, wait)
+}
+
+/// The last journal line of a user unit (`journalctl --user -u UNIT -n 1 -o cat`), or
+/// `None` when there is none or journalctl does not answer within `deadline`.
+pub fn last_log_line(unit: &str, deadline: Duration) -> Option<String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("journalctl")
+        .args([
+            "--user",
+            "--no-pager",
+            "-q",
+            "-n",
+            "1",
+            "-o",
+            "cat",
+            "-u",
+            unit,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut out = child.stdout.take()?;
+    // Read on a thread: a full pipe must not stall journalctl while we wait for it.
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = (&mut out).take(64 * 1024).read_to_end(&mut buf);
+        buf
+    });
+    let until = Instant::now() + deadline;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let buf = reader.join().ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim_end().to_owned())
+}
