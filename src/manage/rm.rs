@@ -133,22 +133,22 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
         ..Removed::default()
     };
     let units = plan.units();
-    let running: Vec<String> = if units.is_empty() {
+    let states: Vec<(String, UnitState)> = if units.is_empty() {
         Vec::new()
     } else {
         match systemd::states(&units) {
-            Ok(states) => units
-                .iter()
-                .zip(states.iter())
-                .filter(|(_, s): &(&String, &UnitState)| s.is_running())
-                .map(|(u, _)| u.clone())
-                .collect(),
+            Ok(states) => units.iter().cloned().zip(states).collect(),
             Err(e) => {
                 out.states_unknown = Some(e.to_string());
                 Vec::new()
             }
         }
     };
+    let running: Vec<String> = states
+        .iter()
+        .filter(|(_, s)| s.is_running())
+        .map(|(u, _)| u.clone())
+        .collect();
     if !running.is_empty() {
         if !opts.force {
             return Err(ManageError::Running { units: running });
@@ -161,6 +161,9 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
                     s.active
                 )));
             }
+            if s.active == "failed" {
+                let _ = systemd::reset_failed(u);
+            }
             out.stopped.push(u.clone());
         }
     }
@@ -170,6 +173,12 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
             Ok(()) => out.files.push(p.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(ManageError::io(p, e)),
+        }
+    }
+    // A failed unit whose source is gone would stay listed as failed: forget it.
+    for (u, s) in &states {
+        if s.active == "failed" {
+            let _ = systemd::reset_failed(u);
         }
     }
     let mut apps = places.apps()?;

@@ -175,8 +175,27 @@ pub fn reload() -> Result<(), ManageError> {
     })
 }
 
-/// Queue `method` (`StartUnit`, `StopUnit`) for `unit` and wait until its job is done
-/// (polled every 100 ms) or `wait` has passed; returns the state then.
+/// `ResetFailedUnit(unit)`: forget a failed unit's state (after its source is removed).
+pub fn reset_failed(unit: &str) -> Result<(), ManageError> {
+    let unit = unit.to_owned();
+    on_thread(CALL_TIMEOUT + Duration::from_secs(5), move || async move {
+        let conn = connect().await?;
+        conn.call_method(
+            Some(SD),
+            SD_PATH,
+            Some(MANAGER),
+            "ResetFailedUnit",
+            &(unit.as_str(),),
+        )
+        .await
+        .map_err(|e| format!("ResetFailedUnit({unit}): {e}"))?;
+        Ok(())
+    })
+}
+
+/// Queue `method` (`StartUnit`, `StopUnit`) for `unit` and wait, polling every 100 ms,
+/// until its job is done and the unit has settled (not activating, e.g. waiting to be
+/// restarted, nor deactivating), or `wait` has passed; returns the state then.
 fn job(method: &'static str, unit: &str, wait: Duration) -> Result<UnitState, ManageError> {
     let unit = unit.to_owned();
     on_thread(wait + CALL_TIMEOUT, move || async move {
@@ -192,14 +211,20 @@ fn job(method: &'static str, unit: &str, wait: Duration) -> Result<UnitState, Ma
         .map_err(|e| format!("{method}({unit}): {e}"))?;
         let path = unit_path(&conn, &unit).await?;
         let until = Instant::now() + wait;
-        while has_job(&conn, &path).await? {
-            if Instant::now() >= until {
-                return Err(format!("{unit}: job not done within {} s", wait.as_secs()));
+        loop {
+            let settled = !has_job(&conn, &path).await?
+                && !matches!(
+                    get_string(&conn, &path, UNIT, "ActiveState")
+                        .await?
+                        .as_str(),
+                    "activating" | "deactivating" | "reloading" | "refreshing"
+                );
+            if settled || Instant::now() >= until {
+                return state(&conn, &unit).await;
             }
             // The connection is read again on the next call; nothing is lost meanwhile.
             std::thread::sleep(Duration::from_millis(100));
         }
-        state(&conn, &unit).await
     })
 }
 
@@ -213,23 +238,31 @@ pub fn stop(unit: &str, wait: Duration) -> Result<UnitState, ManageError> {
     job("StopUnit", unit, wait)
 }
 
-/// The last journal line of a user unit (`journalctl --user -u UNIT -n 1 -o cat`), or
-/// `None` when there is none or journalctl does not answer within `deadline`.
+/// The last journal line about a failed user unit, or `None` when there is none or
+/// journalctl does not answer within `deadline` (per call). The unit's own processes are
+/// asked first (`_SYSTEMD_USER_UNIT=UNIT`: the program's, podman's and the container's
+/// output, podman's container ids and event records left out), then everything about the unit
+/// (`journalctl --user -u UNIT -n 1 -o cat`: systemd's own lines too).
 pub fn last_log_line(unit: &str, deadline: Duration) -> Option<String> {
+    let own = format!("_SYSTEMD_USER_UNIT={unit}");
+    // Container ids (`podman rm` prints them) and podman's event records
+    // (`2026-01-01 10:00:00.1 +0000 UTC m=+0.03 container remove ...`) say nothing new.
+    let is_id = |l: &str| {
+        (l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit())) || l.contains(" UTC m=+")
+    };
+    journal(&["-n", "10", own.as_str()], deadline)
+        .and_then(|lines| lines.into_iter().rev().find(|l| !is_id(l)))
+        .or_else(|| journal(&["-n", "1", "-u", unit], deadline)?.pop())
+}
+
+/// `journalctl --user --no-pager -q -o cat ARGS`: its non-empty lines, or `None` if it
+/// cannot be run or does not finish within `deadline` (then it is killed).
+fn journal(args: &[&str], deadline: Duration) -> Option<Vec<String>> {
     use std::io::Read;
     use std::process::{Command, Stdio};
     let mut child = Command::new("journalctl")
-        .args([
-            "--user",
-            "--no-pager",
-            "-q",
-            "-n",
-            "1",
-            "-o",
-            "cat",
-            "-u",
-            unit,
-        ])
+        .args(["--user", "--no-pager", "-q", "-o", "cat"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -239,7 +272,7 @@ pub fn last_log_line(unit: &str, deadline: Duration) -> Option<String> {
     // Read on a thread: a full pipe must not stall journalctl while we wait for it.
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
-        let _ = (&mut out).take(64 * 1024).read_to_end(&mut buf);
+        let _ = (&mut out).take(256 * 1024).read_to_end(&mut buf);
         buf
     });
     let until = Instant::now() + deadline;
@@ -255,9 +288,10 @@ pub fn last_log_line(unit: &str, deadline: Duration) -> Option<String> {
         }
     }
     let buf = reader.join().ok()?;
-    let text = String::from_utf8_lossy(&buf);
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
+    let lines: Vec<String> = String::from_utf8_lossy(&buf)
+        .lines()
         .map(|l| l.trim_end().to_owned())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    (!lines.is_empty()).then_some(lines)
 }

@@ -217,27 +217,37 @@ pub fn add(a: AddArgs) -> ExitCode {
     }
     let mut ok = true;
     if a.now {
+        let mut started = Vec::new();
         for u in &added.units {
             match systemd::start(u, JOB_WAIT) {
-                Ok(s) if s.active == "active" => eprintln!("rootlet: started {u}"),
+                Ok(s) if s.active == "active" => started.push(u.clone()),
                 Ok(s) => {
                     ok = false;
-                    let why = systemd::last_log_line(u, Duration::from_secs(10));
-                    eprintln!(
-                        "rootlet: {u} did not start: {}/{}{}{}",
-                        s.active,
-                        s.sub,
-                        if s.result.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({})", s.result)
-                        },
-                        why.map(|l| format!(": {l}")).unwrap_or_default()
-                    );
+                    not_started(u, &s);
                 }
                 Err(e) => {
                     ok = false;
                     eprintln!("rootlet: {u}: {e}");
+                }
+            }
+        }
+        // A container that exits at once was "started" (podman said so): look again.
+        if !started.is_empty() {
+            std::thread::sleep(SETTLE);
+            match systemd::states(&started) {
+                Ok(states) => {
+                    for (u, s) in started.iter().zip(states) {
+                        if s.active == "active" || s.active == "reloading" {
+                            eprintln!("rootlet: started {u}");
+                        } else {
+                            ok = false;
+                            not_started(u, &s);
+                        }
+                    }
+                }
+                Err(e) => {
+                    ok = false;
+                    eprintln!("rootlet: {e}");
                 }
             }
         }
@@ -247,6 +257,24 @@ pub fn add(a: AddArgs) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// How long after starting units `add --now` looks at them again.
+const SETTLE: Duration = Duration::from_secs(2);
+
+fn not_started(u: &str, s: &systemd::UnitState) {
+    let why = systemd::last_log_line(u, Duration::from_secs(10));
+    eprintln!(
+        "rootlet: {u} did not start: {}/{}{}{}",
+        s.active,
+        s.sub,
+        if s.result.is_empty() || s.result == "success" {
+            String::new()
+        } else {
+            format!(" ({})", s.result)
+        },
+        why.map(|l| format!(": {l}")).unwrap_or_default()
+    );
 }
 
 fn state_text(s: &Option<systemd::UnitState>) -> String {
