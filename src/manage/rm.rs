@@ -153,8 +153,11 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
         if !opts.force {
             return Err(ManageError::Running { units: running });
         }
-        for u in &running {
-            let s = systemd::stop(u, opts.stop_wait)?;
+        for (u, r) in running
+            .iter()
+            .zip(systemd::all(systemd::stop, &running, opts.stop_wait))
+        {
+            let s = r?;
             if s.is_running() {
                 return Err(ManageError::Manager(format!(
                     "{u} did not stop (it is {})",

@@ -233,6 +233,25 @@ pub fn start(unit: &str, wait: Duration) -> Result<UnitState, ManageError> {
     job("StartUnit", unit, wait)
 }
 
+/// [`start`] or [`stop`] for several units at once (each on its own thread, so that slow
+/// ones do not add up); results in order.
+pub fn all(
+    f: fn(&str, Duration) -> Result<UnitState, ManageError>,
+    units: &[String],
+    wait: Duration,
+) -> Vec<Result<UnitState, ManageError>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = units.iter().map(|u| s.spawn(move || f(u, wait))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(ManageError::Manager("a D-Bus thread failed".into())))
+            })
+            .collect()
+    })
+}
+
 /// Stop `unit`, wait for the stop job (at most `wait`).
 pub fn stop(unit: &str, wait: Duration) -> Result<UnitState, ManageError> {
     job("StopUnit", unit, wait)

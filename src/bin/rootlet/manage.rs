@@ -218,8 +218,9 @@ pub fn add(a: AddArgs) -> ExitCode {
     let mut ok = true;
     if a.now {
         let mut started = Vec::new();
-        for u in &added.units {
-            match systemd::start(u, JOB_WAIT) {
+        let results = systemd::all(systemd::start, &added.units, JOB_WAIT);
+        for (u, r) in added.units.iter().zip(results) {
+            match r {
                 Ok(s) if s.active == "active" => started.push(u.clone()),
                 Ok(s) => {
                     ok = false;
