@@ -105,7 +105,7 @@ fn read(path: &Path) -> Result<Vec<u8>, Vec<SourceError>> {
 }
 
 fn read_dir(dir: &Path) -> Result<Input, Vec<SourceError>> {
-    let app = std::path::absolute(dir)
+    let app = std::fs::canonicalize(dir)
         .ok()
         .and_then(|d| {
             d.components()

@@ -298,6 +298,44 @@ mod tests {
     }
 
     #[test]
+    fn only_the_users_own_roots_are_removable() {
+        let env = UserEnv {
+            uid: 7,
+            home: Some("/home/u".into()),
+            runtime_dir: Some("/run/user/7".into()),
+            ..UserEnv::default()
+        };
+        let p = Places::new(env.clone()).unwrap();
+        assert_eq!(
+            p.install_dir,
+            PathBuf::from("/home/u/.config/containers/systemd")
+        );
+        assert!(p.is_own(Path::new(
+            "/home/u/.config/containers/systemd/a/web.container"
+        )));
+        assert!(p.is_own(Path::new("/run/user/7/containers/systemd/web.container")));
+        assert!(!p.is_own(Path::new("/etc/containers/systemd/users/7/web.container")));
+        assert!(!p.is_own(Path::new(
+            "/usr/share/containers/systemd/users/web.container"
+        )));
+        assert!(!p.is_own(Path::new(
+            "/home/u/.config/containers/systemdx/web.container"
+        )));
+        let p = Places::new(UserEnv {
+            unit_dirs: Some("/srv/q:/etc/q".into()),
+            ..env
+        })
+        .unwrap();
+        assert_eq!(p.install_dir, PathBuf::from("/srv/q"));
+        assert!(p.is_own(Path::new("/srv/q/a.container")));
+        assert!(!p.is_own(Path::new("/etc/q/a.container")));
+        assert!(matches!(
+            Places::new(UserEnv::default()),
+            Err(ManageError::NoConfigDir)
+        ));
+    }
+
+    #[test]
     fn apps_round_trip() {
         let mut a = Apps::default();
         a.apps

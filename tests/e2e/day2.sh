@@ -124,7 +124,11 @@ check "rm of an unknown name fails; with --ignore it does not" sh -c \
 check "no failed user unit left" sh -c "[ -z \"\$($SANDBOX user systemctl --user list-units --failed --plain --no-legend </dev/null)\" ]" \
     || u systemctl --user list-units --failed --plain --no-legend
 
-sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
+if [ -z "${E2E_DEBUG:-}" ]; then
+    sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
+else
+    echo "E2E_DEBUG: sandbox $E2E_NAME left running (E2E=$E2E E2E_NAME=$E2E_NAME $SANDBOX shutdown), work dir $W"
+fi
 printf 'whole suite: %.1fs\n' "$(awk "BEGIN{print $EPOCHREALTIME-$T0}")"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

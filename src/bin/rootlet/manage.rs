@@ -622,7 +622,7 @@ fn parse_response(raw: &[u8]) -> Result<Vec<u8>, String> {
             if size == 0 {
                 return Ok(out);
             }
-            if rest.len() < size + 2 {
+            if size.checked_add(2).map_or(true, |n| rest.len() < n) {
                 return Err("a truncated chunked body".into());
             }
             out.extend_from_slice(&rest[..size]);
@@ -657,6 +657,14 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n"
         )
         .is_err());
+        for huge in [
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nab",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nab",
+            b"HTTP/1.1 200\r\n\r\n\xff\xfe",
+        ] {
+            let _ = parse_response(huge); // no panic
+        }
     }
 
     #[test]
