@@ -225,7 +225,13 @@ fn add_a_file_a_directory_and_a_bundle_then_list_and_rm() {
         ["api.container", "data.volume", "solo.container"]
     );
     assert!(!e.apps().contains("shop"));
-    // rm an application by its name.
+    // rm an application by its name, or by a file of it that is no source.
+    ok(&e.run(&["add", "--no-reload", "in/shop"]));
+    ok(&e.run(&["rm", "--no-reload", "nginx.conf"]));
+    assert_eq!(
+        e.sources(),
+        ["api.container", "data.volume", "solo.container"]
+    );
     ok(&e.run(&["rm", "--no-reload", "stack"]));
     assert_eq!(e.sources(), ["solo.container"]);
     assert!(!e.apps().contains("stack"));

@@ -118,6 +118,11 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
             Err(ManageError::NotFound(_)) if apps.apps.contains_key(name.as_str()) => {
                 add_app(&mut plan, name);
             }
+            // A file of an application that is no source (`notes.txt`): its application.
+            Err(ManageError::NotFound(_)) if apps.app_of(name).is_some() => {
+                let app = apps.app_of(name).unwrap_or_default().to_owned();
+                add_app(&mut plan, &app);
+            }
             Err(ManageError::NotFound(n)) if opts.ignore => plan.ignored.push(n),
             Err(e) => return Err(e),
         }

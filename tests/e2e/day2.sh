@@ -103,6 +103,8 @@ sed 's/^/   | /' "$W/list"
 check "list: web.container active/running in application shop" grep -Eq '^web\.container +web\.service +active/running +shop ' "$W/list"
 check "list: broken.container failed, with the result" grep -Eq '^broken\.container +broken\.service +failed \(exit-code\) ' "$W/list"
 check "list: and the failure's last journal line" grep -q '└ broken.service: day2: config file missing' "$W/list"
+check "list colours states on a terminal only" sh -c \
+    "$SANDBOX user script -qec '/usr/local/bin/rootlet list' /dev/null </dev/null | grep -q \"\$(printf '\\033')\\[32mactive/running\" && ! grep -q \"\$(printf '\\033')\" $W/list"
 check "list --format json: states from the manager" sh -c \
     "$SANDBOX user /usr/local/bin/rootlet list --format json --filter name=web* </dev/null | grep -q '\"active\": \"active\", \"sub\": \"running\"'"
 check "print --unit shows the generated unit" sh -c "$SANDBOX user /usr/local/bin/rootlet print --unit web </dev/null | grep -q '^ExecStart=.*podman run'"
