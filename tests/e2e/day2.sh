@@ -40,9 +40,17 @@ echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/g
 touch "$R/etc/hosts" "$R/etc/resolv.conf" "$R/etc/hostname"; chmod 1777 "$R/tmp"
 
 D=$W/day2; mkdir -p "$D/shop"
-# An application of two long-running containers.
+# An application of two long-running containers (that stop on SIGTERM: sleep as PID 1 would not).
 for n in web worker; do
-    printf '[Container]\nRootfs=/srv/rootfs\nNetwork=none\nExec=/bin/sleep 100000\n\n[Install]\nWantedBy=default.target\n' > "$D/shop/$n.container"
+    cat > "$D/shop/$n.container" <<'EOF'
+[Container]
+Rootfs=/srv/rootfs
+Network=none
+Exec=/bin/sh -c 'trap "exit 0" TERM; sleep 100000 & wait'
+
+[Install]
+WantedBy=default.target
+EOF
 done
 printf 'a file of the application that is no source\n' > "$D/shop/notes.txt"
 # A container that fails at once, saying why, and is not restarted.
