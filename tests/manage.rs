@@ -410,6 +410,17 @@ fn rm_of_an_unknown_name_removes_nothing_unless_ignored() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nope: not found, ignored"));
     assert!(e.sources().is_empty());
     ok(&e.run(&["rm", "--no-reload", "-i", "nope"]));
+    // --force without a manager: nothing can be checked or stopped; the file goes.
+    e.write("home/.config/containers/systemd/db.network", "[Network]\n");
+    let o = e.run(&["rm", "--no-reload", "-f", "db-network.service"]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("units not checked for running"));
+    assert!(e.sources().is_empty());
+    // --all leaves files that are neither sources nor part of an application.
+    e.write("home/.config/containers/systemd/README", "mine\n");
+    e.write("home/.config/containers/systemd/a.container", WEB);
+    ok(&e.run(&["rm", "--no-reload", "-a"]));
+    assert_eq!(e.sources(), ["README"]);
     // No name and no --all: a usage error.
     assert_eq!(e.run(&["rm"]).status.code(), Some(2));
 }
