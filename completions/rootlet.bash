@@ -10,7 +10,7 @@ _rootlet() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     fi
-    local commands="generate check install uninstall regenerate doctor help"
+    local commands="generate check install uninstall regenerate doctor docker print cat rm add list help"
     local cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -30,6 +30,11 @@ _rootlet() {
         -o|--output)
             COMPREPLY=($(compgen -d -- "$cur"))
             return ;;
+        --format)
+            COMPREPLY=($(compgen -W "table json" -- "$cur"))
+            return ;;
+        -f|--filter)
+            [[ $cmd == list ]] && { COMPREPLY=($(compgen -W "name=" -- "$cur")); compopt -o nospace 2>/dev/null; return; } ;;
     esac
     local opts=""
     case $cmd in
@@ -38,6 +43,15 @@ _rootlet() {
         install|uninstall) opts="--user --no-systemctl -h --help" ;;
         regenerate) opts="-o --output --no-systemctl -h --help" ;;
         doctor) opts="--json -h --help" ;;
+        docker)
+            if [[ $cword -eq $((i + 1)) ]]; then
+                COMPREPLY=($(compgen -W "enable disable status" -- "$cur")); return
+            fi
+            opts="--exec --no-reload --unit -h --help" ;;
+        print|cat) opts="--unit -h --help" ;;
+        rm) opts="-a --all -f --force -i --ignore --no-reload -h --help" ;;
+        add) opts="-r --replace --no-reload --now -h --help" ;;
+        list) opts="-f --filter --format -h --help" ;;
         help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
@@ -45,7 +59,14 @@ _rootlet() {
     else
         case $cmd in
             generate) COMPREPLY=($(compgen -d -- "$cur")) ;;
-            check) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            check|add) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            print|cat|rm)
+                # Source files in the user's own directory (no D-Bus, no manager asked).
+                local d=${XDG_CONFIG_HOME:-$HOME/.config}/containers/systemd f names=""
+                for f in "$d"/*.container "$d"/*.network "$d"/*.volume "$d"/*.socket; do
+                    [[ -e $f ]] && names+=" ${f##*/}"
+                done
+                COMPREPLY=($(compgen -W "$names" -- "$cur")) ;;
         esac
     fi
 }

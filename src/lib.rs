@@ -15,6 +15,7 @@
 //! - [`wait`]: the network-online wait of `rootlet-wait-online`.
 //! - [`activation`]: socket-activation fd hand-over across `execve`.
 //! - [`docker`]: `rootlet docker`, the rootless Docker daemon's unit made to wait.
+//! - [`manage`]: the day-2 commands `rootlet print|rm|add|list`.
 //! - [`doctor`]: `rootlet doctor`, every known reason a rootless setup fails, with fixes.
 
 pub mod activation;
@@ -26,6 +27,7 @@ pub mod exec;
 pub mod fsutil;
 pub mod generator;
 pub mod install;
+pub mod manage;
 #[doc(hidden)]
 pub mod properties;
 pub mod quadlet;

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 mod docker;
 #[path = "rootlet/install.rs"]
 mod install;
+#[path = "rootlet/manage.rs"]
+mod manage;
 
 #[derive(Parser)]
 #[command(
@@ -78,6 +80,15 @@ enum Command {
         #[arg(long)]
         no_systemctl: bool,
     },
+    /// Print a source with its drop-ins (`--unit`: the unit it becomes).
+    #[command(alias = "cat")]
+    Print(manage::PrintArgs),
+    /// Remove sources or applications from your own search path and reload.
+    Rm(manage::RmArgs),
+    /// Check and copy quadlet files, directories, bundles or URLs into your sources; reload.
+    Add(manage::AddArgs),
+    /// List every source with its unit, application and state.
+    List(manage::ListArgs),
 }
 
 fn doctor(json: bool) -> ExitCode {
@@ -220,5 +231,9 @@ fn main() -> ExitCode {
             output,
             no_systemctl,
         } => ExitCode::from(install::cmd_regenerate(output, !no_systemctl)),
+        Command::Print(a) => manage::print(a),
+        Command::Rm(a) => manage::rm(a),
+        Command::Add(a) => manage::add(a),
+        Command::List(a) => manage::list(a),
     }
 }

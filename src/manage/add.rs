@@ -1,0 +1,524 @@
+//! `rootlet add PATH...`: copy quadlet files, a directory (one application) or a
+//! `.quadlets` bundle (parts separated by `---` lines, each with a `# FileName=NAME` line:
+//! one application) into the user's source directory.
+//!
+//! Everything is read and checked first ([`read_path`]/[`from_bytes`], then [`check`]:
+//! each source translated in memory beside the sources already on the search path, with the
+//! `rootlet check` rules); [`write`] is only called when nothing is wrong. Writes are
+//! atomic and never go through a symlink (one at the destination is replaced, and only with
+//! `replace`).
+
+use super::{kind_of, valid_app_name, valid_file_name, Apps, ManageError, Places, MAX_INPUT};
+use crate::error::SourceError;
+use crate::generator::{self, Options, Run};
+use crate::quadlet::{self, Source, SourceKind};
+use crate::unit::UnitFile;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// One file to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// Its name in the source directory.
+    pub name: String,
+    pub data: Vec<u8>,
+    /// Where it came from, for messages (a path or a URL).
+    pub origin: PathBuf,
+    /// Lines before it in `origin` (a bundle part), added to the line of each message.
+    pub line_offset: usize,
+}
+
+/// One command-line argument, read: its files and, for a directory or a bundle, the
+/// application they form.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    pub app: Option<String>,
+    /// The argument it was read from (a path or a URL).
+    pub origin: PathBuf,
+    pub files: Vec<Incoming>,
+    /// What was skipped, and why.
+    pub notes: Vec<String>,
+}
+
+/// What `add` wrote.
+#[derive(Debug, Default)]
+pub struct Added {
+    pub files: Vec<PathBuf>,
+    /// The units of the sources written (templates left out), for `--now`.
+    pub units: Vec<String>,
+    pub apps: Vec<String>,
+}
+
+fn bad(origin: &Path, line: usize, msg: impl Into<String>) -> SourceError {
+    SourceError::new(origin, line, msg)
+}
+
+const KINDS: &str = ".container, .network, .volume, .socket";
+
+/// Check a name given to a source file (a file's own name, a `FileName=`, a URL's last
+/// segment).
+fn check_source_name(name: &str, origin: &Path, line: usize) -> Result<(), SourceError> {
+    if !valid_file_name(name) {
+        return Err(bad(
+            origin,
+            line,
+            format!("{name:?}: not a usable file name"),
+        ));
+    }
+    if kind_of(name).is_some() {
+        return Ok(());
+    }
+    match name.rsplit_once('.') {
+        Some((_, ext)) if quadlet::UNSUPPORTED_EXTENSIONS.contains(&ext) => Err(bad(
+            origin,
+            line,
+            format!("{name}: .{ext} files are not translated by rootlet (it takes {KINDS})"),
+        )),
+        _ => Err(bad(
+            origin,
+            line,
+            format!("{name}: not a quadlet file ({KINDS} or a .quadlets bundle)"),
+        )),
+    }
+}
+
+/// Read `path`: a source file, a `.quadlets` bundle, or a directory (an application of
+/// its top-level files: sources checked, other files copied along as they are).
+pub fn read_path(path: &Path) -> Result<Input, Vec<SourceError>> {
+    let meta = std::fs::metadata(path).map_err(|e| vec![bad(path, 0, e.to_string())])?;
+    if meta.is_dir() {
+        return read_dir(path);
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| vec![bad(path, 0, "no usable file name")])?;
+    let data = read(path)?;
+    from_bytes(name, data, path)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Vec<SourceError>> {
+    let mut buf = Vec::new();
+    crate::fsutil::read_regular(path, MAX_INPUT, &mut buf)
+        .map_err(|e| vec![bad(path, 0, format!("cannot read: {e}"))])?;
+    Ok(buf)
+}
+
+fn read_dir(dir: &Path) -> Result<Input, Vec<SourceError>> {
+    let app = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|d| {
+            d.components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(n) => n.to_str().map(str::to_owned),
+                    _ => None,
+                })
+                .next_back()
+        })
+        .filter(|a| valid_app_name(a))
+        .ok_or_else(|| vec![bad(dir, 0, "a directory without a usable name")])?;
+    let rd = std::fs::read_dir(dir).map_err(|e| vec![bad(dir, 0, e.to_string())])?;
+    let mut entries: Vec<(String, PathBuf)> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+        .collect();
+    entries.sort();
+    let mut input = Input {
+        app: Some(app),
+        origin: dir.to_owned(),
+        ..Input::default()
+    };
+    let mut errors = Vec::new();
+    for (name, path) in entries {
+        if name.starts_with('.') {
+            continue;
+        }
+        let Ok(meta) = std::fs::metadata(&path) else {
+            input
+                .notes
+                .push(format!("{}: dangling symlink, skipped", path.display()));
+            continue;
+        };
+        if meta.is_dir() {
+            input
+                .notes
+                .push(format!("{}: a directory, skipped", path.display()));
+            continue;
+        }
+        if name.ends_with(".quadlets") {
+            errors.push(bad(
+                &path,
+                0,
+                "a .quadlets bundle inside a directory: add it on its own",
+            ));
+            continue;
+        }
+        let is_quadlet_like = kind_of(&name).is_some()
+            || name
+                .rsplit_once('.')
+                .is_some_and(|(_, e)| quadlet::UNSUPPORTED_EXTENSIONS.contains(&e));
+        if is_quadlet_like {
+            if let Err(e) = check_source_name(&name, &path, 0) {
+                errors.push(e);
+                continue;
+            }
+        } else if !valid_file_name(&name) {
+            errors.push(bad(&path, 0, "not a usable file name"));
+            continue;
+        }
+        match read(&path) {
+            Ok(data) => input.files.push(Incoming {
+                name,
+                data,
+                origin: path,
+                line_offset: 0,
+            }),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if input.files.iter().all(|f| kind_of(&f.name).is_none()) && errors.is_empty() {
+        errors.push(bad(dir, 0, format!("no quadlet file ({KINDS}) in it")));
+    }
+    if errors.is_empty() {
+        Ok(input)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A file's content under `name` (a `.quadlets` bundle is split into its parts, one
+/// application named after it); `origin` is for messages.
+pub fn from_bytes(name: &str, data: Vec<u8>, origin: &Path) -> Result<Input, Vec<SourceError>> {
+    if let Some(stem) = name.strip_suffix(".quadlets") {
+        if !valid_app_name(stem) {
+            return Err(vec![bad(origin, 0, "a bundle without a usable name")]);
+        }
+        let text = String::from_utf8(data).map_err(|_| vec![bad(origin, 0, "not UTF-8")])?;
+        return Ok(Input {
+            app: Some(stem.to_owned()),
+            origin: origin.to_owned(),
+            files: split_bundle(&text, origin)?,
+            notes: Vec::new(),
+        });
+    }
+    check_source_name(name, origin, 0).map_err(|e| vec![e])?;
+    Ok(Input {
+        app: None,
+        origin: origin.to_owned(),
+        files: vec![Incoming {
+            name: name.to_owned(),
+            data,
+            origin: origin.to_owned(),
+            line_offset: 0,
+        }],
+        notes: Vec::new(),
+    })
+}
+
+/// The kind a bundle part is, from its first section (`[Container]` -> `container`).
+fn kind_from_section(part: &str) -> Option<SourceKind> {
+    let first = part
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))?;
+    [
+        SourceKind::Container,
+        SourceKind::Network,
+        SourceKind::Volume,
+        SourceKind::Socket,
+    ]
+    .into_iter()
+    .find(|k| first[1..first.len() - 1] == *k.section())
+}
+
+/// Split a `.quadlets` bundle: parts separated by lines `---`, each with a line
+/// `# FileName=NAME` (NAME with its extension, or without it: then the part's first
+/// section gives it, as podman does).
+pub fn split_bundle(text: &str, origin: &Path) -> Result<Vec<Incoming>, Vec<SourceError>> {
+    let mut parts: Vec<(usize, Vec<&str>)> = vec![(0, Vec::new())];
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_end() == "---" {
+            parts.push((i + 1, Vec::new()));
+        } else if let Some((_, v)) = parts.last_mut() {
+            v.push(line);
+        }
+    }
+    let mut files: Vec<Incoming> = Vec::new();
+    let mut errors = Vec::new();
+    for (offset, lines) in parts {
+        if lines.iter().all(|l| l.trim().is_empty()) {
+            continue;
+        }
+        let body = lines.join("\n") + "\n";
+        let first_line = offset + 1 + lines.iter().take_while(|l| l.trim().is_empty()).count();
+        let named = lines.iter().enumerate().find_map(|(i, l)| {
+            let l = l.trim();
+            let rest = l.strip_prefix('#').or_else(|| l.strip_prefix(';'))?;
+            let v = rest.trim_start().strip_prefix("FileName=")?;
+            Some((i, v.trim().to_owned()))
+        });
+        let Some((at, mut name)) = named else {
+            errors.push(bad(
+                origin,
+                first_line,
+                "bundle part without a `# FileName=NAME` line",
+            ));
+            continue;
+        };
+        if kind_of(&name).is_none() && !name.contains('.') {
+            match kind_from_section(&body) {
+                Some(k) => name = format!("{name}.{}", k.extension()),
+                None => {
+                    errors.push(bad(
+                        origin,
+                        offset + at + 1,
+                        format!("FileName={name}: no extension, and no [Container], [Network], [Volume] or [Socket] section to tell the kind"),
+                    ));
+                    continue;
+                }
+            }
+        }
+        if let Err(e) = check_source_name(&name, origin, offset + at + 1) {
+            errors.push(e);
+            continue;
+        }
+        if files.iter().any(|f| f.name == name) {
+            errors.push(bad(
+                origin,
+                offset + at + 1,
+                format!("{name} twice in the bundle"),
+            ));
+            continue;
+        }
+        files.push(Incoming {
+            name,
+            data: body.into_bytes(),
+            origin: origin.to_owned(),
+            line_offset: offset,
+        });
+    }
+    if files.is_empty() && errors.is_empty() {
+        errors.push(bad(origin, 0, "an empty bundle"));
+    }
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Check everything about to be added: names unique, nothing overwritten without
+/// `replace` (and never a directory), no application added twice, and every source
+/// translates (in memory, beside the sources on the search path, with their drop-ins).
+/// All problems are returned, each `file:line: message` against the file given.
+pub fn check(
+    places: &Places,
+    opts: &Options,
+    inputs: &[Input],
+    replace: bool,
+) -> Result<(), ManageError> {
+    let mut errors: Vec<SourceError> = Vec::new();
+    let apps = places.apps()?;
+    let mut seen: HashMap<&str, &Path> = HashMap::new();
+    let mut app_names = BTreeSet::new();
+    for input in inputs {
+        if let Some(app) = &input.app {
+            let origin = &input.origin;
+            if !app_names.insert(app.as_str()) {
+                errors.push(bad(origin, 0, format!("application {app} given twice")));
+            } else if apps.apps.contains_key(app) && !replace {
+                errors.push(bad(
+                    origin,
+                    0,
+                    format!("application {app} is already added (use --replace)"),
+                ));
+            }
+        }
+        for f in &input.files {
+            if let Some(first) = seen.insert(&f.name, &f.origin) {
+                errors.push(bad(
+                    &f.origin,
+                    0,
+                    format!("{} is also given by {}", f.name, first.display()),
+                ));
+                continue;
+            }
+            let dest = places.install_dir.join(&f.name);
+            if let Ok(m) = std::fs::symlink_metadata(&dest) {
+                if m.is_dir() {
+                    errors.push(bad(
+                        &f.origin,
+                        0,
+                        format!("{} is a directory", dest.display()),
+                    ));
+                } else if !replace {
+                    errors.push(bad(
+                        &f.origin,
+                        0,
+                        format!("{} already exists (use --replace)", dest.display()),
+                    ));
+                }
+            }
+        }
+    }
+    errors.extend(translate(places, opts, inputs));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ManageError::Invalid(errors))
+    }
+}
+
+/// Translate the incoming sources beside the ones already on the search path (those of
+/// the same names replaced); the incoming sources' errors, against their origins.
+fn translate(places: &Places, opts: &Options, inputs: &[Input]) -> Vec<SourceError> {
+    let mut errors = Vec::new();
+    // Synthetic path (where it will be written) -> (origin, line offset).
+    let mut origin_of: HashMap<PathBuf, (PathBuf, usize)> = HashMap::new();
+    let mut sources: BTreeMap<String, Source> = BTreeMap::new();
+    let disc = places.discover();
+    for input in inputs {
+        for f in &input.files {
+            let Some(kind) = kind_of(&f.name) else {
+                continue;
+            };
+            let path = places.install_dir.join(&f.name);
+            match UnitFile::parse_bytes_with(&f.data, &quadlet::known_key) {
+                Ok(mut file) => {
+                    // Drop-ins already on the search path apply to it as they will.
+                    for d in crate::search::dropins(&f.name, &disc.dropin_dirs) {
+                        let mut buf = Vec::new();
+                        if crate::fsutil::read_regular(&d, generator::MAX_SOURCE, &mut buf).is_ok()
+                        {
+                            if let Ok(df) = UnitFile::parse_bytes_with(&buf, &quadlet::known_key) {
+                                file.merge(df);
+                            }
+                        }
+                    }
+                    origin_of.insert(path.clone(), (f.origin.clone(), f.line_offset));
+                    sources.insert(
+                        f.name.clone(),
+                        Source {
+                            path,
+                            name: f.name.clone(),
+                            kind,
+                            file,
+                        },
+                    );
+                }
+                Err(e) => errors.push(bad(
+                    &f.origin,
+                    if e.line() > 0 {
+                        e.line() + f.line_offset
+                    } else {
+                        0
+                    },
+                    e.message(),
+                )),
+            }
+        }
+    }
+    if sources.is_empty() {
+        return errors;
+    }
+    for found in &disc.sources {
+        if sources.contains_key(&found.name) {
+            continue;
+        }
+        if let Ok(s) =
+            generator::load_source(&found.path, &found.name, found.kind, &disc.dropin_dirs)
+        {
+            sources.insert(found.name.clone(), s);
+        }
+    }
+    let mut run = Run::default();
+    generator::translate_all(&sources, opts, &mut run);
+    for e in run.errors {
+        if let Some((origin, offset)) = origin_of.get(&e.path) {
+            let line = if e.line > 0 { e.line + offset } else { 0 };
+            errors.push(SourceError::new(origin, line, e.message));
+        }
+    }
+    errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    errors.dedup();
+    errors
+}
+
+/// Write everything (call [`check`] first): each file atomically, a symlink at the
+/// destination replaced (never written through); then the applications' record.
+pub fn write(places: &Places, inputs: &[Input]) -> Result<Added, ManageError> {
+    let dir = &places.install_dir;
+    std::fs::create_dir_all(dir).map_err(|e| ManageError::io(dir, e))?;
+    let dirfd = crate::fsutil::open_dir(dir).map_err(|e| ManageError::io(dir, e))?;
+    let mut added = Added::default();
+    let mut apps: Apps = places.apps()?;
+    let before = apps.clone();
+    for input in inputs {
+        for f in &input.files {
+            use std::os::fd::AsFd;
+            crate::fsutil::write_atomic_at(dirfd.as_fd(), &f.name, &f.data, 0o644, true)
+                .map_err(|e| ManageError::io(&dir.join(&f.name), e))?;
+            added.files.push(dir.join(&f.name));
+            if let Some((kind, stem)) = SourceKind::from_file_name(&f.name) {
+                if !stem.ends_with('@') {
+                    added.units.push(quadlet::unit_name_for(kind, stem));
+                }
+            }
+            // A file added on its own leaves any application it belonged to.
+            if input.app.is_none() {
+                for files in apps.apps.values_mut() {
+                    files.retain(|x| *x != f.name);
+                }
+            }
+        }
+        if let Some(app) = &input.app {
+            let new: Vec<String> = input.files.iter().map(|f| f.name.clone()).collect();
+            // Files of the application's previous version that the new one lacks go.
+            for old in apps.apps.get(app).into_iter().flatten() {
+                if !new.contains(old) {
+                    let p = dir.join(old);
+                    if std::fs::symlink_metadata(&p).is_ok_and(|m| !m.is_dir()) {
+                        std::fs::remove_file(&p).map_err(|e| ManageError::io(&p, e))?;
+                    }
+                }
+            }
+            for files in apps.apps.values_mut() {
+                files.retain(|x| !new.contains(x));
+            }
+            apps.apps.insert(app.clone(), new);
+            added.apps.push(app.clone());
+        }
+    }
+    apps.apps.retain(|_, f| !f.is_empty());
+    if apps != before {
+        if let Some(p) = &places.apps_file {
+            apps.save(p)?;
+        }
+    }
+    Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_split() {
+        let text =
+            "# FileName=web\n[Container]\nImage=x\n---\n# FileName=db.network\n[Network]\n---\n";
+        let v = split_bundle(text, Path::new("a.quadlets")).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].name, "web.container");
+        assert_eq!(v[1].name, "db.network");
+        assert_eq!(v[1].line_offset, 4);
+        let e = split_bundle(
+            "[Container]\nImage=x\n---\n# FileName=b.volume\n[Volume]\n",
+            Path::new("b.quadlets"),
+        )
+        .unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, 1);
+        let e = split_bundle("# FileName=../x.container\n", Path::new("c.quadlets")).unwrap_err();
+        assert_eq!(e[0].line, 1);
+    }
+}

@@ -1,0 +1,348 @@
+//! Day-2 commands: `rootlet print`, `rm`, `add` and `list` (what podman 5.6+'s
+//! `podman quadlet print/rm/install/list` do, for rootlet users).
+//!
+//! One file per command's logic; they return [`Result`]s with [`ManageError`] and print
+//! nothing: the `rootlet` binary prints and picks exit codes. The user manager is reached
+//! over D-Bus ([`systemd`]), every call with a deadline.
+//!
+//! Shared here: where the user's own sources are ([`Places`]), how a name given on the
+//! command line finds its source ([`resolve`]), and the record of applications
+//! ([`Apps`], `$XDG_DATA_HOME/rootlet/apps`).
+
+pub mod add;
+pub mod list;
+pub mod print;
+pub mod rm;
+pub mod systemd;
+
+use crate::env::UserEnv;
+use crate::error::SourceError;
+use crate::quadlet::{self, SourceKind};
+use crate::search::{self, Discovery, Found, Root};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Everything the day-2 commands can fail with.
+#[derive(Debug, Error)]
+pub enum ManageError {
+    #[error("{0}: no such source on the search path")]
+    NotFound(String),
+    #[error("{name} is ambiguous: {}", .candidates.join(", "))]
+    Ambiguous {
+        name: String,
+        candidates: Vec<String>,
+    },
+    #[error("{}: not on your own search path (only files under {own} are removed)", .path.display())]
+    NotRemovable { path: PathBuf, own: String },
+    #[error("{} running: stop {} first or use --force", .units.join(", "), if .units.len() == 1 { "it" } else { "them" })]
+    Running { units: Vec<String> },
+    /// Sources that do not translate, each `file:line: message`.
+    #[error("{} problem(s) found", .0.len())]
+    Invalid(Vec<SourceError>),
+    #[error("{}: already exists (use --replace)", .0.display())]
+    Exists(PathBuf),
+    /// Bad input that is not a source's translation error (a name, a bundle part).
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: io::Error },
+    /// The user manager could not be asked or did not do what was asked.
+    #[error("user manager: {0}")]
+    Manager(String),
+    #[error("neither HOME nor XDG_CONFIG_HOME is set to an absolute path")]
+    NoConfigDir,
+}
+
+impl ManageError {
+    pub fn io(path: &Path, source: io::Error) -> ManageError {
+        ManageError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Largest file `rootlet add` takes (a file, a bundle, a download).
+pub const MAX_INPUT: u64 = 1024 * 1024;
+
+/// Where the user's sources are and where the day-2 commands write.
+#[derive(Debug, Clone)]
+pub struct Places {
+    pub env: UserEnv,
+    /// The whole search path, as the generator reads it.
+    pub roots: Vec<Root>,
+    /// Where `add` writes: `$XDG_CONFIG_HOME/containers/systemd` (the first root when the
+    /// unit-dirs variable replaces the search path).
+    pub install_dir: PathBuf,
+    /// The record of applications.
+    pub apps_file: Option<PathBuf>,
+}
+
+impl Places {
+    pub fn new(env: UserEnv) -> Result<Places, ManageError> {
+        let roots = env.search_roots();
+        let install_dir = if env.unit_dirs.is_some() {
+            roots.first().map(|r| r.path.clone())
+        } else {
+            env.config_dir().map(|c| c.join("containers/systemd"))
+        }
+        .ok_or(ManageError::NoConfigDir)?;
+        let apps_file = env.data_dir().map(|d| d.join("rootlet/apps"));
+        Ok(Places {
+            env,
+            roots,
+            install_dir,
+            apps_file,
+        })
+    }
+
+    pub fn from_process() -> Result<Places, ManageError> {
+        Places::new(UserEnv::from_process())
+    }
+
+    /// The roots that are the user's own (not shared with other users, not under /etc or
+    /// /usr): the only places `rm` removes from.
+    pub fn own_roots(&self) -> Vec<&Path> {
+        self.roots
+            .iter()
+            .filter(|r| r.trusted_uid.is_none())
+            .map(|r| r.path.as_path())
+            .filter(|p| !p.starts_with("/etc") && !p.starts_with("/usr"))
+            .collect()
+    }
+
+    /// Whether `path` (as found on the search path) is in one of the user's own roots.
+    pub fn is_own(&self, path: &Path) -> bool {
+        self.own_roots().iter().any(|r| path.starts_with(r))
+    }
+
+    pub fn discover(&self) -> Discovery {
+        search::discover(&self.roots)
+    }
+
+    pub fn apps(&self) -> Result<Apps, ManageError> {
+        match &self.apps_file {
+            Some(p) => Apps::load(p),
+            None => Ok(Apps::default()),
+        }
+    }
+}
+
+/// The unit a source becomes.
+pub fn unit_of(f: &Found) -> String {
+    let stem = f.name.rsplit_once('.').map_or(f.name.as_str(), |(s, _)| s);
+    quadlet::unit_name_for(f.kind, stem)
+}
+
+/// Find the source a command-line name means: a file name (`web.container`), a unit name
+/// (`web.service`, `db-network.service`), or a bare name (`web`: the unit `web.service`
+/// first, then any source called `web.*`; several are ambiguous).
+pub fn resolve<'a>(disc: &'a Discovery, name: &str) -> Result<&'a Found, ManageError> {
+    if let Some(f) = disc.sources.iter().find(|f| f.name == name) {
+        return Ok(f);
+    }
+    let unit = if name.contains('.') {
+        name.to_owned()
+    } else {
+        format!("{name}.service")
+    };
+    let by_unit: Vec<&Found> = disc.sources.iter().filter(|f| unit_of(f) == unit).collect();
+    if let [one] = by_unit.as_slice() {
+        return Ok(one);
+    }
+    if by_unit.len() > 1 {
+        return Err(ManageError::Ambiguous {
+            name: name.to_owned(),
+            candidates: by_unit.iter().map(|f| f.name.clone()).collect(),
+        });
+    }
+    let by_stem: Vec<&Found> = disc
+        .sources
+        .iter()
+        .filter(|f| f.name.rsplit_once('.').is_some_and(|(s, _)| s == name))
+        .collect();
+    match by_stem.as_slice() {
+        [one] => Ok(one),
+        [] => Err(ManageError::NotFound(name.to_owned())),
+        many => Err(ManageError::Ambiguous {
+            name: name.to_owned(),
+            candidates: many.iter().map(|f| f.name.clone()).collect(),
+        }),
+    }
+}
+
+/// A file name fit to be written into the source directory: one component, not hidden,
+/// printable, no whitespace.
+pub fn valid_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && c != '/' && c != '\\')
+}
+
+/// An application name: what [`valid_file_name`] allows.
+pub fn valid_app_name(name: &str) -> bool {
+    valid_file_name(name)
+}
+
+/// The record of applications (sources added together by `rootlet add DIR` or a
+/// `.quadlets` bundle, removed together by `rootlet rm`): application name -> file names in
+/// the install directory. Stored as lines `APP<TAB>FILE`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Apps {
+    pub apps: BTreeMap<String, Vec<String>>,
+}
+
+impl Apps {
+    pub fn load(path: &Path) -> Result<Apps, ManageError> {
+        let mut buf = Vec::new();
+        match crate::fsutil::read_regular(path, 16 * MAX_INPUT, &mut buf) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Apps::default()),
+            Err(e) => return Err(ManageError::io(path, e)),
+        }
+        Ok(Apps::parse(&String::from_utf8_lossy(&buf)))
+    }
+
+    pub fn parse(text: &str) -> Apps {
+        let mut apps: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for line in text.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            if let Some((app, file)) = line.split_once('\t') {
+                if valid_app_name(app) && valid_file_name(file) {
+                    let v = apps.entry(app.to_owned()).or_default();
+                    if !v.iter().any(|f| f == file) {
+                        v.push(file.to_owned());
+                    }
+                }
+            }
+        }
+        Apps { apps }
+    }
+
+    pub fn render(&self) -> String {
+        let mut s =
+            String::from("# rootlet applications: APP<TAB>FILE (written by rootlet add/rm)\n");
+        for (app, files) in &self.apps {
+            for f in files {
+                s.push_str(&format!("{app}\t{f}\n"));
+            }
+        }
+        s
+    }
+
+    /// Write atomically, creating the directory.
+    pub fn save(&self, path: &Path) -> Result<(), ManageError> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(|e| ManageError::io(d, e))?;
+        }
+        crate::fsutil::write_atomic(path, self.render().as_bytes(), 0o644, true)
+            .map_err(|e| ManageError::io(path, e))
+    }
+
+    /// The application a file belongs to.
+    pub fn app_of(&self, file: &str) -> Option<&str> {
+        self.apps
+            .iter()
+            .find(|(_, files)| files.iter().any(|f| f == file))
+            .map(|(a, _)| a.as_str())
+    }
+}
+
+/// Kinds a file name is a source of, for messages.
+pub fn kind_of(name: &str) -> Option<SourceKind> {
+    SourceKind::from_file_name(name).map(|(k, _)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disc(names: &[&str]) -> Discovery {
+        Discovery {
+            sources: names
+                .iter()
+                .map(|n| Found {
+                    path: PathBuf::from("/s").join(n),
+                    name: n.to_string(),
+                    kind: kind_of(n).unwrap(),
+                })
+                .collect(),
+            ..Discovery::default()
+        }
+    }
+
+    #[test]
+    fn names_resolve() {
+        let d = disc(&["web.container", "web.socket", "db.network", "x.volume"]);
+        assert_eq!(resolve(&d, "web").unwrap().name, "web.container");
+        assert_eq!(resolve(&d, "web.service").unwrap().name, "web.container");
+        assert_eq!(resolve(&d, "web.socket").unwrap().name, "web.socket");
+        assert_eq!(
+            resolve(&d, "db-network.service").unwrap().name,
+            "db.network"
+        );
+        assert_eq!(resolve(&d, "db").unwrap().name, "db.network");
+        assert!(matches!(resolve(&d, "nope"), Err(ManageError::NotFound(_))));
+        let d = disc(&["a.network", "a.volume"]);
+        assert!(matches!(
+            resolve(&d, "a"),
+            Err(ManageError::Ambiguous { .. })
+        ));
+    }
+
+    #[test]
+    fn only_the_users_own_roots_are_removable() {
+        let env = UserEnv {
+            uid: 7,
+            home: Some("/home/u".into()),
+            runtime_dir: Some("/run/user/7".into()),
+            ..UserEnv::default()
+        };
+        let p = Places::new(env.clone()).unwrap();
+        assert_eq!(
+            p.install_dir,
+            PathBuf::from("/home/u/.config/containers/systemd")
+        );
+        assert!(p.is_own(Path::new(
+            "/home/u/.config/containers/systemd/a/web.container"
+        )));
+        assert!(p.is_own(Path::new("/run/user/7/containers/systemd/web.container")));
+        assert!(!p.is_own(Path::new("/etc/containers/systemd/users/7/web.container")));
+        assert!(!p.is_own(Path::new(
+            "/usr/share/containers/systemd/users/web.container"
+        )));
+        assert!(!p.is_own(Path::new(
+            "/home/u/.config/containers/systemdx/web.container"
+        )));
+        let p = Places::new(UserEnv {
+            unit_dirs: Some("/srv/q:/etc/q".into()),
+            ..env
+        })
+        .unwrap();
+        assert_eq!(p.install_dir, PathBuf::from("/srv/q"));
+        assert!(p.is_own(Path::new("/srv/q/a.container")));
+        assert!(!p.is_own(Path::new("/etc/q/a.container")));
+        assert!(matches!(
+            Places::new(UserEnv::default()),
+            Err(ManageError::NoConfigDir)
+        ));
+    }
+
+    #[test]
+    fn apps_round_trip() {
+        let mut a = Apps::default();
+        a.apps
+            .insert("app".into(), vec!["a.container".into(), "b.network".into()]);
+        let b = Apps::parse(&a.render());
+        assert_eq!(a, b);
+        assert_eq!(b.app_of("b.network"), Some("app"));
+        assert_eq!(Apps::parse("x\t../evil\n\tq\n").apps.len(), 0);
+    }
+}

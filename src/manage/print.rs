@@ -1,0 +1,67 @@
+//! `rootlet print NAME` (alias `cat`): a source with its drop-ins, each under a
+//! `# /path/to/file` header as `systemctl cat` shows them; `--unit`: the unit it becomes,
+//! translated in memory as `rootlet generate --dry-run` does.
+
+use super::{resolve, unit_of, ManageError, Places};
+use crate::generator::{self, Options};
+
+/// The text to print for `NAME`.
+pub fn source(places: &Places, name: &str) -> Result<String, ManageError> {
+    let disc = places.discover();
+    let found = resolve(&disc, name)?;
+    let mut files = vec![found.path.clone()];
+    files.extend(crate::search::dropins(&found.name, &disc.dropin_dirs));
+    let mut out = String::new();
+    let mut buf = Vec::new();
+    for (i, p) in files.iter().enumerate() {
+        crate::fsutil::read_regular(p, generator::MAX_SOURCE, &mut buf)
+            .map_err(|e| ManageError::io(p, e))?;
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("# {}\n", p.display()));
+        out.push_str(&String::from_utf8_lossy(&buf));
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// The unit `NAME`'s source becomes (with its install symlinks as `# PATH -> TARGET`), or
+/// the source's errors.
+pub fn unit(places: &Places, opts: &Options, name: &str) -> Result<String, ManageError> {
+    let disc = places.discover();
+    let found = resolve(&disc, name)?;
+    let unit = unit_of(found);
+    let run = generator::run(opts);
+    let dropin_dirs = crate::search::dropin_dir_names(&found.name);
+    let errors: Vec<_> = run
+        .errors
+        .iter()
+        .filter(|e| {
+            e.path == found.path
+                || e.path
+                    .parent()
+                    .and_then(|d| d.file_name())
+                    .and_then(|d| d.to_str())
+                    .is_some_and(|d| dropin_dirs.iter().any(|n| n == d))
+        })
+        .cloned()
+        .collect();
+    if let Some(g) = run.units.iter().find(|g| g.name == unit) {
+        let mut s = format!("# {} (from {})\n{}", g.name, found.path.display(), g.text());
+        for l in &g.links {
+            s.push_str(&format!("# {} -> {}\n", l.path, l.target));
+        }
+        return Ok(s);
+    }
+    if errors.is_empty() {
+        // A unit named otherwise, or lost to another source of its name.
+        return Err(ManageError::BadInput(format!(
+            "{}: yields no unit named {unit}",
+            found.path.display()
+        )));
+    }
+    Err(ManageError::Invalid(errors))
+}

@@ -1,0 +1,611 @@
+//! `rootlet print|rm|add|list` run as a user runs them, with a scratch HOME and XDG
+//! directories and no user manager (states unknown; the manager's side is proven in
+//! tests/e2e/day2.sh).
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+struct Env {
+    tmp: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let e = Env {
+            tmp: tempfile::tempdir().unwrap(),
+        };
+        fs::create_dir_all(e.home()).unwrap();
+        fs::create_dir_all(e.path("run")).unwrap();
+        e
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+    fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+    /// The user's source directory.
+    fn src(&self) -> PathBuf {
+        self.home().join(".config/containers/systemd")
+    }
+    fn apps(&self) -> String {
+        fs::read_to_string(self.home().join(".local/share/rootlet/apps")).unwrap_or_default()
+    }
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, text).unwrap();
+        p
+    }
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rootlet"));
+        c.args(args)
+            .current_dir(self.tmp.path())
+            .env("HOME", self.home())
+            .env("XDG_RUNTIME_DIR", self.path("run"))
+            .env("NO_COLOR", "1");
+        for v in [
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "DBUS_SESSION_BUS_ADDRESS",
+            "ROOTLET_UNIT_DIRS",
+            "QUADLET_UNIT_DIRS",
+            "PODMAN",
+        ] {
+            c.env_remove(v);
+        }
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+    /// Files in the source directory, sorted (hidden ones too: no temporary file may stay).
+    fn sources(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.src())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().into_string().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn failed(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+const WEB: &str = "[Container]\nImage=docker.io/library/busybox\nExec=sleep 1000\n";
+const BAD: &str = "[Container]\nImage=busybox\nPublishPorts=80:80\n";
+
+#[test]
+fn print_shows_the_source_with_its_dropins_by_any_name() {
+    let e = Env::new();
+    let src = e.src();
+    e.write("home/.config/containers/systemd/web.container", WEB);
+    e.write(
+        "home/.config/containers/systemd/web.container.d/10-env.conf",
+        "[Container]\nEnvironment=A=1\n",
+    );
+    let want = format!(
+        "# {}\n{WEB}\n# {}\n[Container]\nEnvironment=A=1\n",
+        src.join("web.container").display(),
+        src.join("web.container.d/10-env.conf").display()
+    );
+    for name in ["web.container", "web", "web.service"] {
+        assert_eq!(ok(&e.run(&["print", name])), want, "{name}");
+    }
+    assert_eq!(ok(&e.run(&["cat", "web"])), want);
+    let unit = ok(&e.run(&["print", "--unit", "web"]));
+    assert!(unit.starts_with("# web.service (from "), "{unit}");
+    assert!(unit.contains("ExecStart="), "{unit}");
+    assert!(unit.contains("--env A=1"), "the drop-in applies: {unit}");
+    let err = failed(&e.run(&["print", "nope"]));
+    assert!(err.contains("nope: no such source"), "{err}");
+    // A broken source: --unit prints its errors as file:line.
+    e.write("home/.config/containers/systemd/bad.container", BAD);
+    let err = failed(&e.run(&["print", "--unit", "bad"]));
+    assert!(err.contains("bad.container:3: unknown key"), "{err}");
+    // Two sources of one name: ambiguous.
+    e.write("home/.config/containers/systemd/x.network", "[Network]\n");
+    e.write("home/.config/containers/systemd/x.volume", "[Volume]\n");
+    let err = failed(&e.run(&["print", "x"]));
+    assert!(err.contains("ambiguous"), "{err}");
+}
+
+#[test]
+fn add_a_file_a_directory_and_a_bundle_then_list_and_rm() {
+    let e = Env::new();
+    let f = e.write("in/solo.container", WEB);
+    e.write("in/shop/front.container", WEB);
+    e.write("in/shop/shop.network", "[Network]\n");
+    e.write("in/shop/nginx.conf", "events {}\n");
+    let b = e.write(
+        "in/stack.quadlets",
+        "# FileName=api\n[Container]\nImage=busybox\n---\n# FileName=data.volume\n[Volume]\n",
+    );
+    let out = ok(&e.run(&[
+        "add",
+        "--no-reload",
+        f.to_str().unwrap(),
+        "in/shop",
+        b.to_str().unwrap(),
+    ]));
+    assert!(out.contains(&format!("{}\n", e.src().join("solo.container").display())));
+    assert_eq!(
+        e.sources(),
+        [
+            "api.container",
+            "data.volume",
+            "front.container",
+            "nginx.conf",
+            "shop.network",
+            "solo.container"
+        ]
+    );
+    assert_eq!(
+        fs::read_to_string(e.src().join("front.container")).unwrap(),
+        WEB
+    );
+    let apps = e.apps();
+    assert!(apps.contains("shop\tfront.container\n"), "{apps}");
+    assert!(apps.contains("shop\tnginx.conf\n"), "{apps}");
+    assert!(apps.contains("stack\tapi.container\n"), "{apps}");
+
+    // list: every source with its unit and application; states unknown without a manager.
+    let o = e.run(&["list"]);
+    let table = ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("states unknown"));
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("front.container"))
+        .unwrap();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        &cols[..4],
+        ["front.container", "front.service", "unknown", "shop"]
+    );
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("shop.network"))
+        .unwrap();
+    assert!(line.contains("shop-network.service"), "{line}");
+    assert!(!table.contains('\x1b'), "no colour off a terminal");
+    let json = ok(&e.run(&["list", "--format", "json", "--filter", "name=s*"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["shop.network", "solo.container"]);
+    assert_eq!(v[0]["app"], "shop");
+    assert_eq!(v[1]["app"], serde_json::Value::Null);
+    assert_eq!(v[1]["active"], "unknown");
+    let json = ok(&e.run(&["list", "--format", "json", "--filter", "name=nothing*"]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        e.run(&["list", "--filter", "state=x"]).status.code(),
+        Some(2)
+    );
+
+    // rm one member: the whole application goes; the others stay.
+    let out = ok(&e.run(&["rm", "--no-reload", "front"]));
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert_eq!(
+        e.sources(),
+        ["api.container", "data.volume", "solo.container"]
+    );
+    assert!(!e.apps().contains("shop"));
+    // rm an application by its name, or by a file of it that is no source.
+    ok(&e.run(&["add", "--no-reload", "in/shop"]));
+    ok(&e.run(&["rm", "--no-reload", "nginx.conf"]));
+    assert_eq!(
+        e.sources(),
+        ["api.container", "data.volume", "solo.container"]
+    );
+    ok(&e.run(&["rm", "--no-reload", "stack"]));
+    assert_eq!(e.sources(), ["solo.container"]);
+    assert!(!e.apps().contains("stack"));
+    // rm --all.
+    ok(&e.run(&["rm", "--no-reload", "--all"]));
+    assert!(e.sources().is_empty());
+    // Nothing left to remove is fine with --all.
+    ok(&e.run(&["rm", "--no-reload", "--all"]));
+}
+
+#[test]
+fn a_bad_file_among_good_ones_writes_nothing() {
+    let e = Env::new();
+    let good = e.write("in/good.container", WEB);
+    let bad = e.write("in/bad.container", BAD);
+    let err = failed(&e.run(&[
+        "add",
+        "--no-reload",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]));
+    assert!(
+        err.contains(&format!("{}:3: unknown key `PublishPorts`", bad.display())),
+        "{err}"
+    );
+    assert!(err.contains("nothing was written"), "{err}");
+    assert!(e.sources().is_empty(), "{:?}", e.sources());
+    // The same in a directory: no file of the application is written.
+    e.write("app/a.container", WEB);
+    e.write("app/b.container", BAD);
+    let err = failed(&e.run(&["add", "--no-reload", "app"]));
+    assert!(err.contains("app/b.container:3: unknown key"), "{err}");
+    assert!(e.sources().is_empty());
+    assert_eq!(e.apps(), "");
+    // Not a quadlet file, a missing file, an unsupported kind: each reported, nothing written.
+    e.write("in/notes.txt", "x");
+    e.write("in/p.pod", "[Pod]\n");
+    let err = failed(&e.run(&[
+        "add",
+        "--no-reload",
+        good.to_str().unwrap(),
+        "in/notes.txt",
+        "in/missing.container",
+        "in/p.pod",
+    ]));
+    assert!(
+        err.contains("in/notes.txt: notes.txt: not a quadlet file"),
+        "{err}"
+    );
+    assert!(err.contains("in/missing.container: "), "{err}");
+    assert!(err.contains(".pod files are not translated"), "{err}");
+    assert!(e.sources().is_empty());
+    // A reference to a network that does not exist anywhere fails like `rootlet check`.
+    let r = e.write(
+        "in/ref.container",
+        "[Container]\nImage=x\nNetwork=nope.network\n",
+    );
+    let err = failed(&e.run(&["add", "--no-reload", r.to_str().unwrap()]));
+    assert!(err.contains("ref.container:3:"), "{err}");
+    assert!(e.sources().is_empty());
+    // ... and passes when the network is added with it.
+    let n = e.write("in/nope.network", "[Network]\n");
+    ok(&e.run(&[
+        "add",
+        "--no-reload",
+        r.to_str().unwrap(),
+        n.to_str().unwrap(),
+    ]));
+    assert_eq!(e.sources(), ["nope.network", "ref.container"]);
+}
+
+#[test]
+fn bundles_need_a_file_name_for_every_part() {
+    let e = Env::new();
+    let b = e.write(
+        "b.quadlets",
+        "# FileName=one\n[Container]\nImage=x\n---\n[Container]\nImage=y\n",
+    );
+    let err = failed(&e.run(&["add", "--no-reload", b.to_str().unwrap()]));
+    assert!(
+        err.contains(&format!(
+            "{}:5: bundle part without a `# FileName=NAME` line",
+            b.display()
+        )),
+        "{err}"
+    );
+    assert!(e.sources().is_empty());
+    // Errors in a part are reported at the bundle's own line numbers.
+    let b = e.write(
+        "c.quadlets",
+        "# FileName=one\n[Container]\nImage=x\n---\n# FileName=two\n[Container]\nImage=y\nPublishPorts=1:1\n",
+    );
+    let err = failed(&e.run(&["add", "--no-reload", b.to_str().unwrap()]));
+    assert!(
+        err.contains(&format!("{}:8: unknown key", b.display())),
+        "{err}"
+    );
+    // A name that would leave the directory.
+    let b = e.write(
+        "d.quadlets",
+        "# FileName=../../evil.container\n[Container]\nImage=x\n",
+    );
+    let err = failed(&e.run(&["add", "--no-reload", b.to_str().unwrap()]));
+    assert!(err.contains("not a usable file name"), "{err}");
+    assert!(e.sources().is_empty());
+    assert!(!e.home().join(".config/evil.container").exists());
+}
+
+#[test]
+fn existing_files_are_replaced_only_with_replace() {
+    let e = Env::new();
+    let f = e.write("in/web.container", WEB);
+    ok(&e.run(&["add", "--no-reload", f.to_str().unwrap()]));
+    let changed = format!("{WEB}Environment=V=2\n");
+    fs::write(&f, &changed).unwrap();
+    let err = failed(&e.run(&["add", "--no-reload", f.to_str().unwrap()]));
+    assert!(err.contains("already exists (use --replace)"), "{err}");
+    assert_eq!(
+        fs::read_to_string(e.src().join("web.container")).unwrap(),
+        WEB
+    );
+    ok(&e.run(&["add", "--no-reload", "--replace", f.to_str().unwrap()]));
+    assert_eq!(
+        fs::read_to_string(e.src().join("web.container")).unwrap(),
+        changed
+    );
+    assert_eq!(e.sources(), ["web.container"], "no temporary file left");
+    // An application added again needs --replace too; the new version's missing files go.
+    e.write("app/a.container", WEB);
+    e.write("app/b.container", WEB);
+    ok(&e.run(&["add", "--no-reload", "app"]));
+    fs::remove_file(e.path("app/b.container")).unwrap();
+    let err = failed(&e.run(&["add", "--no-reload", "app"]));
+    assert!(err.contains("application app is already added"), "{err}");
+    ok(&e.run(&["add", "--no-reload", "--replace", "app"]));
+    assert_eq!(e.sources(), ["a.container", "web.container"]);
+    assert_eq!(e.apps().lines().filter(|l| !l.starts_with('#')).count(), 1);
+}
+
+#[test]
+fn a_symlink_at_the_destination_is_never_written_through() {
+    let e = Env::new();
+    let victim = e.write("victim.container", "[Container]\nImage=keep\n");
+    fs::create_dir_all(e.src()).unwrap();
+    std::os::unix::fs::symlink(&victim, e.src().join("web.container")).unwrap();
+    let f = e.write("in/web.container", WEB);
+    let err = failed(&e.run(&["add", "--no-reload", f.to_str().unwrap()]));
+    assert!(err.contains("already exists"), "{err}");
+    ok(&e.run(&["add", "--no-reload", "--replace", f.to_str().unwrap()]));
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "[Container]\nImage=keep\n"
+    );
+    let dest = e.src().join("web.container");
+    assert!(!fs::symlink_metadata(&dest)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::read_to_string(&dest).unwrap(), WEB);
+    // rm of a symlinked source removes the link, never its target.
+    std::os::unix::fs::symlink(&victim, e.src().join("other.container")).unwrap();
+    ok(&e.run(&["rm", "--no-reload", "other"]));
+    assert!(victim.exists());
+    assert!(fs::symlink_metadata(e.src().join("other.container")).is_err());
+}
+
+#[test]
+fn rm_of_an_unknown_name_removes_nothing_unless_ignored() {
+    let e = Env::new();
+    e.write("home/.config/containers/systemd/web.container", WEB);
+    let err = failed(&e.run(&["rm", "--no-reload", "web", "nope"]));
+    assert!(err.contains("nope: no such source"), "{err}");
+    assert_eq!(e.sources(), ["web.container"]);
+    let o = e.run(&["rm", "--no-reload", "--ignore", "web", "nope"]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope: not found, ignored"));
+    assert!(e.sources().is_empty());
+    ok(&e.run(&["rm", "--no-reload", "-i", "nope"]));
+    // --force without a manager: nothing can be checked or stopped; the file goes.
+    e.write("home/.config/containers/systemd/db.network", "[Network]\n");
+    let o = e.run(&["rm", "--no-reload", "-f", "db-network.service"]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("units not checked for running"));
+    assert!(e.sources().is_empty());
+    // --all leaves files that are neither sources nor part of an application.
+    e.write("home/.config/containers/systemd/README", "mine\n");
+    e.write("home/.config/containers/systemd/a.container", WEB);
+    ok(&e.run(&["rm", "--no-reload", "-a"]));
+    assert_eq!(e.sources(), ["README"]);
+    // No name and no --all: a usage error.
+    assert_eq!(e.run(&["rm"]).status.code(), Some(2));
+}
+
+#[test]
+fn without_a_user_manager_reload_fails_loudly_but_the_files_are_in_place() {
+    let e = Env::new();
+    let f = e.write("in/web.container", WEB);
+    let err = failed(&e.run(&["add", f.to_str().unwrap()]));
+    assert!(err.contains("daemon-reload"), "{err}");
+    assert_eq!(e.sources(), ["web.container"]);
+    let err = failed(&e.run(&["rm", "web"]));
+    assert!(err.contains("daemon-reload"), "{err}");
+    assert!(e.sources().is_empty());
+    // --now needs the manager too; --now with --no-reload is a usage error.
+    assert_eq!(
+        e.run(&["add", "--now", "--no-reload", f.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+/// A one-shot HTTP server on 127.0.0.1: answers `answers` connections with `reply`, then
+/// stops; gives up by itself after 30 s. Returns its port and the requests it saw.
+fn serve(answers: usize, reply: &'static [u8]) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    l.set_nonblocking(true).unwrap();
+    let h = std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while seen.len() < answers && Instant::now() < until {
+            match l.accept() {
+                Ok((mut s, _)) => {
+                    s.set_nonblocking(false).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let mut req = Vec::new();
+                    let mut b = [0u8; 1024];
+                    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut b) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => req.extend_from_slice(&b[..n]),
+                        }
+                    }
+                    let _ = s.write_all(reply);
+                    seen.push(String::from_utf8_lossy(&req).into_owned());
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        seen
+    });
+    (port, h)
+}
+
+#[test]
+fn add_from_http_on_loopback() {
+    let e = Env::new();
+    let (port, h) = serve(
+        1,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n12\r\n[Container]\nImage=\r\n18\r\nbusybox\nExec=sleep 1000\n\r\n0\r\n\r\n",
+    );
+    let url = format!("http://127.0.0.1:{port}/q/web.container?x=1");
+    ok(&e.run(&["add", "--no-reload", &url]));
+    let reqs = h.join().unwrap();
+    assert!(
+        reqs[0].starts_with("GET /q/web.container?x=1 HTTP/1.1\r\n"),
+        "{reqs:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(e.src().join("web.container")).unwrap(),
+        "[Container]\nImage=busybox\nExec=sleep 1000\n"
+    );
+    // A bundle by URL, with Content-Length.
+    let (port, h) = serve(
+        1,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 52\r\n\r\n# FileName=n1\n[Network]\n---\n# FileName=n2\n[Network]\n",
+    );
+    ok(&e.run(&[
+        "add",
+        "--no-reload",
+        &format!("http://127.0.0.1:{port}/set.quadlets"),
+    ]));
+    h.join().unwrap();
+    assert_eq!(e.sources(), ["n1.network", "n2.network", "web.container"]);
+    assert!(e.apps().contains("set\tn2.network\n"));
+    // A 404 and a bad file by URL: errors, nothing written.
+    let (port, h) = serve(1, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    let err = failed(&e.run(&[
+        "add",
+        "--no-reload",
+        &format!("http://127.0.0.1:{port}/x.container"),
+    ]));
+    assert!(
+        err.contains("the server answered HTTP/1.1 404 Not Found"),
+        "{err}"
+    );
+    h.join().unwrap();
+    let (port, h) = serve(
+        1,
+        b"HTTP/1.1 200 OK\r\n\r\n[Container]\nImage=x\nPublishPorts=1:1\n",
+    );
+    let url = format!("http://127.0.0.1:{port}/bad.container");
+    let err = failed(&e.run(&["add", "--no-reload", &url]));
+    assert!(err.contains(&format!("{url}:3: unknown key")), "{err}");
+    h.join().unwrap();
+    assert!(!e.src().join("bad.container").exists());
+    // Plain http:// elsewhere than loopback is refused before any connection.
+    let err = failed(&e.run(&["add", "--no-reload", "http://192.0.2.1:9/x.container"]));
+    assert!(err.contains("loopback addresses only"), "{err}");
+}
+
+#[test]
+fn add_from_https_goes_through_curl() {
+    let e = Env::new();
+    // A stand-in curl that records its arguments and prints a source (the real one would
+    // need a TLS server; the plumbing is what is tested here).
+    let bin = e.path("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let log = e.path("curl.args");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nprintf '[Container]\\nImage=busybox\\n'\n",
+        log.display()
+    );
+    let curl = bin.join("curl");
+    fs::write(&curl, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&curl, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = e
+        .cmd(&[
+            "add",
+            "--no-reload",
+            "https://example.invalid/a/web.container",
+        ])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    ok(&o);
+    let args = fs::read_to_string(&log).unwrap();
+    assert!(args.contains("=https\n"), "only https: {args}");
+    assert!(
+        args.ends_with("--\nhttps://example.invalid/a/web.container\n"),
+        "{args}"
+    );
+    assert_eq!(
+        fs::read_to_string(e.src().join("web.container")).unwrap(),
+        "[Container]\nImage=busybox\n"
+    );
+    // A failing curl: its message, nothing written.
+    fs::write(
+        &curl,
+        "#!/bin/sh\necho 'curl: (6) Could not resolve host' >&2\nexit 6\n",
+    )
+    .unwrap();
+    let o = e
+        .cmd(&["add", "--no-reload", "https://example.invalid/b.container"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let err = failed(&o);
+    assert!(
+        err.contains("curl failed") && err.contains("Could not resolve host"),
+        "{err}"
+    );
+    assert!(!e.src().join("b.container").exists());
+    // A URL that names no file.
+    let err = failed(&e.run(&["add", "--no-reload", "https://example.invalid/"]));
+    assert!(err.contains("names no file"), "{err}");
+}
+
+#[test]
+fn list_with_nothing_and_no_manager_exits_0() {
+    let e = Env::new();
+    let out = ok(&e.run(&["list"]));
+    assert_eq!(out.lines().count(), 1, "only the header: {out}");
+    assert_eq!(ok(&e.run(&["list", "--format", "json"])), "[]\n");
+    // Help mentions the new commands.
+    let help = ok(&e.run(&["--help"]));
+    for c in ["print", "rm", "add", "list"] {
+        assert!(help.contains(c), "{help}");
+    }
+}
