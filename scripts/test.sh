@@ -21,12 +21,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v cargo >/dev/null || { echo "!! cargo not found: install a Rust toolchain (rustup)" >&2; exit 1; }
 
+echo "== cargo build --locked (Cargo.lock is up to date)"
+cargo build --locked
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
 echo "== cargo test"
 cargo test
+echo "== cargo doc --no-deps (RUSTDOCFLAGS=-D warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 echo "== differential check against podman 5.4.2's quadlet"
 cargo build --release --quiet --bin rootlet
 rc=0; python3 scripts/compare-quadlet.py || rc=$?
