@@ -86,7 +86,7 @@ rss() { local v=0; for _ in $(seq 25); do
 for i in $(seq "$RUNS"); do
     BENCH_MODE=hold E2E_PROVISION=$PROV/provision.sh sb boot 2>/dev/null
     sb wait-user >/dev/null 2>&1 || true
-    for n in $(seq 200); do
+    for _ in $(seq 200); do
         [ "$(prop ActiveState bench-reference.service)" = active ] && [ "$(prop ActiveState bench-rootlet.service)" = active ] && break
         sleep 0.1
     done
@@ -114,7 +114,7 @@ echo "peak RSS (median): rootlet $(median "${R_RSS[@]}") KiB, reference $(median
 BENCH_MODE=never E2E_PROVISION=$PROV/provision.sh sb boot 2>/dev/null
 sb wait-user >/dev/null 2>&1 || true
 limit=$LIMIT; [ "${BENCH_FULL:-0}" = 1 ] && limit=100
-for n in $(seq $((limit * 10))); do
+for _ in $(seq $((limit * 10))); do
     [ "$(prop ActiveState bench-rootlet.service)" != activating ] && [ "$(prop ActiveState bench-reference.service)" != activating ] && break
     sleep 0.1
 done

@@ -7,7 +7,7 @@
 # What the test user runs (rootlet, the doctor fixture) is installed into the sandbox's
 # root: the checkout may be somewhere the test user cannot read (see scripts/sandbox-lib.sh).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 REPO=$PWD
 . scripts/sandbox-lib.sh
 need_sandbox

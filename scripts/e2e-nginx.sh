@@ -7,7 +7,7 @@
 # Everything the test user needs (binaries, the image tarball) is installed into the
 # sandbox's root: the checkout may be somewhere it cannot read (see scripts/sandbox-lib.sh).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 REPO=$PWD
 . scripts/sandbox-lib.sh
 need_sandbox

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced (from the repository's top directory) by the scripts that boot a real systemd:
 # finds the sandbox, the repository's own tests/e2e/sandbox.sh (SANDBOX= overrides), and
 # gives them `sb`, `u`, `prop`, `check`, `within` and `e2e_name`. Sets REPO, PASS and FAIL.
@@ -19,7 +20,12 @@ export SANDBOX
 E2E_RUN=${E2E_RUN:-rootlet-$$}
 # e2e_name SUFFIX: a sandbox name unique to this run.
 e2e_name() { printf '%s-%s' "$E2E_RUN" "$1"; }
-skip() { echo "!! SKIPPED LOUDLY: $*"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+# skip WHY: a suite that cannot run says so loudly; under the test command
+# (E2E_REQUIRE=1, scripts/test.sh as root) that is a failure, not a pass.
+skip() {
+    if [ "${E2E_REQUIRE:-0}" = 1 ]; then echo "!! CANNOT RUN (E2E_REQUIRE=1): $*"; echo "0 passed, 1 failed"; exit 1; fi
+    echo "!! SKIPPED LOUDLY: $*"; echo "0 passed, 0 failed, 1 skipped"; exit 0
+}
 need_sandbox() {
     [ -x "$SANDBOX" ] || skip "no sandbox at $SANDBOX"
     [ "$(id -u)" = 0 ] || skip "needs root"

@@ -11,7 +11,7 @@
 #
 # Prints PASS/FAIL per check with its time, and `N passed, N failed` at the end.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . scripts/sandbox-lib.sh
 need_sandbox

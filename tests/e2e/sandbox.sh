@@ -182,7 +182,7 @@ boot() {
     # owns /sys/fs/cgroup/ for each of them; otherwise it moves itself into a
     # podman-PID.scope, which breaks --cgroups=split + --sdnotify=conmon (Type=notify).
     chown "$TEST_UID:$TEST_UID" "$CG"
-    local t0=$EPOCHREALTIME origcg i p='' upid='' st
+    local t0=$EPOCHREALTIME origcg p='' upid='' st
     origcg=$(sed -n 's/^0:://p' /proc/self/cgroup)
     # The subshell enters $CG so that unshare makes $CG the root of the new cgroup ns, steps
     # back out, and records unshare's exit status (130 = the sandbox's PID 1 called
@@ -193,8 +193,8 @@ boot() {
       u=$!; echo "$u" > "$STATE/unshare.pid"
       echo "$BASHPID" > "$CGV2$origcg/cgroup.procs"
       rc=0; wait "$u" || rc=$?; echo "$rc" > "$STATE/exit-status" ) </dev/null >/dev/null 2>&1 &
-    for i in $(seq 250); do upid=$(cat "$STATE/unshare.pid" 2>/dev/null) && [ -n "$upid" ] && break; sleep 0.02; done
-    for i in $(seq 400); do
+    for _ in $(seq 250); do upid=$(cat "$STATE/unshare.pid" 2>/dev/null) && [ -n "$upid" ] && break; sleep 0.02; done
+    for _ in $(seq 400); do
         p=$(awk '{print $1}' "/proc/$upid/task/$upid/children" 2>/dev/null) && [ -n "$p" ] && break
         sleep 0.05
     done
@@ -205,7 +205,7 @@ boot() {
     echo "$upid" > "$CGV2$origcg/cgroup.procs"
     # Wait for systemd (not the stage-2 shell) to be PID 1, then for its boot to finish.
     # Wide margins: other work may be compiling on the same cores.
-    for i in $(seq 1200); do
+    for _ in $(seq 1200); do
         [ -d "/proc/$p" ] || { cat "$STATE/console.log" >&2; cleanup_cgroup; die "sandbox died during boot"; }
         [ "$(cat "/proc/$p/comm" 2>/dev/null)" = systemd ] && [ -S "/proc/$p/root/run/systemd/private" ] && break
         sleep 0.05
@@ -242,8 +242,8 @@ put() { local mode=${3:-0644}; inside install -D -m "$mode" /dev/stdin "$2" < "$
 # Wait until the user's manager has finished its startup transaction (linger at boot or
 # after a runtime `loginctl enable-linger`): user@.service turns "active" earlier than that.
 wait_user() {
-    local i st=''
-    for i in $(seq 1200); do
+    local st=''
+    for _ in $(seq 1200); do
         inside test -S "/run/user/$TEST_UID/systemd/private" && break; sleep 0.1
     done
     st=$(as_user timeout 180 systemctl --user is-system-running --wait 2>&1) || true
@@ -259,20 +259,20 @@ cleanup_cgroup() {
 }
 
 shutdown() {
-    local p upid i t0=$EPOCHREALTIME
+    local p upid t0=$EPOCHREALTIME
     p=$(pid1) || true; upid=$(cat "$STATE/unshare.pid" 2>/dev/null) || true
     if alive; then
         inside journalctl -b --no-pager -o short-monotonic > "$STATE/journal.log" 2>&1 || true
         kill -s SIGRTMIN+4 "$p"              # what `systemctl poweroff` does for PID 1
-        for i in $(seq "${E2E_STOP_TICKS:-1200}"); do [ -d "/proc/$p" ] || break; sleep 0.05; done
+        for _ in $(seq "${E2E_STOP_TICKS:-1200}"); do [ -d "/proc/$p" ] || break; sleep 0.05; done
         # SIGKILL of the sandbox's PID 1 (ours, by pid) ends everything inside it.
         if [ -d "/proc/$p" ]; then log "poweroff timed out: SIGKILL sandbox pid1 $p"; kill -9 "$p"; fi
     fi
-    if [ -n "$upid" ]; then for i in $(seq 200); do [ -s "$STATE/exit-status" ] && break; sleep 0.05; done; fi
+    if [ -n "$upid" ]; then for _ in $(seq 200); do [ -s "$STATE/exit-status" ] && break; sleep 0.05; done; fi
     local rc; rc=$(cat "$STATE/exit-status" 2>/dev/null) || rc=unknown
     case $rc in 130) log "sandbox PID 1 powered off cleanly (reboot(2) in pid ns => SIGINT)";;
                 *) log "sandbox exit status: $rc (130 = clean poweroff; 1 = unshare after SIGKILL of PID 1)";; esac
-    for i in $(seq 100); do [ -d "$CG" ] || break; cleanup_cgroup 2>/dev/null; [ -d "$CG" ] || break; sleep 0.05; done
+    for _ in $(seq 100); do [ -d "$CG" ] || break; cleanup_cgroup 2>/dev/null; [ -d "$CG" ] || break; sleep 0.05; done
     cleanup_cgroup
     rm -f "$STATE/pid1" "$STATE/unshare.pid"
     SHUTDOWN_SECS=$(since "$t0")
