@@ -94,6 +94,27 @@ is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 get() { sb exec curl -sS --http0.9 --max-time 20 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }
 src() { rm -rf "$W/src"; mkdir -p "$W/src"; }
 scenario() { echo "== $1"; }
+exec 3>&1   # the suite's own stdout, for notes from inside a check (which captures 1 and 2)
+# no_restart UNIT: the unit started the first time. One exception, said loudly: podman 4.3
+# (--sdnotify=conmon) sends READY=1 and exits at once, and on a loaded machine the user's
+# systemd 252 may read the message only after podman is gone ("Cannot find unit for notify
+# message of PID N"); the start then fails with result 'protocol' and Restart= retries it.
+# That race is podman's and systemd's (the reference sandbox shows it too, about half the
+# boots while other builds run); a restart for any other reason fails the check.
+no_restart() {
+    local n log failed protocol races
+    n=$(prop NRestarts "$1"); [ "$n" = 0 ] && return 0
+    log=$(u journalctl --user --no-pager -o cat)
+    failed=$(grep -c "^$1: Failed with result " <<<"$log")
+    protocol=$(grep -c "^$1: Failed with result 'protocol'" <<<"$log")
+    races=$(grep -c '^Cannot find unit for notify message of PID ' <<<"$log")
+    if [ "$failed" = "$protocol" ] && [ "$races" -ge "$failed" ] && [ "$n" -le "$failed" ]; then
+        echo "!! NOTE: $1 restarted $n time(s), each after podman 4.3's notify race (result 'protocol', 'Cannot find unit for notify message'): not rootlet's" >&3
+        return 0
+    fi
+    echo "NRestarts=$n, failures: $failed, of which 'protocol' with the notify race: $protocol/$races"
+    return 1
+}
 # web.container: the test server on a published port, started at boot.
 web_source() {
     src; cat > "$W/src/web.container" <<'EOF'
@@ -116,7 +137,7 @@ s1() {
     check "web.service active after linger boot" within 60 is active web.service
     check "the container answers" within 20 eval 'sb exec curl -sS --http0.9 --max-time 5 http://127.0.0.1:18080/ | grep -q PEER='
     check "no failed user unit" eval '[ -z "$(u systemctl --user list-units --failed --plain --no-legend)" ]'
-    check "no restart" eval '[ "$(prop NRestarts web.service)" = 0 ]' \
+    check "no restart" no_restart web.service \
         || u journalctl --user -u web.service --no-pager -o short-monotonic | tail -25
     down
 }
@@ -132,7 +153,7 @@ s2() {
     tw=$(prop ExecMainStartTimestampMonotonic web.service)
     check "the container started after network-online.target ($(( (tw - tn) / 1000 )) ms after)" test "$tw" -ge "$tn"
     check "network-online.target really was late (held >= 5 s)" test "$(( tn - $(sysprop ActiveEnterTimestampMonotonic e2e-online.service) + 5000000 ))" -ge 5000000
-    check "no start limit hit, no restart" eval '[ "$(prop NRestarts web.service)" = 0 ] && ! u journalctl --user --no-pager | grep -q "repeated too quickly"'
+    check "no start limit hit, no restart" eval '! u journalctl --user --no-pager | grep -q "repeated too quickly" && no_restart web.service'
     down
 }
 
