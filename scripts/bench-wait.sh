@@ -18,7 +18,7 @@ need_sandbox
 cargo build --release -q --bin rootlet-wait-online
 E2E_NAME=$(e2e_name bench-wait); export E2E_NAME
 PROV=$(mktemp -d -t rootlet-bench-prov.XXXXXX)
-trap 'sb shutdown >/dev/null 2>&1; rm -rf "$PROV"' EXIT
+trap 'sb shutdown >/dev/null 2>&1 && sb clean >/dev/null 2>&1; rm -rf "$PROV"' EXIT
 # The binary's path reaches the provisioning through its environment (it may hold spaces);
 # $HOLD is a number, pasted in.
 export E2E_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release

@@ -44,7 +44,7 @@ cp "$E2E_W"/units/*.service "$ROOT/etc/systemd/user/"
 EOF2
 E2E_NAME=$(e2e_name quoting); export E2E_NAME
 E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1 || { tail -5 "$W/boot.log"; sb shutdown >/dev/null 2>&1; echo "0 passed, 1 failed"; exit 1; }
-trap 'sb shutdown >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
+trap 'sb shutdown >/dev/null 2>&1 && sb clean >/dev/null 2>&1; rm -rf "$W"' EXIT
 sb wait-user >/dev/null 2>&1 || true
 sb exec install -d -m1777 /run/qc
 units=$(cd "$W/units" && ls *.service)

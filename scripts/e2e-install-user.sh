@@ -24,7 +24,8 @@ EOF2
 E2E_NAME=$(e2e_name install-user); export E2E_NAME
 
 E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1 || { echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; sb shutdown >/dev/null 2>&1; exit 1; }
-trap 'sb shutdown >/dev/null 2>&1; rm -rf "$W"' EXIT
+# Logs stay (under $E2E/state/) only when a check failed.
+trap 'sb shutdown >/dev/null 2>&1; [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; rm -rf "$W"' EXIT
 sb wait-user >/dev/null 2>&1
 H=/home/tester
 sb exec sh -c "cd $H && find . | sort" > "$W/before"

@@ -75,7 +75,8 @@ chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
 EOF2
 E2E_NAME=$(e2e_name nginx); export E2E_NAME
 E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1 || { echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; sb shutdown >/dev/null 2>&1; exit 1; }
-[ "${KEEP:-0}" = 1 ] || trap 'sb shutdown >/dev/null 2>&1; rm -rf "$W"' EXIT
+# Logs stay (under $E2E/state/) only when a check failed.
+[ "${KEEP:-0}" = 1 ] || trap 'sb shutdown >/dev/null 2>&1; [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; rm -rf "$W"' EXIT
 sb wait-user >/dev/null 2>&1
 check "nginx image imported (rootless podman)" u podman import -q /usr/local/share/rootlet-tests/nginx.tar localhost/nginx
 check "nginx.socket listens at boot, container not running" eval '[ "$(u systemctl --user is-active nginx.socket)" = active ] && [ "$(u systemctl --user is-active nginx.service)" != active ]'

@@ -88,7 +88,10 @@ boot() { # boot NAME NET: a fresh sandbox with the sources in $W/src
     sb wait-user >/dev/null 2>&1
     return 0
 }
-down() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL $E2E_NAME: shutdown left something behind: $(tail -2 "$W/down.log")"; }; unset E2E_NAME; }
+# down: shut the scenario's sandbox down; its logs stay (under $E2E/state/) only if a check
+# of this run failed.
+down() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL $E2E_NAME: shutdown left something behind: $(tail -2 "$W/down.log")"; }
+         [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME; }
 sysprop() { sb exec systemctl show -P "$1" "$2"; }
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 get() { sb exec curl -sS --http0.9 --max-time 20 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }

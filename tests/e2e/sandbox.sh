@@ -12,6 +12,7 @@
 #   sandbox.sh put SRC DEST [MODE]  # copy a host file into the running sandbox (as root)
 #   sandbox.sh wait-user            # wait until the user's systemd finished starting
 #   sandbox.sh shutdown             # clean poweroff (SIGRTMIN+4), SIGKILL fallback, leak check
+#   sandbox.sh clean                # remove the host-side state (logs) of a stopped sandbox
 #   sandbox.sh selftest             # boot, a few checks, shutdown
 #
 # Env: E2E_NAME (default `sandbox`): a sandbox's identity. Its host-side state is
@@ -284,6 +285,14 @@ shutdown() {
     return $leak
 }
 
+# The host-side state (console and journal logs) stays after shutdown for a look after a
+# failure; a suite that passed removes it, since every run uses new names.
+clean() {
+    alive && die "sandbox $NAME is running"
+    [ -d "$CG" ] && die "cgroup $CG remains"
+    rm -rf -- "$STATE"
+}
+
 # ------------------------------------------------------------------------------ selftest
 # The basics every suite relies on; the suites (tests/e2e/run.sh, scripts/e2e-*.sh) test
 # rootlet itself.
@@ -304,6 +313,7 @@ selftest() {
     trap - EXIT
     shutdown || fails=$((fails+1))
     log "selftest: boot ${BOOT_SECS}s, all $(since "$t0")s, $fails failure(s)"
+    [ "$fails" = 0 ] && clean
     [ "$fails" = 0 ]
 }
 
@@ -311,6 +321,7 @@ case "${1:-}" in
     __stage2) stage2 ;;
     boot) boot ;;
     shutdown) shutdown ;;
+    clean) clean ;;
     exec) shift; inside "$@" ;;
     user) shift; as_user "$@" ;;
     user-run) shift; user_run "$@" ;;
