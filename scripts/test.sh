@@ -34,7 +34,7 @@ echo "== cargo doc --no-deps (RUSTDOCFLAGS=-D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 echo "== differential check against podman 5.4.2's quadlet"
 cargo build --release --quiet --bin rootlet
-rc=0; python3 scripts/compare-quadlet.py || rc=$?
+rc=0; python3 scripts/compare-quadlet.py --rootlet "${CARGO_TARGET_DIR:-target}/release/rootlet" || rc=$?
 case $rc in
     0) ;;
     2) echo "!! DIFFERENTIAL CHECK SKIPPED: podman 5.4.2's quadlet could not be fetched" >&2 ;;
