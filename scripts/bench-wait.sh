@@ -16,14 +16,18 @@ RUNS=${1:-3}; HOLD=${HOLD:-10}; LIMIT=${LIMIT:-15}
 . scripts/sandbox-lib.sh
 need_sandbox
 cargo build --release -q --bin rootlet-wait-online
-export E2E=/var/tmp/rootlet-bench E2E_NAME=bench-wait
-PROV=$(mktemp -d /var/tmp/rootlet-bench-prov.XXXXXX)
-trap 'rm -rf "$PROV"' EXIT
+E2E_NAME=$(e2e_name bench-wait); export E2E_NAME
+PROV=$(mktemp -d -t rootlet-bench-prov.XXXXXX)
+trap 'sb shutdown >/dev/null 2>&1 && sb clean >/dev/null 2>&1; rm -rf "$PROV"' EXIT
+# The binary's path reaches the provisioning through its environment (it may hold spaces);
+# $HOLD is a number, pasted in.
+export E2E_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release
+case $HOLD in ''|*[!0-9.]*) echo "HOLD must be a number of seconds" >&2; exit 2 ;; esac
 
 cat > "$PROV/provision.sh" <<PROVISION
 set -e
 R=\$ROOT
-install -m755 $REPO/target/release/rootlet-wait-online \$R/usr/local/bin/
+install -m755 "\$E2E_BIN/rootlet-wait-online" \$R/usr/local/bin/
 if [ "\${BENCH_MODE}" = hold ]; then
     cat > \$R/etc/systemd/system/hold-online.service <<'EOT'
 [Unit]
@@ -82,7 +86,7 @@ rss() { local v=0; for _ in $(seq 25); do
 for i in $(seq "$RUNS"); do
     BENCH_MODE=hold E2E_PROVISION=$PROV/provision.sh sb boot 2>/dev/null
     sb wait-user >/dev/null 2>&1 || true
-    for n in $(seq 200); do
+    for _ in $(seq 200); do
         [ "$(prop ActiveState bench-reference.service)" = active ] && [ "$(prop ActiveState bench-rootlet.service)" = active ] && break
         sleep 0.1
     done
@@ -110,7 +114,7 @@ echo "peak RSS (median): rootlet $(median "${R_RSS[@]}") KiB, reference $(median
 BENCH_MODE=never E2E_PROVISION=$PROV/provision.sh sb boot 2>/dev/null
 sb wait-user >/dev/null 2>&1 || true
 limit=$LIMIT; [ "${BENCH_FULL:-0}" = 1 ] && limit=100
-for n in $(seq $((limit * 10))); do
+for _ in $(seq $((limit * 10))); do
     [ "$(prop ActiveState bench-rootlet.service)" != activating ] && [ "$(prop ActiveState bench-reference.service)" != activating ] && break
     sleep 0.1
 done

@@ -4,6 +4,7 @@
 # PODMAN pointing at an argv recorder), a real systemd 252 user manager in the e2e sandbox
 # loads and runs every unit, and the argv each program received is compared with what the
 # source file meant. Needs root. Usage: scripts/check-quoting-systemd.sh [COUNT] [SEED]
+# The recorder and the units are installed into the sandbox's root (see scripts/sandbox-lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -11,11 +12,11 @@ COUNT=${1:-2000}; SEED=${2:-$RANDOM}
 . scripts/sandbox-lib.sh
 need_sandbox
 cargo build --release -q --bin rootlet --example quoting-cases
-W=$(mktemp -d /var/tmp/rootlet-quoting.XXXXXX)
+W=$(mktemp -d -t rootlet-quoting.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-target/release/examples/quoting-cases "$W/cases" "$COUNT" "$SEED"
+"${CARGO_TARGET_DIR:-target}"/release/examples/quoting-cases "$W/cases" "$COUNT" "$SEED"
 PODMAN=/usr/local/bin/argv-record XDG_CONFIG_HOME=$W/none \
-    target/release/rootlet generate --output "$W/units" "$W/cases/src"
+    "${CARGO_TARGET_DIR:-target}"/release/rootlet generate --output "$W/units" "$W/cases/src"
 cat > "$W/argv-record.c" <<'EOF2'
 #include <stdio.h>
 #include <string.h>
@@ -34,15 +35,16 @@ int main(int argc, char **argv) {
 }
 EOF2
 gcc -O2 -o "$W/argv-record" "$W/argv-record.c"
-cat > "$W/provision.sh" <<EOF2
+# Paths reach the provisioning through its environment, never pasted into its text.
+export E2E_W=$W
+cat > "$W/provision.sh" <<'EOF2'
 set -e
-install -m755 $W/argv-record \$ROOT/usr/local/bin/argv-record
-install -d -m1777 \$ROOT/run/qc
-cp $W/units/*.service \$ROOT/etc/systemd/user/
+install -m755 "$E2E_W/argv-record" "$ROOT/usr/local/bin/argv-record"
+cp "$E2E_W"/units/*.service "$ROOT/etc/systemd/user/"
 EOF2
-export E2E=/var/tmp/rootlet-quoting-sb E2E_NAME=quoting
-E2E_PROVISION=$W/provision.sh sb boot 2>/dev/null
-trap 'sb shutdown >/dev/null 2>&1 || true; rm -rf "$W"' EXIT
+E2E_NAME=$(e2e_name quoting); export E2E_NAME
+E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1 || { tail -5 "$W/boot.log"; sb shutdown >/dev/null 2>&1; echo "0 passed, 1 failed"; exit 1; }
+trap 'sb shutdown >/dev/null 2>&1 && sb clean >/dev/null 2>&1; rm -rf "$W"' EXIT
 sb wait-user >/dev/null 2>&1 || true
 sb exec install -d -m1777 /run/qc
 units=$(cd "$W/units" && ls *.service)

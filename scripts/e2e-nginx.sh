@@ -4,14 +4,17 @@
 # libraries from its package, in a rootfs tarball imported as an image), nginx.socket +
 # nginx.container with `Environment=NGINX=3;` and `Network=none`. A client connecting from
 # 127.0.0.7 gets the page, and nginx logs the client's real address. Needs root.
+# Everything the test user needs (binaries, the image tarball) is installed into the
+# sandbox's root: the checkout may be somewhere it cannot read (see scripts/sandbox-lib.sh).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 REPO=$PWD
 . scripts/sandbox-lib.sh
 need_sandbox
 command -v podman >/dev/null || skip "podman is not installed"
 cargo build --release -q --bin rootlet --bin rootlet-wait-online --bin rootlet-user-generator || exit 1
-W=$(mktemp -d /var/tmp/rootlet-e2e-nginx.XXXXXX)
+W=$(mktemp -d -t rootlet-e2e-nginx.XXXXXX)
+trap 'rm -rf "$W"' EXIT
 # --- the image: nginx from Debian's package, with the libraries it links
 ( cd "$W" && apt-get download nginx >/dev/null 2>&1 ) || skip "cannot download Debian's nginx package"
 dpkg -x "$W"/nginx_*.deb "$W/pkg"
@@ -41,22 +44,24 @@ http {
 }
 CONF
 tar -C "$R" -cf "$W/nginx.tar" .
-chmod 755 "$W"; chmod 644 "$W/nginx.tar"
-cat > "$W/provision.sh" <<EOF2
+# Paths reach the provisioning through its environment, never pasted into its text.
+export E2E_REPO=$REPO E2E_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release E2E_W=$W
+cat > "$W/provision.sh" <<'EOF2'
 set -e
-install -m755 $REPO/target/release/rootlet $REPO/target/release/rootlet-wait-online \$ROOT/usr/local/bin/
-install -Dm755 $REPO/target/release/rootlet-user-generator \$ROOT/usr/local/lib/systemd/user-generators/rootlet-user-generator
-install -d \$ROOT/usr/local/lib/systemd/user
-sed 's|@bindir@|/usr/local/bin|' $REPO/units/rootlet-wait-online.service.in > \$ROOT/usr/local/lib/systemd/user/rootlet-wait-online.service
-Q=\$ROOT/home/\$TEST_USER/.config/containers/systemd
-mkdir -p \$Q \$ROOT/home/\$TEST_USER/nginx-logs
-cat > \$Q/nginx.socket <<'EOT'
+install -m755 "$E2E_BIN/rootlet" "$E2E_BIN/rootlet-wait-online" "$ROOT/usr/local/bin/"
+install -Dm755 "$E2E_BIN/rootlet-user-generator" "$ROOT/usr/local/lib/systemd/user-generators/rootlet-user-generator"
+install -d "$ROOT/usr/local/lib/systemd/user"
+sed 's|@bindir@|/usr/local/bin|' "$E2E_REPO/units/rootlet-wait-online.service.in" > "$ROOT/usr/local/lib/systemd/user/rootlet-wait-online.service"
+install -Dm644 "$E2E_W/nginx.tar" "$ROOT/usr/local/share/rootlet-tests/nginx.tar"
+Q=$ROOT/home/$TEST_USER/.config/containers/systemd
+mkdir -p "$Q" "$ROOT/home/$TEST_USER/nginx-logs"
+cat > "$Q/nginx.socket" <<'EOT'
 [Socket]
 ListenStream=127.0.0.1:18095
 [Install]
 WantedBy=sockets.target
 EOT
-cat > \$Q/nginx.container <<'EOT'
+cat > "$Q/nginx.container" <<'EOT'
 [Unit]
 Description=nginx, socket-activated
 [Container]
@@ -66,17 +71,18 @@ Network=none
 Volume=%h/nginx-logs:/var/log/nginx
 Exec=/usr/sbin/nginx -c /etc/nginx/nginx.conf
 EOT
-chroot \$ROOT chown -R \$TEST_USER: /home/\$TEST_USER
+chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
 EOF2
-export E2E=/var/tmp/rootlet-e2e-nginx-sb E2E_NAME=nginx
-E2E_PROVISION=$W/provision.sh sb boot 2>/dev/null || { echo "FAIL boot"; echo "0 passed, 1 failed"; rm -rf "$W"; exit 1; }
-[ "${KEEP:-0}" = 1 ] || trap 'sb shutdown >/dev/null 2>&1; rm -rf "$W"' EXIT
+E2E_NAME=$(e2e_name nginx); export E2E_NAME
+E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1 || { echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; sb shutdown >/dev/null 2>&1; exit 1; }
+# Logs stay (under $E2E/state/) only when a check failed.
+[ "${KEEP:-0}" = 1 ] || trap 'sb shutdown >/dev/null 2>&1; [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; rm -rf "$W"' EXIT
 sb wait-user >/dev/null 2>&1
-check "nginx image imported (rootless podman)" sb user podman import -q "$W/nginx.tar" localhost/nginx
-check "nginx.socket listens at boot, container not running" sh -c "[ \"\$($SANDBOX user systemctl --user is-active nginx.socket </dev/null)\" = active ] && [ \"\$($SANDBOX user systemctl --user is-active nginx.service </dev/null)\" != active ]"
-check "the page is served from 127.0.0.7, address preserved" sh -c "o=\$($SANDBOX exec curl -sS --max-time 30 --interface 127.0.0.7 http://127.0.0.1:18095/ </dev/null) && echo \"\$o\" && [ \"\$o\" = 'hello from nginx, you are 127.0.0.7' ]"
-check "nginx logged the client's real address" sh -c "$SANDBOX exec cat /home/tester/nginx-logs/access.log </dev/null | grep -q '^127.0.0.7 .GET / HTTP/1.1. 200'"
-check "nginx.service active, through the inherited socket" sh -c "[ \"\$($SANDBOX user systemctl --user is-active nginx.service </dev/null)\" = active ] && $SANDBOX user journalctl --user -u nginx.service --no-pager </dev/null | grep -q 'using inherited sockets'"
-check "stop removes the container" sh -c "$SANDBOX user systemctl --user stop nginx.service </dev/null && ! $SANDBOX user podman container exists systemd-nginx </dev/null"
+check "nginx image imported (rootless podman)" u podman import -q /usr/local/share/rootlet-tests/nginx.tar localhost/nginx
+check "nginx.socket listens at boot, container not running" eval '[ "$(u systemctl --user is-active nginx.socket)" = active ] && [ "$(u systemctl --user is-active nginx.service)" != active ]'
+check "the page is served from 127.0.0.7, address preserved" eval 'o=$(sb exec curl -sS --max-time 60 --interface 127.0.0.7 http://127.0.0.1:18095/) && echo "$o" && [ "$o" = "hello from nginx, you are 127.0.0.7" ]'
+check "nginx logged the client's real address" within 10 eval 'sb exec cat /home/tester/nginx-logs/access.log | grep -q "^127.0.0.7 .GET / HTTP/1.1. 200"'
+check "nginx.service active, through the inherited socket" eval '[ "$(u systemctl --user is-active nginx.service)" = active ] && u journalctl --user -u nginx.service --no-pager | grep -q "using inherited sockets"'
+check "stop removes the container" eval 'u systemctl --user stop nginx.service && ! u podman container exists systemd-nginx'
 echo "$PASS passed, $FAIL failed"
 [ $FAIL = 0 ]

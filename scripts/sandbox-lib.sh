@@ -1,21 +1,47 @@
-# Sourced by the scripts that boot a real systemd: finds the sandbox (the verified recipe in
-# ../shared/reference/e2e-sandbox/, else tests/e2e/sandbox.sh; SANDBOX= overrides) and
-# gives them `sb`, `check` and `within`. Sets PASS and FAIL.
-SANDBOX=${SANDBOX:-}
-for s in ../shared/reference/e2e-sandbox/sandbox.sh tests/e2e/sandbox.sh; do
-    [ -z "$SANDBOX" ] && [ -x "$s" ] && SANDBOX=$PWD/$s
-done
-skip() { echo "!! SKIPPED LOUDLY: $*"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+# shellcheck shell=bash
+# Sourced (from the repository's top directory) by the scripts that boot a real systemd:
+# finds the sandbox, the repository's own tests/e2e/sandbox.sh (SANDBOX= overrides), and
+# gives them `sb`, `u`, `prop`, `check`, `within` and `e2e_name`. Sets REPO, PASS and FAIL.
+#
+# Rules every suite follows, so that it passes from any checkout, run by anyone:
+#  - the checkout may live anywhere (a path with spaces, under a 0700 directory, under the
+#    host's /tmp, which the sandbox does not see): whatever the sandbox's unprivileged user
+#    needs is installed into the sandbox's root while provisioning (E2E_PROVISION, as root)
+#    or with `sb put`, never read through the checkout's path. Paths go to provisioning
+#    scripts through the environment, never pasted into their text.
+#  - several sandboxes may run at once on one machine (other people's too): every sandbox
+#    gets a name unique to this run (e2e_name), which keeps its cgroup and state apart.
+#  - ports are those of the sandbox's own network namespace: no host port is ever used.
+REPO=${REPO:-$PWD}
+SANDBOX=${SANDBOX:-$REPO/tests/e2e/sandbox.sh}
+export SANDBOX
+# This run's prefix for sandbox names: the suite's pid keeps two runs (two people, or two
+# checkouts) apart. E2E_RUN= overrides it.
+E2E_RUN=${E2E_RUN:-rootlet-$$}
+# e2e_name SUFFIX: a sandbox name unique to this run.
+e2e_name() { printf '%s-%s' "$E2E_RUN" "$1"; }
+# skip WHY: a suite that cannot run says so loudly; under the test command
+# (E2E_REQUIRE=1, scripts/test.sh as root) that is a failure, not a pass.
+skip() {
+    if [ "${E2E_REQUIRE:-0}" = 1 ]; then echo "!! CANNOT RUN (E2E_REQUIRE=1): $*"; echo "0 passed, 1 failed"; exit 1; fi
+    echo "!! SKIPPED LOUDLY: $*"; echo "0 passed, 0 failed, 1 skipped"; exit 0
+}
 need_sandbox() {
-    [ -n "$SANDBOX" ] || skip "no sandbox.sh (../shared/reference/e2e-sandbox/ or tests/e2e/)"
+    [ -x "$SANDBOX" ] || skip "no sandbox at $SANDBOX"
     [ "$(id -u)" = 0 ] || skip "needs root"
 }
 # Every sandbox command with stdin from /dev/null (a waiting nsenter once kept PID 1 alive).
 sb() { "$SANDBOX" "$@" </dev/null; }
+u() { sb user "$@"; }
+# prop PROPERTY UNIT: a property of a unit of the test user's manager.
+prop() { u systemctl --user show -P "$1" "$2"; }
 PASS=0; FAIL=0
-# check NAME CMD...: one PASS/FAIL line with the time it took.
-check() { local name=$1; shift; local t0=$EPOCHREALTIME out
-    if out=$("$@" 2>&1); then PASS=$((PASS+1)); printf 'PASS %s (%.1fs)\n' "$name" "$(awk "BEGIN{print $EPOCHREALTIME-$t0}")"
-    else FAIL=$((FAIL+1)); echo "FAIL $name: $out"; return 1; fi; }
-# within SECONDS CMD...: retry until it succeeds.
-within() { local s=$1; shift; local i; for i in $(seq $((s * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; "$@"; }
+# check NAME CMD...: one PASS/FAIL line with the time it took. CMD may be a shell function
+# or `eval 'shell code'` (which sees this script's functions and variables).
+check() { local _c_name=$1; shift; local _c_t0=$EPOCHREALTIME _c_out
+    # (underscored locals: `eval` code sees the caller's variables, and must not see these)
+    if _c_out=$("$@" 2>&1); then PASS=$((PASS+1)); printf 'PASS %s (%.1fs)\n' "$_c_name" "$(awk -v a="$_c_t0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
+    else FAIL=$((FAIL+1)); echo "FAIL $_c_name: $_c_out"; return 1; fi; }
+# within SECONDS CMD...: retry until it succeeds. (The suites give wide margins: a loaded
+# machine may be compiling on the same cores.)
+within() { local _w_s=$1; shift; local _w_i; for _w_i in $(seq $((_w_s * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; "$@"; }

@@ -1,11 +1,12 @@
 #!/bin/bash
 # The whole test suite of rootlet: formatting, lints, unit/golden/integration tests and the
 # end-to-end suite in a real systemd. On a fresh Debian 12 it installs what it needs (as
-# root). Usage: scripts/test.sh   (E2E=0 skips the end-to-end suite, loudly)
+# root). Usage: scripts/test.sh   (E2E=0 skips the end-to-end suites, loudly; as root they run
+# from a copy of the tree, see below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(systemd dbus dbus-user-session podman uidmap slirp4netns busybox-static curl iproute2 util-linux python3 python3-dbus python3-gi time)
+need_pkgs=(systemd dbus dbus-user-session podman uidmap slirp4netns busybox-static curl iproute2 util-linux python3 python3-dbus python3-gi time gcc libc6-dev make)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -21,31 +22,63 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v cargo >/dev/null || { echo "!! cargo not found: install a Rust toolchain (rustup)" >&2; exit 1; }
 
+echo "== cargo build --locked (Cargo.lock is up to date)"
+cargo build --locked
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
 echo "== cargo test"
 cargo test
+echo "== cargo doc --no-deps (RUSTDOCFLAGS=-D warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 echo "== differential check against podman 5.4.2's quadlet"
 cargo build --release --quiet --bin rootlet
-rc=0; python3 scripts/compare-quadlet.py || rc=$?
+rc=0; python3 scripts/compare-quadlet.py --rootlet "${CARGO_TARGET_DIR:-target}/release/rootlet" || rc=$?
 case $rc in
     0) ;;
     2) echo "!! DIFFERENTIAL CHECK SKIPPED: podman 5.4.2's quadlet could not be fetched" >&2 ;;
     *) echo "!! undocumented differences from quadlet (see above)" >&2; exit 1 ;;
 esac
-if [ -x tests/e2e/run.sh ] && [ "${E2E:-1}" != 0 ]; then
-    echo "== end-to-end suite (real systemd)"
-    tests/e2e/run.sh
+# The end-to-end suites boot a real systemd in a sandbox (tests/e2e/sandbox.sh) and need
+# root. They run from a COPY of the working tree at a path with a space in it, under a
+# 0700 directory from mktemp -d: that proves on every run that no suite depends on where
+# the checkout lives or on its permissions (the sandbox's unprivileged test user cannot
+# even enter the copy; whatever it needs is installed into the sandbox's root). The copy
+# takes target/release along, mtimes kept, so cargo finds it built: no second build.
+if [ "${E2E:-1}" = 0 ]; then
+    echo "!! END-TO-END SUITES NOT RUN (E2E=0)" >&2
+elif [ "$(id -u)" != 0 ]; then
+    echo "!! END-TO-END SUITES NOT RUN: they need root (run scripts/test.sh as root)" >&2
 else
-    echo "!! END-TO-END SUITE NOT RUN (E2E=0 or tests/e2e/run.sh missing)" >&2
+    cargo build --release --quiet --bins --example quoting-cases
+    parent=$(mktemp -d -t rootlet-test.XXXXXX)          # mode 0700
+    trap 'rm -rf "$parent"' EXIT
+    copy="$parent/rootlet checkout"
+    mkdir "$copy"
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        # tracked and untracked files (uncommitted work included), not ignored ones
+        git ls-files -z -c -o --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -C "$copy" -xf -
+    else
+        tar --exclude=./target -cf - . | tar -C "$copy" -xf -
+    fi
+    if [ -z "${CARGO_TARGET_DIR:-}" ] && [ -d target/release ]; then
+        mkdir "$copy/target"; cp -a target/release "$copy/target/release"
+    fi
+    [ "$(stat -c %a "$parent")" = 700 ] || { echo "!! $parent is not 0700" >&2; exit 1; }
+    echo "== end-to-end suites from a copy of the tree: $copy"
+    # A suite that cannot run fails here instead of skipping: this is the test command.
+    export E2E_REQUIRE=1
+    failed=()
+    suite() { local name=$1; shift; echo "== $name"; "$@" || failed+=("$name"); }
+    suite "scenarios in a real systemd (tests/e2e/run.sh)" "$copy/tests/e2e/run.sh"
+    suite "nginx socket-activated into rootless podman in a real systemd" "$copy/scripts/e2e-nginx.sh"
+    suite "rootlet install --user in a real systemd" "$copy/scripts/e2e-install-user.sh"
+    suite "exact command lines through a real systemd (random Exec=/Environment= values)" \
+        "$copy/scripts/check-quoting-systemd.sh" 1000
+    if [ ${#failed[@]} -gt 0 ]; then
+        printf '!! end-to-end suite failed: %s\n' "${failed[@]}" >&2
+        exit 1
+    fi
 fi
-if [ "$(id -u)" = 0 ] && [ "${E2E:-1}" != 0 ]; then
-    echo "== nginx socket-activated into rootless podman in a real systemd"
-    scripts/e2e-nginx.sh
-    echo "== rootlet install --user in a real systemd"
-    scripts/e2e-install-user.sh
-    echo "== exact command lines through a real systemd (random Exec=/Environment= values)"
-    scripts/check-quoting-systemd.sh 1000
-fi
+echo "== all tests passed"

@@ -4,7 +4,7 @@
 //! `rootlet-wait-online`) only parse argv, set up logging and map results to exit codes.
 //!
 //! Modules, one concern each:
-//! - [`unit`]: systemd unit-file syntax (parse, keep order and line numbers, write back).
+//! - [`unit`](mod@unit): systemd unit-file syntax (parse, keep order and line numbers, write back).
 //! - [`exec`]: systemd command-line syntax (`ExecStart=` splitting and quoting).
 //! - [`quadlet`]: translation of `.container`, `.network` and `.socket` sources to units.
 //! - [`env`]: the user's environment and systemd's paths, read in one place.
