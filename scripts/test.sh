@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(systemd dbus dbus-user-session podman uidmap slirp4netns busybox-static curl iproute2 util-linux python3 python3-dbus python3-gi time gcc libc6-dev make)
+need_pkgs=(systemd dbus dbus-user-session podman uidmap slirp4netns busybox-static curl iproute2 util-linux python3 python3-dbus python3-gi time gcc libc6-dev make strace)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -32,12 +32,16 @@ echo "== cargo test"
 cargo test
 echo "== cargo doc --no-deps (RUSTDOCFLAGS=-D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
-echo "== differential check against podman 5.4.2's quadlet"
+if [ "$(id -u)" = 0 ]; then
+    echo "== packages: .deb (lintian) and RPM built from a copy, file lists against make install"
+    scripts/test-packages.sh
+fi
+echo "== differential check against podman 5.8.x's quadlet"
 cargo build --release --quiet --bin rootlet
 rc=0; python3 scripts/compare-quadlet.py --rootlet "${CARGO_TARGET_DIR:-target}/release/rootlet" || rc=$?
 case $rc in
     0) ;;
-    2) echo "!! DIFFERENTIAL CHECK SKIPPED: podman 5.4.2's quadlet could not be fetched" >&2 ;;
+    2) echo "!! DIFFERENTIAL CHECK SKIPPED: podman 5.8.x's quadlet could not be fetched" >&2 ;;
     *) echo "!! undocumented differences from quadlet (see above)" >&2; exit 1 ;;
 esac
 # The end-to-end suites boot a real systemd in a sandbox (tests/e2e/sandbox.sh) and need
@@ -76,6 +80,10 @@ else
     suite "rootlet install --user in a real systemd" "$copy/scripts/e2e-install-user.sh"
     suite "exact command lines through a real systemd (random Exec=/Environment= values)" \
         "$copy/scripts/check-quoting-systemd.sh" 1000
+    suite "day-2 commands (add, list, print, rm) in a real systemd" "$copy/tests/e2e/day2.sh"
+    suite "the .deb installed with dpkg into a real systemd (linger boot)" \
+        env ROOTLET_DEB="$(ls "$PWD"/target/packages/test/rootlet_*.deb 2>/dev/null | head -1)" "$copy/tests/e2e/deb.sh"
+    suite "rootless Docker at linger boot, the network 25 s late (tests/e2e/docker.sh)" "$copy/tests/e2e/docker.sh"
     if [ ${#failed[@]} -gt 0 ]; then
         printf '!! end-to-end suite failed: %s\n' "${failed[@]}" >&2
         exit 1

@@ -68,7 +68,7 @@ printf '[Container]\nRootfs=/srv/rootfs\nPublishPorts=1:1\n' > "$D/bad.container
 
 cat > "$W/provision.sh" <<EOF
 set -e
-make -s -C $REPO install DESTDIR=\$ROOT PREFIX=/usr/local >/dev/null
+make -s -C "$REPO" install DESTDIR=\$ROOT PREFIX=/usr/local >/dev/null
 mkdir -p \$ROOT/srv && cp -a $W/rootfs \$ROOT/srv/rootfs && chroot \$ROOT chown -R \$TEST_USER: /srv/rootfs
 cp -a $D \$ROOT/srv/day2 && chmod -R a+rX \$ROOT/srv/day2
 # A default route, so that rootlet-wait-online does not wait.
@@ -91,19 +91,19 @@ sb wait-user >/dev/null 2>&1
 
 echo "== add"
 check "add of a bad file beside a good one fails and writes nothing" sh -c \
-    "! $SANDBOX user /usr/local/bin/rootlet add --now /srv/day2/broken.container /srv/day2/bad.container </dev/null >$W/out 2>&1 \
-     && grep -q 'bad.container:3: unknown key' $W/out && [ -z \"\$($SANDBOX user ls -A $Q </dev/null)\" ]"
+    "! \"$SANDBOX\" user /usr/local/bin/rootlet add --now /srv/day2/broken.container /srv/day2/bad.container </dev/null >$W/out 2>&1 \
+     && grep -q 'bad.container:3: unknown key' $W/out && [ -z \"\$(\"$SANDBOX\" user ls -A $Q </dev/null)\" ]"
 check "add --now DIR: the application's files are written and its units started" sh -c \
-    "$SANDBOX user /usr/local/bin/rootlet add --now /srv/day2/shop </dev/null >$W/out 2>&1 && grep -q 'started web.service' $W/out && grep -q 'started worker.service' $W/out" \
+    "\"$SANDBOX\" user /usr/local/bin/rootlet add --now /srv/day2/shop </dev/null >$W/out 2>&1 && grep -q 'started web.service' $W/out && grep -q 'started worker.service' $W/out" \
     || cat "$W/out"
 check "web.service and worker.service are active" sh -c \
-    "[ \"\$($SANDBOX user systemctl --user is-active web.service worker.service </dev/null | sort -u)\" = active ]"
+    "[ \"\$(\"$SANDBOX\" user systemctl --user is-active web.service worker.service </dev/null | sort -u)\" = active ]"
 check "their containers run" within 30 u podman container exists systemd-web
 check "add --now of a failing unit says why and exits 1" sh -c \
-    "! $SANDBOX user /usr/local/bin/rootlet add --now /srv/day2/broken.container </dev/null >$W/out 2>&1 && grep -q 'broken.service did not start' $W/out" \
+    "! \"$SANDBOX\" user /usr/local/bin/rootlet add --now /srv/day2/broken.container </dev/null >$W/out 2>&1 && grep -q 'broken.service did not start' $W/out" \
     || cat "$W/out"
 check "add over an existing file without --replace is refused" sh -c \
-    "! $SANDBOX user /usr/local/bin/rootlet add /srv/day2/shop/web.container </dev/null >$W/out 2>&1 && grep -q 'already exists (use --replace)' $W/out"
+    "! \"$SANDBOX\" user /usr/local/bin/rootlet add /srv/day2/shop/web.container </dev/null >$W/out 2>&1 && grep -q 'already exists (use --replace)' $W/out"
 
 echo "== list"
 u /usr/local/bin/rootlet list >"$W/list" 2>&1
@@ -112,32 +112,32 @@ check "list: web.container active/running in application shop" grep -Eq '^web\.c
 check "list: broken.container failed, with the result" grep -Eq '^broken\.container +broken\.service +failed \(exit-code\) ' "$W/list"
 check "list: and the failure's last journal line" grep -q '└ broken.service: day2: config file missing' "$W/list"
 check "list colours states on a terminal only" sh -c \
-    "$SANDBOX user script -qec '/usr/local/bin/rootlet list' /dev/null </dev/null | grep -q \"\$(printf '\\033')\\[32mactive/running\" && ! grep -q \"\$(printf '\\033')\" $W/list"
+    "\"$SANDBOX\" user script -qec '/usr/local/bin/rootlet list' /dev/null </dev/null | grep -q \"\$(printf '\\033')\\[32mactive/running\" && ! grep -q \"\$(printf '\\033')\" $W/list"
 check "list --format json: states from the manager" sh -c \
-    "$SANDBOX user /usr/local/bin/rootlet list --format json --filter name=web* </dev/null | grep -q '\"active\": \"active\", \"sub\": \"running\"'"
-check "print --unit shows the generated unit" sh -c "$SANDBOX user /usr/local/bin/rootlet print --unit web </dev/null | grep -q '^ExecStart=.*podman run'"
+    "\"$SANDBOX\" user /usr/local/bin/rootlet list --format json --filter name=web* </dev/null | grep -q '\"active\": \"active\", \"sub\": \"running\"'"
+check "print --unit shows the generated unit" sh -c "\"$SANDBOX\" user /usr/local/bin/rootlet print --unit web </dev/null | grep -q '^ExecStart=.*podman run'"
 
 echo "== rm"
 check "rm of a running unit without --force is refused" sh -c \
-    "! $SANDBOX user /usr/local/bin/rootlet rm web </dev/null >$W/out 2>&1 && grep -q 'running: stop' $W/out"
+    "! \"$SANDBOX\" user /usr/local/bin/rootlet rm web </dev/null >$W/out 2>&1 && grep -q 'running: stop' $W/out"
 check "and leaves it running, its files in place" sh -c \
-    "[ \"\$($SANDBOX user systemctl --user is-active web.service </dev/null)\" = active ] && $SANDBOX user test -f $Q/web.container </dev/null && $SANDBOX user test -f $Q/notes.txt </dev/null"
+    "[ \"\$(\"$SANDBOX\" user systemctl --user is-active web.service </dev/null)\" = active ] && \"$SANDBOX\" user test -f $Q/web.container </dev/null && \"$SANDBOX\" user test -f $Q/notes.txt </dev/null"
 check "rm --force of one member stops and removes the whole application" sh -c \
-    "$SANDBOX user /usr/local/bin/rootlet rm --force web </dev/null >$W/out 2>&1 && grep -q 'stopped web.service' $W/out && grep -q 'stopped worker.service' $W/out"
+    "\"$SANDBOX\" user /usr/local/bin/rootlet rm --force web </dev/null >$W/out 2>&1 && grep -q 'stopped web.service' $W/out && grep -q 'stopped worker.service' $W/out"
 check "its files are gone, broken.container stays" sh -c \
-    "[ \"\$($SANDBOX user ls $Q </dev/null)\" = broken.container ]"
+    "[ \"\$(\"$SANDBOX\" user ls $Q </dev/null)\" = broken.container ]"
 check "its units are gone after the reload, the containers too" sh -c \
-    "[ \"\$($SANDBOX user systemctl --user show -P LoadState web.service </dev/null)\" = not-found ] && ! $SANDBOX user podman container exists systemd-web </dev/null"
+    "[ \"\$(\"$SANDBOX\" user systemctl --user show -P LoadState web.service </dev/null)\" = not-found ] && ! \"$SANDBOX\" user podman container exists systemd-web </dev/null"
 check "rm of a failed (not running) unit needs no --force" u /usr/local/bin/rootlet rm broken
 check "rm of an unknown name fails; with --ignore it does not" sh -c \
-    "! $SANDBOX user /usr/local/bin/rootlet rm nope </dev/null >/dev/null 2>&1 && $SANDBOX user /usr/local/bin/rootlet rm --ignore nope </dev/null >/dev/null 2>&1"
-check "no failed user unit left" sh -c "[ -z \"\$($SANDBOX user systemctl --user list-units --failed --plain --no-legend </dev/null)\" ]" \
+    "! \"$SANDBOX\" user /usr/local/bin/rootlet rm nope </dev/null >/dev/null 2>&1 && \"$SANDBOX\" user /usr/local/bin/rootlet rm --ignore nope </dev/null >/dev/null 2>&1"
+check "no failed user unit left" sh -c "[ -z \"\$(\"$SANDBOX\" user systemctl --user list-units --failed --plain --no-legend </dev/null)\" ]" \
     || u systemctl --user list-units --failed --plain --no-legend
 
 if [ -z "${E2E_DEBUG:-}" ]; then
     sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
 else
-    echo "E2E_DEBUG: sandbox $E2E_NAME left running (E2E=$E2E E2E_NAME=$E2E_NAME $SANDBOX shutdown), work dir $W"
+    echo "E2E_DEBUG: sandbox $E2E_NAME left running (E2E=$E2E E2E_NAME=$E2E_NAME \"$SANDBOX\" shutdown), work dir $W"
 fi
 printf 'whole suite: %.1fs\n' "$(awk "BEGIN{print $EPOCHREALTIME-$T0}")"
 echo "$PASS passed, $FAIL failed"

@@ -108,19 +108,19 @@ else
     sed 's/^/   dpkg --root: /' "$W/dpkg-install.log"
     check "dpkg installed the package in the sandbox: $(tr '\n' ' ' <"$W/dpkg-install.log" | grep -o 'Setting up [^ ]* ([^)]*)')" \
         has '^install ok installed 0' sb exec dpkg-query -W -f='${Status} ${Version}' rootlet
-    check "dpkg -L rootlet lists the generator, the programs and the wait unit" sh -c "o=\$($SANDBOX exec dpkg -L rootlet </dev/null) &&
+    check "dpkg -L rootlet lists the generator, the programs and the wait unit" sh -c "o=\$(\"$SANDBOX\" exec dpkg -L rootlet </dev/null) &&
         for f in /usr/lib/systemd/user-generators/rootlet-user-generator /usr/bin/rootlet /usr/bin/rootlet-wait-online /usr/lib/systemd/user/rootlet-wait-online.service; do
             echo \"\$o\" | grep -qx \"\$f\" || { echo \"\$f not in dpkg -L\"; exit 1; }; done"
     check "no make-install copy in the sandbox (/usr/local): only the package's files" \
         sb exec sh -c '! ls /usr/local/bin/rootlet* /usr/local/lib/systemd/user-generators/rootlet* /usr/local/lib/systemd/user/rootlet* 2>/dev/null | grep .'
     check "the package's generator ran at boot" sb exec test -f /run/user/1500/systemd/generator/web.service
     check "web.service active after linger boot" within 120 is active web.service
-    check "the container answers" within 60 sh -c "$SANDBOX exec curl -sS --http0.9 --max-time 10 http://127.0.0.1:18080/ </dev/null | grep -q PEER="
+    check "the container answers" within 60 sh -c "\"$SANDBOX\" exec curl -sS --http0.9 --max-time 10 http://127.0.0.1:18080/ </dev/null | grep -q PEER="
     check "rootlet-wait-online.service from the package ran /usr/bin/rootlet-wait-online" sh -c "
-        [ \"\$($SANDBOX user systemctl --user show -P ActiveState rootlet-wait-online.service </dev/null)\" = active ] &&
-        $SANDBOX user systemctl --user show -P ExecStart rootlet-wait-online.service </dev/null | grep -q 'path=/usr/bin/rootlet-wait-online ' &&
-        [ \"\$($SANDBOX user systemctl --user show -P FragmentPath rootlet-wait-online.service </dev/null)\" = /usr/lib/systemd/user/rootlet-wait-online.service ]"
-    check "no failed user unit" sh -c "[ -z \"\$($SANDBOX user systemctl --user list-units --failed --plain --no-legend </dev/null)\" ]"
+        [ \"\$(\"$SANDBOX\" user systemctl --user show -P ActiveState rootlet-wait-online.service </dev/null)\" = active ] &&
+        \"$SANDBOX\" user systemctl --user show -P ExecStart rootlet-wait-online.service </dev/null | grep -q 'path=/usr/bin/rootlet-wait-online ' &&
+        [ \"\$(\"$SANDBOX\" user systemctl --user show -P FragmentPath rootlet-wait-online.service </dev/null)\" = /usr/lib/systemd/user/rootlet-wait-online.service ]"
+    check "no failed user unit" sh -c "[ -z \"\$(\"$SANDBOX\" user systemctl --user list-units --failed --plain --no-legend </dev/null)\" ]"
     # Not a check here: a restart of web.service is rootlet's runtime behaviour, not the
     # package's (run.sh's scenario 1 asserts it). Seen on this machine: podman 4.3's
     # READY=1 sent by a podman process that has already exited ("Cannot find unit for
@@ -133,10 +133,10 @@ else
     fi
     # Removal through the package manager: dpkg -r takes every file of the package away,
     # and the next daemon-reload generates nothing any more.
-    check "dpkg -r rootlet removes its files" sh -c "$SANDBOX exec dpkg -r rootlet </dev/null >/dev/null 2>&1 &&
-        ! $SANDBOX exec sh -c 'ls /usr/bin/rootlet* /usr/lib/systemd/user-generators/rootlet* /usr/lib/systemd/user/rootlet* 2>/dev/null' </dev/null | grep ."
+    check "dpkg -r rootlet removes its files" sh -c "\"$SANDBOX\" exec dpkg -r rootlet </dev/null >/dev/null 2>&1 &&
+        ! \"$SANDBOX\" exec sh -c 'ls /usr/bin/rootlet* /usr/lib/systemd/user-generators/rootlet* /usr/lib/systemd/user/rootlet* 2>/dev/null' </dev/null | grep ."
     check "after dpkg -r and daemon-reload, web.service is no longer generated" sh -c "
-        $SANDBOX user systemctl --user daemon-reload </dev/null && ! $SANDBOX exec test -e /run/user/1500/systemd/generator/web.service </dev/null"
+        \"$SANDBOX\" user systemctl --user daemon-reload </dev/null && ! \"$SANDBOX\" exec test -e /run/user/1500/systemd/generator/web.service </dev/null"
     if [ -z "${E2E_DEBUG:-}" ]; then
         sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
     fi

@@ -49,9 +49,10 @@ if [ -n "${missing:-}" ]; then
 fi
 cargo build --release -q --bins || exit 1
 
-W=$(mktemp -d /var/tmp/rootlet-e2e-docker.XXXXXX)
-chmod 755 "$W"
-export E2E=/var/tmp/rootlet-e2e-sb
+# Host-side scratch space, read by root only (the provisioning). What the provisioning
+# reads goes through its environment, never pasted into its text (paths may hold spaces).
+W=$(mktemp -d -t rootlet-e2e-docker.XXXXXX)
+export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
 cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
 trap cleanup EXIT
 
@@ -115,25 +116,25 @@ EOF
 # (the wrapper) or 2.0 (the real 2.0.2); ROOTLET=none|wait|exec: `rootlet docker enable`
 # run as the user before boot.
 write_provision() {
-    cat > "$W/provision.sh" <<EOF
+    cat > "$E2E_W/provision.sh" <<'EOF'
 set -e
-make -s -C "$REPO" install DESTDIR=\$ROOT PREFIX=/usr/local >/dev/null
+make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
 # /lib, /bin, /sbin are links to /usr here (merged /usr): keep them.
-tar -C "$W/pkgroot" -cf - . | tar -C \$ROOT -xf - --keep-directory-symlink
-install -d \$ROOT/usr/local/lib/rootlesskit-2.0.2 \$ROOT/usr/local/lib/e2e-kit
-install -m755 "$W/kit/usr/bin/rootlesskit" "$W/kit/usr/bin/rootlesskit-docker-proxy" \$ROOT/usr/local/lib/rootlesskit-2.0.2/
-ln -s ../rootlesskit-2.0.2/rootlesskit-docker-proxy \$ROOT/usr/local/lib/e2e-kit/
-if [ "\$KIT" = 2.3 ]; then install -m755 "$W/rootlesskit-2.3" \$ROOT/usr/local/lib/e2e-kit/rootlesskit
-else ln -s ../rootlesskit-2.0.2/rootlesskit \$ROOT/usr/local/lib/e2e-kit/rootlesskit; fi
-install -D -m644 "$W/bb.tar" \$ROOT/srv/bb.tar
+tar -C "$E2E_W/pkgroot" -cf - . | tar -C $ROOT -xf - --keep-directory-symlink
+install -d $ROOT/usr/local/lib/rootlesskit-2.0.2 $ROOT/usr/local/lib/e2e-kit
+install -m755 "$E2E_W/kit/usr/bin/rootlesskit" "$E2E_W/kit/usr/bin/rootlesskit-docker-proxy" $ROOT/usr/local/lib/rootlesskit-2.0.2/
+ln -s ../rootlesskit-2.0.2/rootlesskit-docker-proxy $ROOT/usr/local/lib/e2e-kit/
+if [ "$KIT" = 2.3 ]; then install -m755 "$E2E_W/rootlesskit-2.3" $ROOT/usr/local/lib/e2e-kit/rootlesskit
+else ln -s ../rootlesskit-2.0.2/rootlesskit $ROOT/usr/local/lib/e2e-kit/rootlesskit; fi
+install -D -m644 "$E2E_W/bb.tar" $ROOT/srv/bb.tar
 # dockerd checks for ip_tables, built into this kernel (no /lib/modules here).
-mkdir -p \$ROOT/lib/modules/\$(uname -r)
-echo kernel/net/ipv4/netfilter/ip_tables.ko > \$ROOT/lib/modules/\$(uname -r)/modules.builtin
+mkdir -p $ROOT/lib/modules/$(uname -r)
+echo kernel/net/ipv4/netfilter/ip_tables.ko > $ROOT/lib/modules/$(uname -r)/modules.builtin
 # The late network: a veth pair and a default route 25 s after boot, and a web server on it.
-S=\$ROOT/etc/systemd/system
-mkdir -p \$S/multi-user.target.wants \$S/network-online.target.wants \$ROOT/srv/www
-echo sandbox-net-ok > \$ROOT/srv/www/index.html
-cat > \$S/late-net.service <<'UNIT'
+S=$ROOT/etc/systemd/system
+mkdir -p $S/multi-user.target.wants $S/network-online.target.wants $ROOT/srv/www
+echo sandbox-net-ok > $ROOT/srv/www/index.html
+cat > "$S/late-net.service" <<'UNIT'
 [Unit]
 DefaultDependencies=no
 After=basic.target
@@ -148,30 +149,30 @@ ExecStart=/sbin/ip link set veth0 up
 ExecStart=/sbin/ip route add default via 192.0.2.1 dev veth0
 ExecStart=/bin/busybox httpd -p 192.0.2.2:18099 -h /srv/www
 UNIT
-if [ "\$NET" = online ]; then
-    printf '[Unit]\nBefore=network-online.target\n[Install]\nWantedBy=network-online.target\n' >> \$S/late-net.service
-    ln -sf ../late-net.service \$S/network-online.target.wants/
-    ln -sf /lib/systemd/system/network-online.target \$S/multi-user.target.wants/
+if [ "$NET" = online ]; then
+    printf '[Unit]\nBefore=network-online.target\n[Install]\nWantedBy=network-online.target\n' >> $S/late-net.service
+    ln -sf ../late-net.service $S/network-online.target.wants/
+    ln -sf /lib/systemd/system/network-online.target $S/multi-user.target.wants/
 else
-    ln -sf ../late-net.service \$S/multi-user.target.wants/
+    ln -sf ../late-net.service $S/multi-user.target.wants/
 fi
-H=\$ROOT/home/\$TEST_USER
-U=\$H/.config/systemd/user
-mkdir -p \$U/default.target.wants \$U/docker.service.d
-cp "$W/docker.service" \$U/docker.service
-ln -s ../docker.service \$U/default.target.wants/docker.service
-cp "$W/pasta.conf" \$U/docker.service.d/override.conf
-chroot \$ROOT chown -R \$TEST_USER: /home/\$TEST_USER
-find \$U | sort > \$ROOT/srv/units-before
-case \$ROOTLET in
-wait) chroot --userspec=\$TEST_USER \$ROOT env HOME=/home/\$TEST_USER PATH=/usr/local/bin:/usr/bin:/bin rootlet docker enable --no-reload ;;
-exec) chroot --userspec=\$TEST_USER \$ROOT env HOME=/home/\$TEST_USER PATH=/usr/local/bin:/usr/bin:/bin rootlet docker enable --exec --no-reload ;;
+H=$ROOT/home/$TEST_USER
+U=$H/.config/systemd/user
+mkdir -p $U/default.target.wants $U/docker.service.d
+cp "$E2E_W/docker.service" $U/docker.service
+ln -s ../docker.service $U/default.target.wants/docker.service
+cp "$E2E_W/pasta.conf" $U/docker.service.d/override.conf
+chroot $ROOT chown -R $TEST_USER: /home/$TEST_USER
+find $U | sort > $ROOT/srv/units-before
+case $ROOTLET in
+wait) chroot --userspec=$TEST_USER $ROOT env HOME=/home/$TEST_USER PATH=/usr/local/bin:/usr/bin:/bin rootlet docker enable --no-reload ;;
+exec) chroot --userspec=$TEST_USER $ROOT env HOME=/home/$TEST_USER PATH=/usr/local/bin:/usr/bin:/bin rootlet docker enable --exec --no-reload ;;
 esac
 EOF
 }
 
 boot() { # boot NAME NET KIT ROOTLET
-    export E2E_NAME="$1-$$" NET=$2 KIT=$3 ROOTLET=$4
+    E2E_NAME=$(e2e_name "$1"); export E2E_NAME NET=$2 KIT=$3 ROOTLET=$4
     write_provision
     if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
         FAIL=$((FAIL+1)); echo "FAIL $1: boot: $(tail -3 "$W/boot.log")"; return 1
@@ -192,6 +193,20 @@ reaches() {
     dock run --rm localhost/bb busybox timeout 8 busybox wget -qO- http://192.0.2.2:18099/ | grep -q sandbox-net-ok
 }
 journal() { u journalctl --user -u docker.service --no-pager -o short-monotonic "$@"; }
+restarts_none() { [ "$(prop NRestarts)" = 0 ]; }
+in_journal() { u journalctl --user -u "$1" --no-pager | grep -q "$2"; }
+failed_before_online() { local t; t=$(online_at); [ "${t:-0}" -gt "$(prop InactiveEnterTimestampMonotonic)" ]; }
+started_after_online() { [ "$(prop ExecMainStartTimestampMonotonic)" -ge "$(online_at)" ]; }
+disable_restores() {
+    u rootlet docker disable --no-reload >/dev/null 2>&1 &&
+    [ "$(sb exec sh -c 'find /home/tester/.config/systemd/user | sort')" = "$(sb exec cat /srv/units-before | sed 's|^.*/home/tester|/home/tester|')" ]
+}
+main_pid_waited() { local p; p=$(prop MainPID); u journalctl --user -u docker.service "_PID=$p" --no-pager | grep -q 'network-online.target is active'; }
+runs_containers() {
+    dock image inspect localhost/bb >/dev/null 2>&1 || dock import /srv/bb.tar localhost/bb >/dev/null || return 1
+    dock run --rm localhost/bb busybox true
+}
+doctor_sees_it() { u env PATH=/usr/local/lib/e2e-kit:/usr/local/bin:/usr/bin:/bin rootlet doctor --json | grep -q '"id": "docker.pasta-running", "level": "error"'; }
 scenario() { echo "== $1"; }
 
 # A. The field failure, reproduced: no rootlet, rootlesskit 2.3's pasta behaviour.
@@ -199,9 +214,9 @@ sA() {
     scenario "A without rootlet: pasta fails, systemd gives up, stays failed"
     boot a online 2.3 none || return
     check "docker.service gives up before the network (start limit)" within 60 is failed
-    check "the journal says why" sh -c "$SANDBOX user journalctl --user -u docker.service --no-pager </dev/null | grep -q 'Start request repeated too quickly'"
-    check "network-online.target comes only after it gave up" within 60 sh -c "t=\$($SANDBOX exec systemctl show -P ActiveEnterTimestampMonotonic network-online.target </dev/null); [ \"\${t:-0}\" -gt \"\$($SANDBOX user systemctl --user show -P InactiveEnterTimestampMonotonic docker.service </dev/null)\" ]"
-    check "pasta was the cause" sh -c "$SANDBOX user journalctl --user -u docker.service --no-pager </dev/null | grep -q 'External interface not usable'"
+    check "the journal says why" in_journal docker.service 'Start request repeated too quickly'
+    check "network-online.target comes only after it gave up" within 60 failed_before_online
+    check "pasta was the cause" in_journal docker.service 'External interface not usable'
     sleep 5
     check "and docker.service stays failed after it" is failed
     down
@@ -212,11 +227,11 @@ sB() {
     scenario "B rootlet docker enable: waits for the late network"
     boot b online 2.3 wait || return
     check "docker.service active after the late network" within 90 is active || journal | tail -20
-    check "no restart" sh -c "[ \"\$($SANDBOX user systemctl --user show -P NRestarts docker.service </dev/null)\" = 0 ]"
-    check "started after network-online.target" sh -c "[ \"\$($SANDBOX user systemctl --user show -P ExecMainStartTimestampMonotonic docker.service </dev/null)\" -ge \"\$($SANDBOX exec systemctl show -P ActiveEnterTimestampMonotonic network-online.target </dev/null)\" ]"
-    check "the unit's own Restart=always and ExecStart= kept" sh -c "[ \"\$($SANDBOX user systemctl --user show -P Restart docker.service </dev/null)\" = always ]"
+    check "no restart" restarts_none
+    check "started after network-online.target" started_after_online
+    check "the unit's own Restart=always kept" eval '[ "$(prop Restart)" = always ]'
     check "a container reaches a server on the late interface" within 30 reaches
-    check "rootlet docker disable leaves the unit directory as it was" sh -c "$SANDBOX user rootlet docker disable --no-reload </dev/null >/dev/null 2>&1 && [ \"\$($SANDBOX exec sh -c 'find /home/tester/.config/systemd/user | sort' </dev/null)\" = \"\$($SANDBOX exec cat /srv/units-before </dev/null | sed 's|^.*/home/tester|/home/tester|')\" ]"
+    check "rootlet docker disable leaves the unit directory as it was" disable_restores
     down
 }
 
@@ -225,10 +240,11 @@ sC() {
     scenario "C rootlet docker enable --exec"
     boot c online 2.3 exec || return
     check "docker.service active after the late network" within 90 is active || journal | tail -20
-    check "no restart" sh -c "[ \"\$($SANDBOX user systemctl --user show -P NRestarts docker.service </dev/null)\" = 0 ]"
-    check "Type=notify, satisfied by the daemon through the exec" sh -c "[ \"\$($SANDBOX user systemctl --user show -P Type docker.service </dev/null)\" = notify ]"
-    check "the main pid is the one that waited" sh -c "p=\$($SANDBOX user systemctl --user show -P MainPID docker.service </dev/null); $SANDBOX user journalctl --user -u docker.service _PID=\$p --no-pager </dev/null | grep -q 'network-online.target is active'"
-    check "the daemon's lines carry its own name in the journal" sh -c "$SANDBOX user journalctl --user -t dockerd-rootless.sh --no-pager </dev/null | grep -q ."
+    check "no restart" restarts_none
+    check "Type=notify, satisfied by the daemon through the exec" eval '[ "$(prop Type)" = notify ]'
+    check "no stale status of the wait" eval '! prop StatusText | grep -q waiting'
+    check "the main pid is the one that waited" main_pid_waited
+    check "the daemon's lines carry its own name in the journal" eval 'u journalctl --user -t dockerd-rootless.sh --no-pager | grep -q .'
     check "a container reaches a server on the late interface" within 30 reaches
     down
 }
@@ -238,8 +254,8 @@ sD() {
     scenario "D nothing pulls network-online.target in"
     boot d never 2.3 wait || return
     check "docker.service active after the default route appears" within 90 is active || journal | tail -20
-    check "no restart" sh -c "[ \"\$($SANDBOX user systemctl --user show -P NRestarts docker.service </dev/null)\" = 0 ]"
-    check "the wait used the route" sh -c "$SANDBOX user journalctl --user -u rootlet-wait-online.service --no-pager </dev/null | grep -q 'default IPv4 route'"
+    check "no restart" restarts_none
+    check "the wait used the route" in_journal rootlet-wait-online.service 'default IPv4 route'
     check "a container reaches a server on the late interface" within 30 reaches
     down
 }
@@ -251,9 +267,9 @@ sE() {
     boot e online 2.0 none || return
     check "docker.service is active all the same" within 60 is active || journal | tail -20
     within 40 route_up
-    check "the daemon runs containers" within 30 sh -c "$SANDBOX user env DOCKER_HOST=unix:///run/user/1500/docker.sock /usr/bin/docker import /srv/bb.tar localhost/bb </dev/null >/dev/null && $SANDBOX user env DOCKER_HOST=unix:///run/user/1500/docker.sock /usr/bin/docker run --rm localhost/bb busybox true </dev/null"
+    check "the daemon runs containers" within 30 runs_containers
     check "but they have no network, even after the network is up" sh -c "! reaches"
-    check "rootlet doctor reports it" sh -c "$SANDBOX user env PATH=/usr/local/lib/e2e-kit:/usr/local/bin:/usr/bin:/bin rootlet doctor --json </dev/null | grep -q '\"id\": \"docker.pasta-running\", \"level\": \"error\"'"
+    check "rootlet doctor reports it" doctor_sees_it
     down
     boot e2 online 2.0 wait || return
     check "with rootlet: active after the network" within 90 is active || journal | tail -20
