@@ -80,8 +80,29 @@ struct Outcome {
     errors: String,
 }
 
+/// A copy of `from` at `to`, symlinks kept as links.
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap().map(|e| e.unwrap()) {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ft = e.file_type().unwrap();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if ft.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// Generate the case's input into `out`. The input is read from a copy beside `out`: the
+/// checkout's own path may hold spaces, which the generator rightly quotes, and expected
+/// files must not depend on where the repository lives.
 fn run_case(case: &Path, out: &Path) -> Outcome {
-    let input = case.join("input");
+    let input = out.with_file_name("input");
+    let _ = fs::remove_dir_all(&input);
+    copy_tree(&case.join("input"), &input);
     let defaults = match case.join("defaults.conf") {
         p if p.exists() => Defaults::load(&p).expect("defaults.conf of the case"),
         _ => Defaults::default(),
