@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generator benchmark: rootlet-user-generator beside podman 5.4.2's quadlet, same run.
+"""Generator benchmark: rootlet-user-generator beside podman 5.8.x's quadlet, same run.
 
 For N in (1, 100, 1000, 10000) `.container` files (each with a few keys and an [Install]
 section, so symlinks are written too), both generators run R times into a fresh tmpfs
@@ -101,15 +101,16 @@ def main():
     spec.loader.exec_module(cq)
     try:
         quadlet = a.quadlet or cq.fetch_quadlet()
+        qname = "quadlet " + cq.quadlet_version(quadlet)[0].split()[-1]
     except Exception as e:  # noqa: BLE001
-        print(f"!! cannot get podman 5.4.2's quadlet ({e}); rootlet only", file=sys.stderr)
-        quadlet = None
+        print(f"!! cannot get podman 5.8.x's quadlet ({e}); rootlet only", file=sys.stderr)
+        quadlet, qname = None, "quadlet"
     subprocess.run(["cargo", "build", "--release", "-q", "--bin", "rootlet-user-generator"], cwd=REPO, check=True)
     gen = os.path.join(REPO, "target/release/rootlet-user-generator")
     shm = tempfile.mkdtemp(prefix="rootlet-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
         print(f"generator benchmark: median of {a.runs} runs, output on tmpfs, {os.cpu_count()} cores")
-        print(f"{'files':>6} | {'rootlet':>10} {'peak RSS':>9} | {'quadlet 5.4.2':>13} {'peak RSS':>9} | speed-up")
+        print(f"{'files':>6} | {'rootlet':>10} {'peak RSS':>9} | {qname:>13} {'peak RSS':>9} | speed-up")
         print("-" * 72)
         for n in [int(x) for x in a.sizes.split(",")]:
             src = os.path.join(shm, f"src{n}")
@@ -131,7 +132,7 @@ def main():
             if os.path.exists(p):
                 print(f"size {b}: {os.path.getsize(p) / 1024:.0f} KiB")
         if quadlet:
-            print(f"size quadlet 5.4.2: {os.path.getsize(quadlet) / 1024:.0f} KiB")
+            print(f"size {qname}: {os.path.getsize(quadlet) / 1024:.0f} KiB")
     finally:
         shutil.rmtree(shm, ignore_errors=True)
 
