@@ -63,21 +63,28 @@ pub struct Discovery {
     pub errors: Vec<crate::error::SourceError>,
 }
 
-/// Why a file or directory of a shared directory must not be read: owned by neither root
-/// nor `uid`, or writable by others (group or world; a sticky directory is fine, its
-/// entries are checked one by one). `None`: it may be read.
+/// Why a file or directory of a shared directory (or one reached through a symlink) must
+/// not be read: owned by neither root nor `uid`, or writable by others (world, or a group
+/// other than root's and the caller's; a sticky directory is fine, its entries are checked
+/// one by one). `None`: it may be read.
 pub fn untrusted(meta: &std::fs::Metadata, uid: u32) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let owner = meta.uid();
     if owner != 0 && owner != uid {
         return Some(format!(
-            "owned by uid {owner}, neither root nor you, in a directory shared by all users: not read"
+            "owned by uid {owner}, neither root nor you: not read (in a directory shared by \
+             all users, or reached through a symlink, only root's files and yours are read)"
         ));
     }
-    let sticky_dir = meta.is_dir() && meta.mode() & 0o1000 != 0;
-    if meta.mode() & 0o022 != 0 && !meta.file_type().is_symlink() && !sticky_dir {
+    if meta.file_type().is_symlink() || (meta.is_dir() && meta.mode() & 0o1000 != 0) {
+        return None;
+    }
+    // Group-writable is fine for root's group and your own (user private groups).
+    let group_ok = meta.gid() == 0 || meta.gid() == rustix::process::getegid().as_raw();
+    if meta.mode() & 0o002 != 0 || (meta.mode() & 0o020 != 0 && !group_ok) {
         return Some(format!(
-            "writable by other users (mode {:o}) in a directory shared by all users: not read",
+            "writable by other users (mode {:o}): not read (in a directory shared by all \
+             users, or reached through a symlink, only files no one else can change are read)",
             meta.mode() & 0o7777
         ));
     }
@@ -90,7 +97,12 @@ pub fn discover(roots: &[Root]) -> Discovery {
     let mut seen_dirs = HashSet::new();
     let mut by_name: BTreeMap<String, Found> = BTreeMap::new();
     for root in roots {
-        walk(root, &root.path, &mut seen_dirs, &mut d, &mut by_name, 0);
+        let at = Walk {
+            dir: &root.path,
+            depth: 0,
+            trust: root.trusted_uid,
+        };
+        walk(root, at, &mut seen_dirs, &mut d, &mut by_name);
     }
     d.sources = by_name.into_values().collect();
     d
@@ -116,14 +128,29 @@ fn show(p: &Path) -> String {
     crate::error::show_path(p)
 }
 
+/// Where a walk is: the directory, its depth below the root, and whose files are
+/// trusted there (`Some(uid)`: root's and uid's only, as in a shared directory, or below
+/// a symlink).
+#[derive(Clone, Copy)]
+struct Walk<'a> {
+    dir: &'a Path,
+    depth: usize,
+    trust: Option<u32>,
+}
+
+/// The effective uid: whose files are trusted when reached through a symlink.
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
 fn walk(
     root: &Root,
-    dir: &Path,
+    at: Walk<'_>,
     seen: &mut HashSet<PathBuf>,
     d: &mut Discovery,
     by_name: &mut BTreeMap<String, Found>,
-    depth: usize,
 ) {
+    let Walk { dir, depth, trust } = at;
     if depth > MAX_DEPTH {
         d.notes.push(format!(
             "{}: more than {MAX_DEPTH} directories below {}: not searched",
@@ -145,7 +172,7 @@ fn walk(
     if !seen.insert(canon) {
         return; // already walked (symlink loop or the same directory twice)
     }
-    if let Some(uid) = root.trusted_uid {
+    if let Some(uid) = trust {
         // The directory itself (and, below the root, the link that led here).
         let link = (depth > 0)
             .then(|| std::fs::symlink_metadata(dir).ok())
@@ -200,7 +227,7 @@ fn walk(
         };
         // In a shared directory, a symlink is trusted no more than its owner.
         let foreign_link = |d: &mut Discovery| -> bool {
-            let Some(uid) = root.trusted_uid.filter(|_| ft.is_symlink()) else {
+            let Some(uid) = trust.filter(|_| ft.is_symlink()) else {
                 return false;
             };
             let why = match std::fs::symlink_metadata(&path) {
@@ -217,7 +244,9 @@ fn walk(
         };
         if is_dir {
             if name.ends_with(".d") {
-                if let Some(uid) = root.trusted_uid {
+                // A drop-in directory reached through a symlink is trusted like one in a
+                // shared directory.
+                if let Some(uid) = trust.or_else(|| ft.is_symlink().then(euid)) {
                     if foreign_link(d) {
                         continue;
                     }
@@ -244,7 +273,7 @@ fn walk(
             {
                 continue;
             }
-            subdirs.push(path);
+            subdirs.push((path, trust.or_else(|| ft.is_symlink().then(euid))));
             continue;
         }
         if !is_file {
@@ -272,7 +301,8 @@ fn walk(
                             path,
                             name,
                             kind,
-                            trusted_uid: root.trusted_uid,
+                            // A file reached through a symlink must be root's or yours.
+                            trusted_uid: trust.or_else(|| ft.is_symlink().then(euid)),
                         },
                     );
                 }
@@ -289,8 +319,13 @@ fn walk(
             }
         }
     }
-    for sub in subdirs {
-        walk(root, &sub, seen, d, by_name, depth + 1);
+    for (sub, trust) in subdirs {
+        let at = Walk {
+            dir: &sub,
+            depth: depth + 1,
+            trust,
+        };
+        walk(root, at, seen, d, by_name);
     }
 }
 

@@ -472,3 +472,34 @@ fn generated_lines_longer_than_systemd_reads_are_refused() {
     let f = d.file("labels.container", &data);
     expect_one(&d, &f, "longer than systemd reads");
 }
+
+/// Anything reached through a symlink, in the user's own directories too, is read only
+/// when it is root's or the user's and no one else can change it.
+#[test]
+fn files_reached_through_symlinks_must_be_root_or_yours() {
+    use std::os::unix::fs::{chown, symlink};
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("SKIPPED LOUDLY: needs root to chown files to another user");
+        return;
+    }
+    let d = Dir::new("own-links");
+    let elsewhere = Dir::new("elsewhere");
+    let theirs = elsewhere.file("theirs.container", b"[Container]\nImage=x\n");
+    chown(&theirs, Some(4242), Some(4242)).unwrap();
+    let mine = elsewhere.file("mine.container", b"[Container]\nImage=x\n");
+    symlink(&theirs, d.0.join("theirs.container")).unwrap();
+    symlink(&mine, d.0.join("mine.container")).unwrap();
+    fs::create_dir(elsewhere.0.join("team")).unwrap();
+    let team = elsewhere.file("team/team.container", b"[Container]\nImage=x\n");
+    chown(&team, Some(4242), Some(4242)).unwrap();
+    symlink(elsewhere.0.join("team"), d.0.join("team")).unwrap();
+    let r = run(vec![Root::new(d.0.clone())]);
+    let mut names: Vec<_> = r.units.iter().map(|u| u.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["good.service", "mine.service"], "{:?}", r.errors);
+    assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
+    assert!(r
+        .errors
+        .iter()
+        .all(|e| e.to_string().contains("owned by uid 4242")));
+}
