@@ -35,7 +35,7 @@ pub(super) fn settle(
     let mut named: Vec<Kept> = Vec::new();
     for k in kept {
         let first = match named.last() {
-            Some(prev) if prev.g.name == k.g.name => Some(prev.path.display().to_string()),
+            Some(prev) if prev.g.name == k.g.name => Some(crate::error::show_path(&prev.path)),
             _ if claimed.contains_key(k.g.name.as_str()) => Some("another source".into()),
             _ => None,
         };
