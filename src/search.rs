@@ -220,7 +220,15 @@ fn walk(
         let (is_dir, is_file) = if ft.is_symlink() {
             match std::fs::metadata(&path) {
                 Ok(m) => (m.is_dir(), m.is_file()),
-                Err(_) => continue,
+                Err(e) => {
+                    if source_like(name.as_bytes()) {
+                        d.notes.push(format!(
+                            "{}: symlink that cannot be followed ({e}): skipped",
+                            show(&path)
+                        ));
+                    }
+                    continue;
+                }
             }
         } else {
             (ft.is_dir(), ft.is_file())
@@ -277,7 +285,7 @@ fn walk(
             continue;
         }
         if !is_file {
-            if source_like(name.as_bytes()) && !ft.is_symlink() {
+            if source_like(name.as_bytes()) {
                 d.notes
                     .push(format!("{}: not a regular file: skipped", show(&path)));
             }

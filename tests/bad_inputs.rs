@@ -182,6 +182,17 @@ fn unreadable_and_special_files() {
     assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o644) }, 0);
     let errs = errors_of(&d.0);
     assert!(errs.is_empty(), "{errs:?}");
+    // Skipped, but not silently.
+    let r = run(vec![Root::new(d.0.clone())]);
+    let notes = r.notes.join("\n");
+    assert!(
+        notes.contains("dangling.container: symlink that cannot be followed"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("fifo.container: not a regular file: skipped"),
+        "{notes}"
+    );
 }
 
 extern "C" {
