@@ -205,3 +205,19 @@ impl Output {
         fsutil::symlink_atomic_at(dir, name, target)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `KeepForeign` recognises rootlet's units by the header the translator writes.
+    #[test]
+    fn the_header_is_the_translators() {
+        let g = Generated {
+            name: "x.service".into(),
+            file: crate::unit::UnitFile::default(),
+            links: Vec::new(),
+        };
+        assert!(g.text().starts_with(HEADER));
+    }
+}
