@@ -604,3 +604,36 @@ fn mistyped_commands_get_a_suggestion() {
         stderr(&o)
     );
 }
+
+/// `rootlet check FILE` for a file on the search path sees what the generator sees:
+/// drop-ins from the other directories of the path, and whether it is shadowed.
+#[test]
+fn check_file_on_the_search_path_sees_the_whole_path() {
+    let t = Tmp::new("checkpath");
+    t.write("a/web.container", GOOD)
+        .write("b/container.d/x.conf", "[Container]\nNotify=maybe\n")
+        .write("b/web.container", GOOD)
+        .write("b/other.container", "[Container]\nImage=x\nBad=1\n");
+    let dirs = format!("{}:{}", t.0.join("a").display(), t.0.join("b").display());
+    let check = |f: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rootlet"))
+            .arg("check")
+            .arg(t.0.join(f))
+            .env("ROOTLET_UNIT_DIRS", &dirs)
+            .env("XDG_CONFIG_HOME", "/nonexistent-rootlet-config")
+            .output()
+            .unwrap()
+    };
+    let o = check("a/web.container");
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("Notify: `maybe` is not a boolean"), "{e}");
+    assert!(!e.contains("other.container"), "{e}");
+    let o = check("b/web.container");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("b/web.container: shadowed by"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -250,23 +250,39 @@ fn check(
         bad |= report(&run, defaults_err);
         units += run.units.len();
     }
-    // Files grouped by directory: one walk each.
-    let mut by_dir: Vec<(PathBuf, HashSet<PathBuf>)> = Vec::new();
+    // A file on the search path is checked as the generator sees it (drop-ins and
+    // references from the whole search path); any other file with its own directory.
+    // Files are grouped so that each search is walked once.
+    let canon_roots: Vec<(PathBuf, PathBuf)> = (opts.roots.iter())
+        .filter_map(|r| Some((r.path.canonicalize().ok()?, r.path.clone())))
+        .collect();
+    let mut groups: Vec<(Option<PathBuf>, HashSet<PathBuf>)> = Vec::new();
     for f in files {
-        let d = f.parent().unwrap_or(Path::new("/")).to_owned();
-        match by_dir.iter_mut().find(|(x, _)| *x == d) {
+        let on_path = f.canonicalize().ok().and_then(|c| {
+            canon_roots
+                .iter()
+                .find_map(|(cr, r)| Some(r.join(c.strip_prefix(cr).ok()?)))
+        });
+        let (key, f) = match on_path {
+            Some(p) => (None, p),
+            None => (Some(f.parent().unwrap_or(Path::new("/")).to_owned()), f),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, set)) => {
                 set.insert(f);
             }
-            None => by_dir.push((d, HashSet::from([f]))),
+            None => groups.push((key, HashSet::from([f]))),
         }
     }
-    by_dir.sort_by(|a, b| a.0.cmp(&b.0));
-    for (dir, set) in &by_dir {
-        let run = generator::check(
-            &opts.clone().with_dirs(std::slice::from_ref(dir)),
-            Some(set),
-        );
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    for (dir, set) in &groups {
+        let run = match dir {
+            Some(dir) => generator::check(
+                &opts.clone().with_dirs(std::slice::from_ref(dir)),
+                Some(set),
+            ),
+            None => generator::check(&opts, Some(set)),
+        };
         let reported = report(&run, if dirs.is_empty() { defaults_err } else { None });
         bad |= reported;
         units += run.units.len();
