@@ -497,8 +497,7 @@ fn check_file_checks_that_file_with_its_drop_ins() {
     let o = rootlet(&["check".as_ref(), t.0.join("src/a.container").as_os_str()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stderr(&o), "rootlet: 1 unit(s) OK\n");
-    // Its drop-ins are checked with it (the line is the drop-in's: quadlet's translators
-    // know only the source's path).
+    // Its drop-ins are checked with it, and an error names the drop-in and its line.
     t.write(
         "src/a.container.d/x.conf",
         "[Container]\nPublishPorts=1:1\n",
@@ -506,7 +505,7 @@ fn check_file_checks_that_file_with_its_drop_ins() {
     let o = rootlet(&["check".as_ref(), t.0.join("src/a.container").as_os_str()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains(":2: unknown key `PublishPorts`"),
+        stderr(&o).contains("a.container.d/x.conf:2: unknown key `PublishPorts`"),
         "{}",
         stderr(&o)
     );
@@ -627,7 +626,10 @@ fn check_file_on_the_search_path_sees_the_whole_path() {
     let o = check("a/web.container");
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("Notify: `maybe` is not a boolean"), "{e}");
+    assert!(
+        e.contains("b/container.d/x.conf:2: Notify: `maybe` is not a boolean"),
+        "{e}"
+    );
     assert!(!e.contains("other.container"), "{e}");
     let o = check("b/web.container");
     assert_eq!(o.status.code(), Some(1));

@@ -2,7 +2,7 @@
 //! the thread that reads them ([`role`], the one table a new kind of source is added
 //! to), and the collection of what became of each.
 
-use super::load::load_found;
+use super::load::{load_found, locate};
 use super::output::Output;
 use super::par::par_map_with;
 use super::settle::{settle, stands_alone, Kept};
@@ -10,7 +10,7 @@ use super::{Options, Run};
 use crate::error::SourceError;
 use crate::quadlet::{self, socket, Context, Generated, Source, SourceKind};
 use crate::search::{self, Found};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -132,7 +132,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         || Vec::with_capacity(8192),
         |buf, f| load_found(buf, f, disc).map_err(|e| (e, f.path.clone())),
     );
-    let mut owned: Vec<Source> = Vec::new();
+    let mut owned: Vec<(Source, Vec<PathBuf>)> = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
     for r in loaded {
         match r {
@@ -141,7 +141,16 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         }
     }
     let mut sources: BTreeMap<String, &Source> = BTreeMap::new();
-    for s in owned.iter().chain(plan.parsed.iter().copied()) {
+    // Drop-ins of the sources read here, by file name (for errors: [`locate`]).
+    let mut dropins: HashMap<&str, &[PathBuf]> = HashMap::new();
+    for (s, d) in &owned {
+        dropins.insert(&s.name, d);
+    }
+    for s in owned
+        .iter()
+        .map(|(s, _)| s)
+        .chain(plan.parsed.iter().copied())
+    {
         sources.insert(s.name.clone(), s);
     }
     let no_sockets = BTreeMap::new();
@@ -151,7 +160,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         sources: &sources,
         sockets_for: &no_sockets,
     };
-    let sockets_for = activators(plan, &sources, &ctx0, &mut outcomes);
+    let sockets_for = activators(plan, &sources, &dropins, &ctx0, &mut outcomes);
     let ctx = Context {
         sockets_for: &sockets_for,
         ..ctx0
@@ -173,17 +182,17 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         || (Vec::with_capacity(8192), String::with_capacity(4096)),
         |(buf, text), job| {
             let loaded;
-            let src = match job {
-                Job::Parsed(s) => *s,
+            let (src, src_dropins) = match job {
+                Job::Parsed(s) => (*s, dropins.get(s.name.as_str()).copied().unwrap_or(&[])),
                 Job::Load(f) => match load_found(buf, f, disc) {
-                    Ok(s) => {
-                        loaded = s;
-                        &loaded
+                    Ok(l) => {
+                        loaded = l;
+                        (&loaded.0, loaded.1.as_slice())
                     }
                     Err(e) => return Outcome::Failed(e, f.path.clone()),
                 },
             };
-            let g = match translate_one(src, &ctx, plan.strict) {
+            let g = match translate_one(src, &ctx, plan.strict, src_dropins) {
                 Ok(g) => g,
                 Err(e) => return Outcome::Failed(e, src.path.clone()),
             };
@@ -210,13 +219,15 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
 fn activators(
     plan: &Plan,
     sources: &BTreeMap<String, &Source>,
+    dropins: &HashMap<&str, &[PathBuf]>,
     ctx: &Context,
     outcomes: &mut Vec<Outcome>,
 ) -> BTreeMap<String, Vec<String>> {
     let mut sockets_for: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut services: Option<HashSet<String>> = None;
     for s in sources.values().filter(|s| role(s.kind) == Role::Activator) {
-        let o = match translate_one(s, ctx, plan.strict) {
+        let d = dropins.get(s.name.as_str()).copied().unwrap_or(&[]);
+        let o = match translate_one(s, ctx, plan.strict, d) {
             Ok(g) => {
                 if let Ok(Some(svc)) = socket::activated_service(s) {
                     let services = services.get_or_insert_with(|| {
@@ -242,14 +253,23 @@ fn activators(
     sockets_for
 }
 
-/// Translate one source, and check what systemd would refuse in the result.
-fn translate_one(src: &Source, ctx: &Context, strict: bool) -> Result<Generated, SourceError> {
-    let g = quadlet::translate(src, ctx)?;
-    super::check::unit_lines(src, &g)?;
-    if strict {
-        super::check::specifiers(src, &g)?;
-    }
-    Ok(g)
+/// Translate one source, and check what systemd would refuse in the result. An error
+/// names the drop-in it comes from, if any (`dropins`: the source's, in merge order).
+fn translate_one(
+    src: &Source,
+    ctx: &Context,
+    strict: bool,
+    dropins: &[PathBuf],
+) -> Result<Generated, SourceError> {
+    let checked = || -> Result<Generated, SourceError> {
+        let g = quadlet::translate(src, ctx)?;
+        super::check::unit_lines(src, &g)?;
+        if strict {
+            super::check::specifiers(src, &g)?;
+        }
+        Ok(g)
+    };
+    checked().map_err(|e| locate(e, dropins))
 }
 
 /// Sort the outcomes into `run` (settling the units not written yet, and writing them
