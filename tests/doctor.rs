@@ -1026,3 +1026,20 @@ fn a_fifo_drop_in_does_not_hang_doctor() {
     };
     assert_eq!(status.code(), Some(1)); // the source fails: its drop-in is no file
 }
+
+/// Audit P3: a reader that went away (`rootlet doctor | head -1`) is no panic.
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let s = Sandbox::new("epipe");
+    let mut child = s
+        .command(false)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!e.contains("panicked") && !e.contains("Broken pipe"), "{e}");
+    assert_eq!(o.status.code(), Some(0), "{e}");
+}
