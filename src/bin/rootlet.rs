@@ -204,8 +204,7 @@ fn check(
     if paths.is_empty() {
         return check_report(&generator::check(&opts, None), defaults_err);
     }
-    // Directories are checked whole; files one by one, each with its drop-ins, with the
-    // other sources of its directory read only as far as it refers to them.
+    // Directories are checked whole; files one by one, each with its drop-ins.
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut files: HashSet<PathBuf> = HashSet::new();
     for p in &paths {
@@ -245,9 +244,10 @@ fn check(
     }
     let mut bad = false;
     let mut units = 0;
+    let mut defaults_err = defaults_err; // reported once
     if !dirs.is_empty() {
         let run = generator::check(&opts.clone().with_dirs(&dirs), None);
-        bad |= report(&run, defaults_err);
+        bad |= report(&run, defaults_err.take());
         units += run.units.len();
     }
     // A file on the search path is checked as the generator sees it (drop-ins and
@@ -283,7 +283,7 @@ fn check(
             ),
             None => generator::check(&opts, Some(set)),
         };
-        let reported = report(&run, if dirs.is_empty() { defaults_err } else { None });
+        let reported = report(&run, defaults_err.take());
         bad |= reported;
         units += run.units.len();
         // A file that yields no unit and no error was not read: its note says why.
