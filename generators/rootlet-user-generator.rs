@@ -6,13 +6,23 @@
 //! generated; the exit status is 1 if any file failed.
 
 use rootlet::generator;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Print to stderr (the journal); a closed or broken stderr must not fail the run, nor
+/// panic (`eprintln!` would).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!(
+        let _ = writeln!(
+            std::io::stdout(),
             "usage: rootlet-user-generator NORMAL-DIR [EARLY-DIR LATE-DIR]\n\n\
              A systemd user generator (systemd.generator(7)): translates quadlet-compatible\n\
              .container, .network, .volume and .socket files from quadlet's user search path\n\
@@ -22,15 +32,17 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.iter().any(|a| a == "--version") {
-        println!("rootlet-user-generator {}", env!("CARGO_PKG_VERSION"));
+        let _ = writeln!(
+            std::io::stdout(),
+            "rootlet-user-generator {}",
+            env!("CARGO_PKG_VERSION")
+        );
         return ExitCode::SUCCESS;
     }
     let normal = match args.as_slice() {
         [n] | [n, _, _] if n.starts_with('/') => PathBuf::from(n),
         _ => {
-            eprintln!(
-                "usage: rootlet-user-generator NORMAL-DIR [EARLY-DIR LATE-DIR] (absolute paths)"
-            );
+            say!("usage: rootlet-user-generator NORMAL-DIR [EARLY-DIR LATE-DIR] (absolute paths)");
             return ExitCode::from(2);
         }
     };
@@ -38,19 +50,26 @@ fn main() -> ExitCode {
     let (opts, defaults_err) = generator::Options::from_env();
     let (run, written) = generator::generate(&opts, &normal);
     let mut failed = false;
+    // One line for every file not translated, as `rootlet check` prints them.
+    for n in &run.notes {
+        say!("rootlet: note: {n}");
+    }
     if let Some(e) = defaults_err {
-        eprintln!("rootlet: {e} (using the built-in defaults)");
+        say!("rootlet: {e} (using the built-in defaults)");
         failed = true;
     }
     for w in &run.warnings {
-        eprintln!("rootlet: warning: {w}");
+        say!("rootlet: warning: {w}");
     }
     for e in &run.errors {
-        eprintln!("rootlet: {e}");
+        say!("rootlet: {e}");
         failed = true;
     }
     if let Err(e) = written {
-        eprintln!("rootlet: writing to {}: {e}", normal.display());
+        say!(
+            "rootlet: writing to {}: {e}",
+            rootlet::error::show_path(&normal)
+        );
         return ExitCode::FAILURE;
     }
     // Exit without dropping `run`: freeing thousands of small allocations one by one is

@@ -30,12 +30,28 @@ pub fn open_subdir_nofollow(dir: BorrowedFd<'_>, name: &str) -> io::Result<Owned
     )?)
 }
 
+/// This process's id, asked once (a generator writes a temporary file per unit; the
+/// syscall each time was a measurable part of a run). A forked child that has not
+/// exec'd keeps the parent's id here: its temporary names can then collide with the
+/// parent's, which `O_EXCL` turns into an error, never into a shared file.
+fn pid() -> i32 {
+    static PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let p = rustix::process::getpid().as_raw_nonzero().get();
+            PID.store(p, Ordering::Relaxed);
+            p
+        }
+        p => p,
+    }
+}
+
 /// A name for a temporary file beside `name`, unique in this process and across
 /// processes (pid), hidden, and ending in `.tmp` so that nothing reads it as a unit.
 fn temp_name(name: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let pid = rustix::process::getpid().as_raw_nonzero();
+    let pid = pid();
     // Keep the final name within NAME_MAX even for a 255-byte `name`.
     let stem: String = name.chars().take(200).collect();
     format!(".#{stem}.{pid}.{n}.tmp")

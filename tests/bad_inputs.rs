@@ -80,15 +80,11 @@ fn binary_garbage() {
     let f = d.file("b.container", &data);
     expect_one(&d, &f, ":3: not valid UTF-8");
     fs::remove_file(&f).unwrap();
-    // Control characters are valid UTF-8: quoted escaped, never raw.
+    // Control characters are valid UTF-8, but refused (systemd splits lines at NUL).
     let mut data = b"[Container]\nImage=x\n".to_vec();
     data.extend(0..10u8);
     let f = d.file("c.container", &data);
-    expect_one(
-        &d,
-        &f,
-        ":3: `\\u{0}\\u{1}\\u{2}\\u{3}\\u{4}\\u{5}\\u{6}\\u{7}\\u{8}` is neither",
-    );
+    expect_one(&d, &f, ":3: a NUL byte is not allowed");
 }
 
 #[test]
@@ -186,6 +182,17 @@ fn unreadable_and_special_files() {
     assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o644) }, 0);
     let errs = errors_of(&d.0);
     assert!(errs.is_empty(), "{errs:?}");
+    // Skipped, but not silently.
+    let r = run(vec![Root::new(d.0.clone())]);
+    let notes = r.notes.join("\n");
+    assert!(
+        notes.contains("dangling.container: symlink that cannot be followed"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("fifo.container: not a regular file: skipped"),
+        "{notes}"
+    );
 }
 
 extern "C" {
@@ -255,4 +262,255 @@ fn references_to_missing_sources() {
         &f,
         ":3: Network: `missing.network` names no .network file",
     );
+}
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: plain libc call with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
+/// Run `f` on a thread; fail (instead of hanging the test suite) after `secs`.
+fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .expect("hung: a FIFO was opened for reading")
+}
+
+/// Audit H1: a FIFO as a drop-in or as the defaults file blocked every reader forever.
+#[test]
+fn fifo_dropin_and_fifo_defaults_do_not_hang() {
+    let d = Dir::new("fifo-dropin");
+    let web = d.file("web.container", b"[Container]\nImage=x\n");
+    fs::create_dir(d.0.join("web.container.d")).unwrap();
+    let fifo = d.0.join("web.container.d/10-fifo.conf");
+    mkfifo(&fifo);
+    let dir = d.0.clone();
+    let errs = within(60, move || errors_of(&dir));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with(&fifo.display().to_string()) && errs[0].contains("not a regular file"),
+        "{errs:?} (source {})",
+        web.display()
+    );
+    let defaults = d.0.join("defaults.conf");
+    mkfifo(&defaults);
+    let e = within(60, move || Defaults::load(&defaults)).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+}
+
+/// Audit I1: a bare CR in a key or a NUL in a value of a pass-through section reached the
+/// unit, where systemd splits the line and reads an injected `[Service]` section.
+#[test]
+fn control_characters_in_pass_through_sections_are_refused() {
+    let d = Dir::new("inject");
+    let nul = d.file(
+        "nulval.container",
+        b"[Container]\nImage=docker.io/library/nginx\n[X-Foo]\nA=1\x00[Service]\x00KillMode=none\n",
+    );
+    let errs = errors_of(&d.0);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with(&format!("{}:4: a NUL byte", nul.display())),
+        "{errs:?}"
+    );
+    fs::remove_file(&nul).unwrap();
+    let cr = d.file(
+        "crkey.container",
+        b"[Container]\nImage=docker.io/library/nginx\n[X-Foo]\nA\r[Service]\rKillMode\r=none\n",
+    );
+    expect_one(&d, &cr, ":4: a carriage return");
+    fs::remove_file(&cr).unwrap();
+    // In a drop-in, and in [Unit], too.
+    d.file("web.container", b"[Container]\nImage=x\n");
+    let dropin = d.file(
+        "web.container.d/a.conf",
+        b"[Unit]\nDescription=x\x00[Service]\n",
+    );
+    expect_one(&d, &dropin, ":2: a NUL byte");
+}
+
+/// Audit U8: a newline in a file name made one message two lines (a forged log line).
+#[test]
+fn newlines_in_file_names_are_escaped_in_messages() {
+    let d = Dir::new("nl");
+    d.file("nl\nfake: line.container", b"[Container]\nImage=x\nBad=1\n");
+    let errs = errors_of(&d.0);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(!errs[0].contains('\n'), "{errs:?}");
+    assert!(errs[0].contains("nl\\nfake: line.container:"), "{errs:?}");
+}
+
+/// Audit U1, U2, U3: names that are not UTF-8, directories too deep or unreadable were
+/// skipped without a word.
+#[test]
+fn every_skipped_file_gets_a_note() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = Dir::new("notes");
+    let bad = std::ffi::OsStr::from_bytes(b"bad\xffutf8.container");
+    fs::write(d.0.join(bad), "[Container]\nImage=x\n").unwrap();
+    let mut deep = d.0.clone();
+    for i in 0..40 {
+        deep = deep.join(format!("d{i}"));
+    }
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(deep.join("deep40.container"), "[Container]\nImage=x\n").unwrap();
+    let r = run(vec![Root::new(d.0.clone())]);
+    assert_eq!(r.units.len(), 1, "{:?}", r.errors);
+    let notes = r.notes.join("\n");
+    assert!(
+        notes.contains("bad\\xffutf8.container: name is not valid UTF-8: skipped"),
+        "{notes}"
+    );
+    assert!(notes.contains("more than 32 directories below"), "{notes}");
+    // A root that is not a directory cannot be searched: said so.
+    let r = run(vec![Root::new(d.0.join("good.container"))]);
+    assert!(
+        r.notes.iter().any(|n| n.contains("cannot be searched")),
+        "{:?}",
+        r.notes
+    );
+    // A drop-in directory that cannot be read fails its unit, loudly.
+    let mut dirs = std::collections::HashMap::new();
+    dirs.insert(
+        "web.container.d".to_owned(),
+        vec![d.0.join("good.container")],
+    );
+    let (_, e) = rootlet::search::try_dropins("web.container", &dirs).unwrap_err();
+    assert!(
+        e.to_string().contains("drop-in directory cannot be read"),
+        "{e}"
+    );
+}
+
+/// Audit F6: in a shared directory, drop-ins (and their directories), symlinks and
+/// group- or world-writable files of others were read.
+#[test]
+fn shared_directories_trust_drop_ins_and_links_no_more_than_sources() {
+    use std::os::unix::fs::{chown, symlink, PermissionsExt};
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("SKIPPED LOUDLY: needs root to chown files to another user");
+        return;
+    }
+    let shared_root = |d: &Dir| Root {
+        path: d.0.clone(),
+        skip_numeric_subdirs: false,
+        trusted_uid: Some(1000),
+    };
+    // A drop-in directory of another user: refused, and not merged into our unit.
+    let own = Dir::new("own-f6");
+    own.file(
+        "web.container",
+        b"[Container]\nImage=docker.io/library/nginx\n",
+    );
+    let d = Dir::new("shared-f6");
+    let evil = d.file(
+        "container.d/zz-evil.conf",
+        b"[Service]\nExecStartPre=/bin/sh -c \"id > /tmp/owned\"\n",
+    );
+    chown(d.0.join("container.d"), Some(4242), Some(4242)).unwrap();
+    let r = run(vec![Root::new(own.0.clone()), shared_root(&d)]);
+    let web = r.units.iter().find(|u| u.name == "web.service").unwrap();
+    assert!(!web.text().contains("owned"), "{}", web.text());
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.path == d.0.join("container.d")
+                && e.to_string().contains("owned by uid 4242")),
+        "{:?}",
+        r.errors
+    );
+    // The directory is root's, the drop-in another user's: the unit is refused.
+    chown(d.0.join("container.d"), Some(0), Some(0)).unwrap();
+    chown(&evil, Some(4242), Some(4242)).unwrap();
+    let r = run(vec![Root::new(own.0.clone()), shared_root(&d)]);
+    assert!(r.units.iter().all(|u| u.name != "web.service"));
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.path == evil && e.to_string().contains("owned by uid 4242")),
+        "{:?}",
+        r.errors
+    );
+    // Root's, but writable by anyone: refused too.
+    chown(&evil, Some(0), Some(0)).unwrap();
+    fs::set_permissions(&evil, fs::Permissions::from_mode(0o666)).unwrap();
+    let r = run(vec![Root::new(own.0.clone()), shared_root(&d)]);
+    assert!(r.units.iter().all(|u| u.name != "web.service"));
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.to_string().contains("writable by other users")),
+        "{:?}",
+        r.errors
+    );
+    fs::remove_file(&evil).unwrap();
+    // Another user's symlink to a root-only file: not followed, nothing of it echoed.
+    let secret = d.file("secret/secret.txt", b"TOPSECRET-first-line\n");
+    let leak = d.0.join("leak.container");
+    symlink(&secret, &leak).unwrap();
+    rustix::fs::chownat(
+        rustix::fs::CWD,
+        &leak,
+        Some(rustix::process::Uid::from_raw(4242)),
+        None,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
+    let r = run(vec![shared_root(&d)]);
+    let all = format!("{:?}", r.errors);
+    assert!(!all.contains("TOPSECRET"), "{all}");
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.path == leak && e.to_string().contains("owned by uid 4242")),
+        "{all}"
+    );
+}
+
+/// Audit H2 (the limit of a generated line): many small lines must not make one unit
+/// line longer than systemd reads, with `check` saying OK.
+#[test]
+fn generated_lines_longer_than_systemd_reads_are_refused() {
+    let d = Dir::new("longline");
+    let mut data = b"[Container]\nImage=x\n".to_vec();
+    for i in 0..100_000 {
+        data.extend(format!("Label=l{i}=v\n").as_bytes());
+    }
+    let f = d.file("labels.container", &data);
+    expect_one(&d, &f, "longer than systemd reads");
+}
+
+/// Anything reached through a symlink, in the user's own directories too, is read only
+/// when it is root's or the user's and no one else can change it.
+#[test]
+fn files_reached_through_symlinks_must_be_root_or_yours() {
+    use std::os::unix::fs::{chown, symlink};
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("SKIPPED LOUDLY: needs root to chown files to another user");
+        return;
+    }
+    let d = Dir::new("own-links");
+    let elsewhere = Dir::new("elsewhere");
+    let theirs = elsewhere.file("theirs.container", b"[Container]\nImage=x\n");
+    chown(&theirs, Some(4242), Some(4242)).unwrap();
+    let mine = elsewhere.file("mine.container", b"[Container]\nImage=x\n");
+    symlink(&theirs, d.0.join("theirs.container")).unwrap();
+    symlink(&mine, d.0.join("mine.container")).unwrap();
+    fs::create_dir(elsewhere.0.join("team")).unwrap();
+    let team = elsewhere.file("team/team.container", b"[Container]\nImage=x\n");
+    chown(&team, Some(4242), Some(4242)).unwrap();
+    symlink(elsewhere.0.join("team"), d.0.join("team")).unwrap();
+    let r = run(vec![Root::new(d.0.clone())]);
+    let mut names: Vec<_> = r.units.iter().map(|u| u.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["good.service", "mine.service"], "{:?}", r.errors);
+    assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
+    assert!(r
+        .errors
+        .iter()
+        .all(|e| e.to_string().contains("owned by uid 4242")));
 }

@@ -916,3 +916,130 @@ fn e2e_hook_script() {
     assert!(err.contains("\"level\": \"warning\""), "{err}");
     assert!(err.contains("no finding no.such-id"), "{err}");
 }
+
+/// Audit H3: a `podman --version` that leaves a background child holding its stdout held
+/// doctor until that child exited (25 s with `sleep 25`), past doctor's 10 s limit.
+#[test]
+fn a_lingering_child_of_podman_does_not_hold_doctor() {
+    let s = Sandbox::new("linger");
+    let pidfile = s.dir.join("bg.pid");
+    s.exe(
+        "bin/podman",
+        &format!(
+            "#!/bin/sh\n( exec sleep 120 ) &\necho $! >> {}\necho 'podman version 5.4.2'\n",
+            pidfile.display()
+        ),
+        0o755,
+    );
+    let t0 = std::time::Instant::now();
+    let r = s.run();
+    let took = t0.elapsed();
+    for pid in fs::read_to_string(&pidfile).unwrap_or_default().lines() {
+        if let Some(pid) = pid
+            .trim()
+            .parse()
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    // Two doctor runs (JSON and text); each used to wait for the 120 s child.
+    assert!(took.as_secs() < 60, "took {took:?}");
+    assert!(
+        r.get("runtime.podman", "ok")["summary"].contains("5.4.2"),
+        "{}",
+        r.text
+    );
+}
+
+/// Audit H3: masked units (a link to /dev/null, an empty file) load nothing, so they
+/// pull nothing in.
+#[test]
+fn masked_units_do_not_pull_network_online_in() {
+    let s = Sandbox::new("masked");
+    s.run().get("network-online", "ok");
+    // docker.service (the healthy sandbox's puller) masked.
+    s.symlink("/dev/null", "root/etc/systemd/system/docker.service");
+    let r = s.run();
+    assert!(
+        r.get("network-online", "warning")["summary"].contains("nothing pulls"),
+        "{}",
+        r.text
+    );
+    // A .wants link of a unit that is masked by an empty file.
+    s.symlink(
+        "/lib/systemd/system/network-online.target",
+        "root/usr/lib/systemd/system/remote-fs.target.wants/network-online.target",
+    );
+    s.sys("/etc/systemd/system/remote-fs.target", "");
+    r_warning(&s.run());
+    s.remove("root/etc/systemd/system/remote-fs.target");
+    assert!(s.run().get("network-online", "ok")["summary"].contains("remote-fs.target"));
+    // The target itself masked.
+    s.symlink("/dev/null", "root/etc/systemd/system/network-online.target");
+    let r = s.run();
+    assert!(
+        r.get("network-online", "warning")["summary"].contains("is masked"),
+        "{}",
+        r.text
+    );
+}
+
+fn r_warning(r: &Report) {
+    r.get("network-online", "warning");
+}
+
+/// Audit H1: a FIFO among the sources' drop-ins must not hang doctor.
+#[test]
+fn a_fifo_drop_in_does_not_hang_doctor() {
+    let s = Sandbox::new("fifo");
+    let p = s
+        .dir
+        .join("home/.config/containers/systemd/web.container.d/10.conf");
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &p,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    let mut c = s.command(true);
+    let mut child = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed().as_secs() > 60 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("doctor hung on a FIFO drop-in");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1)); // the source fails: its drop-in is no file
+}
+
+/// Audit P3: a reader that went away (`rootlet doctor | head -1`) is no panic.
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let s = Sandbox::new("epipe");
+    let mut child = s
+        .command(false)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!e.contains("panicked") && !e.contains("Broken pipe"), "{e}");
+    assert_eq!(o.status.code(), Some(0), "{e}");
+}

@@ -1,7 +1,10 @@
 //! rootlet: dry-run generation and validation of quadlet-compatible sources.
 
 use clap::{Parser, Subcommand};
+use rootlet::error::show_path;
 use rootlet::generator::{self, Options, Run};
+use rootlet::quadlet::SourceKind;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -30,7 +33,8 @@ enum Command {
         /// Print each unit (`# NAME` then its content) instead of writing.
         #[arg(long)]
         dry_run: bool,
-        /// Write units and install symlinks into this directory.
+        /// Write units and install symlinks into this directory. Files already there are
+        /// replaced only if rootlet wrote them; nothing is removed.
         #[arg(long, short, value_name = "DIR", required_unless_present = "dry_run")]
         output: Option<PathBuf>,
         /// Source directories (default: quadlet's user search path).
@@ -38,7 +42,8 @@ enum Command {
     },
     /// Validate sources; print `file:line: message` for each problem, exit 1 if any.
     Check {
-        /// Source files or directories (default: quadlet's user search path).
+        /// Source files (each checked with its drop-ins) or directories (default:
+        /// quadlet's user search path).
         paths: Vec<PathBuf>,
     },
     /// Check this machine and account for everything rootless containers need; print each
@@ -91,61 +96,257 @@ enum Command {
     List(manage::ListArgs),
 }
 
+/// Print to stderr; a closed or broken stderr is no reason to fail (or to panic).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
+/// Write to stdout. A reader that went away (`| head -1`: EPIPE) ends the output quietly;
+/// any other error is reported. Returns false on error.
+fn out(text: &str) -> bool {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    match o.write_all(text.as_bytes()).and_then(|()| o.flush()) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => true,
+        Err(e) => {
+            say!("rootlet: writing to stdout: {e}");
+            false
+        }
+    }
+}
+
 fn doctor(json: bool) -> ExitCode {
     use rootlet::doctor;
     let env = match doctor::Env::from_process() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("rootlet: {e}");
+            say!("rootlet: {e}");
             return ExitCode::from(2);
         }
     };
     let findings = doctor::run(&env);
-    if json {
-        print!("{}", doctor::render_json(&findings));
+    let printed = if json {
+        out(&doctor::render_json(&findings))
     } else {
-        print!("{}", doctor::render_text(&findings));
-    }
-    if doctor::has_errors(&findings) {
+        out(&doctor::render_text(&findings))
+    };
+    if doctor::has_errors(&findings) || !printed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
 }
 
-fn report(
-    run: &Run,
-    defaults_err: Option<&rootlet::error::SourceError>,
-    only: Option<&[PathBuf]>,
-) -> bool {
+/// Print the notes and errors of a run; whether there was an error.
+fn report(run: &Run, defaults_err: Option<&rootlet::error::SourceError>) -> bool {
     for n in &run.notes {
-        eprintln!("rootlet: note: {n}");
+        say!("rootlet: note: {n}");
     }
     for w in &run.warnings {
-        if only.is_some_and(|files| !files.iter().any(|f| same_file(f, &w.path))) {
-            continue;
-        }
-        eprintln!("warning: {w}");
+        say!("warning: {w}");
     }
     let mut bad = false;
     if let Some(e) = defaults_err {
-        eprintln!("rootlet: {e}");
+        say!("rootlet: {e}");
         bad = true;
     }
     for e in &run.errors {
-        if only.is_some_and(|files| !files.iter().any(|f| same_file(f, &e.path))) {
-            continue;
-        }
-        eprintln!("{e}");
+        say!("{e}");
         bad = true;
     }
     bad
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
+/// Source directories named on the command line must exist and be directories.
+fn check_dirs(dirs: &[PathBuf]) -> bool {
+    let mut ok = true;
+    for d in dirs {
+        match std::fs::metadata(d) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                say!("rootlet: {}: not a directory", show_path(d));
+                ok = false;
+            }
+            Err(e) => {
+                say!("rootlet: {}: {e}", show_path(d));
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+fn generate(
+    opts: Options,
+    defaults_err: Option<&rootlet::error::SourceError>,
+    dry_run: bool,
+    output: Option<PathBuf>,
+    dirs: Vec<PathBuf>,
+) -> ExitCode {
+    if !check_dirs(&dirs) {
+        return ExitCode::FAILURE;
+    }
+    let opts = if dirs.is_empty() {
+        opts
+    } else {
+        opts.with_dirs(&dirs)
+    };
+    let run = generator::run(&opts);
+    let mut bad = report(&run, defaults_err);
+    if dry_run {
+        bad |= !out(&generator::render(&run));
+    } else if let Some(dir) = output {
+        match generator::write_keeping(&run, &dir) {
+            Ok(problems) => {
+                for p in &problems {
+                    say!("rootlet: {p}");
+                }
+                bad |= !problems.is_empty();
+            }
+            Err(e) => {
+                say!("rootlet: writing to {}: {e}", show_path(&dir));
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn check(
+    opts: Options,
+    defaults_err: Option<&rootlet::error::SourceError>,
+    paths: Vec<PathBuf>,
+) -> ExitCode {
+    if paths.is_empty() {
+        return check_report(&generator::check(&opts, None), defaults_err);
+    }
+    // Directories are checked whole; files one by one, each with its drop-ins.
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut files: HashSet<PathBuf> = HashSet::new();
+    for p in &paths {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        match std::fs::metadata(&abs) {
+            Ok(m) if m.is_dir() => {
+                if !dirs.contains(&abs) {
+                    dirs.push(abs);
+                }
+            }
+            Ok(m) => {
+                let Some(name) = abs.file_name().and_then(|n| n.to_str()) else {
+                    say!(
+                        "{}: name is not valid UTF-8: rootlet skips such files",
+                        show_path(p)
+                    );
+                    return ExitCode::FAILURE;
+                };
+                if SourceKind::from_file_name(name).is_none() {
+                    say!(
+                        "{}: not a .container, .network, .volume or .socket file",
+                        show_path(p)
+                    );
+                    return ExitCode::FAILURE;
+                }
+                if !m.is_file() {
+                    say!("{}: not a regular file", show_path(p));
+                    return ExitCode::FAILURE;
+                }
+                files.insert(abs);
+            }
+            Err(e) => {
+                say!("{}: {e}", show_path(p));
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut bad = false;
+    let mut units = 0;
+    let mut defaults_err = defaults_err; // reported once
+    if !dirs.is_empty() {
+        let run = generator::check(&opts.clone().with_dirs(&dirs), None);
+        bad |= report(&run, defaults_err.take());
+        units += run.units.len();
+    }
+    // A file on the search path is checked as the generator sees it (drop-ins and
+    // references from the whole search path); any other file with its own directory.
+    // Files are grouped so that each search is walked once.
+    let canon_roots: Vec<(PathBuf, PathBuf)> = (opts.roots.iter())
+        .filter_map(|r| Some((r.path.canonicalize().ok()?, r.path.clone())))
+        .collect();
+    let mut groups: Vec<(Option<PathBuf>, HashSet<PathBuf>)> = Vec::new();
+    for f in files {
+        let on_path = f.canonicalize().ok().and_then(|c| {
+            canon_roots
+                .iter()
+                .find_map(|(cr, r)| Some(r.join(c.strip_prefix(cr).ok()?)))
+        });
+        let (key, f) = match on_path {
+            Some(p) => (None, p),
+            None => (Some(f.parent().unwrap_or(Path::new("/")).to_owned()), f),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, set)) => {
+                set.insert(f);
+            }
+            None => groups.push((key, HashSet::from([f]))),
+        }
+    }
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    for (dir, set) in &groups {
+        let run = match dir {
+            Some(dir) => generator::check(
+                &opts.clone().with_dirs(std::slice::from_ref(dir)),
+                Some(set),
+            ),
+            None => generator::check(&opts, Some(set)),
+        };
+        let reported = report(&run, defaults_err.take());
+        bad |= reported;
+        units += run.units.len();
+        // A file that yields no unit and no error was not read: its note says why.
+        let mut files: Vec<&PathBuf> = set.iter().collect();
+        files.sort();
+        for f in files {
+            let made = (f.file_name().and_then(|n| n.to_str()))
+                .and_then(SourceKind::from_file_name)
+                .is_some_and(|(k, stem)| {
+                    let unit = rootlet::quadlet::unit_name_for(k, stem);
+                    run.units.iter().any(|u| u.name == unit)
+                });
+            if !made && !reported {
+                let shown = show_path(f);
+                if !run
+                    .notes
+                    .iter()
+                    .any(|n| n.starts_with(&format!("{shown}: ")))
+                {
+                    say!("{shown}: not read");
+                }
+                bad = true;
+            }
+        }
+    }
+    if bad {
+        ExitCode::FAILURE
+    } else {
+        say!("rootlet: {units} unit(s) OK");
+        ExitCode::SUCCESS
+    }
+}
+
+fn check_report(run: &Run, defaults_err: Option<&rootlet::error::SourceError>) -> ExitCode {
+    if report(run, defaults_err) {
+        ExitCode::FAILURE
+    } else {
+        say!("rootlet: {} unit(s) OK", run.units.len());
+        ExitCode::SUCCESS
     }
 }
 
@@ -157,68 +358,8 @@ fn main() -> ExitCode {
             dry_run,
             output,
             dirs,
-        } => {
-            let opts = if dirs.is_empty() {
-                opts
-            } else {
-                opts.with_dirs(&dirs)
-            };
-            let run = generator::run(&opts);
-            let bad = report(&run, defaults_err.as_ref(), None);
-            if dry_run {
-                print!("{}", generator::render(&run));
-            } else if let Some(out) = output {
-                if let Err(e) = generator::write(&run, &out) {
-                    eprintln!("rootlet: writing to {}: {e}", out.display());
-                    return ExitCode::FAILURE;
-                }
-            }
-            if bad {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-        Command::Check { paths } => {
-            let (opts, files) = if paths.is_empty() {
-                (opts, None)
-            } else {
-                let mut dirs: Vec<PathBuf> = Vec::new();
-                let mut files = Vec::new();
-                for p in &paths {
-                    let d = if p.is_dir() {
-                        p.clone()
-                    } else {
-                        files.push(p.clone());
-                        p.parent()
-                            .filter(|d| !d.as_os_str().is_empty())
-                            .unwrap_or(Path::new("."))
-                            .to_owned()
-                    };
-                    if !p.exists() {
-                        eprintln!("{}: no such file or directory", p.display());
-                        return ExitCode::FAILURE;
-                    }
-                    if !dirs.contains(&d) {
-                        dirs.push(d);
-                    }
-                }
-                let only = if paths.iter().all(|p| !p.is_dir()) {
-                    Some(files)
-                } else {
-                    None
-                };
-                (opts.with_dirs(&dirs), only)
-            };
-            let run = generator::run(&opts);
-            let bad = report(&run, defaults_err.as_ref(), files.as_deref());
-            if bad {
-                ExitCode::FAILURE
-            } else {
-                eprintln!("rootlet: {} unit(s) OK", run.units.len());
-                ExitCode::SUCCESS
-            }
-        }
+        } => generate(opts, defaults_err.as_ref(), dry_run, output, dirs),
+        Command::Check { paths } => check(opts, defaults_err.as_ref(), paths),
         Command::Doctor { json } => doctor(json),
         Command::Docker { action } => docker::run(action),
         Command::Install { no_systemctl, .. } => {

@@ -4,15 +4,11 @@
 use super::{is_executable, Env, Finding};
 use crate::env::{USER_GENERATOR_DIRS, WAIT_UNIT};
 use crate::generator::{self, Options};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const GENERATOR: &str = "rootlet-user-generator";
 
-/// True for a masked unit or generator: a symlink to /dev/null or an empty file.
-fn masked(p: &Path) -> bool {
-    std::fs::read_link(p).is_ok_and(|t| t == Path::new("/dev/null"))
-        || std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == 0)
-}
+use super::masked;
 
 pub fn check(env: &Env, out: &mut Vec<Finding>) {
     generator_installed(env, out);
@@ -149,7 +145,7 @@ fn wait_unit(env: &Env, out: &mut Vec<Finding>) {
         return;
     }
     let real = super::system::resolve_in_root(env, &p);
-    let text = std::fs::read_to_string(&real).unwrap_or_default();
+    let text = super::read_text(&real).unwrap_or_default();
     match exec_start_program(&text) {
         Some(prog) if !is_executable(&env.sys(&prog)) => out.push(Finding::error(
             "rootlet.wait-unit",

@@ -145,7 +145,7 @@ impl Env {
             Err(_) => user_env.uid,
         };
         user_env.uid = uid;
-        let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
+        let passwd = read_text(&root.join("etc/passwd")).unwrap_or_default();
         let entry = passwd_entry(&passwd, uid);
         let user = std::env::var("ROOTLET_DOCTOR_USER")
             .ok()
@@ -172,7 +172,7 @@ impl Env {
 
     /// Read a system file (under the root prefix), `None` when it cannot be read.
     pub fn read(&self, p: &str) -> Option<String> {
-        std::fs::read_to_string(self.sys(p)).ok()
+        read_text(&self.sys(p))
     }
 
     /// `$XDG_CONFIG_HOME` or `~/.config`.
@@ -345,6 +345,21 @@ pub fn json_string(v: &str) -> String {
     }
     s.push('"');
     s
+}
+
+/// The text of a file doctor looks at: a regular file only (a FIFO cannot hang doctor),
+/// at most 4 MiB, UTF-8. `None` otherwise.
+pub(crate) fn read_text(p: &std::path::Path) -> Option<String> {
+    let mut buf = Vec::new();
+    crate::fsutil::read_regular(p, 4 << 20, &mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
+
+/// True for a masked unit or generator: a symlink to /dev/null or an empty file
+/// (systemd.unit(5)).
+pub(crate) fn masked(p: &std::path::Path) -> bool {
+    std::fs::read_link(p).is_ok_and(|t| t == std::path::Path::new("/dev/null"))
+        || std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == 0)
 }
 
 #[cfg(test)]

@@ -98,9 +98,10 @@ fn bindings(
     files.extend(search::dropins(name, dropin_dirs));
     let mut out: Vec<Binding> = Vec::new();
     for f in files {
-        let Some(unit) = std::fs::read(&f)
+        let mut data = Vec::new();
+        let Some(unit) = crate::fsutil::read_regular(&f, crate::generator::MAX_SOURCE, &mut data)
             .ok()
-            .and_then(|d| UnitFile::parse_bytes(&d).ok())
+            .and_then(|_| UnitFile::parse_bytes(&data).ok())
         else {
             continue;
         };

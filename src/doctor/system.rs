@@ -363,7 +363,7 @@ fn apparmor_userns_profile(env: &Env) -> Option<String> {
         .collect();
     names.sort();
     names.into_iter().find_map(|p| {
-        let text = std::fs::read_to_string(&p).ok()?;
+        let text = super::read_text(&p)?;
         let grants = text
             .lines()
             .map(|l| l.trim())
@@ -465,6 +465,14 @@ pub(crate) fn resolve_in_root(env: &Env, p: &Path) -> PathBuf {
     p
 }
 
+/// Whether the system unit `name` is masked (a link to /dev/null or an empty file in
+/// /etc/systemd/system or /run/systemd/system): it is never loaded, so it pulls nothing in.
+fn unit_masked(env: &Env, name: &str) -> bool {
+    ["/etc/systemd/system", "/run/systemd/system"]
+        .iter()
+        .any(|d| super::masked(&env.sys(d).join(name)))
+}
+
 /// Whether a unit file's text has `Wants=`/`Requires=` naming network-online.target.
 fn wants_network_online(text: &str) -> bool {
     text.lines().any(|l| {
@@ -504,8 +512,11 @@ pub fn network_online(env: &Env, out: &mut Vec<Finding>) {
             else {
                 continue;
             };
+            let link = path.join("network-online.target");
             if unit != "network-online.target"
-                && std::fs::symlink_metadata(path.join("network-online.target")).is_ok()
+                && std::fs::symlink_metadata(&link).is_ok()
+                && !super::masked(&link)
+                && !unit_masked(env, unit)
             {
                 add(unit.to_owned());
             }
@@ -529,14 +540,21 @@ pub fn network_online(env: &Env, out: &mut Vec<Finding>) {
         }
     }
     for (name, path) in candidates {
-        if name == "network-online.target" {
+        if name == "network-online.target" || super::masked(&path) || unit_masked(env, &name) {
             continue;
         }
         let real = resolve_in_root(env, &path);
-        if real.is_file() && std::fs::read_to_string(&real).is_ok_and(|t| wants_network_online(&t))
-        {
+        if super::read_text(&real).is_some_and(|t| wants_network_online(&t)) {
             add(name);
         }
+    }
+    if unit_masked(env, "network-online.target") {
+        out.push(Finding::warning(
+            "network-online",
+            "network-online.target is masked: nothing can pull it in; rootlet-wait-online falls back to a default-route check (fine for rootlet units), but quadlet's own podman-user-wait-network-online.service would hang 90 s at every boot",
+            "sudo systemctl unmask network-online.target",
+        ));
+        return;
     }
     if pullers.is_empty() {
         out.push(Finding::warning(

@@ -272,6 +272,7 @@ mod tests {
                     path: PathBuf::from("/s").join(n),
                     name: n.to_string(),
                     kind: kind_of(n).unwrap(),
+                    trusted_uid: None,
                 })
                 .collect(),
             ..Discovery::default()

@@ -61,6 +61,7 @@ impl Plan {
                     path: path.clone(),
                     name: name.clone(),
                     kind,
+                    trusted_uid: None,
                 }))
             })
             .collect();

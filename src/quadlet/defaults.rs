@@ -68,8 +68,10 @@ impl Defaults {
     /// Built-in defaults changed by a defaults file; a missing file is no error.
     pub fn load(path: &Path) -> Result<Defaults, SourceError> {
         let mut d = Defaults::default();
-        let data = match std::fs::read(path) {
-            Ok(d) => d,
+        // A regular file only, bounded: a FIFO here must not hang the generator.
+        let mut data = Vec::new();
+        match crate::fsutil::read_regular(path, 1 << 20, &mut data) {
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(d),
             Err(e) => return Err(SourceError::new(path, 0, e.to_string())),
         };

@@ -1,0 +1,60 @@
+//! `par_map_with`: the generator's only form of parallelism.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// `items.iter().map(f).collect()`, on up to 4 threads when there is enough work to
+/// share (sources are independent; the result keeps the input order), with a scratch
+/// value per thread made by `init` (buffers).
+pub fn par_map_with<T: Sync, R: Send, S>(
+    items: &[T],
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
+) -> Vec<R> {
+    const MIN_PER_THREAD: usize = 128;
+    let threads = if items.len() < 2 * MIN_PER_THREAD {
+        1 // not worth asking how many CPUs there are (that reads cgroup files)
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4)
+            .min(items.len() / MIN_PER_THREAD)
+    };
+    if threads <= 1 {
+        let mut state = init();
+        return items.iter().map(|t| f(&mut state, t)).collect();
+    }
+    // Items are taken in small blocks as threads get free, so a thread that is slowed down
+    // (a slow file, a busy CPU) does not hold the others up at the end.
+    const BLOCK: usize = 16;
+    let next = AtomicUsize::new(0);
+    let (f, init, next) = (&f, &init, &next);
+    let work = move || {
+        let mut state = init();
+        let mut done: Vec<(usize, Vec<R>)> = Vec::new();
+        loop {
+            let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+            if start >= items.len() {
+                return done;
+            }
+            let block = &items[start..items.len().min(start + BLOCK)];
+            done.push((start, block.iter().map(|t| f(&mut state, t)).collect()));
+        }
+    };
+    let mut blocks = std::thread::scope(|scope| {
+        // A thread that cannot be started leaves its share to the others.
+        let handles: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        let mut blocks = work(); // this thread works too
+        for h in handles {
+            match h.join() {
+                Ok(v) => blocks.extend(v),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        blocks
+    });
+    blocks.sort_unstable_by_key(|(start, _)| *start);
+    blocks.into_iter().flat_map(|(_, v)| v).collect()
+}

@@ -1,0 +1,98 @@
+//! Settling clashes: two sources must not become the same unit, nor claim the same
+//! path in the output directory. Units that no other can clash with are written as they
+//! are made ([`stands_alone`]); the others are settled here, after all are made.
+
+use crate::error::SourceError;
+use crate::quadlet::{self, Generated, Source, SourceKind};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+/// A unit made but not written yet, with the path and file name of its source.
+pub(super) struct Kept {
+    pub g: Generated,
+    pub path: PathBuf,
+    pub file: String,
+}
+
+/// Settle the units not written at once, beside those that were (`written`: names and
+/// links): two sources must not become the same unit (`a-network.container`, `a.network`)
+/// nor claim the same path; the first by unit name, then file name, wins, and a unit file
+/// beats any symlink of its name. Returns the winners, by name.
+pub(super) fn settle(
+    written: &[(String, Vec<quadlet::Link>)],
+    mut kept: Vec<Kept>,
+    errors: &mut Vec<SourceError>,
+) -> Vec<Generated> {
+    // path -> link target, or "" for a unit file
+    let mut claimed: HashMap<&str, &str> = HashMap::new();
+    for (name, links) in written {
+        claimed.insert(name, "");
+        for l in links {
+            claimed.insert(&l.path, &l.target);
+        }
+    }
+    kept.sort_by(|a, b| (&a.g.name, &a.file).cmp(&(&b.g.name, &b.file)));
+    let mut named: Vec<Kept> = Vec::new();
+    for k in kept {
+        let first = match named.last() {
+            Some(prev) if prev.g.name == k.g.name => Some(crate::error::show_path(&prev.path)),
+            _ if claimed.contains_key(k.g.name.as_str()) => Some("another source".into()),
+            _ => None,
+        };
+        match first {
+            Some(first) => errors.push(SourceError::new(
+                &k.path,
+                0,
+                format!("becomes {} like {first}: skipped", k.g.name),
+            )),
+            None => named.push(k),
+        }
+    }
+    // Links of the winners so far, and the unit files of all of them.
+    let mut links: HashMap<String, String> = named
+        .iter()
+        .map(|k| (k.g.name.clone(), String::new()))
+        .collect();
+    let mut won: Vec<Generated> = Vec::new();
+    for k in named {
+        let clash = |l: &&quadlet::Link| {
+            let t = claimed.get(l.path.as_str()).copied();
+            let t = t.or_else(|| links.get(&l.path).map(String::as_str));
+            t.is_some_and(|t| t != l.target)
+        };
+        if let Some(l) = k.g.links.iter().find(clash) {
+            errors.push(SourceError::new(
+                &k.path,
+                0,
+                format!(
+                    "install symlink {} is claimed by another unit: skipped",
+                    l.path
+                ),
+            ));
+            continue;
+        }
+        for l in &k.g.links {
+            links.insert(l.path.clone(), l.target.clone());
+        }
+        won.push(k.g);
+    }
+    won
+}
+
+/// Whether `g` can be written before the others are made: it is a container's unit,
+/// named after it and not the unit of a network or volume too (`ref_units`); it is not an
+/// instance (a template's `DefaultInstance=` link could name it); and its only symlinks are
+/// `X.wants/NAME`-like ones named after itself (no `Alias=`). No other unit can then claim
+/// a path it writes.
+pub(super) fn stands_alone(g: &Generated, src: &Source, ref_units: &HashSet<String>) -> bool {
+    src.kind == SourceKind::Container
+        && g.name.strip_suffix(".service") == Some(src.stem())
+        && !ref_units.contains(&g.name)
+        && !g
+            .name
+            .split_once('@')
+            .is_some_and(|(_, i)| !i.starts_with('.'))
+        && g.links
+            .iter()
+            .all(|l| l.path.rsplit_once('/').is_some_and(|(_, n)| n == g.name))
+}
