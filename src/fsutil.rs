@@ -92,6 +92,28 @@ pub fn write_atomic_at(
     result
 }
 
+/// Create `dir/name`, which must not exist yet (`O_CREAT|O_EXCL|O_NOFOLLOW`), with
+/// `data`; on any error the file is removed again, so a full disk leaves no truncated or
+/// empty file behind. For a directory nobody reads while it is written (a generator's
+/// output: systemd empties it, runs the generators, and only then loads units), this is as
+/// good as [`write_atomic_at`] at half the directory operations. `EEXIST` when the name is
+/// taken: the caller then uses [`write_atomic_at`].
+pub fn create_new_at(dir: BorrowedFd<'_>, name: &str, data: &[u8], mode: u32) -> io::Result<()> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )?;
+    let mut f = std::fs::File::from(fd);
+    if let Err(e) = f.write_all(data) {
+        drop(f);
+        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// [`write_atomic_at`] by path: the parent directory is opened (symlinks in it followed),
 /// the last component never.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32, sync: bool) -> io::Result<()> {
@@ -140,11 +162,31 @@ pub fn read_regular_at(
             "not a regular file",
         ));
     }
-    f.take(limit + 1).read_to_end(buf)?;
+    read_sized(&f, meta.len(), limit, buf)?;
+    Ok(meta)
+}
+
+/// Read the regular file `f`, `size` bytes long by its `fstat`, into `buf`: at most
+/// `limit` bytes, or an error. One `read` when the size is right (a regular file gives
+/// fewer bytes than asked only at its end), so a source costs no second `read` to see
+/// the end; a file that grew meanwhile is read on to its end, still bounded.
+fn read_sized(mut f: &std::fs::File, size: u64, limit: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+    let want = size.min(limit) as usize + 1;
+    buf.resize(want, 0);
+    let n = loop {
+        match f.read(&mut buf[..]) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => break r?,
+        }
+    };
+    buf.truncate(n);
+    if n == want {
+        f.take(limit + 1 - n as u64).read_to_end(buf)?;
+    }
     if buf.len() as u64 > limit {
         return Err(io::Error::other(format!("larger than {limit} bytes")));
     }
-    Ok(meta)
+    Ok(())
 }
 
 /// Create the directory `dir/name` (mode `mode`, umask applied). Returns `false` when
@@ -188,10 +230,7 @@ pub fn read_regular(path: &Path, limit: u64, buf: &mut Vec<u8>) -> io::Result<st
             "not a regular file",
         ));
     }
-    f.take(limit + 1).read_to_end(buf)?;
-    if buf.len() as u64 > limit {
-        return Err(io::Error::other(format!("larger than {limit} bytes")));
-    }
+    read_sized(&f, meta.len(), limit, buf)?;
     Ok(meta)
 }
 

@@ -167,6 +167,15 @@ impl Output {
         if self.existing == Existing::KeepForeign && !self.ours(name)? {
             return Err(foreign());
         }
+        if self.existing == Existing::Replace {
+            // A generator's directory: empty, and read only after the run (see
+            // `fsutil::create_new_at`). Half the directory operations of a rename, which
+            // the threads of a run would otherwise queue for on the directory's lock.
+            match fsutil::create_new_at(self.top.as_fd(), name, data, 0o644) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                r => return r,
+            }
+        }
         fsutil::write_atomic_at(self.top.as_fd(), name, data, 0o644, false)
     }
 
