@@ -141,7 +141,7 @@ slice_cpu() { sb exec sh -c "sed -n 's/^usage_usec //p' /sys/fs/cgroup/user.slic
 # restart: `rc seconds message`.
 restart_n() { local i t rc msg; : > "$3"
     for i in $(seq "$2"); do t=$EPOCHREALTIME
-        [ -n "${4:-}" ] && within 30 is active "$4"
+        [ -n "${4:-}" ] && within 15 is active "$4"
         msg=$(timeout 60 "$SANDBOX" user systemctl --user restart "$1" </dev/null 2>&1); rc=$?
         printf '%s %.1f %s\n' "$rc" "$(awk "BEGIN{print $EPOCHREALTIME-$t}")" "$(echo "$msg" | head -1)" >> "$3"
     done; }
@@ -168,7 +168,9 @@ else
 fi
 restart_n nv-network.service 10 "$W/nvnet"; restart_n nv-volume.service 10 "$W/nvvol"
 measured "10 restarts of nv-network.service: exit codes $(awk '{print $1}' "$W/nvnet" | tr '\n' ' '); of nv-volume.service: $(awk '{print $1}' "$W/nvvol" | tr '\n' ' ')"
-check "no restart of nv-network/nv-volume refused by the start limit" sh -c "! grep -qi 'too often\|too quickly' $W/nvnet $W/nvvol && [ \"\$($SANDBOX user systemctl --user show -P Result nv-network.service </dev/null)\" != start-limit-hit ]" \
+# (systemctl's message follows the unit's last result, exit-code here: a refusal shows
+# only in the journal.)
+check "no restart of nv-network/nv-volume refused by the start limit" sh -c "! $SANDBOX user journalctl --user -u nv-network.service -u nv-volume.service --no-pager </dev/null | grep -q 'repeated too quickly'" \
     || cat "$W/nvnet" "$W/nvvol"
 
 echo "== steady: 10 restarts by hand, then 10 of its dependency"
