@@ -84,6 +84,7 @@ else
     suite "rootlet install --user in a real systemd" "$copy/scripts/e2e-install-user.sh"
     suite "exact command lines through a real systemd (random Exec=/Environment= values)" \
         "$copy/scripts/check-quoting-systemd.sh" 1000
+    suite "restart defaults in a real systemd (tests/e2e/restart.sh)" "$copy/tests/e2e/restart.sh"
     suite "day-2 commands (add, list, print, rm) in a real systemd" "$copy/tests/e2e/day2.sh"
     suite "the .deb installed with dpkg into a real systemd (linger boot)" \
         env ROOTLET_DEB="$(ls "$PWD"/target/packages/test/rootlet_*.deb 2>/dev/null | head -1)" "$copy/tests/e2e/deb.sh"

@@ -38,7 +38,7 @@ cargo build --release -q --bins || exit 1
 W=$(mktemp -d /var/tmp/rootlet-e2e-restart.XXXXXX)
 chmod 755 "$W"
 export E2E=${E2E:-/var/tmp/rootlet-e2e-sb}
-export E2E_NAME=${E2E_NAME:-restart-$$}
+E2E_NAME=${E2E_NAME:-$(e2e_name restart)}; export E2E_NAME
 cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
 trap cleanup EXIT
 
@@ -110,7 +110,7 @@ printf '[Service]\nType=oneshot\nExecStart=/usr/bin/podman import /srv/late.tar 
 
 cat > "$W/provision.sh" <<EOF
 set -e
-make -s -C $REPO install DESTDIR=\$ROOT PREFIX=/usr/local >/dev/null
+make -s -C "$REPO" install DESTDIR=\$ROOT PREFIX=/usr/local >/dev/null
 mkdir -p \$ROOT/srv && cp -a $W/rootfs \$ROOT/srv/rootfs && cp $W/late.tar \$ROOT/srv/late.tar
 chroot \$ROOT chown -R \$TEST_USER: /srv/rootfs /srv/late.tar
 # A default route (a veth pair in the sandbox's own network namespace), so that the wait
@@ -152,7 +152,7 @@ if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
 fi
 sb wait-user >/dev/null 2>&1
 TB=$EPOCHREALTIME
-check "generator ran, defaults in the units" sh -c "$SANDBOX user systemctl --user cat late.service </dev/null | grep -q '^StartLimitBurst='"
+check "generator ran, defaults in the units" sh -c "\"$SANDBOX\" user systemctl --user cat late.service </dev/null | grep -q '^StartLimitBurst='"
 BURST=$(prop StartLimitBurst hopeless.service)
 RSEC=$(prop RestartUSec hopeless.service)
 measured "defaults: Restart=$(prop Restart hopeless.service) RestartSec=$RSEC StartLimitBurst=$BURST StartLimitIntervalSec=$(prop StartLimitIntervalUSec hopeless.service)"
@@ -170,7 +170,7 @@ restart_n nv-network.service 10 "$W/nvnet"; restart_n nv-volume.service 10 "$W/n
 measured "10 restarts of nv-network.service: exit codes $(awk '{print $1}' "$W/nvnet" | tr '\n' ' '); of nv-volume.service: $(awk '{print $1}' "$W/nvvol" | tr '\n' ' ')"
 # (systemctl's message follows the unit's last result, exit-code here: a refusal shows
 # only in the journal.)
-check "no restart of nv-network/nv-volume refused by the start limit" sh -c "! $SANDBOX user journalctl --user -u nv-network.service -u nv-volume.service --no-pager </dev/null | grep -q 'repeated too quickly'" \
+check "no restart of nv-network/nv-volume refused by the start limit" sh -c "! \"$SANDBOX\" user journalctl --user -u nv-network.service -u nv-volume.service --no-pager </dev/null | grep -q 'repeated too quickly'" \
     || cat "$W/nvnet" "$W/nvvol"
 
 echo "== steady: 10 restarts by hand, then 10 of its dependency"
@@ -186,7 +186,7 @@ el=$(awk "BEGIN{printf \"%.0f\", $EPOCHREALTIME-$t}")
 check "10 restarts of its dependency dep.service in ${el} s (< 60 s), all succeeded" sh -c "[ $el -lt 60 ] && [ \"\$(awk '\$1==0' $W/dep | wc -l)\" = 10 ]" || cat "$W/dep"
 check "steady.service active" within 30 is active steady.service
 starts=$(journal steady.service | grep -c 'Starting steady.service')
-check "steady.service was started $starts times (1 + 10 + 10 through dep.service), never refused" sh -c "[ $starts -ge 21 ] && ! $SANDBOX user journalctl --user -u steady.service --no-pager </dev/null | grep -q 'repeated too quickly' && [ \"\$($SANDBOX user systemctl --user show -P Result steady.service </dev/null)\" = success ]"
+check "steady.service was started $starts times (1 + 10 + 10 through dep.service), never refused" sh -c "[ $starts -ge 21 ] && ! \"$SANDBOX\" user journalctl --user -u steady.service --no-pager </dev/null | grep -q 'repeated too quickly' && [ \"\$(\"$SANDBOX\" user systemctl --user show -P Result steady.service </dev/null)\" = success ]"
 
 echo "== late: the image arrives ${LATE_AFTER} s after boot"
 check "late.service active by itself, at most $((LATE_AFTER + 120)) s after boot" within "$(left $((LATE_AFTER + 120)))" is active late.service \
@@ -198,8 +198,8 @@ nr=$(prop NRestarts late.service)
 measured "late: first start at $tfirst s, image imported at $(mono_s "$timp") s, active at $(mono_s "$tact") s (monotonic), $nr automatic restarts, CPU of late.slice $(slice_cpu late.slice) s, $(journal late.service | wc -l) journal lines"
 check "it kept restarting while the image was missing ($nr restarts)" test "${nr:-0}" -ge 5
 check "it became active after the import, within RestartSec + 30 s of it" sh -c "[ $tact -ge $timp ] && [ $(( (tact - timp) / 1000000 )) -le $(( ${RSEC%s} + 30 )) ]"
-check "no start limit hit" sh -c "! $SANDBOX user journalctl --user -u late.service --no-pager </dev/null | grep -q 'repeated too quickly'"
-check "the journal says why it failed before" sh -c "$SANDBOX user journalctl --user -u late.service --no-pager </dev/null | grep -q 'late-image'"
+check "no start limit hit" sh -c "! \"$SANDBOX\" user journalctl --user -u late.service --no-pager </dev/null | grep -q 'repeated too quickly'"
+check "the journal says why it failed before" sh -c "\"$SANDBOX\" user journalctl --user -u late.service --no-pager </dev/null | grep -q 'late-image'"
 # Its automatic starts at boot are still in the start limit's window (which began with its
 # first start): a person's restarts must still go through.
 restart_n late.service 10 "$W/late"
@@ -219,12 +219,12 @@ cpu=$(slice_cpu hopeless.slice)
 # systemd 252 keeps the last failure's result (exit-code) when it refuses the automatic
 # restart; a refused manual start gives start-limit-hit.
 check "with Result=$res" sh -c "[ $res = exit-code ] || [ $res = start-limit-hit ]"
-check "the journal has the cause (exit status 1) and the start limit" sh -c "$SANDBOX user journalctl --user -u hopeless.service --no-pager </dev/null | grep -q 'status=1/FAILURE' && $SANDBOX user journalctl --user -u hopeless.service --no-pager </dev/null | grep -q 'Start request repeated too quickly'"
+check "the journal has the cause (exit status 1) and the start limit" sh -c "\"$SANDBOX\" user journalctl --user -u hopeless.service --no-pager </dev/null | grep -q 'status=1/FAILURE' && \"$SANDBOX\" user journalctl --user -u hopeless.service --no-pager </dev/null | grep -q 'Start request repeated too quickly'"
 dur=$(awk -v a="$tfirst" -v b="$tfail" 'BEGIN{printf "%.0f", b/1e6 - a}')
 measured "hopeless: $nstart starts, $(prop NRestarts hopeless.service) automatic restarts, failed $dur s after its first start (at $tfirst s), CPU $cpu s, $nlines journal lines"
 measured "hopeless per attempt: $(awk -v c="$cpu" -v n="$nstart" 'BEGIN{printf "%.2f", c/n}') s CPU, $(awk -v l="$nlines" -v n="$nstart" 'BEGIN{printf "%.1f", l/n}') journal lines, one start every $(awk -v d="$dur" -v n="$nstart" 'BEGIN{printf "%.1f", d/(n-1)}') s"
 measured "if it kept trying at that pace: $(awk -v c="$cpu" -v d="$dur" 'BEGIN{printf "%.0f", c/d*3600}') s CPU and $(awk -v l="$nlines" -v d="$dur" 'BEGIN{printf "%.0f", l/d*3600}') journal lines per hour"
-check "hopeless.service stays failed" sh -c "sleep 5; [ \"\$($SANDBOX user systemctl --user show -P ActiveState hopeless.service </dev/null)\" = failed ]"
+check "hopeless.service stays failed" sh -c "sleep 5; [ \"\$(\"$SANDBOX\" user systemctl --user show -P ActiveState hopeless.service </dev/null)\" = failed ]"
 
 echo "== shutdown"
 check "clean shutdown, nothing left behind" sb shutdown
