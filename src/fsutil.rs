@@ -154,6 +154,11 @@ pub fn read_regular_at(
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NOFOLLOW,
         Mode::empty(),
     )?;
+    read_opened(fd, limit, buf)
+}
+
+/// The opened file `fd` if it is a regular file (`fstat`), read bounded; its metadata.
+fn read_opened(fd: OwnedFd, limit: u64, buf: &mut Vec<u8>) -> io::Result<std::fs::Metadata> {
     let f = std::fs::File::from(fd);
     let meta = f.metadata()?;
     if !meta.is_file() {
@@ -222,16 +227,7 @@ pub fn read_regular(path: &Path, limit: u64, buf: &mut Vec<u8>) -> io::Result<st
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
         Mode::empty(),
     )?;
-    let f = std::fs::File::from(fd);
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    read_sized(&f, meta.len(), limit, buf)?;
-    Ok(meta)
+    read_opened(fd, limit, buf)
 }
 
 #[cfg(test)]

@@ -206,23 +206,9 @@ impl SyntaxError {
     }
 }
 
-/// A line quoted in an error message: control characters escaped (they would garble a
-/// terminal or the journal), at most 80 characters.
+/// A line shown in a message: on one line (control characters escaped), cut short.
 fn shorten(s: &str) -> String {
-    const MAX: usize = 80;
-    let mut out = String::new();
-    for (n, c) in s.chars().enumerate() {
-        if n == MAX {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::error::escape_bounded(s, 80)
 }
 
 /// The first ASCII control character of a line (TAB excepted) as an error: CR and NUL

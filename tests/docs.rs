@@ -6,8 +6,18 @@ mod util;
 /// Backquoted words that look like paths of this repository.
 fn named_paths(text: &str) -> Vec<String> {
     const TOPS: &[&str] = &[
-        "src/", "tests/", "scripts/", "units/", "man/", "contrib/", "generators/", "benches/",
-        "fuzz/", "examples/", "completions/", ".ci/",
+        "src/",
+        "tests/",
+        "scripts/",
+        "units/",
+        "man/",
+        "contrib/",
+        "generators/",
+        "benches/",
+        "fuzz/",
+        "examples/",
+        "completions/",
+        ".ci/",
     ];
     let mut v = Vec::new();
     for (i, part) in text.split('`').enumerate() {
@@ -41,6 +51,13 @@ fn every_path_named_in_the_docs_exists() {
             }
         }
     }
-    assert!(seen > 20, "only {seen} paths found: is the parser still right?");
-    assert!(missing.is_empty(), "named in the docs but not in the tree:\n{}", missing.join("\n"));
+    assert!(
+        seen > 20,
+        "only {seen} paths found: is the parser still right?"
+    );
+    assert!(
+        missing.is_empty(),
+        "named in the docs but not in the tree:\n{}",
+        missing.join("\n")
+    );
 }

@@ -468,22 +468,16 @@ pub fn install(layout: &Layout, lock: &Lock, system_wait: bool) -> Result<Instal
     if system_wait && !owned.contains_key(&wait_name) && units.look(&wait_name) != Found::Nothing {
         r.shadowing = Some(units.join(&wait_name));
     }
-    use regenerate::created_entries;
-    rec.extend(created_entries(
+    regenerate::record_created(
+        &mut rec,
         &old,
         &old_pending,
-        Base::Units,
-        created_units,
-    ));
-    rec.extend(created_entries(&old, &old_pending, Base::Out, created_out));
-    rec.extend(created_entries(
-        &old,
-        &old_pending,
-        Base::State,
-        lock.created,
-    ));
-    rec.sort();
-    rec.dedup();
+        &[
+            (Base::Units, created_units),
+            (Base::Out, created_out),
+            (Base::State, lock.created),
+        ],
+    );
     write_list(&list, &rec)?;
     remove_file(&pending)?;
     Ok(r)

@@ -256,15 +256,12 @@ pub fn apply(
         }
     }
     rec.extend(extra_dirs);
-    rec.extend(created_entries(&old, &old_pending, Base::Out, created_out));
-    rec.extend(created_entries(
+    record_created(
+        &mut rec,
         &old,
         &old_pending,
-        Base::State,
-        lock.created,
-    ));
-    rec.sort();
-    rec.dedup();
+        &[(Base::Out, created_out), (Base::State, lock.created)],
+    );
     write_list(list, &rec)?;
     super::remove_file(&pending)?;
     r.new_live.sort();
@@ -274,6 +271,21 @@ pub fn apply(
 
 /// The `created BASE n` entry to keep: the largest of the manifest's, the pending
 /// list's and this run's.
+/// Add to `rec` the `Created` entries of each base (see [`created_entries`]); then sort and
+/// deduplicate it, ready to be written as a manifest.
+pub(super) fn record_created(
+    rec: &mut Vec<Entry>,
+    old: &[Entry],
+    pending: &[Entry],
+    created: &[(Base, u8)],
+) {
+    for &(base, n) in created {
+        rec.extend(created_entries(old, pending, base, n));
+    }
+    rec.sort();
+    rec.dedup();
+}
+
 pub(super) fn created_entries(
     old: &[Entry],
     pending: &[Entry],
