@@ -7,7 +7,7 @@
 //! - [`unit`](mod@unit): systemd unit-file syntax (parse, keep order and line numbers, write back).
 //! - [`exec`]: systemd command-line syntax (`ExecStart=` splitting and quoting).
 //! - [`quadlet`]: translation of `.container`, `.network` and `.socket` sources to units.
-//! - [`env`]: the user's environment and systemd's paths, read in one place.
+//! - [`mod@env`]: the user's environment and systemd's paths, read in one place.
 //! - [`fsutil`]: atomic writes that never follow a link; bounded reads of regular files only.
 //! - [`search`]: quadlet's user search path and source discovery.
 //! - [`generator`]: one generator run: sources in, units and install symlinks out.

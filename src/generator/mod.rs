@@ -2,15 +2,15 @@
 //! own (a broken file costs only its own unit), then write units and install symlinks.
 //!
 //! One job per file:
-//! - [`load`]: reading a source with its drop-ins (bounded, regular files only, the
+//! - `load.rs`: reading a source with its drop-ins (bounded, regular files only, the
 //!   ownership rules of shared directories);
-//! - [`translate`]: the run itself, and the table of how each kind of source is treated
+//! - `translate.rs`: the run itself, and the table of how each kind of source is treated
 //!   (a new kind of source is a new file in `quadlet/` and a line there);
-//! - [`settle`]: clashes between sources (same unit, same link);
-//! - [`check`]: what systemd would refuse in a generated unit;
-//! - [`output`]: writing units and links (atomic, never through a symlink, never outside
+//! - `settle.rs`: clashes between sources (same unit, same link);
+//! - `check.rs`: what systemd would refuse in a generated unit;
+//! - `output.rs`: writing units and links (atomic, never through a symlink, never outside
 //!   the output directory, and never over a user's own files in `generate -o DIR`);
-//! - [`par`]: `par_map_with`, the only parallelism.
+//! - `par.rs`: `par_map_with`, the only parallelism.
 
 mod check;
 mod load;

@@ -15,7 +15,7 @@
 //! `..`, empty or absolute; any other line is ignored, so a corrupt manifest can never
 //! point outside rootlet's directories. A listed path is rootlet's only while it still is
 //! what rootlet wrote: a regular file of the recorded hash, or a symlink to the recorded
-//! target ([`Owned`]). Manifests of the first format (`file /absolute/path`) are read as
+//! target (`Owned`). Manifests of the first format (`file /absolute/path`) are read as
 //! unverified claims: such a path is rootlet's only if it holds exactly what rootlet would
 //! write there now.
 

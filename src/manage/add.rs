@@ -4,7 +4,7 @@
 //!
 //! Everything is read and checked first ([`read_path`]/[`from_bytes`], then [`check`]:
 //! each source translated in memory beside the sources already on the search path, with the
-//! `rootlet check` rules); [`write`] is only called when nothing is wrong. Writes are
+//! `rootlet check` rules); [`write()`] is only called when nothing is wrong. Writes are
 //! atomic and never go through a symlink (one at the destination is replaced, and only with
 //! `replace`).
 
