@@ -169,7 +169,7 @@ fn wait_unit(env: &Env, out: &mut Vec<Finding>) {
 
 fn sources(env: &Env, out: &mut Vec<Finding>) {
     // As the generator sees it (defaults file, PODMAN), on the root-prefixed search path.
-    let (mut opts, defaults_err) = Options::from_env();
+    let (mut opts, defaults_err) = Options::from_user_env(&env.user_env);
     if let Some(e) = defaults_err {
         out.push(Finding::error(
             "rootlet.sources",

@@ -45,7 +45,11 @@ impl Options {
     /// An unreadable or broken defaults file is an error of its own; the built-in defaults
     /// are then used.
     pub fn from_env() -> (Options, Option<SourceError>) {
-        let env = crate::env::UserEnv::from_process();
+        Self::from_user_env(&crate::env::UserEnv::from_process())
+    }
+
+    /// From a user's environment (doctor passes the one it was given).
+    pub fn from_user_env(env: &crate::env::UserEnv) -> (Options, Option<SourceError>) {
         let (defaults, err) = match env.defaults_file() {
             Some(p) => match Defaults::load(&p) {
                 Ok(d) => (d, None),
