@@ -230,127 +230,17 @@ impl Report {
     }
 }
 
-// --- a small JSON reader: an array of flat objects of strings and nulls ("null" -> "") ---
-
+/// `rootlet doctor --json`: an array of flat objects of strings and nulls (null -> "").
 fn parse_json(s: &str) -> Result<Vec<Obj>, String> {
-    let mut p = Parser {
-        b: s.as_bytes(),
-        i: 0,
-    };
-    p.ws();
-    p.eat(b'[')?;
-    let mut out = Vec::new();
-    p.ws();
-    if p.peek() == Some(b']') {
-        p.i += 1;
-    } else {
-        loop {
-            out.push(p.object()?);
-            p.ws();
-            match p.next() {
-                Some(b',') => continue,
-                Some(b']') => break,
-                c => return Err(format!("expected , or ] at {}, got {c:?}", p.i)),
-            }
-        }
-    }
-    p.ws();
-    if p.i != p.b.len() {
-        return Err(format!("trailing data at {}", p.i));
-    }
-    Ok(out)
-}
-
-struct Parser<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-    fn next(&mut self) -> Option<u8> {
-        let c = self.peek();
-        self.i += 1;
-        c
-    }
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
-            self.i += 1;
-        }
-    }
-    fn eat(&mut self, c: u8) -> Result<(), String> {
-        match self.next() {
-            Some(x) if x == c => Ok(()),
-            x => Err(format!(
-                "expected {:?} at {}, got {x:?}",
-                c as char,
-                self.i - 1
-            )),
-        }
-    }
-    fn object(&mut self) -> Result<Obj, String> {
-        self.ws();
-        self.eat(b'{')?;
-        let mut o = Obj::new();
-        loop {
-            self.ws();
-            let k = self.string()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            let v = if self.b[self.i..].starts_with(b"null") {
-                self.i += 4;
-                String::new()
-            } else {
-                self.string()?
-            };
-            if o.insert(k.clone(), v).is_some() {
-                return Err(format!("duplicate key {k}"));
-            }
-            self.ws();
-            match self.next() {
-                Some(b',') => continue,
-                Some(b'}') => return Ok(o),
-                c => return Err(format!("expected , or }} at {}, got {c:?}", self.i)),
-            }
-        }
-    }
-    fn string(&mut self) -> Result<String, String> {
-        self.eat(b'"')?;
-        let mut out = Vec::new();
-        loop {
-            match self.next().ok_or("unterminated string")? {
-                b'"' => return String::from_utf8(out).map_err(|e| e.to_string()),
-                b'\\' => match self.next().ok_or("bad escape")? {
-                    b'"' => out.push(b'"'),
-                    b'\\' => out.push(b'\\'),
-                    b'/' => out.push(b'/'),
-                    b'n' => out.push(b'\n'),
-                    b't' => out.push(b'\t'),
-                    b'r' => out.push(b'\r'),
-                    b'b' => out.push(8),
-                    b'f' => out.push(12),
-                    b'u' => {
-                        let h = std::str::from_utf8(&self.b[self.i..self.i + 4]).unwrap();
-                        let c = u32::from_str_radix(h, 16).map_err(|e| e.to_string())?;
-                        self.i += 4;
-                        let mut buf = [0; 4];
-                        out.extend_from_slice(
-                            char::from_u32(c)
-                                .ok_or("surrogate")?
-                                .encode_utf8(&mut buf)
-                                .as_bytes(),
-                        );
-                    }
-                    c => return Err(format!("bad escape \\{}", c as char)),
-                },
-                c if c < 0x20 => return Err(format!("raw control character {c} in string")),
-                c => out.push(c),
-            }
-        }
-    }
+    let v: Vec<BTreeMap<String, Option<String>>> =
+        serde_json::from_str(s).map_err(|e| e.to_string())?;
+    Ok(v.into_iter()
+        .map(|o| {
+            o.into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect()
+        })
+        .collect())
 }
 
 /// Cross-check with Python's JSON parser where Python exists.

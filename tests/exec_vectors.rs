@@ -8,117 +8,6 @@
 //! come back identical through the same three steps.
 
 use rootlet::exec::{self, ExecError};
-use std::collections::BTreeMap;
-
-// ---- a small JSON reader for the data file ----
-
-#[derive(Debug, Clone)]
-enum Json {
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(BTreeMap<String, Json>),
-}
-
-fn parse_json(s: &str) -> Json {
-    let b: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    value(&b, &mut i)
-}
-
-fn ws(b: &[char], i: &mut usize) {
-    while *i < b.len() && b[*i].is_whitespace() {
-        *i += 1;
-    }
-}
-
-fn value(b: &[char], i: &mut usize) -> Json {
-    ws(b, i);
-    match b[*i] {
-        '"' => Json::Str(string(b, i)),
-        '[' => {
-            *i += 1;
-            let mut v = Vec::new();
-            loop {
-                ws(b, i);
-                if b[*i] == ']' {
-                    *i += 1;
-                    return Json::Arr(v);
-                }
-                v.push(value(b, i));
-                ws(b, i);
-                if b[*i] == ',' {
-                    *i += 1;
-                }
-            }
-        }
-        '{' => {
-            *i += 1;
-            let mut m = BTreeMap::new();
-            loop {
-                ws(b, i);
-                if b[*i] == '}' {
-                    *i += 1;
-                    return Json::Obj(m);
-                }
-                let k = string(b, i);
-                ws(b, i);
-                assert_eq!(b[*i], ':');
-                *i += 1;
-                let v = value(b, i);
-                m.insert(k, v);
-                ws(b, i);
-                if b[*i] == ',' {
-                    *i += 1;
-                }
-            }
-        }
-        c => panic!("unexpected {c:?} in JSON"),
-    }
-}
-
-fn string(b: &[char], i: &mut usize) -> String {
-    assert_eq!(b[*i], '"');
-    *i += 1;
-    let mut units: Vec<u16> = Vec::new();
-    let mut out = String::new();
-    let flush = |units: &mut Vec<u16>, out: &mut String| {
-        out.push_str(&String::from_utf16(units).expect("valid UTF-16 in JSON"));
-        units.clear();
-    };
-    loop {
-        let c = b[*i];
-        *i += 1;
-        match c {
-            '"' => {
-                flush(&mut units, &mut out);
-                return out;
-            }
-            '\\' => {
-                let e = b[*i];
-                *i += 1;
-                if e == 'u' {
-                    let h: String = b[*i..*i + 4].iter().collect();
-                    *i += 4;
-                    units.push(u16::from_str_radix(&h, 16).unwrap());
-                    continue;
-                }
-                flush(&mut units, &mut out);
-                out.push(match e {
-                    'n' => '\n',
-                    't' => '\t',
-                    'r' => '\r',
-                    'b' => '\u{8}',
-                    'f' => '\u{c}',
-                    c => c,
-                });
-            }
-            c => {
-                flush(&mut units, &mut out);
-                out.push(c);
-            }
-        }
-    }
-}
 
 // ---- the model of systemd's two other steps ----
 
@@ -248,29 +137,24 @@ struct Row {
 }
 
 fn rows() -> Vec<Row> {
+    use serde_json::Value;
     let data = include_str!("data/systemd-252-execstart.jsonl");
     data.lines()
         .map(|l| {
-            let Json::Obj(m) = parse_json(l) else {
-                panic!("not an object: {l}")
-            };
+            let m: serde_json::Map<String, Value> =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
             let s = |k: &str| match &m[k] {
-                Json::Str(s) => s.clone(),
+                Value::String(s) => s.clone(),
                 other => panic!("{k}: {other:?}"),
             };
+            // A word that is not UTF-8 is recorded as {"hex": "..."}.
             let argv = m.get("argv").map(|a| {
-                let Json::Arr(v) = a else {
-                    panic!("argv: {a:?}")
-                };
                 let mut words = Vec::new();
-                for w in v {
+                for w in a.as_array().unwrap_or_else(|| panic!("argv: {a:?}")) {
                     match w {
-                        Json::Str(s) => words.push(s.clone()),
-                        Json::Obj(h) => match &h["hex"] {
-                            Json::Str(x) => return Err(x.clone()),
-                            _ => panic!(),
-                        },
-                        _ => panic!(),
+                        Value::String(s) => words.push(s.clone()),
+                        Value::Object(h) => return Err(h["hex"].as_str().unwrap().to_owned()),
+                        other => panic!("argv word: {other:?}"),
                     }
                 }
                 Ok(words)
