@@ -66,6 +66,9 @@ cat > "$Q/nginx.container" <<'EOT'
 Description=nginx, socket-activated
 [Container]
 Image=localhost/nginx
+# Imported, never pulled: with no network to reach and nothing to pull, rootlet adds no
+# wait for the network (a registry image would wait for it before its first pull).
+Pull=never
 Environment=NGINX=3;
 Network=none
 Volume=%h/nginx-logs:/var/log/nginx
