@@ -5,7 +5,8 @@
 //!
 //! Usage: quoting-cases DIR COUNT [SEED]
 //! Writes DIR/src/qNNNNN.container and DIR/expected/qNNNNN (one hex-encoded word a line:
-//! the argv after the image, then the environment words).
+//! the argv after the image, then the environment words). The argv is what quadlet's
+//! syntax means: an empty word ends `Exec=`'s list there (rootlet warns about it).
 
 use std::fmt::Write as _;
 
@@ -69,7 +70,9 @@ fn main() {
         );
         std::fs::write(dir.join(format!("src/q{i:05}.container")), src).unwrap();
         let mut exp = String::new();
-        for w in &argv {
+        // quadlet's `Exec=` ends at an empty word (`""`): the words after it are dropped.
+        // rootlet reads quadlet's files the same way (and warns); so does the expectation.
+        for w in argv.iter().take_while(|w| !w.is_empty()) {
             exp.push_str(&hex(w));
             exp.push('\n');
         }

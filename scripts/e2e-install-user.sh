@@ -47,7 +47,8 @@ check "a new socket pair is wired and listening" within 30 eval 'sb exec ss -ltn
     u systemctl --user status echo.socket rootlet-regenerate.service --no-pager; u ls -la $H/.local/share/systemd/user $H/.local/share/systemd/user/sockets.target.wants; u journalctl --user -u rootlet-regenerate.service --no-pager | tail -20; }
 u sh -c "printf '[Service]\nExecStart=/bin/true\n' > $H/.local/share/systemd/user/foo.service"
 u rm $H/.config/containers/systemd/web.container
-check "a removed source removes its unit" within 30 eval '[ "$(prop LoadState web.service)" = not-found ] && ! sb exec test -e "$H/.local/share/systemd/user/web.service"'
+check "a removed source removes its unit" within 60 eval '[ "$(prop LoadState web.service)" = not-found ] && ! sb exec test -e "$H/.local/share/systemd/user/web.service"' || {
+    u systemctl --user status rootlet-regenerate.service rootlet-regenerate.path --no-pager; u ls -la "$H/.local/share/systemd/user"; u journalctl --user -u rootlet-regenerate.service --no-pager | tail -30; }
 check "a file rootlet did not write survives" sb exec test -e $H/.local/share/systemd/user/foo.service
 u systemctl --user stop echo.socket >/dev/null 2>&1
 u rm -f $H/.local/share/systemd/user/foo.service
