@@ -146,3 +146,27 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         name,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::UnitFile;
+
+    fn source(text: &str) -> Source {
+        Source {
+            path: "/q/x.image".into(),
+            name: "x.image".into(),
+            kind: super::super::SourceKind::Image,
+            file: UnitFile::parse(text).unwrap(),
+        }
+    }
+
+    #[test]
+    fn image_name_is_the_tag_else_the_image() {
+        let s = source("[Image]\nImage=quay.io/a/b\nImageTag=quay.io/a/b:t\n");
+        assert_eq!(image_name(&s).as_deref(), Some("quay.io/a/b:t"));
+        let s = source("[Image]\nImage=\"quay.io/a/b\"\nImageTag=\n");
+        assert_eq!(image_name(&s).as_deref(), Some("quay.io/a/b"));
+        assert_eq!(image_name(&source("[Image]\nArch=arm64\n")), None);
+    }
+}
