@@ -32,11 +32,12 @@ pub fn exec_roundtrip(data: &[u8]) {
 }
 
 /// The kinds a fuzz input's first byte selects.
-pub const KINDS: [SourceKind; 4] = [
+pub const KINDS: [SourceKind; 5] = [
     SourceKind::Container,
     SourceKind::Network,
     SourceKind::Volume,
     SourceKind::Socket,
+    SourceKind::Image,
 ];
 
 /// Bytes (first byte: the kind) -> source -> units: see [`translate_contained`].
@@ -45,7 +46,7 @@ pub fn translate_bytes(data: &[u8]) {
         return;
     };
     if let Ok(file) = UnitFile::parse_bytes(rest) {
-        translate_contained(KINDS[usize::from(sel % 4)], "fuzz", file);
+        translate_contained(KINDS[usize::from(sel) % KINDS.len()], "fuzz", file);
     }
 }
 

@@ -269,6 +269,11 @@ golden! {
     case_48_parity_errors => "48-parity-errors",
     case_49_network_wait => "49-network-wait",
     case_50_passed_as_written => "50-passed-as-written",
+    case_56_image_basic => "56-image-basic",
+    case_57_image_keys => "57-image-keys",
+    case_58_image_references => "58-image-references",
+    case_59_image_dropins_templates => "59-image-dropins-templates",
+    case_60_image_errors => "60-image-errors",
 }
 
 #[test]

@@ -91,7 +91,7 @@ proptest! {
                 .prop_map(|(k, v)| format!("{k}={v}")),
         ], 0..14),
         stem in "[a-z@.-]{1,8}",
-        kind in prop_oneof![Just(SourceKind::Container), Just(SourceKind::Network), Just(SourceKind::Volume), Just(SourceKind::Socket)],
+        kind in prop_oneof![Just(SourceKind::Container), Just(SourceKind::Network), Just(SourceKind::Volume), Just(SourceKind::Socket), Just(SourceKind::Image)],
     ) {
         let text = body.join("\n");
         let Ok(file) = UnitFile::parse(&text) else { return Ok(()) };

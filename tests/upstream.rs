@@ -6,7 +6,7 @@
 //!
 //! What is read, as `test/e2e/quadlet_test.go` does it:
 //! - the case list: every `Entry(...)` of its `DescribeTable`s whose file is a
-//!   `.container`, `.network` or `.volume` (success, expected warning, expected error,
+//!   `.container`, `.network`, `.volume` or `.image` (success, expected warning, expected error,
 //!   ServiceName and "with dependencies" tables), with the companion files the table gives
 //!   (`X.d/` and the template's `X@.d/` drop-in directories, dependency files);
 //! - each case's `## assert-*` lines, split like go-shellwords, `\n`/`\t` applied, `!`
@@ -47,14 +47,13 @@ const DELIBERATE: &[(&str, &str)] = &[
     ("build.multiple-tags.container", UNTRANSLATED),
     ("dependent.container", UNTRANSLATED),
     ("build.quadlet.volume", UNTRANSLATED),
-    ("image.quadlet.volume", UNTRANSLATED),
     ("build.quadlet.servicename.volume", UNTRANSLATED),
-    ("image.quadlet.servicename.volume", UNTRANSLATED),
     ("dependent.volume", UNTRANSLATED),
     ("dependent.network", UNTRANSLATED),
+    ("dependent.image", UNTRANSLATED),
 ];
 
-const UNTRANSLATED: &str = "rootlet does not translate .image/.build/.kube/.pod/.artifact files yet: a reference to one is an error naming the file and key, never literal text for podman";
+const UNTRANSLATED: &str = "rootlet does not translate .build/.kube/.pod/.artifact files yet: a reference to one is an error naming the file and key, never literal text for podman";
 
 /// Where quadlet's wait unit is expected.
 const QUADLET_WAIT: &str = "podman-user-wait-network-online.service";
@@ -161,7 +160,7 @@ fn load_cases(go: &str) -> Vec<Case> {
             let [_, file, rest @ ..] = s.as_slice() else {
                 continue;
             };
-            if ![".container", ".network", ".volume"]
+            if ![".container", ".network", ".volume", ".image"]
                 .iter()
                 .any(|x| file.ends_with(x))
             {
@@ -753,7 +752,7 @@ fn upstream_quadlet_cases() {
     }
     let _ = fs::remove_dir_all(&tmp);
     let summary = format!(
-        "upstream quadlet v5.8.2 cases (.container/.network/.volume): {} cases, {passed} passed, \
+        "upstream quadlet v5.8.2 cases (.container/.network/.volume/.image): {} cases, {passed} passed, \
          {deliberate} deliberate, {} failing",
         cases.len(),
         problems.len()

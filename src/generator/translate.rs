@@ -32,7 +32,7 @@ pub(super) enum Role {
 pub(super) fn role(kind: SourceKind) -> Role {
     match kind {
         SourceKind::Container => Role::Leaf,
-        SourceKind::Network | SourceKind::Volume => Role::Referenced,
+        SourceKind::Network | SourceKind::Volume | SourceKind::Image => Role::Referenced,
         SourceKind::Socket => Role::Activator,
     }
 }

@@ -53,7 +53,7 @@ fn bad(origin: &Path, line: usize, msg: impl Into<String>) -> SourceError {
     SourceError::new(origin, line, msg)
 }
 
-const KINDS: &str = ".container, .network, .volume, .socket";
+const KINDS: &str = ".container, .network, .volume, .image, .socket";
 
 /// Check a name given to a source file (a file's own name, a `FileName=`, a URL's last
 /// segment).
@@ -226,6 +226,7 @@ fn kind_from_section(part: &str) -> Option<SourceKind> {
         SourceKind::Network,
         SourceKind::Volume,
         SourceKind::Socket,
+        SourceKind::Image,
     ]
     .into_iter()
     .find(|k| first[1..first.len() - 1] == *k.section())

@@ -201,9 +201,15 @@ fn container_name<'a>(src: &'a Source, sec: &Index<'a>) -> Cow<'a, str> {
     }
 }
 
-/// The image or `--rootfs` path; `X.image` / `X.build` name sources rootlet does not
-/// translate yet: an error, never literal text for podman.
-fn image<'a>(src: &'a Source, sec: &Index<'a>) -> Result<Argv<'a>, SourceError> {
+/// The image or `--rootfs` path. `X.image` is the image that source pulls (its unit
+/// becomes a dependency); `X.build` names a source rootlet does not translate yet: an
+/// error, never literal text for podman.
+fn image<'a>(
+    src: &'a Source,
+    sec: &Index<'a>,
+    ctx: &Context,
+    x: &mut Extra,
+) -> Result<Argv<'a>, SourceError> {
     let image = last(sec, "Image");
     let rootfs = last(sec, "Rootfs");
     match (image, rootfs) {
@@ -212,30 +218,34 @@ fn image<'a>(src: &'a Source, sec: &Index<'a>) -> Result<Argv<'a>, SourceError> 
             "[Container] needs Image= or Rootfs=",
         )),
         (Some(_), Some((e, _))) => Err(src.err(e.line, "Image= and Rootfs= exclude each other")),
-        (Some((e, i)), None) => {
-            foreign_image(src, e, i)?;
-            Ok(vec![i.into()])
-        }
+        (Some((e, i)), None) => match super::image::resolve(src, ctx, e, i)? {
+            Some((name, unit)) => {
+                x.deps.push(unit);
+                Ok(vec![name.into()])
+            }
+            None => {
+                foreign_image(src, e, i)?;
+                Ok(vec![i.into()])
+            }
+        },
         // As written, as quadlet passes it (a relative path is podman's, from the
         // service's working directory, and may end in `:O`).
         (None, Some((_, r))) => Ok(vec!["--rootfs".into(), r.into()]),
     }
 }
 
-/// `Image=X.image` / `X.build`: an error naming the key (quadlet would build or pull it in
-/// a unit of its own, which rootlet does not generate yet).
+/// `Image=X.build`: an error naming the key (quadlet would build it in a unit of its own,
+/// which rootlet does not generate yet).
 pub(crate) fn foreign_image(src: &Source, e: &Entry, image: &str) -> Result<(), SourceError> {
-    for ext in ["image", "build"] {
-        if image.ends_with(&super::concat(&[".", ext])) {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{image}` is a .{ext} file, which rootlet does not translate yet; \
-                     name the image itself",
-                    e.key
-                ),
-            ));
-        }
+    if image.ends_with(".build") {
+        return Err(src.err(
+            e.line,
+            format!(
+                "{}: `{image}` is a .build file, which rootlet does not translate yet; \
+                 name the image itself",
+                e.key
+            ),
+        ));
     }
     Ok(())
 }
@@ -379,7 +389,17 @@ fn storage_source(
             x.deps.push(vol.unit_name());
             return Ok(super::volume::volume_name(vol));
         }
-        if ext == "image" || ext == "artifact" || ext == "build" {
+        if ext == "image" {
+            // quadlet passes it to podman as a volume's name: surely not what was meant.
+            return Err(src.err(
+                e.line,
+                format!(
+                    "{}: `{source}` is a .image file, which only Mount=type=image takes",
+                    e.key
+                ),
+            ));
+        }
+        if ext == "artifact" || ext == "build" {
             let _ = stem;
             return Err(src.err(
                 e.line,
@@ -516,7 +536,18 @@ fn mount(
     let original = at.map_or(String::new(), |i| {
         tokens[i].split_once('=').map_or("", |(_, v)| v).to_owned()
     });
-    let resolved = storage_source(src, e, ctx, &original, x)?;
+    // An image mount's `X.image` is the image that source pulls (quadlet 5.8).
+    let pulled = match kind.as_str() {
+        "image" => super::image::resolve(src, ctx, e, &original)?,
+        _ => None,
+    };
+    let resolved = match pulled {
+        Some((name, unit)) => {
+            x.deps.push(unit);
+            name
+        }
+        None => storage_source(src, e, ctx, &original, x)?,
+    };
     if let Some(i) = at {
         tokens[i] = super::concat(&["source=", &resolved]);
     }
@@ -665,7 +696,7 @@ fn run_argv<'a>(
     oneshot: bool,
 ) -> Result<Run<'a>, SourceError> {
     let mut x = Extra::default();
-    let img = image(src, sec)?;
+    let img = image(src, sec, ctx, &mut x)?;
     if let Some((e, i)) = last(sec, "Image") {
         x.warnings.extend(short_name_warning(src, e, i));
     }

@@ -95,6 +95,18 @@ pub static KINDS: &[KindInfo] = &[
         refused: &[],
         translate: |src, _ctx, name| super::socket::translate(src, name),
     },
+    KindInfo {
+        kind: SourceKind::Image,
+        extension: "image",
+        section: "Image",
+        sections: &["Unit", "Service", "Install", "Quadlet", "Image"],
+        unit_infix: "-image",
+        unit_type: "service",
+        service_name: true,
+        keys: super::image::KEYS,
+        refused: &[],
+        translate: super::image::translate,
+    },
 ];
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         a.extend(["--driver".to_owned(), d.to_owned()]);
     }
     let mut mounts_for = Vec::new();
+    let mut deps = Vec::new();
     let mut pulls = false;
     // `o=` mount options, or `image=` for the image driver.
     let mut opts = String::new();
@@ -76,7 +77,15 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         warnings.extend(super::container::short_name_warning(src, e, image));
         // The image may have to be pulled: this one waits for the network.
         pulls = true;
-        opts = super::concat(&["image=", image]);
+        // `X.image`: the image that source pulls, after its unit.
+        let image = match super::image::resolve(src, ctx, e, image)? {
+            Some((name, unit)) => {
+                deps.push(unit);
+                name
+            }
+            None => image.to_owned(),
+        };
+        opts = super::concat(&["image=", &image]);
     } else {
         if let Some(e) = sec.last("Image").filter(|e| !e.value.is_empty()) {
             return Err(src.err(e.line, "Image= needs Driver=image"));
@@ -136,7 +145,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             argv: a,
             stop_post: None,
             pulls,
-            deps: Vec::new(),
+            deps,
             mounts_for,
             warnings,
         },
