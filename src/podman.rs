@@ -71,11 +71,12 @@ pub enum Target {
 }
 
 impl Target {
-    /// From `ROOTLET_PODMAN_VERSION`: unset means [`Target::Detect`]; `newest` or an
+    /// From `ROOTLET_PODMAN_VERSION`: unset or empty means [`Target::Detect`]; `newest` or an
     /// unreadable value means [`Target::Newest`].
     pub fn from_env() -> Target {
         match std::env::var(VERSION_VAR) {
             Err(_) => Target::Detect,
+            Ok(v) if v.is_empty() => Target::Detect,
             Ok(v) => Version::parse(&v).map_or(Target::Newest, Target::Known),
         }
     }
