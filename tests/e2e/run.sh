@@ -280,7 +280,9 @@ s8() {
     src
     printf '[Network]\nSubnet=10.89.43.0/24\n' > "$W/src/net43.network"
     printf '[Volume]\n' > "$W/src/data43.volume"
-    printf '[Container]\nRootfs=/srv/rootfs\nNetwork=net43.network\nVolume=data43.volume:/data\nExec=/bin/sleep 100000\n\n[Install]\nWantedBy=default.target\n' > "$W/src/app43.container"
+    printf '[Container]\nRootfs=/srv/rootfs\nNetwork=net43.network\nVolume=data43.volume:/data\nExec=/usr/local/bin/e2e-server 8080\n\n[Install]\nWantedBy=default.target\n' > "$W/src/app43.container"
+    # A label that would be shell code if the shell of the unit parsed it.
+    printf '[Volume]\nLabel="note=a b; echo pwned > /tmp/p43 | x"\n\n[Install]\nWantedBy=default.target\n' > "$W/src/odd43.volume"
     printf '[Container]\nRootfs=/srv/rootfs\nNetwork=none\nHealthCmd=/bin/true\nNotify=healthy\nExec=/bin/sleep 1000\n\n[Install]\nWantedBy=default.target\n' > "$W/src/healthy43.container"
     boot s8 online || return
     echo "MEASURED podman --version as the user, 5 runs (s): $(u bash -c 'TIMEFORMAT=%R; for i in 1 2 3 4 5; do time podman --version >/dev/null; done' 2>&1 | tr '\n' ' ')"
@@ -300,6 +302,8 @@ s8() {
     check "network removed by hand" u podman network rm systemd-net43
     check "restart of net43-network.service creates it again" eval 'u systemctl --user restart net43-network.service && is active net43-network.service && u podman network exists systemd-net43'
     check "app43.service starts on it again" eval 'u systemctl --user start app43.service && within 30 uses'
+    label_of() { u podman volume inspect --format '{{index .Labels "note"}}' systemd-odd43; }
+    check "odd43-volume.service active, its label reached podman as written, not as shell code" eval 'is active odd43-volume.service && [ "$(label_of)" = "a b; echo pwned > /tmp/p43 | x" ] && ! u test -e /tmp/p43'
     check "no unit reported 'unknown flag'" eval '! u journalctl --user --no-pager | grep -q "unknown flag"'
     check "no failed user unit" eval '[ -z "$(u systemctl --user list-units --failed --plain --no-legend)" ]'
     check "healthy43.container yields no unit" eval '[ "$(prop LoadState healthy43.service)" = not-found ]'
