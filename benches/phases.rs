@@ -77,8 +77,10 @@ fn main() {
         t_load.push(t.elapsed());
 
         let refs: BTreeMap<String, &Source> = sources.iter().map(|(n, s)| (n.clone(), s)).collect();
+        let newest = rootlet::podman::Lazy::new("/usr/bin/podman", rootlet::podman::Target::Newest);
         let ctx = Context {
             podman: "/usr/bin/podman",
+            podman_version: &newest,
             defaults: &defaults,
             sources: &refs,
             sockets_for: &no_sockets,

@@ -237,7 +237,11 @@ def compare(d, quadlet, rootlet):
         env = dict(os.environ, QUADLET_UNIT_DIRS=d)
         subprocess.run([quadlet, "-user", "-no-kmsg-log", tq, tq, tq], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tr, "none"))
+        # Like for like: quadlet 5.8 writes for the podman it ships with, so rootlet is
+        # told the same podman, whatever podman this machine has (Debian 12's 4.3 gets
+        # other units on purpose: README, "podman versions").
+        env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tr, "none"),
+                   ROOTLET_PODMAN_VERSION="newest")
         subprocess.run([rootlet, "generate", "--output", tr, d], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         qu, ql = tree(tq)

@@ -28,6 +28,7 @@ pub mod fsutil;
 pub mod generator;
 pub mod install;
 pub mod manage;
+pub mod podman;
 #[doc(hidden)]
 pub mod properties;
 pub mod quadlet;

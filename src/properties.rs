@@ -67,6 +67,7 @@ pub fn translate_contained(kind: SourceKind, stem: &str, file: UnitFile) {
     let opts = Options {
         roots: vec![],
         podman: crate::env::DEFAULT_PODMAN.into(),
+        podman_version: crate::podman::Target::Newest,
         defaults: Defaults::default(),
     };
     let mut run = Run::default();

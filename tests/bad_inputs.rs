@@ -40,6 +40,7 @@ fn run(roots: Vec<Root>) -> generator::Run {
     generator::run(&Options {
         roots,
         podman: "/usr/bin/podman".into(),
+        podman_version: rootlet::podman::Target::Newest,
         defaults: Defaults::default(),
     })
 }

@@ -6,6 +6,8 @@
 //! The absolute path of the input directory is written as `/INPUT` in expected files, so
 //! the cases do not depend on where the repository is checked out.
 //! Optional `tests/cases/NAME/defaults.conf` is used as the user's defaults file.
+//! Optional `tests/cases/NAME/podman-version` (`4.3.1`) is the podman version generated
+//! for; without it, the newest (quadlet 5.8's output), whatever podman the machine has.
 //!
 //! Adding a case: make the directory, add its line to `golden!` below (a test checks that
 //! every directory is listed), run `ROOTLET_BLESS=1 cargo test --test golden case_NAME`, review
@@ -107,9 +109,16 @@ fn run_case(case: &Path, out: &Path) -> Outcome {
         p if p.exists() => Defaults::load(&p).expect("defaults.conf of the case"),
         _ => Defaults::default(),
     };
+    let podman_version = match fs::read_to_string(case.join("podman-version")) {
+        Ok(v) => rootlet::podman::Target::Known(
+            rootlet::podman::Version::parse(&v).expect("podman-version of the case"),
+        ),
+        Err(_) => rootlet::podman::Target::Newest,
+    };
     let opts = Options {
         roots: vec![Root::new(input.clone())],
         podman: "/usr/bin/podman".into(),
+        podman_version,
         defaults,
     };
     // What the generator does (units written as they are made) ...
@@ -269,6 +278,11 @@ golden! {
     case_48_parity_errors => "48-parity-errors",
     case_49_network_wait => "49-network-wait",
     case_50_passed_as_written => "50-passed-as-written",
+    case_51_podman43_resources => "51-podman43-resources",
+    case_52_podman43_notify_healthy => "52-podman43-notify-healthy",
+    case_53_podman44_resources => "53-podman44-resources",
+    case_54_podman5_notify_healthy => "54-podman5-notify-healthy",
+    case_55_podman43_quoting => "55-podman43-quoting",
     case_56_image_basic => "56-image-basic",
     case_57_image_keys => "57-image-keys",
     case_58_image_references => "58-image-references",

@@ -616,6 +616,7 @@ fn run_case(cases_dir: &Path, case: &Case, scratch: &Path) -> Result<(), Vec<Str
             let opts = Options {
                 roots: vec![Root::new(quadlet.clone())],
                 podman: "/usr/bin/podman".into(),
+                podman_version: rootlet::podman::Target::Newest,
                 defaults: Defaults::default(),
             };
             let (run, written) = generator::generate(&opts, &generated);
@@ -804,6 +805,7 @@ fn requires_mounts_for_reaches_systemd_as_one_path() {
     let opts = Options {
         roots: vec![Root::new(src.clone())],
         podman: "/usr/bin/podman".into(),
+        podman_version: rootlet::podman::Target::Newest,
         defaults: Defaults::default(),
     };
     let (run, written) = generator::generate(&opts, &out);

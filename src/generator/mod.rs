@@ -37,6 +37,9 @@ pub struct Options {
     pub roots: Vec<Root>,
     /// Path of podman in the generated command lines (`PODMAN`, default `/usr/bin/podman`).
     pub podman: String,
+    /// The podman version to generate for (`ROOTLET_PODMAN_VERSION`, else asked of
+    /// `podman` only when a source needs it).
+    pub podman_version: crate::podman::Target,
     pub defaults: Defaults,
 }
 
@@ -62,6 +65,7 @@ impl Options {
             Options {
                 roots: env.search_roots(),
                 podman,
+                podman_version: crate::podman::Target::from_env(),
                 defaults,
             },
             err,

@@ -164,8 +164,10 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         let mut buf = Vec::new();
         Some(load_found(&mut buf, &disc.sources[i], disc).map(|(s, _)| s))
     };
+    let version = crate::podman::Lazy::new(&plan.opts.podman, plan.opts.podman_version.clone());
     let ctx0 = Context {
         podman: &plan.opts.podman,
+        podman_version: &version,
         defaults: &plan.opts.defaults,
         sources: &sources,
         sockets_for: &no_sockets,

@@ -745,7 +745,25 @@ fn run_argv<'a>(
     networks(src, sec, ctx, &mut a, &mut x)?;
     if !oneshot {
         let notify = match sec.last("Notify") {
-            Some(e) if unquote(&e.value).eq_ignore_ascii_case("healthy") => "--sdnotify=healthy",
+            Some(e) if unquote(&e.value).eq_ignore_ascii_case("healthy") => {
+                // No fallback: `--sdnotify=container` would report ready before the
+                // container is healthy, which is what `Notify=healthy` is written to avoid.
+                if let Some(v) = ctx
+                    .podman_version
+                    .get()
+                    .filter(|v| *v < crate::podman::Version::SDNOTIFY_HEALTHY)
+                {
+                    return Err(src.err(
+                        e.line,
+                        format!(
+                            "Notify=healthy needs podman {} or newer (`--sdnotify=healthy`), \
+                             podman is {v}: use Notify=yes, or HealthCmd= without Notify=",
+                            crate::podman::Version::SDNOTIFY_HEALTHY
+                        ),
+                    ));
+                }
+                "--sdnotify=healthy"
+            }
             Some(e) if boolean(src, e)? => "--sdnotify=container",
             _ => "--sdnotify=conmon",
         };

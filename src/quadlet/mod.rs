@@ -297,6 +297,8 @@ pub type LoadSource<'a> = &'a (dyn Fn(&str) -> Option<Result<Source, SourceError
 /// What a translation may look up: the other sources of this run and the settings.
 pub struct Context<'a> {
     pub podman: &'a str,
+    /// The version of `podman`, found only if a source asks.
+    pub podman_version: &'a crate::podman::Lazy,
     pub defaults: &'a Defaults,
     /// Sources by file name (`db.network`), for references between them (networks,
     /// volumes and sockets at least: containers may be missing, see `load`).
@@ -491,6 +493,7 @@ pub(crate) fn finish(
 /// What a oneshot service that creates a podman resource (`podman network create`,
 /// `podman volume create`) is made of.
 pub(crate) struct Oneshot {
+    /// The command: `argv[0]` is written literally, the rest as the source wrote it.
     pub argv: Vec<String>,
     pub stop_post: Option<Vec<String>>,
     /// It pulls an image ([`needs_network`]).
@@ -521,7 +524,10 @@ pub(crate) fn oneshot_create(
     let svc = file.section_mut("Service");
     svc.add(
         "ExecStart",
-        crate::exec::command_line(ctx.podman, o.argv.get(1..).unwrap_or(&[])),
+        crate::exec::command_line(
+            o.argv.first().map_or(ctx.podman, String::as_str),
+            o.argv.get(1..).unwrap_or(&[]),
+        ),
     );
     if let Some(s) = o.stop_post {
         svc.add(
@@ -800,8 +806,10 @@ mod tests {
             sources.iter().map(|s| (s.name.clone(), s)).collect();
         let defaults = Defaults::default();
         let none = BTreeMap::new();
+        let newest = crate::podman::Lazy::new("/usr/bin/podman", crate::podman::Target::Newest);
         let ctx = Context {
             podman: "/usr/bin/podman",
+            podman_version: &newest,
             defaults: &defaults,
             sources: &by_name,
             sockets_for: &none,

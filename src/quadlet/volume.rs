@@ -1,5 +1,6 @@
 //! `X.volume` -> `X-volume.service`: a oneshot `podman volume create --ignore`
-//! (quadlet 5.8's `ConvertVolume`).
+//! (quadlet 5.8's `ConvertVolume`); on podman < 4.4 the same command run only when the
+//! volume is missing (`network::create_if_missing`).
 
 use super::values::{self, boolean, last, unquote};
 use super::{Context, Generated, Oneshot, Source};
@@ -58,7 +59,14 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let mut warnings = Vec::new();
     let mut a = vec![ctx.podman.to_owned()];
     a.extend(values::global_args(src, &sec, &mut warnings));
-    a.extend(["volume", "create", "--ignore"].map(str::to_owned));
+    let globals = a.len() - 1;
+    let ignore = ctx
+        .podman_version
+        .has(crate::podman::Version::CREATE_IGNORE);
+    a.extend(["volume", "create"].map(str::to_owned));
+    if ignore {
+        a.push("--ignore".to_owned());
+    }
     let driver = sec.last("Driver").map(|e| unquote(&e.value));
     if let Some(d) = driver {
         a.extend(["--driver".to_owned(), d.to_owned()]);
@@ -138,6 +146,10 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     }
     a.extend(values::podman_args(src, &sec, &mut warnings));
     a.push(volume_name(src));
+    if !ignore {
+        // podman < 4.4: no `--ignore`.
+        a = super::network::create_if_missing(a, "volume", globals);
+    }
     super::oneshot_create(
         src,
         ctx,

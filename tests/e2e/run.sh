@@ -272,7 +272,46 @@ s7() {
     down
 }
 
-ALL=(s1 s2 s3 s4 s5 s6 s7)
+# 8. The podman installed here (Debian 12: 4.3.1, no `create --ignore`, no
+# `--sdnotify=healthy`): a .network and a .volume used by a .container, all active at
+# linger boot and after a restart of each; Notify=healthy refused, said in the journal.
+s8() {
+    scenario "8 podman $(podman --version | awk '{print $3}'): .network and .volume of a .container; Notify=healthy refused"
+    src
+    printf '[Network]\nSubnet=10.89.43.0/24\n' > "$W/src/net43.network"
+    printf '[Volume]\n' > "$W/src/data43.volume"
+    printf '[Container]\nRootfs=/srv/rootfs\nNetwork=net43.network\nVolume=data43.volume:/data\nExec=/usr/local/bin/e2e-server 8080\n\n[Install]\nWantedBy=default.target\n' > "$W/src/app43.container"
+    # A label that would be shell code if the shell of the unit parsed it.
+    printf '[Volume]\nLabel="note=a b; echo pwned > /tmp/p43 | x"\n\n[Install]\nWantedBy=default.target\n' > "$W/src/odd43.volume"
+    printf '[Container]\nRootfs=/srv/rootfs\nNetwork=none\nHealthCmd=/bin/true\nNotify=healthy\nExec=/bin/sleep 1000\n\n[Install]\nWantedBy=default.target\n' > "$W/src/healthy43.container"
+    boot s8 online || return
+    echo "MEASURED podman --version as the user, 5 runs (s): $(u bash -c 'TIMEFORMAT=%R; for i in 1 2 3 4 5; do time podman --version >/dev/null; done' 2>&1 | tr '\n' ' ')"
+    uses() { u podman container inspect systemd-app43 | grep -q '"systemd-net43"' && u podman container inspect systemd-app43 | grep -q '"systemd-data43"'; }
+    check "app43.service active after linger boot" within 90 is active app43.service \
+        || u journalctl --user --no-pager -u app43.service -u net43-network.service -u data43-volume.service | tail -20
+    check "net43-network.service and data43-volume.service active" eval 'is active net43-network.service && is active data43-volume.service'
+    check "their units create only what is missing (no --ignore on podman < 4.4)" eval 'u systemctl --user cat net43-network.service data43-volume.service | grep -cE "^ExecStart=/bin/sh -c .*(network|volume) exists " | grep -qx 2 && ! u systemctl --user cat net43-network.service data43-volume.service | grep -q -- --ignore'
+    check "the network and the volume exist, the container uses both" uses
+    for unit in net43-network.service data43-volume.service app43.service; do
+        check "systemctl --user restart $unit" u systemctl --user restart "$unit"
+        check "after it: $unit, net43-network, data43-volume, app43 active" within 60 eval 'is active "$unit" && is active net43-network.service && is active data43-volume.service && is active app43.service'
+        check "the container still uses both" within 20 uses
+    done
+    # The other branch: the network is gone (removed by hand), a restart creates it again.
+    u systemctl --user stop app43.service
+    check "network removed by hand" u podman network rm systemd-net43
+    check "restart of net43-network.service creates it again" eval 'u systemctl --user restart net43-network.service && is active net43-network.service && u podman network exists systemd-net43'
+    check "app43.service starts on it again" eval 'u systemctl --user start app43.service && within 30 uses'
+    label_of() { u podman volume inspect --format '{{index .Labels "note"}}' systemd-odd43; }
+    check "odd43-volume.service active, its label reached podman as written, not as shell code" eval 'is active odd43-volume.service && [ "$(label_of)" = "a b; echo pwned > /tmp/p43 | x" ] && ! u test -e /tmp/p43'
+    check "no unit reported 'unknown flag'" eval '! u journalctl --user --no-pager | grep -q "unknown flag"'
+    check "no failed user unit" eval '[ -z "$(u systemctl --user list-units --failed --plain --no-legend)" ]'
+    check "healthy43.container yields no unit" eval '[ "$(prop LoadState healthy43.service)" = not-found ]'
+    check "the journal names file:line, the key and the podman needed" within 10 eval 'sb exec journalctl --no-pager -b | grep -q "healthy43.container:5: Notify=healthy needs podman 5.0.0 or newer (.--sdnotify=healthy.), podman is 4.3.1"'
+    down
+}
+
+ALL=(s1 s2 s3 s4 s5 s6 s7 s8)
 [ $# -gt 0 ] && ALL=("$@")
 for s in "${ALL[@]}"; do
     t=$EPOCHREALTIME

@@ -1,0 +1,202 @@
+//! The version of the podman that will run the generated units, for the few translations
+//! that differ between podman releases (Debian 12 ships podman 4.3.1, which has no quadlet
+//! of its own and lacks flags quadlet 5.8 uses).
+//!
+//! The version is found lazily: only a source whose translation depends on it asks, and
+//! the answer is kept for the rest of the run, so a run without such sources never starts
+//! podman. `podman --version` is run with a deadline, in a process group of its own that
+//! is killed as a whole: a generator runs at every `daemon-reload` and must not hang on a
+//! hung podman. When the version cannot be found, the newest behaviour (quadlet 5.8's) is
+//! assumed.
+
+use std::fmt;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Overrides the detected version (`4.3.1`, or `newest`): for tests and for generating
+/// units for another machine.
+pub const VERSION_VAR: &str = "ROOTLET_PODMAN_VERSION";
+
+/// How long `podman --version` may take (measured: ~16 ms on Debian 12's podman 4.3.1).
+pub const DEADLINE: Duration = Duration::from_secs(3);
+
+/// A podman release, `major.minor.patch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub u32, pub u32, pub u32);
+
+impl Version {
+    /// The first podman with `network create --ignore` and `volume create --ignore`
+    /// (4.3.1 answers `unknown flag: --ignore`).
+    pub const CREATE_IGNORE: Version = Version(4, 4, 0);
+    /// The first podman with `--sdnotify=healthy` (4.3.1 answers `invalid sdnotify value
+    /// "healthy": must be container, conmon or ignore`).
+    pub const SDNOTIFY_HEALTHY: Version = Version(5, 0, 0);
+
+    /// `4.3.1`, `4.3`, `5.0.0-rc1`, `podman version 4.3.1`: the first dotted number.
+    pub fn parse(s: &str) -> Option<Version> {
+        let word = s
+            .split_whitespace()
+            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+        let mut nums = word
+            .split(|c: char| !c.is_ascii_digit() && c != '.')
+            .next()?
+            .split('.');
+        let major = nums.next()?.parse().ok()?;
+        let minor = nums.next().map_or(Some(0), |n| n.parse().ok())?;
+        let patch = nums
+            .next()
+            .filter(|n| !n.is_empty())
+            .map_or(Some(0), |n| n.parse().ok())?;
+        Some(Version(major, minor, patch))
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+/// Which podman a run generates for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The newest podman: quadlet 5.8's output.
+    Newest,
+    /// This version, whatever is installed.
+    Known(Version),
+    /// Ask the podman of the generated command lines, when a source needs to know.
+    Detect,
+}
+
+impl Target {
+    /// From `ROOTLET_PODMAN_VERSION`: unset or empty means [`Target::Detect`]; `newest` or an
+    /// unreadable value means [`Target::Newest`].
+    pub fn from_env() -> Target {
+        match std::env::var(VERSION_VAR) {
+            Err(_) => Target::Detect,
+            Ok(v) if v.is_empty() => Target::Detect,
+            Ok(v) => Version::parse(&v).map_or(Target::Newest, Target::Known),
+        }
+    }
+}
+
+/// The version of one run, found at most once, on first use.
+#[derive(Debug)]
+pub struct Lazy {
+    podman: String,
+    target: Target,
+    found: OnceLock<Option<Version>>,
+}
+
+impl Lazy {
+    pub fn new(podman: &str, target: Target) -> Lazy {
+        Lazy {
+            podman: podman.to_owned(),
+            target,
+            found: OnceLock::new(),
+        }
+    }
+
+    /// The podman version, `None` for the newest (also when it cannot be found).
+    pub fn get(&self) -> Option<Version> {
+        match &self.target {
+            Target::Newest => None,
+            Target::Known(v) => Some(*v),
+            Target::Detect => *self.found.get_or_init(|| detect(&self.podman, DEADLINE)),
+        }
+    }
+
+    /// Whether the podman of this run has `feature` (the newest has everything).
+    pub fn has(&self, feature: Version) -> bool {
+        !matches!(self.get(), Some(v) if v < feature)
+    }
+}
+
+/// `podman --version`, at most `limit` long; `None` if it fails, hangs or says nothing
+/// readable.
+pub fn detect(podman: &str, limit: Duration) -> Option<Version> {
+    use std::os::unix::process::CommandExt;
+    let t0 = Instant::now();
+    let mut child = Command::new(podman)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()?;
+    // Whatever is left of the group (a wrapper's background child holding the pipe) is
+    // killed too, so the read below cannot block.
+    let kill_group = |pid: u32| {
+        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    };
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if t0.elapsed() < limit => std::thread::sleep(Duration::from_millis(2)),
+            _ => break None,
+        }
+    };
+    kill_group(child.id());
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()?
+        .take(4096)
+        .read_to_string(&mut out)
+        .ok()?;
+    if !status.success() {
+        return None;
+    }
+    Version::parse(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_versions() {
+        assert_eq!(
+            Version::parse("podman version 4.3.1\n"),
+            Some(Version(4, 3, 1))
+        );
+        assert_eq!(Version::parse("4.3"), Some(Version(4, 3, 0)));
+        assert_eq!(Version::parse("5.0.0-rc1"), Some(Version(5, 0, 0)));
+        assert_eq!(Version::parse("newest"), None);
+        assert!(Version(4, 3, 1) < Version::CREATE_IGNORE);
+        assert!(Version(4, 4, 0) >= Version::CREATE_IGNORE);
+    }
+
+    #[test]
+    fn missing_or_hung_podman_means_newest() {
+        assert_eq!(detect("/nonexistent/podman", DEADLINE), None);
+        let t0 = Instant::now();
+        // `sleep --version` prints no podman version; a script that hangs is killed.
+        let dir = std::env::temp_dir().join(format!("rootlet-podman-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let hang = dir.join("podman");
+        std::fs::write(&hang, "#!/bin/sh\nsleep 600\n").unwrap();
+        std::fs::set_permissions(&hang, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        assert_eq!(
+            detect(hang.to_str().unwrap(), Duration::from_millis(300)),
+            None
+        );
+        assert!(t0.elapsed() < Duration::from_secs(60));
+        let lazy = Lazy::new(hang.to_str().unwrap(), Target::Newest);
+        assert!(lazy.has(Version::SDNOTIFY_HEALTHY));
+        let lazy = Lazy::new("/nonexistent", Target::Known(Version(4, 3, 1)));
+        assert!(!lazy.has(Version::CREATE_IGNORE));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
