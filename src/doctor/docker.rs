@@ -32,6 +32,7 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
         "docker.unit",
         format!("rootless Docker: {shown}"),
     ));
+    state(env, out);
     wait(env, &unit, out);
     program(env, &unit, out);
     let net = unit
@@ -45,6 +46,41 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
     data_root(env, out);
     ping_group_range(env, out);
     iptables(env, out);
+}
+
+/// The daemon's state, from the user manager over D-Bus: only for the real system (not a
+/// fake root) and when the user's bus is there to ask.
+fn state(env: &Env, out: &mut Vec<Finding>) {
+    let bus = env.user_env.runtime().map(|r| r.join("bus"));
+    if env.root != Path::new("/") || !bus.is_some_and(|b| b.exists()) {
+        return;
+    }
+    let Ok(mut states) = crate::manage::systemd::states(&[UNIT.to_owned()]) else {
+        return;
+    };
+    let Some(s) = states.pop() else { return };
+    if s.active == "failed" {
+        out.push(Finding::error(
+            "docker.state",
+            format!("{UNIT} failed (result {})", s.result),
+            format!(
+                "journalctl --user -b -u {UNIT}   (why)\n\
+                 systemctl --user reset-failed {UNIT} && systemctl --user start {UNIT}\n\
+                 rootlet docker enable   (so that it waits for the network at boot)"
+            ),
+        ));
+    } else if s.sub == "auto-restart" {
+        out.push(Finding::warning(
+            "docker.state",
+            format!("{UNIT} failed and is waiting to be restarted"),
+            format!("journalctl --user -b -u {UNIT}"),
+        ));
+    } else if s.load == "loaded" {
+        out.push(Finding::ok(
+            "docker.state",
+            format!("{UNIT} is {}/{}", s.active, s.sub),
+        ));
+    }
 }
 
 /// Whether the daemon waits for the network: rootlet's drop-in, or any drop-in of the

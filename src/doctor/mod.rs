@@ -23,7 +23,7 @@
 //! | `runtime.podman`, `runtime.network`, `runtime.pasta-apparmor` | podman, pasta/slirp4netns |
 //! | `runtime.storage`, `runtime.overlay` | storage not on NFS, overlay available |
 //! | `network-online` | something pulls the system's `network-online.target` in |
-//! | `docker.*` | rootless Docker (only with a `docker.service` user unit): waits for the network, its program, pasta and rootlesskit, `DOCKER_HOST`, data root, ping, iptables |
+//! | `docker.*` | rootless Docker (only with a `docker.service` user unit): its state (failed, restarting), waits for the network, its program, pasta and rootlesskit, `DOCKER_HOST`, data root, ping, iptables |
 //! | `rootlet.generator`, `rootlet.wait-unit`, `rootlet.sources` | rootlet installed, sources valid |
 
 mod docker;

@@ -209,6 +209,10 @@ runs_containers() {
     dock run --rm localhost/bb busybox true
 }
 # (doctor exits 1 when it finds an error, as here: read its output, not its status)
+doctor_says() { # doctor_says ID LEVEL
+    local o; o=$(u env PATH=/usr/local/lib/e2e-kit:/usr/local/bin:/usr/bin:/bin rootlet doctor --json)
+    grep "\"id\": \"$1\", \"level\": \"$2\"" <<<"$o" >/dev/null
+}
 doctor_sees_it() {
     local o; o=$(u env PATH=/usr/local/lib/e2e-kit:/usr/local/bin:/usr/bin:/bin rootlet doctor --json)
     grep '"id": "docker.pasta-running", "level": "error"' <<<"$o" >/dev/null
@@ -225,6 +229,7 @@ sA() {
     check "pasta was the cause" in_journal docker.service 'External interface not usable'
     sleep 5
     check "and docker.service stays failed after it" is failed
+    check "rootlet doctor says it failed (docker.state)" doctor_says docker.state error
     down
 }
 
