@@ -1,6 +1,6 @@
 //! `X.network` -> `X-network.service`: a oneshot `podman network create --ignore`
 //! (quadlet 5.8's `ConvertNetwork`); on podman < 4.4, which has no `--ignore`, the same
-//! command run only when the network is missing ([`create_if_missing`]).
+//! command run only when the network is missing (`create_if_missing`).
 
 use super::values::{self, boolean, last, unquote};
 use super::{Context, Generated, Oneshot, Source};
