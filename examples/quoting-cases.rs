@@ -61,7 +61,12 @@ fn main() {
         let env_val = word(&mut r);
         let exec: Vec<String> = argv
             .iter()
-            .map(|w| rootlet::exec::quote_literal(w))
+            // A lone `;` is written `";"`: quadlet's `Exec=` syntax has no `\;` escape
+            // (systemd's has; quadlet drops a value with an escape it does not know).
+            .map(|w| match w.as_str() {
+                ";" => "\";\"".to_owned(),
+                _ => rootlet::exec::quote_literal(w),
+            })
             .collect();
         let env = rootlet::exec::quote_literal(&format!("V={env_val}"));
         let src = format!(
