@@ -30,6 +30,22 @@ need_sandbox() {
     [ -x "$SANDBOX" ] || skip "no sandbox at $SANDBOX"
     [ "$(id -u)" = 0 ] || skip "needs root"
 }
+# need_e2e PACKAGE...: what every suite needs before it boots a sandbox: user namespaces,
+# overlayfs, and these Debian packages (installed when missing; a suite that cannot get
+# them skips, or fails under the test command).
+need_e2e() {
+    [ -e /proc/self/ns/user ] || skip "no user namespaces"
+    grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || grep -qw overlay /proc/filesystems || skip "no overlayfs"
+    local p missing=""
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+    done
+    if [ -n "$missing" ]; then
+        # shellcheck disable=SC2086
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+            || skip "cannot install:$missing"
+    fi
+}
 # Every sandbox command with stdin from /dev/null (a waiting nsenter once kept PID 1 alive).
 sb() { "$SANDBOX" "$@" </dev/null; }
 u() { sb user "$@"; }

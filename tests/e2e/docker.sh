@@ -21,7 +21,6 @@ cd "$(dirname "$0")/../.."
 REPO=$PWD
 . scripts/sandbox-lib.sh
 need_sandbox
-[ -e /proc/self/ns/user ] || skip "no user namespaces"
 
 DEBS=/var/cache/rootlet-debs
 fetch() { # fetch SUITE PKG...: .debs into $DEBS/SUITE (a private apt configuration)
@@ -42,13 +41,7 @@ fetch() { # fetch SUITE PKG...: .debs into $DEBS/SUITE (a private apt configurat
 }
 fetch bookworm docker.io containerd runc tini passt || skip "cannot fetch docker.io from Debian 12"
 fetch trixie rootlesskit || skip "cannot fetch rootlesskit 2.0.2 from Debian 13"
-for p in busybox-static iproute2 uidmap slirp4netns iptables; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="${missing:-} $p"
-done
-if [ -n "${missing:-}" ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
-        || skip "cannot install:$missing"
-fi
+need_e2e busybox-static iproute2 uidmap slirp4netns iptables
 cargo build --release -q --bins || exit 1
 
 # Host-side scratch space, read by root only (the provisioning). What the provisioning

@@ -22,15 +22,7 @@ cd "$(dirname "$0")/../.."
 REPO=$PWD
 . scripts/sandbox-lib.sh
 need_sandbox
-[ -e /proc/self/ns/user ] || skip "no user namespaces"
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || grep -qw overlay /proc/filesystems || skip "no overlayfs"
-for p in podman uidmap slirp4netns busybox-static iproute2 dbus-user-session gcc libc6-dev make; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="${missing:-} $p"
-done
-if [ -n "${missing:-}" ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
-        || skip "cannot install:$missing"
-fi
+need_e2e podman uidmap slirp4netns busybox-static iproute2 dbus-user-session gcc libc6-dev make
 T0=$EPOCHREALTIME
 LATE_AFTER=${LATE_AFTER:-180}
 cargo build --release -q --bins || exit 1
