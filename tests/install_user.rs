@@ -1159,15 +1159,7 @@ cp "$T/mine" "$WAIT"
     let list = fs::read_to_string(t.home().join(".local/share/rootlet/installed.list")).unwrap();
     assert!(!list.contains("rootlet-wait-online"), "{list}");
 }
-const SYSTEM_DIRS: &[&str] = &[
-    "/etc/xdg/systemd/user",
-    "/etc/systemd/user",
-    "/run/systemd/user",
-    "/usr/local/share/systemd/user",
-    "/usr/share/systemd/user",
-    "/usr/local/lib/systemd/user",
-    "/usr/lib/systemd/user",
-];
+const SYSTEM_DIRS: &[&str] = rootlet::env::SYSTEM_USER_UNIT_DIRS;
 
 /// Two runs at once: the second waits for the lock and then does its work.
 #[test]

@@ -609,3 +609,36 @@ fn list_with_nothing_and_no_manager_exits_0() {
         assert!(help.contains(c), "{help}");
     }
 }
+
+/// Several `rootlet add` of different applications at once: each read-modify-write of the
+/// applications file holds rootlet's lock, so none is lost.
+#[test]
+fn concurrent_adds_lose_no_application() {
+    let e = Env::new();
+    let n = 8;
+    for i in 0..n {
+        e.write(
+            &format!("in/app{i}/svc{i}.container"),
+            "[Container]\nImage=docker.io/library/busybox:1\n",
+        );
+    }
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            e.cmd(&["add", "--no-reload", &format!("in/app{i}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let apps = e.apps();
+    for i in 0..n {
+        assert!(
+            apps.contains(&format!("svc{i}.container")),
+            "app{i} lost:\n{apps}"
+        );
+    }
+}

@@ -452,6 +452,7 @@ pub fn write(places: &Places, inputs: &[Input]) -> Result<Added, ManageError> {
     std::fs::create_dir_all(dir).map_err(|e| ManageError::io(dir, e))?;
     let dirfd = crate::fsutil::open_dir(dir).map_err(|e| ManageError::io(dir, e))?;
     let mut added = Added::default();
+    let _lock = places.lock()?;
     let mut apps: Apps = places.apps()?;
     let before = apps.clone();
     for input in inputs {

@@ -48,6 +48,8 @@ pub enum ManageError {
     BadInput(String),
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Install(#[from] crate::install::Error),
     /// The user manager could not be asked or did not do what was asked.
     #[error("user manager: {0}")]
     Manager(String),
@@ -127,6 +129,20 @@ impl Places {
             Some(p) => Apps::load(p),
             None => Ok(Apps::default()),
         }
+    }
+
+    /// The lock of rootlet's state directory (the one `install --user` and `regenerate`
+    /// take), held while the applications file is read, changed and written, so that two
+    /// `add`/`rm` at once lose no update. Held briefly: never while units start or stop.
+    pub fn lock(&self) -> Result<Option<crate::install::Lock>, ManageError> {
+        let Some(dir) = self.apps_file.as_deref().and_then(Path::parent) else {
+            return Ok(None);
+        };
+        crate::install::Lock::acquire(dir, true, crate::install::lock::DEFAULT_WAIT, |p| {
+            eprintln!("rootlet: waiting for another rootlet run ({})", p.display())
+        })
+        .map(Some)
+        .map_err(ManageError::from)
     }
 }
 

@@ -190,6 +190,7 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
             let _ = systemd::reset_failed(u);
         }
     }
+    let _lock = places.lock()?;
     let mut apps = places.apps()?;
     let before = apps.clone();
     for a in &plan.apps {
