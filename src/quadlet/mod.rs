@@ -7,11 +7,15 @@
 //! `[Service]`, `[Install]`, ...) pass through; the source section itself is kept as
 //! `[X-Container]` / `[X-Network]` / `[X-Volume]` / `[X-Image]`, as quadlet does.
 
+pub mod artifact;
+pub mod build;
 pub mod container;
 pub mod defaults;
 pub mod image;
 mod kinds;
+pub mod kube;
 pub mod network;
+pub mod pod;
 pub mod socket;
 pub mod values;
 pub mod volume;
@@ -36,6 +40,10 @@ pub enum SourceKind {
     Volume,
     Socket,
     Image,
+    Pod,
+    Build,
+    Kube,
+    Artifact,
 }
 
 impl SourceKind {
@@ -47,6 +55,10 @@ impl SourceKind {
 
     pub fn from_file_name(name: &str) -> Option<(SourceKind, &str)> {
         let (stem, ext) = name.rsplit_once('.')?;
+        // A kind with a row but still listed as unsupported is not read yet.
+        if UNSUPPORTED_EXTENSIONS.contains(&ext) {
+            return None;
+        }
         let k = KINDS.iter().find(|k| k.extension == ext)?;
         Some((k.kind, stem))
     }
