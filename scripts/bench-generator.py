@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generator benchmark: rootlet-user-generator beside podman 5.8.x's quadlet, same run.
 
-For N in (1, 100, 1000, 10000) `.container` files (each with a few keys and an [Install]
+For N in (1, 100, 1000, 10000) `.container` files (`--mix`: files of all eight types) (each with a few keys and an [Install]
 section, so symlinks are written too), both generators run R times into a fresh tmpfs
 (/dev/shm) output directory, their runs alternating; reported: median wall time, peak
 RSS, and the ratio.
@@ -37,8 +37,34 @@ WantedBy=default.target
 """
 
 
-def make_sources(d, n):
+# A mixed directory: groups of ten files of all eight types, wired as real setups are
+# (a pod with a member, a container on a built image, a network and a volume in use, an
+# image and an artifact pulled, a kube play).
+MIX = {
+    "n{g}.network": "[Network]\nSubnet=10.{a}.{b}.0/24\nLabel=app=bench\n",
+    "v{g}.volume": "[Volume]\nLabel=app=bench\n",
+    "i{g}.image": "[Image]\nImage=docker.io/library/nginx:1.27\n",
+    "b{g}.build": "[Build]\nImageTag=localhost/bench{g}:latest\nFile=/srv/bench/Containerfile\nSetWorkingDirectory=/srv/bench\n",
+    "p{g}.pod": "[Pod]\nPublishPort={port}:80\nNetwork=n{g}.network\n",
+    "a{g}.artifact": "[Artifact]\nArtifact=quay.io/bench/artifact:{g}\n",
+    "k{g}.kube": "[Kube]\nYaml=/srv/bench/k{g}.yaml\nNetwork=n{g}.network\n",
+    "c{g}.container": TEMPLATE.replace("Image=docker.io/library/nginx:1.27", "Image=i{g}.image\nNetwork=n{g}.network\nVolume=v{g}.volume:/v"),
+    "m{g}.container": "[Container]\nImage=b{g}.build\nPod=p{g}.pod\nExec=/bin/server\n",
+    "s{g}.container": "[Container]\nImage=b{g}.build\nMount=type=artifact,source=a{g}.artifact,destination=/a\n",
+}
+
+
+def make_sources(d, n, mix=False):
     os.makedirs(d, exist_ok=True)
+    if mix:
+        names = list(MIX)
+        for i in range(n):
+            g, k = divmod(i, len(names))
+            name = names[k]
+            text = MIX[name].format(g=g, i=i, a=g // 250, b=g % 250, port=10000 + g % 50000)
+            with open(os.path.join(d, name.format(g=g)), "w") as f:
+                f.write(text)
+        return
     for i in range(n):
         with open(os.path.join(d, f"c{i:05d}.container"), "w") as f:
             f.write(TEMPLATE.format(i=i, port=10000 + i % 50000))
@@ -74,15 +100,18 @@ def bench(cands, runs, shm):
     during the benchmark weighs on all of them alike."""
     out = os.path.join(shm, "out")
     times = [[] for _ in cands]
+    units = []
     for cmd, env in cands:
         run_once(cmd, env, out)  # warm the page cache
+        # What it wrote (a like-for-like comparison writes the same units).
+        units.append(sum(1 for f in os.listdir(out) if f.endswith((".service", ".socket"))))
     for _ in range(runs):
         for i, (cmd, env) in enumerate(cands):
             t, _ = run_once(cmd, env, out)
             times[i].append(t)
     rss = [peak_rss_kib(cmd, env, out) for cmd, env in cands]
     shutil.rmtree(out, ignore_errors=True)
-    return [(statistics.median(t), r) for t, r in zip(times, rss)]
+    return [(statistics.median(t), r, u) for t, r, u in zip(times, rss, units)]
 
 
 def fmt_ms(s):
@@ -94,6 +123,8 @@ def main():
     ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--sizes", default="1,100,1000,10000")
     ap.add_argument("--quadlet")
+    ap.add_argument("--mix", action="store_true",
+                    help="a mixed directory of all eight types instead of .container files")
     a = ap.parse_args()
     import importlib.util
     spec = importlib.util.spec_from_file_location("cq", os.path.join(HERE, "compare-quadlet.py"))
@@ -109,20 +140,25 @@ def main():
     gen = os.path.join(REPO, "target/release/rootlet-user-generator")
     shm = tempfile.mkdtemp(prefix="rootlet-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
-        print(f"generator benchmark: median of {a.runs} runs, output on tmpfs, {os.cpu_count()} cores")
+        kind = "mixed directory, all eight types" if a.mix else ".container files"
+        print(f"generator benchmark ({kind}): median of {a.runs} runs, output on tmpfs, {os.cpu_count()} cores")
         print(f"{'files':>6} | {'rootlet':>10} {'peak RSS':>9} | {qname:>13} {'peak RSS':>9} | speed-up")
         print("-" * 72)
         for n in [int(x) for x in a.sizes.split(",")]:
             src = os.path.join(shm, f"src{n}")
-            make_sources(src, n)
+            make_sources(src, n, a.mix)
             base = dict(os.environ, XDG_CONFIG_HOME=os.path.join(shm, "nocfg"))
-            cands = [([gen], dict(base, ROOTLET_UNIT_DIRS=src))]
+            # The version podman would report, pinned: quadlet does not ask podman either,
+            # and `.artifact` needs 5.x.
+            cands = [([gen], dict(base, ROOTLET_UNIT_DIRS=src, ROOTLET_PODMAN_VERSION="5.8.2"))]
             if quadlet:
                 cands.append(([quadlet, "-user", "-no-kmsg-log"], dict(base, QUADLET_UNIT_DIRS=src)))
             results = bench(cands, a.runs, shm)
-            rt, rm = results[0]
+            rt, rm, ru = results[0]
             if quadlet:
-                qt, qm = results[1]
+                qt, qm, qu = results[1]
+                if ru != qu:
+                    print(f"   !! units written: rootlet {ru}, quadlet {qu}")
                 print(f"{n:>6} | {fmt_ms(rt):>10} {rm / 1024:>7.1f}MB | {fmt_ms(qt):>13} {qm / 1024:>7.1f}MB | {qt / rt:6.1f}x")
             else:
                 print(f"{n:>6} | {fmt_ms(rt):>10} {rm / 1024:>7.1f}MB | {'-':>13} {'-':>9} |")
