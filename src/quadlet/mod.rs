@@ -75,7 +75,7 @@ impl SourceKind {
 
 /// Extensions quadlet reads that rootlet does not translate (yet): reported, not dropped
 /// silently; a reference to one of them is an error.
-pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["kube", "pod", "build", "artifact"];
+pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["kube", "pod", "artifact"];
 
 /// One parsed source file.
 #[derive(Debug, Clone)]
@@ -524,6 +524,19 @@ pub(crate) fn oneshot_create(
     o: Oneshot,
     name: String,
 ) -> Result<Generated, SourceError> {
+    oneshot_create_with(src, ctx, o, name, true)
+}
+
+/// [`oneshot_create`]; `remain`: it stays active after its command (`RemainAfterExit=yes`
+/// unless the source says otherwise). A `.build` does not (quadlet's), so every start of a
+/// unit that requires it runs it again.
+pub(crate) fn oneshot_create_with(
+    src: &Source,
+    ctx: &Context,
+    o: Oneshot,
+    name: String,
+    remain: bool,
+) -> Result<Generated, SourceError> {
     let mut file = service_unit(src, needs_network(o.pulls))?;
     let unit = file.section_mut("Unit");
     for p in &o.mounts_for {
@@ -552,7 +565,7 @@ pub(crate) fn oneshot_create(
         ("RemainAfterExit", "yes"),
         ("SyslogIdentifier", "%N"),
     ] {
-        if !svc.has(k) {
+        if !svc.has(k) && (remain || k != "RemainAfterExit") {
             svc.add(k, v);
         }
     }
