@@ -36,9 +36,7 @@ pub(super) fn role(kind: SourceKind) -> Role {
         SourceKind::Build => Role::Referenced,
         SourceKind::Socket => Role::Activator,
         // Not translated yet (their extensions are in UNSUPPORTED_EXTENSIONS).
-        SourceKind::Pod | SourceKind::Kube | SourceKind::Artifact => {
-            Role::Referenced
-        }
+        SourceKind::Pod | SourceKind::Kube | SourceKind::Artifact => Role::Referenced,
     }
 }
 

@@ -188,12 +188,10 @@ fn working_directory(
         return Ok((None, None));
     };
     let (relative_to, context) = match v.to_ascii_lowercase().as_str() {
-        "yaml" => {
-            return Err(src.err(
-                e.line,
-                "SetWorkingDirectory: `yaml` is only for .kube files (use unit, file, a path or a URL)",
-            ))
-        }
+        "yaml" => return Err(src.err(
+            e.line,
+            "SetWorkingDirectory: `yaml` is only for .kube files (use unit, file, a path or a URL)",
+        )),
         "file" => {
             let Some((_, f)) = file else {
                 return Err(src.err(
@@ -314,8 +312,8 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         .sections
         .iter()
         .filter(|s| s.name == "Service")
-        .filter_map(|s| s.last("WorkingDirectory"))
-        .last()
+        .rev()
+        .find_map(|s| s.last("WorkingDirectory"))
         .map(|e| unquote(&e.value).to_owned())
         .filter(|v| !v.is_empty());
     let (context, added_wd) = working_directory(src, &sec, file, user_wd.is_some())?;

@@ -404,7 +404,12 @@ fn storage_source(
 }
 
 /// `Volume=[SOURCE:]DEST[:OPTIONS]` (also a `.build`'s).
-pub(crate) fn volume(src: &Source, e: &Entry, ctx: &Context, x: &mut Extra) -> Result<String, SourceError> {
+pub(crate) fn volume(
+    src: &Source,
+    e: &Entry,
+    ctx: &Context,
+    x: &mut Extra,
+) -> Result<String, SourceError> {
     let mut parts = e.value.splitn(3, ':');
     let first = parts.next().unwrap_or("");
     let Some(dest) = parts.next() else {

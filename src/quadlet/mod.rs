@@ -1,5 +1,5 @@
 //! Translation of quadlet-compatible sources (`.container`, `.network`, `.volume`,
-//! `.image`) and of `.socket` files into systemd user units, with quadlet 5.8's semantics.
+//! `.image`, `.build`) and of `.socket` files into systemd user units, with quadlet 5.8's semantics.
 //!
 //! Each kind has one row in [`KINDS`] (`kinds.rs`: extension, sections, unit-name rule,
 //! key set, translate fn) and one file with its translation; `values.rs` reads values the
@@ -903,7 +903,7 @@ mod tests {
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[0].starts_with("/q/a.container:2: After: `x.pod` is a .pod file"));
         assert!(errors[1].starts_with("/q/b.container:2: Wants: `gone.network` names no .network"));
-        assert!(errors[2].starts_with("/q/c.volume:3: Image: `x.build` is a .build file"));
+        assert!(errors[2].starts_with("/q/c.volume:3: Image: `x.build` names no .build file"));
     }
 
     #[test]
