@@ -295,6 +295,7 @@ golden! {
     case_74_build_errors => "74-build-errors",
     case_75_podman43_build => "75-podman43-build",
     case_76_build_network_wait => "76-build-network-wait",
+    case_77_build_dropins_templates => "77-build-dropins-templates",
 }
 
 #[test]

@@ -218,11 +218,18 @@ fn working_directory(
             if user_wd {
                 return Ok((None, None));
             }
+            // quadlet's `getAbsolutePath`: a `%` specifier or an absolute path as it is,
+            // anything else (`~` included) taken against the source's directory.
+            let dir = src.path.parent().unwrap_or(std::path::Path::new("/"));
+            let dir = super::clean_path(&dir.to_string_lossy().replace('%', "%%"));
             let wd = if rel.is_empty() {
-                let dir = src.path.parent().unwrap_or(std::path::Path::new("/"));
-                super::clean_path(&dir.to_string_lossy().replace('%', "%%"))
+                dir
+            } else if rel.starts_with('/') {
+                parent(&super::clean_path(rel))
+            } else if anchored(rel) {
+                parent(rel)
             } else {
-                parent(&super::host_path(src, rel))
+                parent(&super::clean_path(&super::concat(&[&dir, "/", rel])))
             };
             return Ok((context.map(str::to_owned), Some(wd)));
         }
@@ -352,7 +359,9 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     // network for RUN steps (only `Network=none`) and nothing remote to fetch.
     let nets = sec.list("Network");
     let no_net = !nets.is_empty() && nets.iter().all(|e| unquote(&e.value) == "none");
-    let no_pull = pull.is_some_and(|(_, p)| p.eq_ignore_ascii_case("never") || p == "false");
+    let no_pull = pull.is_some_and(|(_, p)| {
+        p.trim().eq_ignore_ascii_case("never") || p.trim().eq_ignore_ascii_case("false")
+    });
     let remote = context.as_deref().is_some_and(is_url) || file.is_some_and(|(_, f)| is_url(f));
     let offline = no_net && no_pull && !remote;
 
@@ -393,6 +402,71 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unit::UnitFile;
+    use std::collections::BTreeMap;
+
+    /// The `[Service]` `WorkingDirectory=` and `ExecStart=` of `/q/b/x.build`, or the error.
+    fn unit(text: &str) -> Result<(Option<String>, String), String> {
+        let src = Source {
+            path: "/q/b/x.build".into(),
+            name: "x.build".into(),
+            kind: super::super::SourceKind::Build,
+            file: UnitFile::parse(text).unwrap(),
+        };
+        let sources = BTreeMap::new();
+        let sockets = BTreeMap::new();
+        let defaults = super::super::Defaults::default();
+        let v = crate::podman::Lazy::new("/usr/bin/podman", crate::podman::Target::Newest);
+        let ctx = Context {
+            podman: "/usr/bin/podman",
+            podman_version: &v,
+            defaults: &defaults,
+            sources: &sources,
+            sockets_for: &sockets,
+            load: None,
+        };
+        let g = translate(&src, &ctx, "x-build.service".into()).map_err(|e| e.to_string())?;
+        let svc = g.file.section("Service").unwrap();
+        Ok((
+            svc.last("WorkingDirectory").map(|e| e.value.clone()),
+            svc.last("ExecStart").unwrap().value.clone(),
+        ))
+    }
+
+    #[test]
+    fn working_directory_like_quadlet() {
+        let wd = |t: &str| unit(t).unwrap().0;
+        let t = "[Build]\nImageTag=localhost/x\nSetWorkingDirectory=file\nFile=";
+        assert_eq!(
+            wd(&format!("{t}../c/Containerfile\n")).as_deref(),
+            Some("/q/c")
+        );
+        assert_eq!(wd(&format!("{t}~\n")).as_deref(), Some("/q/b"));
+        assert_eq!(
+            wd(&format!("{t}//srv//app/Cf\n")).as_deref(),
+            Some("/srv/app")
+        );
+        assert_eq!(wd(&format!("{t}%h/x/Cf\n")).as_deref(), Some("%h/x"));
+        // A relative context is taken in the unit's directory; an absolute one is not.
+        let (w, cmd) = unit("[Build]\nImageTag=localhost/x\nSetWorkingDirectory=src\n").unwrap();
+        assert_eq!(w.as_deref(), Some("/q/b"));
+        assert!(cmd.ends_with(" src"), "{cmd}");
+        let (w, cmd) = unit("[Build]\nImageTag=localhost/x\nSetWorkingDirectory=/c\n").unwrap();
+        assert_eq!(w, None);
+        assert!(cmd.ends_with(" /c"), "{cmd}");
+        // The user's WorkingDirectory= wins, and is the context.
+        let (w, cmd) = unit(
+            "[Build]\nImageTag=localhost/x\nSetWorkingDirectory=src\n[Service]\nWorkingDirectory=/w\n",
+        )
+        .unwrap();
+        assert_eq!(w.as_deref(), Some("/w"));
+        assert!(cmd.ends_with("--tag localhost/x /w"), "{cmd}");
+        let e = unit("[Build]\nImageTag=localhost/x\nFile=Containerfile\n").unwrap_err();
+        assert!(
+            e.contains("x.build:3: File: `Containerfile` is a relative path"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn urls_and_parents() {
