@@ -288,6 +288,14 @@ golden! {
     case_58_image_references => "58-image-references",
     case_59_image_dropins_templates => "59-image-dropins-templates",
     case_60_image_errors => "60-image-errors",
+    case_70_build_basic => "70-build-basic",
+    case_71_build_keys => "71-build-keys",
+    case_72_build_context => "72-build-context",
+    case_73_build_references => "73-build-references",
+    case_74_build_errors => "74-build-errors",
+    case_75_podman43_build => "75-podman43-build",
+    case_76_build_network_wait => "76-build-network-wait",
+    case_77_build_dropins_templates => "77-build-dropins-templates",
 }
 
 #[test]

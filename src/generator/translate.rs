@@ -33,11 +33,10 @@ pub(super) fn role(kind: SourceKind) -> Role {
     match kind {
         SourceKind::Container => Role::Leaf,
         SourceKind::Network | SourceKind::Volume | SourceKind::Image => Role::Referenced,
+        SourceKind::Build => Role::Referenced,
         SourceKind::Socket => Role::Activator,
         // Not translated yet (their extensions are in UNSUPPORTED_EXTENSIONS).
-        SourceKind::Pod | SourceKind::Build | SourceKind::Kube | SourceKind::Artifact => {
-            Role::Referenced
-        }
+        SourceKind::Pod | SourceKind::Kube | SourceKind::Artifact => Role::Referenced,
     }
 }
 

@@ -1,13 +1,485 @@
-//! `X.build`: not translated yet (its extension is still in
-//! [`super::UNSUPPORTED_EXTENSIONS`], so no source of this kind reaches [`translate`]).
+//! `X.build` -> `X-build.service`: a oneshot `podman build` (quadlet 5.8's
+//! `ConvertBuild`), and `Image=X.build` in containers and volumes resolved to the image it
+//! builds, its first `ImageTag=` (quadlet's `handleImageSource`).
+//!
+//! As in quadlet, the unit does not stay active after the build (no `RemainAfterExit=`):
+//! every start of a unit that requires it builds again, which podman's layer cache makes
+//! quick when nothing changed.
 
-use super::{Context, Generated, Source};
+use super::container::{self, Extra};
+use super::values::{self, boolean, last, unquote, Split};
+use super::{Context, Generated, Oneshot, Source};
 use crate::error::SourceError;
+use crate::podman::Version;
+use crate::unit::{Entry, Index};
+use std::borrow::Cow;
 
 /// Every key of quadlet 5.8's `[Build]`.
-pub(crate) const KEYS: &[&str] = &[];
+pub(crate) const KEYS: &[&str] = &[
+    "Annotation",
+    "Arch",
+    "AuthFile",
+    "BuildArg",
+    "ContainersConfModule",
+    "DNS",
+    "DNSOption",
+    "DNSSearch",
+    "Environment",
+    "File",
+    "ForceRM",
+    "GlobalArgs",
+    "GroupAdd",
+    "IgnoreFile",
+    "ImageTag",
+    "Label",
+    "Network",
+    "PodmanArgs",
+    "Pull",
+    "Retry",
+    "RetryDelay",
+    "Secret",
+    "ServiceName",
+    "SetWorkingDirectory",
+    "Target",
+    "TLSVerify",
+    "Variant",
+    "Volume",
+];
+
+/// Keys with a value, and their flag (quadlet's `lookupAndAddString`; its order is a Go
+/// map's, rootlet's this one, sorted by key).
+const STRINGS: &[(&str, &str)] = &[
+    ("Arch", "--arch"),
+    ("AuthFile", "--authfile"),
+    ("IgnoreFile", "--ignorefile"),
+    ("Retry", "--retry"),
+    ("RetryDelay", "--retry-delay"),
+    ("Target", "--target"),
+    ("Variant", "--variant"),
+];
+
+/// Boolean keys: `--flag` or `--flag=false`.
+const BOOLS: &[(&str, &str)] = &[("ForceRM", "--force-rm"), ("TLSVerify", "--tls-verify")];
+
+/// Repeatable keys written `FLAG VALUE` for each value as it is.
+const ALL_STRINGS: &[(&str, &str)] = &[
+    ("DNS", "--dns"),
+    ("DNSOption", "--dns-option"),
+    ("DNSSearch", "--dns-search"),
+    ("GroupAdd", "--group-add"),
+];
+
+/// `KEY=VALUE` lists, split like a command line (the last value of a key wins).
+const KEY_VALUES: &[(&str, &str)] = &[
+    ("Annotation", "--annotation"),
+    ("BuildArg", "--build-arg"),
+    ("Environment", "--env"),
+    ("Label", "--label"),
+];
+
+/// The first podman whose `podman build` has `--group-add` (4.3.1 answers `unknown flag:
+/// --group-add`; the option is documented from podman 4.4.0).
+pub const BUILD_GROUP_ADD: Version = Version(4, 4, 0);
+
+/// The image names of a `.build` source (`ImageTag=`, each unquoted), in order.
+fn tags<'a>(sec: &Index<'a>) -> Vec<(&'a Entry, &'a str)> {
+    sec.list("ImageTag")
+        .iter()
+        .map(|e| (*e, unquote(&e.value)))
+        .collect()
+}
+
+/// The name other sources use for the image of `X.build`: its first `ImageTag=`
+/// (quadlet's `GetBuiltImageName`).
+pub fn image_name(src: &Source) -> Option<String> {
+    let empty = crate::unit::Section::new("Build");
+    let sec = Index::new(src.file.section("Build").unwrap_or(&empty));
+    tags(&sec)
+        .first()
+        .map(|(_, v)| (*v).to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// `KEY=X.build` in `src` (a container's or a volume's `Image=`): the image that source
+/// builds and the unit that builds it (to be required and ordered after). `Ok(None)` when
+/// `value` names no `.build` file.
+pub(crate) fn resolve(
+    src: &Source,
+    ctx: &Context,
+    e: &Entry,
+    value: &str,
+) -> Result<Option<(String, String)>, SourceError> {
+    if !value.ends_with(".build") {
+        return Ok(None);
+    }
+    let built = match ctx.find(value) {
+        Some(Ok(s)) => s,
+        Some(Err(err)) => {
+            return Err(src.err(
+                e.line,
+                format!("{}: `{value}` cannot be read: {err}", e.key),
+            ))
+        }
+        None => {
+            return Err(src.err(
+                e.line,
+                format!(
+                    "{}: `{value}` names no .build file on the search path",
+                    e.key
+                ),
+            ))
+        }
+    };
+    let Some(name) = image_name(&built) else {
+        // quadlet refuses such a .build file itself ("no ImageTag key specified").
+        return Err(src.err(
+            e.line,
+            format!("{}: `{value}` names no image (it has no ImageTag=)", e.key),
+        ));
+    };
+    Ok(Some((name, built.unit_name())))
+}
+
+/// An `Image=` that may name an `X.image` or an `X.build` source (quadlet's
+/// `handleImageSource`): the image and the unit that makes it.
+pub(crate) fn resolve_image(
+    src: &Source,
+    ctx: &Context,
+    e: &Entry,
+    value: &str,
+) -> Result<Option<(String, String)>, SourceError> {
+    match super::image::resolve(src, ctx, e, value)? {
+        Some(r) => Ok(Some(r)),
+        None => resolve(src, ctx, e, value),
+    }
+}
+
+/// A remote build context or Containerfile, which `podman build` fetches itself (quadlet's
+/// `isURL`, read as its manual says: `http(s)://`, `git://`, `github.com/`).
+fn is_url(s: &str) -> bool {
+    ["http://", "https://", "git://", "github.com/"]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+/// A path quadlet does not make absolute: absolute, a `%` specifier, or a URL.
+fn anchored(p: &str) -> bool {
+    p.starts_with('/') || (p.starts_with('%') && !p.starts_with("%%")) || is_url(p)
+}
+
+/// The directory of a path as Go's `filepath.Dir` gives it (the path is already clean).
+fn parent(p: &str) -> String {
+    match p.rfind('/') {
+        Some(0) => "/".to_owned(),
+        Some(i) => p[..i].to_owned(),
+        None => ".".to_owned(),
+    }
+}
+
+/// `SetWorkingDirectory=` (quadlet's `handleSetWorkingDirectory`): the build context
+/// passed to podman, if it is one, and the unit's `WorkingDirectory=` to add, if any.
+fn working_directory(
+    src: &Source,
+    sec: &Index,
+    file: Option<(&Entry, &str)>,
+    user_wd: bool,
+) -> Result<(Option<String>, Option<String>), SourceError> {
+    let Some((e, v)) = last(sec, "SetWorkingDirectory") else {
+        return Ok((None, None));
+    };
+    let (relative_to, context) = match v.to_ascii_lowercase().as_str() {
+        "yaml" => return Err(src.err(
+            e.line,
+            "SetWorkingDirectory: `yaml` is only for .kube files (use unit, file, a path or a URL)",
+        )),
+        "file" => {
+            let Some((_, f)) = file else {
+                return Err(src.err(
+                    e.line,
+                    "SetWorkingDirectory=file needs File= (the Containerfile whose directory is the context)",
+                ));
+            };
+            if is_url(f) {
+                // quadlet would make a directory of the URL's text.
+                return Err(src.err(
+                    e.line,
+                    format!("SetWorkingDirectory=file: File= is a URL (`{f}`), which has no directory on this host: set SetWorkingDirectory= to the context"),
+                ));
+            }
+            (Some(f), None)
+        }
+        "unit" => (Some(""), None),
+        _ if v.starts_with('/') => (None, Some(v)),
+        _ => (Some(""), Some(v)),
+    };
+    if let Some(rel) = relative_to {
+        if !context.is_some_and(is_url) {
+            // A WorkingDirectory= of the user's own wins (and replaces a relative context).
+            if user_wd {
+                return Ok((None, None));
+            }
+            // quadlet's `getAbsolutePath`: a `%` specifier or an absolute path as it is,
+            // anything else (`~` included) taken against the source's directory.
+            let dir = src.path.parent().unwrap_or(std::path::Path::new("/"));
+            let dir = super::clean_path(&dir.to_string_lossy().replace('%', "%%"));
+            let wd = if rel.is_empty() {
+                dir
+            } else if rel.starts_with('/') {
+                parent(&super::clean_path(rel))
+            } else if anchored(rel) {
+                parent(rel)
+            } else {
+                parent(&super::clean_path(&super::concat(&[&dir, "/", rel])))
+            };
+            return Ok((context.map(str::to_owned), Some(wd)));
+        }
+    }
+    Ok((context.map(str::to_owned), None))
+}
 
 /// Translate a `.build` source.
-pub fn translate(src: &Source, _ctx: &Context, _name: String) -> Result<Generated, SourceError> {
-    Err(src.err(0, ".build files are not translated yet"))
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
+    let empty = crate::unit::Section::new("Build");
+    let sec = Index::new(src.file.section("Build").unwrap_or(&empty));
+    let section_line = src.file.section("Build").map_or(0, |s| s.line);
+    let tags = tags(&sec);
+    if tags.is_empty() {
+        return Err(src.err(
+            section_line,
+            "[Build] needs ImageTag= (the name of the image it builds)",
+        ));
+    }
+    if let Some((e, _)) = tags.iter().find(|(_, v)| v.is_empty()) {
+        return Err(src.err(e.line, "ImageTag: an empty name (\"\")"));
+    }
+    let mut x = Extra::default();
+    let mut a: Vec<Cow<str>> = vec![ctx.podman.into()];
+    a.extend(
+        values::global_args(src, &sec, &mut x.warnings)
+            .into_iter()
+            .map(Cow::Owned),
+    );
+    a.push("build".into());
+    // `--pull=VALUE` in one word (podman issue #24599: `--pull VALUE` reads VALUE as the
+    // context).
+    let pull = last(&sec, "Pull");
+    if let Some((_, p)) = pull {
+        a.push(super::concat(&["--pull=", p]).into());
+    }
+    for (key, flag) in STRINGS {
+        if let Some((_, v)) = last(&sec, key) {
+            a.extend([(*flag).into(), v.into()]);
+        }
+    }
+    for (key, flag) in BOOLS {
+        if let Some(e) = sec.last(key) {
+            a.push(if boolean(src, e)? {
+                (*flag).into()
+            } else {
+                super::concat(&[flag, "=false"]).into()
+            });
+        }
+    }
+    for (_, t) in &tags {
+        a.extend(["--tag".into(), (*t).into()]);
+    }
+    if let Some(e) = sec.list("GroupAdd").first() {
+        if !ctx.podman_version.has(BUILD_GROUP_ADD) {
+            let have = ctx
+                .podman_version
+                .get()
+                .map_or_else(String::new, |v| format!(", podman is {v}"));
+            return Err(src.err(
+                e.line,
+                format!("GroupAdd= needs podman {BUILD_GROUP_ADD} or newer (podman build --group-add){have}"),
+            ));
+        }
+    }
+    for (key, flag) in ALL_STRINGS {
+        for e in sec.list(key) {
+            a.extend([(*flag).into(), e.value.as_str().into()]);
+        }
+    }
+    for (key, flag) in KEY_VALUES {
+        let kv = values::key_values(src, sec.list(key), &mut x.warnings);
+        values::push_key_values(&mut a, flag, &kv);
+    }
+    container::networks(src, &sec, ctx, &mut a, &mut x)?;
+    for s in values::all_words(src, sec.list("Secret"), Split::Args, &mut x.warnings) {
+        a.extend(["--secret".into(), s.into()]);
+    }
+    for e in sec.list("Volume") {
+        let v = container::volume(src, e, ctx, &mut x)?;
+        a.extend(["-v".into(), v.into()]);
+    }
+
+    let file = last(&sec, "File");
+    let user_wd = src
+        .file
+        .sections
+        .iter()
+        .filter(|s| s.name == "Service")
+        .rev()
+        .find_map(|s| s.last("WorkingDirectory"))
+        .map(|e| unquote(&e.value).to_owned())
+        .filter(|v| !v.is_empty());
+    let (context, added_wd) = working_directory(src, &sec, file, user_wd.is_some())?;
+    let wd = user_wd.or_else(|| added_wd.clone());
+    if wd.is_none() && file.is_none() && context.is_none() {
+        return Err(src.err(
+            section_line,
+            "[Build] needs File= (the Containerfile) or SetWorkingDirectory= (the build context)",
+        ));
+    }
+    if let Some((_, f)) = file {
+        a.extend(["--file".into(), f.into()]);
+    }
+    a.extend(
+        values::podman_args(src, &sec, &mut x.warnings)
+            .into_iter()
+            .map(Cow::Owned),
+    );
+    // The context is the last argument.
+    match (&context, file) {
+        (Some(c), _) => a.push(c.clone().into()),
+        (None, Some((_, f))) if anchored(f) => {}
+        (None, f) => match &wd {
+            Some(w) => a.push(w.clone().into()),
+            None => {
+                let (line, f) = f.map_or((section_line, ""), |(e, f)| (e.line, f));
+                return Err(src.err(
+                    line,
+                    format!("File: `{f}` is a relative path: it needs SetWorkingDirectory= (unit, file, or the context directory)"),
+                ));
+            }
+        },
+    }
+
+    // Offline only when nothing in it can reach the network: no pull (`Pull=never`), no
+    // network for RUN steps (only `Network=none`) and nothing remote to fetch.
+    let nets = sec.list("Network");
+    let no_net = !nets.is_empty() && nets.iter().all(|e| unquote(&e.value) == "none");
+    let no_pull = pull.is_some_and(|(_, p)| {
+        p.trim().eq_ignore_ascii_case("never") || p.trim().eq_ignore_ascii_case("false")
+    });
+    let remote = context.as_deref().is_some_and(is_url) || file.is_some_and(|(_, f)| is_url(f));
+    let offline = no_net && no_pull && !remote;
+
+    let mut g = super::oneshot_create_with(
+        src,
+        ctx,
+        Oneshot {
+            argv: a.into_iter().map(Cow::into_owned).collect(),
+            stop_post: None,
+            pulls: !offline,
+            deps: x.deps,
+            mounts_for: x.mounts_for,
+            warnings: x.warnings,
+        },
+        name,
+        false,
+    )?;
+    if let Some(w) = added_wd {
+        let svc = g.file.section_mut("Service");
+        // Before ExecStart=, where quadlet writes it.
+        let at = svc
+            .entries
+            .iter()
+            .position(|e| e.key == "ExecStart")
+            .unwrap_or(svc.entries.len());
+        svc.entries.insert(
+            at,
+            Entry {
+                key: "WorkingDirectory".into(),
+                value: w,
+                line: 0,
+            },
+        );
+    }
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::UnitFile;
+    use std::collections::BTreeMap;
+
+    /// The `[Service]` `WorkingDirectory=` and `ExecStart=` of `/q/b/x.build`, or the error.
+    fn unit(text: &str) -> Result<(Option<String>, String), String> {
+        let src = Source {
+            path: "/q/b/x.build".into(),
+            name: "x.build".into(),
+            kind: super::super::SourceKind::Build,
+            file: UnitFile::parse(text).unwrap(),
+        };
+        let sources = BTreeMap::new();
+        let sockets = BTreeMap::new();
+        let defaults = super::super::Defaults::default();
+        let v = crate::podman::Lazy::new("/usr/bin/podman", crate::podman::Target::Newest);
+        let ctx = Context {
+            podman: "/usr/bin/podman",
+            podman_version: &v,
+            defaults: &defaults,
+            sources: &sources,
+            sockets_for: &sockets,
+            load: None,
+        };
+        let g = translate(&src, &ctx, "x-build.service".into()).map_err(|e| e.to_string())?;
+        let svc = g.file.section("Service").unwrap();
+        Ok((
+            svc.last("WorkingDirectory").map(|e| e.value.clone()),
+            svc.last("ExecStart").unwrap().value.clone(),
+        ))
+    }
+
+    #[test]
+    fn working_directory_like_quadlet() {
+        let wd = |t: &str| unit(t).unwrap().0;
+        let t = "[Build]\nImageTag=localhost/x\nSetWorkingDirectory=file\nFile=";
+        assert_eq!(
+            wd(&format!("{t}../c/Containerfile\n")).as_deref(),
+            Some("/q/c")
+        );
+        assert_eq!(wd(&format!("{t}~\n")).as_deref(), Some("/q/b"));
+        assert_eq!(
+            wd(&format!("{t}//srv//app/Cf\n")).as_deref(),
+            Some("/srv/app")
+        );
+        assert_eq!(wd(&format!("{t}%h/x/Cf\n")).as_deref(), Some("%h/x"));
+        // A relative context is taken in the unit's directory; an absolute one is not.
+        let (w, cmd) = unit("[Build]\nImageTag=localhost/x\nSetWorkingDirectory=src\n").unwrap();
+        assert_eq!(w.as_deref(), Some("/q/b"));
+        assert!(cmd.ends_with(" src"), "{cmd}");
+        let (w, cmd) = unit("[Build]\nImageTag=localhost/x\nSetWorkingDirectory=/c\n").unwrap();
+        assert_eq!(w, None);
+        assert!(cmd.ends_with(" /c"), "{cmd}");
+        // The user's WorkingDirectory= wins, and is the context.
+        let (w, cmd) = unit(
+            "[Build]\nImageTag=localhost/x\nSetWorkingDirectory=src\n[Service]\nWorkingDirectory=/w\n",
+        )
+        .unwrap();
+        assert_eq!(w.as_deref(), Some("/w"));
+        assert!(cmd.ends_with("--tag localhost/x /w"), "{cmd}");
+        let e = unit("[Build]\nImageTag=localhost/x\nFile=Containerfile\n").unwrap_err();
+        assert!(
+            e.contains("x.build:3: File: `Containerfile` is a relative path"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn urls_and_parents() {
+        assert!(is_url("https://x/y.git"));
+        assert!(is_url("git://git@h/r"));
+        assert!(is_url("github.com/containers/PodmanHello.git"));
+        assert!(!is_url("httpdir"));
+        assert!(!is_url("./github.com/x"));
+        assert_eq!(parent("/a/b/Containerfile"), "/a/b");
+        assert_eq!(parent("/Containerfile"), "/");
+        assert_eq!(parent("%h/x/Containerfile"), "%h/x");
+        assert!(anchored("%h/x"));
+        assert!(!anchored("%%x"));
+        assert!(!anchored("Containerfile"));
+    }
 }

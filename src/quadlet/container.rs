@@ -176,15 +176,15 @@ const HEALTH: &[(&str, &str)] = &[
 
 /// What translating `[Container]` gives besides the argv.
 #[derive(Default)]
-struct Extra {
+pub(crate) struct Extra {
     /// `Requires=`/`After=` units (networks, volumes, containers whose network is used).
-    deps: Vec<String>,
+    pub(crate) deps: Vec<String>,
     /// Host paths of bind mounts (for `RequiresMountsFor=`).
-    mounts_for: Vec<String>,
-    warnings: Vec<SourceError>,
+    pub(crate) mounts_for: Vec<String>,
+    pub(crate) warnings: Vec<SourceError>,
 }
 
-type Argv<'a> = Vec<Cow<'a, str>>;
+pub(crate) type Argv<'a> = Vec<Cow<'a, str>>;
 
 fn push<'a>(a: &mut Argv<'a>, flag: &'static str, v: impl Into<Cow<'a, str>>) {
     a.push(flag.into());
@@ -201,9 +201,8 @@ fn container_name<'a>(src: &'a Source, sec: &Index<'a>) -> Cow<'a, str> {
     }
 }
 
-/// The image or `--rootfs` path. `X.image` is the image that source pulls (its unit
-/// becomes a dependency); `X.build` names a source rootlet does not translate yet: an
-/// error, never literal text for podman.
+/// The image or `--rootfs` path. `X.image` is the image that source pulls, `X.build` the
+/// one it builds (its unit becomes a dependency).
 fn image<'a>(
     src: &'a Source,
     sec: &Index<'a>,
@@ -218,36 +217,17 @@ fn image<'a>(
             "[Container] needs Image= or Rootfs=",
         )),
         (Some(_), Some((e, _))) => Err(src.err(e.line, "Image= and Rootfs= exclude each other")),
-        (Some((e, i)), None) => match super::image::resolve(src, ctx, e, i)? {
+        (Some((e, i)), None) => match super::build::resolve_image(src, ctx, e, i)? {
             Some((name, unit)) => {
                 x.deps.push(unit);
                 Ok(vec![name.into()])
             }
-            None => {
-                foreign_image(src, e, i)?;
-                Ok(vec![i.into()])
-            }
+            None => Ok(vec![i.into()]),
         },
         // As written, as quadlet passes it (a relative path is podman's, from the
         // service's working directory, and may end in `:O`).
         (None, Some((_, r))) => Ok(vec!["--rootfs".into(), r.into()]),
     }
-}
-
-/// `Image=X.build`: an error naming the key (quadlet would build it in a unit of its own,
-/// which rootlet does not generate yet).
-pub(crate) fn foreign_image(src: &Source, e: &Entry, image: &str) -> Result<(), SourceError> {
-    if image.ends_with(".build") {
-        return Err(src.err(
-            e.line,
-            format!(
-                "{}: `{image}` is a .build file, which rootlet does not translate yet; \
-                 name the image itself",
-                e.key
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// quadlet 5.8's warning for an image name podman must resolve through short-name
@@ -271,8 +251,8 @@ pub(crate) fn short_name_warning(src: &Source, e: &Entry, image: &str) -> Option
 }
 
 /// `Network=`: `X.network` is the network of that source, `X.container` joins that
-/// container's network (`container:NAME`); both become dependencies.
-fn networks<'a>(
+/// container's network (`container:NAME`); both become dependencies. (Also a `.build`'s.)
+pub(crate) fn networks<'a>(
     src: &'a Source,
     sec: &Index<'a>,
     ctx: &Context,
@@ -399,7 +379,17 @@ fn storage_source(
                 ),
             ));
         }
-        if ext == "artifact" || ext == "build" {
+        if ext == "build" {
+            // quadlet passes it to podman as a volume's name: surely not what was meant.
+            return Err(src.err(
+                e.line,
+                format!(
+                    "{}: `{source}` is a .build file, which only Image= takes (name the image it builds, its ImageTag=)",
+                    e.key
+                ),
+            ));
+        }
+        if ext == "artifact" {
             let _ = stem;
             return Err(src.err(
                 e.line,
@@ -413,8 +403,13 @@ fn storage_source(
     Ok(source)
 }
 
-/// `Volume=[SOURCE:]DEST[:OPTIONS]`.
-fn volume(src: &Source, e: &Entry, ctx: &Context, x: &mut Extra) -> Result<String, SourceError> {
+/// `Volume=[SOURCE:]DEST[:OPTIONS]` (also a `.build`'s).
+pub(crate) fn volume(
+    src: &Source,
+    e: &Entry,
+    ctx: &Context,
+    x: &mut Extra,
+) -> Result<String, SourceError> {
     let mut parts = e.value.splitn(3, ':');
     let first = parts.next().unwrap_or("");
     let Some(dest) = parts.next() else {

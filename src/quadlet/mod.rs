@@ -1,5 +1,5 @@
 //! Translation of quadlet-compatible sources (`.container`, `.network`, `.volume`,
-//! `.image`) and of `.socket` files into systemd user units, with quadlet 5.8's semantics.
+//! `.image`, `.build`) and of `.socket` files into systemd user units, with quadlet 5.8's semantics.
 //!
 //! Each kind has one row in [`KINDS`] (`kinds.rs`: extension, sections, unit-name rule,
 //! key set, translate fn) and one file with its translation; `values.rs` reads values the
@@ -75,7 +75,7 @@ impl SourceKind {
 
 /// Extensions quadlet reads that rootlet does not translate (yet): reported, not dropped
 /// silently; a reference to one of them is an error.
-pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["kube", "pod", "build", "artifact"];
+pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["kube", "pod", "artifact"];
 
 /// One parsed source file.
 #[derive(Debug, Clone)]
@@ -524,6 +524,19 @@ pub(crate) fn oneshot_create(
     o: Oneshot,
     name: String,
 ) -> Result<Generated, SourceError> {
+    oneshot_create_with(src, ctx, o, name, true)
+}
+
+/// [`oneshot_create`]; `remain`: it stays active after its command (`RemainAfterExit=yes`
+/// unless the source says otherwise). A `.build` does not (quadlet's), so every start of a
+/// unit that requires it runs it again.
+pub(crate) fn oneshot_create_with(
+    src: &Source,
+    ctx: &Context,
+    o: Oneshot,
+    name: String,
+    remain: bool,
+) -> Result<Generated, SourceError> {
     let mut file = service_unit(src, needs_network(o.pulls))?;
     let unit = file.section_mut("Unit");
     for p in &o.mounts_for {
@@ -552,7 +565,7 @@ pub(crate) fn oneshot_create(
         ("RemainAfterExit", "yes"),
         ("SyslogIdentifier", "%N"),
     ] {
-        if !svc.has(k) {
+        if !svc.has(k) && (remain || k != "RemainAfterExit") {
             svc.add(k, v);
         }
     }
@@ -890,7 +903,7 @@ mod tests {
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[0].starts_with("/q/a.container:2: After: `x.pod` is a .pod file"));
         assert!(errors[1].starts_with("/q/b.container:2: Wants: `gone.network` names no .network"));
-        assert!(errors[2].starts_with("/q/c.volume:3: Image: `x.build` is a .build file"));
+        assert!(errors[2].starts_with("/q/c.volume:3: Image: `x.build` names no .build file"));
     }
 
     #[test]

@@ -81,12 +81,11 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             let line = sec.last("Driver").map_or(0, |e| e.line);
             return Err(src.err(line, "Driver=image needs Image="));
         };
-        super::container::foreign_image(src, e, image)?;
         warnings.extend(super::container::short_name_warning(src, e, image));
         // The image may have to be pulled: this one waits for the network.
         pulls = true;
-        // `X.image`: the image that source pulls, after its unit.
-        let image = match super::image::resolve(src, ctx, e, image)? {
+        // `X.image`/`X.build`: the image that source pulls or builds, after its unit.
+        let image = match super::build::resolve_image(src, ctx, e, image)? {
             Some((name, unit)) => {
                 deps.push(unit);
                 name
