@@ -6,7 +6,7 @@
 //!
 //! What is read, as `test/e2e/quadlet_test.go` does it:
 //! - the case list: every `Entry(...)` of its `DescribeTable`s whose file is a
-//!   `.container`, `.network`, `.volume` or `.image` (success, expected warning, expected error,
+//!   `.container`, `.network`, `.volume`, `.image` or `.pod` (success, expected warning, expected error,
 //!   ServiceName and "with dependencies" tables), with the companion files the table gives
 //!   (`X.d/` and the template's `X@.d/` drop-in directories, dependency files);
 //! - each case's `## assert-*` lines, split like go-shellwords, `\n`/`\t` applied, `!`
@@ -50,10 +50,11 @@ const DELIBERATE: &[(&str, &str)] = &[
     ("build.quadlet.servicename.volume", UNTRANSLATED),
     ("dependent.volume", UNTRANSLATED),
     ("dependent.network", UNTRANSLATED),
+    ("dependent.pod", UNTRANSLATED),
     ("dependent.image", UNTRANSLATED),
 ];
 
-const UNTRANSLATED: &str = "rootlet does not translate .build/.kube/.pod/.artifact files yet: a reference to one is an error naming the file and key, never literal text for podman";
+const UNTRANSLATED: &str = "rootlet does not translate .build/.kube/.artifact files yet: a reference to one is an error naming the file and key, never literal text for podman";
 
 /// Where quadlet's wait unit is expected.
 const QUADLET_WAIT: &str = "podman-user-wait-network-online.service";
@@ -160,7 +161,7 @@ fn load_cases(go: &str) -> Vec<Case> {
             let [_, file, rest @ ..] = s.as_slice() else {
                 continue;
             };
-            if ![".container", ".network", ".volume", ".image"]
+            if ![".container", ".network", ".volume", ".image", ".pod"]
                 .iter()
                 .any(|x| file.ends_with(x))
             {
@@ -753,7 +754,7 @@ fn upstream_quadlet_cases() {
     }
     let _ = fs::remove_dir_all(&tmp);
     let summary = format!(
-        "upstream quadlet v5.8.2 cases (.container/.network/.volume/.image): {} cases, {passed} passed, \
+        "upstream quadlet v5.8.2 cases (.container/.network/.volume/.image/.pod): {} cases, {passed} passed, \
          {deliberate} deliberate, {} failing",
         cases.len(),
         problems.len()
