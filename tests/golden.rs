@@ -288,6 +288,10 @@ golden! {
     case_58_image_references => "58-image-references",
     case_59_image_dropins_templates => "59-image-dropins-templates",
     case_60_image_errors => "60-image-errors",
+    case_61_pod_basic => "61-pod-basic",
+    case_62_pod_references => "62-pod-references",
+    case_63_pod_dropins_templates => "63-pod-dropins-templates",
+    case_64_pod_errors => "64-pod-errors",
 }
 
 #[test]

@@ -358,3 +358,16 @@ fn collect(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Option<io::Err
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     write_err
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_are_read_first_only_in_runs_with_pods() {
+        assert!(!read_first(SourceKind::Container, false));
+        assert!(read_first(SourceKind::Container, true));
+        assert!(read_first(SourceKind::Pod, false));
+        assert!(read_first(SourceKind::Network, false));
+    }
+}

@@ -227,6 +227,7 @@ fn kind_from_section(part: &str) -> Option<SourceKind> {
         SourceKind::Volume,
         SourceKind::Socket,
         SourceKind::Image,
+        SourceKind::Pod,
     ]
     .into_iter()
     .find(|k| first[1..first.len() - 1] == *k.section())

@@ -308,3 +308,56 @@ fn pod_key_warning(src: &Source, e: &Entry) -> SourceError {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::UnitFile;
+
+    fn source(name: &str, text: &str) -> Source {
+        let (kind, _) = SourceKind::from_file_name(name).unwrap();
+        Source {
+            path: format!("/q/{name}").into(),
+            name: name.into(),
+            kind,
+            file: UnitFile::parse(text).unwrap(),
+        }
+    }
+
+    #[test]
+    fn members_are_the_containers_that_start_with_the_pod() {
+        let s = [
+            source("b.container", "[Container]\nImage=x\nPod=p.pod\n"),
+            source(
+                "a.container",
+                "[Container]\nImage=x\nPod=p.pod\nStartWithPod=yes\n",
+            ),
+            source(
+                "c.container",
+                "[Container]\nImage=x\nPod=p.pod\nStartWithPod=no\n",
+            ),
+            source(
+                "d.container",
+                "[Container]\nImage=x\nPod=p.pod\nStartWithPod=maybe\n",
+            ),
+            source(
+                "e.container",
+                "[Container]\nImage=x\nPod=\"q.pod\"\nServiceName=eee\n",
+            ),
+            source("f.container", "[Container]\nImage=x\nPod=not-quadlet\n"),
+            source("p.pod", "[Pod]\n"),
+        ];
+        let m = members(s.iter());
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert_eq!(m["p.pod"], ["a.service", "b.service"]);
+        assert_eq!(m["q.pod"], ["eee.service"]);
+    }
+
+    #[test]
+    fn pod_names() {
+        assert_eq!(pod_name(&source("a.pod", "[Pod]\n")), "systemd-a");
+        assert_eq!(pod_name(&source("a.pod", "[Pod]\nPodName=x\n")), "x");
+        assert_eq!(pod_name(&source("a@.pod", "[Pod]\n")), "systemd-a-%i");
+        assert_eq!(pod_name(&source("a@b.pod", "[Pod]\n")), "systemd-a-%i");
+    }
+}
