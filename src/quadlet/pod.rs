@@ -289,10 +289,14 @@ fn starting(src: &Source, ctx: &Context) -> Vec<String> {
         .collect()
 }
 
-/// Warnings for a container in a pod: podman refuses ports and networks of a container
-/// that shares the pod's network namespace (they belong in the `.pod`).
+/// Warnings for a container in a pod that shares the pod's network (no `Network=` of its
+/// own): podman refuses its published ports and host entries (`published or exposed ports
+/// must be defined when the pod is created`, podman 4.3 to 5.8); they belong in the `.pod`.
 pub(crate) fn member_warnings(src: &Source, sec: &Index, warnings: &mut Vec<SourceError>) {
-    for key in ["PublishPort", "Network"] {
+    if !sec.list("Network").is_empty() {
+        return;
+    }
+    for key in ["PublishPort", "AddHost"] {
         if let Some(e) = sec.list(key).first() {
             warnings.push(pod_key_warning(src, e));
         }
@@ -351,6 +355,61 @@ mod tests {
         assert_eq!(m.len(), 2, "{m:?}");
         assert_eq!(m["p.pod"], ["a.service", "b.service"]);
         assert_eq!(m["q.pod"], ["eee.service"]);
+    }
+
+    /// Translate `files` as one run: unit name -> (text, warnings).
+    fn run(files: &[(&str, &str)]) -> BTreeMap<String, (String, Vec<String>)> {
+        let sources: Vec<Source> = files.iter().map(|(n, t)| source(n, t)).collect();
+        let by_name: BTreeMap<String, &Source> =
+            sources.iter().map(|s| (s.name.clone(), s)).collect();
+        let defaults = super::super::Defaults::default();
+        let none = BTreeMap::new();
+        let newest = crate::podman::Lazy::new("/usr/bin/podman", crate::podman::Target::Newest);
+        let m = members(sources.iter());
+        let ctx = Context {
+            podman: "/usr/bin/podman",
+            podman_version: &newest,
+            defaults: &defaults,
+            sources: &by_name,
+            sockets_for: &none,
+            load: None,
+            pod_members: &m,
+        };
+        sources
+            .iter()
+            .map(|s| {
+                let g = super::super::translate(s, &ctx).unwrap();
+                let w = g.warnings.iter().map(ToString::to_string).collect();
+                (g.name.clone(), (g.text(), w))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn members_sharing_the_network_are_warned_about_ports_and_hosts() {
+        let u = run(&[
+            ("p.pod", "[Pod]\n"),
+            (
+                "a.container",
+                "[Container]\nImage=docker.io/x\nPod=p.pod\nPublishPort=80:80\nAddHost=h:10.0.0.1\n",
+            ),
+            (
+                "b.container",
+                "[Container]\nImage=docker.io/x\nPod=p.pod\nNetwork=host\nPublishPort=80:80\n",
+            ),
+        ]);
+        let (text, w) = &u["a.service"];
+        assert!(text.contains(" --pod systemd-p "), "{text}");
+        assert!(
+            text.contains("\nBindsTo=p-pod.service\nAfter=p-pod.service\n"),
+            "{text}"
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("/q/a.container:4: PublishPort: a container in a pod"));
+        assert!(w[1].starts_with("/q/a.container:5: AddHost:"));
+        assert!(u["b.service"].1.is_empty(), "{:?}", u["b.service"].1);
+        let (pod, _) = &u["p-pod.service"];
+        assert!(pod.contains("Wants=a.service\nBefore=a.service\nWants=b.service\n"));
     }
 
     #[test]
