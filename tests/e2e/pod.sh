@@ -47,6 +47,10 @@ for n in 1 2; do
     name=$([ $n = 1 ] && echo one || echo two)
     printf '[Container]\nRootfs=/srv/rootfs\nPod=app.pod\nExec=/usr/local/bin/e2e-server 808%s\n' "$n" > "$W/src/$name.container"
 done
+# A template pod and a template container: instance alpha (DefaultInstance=) at boot, one
+# pod per instance (systemd-tenant-alpha), the container joining its own instance's pod.
+printf '[Pod]\nPublishPort=127.0.0.1:18090:8090\n\n[Install]\nDefaultInstance=alpha\nWantedBy=default.target\n' > "$W/src/tenant@.pod"
+printf '[Container]\nRootfs=/srv/rootfs\nPod=tenant@.pod\nExec=/usr/local/bin/e2e-server 8090\n' > "$W/src/site@.container"
 # A member that does not start with the pod (StartWithPod=false): started by hand only.
 printf '[Container]\nRootfs=/srv/rootfs\nPod=app.pod\nStartWithPod=false\nExec=/usr/local/bin/e2e-server 8083\n' > "$W/src/later.container"
 
@@ -95,12 +99,16 @@ check "the pod systemd-app holds both containers and its infra" within 20 eval \
     '[ "$(u podman ps --filter pod=systemd-app --format "{{.Names}}" | sort | tr "\n" " ")" = "systemd-app-infra systemd-one systemd-two " ]'
 check "later.service (StartWithPod=false) was not started" is inactive later.service
 check "later.service starts into the running pod by hand" eval 'u systemctl --user start later.service && within 30 eval "u podman ps --filter pod=systemd-app --format {{.Names}} | grep -x systemd-later"'
+check "template: tenant-pod@alpha.service and site@alpha.service active" within 90 eval 'is active tenant-pod@alpha.service && is active site@alpha.service' \
+    || u journalctl --user --no-pager -u tenant-pod@alpha.service -u site@alpha.service | tail -25
+check "template: pod systemd-tenant-alpha holds systemd-site_alpha, which answers" within 30 eval \
+    'u podman ps --filter pod=systemd-tenant-alpha --format "{{.Names}}" | grep -x systemd-site_alpha >/dev/null && get 18090 | grep PEER= >/dev/null'
 check "no failed user unit" eval '[ -z "$(u systemctl --user list-units --failed --plain --no-legend)" ]'
 
 check "systemctl --user stop app-pod.service" u systemctl --user stop app-pod.service
 check "one, two and later stopped with it (BindsTo=)" within 60 eval 'both inactive && is inactive later.service' \
     || u systemctl --user list-units --all --no-legend 'one*' 'two*' 'later*' 'app*'
-check "podman ps -a shows no container and no pod is left" within 60 none_left \
+check "podman ps -a shows no container and no pod is left (tenant-pod@alpha stopped first)" eval 'u systemctl --user stop tenant-pod@alpha.service && within 60 none_left' \
     || { containers; pods; }
 
 check "systemctl --user start app-pod.service" u systemctl --user start app-pod.service
@@ -114,8 +122,8 @@ check "both are new containers (pids were $before)" eval '[ "$(local_pid systemd
 check "no failed user unit" eval '[ -z "$(u systemctl --user list-units --failed --plain --no-legend)" ]'
 check "no unit reported 'unknown flag'" eval '! u journalctl --user --no-pager | grep "unknown flag" >/dev/null'
 doctor() { u /usr/local/bin/rootlet doctor 2>&1; }
-check "rootlet doctor: catatonit found for the pods" eval 'out=$(doctor); grep "^ok: pods (app.pod and 3 more): catatonit .*\[runtime.pod-infra\]" <<<"$out" >/dev/null'
-check "rootlet doctor warns, with the fix, once catatonit is gone" eval 'sb exec sh -c "mv /usr/libexec/podman/catatonit /usr/libexec/podman/catatonit.away && mv /usr/bin/catatonit /usr/bin/catatonit.away" && { out=$(doctor); true; } && grep "^warning: pods (app.pod and 3 more), but catatonit is not installed" <<<"$out" >/dev/null && grep "^    sudo apt install catatonit" <<<"$out" >/dev/null'
+check "rootlet doctor: catatonit found for the pods" eval 'out=$(doctor); grep -E "^ok: pods \(app.pod and [0-9]+ more\): catatonit .*\[runtime.pod-infra\]" <<<"$out" >/dev/null'
+check "rootlet doctor warns, with the fix, once catatonit is gone" eval 'sb exec sh -c "mv /usr/libexec/podman/catatonit /usr/libexec/podman/catatonit.away && mv /usr/bin/catatonit /usr/bin/catatonit.away" && { out=$(doctor); true; } && grep -E "^warning: pods \(app.pod and [0-9]+ more\), but catatonit is not installed" <<<"$out" >/dev/null && grep "^    sudo apt install catatonit" <<<"$out" >/dev/null'
 sb exec sh -c 'mv /usr/libexec/podman/catatonit.away /usr/libexec/podman/catatonit; mv /usr/bin/catatonit.away /usr/bin/catatonit'
 
 [ -z "${E2E_DEBUG:-}" ] && { sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown: $(tail -2 "$W/down.log")"; }; }
