@@ -1,5 +1,5 @@
 //! Translation of quadlet-compatible sources (`.container`, `.network`, `.volume`,
-//! `.image`) and of `.socket` files into systemd user units, with quadlet 5.8's semantics.
+//! `.image`, `.pod`) and of `.socket` files into systemd user units, with quadlet 5.8's semantics.
 //!
 //! Each kind has one row in [`KINDS`] (`kinds.rs`: extension, sections, unit-name rule,
 //! key set, translate fn) and one file with its translation; `values.rs` reads values the
