@@ -59,6 +59,7 @@ fn main() {
     let roots = [Root::new(dir.clone())];
     let defaults = Defaults::default();
     let no_sockets = BTreeMap::new();
+    let no_pods = BTreeMap::new();
 
     let (mut t_find, mut t_load, mut t_translate, mut t_render) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -85,6 +86,7 @@ fn main() {
             sources: &refs,
             sockets_for: &no_sockets,
             load: None,
+            pod_members: &no_pods,
         };
         let t = Instant::now();
         let units: Vec<_> = sources

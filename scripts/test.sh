@@ -90,6 +90,7 @@ else
         env ROOTLET_DEB="$(ls "$PWD"/target/packages/test/rootlet_*.deb 2>/dev/null | head -1)" "$copy/tests/e2e/deb.sh"
     suite "rootless Docker at linger boot, the network 25 s late (tests/e2e/docker.sh)" "$copy/tests/e2e/docker.sh"
     suite ".build at linger boot, Image=X.build in a container (tests/e2e/build.sh)" "$copy/tests/e2e/build.sh"
+    suite "a .pod with two containers at linger boot, stop, restart (tests/e2e/pod.sh)" "$copy/tests/e2e/pod.sh"
     if [ ${#failed[@]} -gt 0 ]; then
         printf '!! end-to-end suite failed: %s\n' "${failed[@]}" >&2
         exit 1

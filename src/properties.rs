@@ -32,13 +32,14 @@ pub fn exec_roundtrip(data: &[u8]) {
 }
 
 /// The kinds a fuzz input's first byte selects.
-pub const KINDS: [SourceKind; 6] = [
+pub const KINDS: [SourceKind; 7] = [
     SourceKind::Container,
     SourceKind::Network,
     SourceKind::Volume,
     SourceKind::Socket,
     SourceKind::Image,
     SourceKind::Build,
+    SourceKind::Pod,
 ];
 
 /// Bytes (first byte: the kind) -> source -> units: see [`translate_contained`].

@@ -933,3 +933,38 @@ fn a_closed_stdout_is_no_panic() {
     assert!(!e.contains("panicked") && !e.contains("Broken pipe"), "{e}");
     assert_eq!(o.status.code(), Some(0), "{e}");
 }
+
+#[test]
+fn pods_need_catatonit() {
+    let s = Sandbox::new("pods");
+    // No pod anywhere: no finding.
+    let r = s.run();
+    assert!(r.all("runtime.pod-infra").is_empty(), "{}", r.text);
+
+    // A container joining a pod (in a drop-in), catatonit missing: a warning with the fix.
+    s.write(
+        "home/.config/containers/systemd/web.container.d/pod.conf",
+        "[Container]\nPod=app.pod\n",
+    );
+    let r = s.run();
+    let f = r.get("runtime.pod-infra", "warning");
+    assert!(f["summary"].contains("web.container"), "{f:?}");
+    assert!(f["summary"].contains("catatonit is not installed"), "{f:?}");
+    assert!(f["fix"].starts_with("sudo apt install catatonit"), "{f:?}");
+
+    // A .pod file too; catatonit where Debian puts it (podman's helper directory).
+    s.write(
+        "home/.config/containers/systemd/app.pod",
+        "[Pod]\nPublishPort=80:80\n",
+    );
+    s.exe("root/usr/libexec/podman/catatonit", "#!/bin/sh\n", 0o755);
+    let r = s.run();
+    let f = r.get("runtime.pod-infra", "ok");
+    assert!(f["summary"].contains("app.pod and 1 more"), "{f:?}");
+    assert!(
+        f["summary"].contains("/usr/libexec/podman/catatonit"),
+        "{f:?}"
+    );
+    // The pod's PublishPort= counts among the privileged ports.
+    assert!(r.get("ports.privileged", "error")["summary"].contains("app.pod:2:"));
+}

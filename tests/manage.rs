@@ -268,21 +268,21 @@ fn a_bad_file_among_good_ones_writes_nothing() {
     assert_eq!(e.apps(), "");
     // Not a quadlet file, a missing file, an unsupported kind: each reported, nothing written.
     e.write("in/notes.txt", "x");
-    e.write("in/p.pod", "[Pod]\n");
+    e.write("in/p.kube", "[Kube]\n");
     let err = failed(&e.run(&[
         "add",
         "--no-reload",
         good.to_str().unwrap(),
         "in/notes.txt",
         "in/missing.container",
-        "in/p.pod",
+        "in/p.kube",
     ]));
     assert!(
         err.contains("in/notes.txt: notes.txt: not a quadlet file"),
         "{err}"
     );
     assert!(err.contains("in/missing.container: "), "{err}");
-    assert!(err.contains(".pod files are not translated"), "{err}");
+    assert!(err.contains(".kube files are not translated"), "{err}");
     assert!(e.sources().is_empty());
     // A reference to a network that does not exist anywhere fails like `rootlet check`.
     let r = e.write(

@@ -6,7 +6,7 @@
 //!
 //! What is read, as `test/e2e/quadlet_test.go` does it:
 //! - the case list: every `Entry(...)` of its `DescribeTable`s whose file is a
-//!   `.container`, `.network`, `.volume`, `.image` or `.build` (success, expected warning, expected error,
+//!   `.container`, `.network`, `.volume`, `.image`, `.build` or `.pod` (success, expected warning, expected error,
 //!   ServiceName and "with dependencies" tables), with the companion files the table gives
 //!   (`X.d/` and the template's `X@.d/` drop-in directories, dependency files);
 //! - each case's `## assert-*` lines, split like go-shellwords, `\n`/`\t` applied, `!`
@@ -47,11 +47,12 @@ const DELIBERATE: &[(&str, &str)] = &[
     ("dependent.container", UNTRANSLATED),
     ("dependent.volume", UNTRANSLATED),
     ("dependent.network", UNTRANSLATED),
+    ("dependent.pod", UNTRANSLATED),
     ("dependent.image", UNTRANSLATED),
     ("dependent.build", UNTRANSLATED),
 ];
 
-const UNTRANSLATED: &str = "rootlet does not translate .kube/.pod/.artifact files yet: a reference to one is an error naming the file and key, never literal text for podman";
+const UNTRANSLATED: &str = "rootlet does not translate .kube/.artifact files yet: a reference to one is an error naming the file and key, never literal text for podman";
 
 /// Where quadlet's wait unit is expected.
 const QUADLET_WAIT: &str = "podman-user-wait-network-online.service";
@@ -158,9 +159,16 @@ fn load_cases(go: &str) -> Vec<Case> {
             let [_, file, rest @ ..] = s.as_slice() else {
                 continue;
             };
-            if ![".container", ".network", ".volume", ".image", ".build"]
-                .iter()
-                .any(|x| file.ends_with(x))
+            if ![
+                ".container",
+                ".network",
+                ".volume",
+                ".image",
+                ".build",
+                ".pod",
+            ]
+            .iter()
+            .any(|x| file.ends_with(x))
             {
                 continue;
             }
@@ -751,7 +759,7 @@ fn upstream_quadlet_cases() {
     }
     let _ = fs::remove_dir_all(&tmp);
     let summary = format!(
-        "upstream quadlet v5.8.2 cases (.container/.network/.volume/.image/.build): {} cases, {passed} passed, \
+        "upstream quadlet v5.8.2 cases (.container/.network/.volume/.image/.build/.pod): {} cases, {passed} passed, \
          {deliberate} deliberate, {} failing",
         cases.len(),
         problems.len()

@@ -22,12 +22,14 @@
 //! | `ports.privileged` | a PublishPort=/Listen*= below `ip_unprivileged_port_start` |
 //! | `runtime.podman`, `runtime.network`, `runtime.pasta-apparmor` | podman, pasta/slirp4netns |
 //! | `runtime.storage`, `runtime.overlay` | storage not on NFS, overlay available |
+//! | `runtime.pod-infra` | catatonit for the pods' infra image (only when sources use pods) |
 //! | `network-online` | something pulls the system's `network-online.target` in |
 //! | `docker.*` | rootless Docker (only with a `docker.service` user unit): its state (failed, restarting), waits for the network, its program, pasta and rootlesskit, `DOCKER_HOST`, data root, ping, iptables |
 //! | `rootlet.generator`, `rootlet.wait-unit`, `rootlet.sources` | rootlet installed, sources valid |
 
 mod docker;
 mod install;
+mod pods;
 mod ports;
 mod runtime;
 mod system;
@@ -269,6 +271,7 @@ pub fn run(env: &Env) -> Vec<Finding> {
     system::cgroups(env, &mut out);
     ports::check(env, &mut out);
     runtime::check(env, &mut out);
+    pods::check(env, &mut out);
     system::network_online(env, &mut out);
     docker::check(env, &mut out);
     install::check(env, &mut out);

@@ -91,6 +91,7 @@ fn bindings(
 ) -> Vec<Binding> {
     let (section, keys): (&str, &[&str]) = match kind {
         SourceKind::Container => ("Container", &["PublishPort"]),
+        SourceKind::Pod => ("Pod", &["PublishPort"]),
         SourceKind::Socket => ("Socket", &["ListenStream", "ListenDatagram"]),
         _ => return Vec::new(), // .network (and any later kind) binds no port
     };
@@ -114,7 +115,7 @@ fn bindings(
                 continue;
             }
             let ports = match kind {
-                SourceKind::Container => publish_host_ports(&e.value),
+                SourceKind::Container | SourceKind::Pod => publish_host_ports(&e.value),
                 _ => listen_port(&e.value).map(|p| (p, p)),
             };
             if let Some(ports) = ports {
@@ -166,7 +167,7 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
             format!("ports {}-{}", b.ports.0, b.ports.1)
         };
         let who = match b.kind {
-            SourceKind::Container => "rootless podman",
+            SourceKind::Container | SourceKind::Pod => "rootless podman",
             _ => "the user manager",
         };
         let stem = b

@@ -31,13 +31,25 @@ pub(super) enum Role {
 /// The table: each kind of source and its [`Role`].
 pub(super) fn role(kind: SourceKind) -> Role {
     match kind {
+        // Read first in a run with .pod files ([`read_first`]).
         SourceKind::Container => Role::Leaf,
-        SourceKind::Network | SourceKind::Volume | SourceKind::Image => Role::Referenced,
-        SourceKind::Build => Role::Referenced,
+        SourceKind::Network
+        | SourceKind::Volume
+        | SourceKind::Image
+        | SourceKind::Build
+        | SourceKind::Pod => Role::Referenced,
         SourceKind::Socket => Role::Activator,
         // Not translated yet (their extensions are in UNSUPPORTED_EXTENSIONS).
-        SourceKind::Pod | SourceKind::Kube | SourceKind::Artifact => Role::Referenced,
+        SourceKind::Kube | SourceKind::Artifact => Role::Referenced,
     }
+}
+
+/// Whether a source of `kind` is read before the others are translated. A pod's unit
+/// wants the containers that name it (`Pod=`), so in a run with `.pod` files containers
+/// are read first too; a run without any reads each container in the thread that
+/// translates it.
+fn read_first(kind: SourceKind, has_pods: bool) -> bool {
+    role(kind) != Role::Leaf || (has_pods && kind == SourceKind::Container)
 }
 
 /// A source to translate: already parsed, or to be read by the thread that translates it.
@@ -123,12 +135,13 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         .filter(|(k, _)| role(*k) == Role::Referenced)
         .map(unit_of)
         .collect();
+    let has_pods = plan.all().any(|(k, _)| k == SourceKind::Pod);
     // Sources other units refer to (and sockets) are read first; the others are read by
     // the thread that translates them.
     let first: Vec<&Found> = disc
         .sources
         .iter()
-        .filter(|f| role(f.kind) != Role::Leaf)
+        .filter(|f| read_first(f.kind, has_pods))
         .collect();
     let loaded = par_map_with(
         &first,
@@ -168,6 +181,11 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         Some(load_found(&mut buf, &disc.sources[i], disc).map(|(s, _)| s))
     };
     let version = crate::podman::Lazy::new(&plan.opts.podman, plan.opts.podman_version.clone());
+    let pod_members = if has_pods {
+        quadlet::pod::members(sources.values().copied())
+    } else {
+        BTreeMap::new()
+    };
     let ctx0 = Context {
         podman: &plan.opts.podman,
         podman_version: &version,
@@ -175,6 +193,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         sources: &sources,
         sockets_for: &no_sockets,
         load: Some(&load),
+        pod_members: &pod_members,
     };
     let sockets_for = activators(plan, &sources, &dropins, &ctx0, &mut outcomes);
     let ctx = Context {
@@ -184,7 +203,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     let jobs: Vec<Job> = disc
         .sources
         .iter()
-        .filter(|f| role(f.kind) == Role::Leaf && plan.wanted(&f.path))
+        .filter(|f| !read_first(f.kind, has_pods) && plan.wanted(&f.path))
         .map(Job::Load)
         .chain(
             sources
@@ -340,4 +359,17 @@ fn collect(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Option<io::Err
     run.warnings
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     write_err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_are_read_first_only_in_runs_with_pods() {
+        assert!(!read_first(SourceKind::Container, false));
+        assert!(read_first(SourceKind::Container, true));
+        assert!(read_first(SourceKind::Pod, false));
+        assert!(read_first(SourceKind::Network, false));
+    }
 }

@@ -423,6 +423,7 @@ mod tests {
             defaults: &defaults,
             sources: &sources,
             sockets_for: &sockets,
+            pod_members: &sockets,
             load: None,
         };
         let g = translate(&src, &ctx, "x-build.service".into()).map_err(|e| e.to_string())?;

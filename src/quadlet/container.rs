@@ -64,6 +64,7 @@ pub(crate) const KEYS: &[&str] = &[
     "NoNewPrivileges",
     "Notify",
     "PidsLimit",
+    "Pod",
     "PodmanArgs",
     "PublishPort",
     "Pull",
@@ -88,6 +89,7 @@ pub(crate) const KEYS: &[&str] = &[
     "SecurityLabelType",
     "ServiceName",
     "ShmSize",
+    "StartWithPod",
     "StopSignal",
     "StopTimeout",
     "SubGIDMap",
@@ -106,16 +108,7 @@ pub(crate) const KEYS: &[&str] = &[
 ];
 
 /// Keys of quadlet's `[Container]` that rootlet refuses with a reason.
-pub(crate) const REFUSED: &[(&str, &str)] = &[
-    (
-        "Pod",
-        "Pod= needs .pod files, which rootlet does not translate yet",
-    ),
-    (
-        "StartWithPod",
-        "StartWithPod= needs .pod files, which rootlet does not translate yet",
-    ),
-];
+pub(crate) const REFUSED: &[(&str, &str)] = &[];
 
 /// Single-valued keys written `FLAG VALUE` when set and not empty (quadlet's
 /// `lookupAndAddString`; quadlet's order among them is a Go map's, so any fixed one is
@@ -174,19 +167,21 @@ const HEALTH: &[(&str, &str)] = &[
     ("HealthStartupTimeout", "--health-startup-timeout"),
 ];
 
-/// What translating `[Container]` gives besides the argv.
+/// What translating `[Container]` (or `[Pod]`) gives besides the argv.
 #[derive(Default)]
 pub(crate) struct Extra {
     /// `Requires=`/`After=` units (networks, volumes, containers whose network is used).
-    pub(crate) deps: Vec<String>,
+    pub deps: Vec<String>,
     /// Host paths of bind mounts (for `RequiresMountsFor=`).
-    pub(crate) mounts_for: Vec<String>,
-    pub(crate) warnings: Vec<SourceError>,
+    pub mounts_for: Vec<String>,
+    /// The unit of the pod the container joins (`BindsTo=`, `After=`).
+    pub pod: Option<String>,
+    pub warnings: Vec<SourceError>,
 }
 
 pub(crate) type Argv<'a> = Vec<Cow<'a, str>>;
 
-fn push<'a>(a: &mut Argv<'a>, flag: &'static str, v: impl Into<Cow<'a, str>>) {
+pub(crate) fn push<'a>(a: &mut Argv<'a>, flag: &'static str, v: impl Into<Cow<'a, str>>) {
     a.push(flag.into());
     a.push(v.into());
 }
@@ -552,7 +547,7 @@ fn mount(
 
 /// `UserNS=`, `UIDMap=`, ... and the deprecated `RemapUsers=` family (quadlet's
 /// `handleUserMappings`).
-fn user_mappings<'a>(
+pub(crate) fn user_mappings<'a>(
     src: &'a Source,
     sec: &Index<'a>,
     a: &mut Argv<'a>,
@@ -914,6 +909,11 @@ fn run_argv<'a>(
             push(&mut a, flag, v);
         }
     }
+    if let Some((pod, unit)) = super::pod::join(src, sec, ctx)? {
+        super::pod::member_warnings(src, sec, &mut x.warnings);
+        push(&mut a, "--pod", pod);
+        x.pod = Some(unit);
+    }
     a.extend(
         values::podman_args(src, sec, &mut x.warnings)
             .into_iter()
@@ -1065,6 +1065,10 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     for dep in &run.extra.deps {
         unit.add("Requires", dep.clone());
         unit.add("After", dep.clone());
+    }
+    if let Some(pod) = &run.extra.pod {
+        unit.add("BindsTo", pod.clone());
+        unit.add("After", pod.clone());
     }
     if let Some(socks) = ctx.sockets_for.get(&name) {
         for s in socks {

@@ -1,5 +1,5 @@
 //! Translation of quadlet-compatible sources (`.container`, `.network`, `.volume`,
-//! `.image`, `.build`) and of `.socket` files into systemd user units, with quadlet 5.8's semantics.
+//! `.image`, `.build`, `.pod`) and of `.socket` files into systemd user units, with quadlet 5.8's semantics.
 //!
 //! Each kind has one row in [`KINDS`] (`kinds.rs`: extension, sections, unit-name rule,
 //! key set, translate fn) and one file with its translation; `values.rs` reads values the
@@ -75,7 +75,7 @@ impl SourceKind {
 
 /// Extensions quadlet reads that rootlet does not translate (yet): reported, not dropped
 /// silently; a reference to one of them is an error.
-pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["kube", "pod", "artifact"];
+pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["kube", "artifact"];
 
 /// One parsed source file.
 #[derive(Debug, Clone)]
@@ -322,6 +322,9 @@ pub struct Context<'a> {
     /// there is no such source. Used for the rare references to containers
     /// (`Network=db.container`, `Requires=db.container`).
     pub load: Option<LoadSource<'a>>,
+    /// The containers that start with each pod ([`pod::members`]): `.pod` file name ->
+    /// container units. The generator fills it only when the run has `.pod` files.
+    pub pod_members: &'a BTreeMap<String, Vec<String>>,
 }
 
 impl Context<'_> {
@@ -832,6 +835,7 @@ mod tests {
         let defaults = Defaults::default();
         let none = BTreeMap::new();
         let newest = crate::podman::Lazy::new("/usr/bin/podman", crate::podman::Target::Newest);
+        let members = pod::members(sources.iter());
         let ctx = Context {
             podman: "/usr/bin/podman",
             podman_version: &newest,
@@ -839,6 +843,7 @@ mod tests {
             sources: &by_name,
             sockets_for: &none,
             load: None,
+            pod_members: &members,
         };
         let (mut units, mut warnings, mut errors) = (BTreeMap::new(), Vec::new(), Vec::new());
         for s in &sources {
@@ -892,7 +897,7 @@ mod tests {
         let (_, _, errors) = run(&[
             (
                 "a.container",
-                "[Unit]\nAfter=x.pod\n[Container]\nImage=docker.io/x\n",
+                "[Unit]\nAfter=x.kube\n[Container]\nImage=docker.io/x\n",
             ),
             (
                 "b.container",
@@ -901,7 +906,7 @@ mod tests {
             ("c.volume", "[Volume]\nDriver=image\nImage=x.build\n"),
         ]);
         assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors[0].starts_with("/q/a.container:2: After: `x.pod` is a .pod file"));
+        assert!(errors[0].starts_with("/q/a.container:2: After: `x.kube` is a .kube file"));
         assert!(errors[1].starts_with("/q/b.container:2: Wants: `gone.network` names no .network"));
         assert!(errors[2].starts_with("/q/c.volume:3: Image: `x.build` names no .build file"));
     }

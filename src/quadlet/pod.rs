@@ -1,13 +1,422 @@
-//! `X.pod`: not translated yet (its extension is still in
-//! [`super::UNSUPPORTED_EXTENSIONS`], so no source of this kind reaches [`translate`]).
+//! `X.pod` -> `X-pod.service`: `podman pod create` before `podman pod start`, a forking
+//! service that follows the pod's infra container (quadlet 5.8's `ConvertPod`), and
+//! `Pod=X.pod` in a `.container` resolved to that pod (quadlet's `handlePod`).
+//!
+//! A pod's unit wants (and is ordered before) every container that starts with it
+//! (`StartWithPod=`, default true); a member container is bound to the pod's unit
+//! (`BindsTo=`, `After=`). The members are found by [`members`], over the containers of
+//! the run: the generator reads containers before the others are translated only when
+//! the run has `.pod` files (`src/generator/translate.rs`).
+//!
+//! Templates: `X@.pod` names one pod per instance, `systemd-X-%i` (as quadlet 5.7+ names
+//! the network and volume of a template; quadlet 5.8 would name the pod `systemd-X@`,
+//! which podman refuses), and a template container `C@.container` with `Pod=X@.pod`
+//! joins the pod of its own instance.
 
-use super::{Context, Generated, Source};
+use super::container::{self, Extra};
+use super::values::{self, boolean, last, unquote};
+use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
+use crate::exec;
+use crate::unit::{Entry, Index, Section};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 /// Every key of quadlet 5.8's `[Pod]`.
-pub(crate) const KEYS: &[&str] = &[];
+pub(crate) const KEYS: &[&str] = &[
+    "AddHost",
+    "ContainersConfModule",
+    "DNS",
+    "DNSOption",
+    "DNSSearch",
+    "ExitPolicy",
+    "GIDMap",
+    "GlobalArgs",
+    "HostName",
+    "IP",
+    "IP6",
+    "Label",
+    "Network",
+    "NetworkAlias",
+    "PodName",
+    "PodmanArgs",
+    "PublishPort",
+    "RemapGid",
+    "RemapUid",
+    "RemapUidSize",
+    "RemapUsers",
+    "ServiceName",
+    "ShmSize",
+    "StopTimeout",
+    "SubGIDMap",
+    "SubUIDMap",
+    "UIDMap",
+    "UserNS",
+    "Volume",
+];
+
+/// Single-valued keys written `FLAG VALUE` (quadlet's `lookupAndAddString`; its order
+/// is a Go map's, rootlet's this one).
+const STRINGS: &[(&str, &str)] = &[("IP", "--ip"), ("IP6", "--ip6"), ("ShmSize", "--shm-size")];
+
+/// Repeatable keys written `FLAG VALUE` for each value (`lookupAndAddAllStrings`).
+const ALL_STRINGS: &[(&str, &str)] = &[
+    ("NetworkAlias", "--network-alias"),
+    ("DNS", "--dns"),
+    ("DNSOption", "--dns-option"),
+    ("DNSSearch", "--dns-search"),
+    ("AddHost", "--add-host"),
+    ("HostName", "--hostname"),
+];
+
+/// The podman name of the pod of a `.pod` source: `PodName=`, else `systemd-X`; a
+/// template and its instances name one pod per instance, `systemd-X-%i`.
+pub fn pod_name(src: &Source) -> String {
+    super::network::resource_name(src, "Pod", "PodName")
+}
+
+/// Whether a source's stem is a template's (`X@`) or an instance's (`X@i`).
+fn template_parts(stem: &str) -> Option<(&str, &str)> {
+    stem.split_once('@')
+}
+
+/// The containers that start with each pod: `.pod` file name -> the units of the
+/// containers whose `Pod=` names it and whose `StartWithPod=` is not false, sorted. A
+/// container whose `StartWithPod=` is no boolean is left out (its own translation fails
+/// on it).
+pub fn members<'s>(sources: impl Iterator<Item = &'s Source>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in sources.filter(|s| s.kind == SourceKind::Container) {
+        let mut pod = None;
+        let mut start = Some(true);
+        for sec in s.file.sections.iter().filter(|x| x.name == "Container") {
+            for e in &sec.entries {
+                match &*e.key {
+                    "Pod" => pod = Some(unquote(&e.value)),
+                    "StartWithPod" => start = boolean(s, e).ok(),
+                    _ => {}
+                }
+            }
+        }
+        if let (Some(p), Some(true)) = (pod, start) {
+            if p.ends_with(".pod") {
+                out.entry(p.to_owned()).or_default().push(s.unit_name());
+            }
+        }
+    }
+    for units in out.values_mut() {
+        units.sort();
+        units.dedup();
+    }
+    out
+}
+
+/// `Pod=` of a container (and its `StartWithPod=`, checked here): the pod's name for
+/// `--pod` and the unit the container is bound to. `Ok(None)` without `Pod=`.
+pub(crate) fn join(
+    src: &Source,
+    sec: &Index,
+    ctx: &Context,
+) -> Result<Option<(String, String)>, SourceError> {
+    if let Some(e) = sec.last("StartWithPod") {
+        boolean(src, e)?;
+    }
+    let Some((e, value)) = last(sec, "Pod") else {
+        return Ok(None);
+    };
+    if !value.ends_with(".pod") {
+        return Err(src.err(
+            e.line,
+            format!(
+                "Pod: `{value}` is not a .pod file: a container joins only a pod made by a .pod source (quadlet refuses it too)"
+            ),
+        ));
+    }
+    let pod = match ctx.find(value) {
+        Some(Ok(p)) => p,
+        Some(Err(err)) => {
+            return Err(src.err(e.line, format!("Pod: `{value}` cannot be read: {err}")))
+        }
+        None => {
+            return Err(src.err(
+                e.line,
+                format!("Pod: `{value}` names no .pod file on the search path"),
+            ))
+        }
+    };
+    let name = pod_name(&pod);
+    let unit = pod.unit_name();
+    match template_parts(pod.stem()) {
+        // A template pod: the one of this container's instance.
+        Some((_, "")) => {
+            if template_parts(src.stem()).is_none() {
+                return Err(src.err(
+                    e.line,
+                    format!(
+                        "Pod: `{value}` is a template: only a template container (`NAME@.container`) joins it, each instance the pod of its own instance"
+                    ),
+                ));
+            }
+            let unit = match unit.split_once("@.") {
+                Some((p, t)) => super::concat(&[p, "@%i.", t]),
+                None => unit,
+            };
+            Ok(Some((name, unit)))
+        }
+        // An instance file (`X@a.pod`): its `%i` is `a`, not this container's instance.
+        Some((_, inst)) => Ok(Some((name.replace("%i", inst), unit))),
+        None => Ok(Some((name, unit))),
+    }
+}
 
 /// Translate a `.pod` source.
-pub fn translate(src: &Source, _ctx: &Context, _name: String) -> Result<Generated, SourceError> {
-    Err(src.err(0, ".pod files are not translated yet"))
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
+    let empty = Section::new("Pod");
+    let sec = Index::new(src.file.section("Pod").unwrap_or(&empty));
+    let mut x = Extra::default();
+    let pod = pod_name(src);
+    let global = values::global_args(src, &sec, &mut x.warnings);
+    let podman = ctx.podman;
+    let cmd = |rest: &[&str]| -> String {
+        let mut a: Vec<&str> = global.iter().map(String::as_str).collect();
+        a.extend_from_slice(rest);
+        exec::command_line(podman, &a)
+    };
+
+    let mut a: Vec<Cow<str>> = global.iter().map(|g| Cow::Borrowed(g.as_str())).collect();
+    a.extend(
+        [
+            "pod",
+            "create",
+            "--infra-conmon-pidfile=%t/%N.pid",
+            "--replace",
+            "--exit-policy",
+        ]
+        .map(Cow::Borrowed),
+    );
+    a.push(last(&sec, "ExitPolicy").map_or("stop", |(_, v)| v).into());
+    container::user_mappings(src, &sec, &mut a, &mut x)?;
+    for e in sec.list("PublishPort") {
+        container::push(&mut a, "--publish", values::single(src, e)?);
+    }
+    let labels = values::key_values(src, sec.list("Label"), &mut x.warnings);
+    values::push_key_values(&mut a, "--label", &labels);
+    container::networks(src, &sec, ctx, &mut a, &mut x)?;
+    for (key, flag) in STRINGS {
+        if let Some((_, v)) = last(&sec, key) {
+            container::push(&mut a, flag, v);
+        }
+    }
+    for (key, flag) in ALL_STRINGS {
+        for e in sec.list(key) {
+            container::push(&mut a, flag, e.value.as_str());
+        }
+    }
+    for e in sec.list("Volume") {
+        let v = container::volume(src, e, ctx, &mut x)?;
+        container::push(&mut a, "-v", v);
+    }
+    container::push(&mut a, "--infra-name", super::concat(&[&pod, "-infra"]));
+    container::push(&mut a, "--name", pod.as_str());
+    a.extend(
+        values::podman_args(src, &sec, &mut x.warnings)
+            .into_iter()
+            .map(Cow::Owned),
+    );
+    let create = exec::command_line(podman, &a);
+
+    let stop_timeout = last(&sec, "StopTimeout").map_or("10", |(_, v)| v);
+    if let Some((e, v)) = last(&sec, "StopTimeout") {
+        if !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(src.err(
+                e.line,
+                format!("StopTimeout: `{v}` is not a number of seconds"),
+            ));
+        }
+    }
+    let time = super::concat(&["--time=", stop_timeout]);
+
+    let mut file = super::service_unit(src, super::needs_network(true))?;
+    let unit = file.section_mut("Unit");
+    for p in &x.mounts_for {
+        unit.add("RequiresMountsFor", super::mount_path_value(p));
+    }
+    for c in starting(src, ctx) {
+        unit.add("Wants", c.clone());
+        unit.add("Before", c);
+    }
+    for dep in &x.deps {
+        unit.add("Requires", dep.clone());
+        unit.add("After", dep.clone());
+    }
+
+    let svc = file.section_mut("Service");
+    if !svc.has("SyslogIdentifier") {
+        svc.add("SyslogIdentifier", "%N");
+    }
+    svc.add("ExecStart", cmd(&["pod", "start", &pod]));
+    svc.add("ExecStop", cmd(&["pod", "stop", "--ignore", &time, &pod]));
+    svc.add(
+        "ExecStopPost",
+        cmd(&["pod", "rm", "--ignore", "--force", &pod]),
+    );
+    svc.add("ExecStartPre", create);
+    svc.add("Environment", "PODMAN_SYSTEMD_UNIT=%n");
+    // The service follows the infra container's conmon, as quadlet sets it (a source's
+    // own Type=/PIDFile= would break it).
+    svc.entries
+        .retain(|e| e.key != "Type" && e.key != "PIDFile");
+    svc.add("Type", "forking");
+    svc.add("PIDFile", "%t/%N.pid");
+    super::finish(src, ctx, file, name, x.warnings)
+}
+
+/// The units of the containers that start with this pod (see [`members`]). For a
+/// template pod, a template container starts as the same instance (`C@%i.service`);
+/// a template container cannot be started by a plain pod (it has no instance).
+fn starting(src: &Source, ctx: &Context) -> Vec<String> {
+    let Some(units) = ctx.pod_members.get(&src.name) else {
+        return Vec::new();
+    };
+    let template = matches!(template_parts(src.stem()), Some((_, "")));
+    units
+        .iter()
+        .filter_map(|u| match u.split_once("@.") {
+            Some((p, t)) if template => Some(super::concat(&[p, "@%i.", t])),
+            Some(_) => None,
+            None => Some(u.clone()),
+        })
+        .collect()
+}
+
+/// Warnings for a container in a pod that shares the pod's network (no `Network=` of its
+/// own): podman refuses its published ports and host entries (`published or exposed ports
+/// must be defined when the pod is created`, podman 4.3 to 5.8); they belong in the `.pod`.
+pub(crate) fn member_warnings(src: &Source, sec: &Index, warnings: &mut Vec<SourceError>) {
+    if !sec.list("Network").is_empty() {
+        return;
+    }
+    for key in ["PublishPort", "AddHost"] {
+        if let Some(e) = sec.list(key).first() {
+            warnings.push(pod_key_warning(src, e));
+        }
+    }
+}
+
+fn pod_key_warning(src: &Source, e: &Entry) -> SourceError {
+    src.err(
+        e.line,
+        format!(
+            "{}: a container in a pod shares the pod's network: podman refuses {}= here when it starts; set it in the .pod",
+            e.key, e.key
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::UnitFile;
+
+    fn source(name: &str, text: &str) -> Source {
+        let (kind, _) = SourceKind::from_file_name(name).unwrap();
+        Source {
+            path: format!("/q/{name}").into(),
+            name: name.into(),
+            kind,
+            file: UnitFile::parse(text).unwrap(),
+        }
+    }
+
+    #[test]
+    fn members_are_the_containers_that_start_with_the_pod() {
+        let s = [
+            source("b.container", "[Container]\nImage=x\nPod=p.pod\n"),
+            source(
+                "a.container",
+                "[Container]\nImage=x\nPod=p.pod\nStartWithPod=yes\n",
+            ),
+            source(
+                "c.container",
+                "[Container]\nImage=x\nPod=p.pod\nStartWithPod=no\n",
+            ),
+            source(
+                "d.container",
+                "[Container]\nImage=x\nPod=p.pod\nStartWithPod=maybe\n",
+            ),
+            source(
+                "e.container",
+                "[Container]\nImage=x\nPod=\"q.pod\"\nServiceName=eee\n",
+            ),
+            source("f.container", "[Container]\nImage=x\nPod=not-quadlet\n"),
+            source("p.pod", "[Pod]\n"),
+        ];
+        let m = members(s.iter());
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert_eq!(m["p.pod"], ["a.service", "b.service"]);
+        assert_eq!(m["q.pod"], ["eee.service"]);
+    }
+
+    /// Translate `files` as one run: unit name -> (text, warnings).
+    fn run(files: &[(&str, &str)]) -> BTreeMap<String, (String, Vec<String>)> {
+        let sources: Vec<Source> = files.iter().map(|(n, t)| source(n, t)).collect();
+        let by_name: BTreeMap<String, &Source> =
+            sources.iter().map(|s| (s.name.clone(), s)).collect();
+        let defaults = super::super::Defaults::default();
+        let none = BTreeMap::new();
+        let newest = crate::podman::Lazy::new("/usr/bin/podman", crate::podman::Target::Newest);
+        let m = members(sources.iter());
+        let ctx = Context {
+            podman: "/usr/bin/podman",
+            podman_version: &newest,
+            defaults: &defaults,
+            sources: &by_name,
+            sockets_for: &none,
+            load: None,
+            pod_members: &m,
+        };
+        sources
+            .iter()
+            .map(|s| {
+                let g = super::super::translate(s, &ctx).unwrap();
+                let w = g.warnings.iter().map(ToString::to_string).collect();
+                (g.name.clone(), (g.text(), w))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn members_sharing_the_network_are_warned_about_ports_and_hosts() {
+        let u = run(&[
+            ("p.pod", "[Pod]\n"),
+            (
+                "a.container",
+                "[Container]\nImage=docker.io/x\nPod=p.pod\nPublishPort=80:80\nAddHost=h:10.0.0.1\n",
+            ),
+            (
+                "b.container",
+                "[Container]\nImage=docker.io/x\nPod=p.pod\nNetwork=host\nPublishPort=80:80\n",
+            ),
+        ]);
+        let (text, w) = &u["a.service"];
+        assert!(text.contains(" --pod systemd-p "), "{text}");
+        assert!(
+            text.contains("\nBindsTo=p-pod.service\nAfter=p-pod.service\n"),
+            "{text}"
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("/q/a.container:4: PublishPort: a container in a pod"));
+        assert!(w[1].starts_with("/q/a.container:5: AddHost:"));
+        assert!(u["b.service"].1.is_empty(), "{:?}", u["b.service"].1);
+        let (pod, _) = &u["p-pod.service"];
+        assert!(pod.contains("Wants=a.service\nBefore=a.service\nWants=b.service\n"));
+    }
+
+    #[test]
+    fn pod_names() {
+        assert_eq!(pod_name(&source("a.pod", "[Pod]\n")), "systemd-a");
+        assert_eq!(pod_name(&source("a.pod", "[Pod]\nPodName=x\n")), "x");
+        assert_eq!(pod_name(&source("a@.pod", "[Pod]\n")), "systemd-a-%i");
+        assert_eq!(pod_name(&source("a@b.pod", "[Pod]\n")), "systemd-a-%i");
+    }
 }
