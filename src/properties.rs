@@ -32,12 +32,13 @@ pub fn exec_roundtrip(data: &[u8]) {
 }
 
 /// The kinds a fuzz input's first byte selects.
-pub const KINDS: [SourceKind; 5] = [
+pub const KINDS: [SourceKind; 6] = [
     SourceKind::Container,
     SourceKind::Network,
     SourceKind::Volume,
     SourceKind::Socket,
     SourceKind::Image,
+    SourceKind::Kube,
 ];
 
 /// Bytes (first byte: the kind) -> source -> units: see [`translate_contained`].

@@ -118,7 +118,7 @@ fn source_like(name: &[u8]) -> bool {
         Some(i) => &name[i + 1..],
         None => return false,
     };
-    ["container", "network", "volume", "socket", "image"]
+    ["container", "network", "volume", "socket", "image", "kube"]
         .iter()
         .chain(UNSUPPORTED_EXTENSIONS)
         .any(|e| e.as_bytes() == ext)

@@ -33,11 +33,12 @@ pub(super) fn role(kind: SourceKind) -> Role {
     match kind {
         SourceKind::Container => Role::Leaf,
         SourceKind::Network | SourceKind::Volume | SourceKind::Image => Role::Referenced,
+        // Read first: its unit may be a container's (`a.kube`, `a.container`), and with
+        // `ServiceName=` any name, known before the containers are written.
+        SourceKind::Kube => Role::Referenced,
         SourceKind::Socket => Role::Activator,
         // Not translated yet (their extensions are in UNSUPPORTED_EXTENSIONS).
-        SourceKind::Pod | SourceKind::Build | SourceKind::Kube | SourceKind::Artifact => {
-            Role::Referenced
-        }
+        SourceKind::Pod | SourceKind::Build | SourceKind::Artifact => Role::Referenced,
     }
 }
 
@@ -117,13 +118,6 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
                 .collect();
         }
     }
-    // The units sources become, known before any is read (file names are unique, so only
-    // a referenced source can become the unit a container becomes).
-    let ref_units: HashSet<String> = plan
-        .all()
-        .filter(|(k, _)| role(*k) == Role::Referenced)
-        .map(unit_of)
-        .collect();
     // Sources other units refer to (and sockets) are read first; the others are read by
     // the thread that translates them.
     let first: Vec<&Found> = disc
@@ -157,6 +151,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     {
         sources.insert(s.name.clone(), s);
     }
+    let ref_units = others_units(plan, &sources);
     let no_sockets = BTreeMap::new();
     // Containers are read by the thread that translates them; the rare reference to one
     // (`Network=db.container`) reads it again here.
@@ -238,6 +233,28 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     }
     let write_err = collect(plan, outcomes, &mut run);
     (run, write_err.map_or(Ok(()), Err))
+}
+
+/// The units sources other than containers may become, known before any container is
+/// written: a container's unit is written at once only when it is none of them
+/// ([`stands_alone`]). Not only a referenced kind can become a container's unit: `a.kube`
+/// and `a.container` are both `a.service`, and `ServiceName=` lets a source of any kind
+/// take any name (those read first are named by their real unit name here; the others
+/// by their file name). Two containers can share a unit only through `ServiceName=`,
+/// which `stands_alone` rules out.
+fn others_units(plan: &Plan, sources: &BTreeMap<String, &Source>) -> HashSet<String> {
+    let mut units: HashSet<String> = plan
+        .all()
+        .filter(|(k, _)| *k != SourceKind::Container)
+        .map(unit_of)
+        .collect();
+    units.extend(
+        sources
+            .values()
+            .filter(|s| s.kind != SourceKind::Container)
+            .map(|s| s.unit_name()),
+    );
+    units
 }
 
 /// Translate the sockets (they come first: a service is wired to the sockets that were

@@ -53,7 +53,7 @@ fn bad(origin: &Path, line: usize, msg: impl Into<String>) -> SourceError {
     SourceError::new(origin, line, msg)
 }
 
-const KINDS: &str = ".container, .network, .volume, .image, .socket";
+const KINDS: &str = ".container, .network, .volume, .image, .kube, .socket";
 
 /// Check a name given to a source file (a file's own name, a `FileName=`, a URL's last
 /// segment).
@@ -227,6 +227,7 @@ fn kind_from_section(part: &str) -> Option<SourceKind> {
         SourceKind::Volume,
         SourceKind::Socket,
         SourceKind::Image,
+        SourceKind::Kube,
     ]
     .into_iter()
     .find(|k| first[1..first.len() - 1] == *k.section())

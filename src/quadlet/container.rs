@@ -176,15 +176,15 @@ const HEALTH: &[(&str, &str)] = &[
 
 /// What translating `[Container]` gives besides the argv.
 #[derive(Default)]
-struct Extra {
+pub(crate) struct Extra {
     /// `Requires=`/`After=` units (networks, volumes, containers whose network is used).
-    deps: Vec<String>,
+    pub(crate) deps: Vec<String>,
     /// Host paths of bind mounts (for `RequiresMountsFor=`).
-    mounts_for: Vec<String>,
-    warnings: Vec<SourceError>,
+    pub(crate) mounts_for: Vec<String>,
+    pub(crate) warnings: Vec<SourceError>,
 }
 
-type Argv<'a> = Vec<Cow<'a, str>>;
+pub(crate) type Argv<'a> = Vec<Cow<'a, str>>;
 
 fn push<'a>(a: &mut Argv<'a>, flag: &'static str, v: impl Into<Cow<'a, str>>) {
     a.push(flag.into());
@@ -271,8 +271,8 @@ pub(crate) fn short_name_warning(src: &Source, e: &Entry, image: &str) -> Option
 }
 
 /// `Network=`: `X.network` is the network of that source, `X.container` joins that
-/// container's network (`container:NAME`); both become dependencies.
-fn networks<'a>(
+/// container's network (`container:NAME`); both become dependencies (`.kube` files too).
+pub(crate) fn networks<'a>(
     src: &'a Source,
     sec: &Index<'a>,
     ctx: &Context,
@@ -556,12 +556,14 @@ fn mount(
 }
 
 /// `UserNS=`, `UIDMap=`, ... and the deprecated `RemapUsers=` family (quadlet's
-/// `handleUserMappings`).
-fn user_mappings<'a>(
+/// `handleUserMappings`); `manual`: whether `RemapUsers=manual` is allowed (not in a
+/// `.kube` file, as in quadlet).
+pub(crate) fn user_mappings<'a>(
     src: &'a Source,
     sec: &Index<'a>,
     a: &mut Argv<'a>,
     x: &mut Extra,
+    manual: bool,
 ) -> Result<(), SourceError> {
     let strv =
         |k: &str, x: &mut Extra| values::all_words(src, sec.list(k), Split::Strv, &mut x.warnings);
@@ -608,6 +610,15 @@ fn user_mappings<'a>(
                 };
                 return Err(src.err(line(k), format!("{k}= needs RemapUsers=")));
             }
+        }
+        Some((e, "manual")) if !manual => {
+            return Err(src.err(
+                e.line,
+                format!(
+                    "RemapUsers=manual is not supported in a .{} file: use UserNS=",
+                    src.kind.extension()
+                ),
+            ))
         }
         Some((_, "manual")) => {
             for u in uids {
@@ -846,7 +857,7 @@ fn run_argv<'a>(
             return Err(src.err(line, "Group= needs User= as well"));
         }
     }
-    user_mappings(src, sec, &mut a, &mut x)?;
+    user_mappings(src, sec, &mut a, &mut x, true)?;
     for e in sec.list("Volume") {
         let v = volume(src, e, ctx, &mut x)?;
         push(&mut a, "-v", v);
