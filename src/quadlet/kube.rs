@@ -153,14 +153,15 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     if yamls.is_empty() {
         return Err(src.err(first_yaml.line, "Yaml: no file named"));
     }
-    needs(
-        src,
-        ctx,
-        first_yaml,
-        Version::KUBE,
-        "`podman kube play`",
-        "upgrade podman",
-    )?;
+    if let Some(have) = ctx.podman_version.get().filter(|v| *v < Version::KUBE) {
+        return Err(src.err(
+            first_yaml.line,
+            format!(
+                "a .kube file needs podman {} or newer (`podman kube play`, `kube down`), podman is {have}",
+                Version::KUBE
+            ),
+        ));
+    }
     if yamls.len() > 1 {
         let e = yaml_entries.last().copied().unwrap_or(first_yaml);
         needs(
