@@ -91,6 +91,7 @@ fn bindings(
 ) -> Vec<Binding> {
     let (section, keys): (&str, &[&str]) = match kind {
         SourceKind::Container => ("Container", &["PublishPort"]),
+        SourceKind::Kube => ("Kube", &["PublishPort"]),
         SourceKind::Socket => ("Socket", &["ListenStream", "ListenDatagram"]),
         _ => return Vec::new(), // .network (and any later kind) binds no port
     };
@@ -114,7 +115,7 @@ fn bindings(
                 continue;
             }
             let ports = match kind {
-                SourceKind::Container => publish_host_ports(&e.value),
+                SourceKind::Container | SourceKind::Kube => publish_host_ports(&e.value),
                 _ => listen_port(&e.value).map(|p| (p, p)),
             };
             if let Some(ports) = ports {
@@ -166,7 +167,7 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
             format!("ports {}-{}", b.ports.0, b.ports.1)
         };
         let who = match b.kind {
-            SourceKind::Container => "rootless podman",
+            SourceKind::Container | SourceKind::Kube => "rootless podman",
             _ => "the user manager",
         };
         let stem = b
@@ -179,6 +180,11 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
                 "or let the system manager bind it: move {src} to /etc/systemd/system/{stem}.socket and run the service it activates as /etc/systemd/system/{stem}.service with User={user} (podman still runs rootless and receives the socket)",
                 src = b.source.display(),
                 user = env.user
+            ),
+            // `kube play` takes no socket from systemd.
+            SourceKind::Kube => format!(
+                "or publish it from port {start} on ({key}=, or hostPort: in the YAML file)",
+                key = b.key
             ),
             _ => format!(
                 "or socket-activate it from the system manager instead of {key}=: /etc/systemd/system/{stem}.socket with ListenStream={port} and /etc/systemd/system/{stem}.service with User={user} running the container (podman still runs rootless and receives the socket)",
