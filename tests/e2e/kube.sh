@@ -150,7 +150,7 @@ unit_line() { u systemctl --user cat web.service | grep "^$1="; }
 echo "== linger boot"
 check "web.service active after linger boot" within 240 is active web.service \
     || u journalctl --user --no-pager -u web.service -u e2e-import.service -u kn-network.service | tail -30
-echo "MEASURED web.service from start to READY at linger boot (kube play, the infra image built from catatonit on first use): $(( ($(prop ActiveEnterTimestampMonotonic web.service) - $(prop InactiveExitTimestampMonotonic web.service)) / 1000 )) ms"
+echo "MEASURED web.service from start to READY at linger boot (kube play of a pod with its infra and service containers): $(( ($(prop ActiveEnterTimestampMonotonic web.service) - $(prop InactiveExitTimestampMonotonic web.service)) / 1000 )) ms"
 check "kn-network.service (its Network=kn.network) active, e2e-import.service too" \
     eval 'is active kn-network.service && is active e2e-import.service'
 check "ExecStart: kube play --replace --service-container=true, the network's name, the ConfigMap's path" \
