@@ -125,7 +125,7 @@ sb wait-user >/dev/null 2>&1
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 get() { sb exec curl -sS --http0.9 --max-time 10 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }
 # (through rootlessport: the container sees the network's gateway as the peer)
-answers() { get 18081 | grep -q 'PID=1 PEER='; }
+answers() { get 18081 | grep 'PID=1 PEER=' >/dev/null; }
 Q=/home/tester/.config/containers/systemd
 exec 3>&1   # the suite's own stdout, for notes from inside a check
 # no_restart UNIT: started the first time, or restarted only after podman 4.3's notify
@@ -156,7 +156,7 @@ check "kn-network.service (its Network=kn.network) active, e2e-import.service to
 check "ExecStart: kube play --replace --service-container=true, the network's name, the ConfigMap's path" \
     eval 'l=$(unit_line ExecStart) && grep -q " kube play --replace --service-container=true " <<<"$l" && grep -q -- "--network systemd-kn " <<<"$l" && grep -q -- "--configmap $Q/cm.yml $Q/web.yml$" <<<"$l"'
 check "on podman 4.3.1: no --service-exit-code-propagation (=none is its behaviour), kube down without --force" \
-    eval '! unit_line ExecStart | grep -q -- --service-exit-code-propagation && [ "$(unit_line ExecStopPost)" = "ExecStopPost=/usr/bin/podman kube down $Q/web.yml" ]'
+    eval '! unit_line ExecStart | grep -- --service-exit-code-propagation >/dev/null && [ "$(unit_line ExecStopPost)" = "ExecStopPost=/usr/bin/podman kube down $Q/web.yml" ]'
 check "the pod answers on its published port (hostPort 18081)" within 30 answers
 check "its container got the ConfigMap's value (ConfigMap=cm.yml, relative to the source)" \
     eval '[ "$(u podman exec web-srv /bin/sh -c "echo \$GREETING")" = hello-from-configmap ]'
