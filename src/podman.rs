@@ -33,6 +33,19 @@ impl Version {
     /// The first podman with `--sdnotify=healthy` (4.3.1 answers `invalid sdnotify value
     /// "healthy": must be container, conmon or ignore`).
     pub const SDNOTIFY_HEALTHY: Version = Version(5, 0, 0);
+    /// The first podman with `podman kube play`/`kube down` (4.2 has only `play kube`);
+    /// its hidden `--service-container` is there (podman's own `podman-kube@.service` of
+    /// 4.3.1 uses it).
+    pub const KUBE: Version = Version(4, 3, 0);
+    /// The first podman with `kube play --publish` (4.3.1 answers `unknown flag: --publish`).
+    pub const KUBE_PUBLISH: Version = Version(4, 4, 0);
+    /// The first podman with `kube down --force` (4.3.1's `kube down` has no flags).
+    pub const KUBE_DOWN_FORCE: Version = Version(4, 4, 0);
+    /// The first podman with `kube play --service-exit-code-propagation`.
+    pub const KUBE_EXIT_CODE: Version = Version(4, 6, 0);
+    /// The first podman whose `kube play`/`kube down` take several files (before: exactly
+    /// one argument).
+    pub const KUBE_FILES: Version = Version(5, 7, 0);
 
     /// `4.3.1`, `4.3`, `5.0.0-rc1`, `podman version 4.3.1`: the first dotted number.
     pub fn parse(s: &str) -> Option<Version> {

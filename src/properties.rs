@@ -32,7 +32,7 @@ pub fn exec_roundtrip(data: &[u8]) {
 }
 
 /// The kinds a fuzz input's first byte selects.
-pub const KINDS: [SourceKind; 7] = [
+pub const KINDS: [SourceKind; 8] = [
     SourceKind::Container,
     SourceKind::Network,
     SourceKind::Volume,
@@ -40,6 +40,7 @@ pub const KINDS: [SourceKind; 7] = [
     SourceKind::Image,
     SourceKind::Build,
     SourceKind::Pod,
+    SourceKind::Kube,
 ];
 
 /// Bytes (first byte: the kind) -> source -> units: see [`translate_contained`].

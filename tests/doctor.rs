@@ -449,6 +449,30 @@ fn cgroup_controllers_missing() {
 }
 
 #[test]
+fn privileged_ports_of_kube_files() {
+    let s = Sandbox::new("kube-ports");
+    s.write(
+        "home/.config/containers/systemd/pod.kube",
+        "[Kube]\nYaml=pod.yml\nPublishPort=127.0.0.1:80:8080\nPublishPort=8080:8080\n",
+    );
+    let r = s.run();
+    assert_eq!(r.code, Some(1));
+    let v = r.all("ports.privileged");
+    assert_eq!(v.len(), 1, "{}", r.text);
+    assert!(
+        v[0]["summary"].contains("pod.kube:3: PublishPort=127.0.0.1:80:8080 binds port 80"),
+        "{:?}",
+        v[0]
+    );
+    assert!(v[0]["summary"].contains("rootless podman cannot bind it"));
+    assert!(
+        v[0]["fix"].contains("or publish it from port 1024 on"),
+        "{:?}",
+        v[0]
+    );
+}
+
+#[test]
 fn privileged_ports() {
     let s = Sandbox::new("ports");
     s.write(

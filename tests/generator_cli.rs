@@ -515,8 +515,9 @@ fn check_file_checks_that_file_with_its_drop_ins() {
         let o = rootlet(&["check".as_ref(), p.as_ref()]);
         assert_eq!(o.status.code(), Some(1), "{p}");
         assert!(
-            stderr(&o)
-                .contains("not a .container, .network, .volume, .image, .pod or .socket file"),
+            stderr(&o).contains(
+                "not a .container, .network, .volume, .image, .build, .pod, .kube or .socket file"
+            ),
             "{}",
             stderr(&o)
         );
@@ -575,8 +576,12 @@ fn missing_source_directories_and_skipped_files_are_said() {
         stderr(&o)
     );
     let t = Tmp::new("skipped");
-    t.write("src/a.container", GOOD)
-        .write("src/k.kube", "[Kube]\n");
+    // A kind quadlet reads that rootlet does not translate (yet), if any is left.
+    let untranslated = rootlet::quadlet::UNSUPPORTED_EXTENSIONS.first();
+    t.write("src/a.container", GOOD);
+    if let Some(ext) = untranslated {
+        t.write(&format!("src/k.{ext}"), "[X]\n");
+    }
     use std::os::unix::ffi::OsStrExt;
     fs::write(
         t.0.join(std::ffi::OsStr::from_bytes(b"src/n\xff.container")),
@@ -586,7 +591,12 @@ fn missing_source_directories_and_skipped_files_are_said() {
     let o = generator(&t.0.join("src"), &t.0.join("normal"));
     assert!(o.status.success());
     let e = stderr(&o);
-    assert!(e.contains("k.kube: .kube files are not translated"), "{e}");
+    if let Some(ext) = untranslated {
+        assert!(
+            e.contains(&format!("k.{ext}: .{ext} files are not translated")),
+            "{e}"
+        );
+    }
     assert!(
         e.contains("n\\xff.container: name is not valid UTF-8: skipped"),
         "{e}"

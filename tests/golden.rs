@@ -300,6 +300,14 @@ golden! {
     case_75_podman43_build => "75-podman43-build",
     case_76_build_network_wait => "76-build-network-wait",
     case_77_build_dropins_templates => "77-build-dropins-templates",
+    case_80_kube_basic => "80-kube-basic",
+    case_81_kube_keys => "81-kube-keys",
+    case_82_kube_references => "82-kube-references",
+    case_83_kube_clashes => "83-kube-clashes",
+    case_84_kube_errors => "84-kube-errors",
+    case_85_kube_podman43 => "85-kube-podman43",
+    case_86_kube_podman46 => "86-kube-podman46",
+    case_87_kube_podman42 => "87-kube-podman42",
 }
 
 #[test]

@@ -266,7 +266,8 @@ fn a_bad_file_among_good_ones_writes_nothing() {
     assert!(err.contains("app/b.container:3: unknown key"), "{err}");
     assert!(e.sources().is_empty());
     assert_eq!(e.apps(), "");
-    // Not a quadlet file, a missing file, an unsupported kind: each reported, nothing written.
+    // Not a quadlet file, a missing file: each reported, nothing written; so for a file that
+    // does not translate.
     e.write("in/notes.txt", "x");
     e.write("in/p.kube", "[Kube]\n");
     let err = failed(&e.run(&[
@@ -275,14 +276,15 @@ fn a_bad_file_among_good_ones_writes_nothing() {
         good.to_str().unwrap(),
         "in/notes.txt",
         "in/missing.container",
-        "in/p.kube",
     ]));
     assert!(
         err.contains("in/notes.txt: notes.txt: not a quadlet file"),
         "{err}"
     );
     assert!(err.contains("in/missing.container: "), "{err}");
-    assert!(err.contains(".kube files are not translated"), "{err}");
+    assert!(e.sources().is_empty());
+    let err = failed(&e.run(&["add", "--no-reload", good.to_str().unwrap(), "in/p.kube"]));
+    assert!(err.contains("p.kube:1: [Kube] needs Yaml="), "{err}");
     assert!(e.sources().is_empty());
     // A reference to a network that does not exist anywhere fails like `rootlet check`.
     let r = e.write(

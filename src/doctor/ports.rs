@@ -92,6 +92,7 @@ fn bindings(
     let (section, keys): (&str, &[&str]) = match kind {
         SourceKind::Container => ("Container", &["PublishPort"]),
         SourceKind::Pod => ("Pod", &["PublishPort"]),
+        SourceKind::Kube => ("Kube", &["PublishPort"]),
         SourceKind::Socket => ("Socket", &["ListenStream", "ListenDatagram"]),
         _ => return Vec::new(), // .network (and any later kind) binds no port
     };
@@ -115,7 +116,9 @@ fn bindings(
                 continue;
             }
             let ports = match kind {
-                SourceKind::Container | SourceKind::Pod => publish_host_ports(&e.value),
+                SourceKind::Container | SourceKind::Pod | SourceKind::Kube => {
+                    publish_host_ports(&e.value)
+                }
                 _ => listen_port(&e.value).map(|p| (p, p)),
             };
             if let Some(ports) = ports {
@@ -167,7 +170,7 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
             format!("ports {}-{}", b.ports.0, b.ports.1)
         };
         let who = match b.kind {
-            SourceKind::Container | SourceKind::Pod => "rootless podman",
+            SourceKind::Container | SourceKind::Pod | SourceKind::Kube => "rootless podman",
             _ => "the user manager",
         };
         let stem = b
@@ -180,6 +183,11 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
                 "or let the system manager bind it: move {src} to /etc/systemd/system/{stem}.socket and run the service it activates as /etc/systemd/system/{stem}.service with User={user} (podman still runs rootless and receives the socket)",
                 src = b.source.display(),
                 user = env.user
+            ),
+            // `kube play` takes no socket from systemd.
+            SourceKind::Kube => format!(
+                "or publish it from port {start} on ({key}=, or hostPort: in the YAML file)",
+                key = b.key
             ),
             _ => format!(
                 "or socket-activate it from the system manager instead of {key}=: /etc/systemd/system/{stem}.socket with ListenStream={port} and /etc/systemd/system/{stem}.service with User={user} running the container (podman still runs rootless and receives the socket)",

@@ -80,7 +80,8 @@ pub(super) fn settle(
 }
 
 /// Whether `g` can be written before the others are made: it is a container's unit,
-/// named after it and not the unit of a network or volume too (`ref_units`); it is not an
+/// named after it and not a unit a source of another kind may become (`ref_units`: a
+/// `.kube`'s, a network's `ServiceName=`); it is not an
 /// instance (a template's `DefaultInstance=` link could name it); and its only symlinks are
 /// `X.wants/NAME`-like ones named after itself (no `Alias=`). No other unit can then claim
 /// a path it writes.

@@ -37,10 +37,13 @@ pub(super) fn role(kind: SourceKind) -> Role {
         | SourceKind::Volume
         | SourceKind::Image
         | SourceKind::Build
-        | SourceKind::Pod => Role::Referenced,
+        | SourceKind::Pod
+        | SourceKind::Kube => Role::Referenced,
         SourceKind::Socket => Role::Activator,
+        // (`.kube`: read first, its unit may be a container's, `a.kube` and `a.container`,
+        // and with `ServiceName=` any name, known before the containers are written.)
         // Not translated yet (their extensions are in UNSUPPORTED_EXTENSIONS).
-        SourceKind::Kube | SourceKind::Artifact => Role::Referenced,
+        SourceKind::Artifact => Role::Referenced,
     }
 }
 
@@ -128,13 +131,6 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
                 .collect();
         }
     }
-    // The units sources become, known before any is read (file names are unique, so only
-    // a referenced source can become the unit a container becomes).
-    let ref_units: HashSet<String> = plan
-        .all()
-        .filter(|(k, _)| role(*k) == Role::Referenced)
-        .map(unit_of)
-        .collect();
     let has_pods = plan.all().any(|(k, _)| k == SourceKind::Pod);
     // Sources other units refer to (and sockets) are read first; the others are read by
     // the thread that translates them.
@@ -169,6 +165,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     {
         sources.insert(s.name.clone(), s);
     }
+    let ref_units = others_units(plan, &sources);
     let no_sockets = BTreeMap::new();
     // Containers are read by the thread that translates them; the rare reference to one
     // (`Network=db.container`) reads it again here.
@@ -256,6 +253,28 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     }
     let write_err = collect(plan, outcomes, &mut run);
     (run, write_err.map_or(Ok(()), Err))
+}
+
+/// The units sources other than containers may become, known before any container is
+/// written: a container's unit is written at once only when it is none of them
+/// ([`stands_alone`]). Not only a referenced kind can become a container's unit: `a.kube`
+/// and `a.container` are both `a.service`, and `ServiceName=` lets a source of any kind
+/// take any name (those read first are named by their real unit name here; the others
+/// by their file name). Two containers can share a unit only through `ServiceName=`,
+/// which `stands_alone` rules out.
+fn others_units(plan: &Plan, sources: &BTreeMap<String, &Source>) -> HashSet<String> {
+    let mut units: HashSet<String> = plan
+        .all()
+        .filter(|(k, _)| *k != SourceKind::Container)
+        .map(unit_of)
+        .collect();
+    units.extend(
+        sources
+            .values()
+            .filter(|s| s.kind != SourceKind::Container)
+            .map(|s| s.unit_name()),
+    );
+    units
 }
 
 /// Translate the sockets (they come first: a service is wired to the sockets that were

@@ -53,7 +53,7 @@ fn bad(origin: &Path, line: usize, msg: impl Into<String>) -> SourceError {
     SourceError::new(origin, line, msg)
 }
 
-const KINDS: &str = ".container, .network, .volume, .image, .build, .pod, .socket";
+const KINDS: &str = ".container, .network, .volume, .image, .build, .pod, .kube, .socket";
 
 /// Check a name given to a source file (a file's own name, a `FileName=`, a URL's last
 /// segment).
@@ -229,6 +229,7 @@ fn kind_from_section(part: &str) -> Option<SourceKind> {
         SourceKind::Image,
         SourceKind::Build,
         SourceKind::Pod,
+        SourceKind::Kube,
     ]
     .into_iter()
     .find(|k| first[1..first.len() - 1] == *k.section())

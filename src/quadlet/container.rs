@@ -246,7 +246,7 @@ pub(crate) fn short_name_warning(src: &Source, e: &Entry, image: &str) -> Option
 }
 
 /// `Network=`: `X.network` is the network of that source, `X.container` joins that
-/// container's network (`container:NAME`); both become dependencies. (Also a `.build`'s.)
+/// container's network (`container:NAME`); both become dependencies. (Also a `.build`'s and a `.kube`'s.)
 pub(crate) fn networks<'a>(
     src: &'a Source,
     sec: &Index<'a>,
@@ -546,12 +546,14 @@ fn mount(
 }
 
 /// `UserNS=`, `UIDMap=`, ... and the deprecated `RemapUsers=` family (quadlet's
-/// `handleUserMappings`).
+/// `handleUserMappings`); `manual`: whether `RemapUsers=manual` is allowed (not in a
+/// `.kube` file, as in quadlet).
 pub(crate) fn user_mappings<'a>(
     src: &'a Source,
     sec: &Index<'a>,
     a: &mut Argv<'a>,
     x: &mut Extra,
+    manual: bool,
 ) -> Result<(), SourceError> {
     let strv =
         |k: &str, x: &mut Extra| values::all_words(src, sec.list(k), Split::Strv, &mut x.warnings);
@@ -598,6 +600,15 @@ pub(crate) fn user_mappings<'a>(
                 };
                 return Err(src.err(line(k), format!("{k}= needs RemapUsers=")));
             }
+        }
+        Some((e, "manual")) if !manual => {
+            return Err(src.err(
+                e.line,
+                format!(
+                    "RemapUsers=manual is not supported in a .{} file: use UserNS=",
+                    src.kind.extension()
+                ),
+            ))
         }
         Some((_, "manual")) => {
             for u in uids {
@@ -836,7 +847,7 @@ fn run_argv<'a>(
             return Err(src.err(line, "Group= needs User= as well"));
         }
     }
-    user_mappings(src, sec, &mut a, &mut x)?;
+    user_mappings(src, sec, &mut a, &mut x, true)?;
     for e in sec.list("Volume") {
         let v = volume(src, e, ctx, &mut x)?;
         push(&mut a, "-v", v);

@@ -1,11 +1,12 @@
 //! Translation of quadlet-compatible sources (`.container`, `.network`, `.volume`,
-//! `.image`, `.build`, `.pod`) and of `.socket` files into systemd user units, with quadlet 5.8's semantics.
+//! `.image`, `.build`, `.pod`, `.kube`) and of `.socket` files into systemd user units, with quadlet 5.8's semantics.
 //!
 //! Each kind has one row in [`KINDS`] (`kinds.rs`: extension, sections, unit-name rule,
 //! key set, translate fn) and one file with its translation; `values.rs` reads values the
 //! way quadlet's parser does. Sections the translation does not own (`[Unit]`,
 //! `[Service]`, `[Install]`, ...) pass through; the source section itself is kept as
-//! `[X-Container]` / `[X-Network]` / `[X-Volume]` / `[X-Image]`, as quadlet does.
+//! `[X-Container]` / `[X-Network]` / `[X-Volume]` / `[X-Image]` / `[X-Kube]`, as quadlet
+//! does.
 
 pub mod artifact;
 pub mod build;
@@ -75,7 +76,7 @@ impl SourceKind {
 
 /// Extensions quadlet reads that rootlet does not translate (yet): reported, not dropped
 /// silently; a reference to one of them is an error.
-pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["kube", "artifact"];
+pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["artifact"];
 
 /// One parsed source file.
 #[derive(Debug, Clone)]
@@ -906,7 +907,7 @@ mod tests {
             ("c.volume", "[Volume]\nDriver=image\nImage=x.build\n"),
         ]);
         assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors[0].starts_with("/q/a.container:2: After: `x.kube` is a .kube file"));
+        assert!(errors[0].starts_with("/q/a.container:2: After: `x.kube` names no .kube file"));
         assert!(errors[1].starts_with("/q/b.container:2: Wants: `gone.network` names no .network"));
         assert!(errors[2].starts_with("/q/c.volume:3: Image: `x.build` names no .build file"));
     }

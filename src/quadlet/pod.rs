@@ -195,7 +195,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         .map(Cow::Borrowed),
     );
     a.push(last(&sec, "ExitPolicy").map_or("stop", |(_, v)| v).into());
-    container::user_mappings(src, &sec, &mut a, &mut x)?;
+    container::user_mappings(src, &sec, &mut a, &mut x, true)?;
     for e in sec.list("PublishPort") {
         container::push(&mut a, "--publish", values::single(src, e)?);
     }
