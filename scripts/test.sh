@@ -89,6 +89,7 @@ else
     suite "the .deb installed with dpkg into a real systemd (linger boot)" \
         env ROOTLET_DEB="$(ls "$PWD"/target/packages/test/rootlet_*.deb 2>/dev/null | head -1)" "$copy/tests/e2e/deb.sh"
     suite "rootless Docker at linger boot, the network 25 s late (tests/e2e/docker.sh)" "$copy/tests/e2e/docker.sh"
+    suite "systemctl --user enable of install --user units survives a reboot (tests/e2e/reboot.sh)" "$copy/tests/e2e/reboot.sh"
     if [ ${#failed[@]} -gt 0 ]; then
         printf '!! end-to-end suite failed: %s\n' "${failed[@]}" >&2
         exit 1
