@@ -172,9 +172,13 @@ check "uninstall --user leaves the user's enable links (dangling) and says how t
     out=$(u rootlet uninstall --user 2>&1) && links_kept && ! sb exec test -e "$OUT/web.service" &&
     grep "systemctl --user disable web.service. removes it" <<<"$out" >/dev/null &&
     grep "systemctl --user disable echo@18081.service. removes it" <<<"$out" >/dev/null'
-check "systemctl --user disable removes a dangling link" eval '
+check "rootlet doctor reports them, with the command that removes them" eval '
+    out=$(u rootlet doctor 2>&1); grep "^warning: 2 link(s) .*\[rootlet.enable-links\]" <<<"$out" >/dev/null &&
+    grep "^    systemctl --user disable echo@18081.service web.service$" <<<"$out" >/dev/null'
+check "systemctl --user disable removes a dangling link; doctor is content" eval '
     u systemctl --user disable web.service echo@18081.service &&
-    ! sb exec test -L "$WANTS/web.service" && ! sb exec test -L "$WANTS/echo@18081.service"'
+    ! sb exec test -L "$WANTS/web.service" && ! sb exec test -L "$WANTS/echo@18081.service" &&
+    ! grep rootlet.enable-links <<<"$(u rootlet doctor 2>&1)" >/dev/null'
 
 printf 'reboot suite: %.0fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
 echo "$PASS passed, $FAIL failed"

@@ -15,7 +15,7 @@
 #   sandbox.sh reboot               # (E2E_DISK=1 sandboxes) `systemctl poweroff` inside, wait
 #                                   # for PID 1 to exit cleanly, boot again on the same disk
 #   sandbox.sh clean                # remove the host-side state (logs, disk) of a stopped sandbox
-#   sandbox.sh selftest             # boot, a few checks, shutdown
+#   sandbox.sh selftest             # boot, a few checks (E2E_DISK=1: and a reboot), shutdown
 #
 # Env: E2E_NAME (default `sandbox`): a sandbox's identity. Its host-side state is
 #        $E2E/state/$E2E_NAME and its cgroup e2e-$E2E_NAME, so sandboxes with distinct
@@ -351,6 +351,12 @@ clean() {
 }
 
 # ------------------------------------------------------------------------------ selftest
+reboot_check() {
+    local p; p=$(pid1)
+    inside sh -c 'echo 1 > /var/lib/e2e-selftest; echo 1 > /run/e2e-selftest'
+    reboot_ && [ "$(pid1)" != "$p" ] && [ ! -d "/proc/$p" ] && inside test -e /var/lib/e2e-selftest &&
+        ! inside test -e /run/e2e-selftest && wait_user
+}
 # The basics every suite relies on; the suites (tests/e2e/run.sh, scripts/e2e-*.sh) test
 # rootlet itself.
 selftest() {
@@ -366,6 +372,9 @@ selftest() {
     t "rootful docker/containerd masked" sh -c "for u in docker.service docker.socket containerd.service; do [ \"\$('$SELF' exec systemctl is-enabled \$u </dev/null)\" = masked ] || exit 1; done"
     if command -v podman >/dev/null; then
         t "rootless podman answers" as_user podman info --format '{{.Host.CgroupsVersion}}'
+    fi
+    if [ "${E2E_DISK:-0}" = 1 ]; then
+        t "reboot: a new PID 1 on the same disk, a fresh /run, the user manager back" reboot_check
     fi
     trap - EXIT
     shutdown || fails=$((fails+1))
