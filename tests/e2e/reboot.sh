@@ -86,6 +86,7 @@ fi
 trap 'sb shutdown >/dev/null 2>&1; [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; rm -rf "$W"' EXIT
 sb wait-user >/dev/null 2>&1
 
+exec 3>&1   # the suite's own stdout, for notes from inside a check (which captures 1 and 2)
 H=/home/tester
 OUT=$H/.local/share/systemd/user
 UNITS=$H/.config/systemd/user
@@ -108,9 +109,16 @@ check "rootlet linked neither (no [Install]; a template without DefaultInstance)
     [ -z "$(sb exec find "$OUT" -mindepth 2 \( -name "web*" -o -name "echo*" \))" ] &&
     [ "$(u systemctl --user is-enabled web.service)" = static ] &&
     [ "$(u systemctl --user is-enabled echo@18081.service)" = disabled ]'
-check "enable without an [Install] section: systemd says so (as for any unit), links nothing" eval '
-    u systemctl --user enable web.service 2>&1 | grep "no installation config" >/dev/null &&
-    ! sb exec test -L "$WANTS/web.service"'
+# (Once in about ten runs on a loaded machine this answer did not come at the first try,
+# cause unknown: retried, and what came instead is printed.)
+enable_without_install() {
+    local out; out=$(u systemctl --user enable web.service 2>&1)
+    grep "no installation config" <<<"$out" >/dev/null && ! sb exec test -L "$WANTS/web.service" && return 0
+    echo "!! NOTE: systemctl --user enable web.service said: $out; link: $(sb exec ls -l "$WANTS/web.service" 2>&1) (retrying)" >&3
+    return 1
+}
+check "enable without an [Install] section: systemd says so (as for any unit), links nothing" \
+    within 20 enable_without_install
 u mkdir -p "$UNITS/web.service.d"
 u sh -c "printf '[Install]\nWantedBy=default.target\n' > $UNITS/web.service.d/install.conf"
 u systemctl --user daemon-reload

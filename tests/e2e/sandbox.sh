@@ -62,7 +62,9 @@ alive() { local p; p=$(pid1) && [ -n "$p" ] && [ -d "/proc/$p" ] &&
           [ "$(readlink "/proc/$p/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]; }
 
 # On disk (E2E_DISK=1): the overlay's upper and work directories and /home, kept across
-# `reboot`. Set for stage 2 by boot() only (never taken from the caller's environment).
+# `reboot`. Whether stage 2 uses it is boot()'s choice (__E2E_DISK, set there whatever the
+# caller's environment holds). The directory is seen inside through the lower layer (the
+# host's /), as the rest of $STATE is; nothing there writes to it.
 DISK=$STATE/disk
 
 # ------------------------------------------------------------------------------ stage 2
