@@ -708,6 +708,26 @@ fn quadlet_generator_beside_ours_and_no_root_install() {
     r_ok(&s.run(), "rootlet.generator");
 }
 
+#[test]
+fn dangling_enable_links() {
+    let s = Sandbox::new("enable");
+    let unit = s.dir.join("home/.local/share/systemd/user/web.service");
+    s.symlink(
+        unit.to_str().unwrap(),
+        "home/.config/systemd/user/default.target.wants/web.service",
+    );
+    let r = s.run();
+    let f = r.get("rootlet.enable-links", "warning");
+    assert!(
+        f["fix"] == "systemctl --user disable web.service"
+            && f["summary"].contains("default.target.wants/web.service ->"),
+        "{f:?}"
+    );
+    // The unit there again: nothing to say.
+    s.write("home/.local/share/systemd/user/web.service", "[Service]\n");
+    assert!(s.run().all("rootlet.enable-links").is_empty());
+}
+
 fn r_ok(r: &Report, id: &str) {
     r.get(id, "ok");
 }

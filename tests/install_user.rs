@@ -1589,3 +1589,69 @@ ls -a "$OUT" > "$T/ls"
     let ls = fs::read_to_string(t.0.join("ls")).unwrap();
     assert!(ls.contains("web.service") && !ls.contains(".tmp"), "{ls}");
 }
+
+/// `systemctl --user enable` of a generated unit makes a link in `~/.config/systemd/user`
+/// (a directory rootlet installs into) to the real file in `~/.local/share/systemd/user`:
+/// the user's, so regenerate and a second install keep it; when uninstall (or a removed
+/// source) takes the unit away, the dangling link stays and is reported.
+#[test]
+fn enable_links_are_the_users_kept_and_reported() {
+    let t = Tmp::new("enable");
+    t.write(&format!("{QUADLET}/db.container"), DB);
+    t.write(
+        &format!("{QUADLET}/web@.container"),
+        "[Container]\nImage=localhost/web\n[Install]\nWantedBy=default.target\n",
+    );
+    ok(&t.rootlet(&["install", "--user"]));
+    let out = t.home().join(OUT);
+    let wants = t.home().join(UNITS).join("default.target.wants");
+    // As systemctl 252 writes them: absolute targets.
+    let links = [
+        ("db.service", out.join("db.service")),
+        ("web@a.service", out.join("web@.service")),
+    ];
+    for (l, target) in &links {
+        assert!(target.is_file(), "{}", target.display());
+        std::os::unix::fs::symlink(target, wants.join(l)).unwrap();
+    }
+    let kept = |when: &str| {
+        for (l, target) in &links {
+            assert_eq!(
+                fs::read_link(wants.join(l)).ok().as_ref(),
+                Some(target),
+                "{l} after {when}"
+            );
+        }
+    };
+    ok(&run_service(&t));
+    ok(&t.rootlet(&["regenerate"]));
+    kept("regenerate");
+    ok(&t.rootlet(&["install", "--user"]));
+    kept("a second install");
+    // A source removed: its unit goes, the link stays, reported.
+    fs::remove_file(t.home().join(QUADLET).join("db.container")).unwrap();
+    let err = ok(&t.rootlet(&["regenerate"]));
+    kept("a removed source");
+    assert!(!out.join("db.service").exists());
+    assert!(
+        err.contains("default.target.wants/db.service")
+            && err.contains("systemctl --user disable db.service"),
+        "{err}"
+    );
+    assert!(!err.contains("web@a.service"), "{err}");
+    let err = ok(&t.rootlet(&["uninstall", "--user"]));
+    kept("uninstall");
+    for l in ["db.service", "web@a.service"] {
+        assert!(
+            err.contains(&format!("systemctl --user disable {l}` removes it")),
+            "{l}: {err}"
+        );
+    }
+    assert_eq!(
+        rootlet::install::dangling_links(&t.home().join(UNITS), &out)
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect::<Vec<_>>(),
+        vec![wants.join("db.service"), wants.join("web@a.service")]
+    );
+}

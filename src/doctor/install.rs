@@ -15,6 +15,44 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
     quadlet_generator(env, out);
     wait_unit(env, out);
     sources(env, out);
+    enable_links(env, out);
+}
+
+/// The user's links (`systemctl --user enable`) in `~/.config/systemd/user` to units of
+/// the no-root install that are gone (`uninstall --user`, a removed source): rootlet left
+/// them alone, as the user's; said only when there are some.
+fn enable_links(env: &Env, out: &mut Vec<Finding>) {
+    let (Some(config), Some(data)) = (env.config_dir(), env.data_dir()) else {
+        return;
+    };
+    let found =
+        crate::install::dangling_links(&config.join("systemd/user"), &data.join("systemd/user"));
+    if found.is_empty() {
+        return;
+    }
+    let links: Vec<String> = found
+        .iter()
+        .map(|(l, t)| format!("{} -> {}", l.display(), t.display()))
+        .collect();
+    let names: Vec<String> = found
+        .iter()
+        .map(|(l, _)| {
+            l.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    out.push(Finding::warning(
+        "rootlet.enable-links",
+        format!(
+            "{} link(s) of `systemctl --user enable` point at generated units that are gone \
+             (uninstalled, or their source removed): {}",
+            found.len(),
+            links.join(", ")
+        ),
+        format!("systemctl --user disable {}", names.join(" ")),
+    ));
 }
 
 fn generator_installed(env: &Env, out: &mut Vec<Finding>) {

@@ -588,3 +588,61 @@ pub fn uninstall(layout: &Layout, lock: Lock) -> Result<Uninstalled, Error> {
     }
     Ok(r)
 }
+
+/// The user's own links in `unit_dir` to units in `output_dir` that are no longer there:
+/// what `systemctl --user enable` made (at the top of `unit_dir` for an `Alias=`, in its
+/// `X.wants/`, `X.requires/` and `X.upholds/` directories otherwise) for a unit that
+/// `uninstall` or a removed source took away. They are not rootlet's and are left alone;
+/// this only finds them, to say so (`systemctl --user disable NAME` removes them). Links
+/// are read, never followed, except to see whether their target is there. Sorted:
+/// `(link, target)`.
+pub fn dangling_links(unit_dir: &Path, output_dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    fn scan(dir: &Path, output_dir: &Path, depth: u8, found: &mut Vec<(PathBuf, PathBuf)>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            let path = e.path();
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if ft.is_dir() && depth == 0 {
+                if [".wants", ".requires", ".upholds"]
+                    .iter()
+                    .any(|s| name.ends_with(s))
+                {
+                    scan(&path, output_dir, 1, found);
+                }
+                continue;
+            }
+            if !ft.is_symlink() {
+                continue;
+            }
+            let Ok(target) = std::fs::read_link(&path) else {
+                continue;
+            };
+            let resolved = lexical(&dir.join(&target));
+            if resolved.starts_with(output_dir) && !resolved.exists() {
+                found.push((path, target));
+            }
+        }
+    }
+    // `..` taken away by name, as `systemctl` writes links (no symlink in between).
+    fn lexical(p: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    let mut found = Vec::new();
+    scan(unit_dir, &lexical(output_dir), 0, &mut found);
+    found.sort();
+    found
+}

@@ -12,8 +12,10 @@
 #   sandbox.sh put SRC DEST [MODE]  # copy a host file into the running sandbox (as root)
 #   sandbox.sh wait-user            # wait until the user's systemd finished starting
 #   sandbox.sh shutdown             # clean poweroff (SIGRTMIN+4), SIGKILL fallback, leak check
-#   sandbox.sh clean                # remove the host-side state (logs) of a stopped sandbox
-#   sandbox.sh selftest             # boot, a few checks, shutdown
+#   sandbox.sh reboot               # (E2E_DISK=1 sandboxes) `systemctl poweroff` inside, wait
+#                                   # for PID 1 to exit cleanly, boot again on the same disk
+#   sandbox.sh clean                # remove the host-side state (logs, disk) of a stopped sandbox
+#   sandbox.sh selftest             # boot, a few checks (E2E_DISK=1: and a reboot), shutdown
 #
 # Env: E2E_NAME (default `sandbox`): a sandbox's identity. Its host-side state is
 #        $E2E/state/$E2E_NAME and its cgroup e2e-$E2E_NAME, so sandboxes with distinct
@@ -22,6 +24,9 @@
 #      E2E_PROVISION=script: run with bash before boot, with ROOT=<sandbox root>, TEST_USER,
 #        TEST_UID and the caller's environment; it must write only under $ROOT.
 #      E2E_LINGER=0: no linger file at boot. TEST_USER/TEST_UID: tester/1500.
+#      E2E_DISK=1 (at `boot`): the writable layer and /home live on disk, in
+#        $E2E/state/$E2E_NAME/disk (a fresh one: an old one is removed), so that they
+#        survive `reboot`; `clean` removes them. Without it (the default) they are tmpfs.
 #
 # The sandbox sees the host's / as it was (read-only lower layer) but has its own /tmp,
 # /run, /home and /dev. A file the test user needs goes in through E2E_PROVISION or `put`,
@@ -44,6 +49,7 @@ CG=$CGV2/e2e-$NAME              # the sandbox's cgroup subtree = root of its cgr
 TEST_USER=${TEST_USER:-tester}
 TEST_UID=${TEST_UID:-1500}
 SELF=$(readlink -f "$0")
+REBOOTING=0                     # set by reboot() only
 
 log() { printf '[e2e %s %(%T)T] %s\n' "$NAME" -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -55,6 +61,12 @@ pid1() { cat "$STATE/pid1" 2>/dev/null; }
 alive() { local p; p=$(pid1) && [ -n "$p" ] && [ -d "/proc/$p" ] &&
           [ "$(readlink "/proc/$p/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]; }
 
+# On disk (E2E_DISK=1): the overlay's upper and work directories and /home, kept across
+# `reboot`. Whether stage 2 uses it is boot()'s choice (__E2E_DISK, set there whatever the
+# caller's environment holds). The directory is seen inside through the lower layer (the
+# host's /), as the rest of $STATE is; nothing there writes to it.
+DISK=$STATE/disk
+
 # ------------------------------------------------------------------------------ stage 2
 # Runs as PID 1 of the new pid namespace, in new mount/uts/ipc/net/cgroup namespaces.
 stage2() {
@@ -62,8 +74,14 @@ stage2() {
     mount -t tmpfs -o "mode=755,size=${E2E_TMPFS_SIZE:-8g}" e2e-rw "$MNT"
     mkdir -p "$MNT/upper" "$MNT/work" "$MNT/root"
     # Host / (its own file system only: sub-mounts are not seen through overlayfs) is the
-    # read-only lower layer; every write lands in the tmpfs upper layer.
-    mount -t overlay e2e-root -o "lowerdir=/,upperdir=$MNT/upper,workdir=$MNT/work" "$MNT/root"
+    # read-only lower layer; every write lands in the tmpfs upper layer...
+    local UP=$MNT again=0
+    # ...or, with E2E_DISK=1, in the upper layer on disk; a second boot on it is a reboot.
+    if [ -n "${__E2E_DISK:-}" ]; then
+        UP=$DISK; [ -e "$DISK/booted" ] && again=1
+        mkdir -p "$DISK/upper" "$DISK/work" "$DISK/home"; chmod 755 "$DISK/home"
+    fi
+    mount -t overlay e2e-root -o "lowerdir=/,upperdir=$UP/upper,workdir=$UP/work" "$MNT/root"
     local R=$MNT/root
 
     # --- API file systems, roughly as systemd-nspawn sets them up
@@ -94,8 +112,12 @@ stage2() {
     mount -t tmpfs -o mode=755,nosuid,nodev run "$R/run"
     mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$R/tmp"
     # /home on its own tmpfs also because rootless podman's overlay driver cannot use an
-    # overlayfs as its upper dir.
-    mount -t tmpfs -o mode=755,nosuid,nodev home "$R/home"
+    # overlayfs as its upper dir. (On disk: a directory of the host's file system.)
+    if [ -n "${__E2E_DISK:-}" ]; then
+        mount --bind "$DISK/home" "$R/home"; mount -o remount,bind,nosuid,nodev "$R/home"
+    else
+        mount -t tmpfs -o mode=755,nosuid,nodev home "$R/home"
+    fi
     # A second, pristine procfs, reachable by root only. An unprivileged user namespace
     # (rootless podman/crun) may mount a fresh proc only if some proc mount in the mount ns
     # is "fully visible" (no over-mounts); ours has the ro /proc/sys over-mount, and without
@@ -105,7 +127,8 @@ stage2() {
 
     # --- identity and configuration of the sandboxed OS (all in the upper layer)
     echo e2e > "$R/etc/hostname"; hostname e2e
-    tr -d - </proc/sys/kernel/random/uuid > "$R/etc/machine-id"
+    # (A reboot keeps the machine's identity, as a real one does.)
+    [ "$again" = 1 ] || tr -d - </proc/sys/kernel/random/uuid > "$R/etc/machine-id"
     : > "$R/etc/fstab"
     # The sandbox boots the host's enabled units. Mask the useless or noisy ones, and
     # rootful container engines (docker, containerd) in particular: they would start a
@@ -143,10 +166,12 @@ stage2() {
         mkdir -p "$R/var/lib/systemd/linger"; touch "$R/var/lib/systemd/linger/$TEST_USER"
     fi
 
-    # --- caller-supplied provisioning (before the pivot, with ROOT=<sandbox root>)
-    if [ -n "${E2E_PROVISION:-}" ]; then
+    # --- caller-supplied provisioning (before the pivot, with ROOT=<sandbox root>); a
+    # reboot does not provision again: the disk has it all.
+    if [ -n "${E2E_PROVISION:-}" ] && [ "$again" = 0 ]; then
         ROOT=$R TEST_USER=$TEST_USER TEST_UID=$TEST_UID bash -e "$E2E_PROVISION"
     fi
+    if [ -n "${__E2E_DISK:-}" ]; then date +%s.%N >> "$DISK/booted"; fi
 
     cd "$R"
     pivot_root . .
@@ -170,6 +195,16 @@ boot() {
     [ "$(id -u)" = 0 ] || die "must be root"
     alive && die "sandbox $NAME already running (pid1 $(pid1))"
     mkdir -p "$STATE" "$MNT"
+    # E2E_DISK=1: a fresh disk; reboot() boots again on the one there (__E2E_DISK=again).
+    __E2E_DISK=''
+    if [ "$REBOOTING" = 1 ]; then
+        [ -e "$DISK/booted" ] || die "no disk to reboot on at $DISK"
+        __E2E_DISK=again
+    elif [ "${E2E_DISK:-0}" = 1 ]; then
+        rm -rf --one-file-system -- "$DISK"
+        __E2E_DISK=fresh
+    fi
+    export __E2E_DISK
     # Never boot on the host's own /: refuse if anything looks off.
     mountpoint -q "$MNT" && die "$MNT is a mount point on the host -- refusing"
     rm -f "$STATE/pid1" "$STATE/unshare.pid" "$STATE/journal.log" "$STATE/exit-status"
@@ -285,15 +320,45 @@ shutdown() {
     return $leak
 }
 
-# The host-side state (console and journal logs) stays after shutdown for a look after a
-# failure; a suite that passed removes it, since every run uses new names.
+# reboot: what `systemctl reboot` would do to a machine, for a sandbox booted with
+# E2E_DISK=1: a clean poweroff of its systemd (`systemctl poweroff` inside; PID 1 must
+# exit by reboot(2), never be killed), then a new PID 1 booted on the same disk.
+reboot_() {
+    alive || die "sandbox $NAME not running"
+    [ -e "$DISK/booted" ] || die "reboot: sandbox $NAME was not booted with E2E_DISK=1 (its tmpfs would be lost)"
+    local p t0=$EPOCHREALTIME n rc
+    p=$(pid1); n=$(grep -c . "$DISK/booted")
+    inside journalctl -b --no-pager -o short-monotonic > "$STATE/journal-boot$n.log" 2>&1 || true
+    inside systemctl poweroff || die "reboot: systemctl poweroff failed"
+    for _ in $(seq "${E2E_STOP_TICKS:-1200}"); do [ -d "/proc/$p" ] || break; sleep 0.05; done
+    if [ -d "/proc/$p" ]; then
+        kill -9 "$p"; die "reboot: PID 1 ($p) did not power off: SIGKILLed, not rebooted"
+    fi
+    for _ in $(seq 200); do [ -s "$STATE/exit-status" ] && break; sleep 0.05; done
+    rc=$(cat "$STATE/exit-status" 2>/dev/null) || rc=unknown
+    [ "$rc" = 130 ] || die "reboot: PID 1 ended with status $rc, not a clean poweroff (130)"
+    for _ in $(seq 100); do [ -d "$CG" ] || break; cleanup_cgroup 2>/dev/null; [ -d "$CG" ] || break; sleep 0.05; done
+    rm -f "$STATE/pid1" "$STATE/unshare.pid"
+    log "reboot: PID 1 $p powered off cleanly after $(since "$t0")s; booting again on $DISK"
+    REBOOTING=1 boot
+}
+
+# The host-side state (console and journal logs, the disk of E2E_DISK=1) stays after
+# shutdown for a look after a failure; a suite that passed removes it, since every run
+# uses new names.
 clean() {
     alive && die "sandbox $NAME is running"
     [ -d "$CG" ] && die "cgroup $CG remains"
-    rm -rf -- "$STATE"
+    rm -rf --one-file-system -- "$STATE"
 }
 
 # ------------------------------------------------------------------------------ selftest
+reboot_check() {
+    local p; p=$(pid1)
+    inside sh -c 'echo 1 > /var/lib/e2e-selftest; echo 1 > /run/e2e-selftest'
+    reboot_ && [ "$(pid1)" != "$p" ] && [ ! -d "/proc/$p" ] && inside test -e /var/lib/e2e-selftest &&
+        ! inside test -e /run/e2e-selftest && wait_user
+}
 # The basics every suite relies on; the suites (tests/e2e/run.sh, scripts/e2e-*.sh) test
 # rootlet itself.
 selftest() {
@@ -310,6 +375,9 @@ selftest() {
     if command -v podman >/dev/null; then
         t "rootless podman answers" as_user podman info --format '{{.Host.CgroupsVersion}}'
     fi
+    if [ "${E2E_DISK:-0}" = 1 ]; then
+        t "reboot: a new PID 1 on the same disk, a fresh /run, the user manager back" reboot_check
+    fi
     trap - EXIT
     shutdown || fails=$((fails+1))
     log "selftest: boot ${BOOT_SECS}s, all $(since "$t0")s, $fails failure(s)"
@@ -321,6 +389,7 @@ case "${1:-}" in
     __stage2) stage2 ;;
     boot) boot ;;
     shutdown) shutdown ;;
+    reboot) reboot_ ;;
     clean) clean ;;
     exec) shift; inside "$@" ;;
     user) shift; as_user "$@" ;;
@@ -328,5 +397,5 @@ case "${1:-}" in
     put) shift; [ $# -ge 2 ] || die "usage: put SRC DEST [MODE]"; put "$@" ;;
     wait-user) wait_user ;;
     selftest) selftest ;;
-    *) sed -n '2,30p' "$SELF" >&2; exit 2 ;;
+    *) sed -n '2,36p' "$SELF" >&2; exit 2 ;;
 esac

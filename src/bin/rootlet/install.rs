@@ -86,6 +86,9 @@ fn regenerate_now(layout: &Layout, out: &Path, lock: &Lock) -> (u8, Option<Regen
         );
         status = 1;
     }
+    if out == layout.output_dir && !r.removed.is_empty() {
+        note_dangling(layout);
+    }
     eprintln!(
         "rootlet: {} unit(s) generated into {}: {} written, {} removed",
         o.run.units.len().saturating_sub(r.foreign_units.len()),
@@ -94,6 +97,20 @@ fn regenerate_now(layout: &Layout, out: &Path, lock: &Lock) -> (u8, Option<Regen
         r.removed.len()
     );
     (status, Some(r))
+}
+
+/// Say which of the user's own links (`systemctl --user enable`) now point at a unit
+/// rootlet removed: they are the user's, left alone.
+fn note_dangling(layout: &Layout) {
+    for (link, target) in install::dangling_links(&layout.unit_dir, &layout.output_dir) {
+        let name = link.file_name().unwrap_or_default().to_string_lossy();
+        eprintln!(
+            "rootlet: note: {} -> {}: your link (`systemctl --user enable`) to a unit that is \
+             gone: left alone; `systemctl --user disable {name}` removes it",
+            link.display(),
+            target.display()
+        );
+    }
 }
 
 /// Reload the manager and start units newly wanted by a live target (plus `extra`).
@@ -276,6 +293,7 @@ pub fn cmd_uninstall(systemctl: bool) -> u8 {
             return 1;
         }
     }
+    note_dangling(&layout);
     sc_run(&sc, &["daemon-reload"], &[]);
     eprintln!(
         "rootlet: running containers keep running until stopped (`systemctl --user stop NAME`)"
