@@ -33,6 +33,13 @@ impl Version {
     /// The first podman with `--sdnotify=healthy` (4.3.1 answers `invalid sdnotify value
     /// "healthy": must be container, conmon or ignore`).
     pub const SDNOTIFY_HEALTHY: Version = Version(5, 0, 0);
+    /// The first podman with `podman artifact` (`pull`, ...): podman's release notes,
+    /// 5.4.0 ("A preview of Podman's support for OCI artifacts"); 4.3.1 answers
+    /// `unrecognized command `podman artifact``.
+    pub const ARTIFACT: Version = Version(5, 4, 0);
+    /// The first podman with `--mount type=artifact` (release notes of 5.5.0; 4.3.1
+    /// answers `invalid filesystem type "artifact"`).
+    pub const MOUNT_ARTIFACT: Version = Version(5, 5, 0);
 
     /// `4.3.1`, `4.3`, `5.0.0-rc1`, `podman version 4.3.1`: the first dotted number.
     pub fn parse(s: &str) -> Option<Version> {

@@ -288,6 +288,11 @@ golden! {
     case_58_image_references => "58-image-references",
     case_59_image_dropins_templates => "59-image-dropins-templates",
     case_60_image_errors => "60-image-errors",
+    case_90_artifact_keys => "90-artifact-keys",
+    case_91_artifact_references => "91-artifact-references",
+    case_92_artifact_errors => "92-artifact-errors",
+    case_93_podman43_artifact => "93-podman43-artifact",
+    case_94_podman54_artifact => "94-podman54-artifact",
 }
 
 #[test]

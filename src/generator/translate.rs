@@ -34,10 +34,10 @@ pub(super) fn role(kind: SourceKind) -> Role {
         SourceKind::Container => Role::Leaf,
         SourceKind::Network | SourceKind::Volume | SourceKind::Image => Role::Referenced,
         SourceKind::Socket => Role::Activator,
+        // Containers mount it (`Mount=type=artifact,source=X.artifact`).
+        SourceKind::Artifact => Role::Referenced,
         // Not translated yet (their extensions are in UNSUPPORTED_EXTENSIONS).
-        SourceKind::Pod | SourceKind::Build | SourceKind::Kube | SourceKind::Artifact => {
-            Role::Referenced
-        }
+        SourceKind::Pod | SourceKind::Build | SourceKind::Kube => Role::Referenced,
     }
 }
 

@@ -1,13 +1,206 @@
-//! `X.artifact`: not translated yet (its extension is still in
-//! [`super::UNSUPPORTED_EXTENSIONS`], so no source of this kind reaches [`translate`]).
+//! `X.artifact` -> `X-artifact.service`: a oneshot `podman artifact pull` that stays
+//! active (quadlet 5.8's `ConvertArtifact`, experimental there), and
+//! `Mount=type=artifact,source=X.artifact` in containers resolved to the artifact it pulls
+//! (quadlet's `handleStorageSource`).
+//!
+//! `podman artifact` came with podman 5.4.0 and `--mount type=artifact` with 5.5.0: on an
+//! older podman both are refused, naming the version, rather than written for a podman
+//! that would fail at start.
 
-use super::{Context, Generated, Source};
+use super::values::{self, boolean, last};
+use super::{Context, Generated, Oneshot, Source};
 use crate::error::SourceError;
+use crate::podman::Version;
+use crate::unit::{Entry, Index};
 
 /// Every key of quadlet 5.8's `[Artifact]`.
-pub(crate) const KEYS: &[&str] = &[];
+pub(crate) const KEYS: &[&str] = &[
+    "Artifact",
+    "AuthFile",
+    "CertDir",
+    "ContainersConfModule",
+    "Creds",
+    "DecryptionKey",
+    "GlobalArgs",
+    "PodmanArgs",
+    "Quiet",
+    "Retry",
+    "RetryDelay",
+    "ServiceName",
+    "TLSVerify",
+];
+
+/// Keys with a value, and their flag. quadlet 5.8 walks a Go map, so its order changes
+/// from run to run; rootlet's is this one (sorted by key), always.
+const STRINGS: &[(&str, &str)] = &[
+    ("AuthFile", "--authfile"),
+    ("CertDir", "--cert-dir"),
+    ("Creds", "--creds"),
+    ("DecryptionKey", "--decryption-key"),
+    ("Retry", "--retry"),
+    ("RetryDelay", "--retry-delay"),
+];
+
+/// Boolean keys: `--flag` or `--flag=false`.
+const BOOLS: &[(&str, &str)] = &[("Quiet", "--quiet"), ("TLSVerify", "--tls-verify")];
+
+/// The artifact a `.artifact` source pulls (`Artifact=`), if it names one. It is also
+/// the name other sources use for it (quadlet's `ResourceName`).
+fn pulled<'a>(sec: &Index<'a>) -> Option<(&'a Entry, &'a str)> {
+    last(sec, "Artifact")
+}
+
+/// The name other sources use for the artifact of `X.artifact`: its `Artifact=`.
+pub fn artifact_name(src: &Source) -> Option<String> {
+    let empty = crate::unit::Section::new("Artifact");
+    let sec = Index::new(src.file.section("Artifact").unwrap_or(&empty));
+    pulled(&sec).map(|(_, v)| v.to_owned())
+}
+
+/// `None` if this run's podman has `feature`, else the podman version that lacks it.
+fn lacking(ctx: &Context, feature: Version) -> Option<Version> {
+    ctx.podman_version.get().filter(|v| *v < feature)
+}
+
+/// `Mount=type=artifact,...` in `src` (`e`): refused when this run's podman has no
+/// `--mount type=artifact`. Asks podman its version only when such a mount exists.
+pub(crate) fn check_mount(src: &Source, ctx: &Context, e: &Entry) -> Result<(), SourceError> {
+    match lacking(ctx, Version::MOUNT_ARTIFACT) {
+        Some(v) => Err(src.err(
+            e.line,
+            format!(
+                "{}: type=artifact needs podman {} or newer (`--mount type=artifact`), \
+                 podman is {v}",
+                e.key,
+                Version::MOUNT_ARTIFACT
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `source=X.artifact` of an artifact mount in `src`: the artifact that source pulls and
+/// the unit that pulls it (to be required and ordered after). `Ok(None)` when `value`
+/// names no `.artifact` file.
+pub(crate) fn resolve(
+    src: &Source,
+    ctx: &Context,
+    e: &Entry,
+    value: &str,
+) -> Result<Option<(String, String)>, SourceError> {
+    if !value.ends_with(".artifact") {
+        return Ok(None);
+    }
+    let art = match ctx.find(value) {
+        Some(Ok(s)) => s,
+        Some(Err(err)) => {
+            return Err(src.err(
+                e.line,
+                format!("{}: `{value}` cannot be read: {err}", e.key),
+            ))
+        }
+        None => {
+            return Err(src.err(
+                e.line,
+                format!(
+                    "{}: `{value}` names no .artifact file on the search path",
+                    e.key
+                ),
+            ))
+        }
+    };
+    let Some(name) = artifact_name(&art) else {
+        // quadlet would pass an empty source to podman.
+        return Err(src.err(
+            e.line,
+            format!(
+                "{}: `{value}` names no artifact (it has no Artifact=)",
+                e.key
+            ),
+        ));
+    };
+    Ok(Some((name, art.unit_name())))
+}
 
 /// Translate a `.artifact` source.
-pub fn translate(src: &Source, _ctx: &Context, _name: String) -> Result<Generated, SourceError> {
-    Err(src.err(0, ".artifact files are not translated yet"))
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
+    let empty = crate::unit::Section::new("Artifact");
+    let sec = Index::new(src.file.section("Artifact").unwrap_or(&empty));
+    let Some((e, artifact)) = pulled(&sec) else {
+        let line = src.file.section("Artifact").map_or(0, |s| s.line);
+        return Err(src.err(line, "[Artifact] needs Artifact= (the artifact to pull)"));
+    };
+    if let Some(v) = lacking(ctx, Version::ARTIFACT) {
+        return Err(src.err(
+            e.line,
+            format!(
+                "{}: a .artifact file needs podman {} or newer (`podman artifact pull`), \
+                 podman is {v}",
+                e.key,
+                Version::ARTIFACT
+            ),
+        ));
+    }
+    let mut warnings = Vec::new();
+    let mut a = vec![ctx.podman.to_owned()];
+    a.extend(values::global_args(src, &sec, &mut warnings));
+    a.extend(["artifact", "pull"].map(str::to_owned));
+    for (key, flag) in STRINGS {
+        if let Some((_, v)) = last(&sec, key) {
+            a.extend([(*flag).to_owned(), v.to_owned()]);
+        }
+    }
+    for (key, flag) in BOOLS {
+        if let Some(e) = sec.last(key) {
+            a.push(if boolean(src, e)? {
+                (*flag).to_owned()
+            } else {
+                super::concat(&[flag, "=false"])
+            });
+        }
+    }
+    a.extend(values::podman_args(src, &sec, &mut warnings));
+    a.push(artifact.to_owned());
+    super::oneshot_create(
+        src,
+        ctx,
+        Oneshot {
+            argv: a,
+            stop_post: None,
+            // It pulls from a registry: it waits for the network, as an `.image` does.
+            pulls: true,
+            deps: Vec::new(),
+            mounts_for: Vec::new(),
+            warnings,
+        },
+        name,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::UnitFile;
+
+    fn source(text: &str) -> Source {
+        Source {
+            path: "/q/x.artifact".into(),
+            name: "x.artifact".into(),
+            kind: super::super::SourceKind::Artifact,
+            file: UnitFile::parse(text).unwrap(),
+        }
+    }
+
+    #[test]
+    fn artifact_name_is_the_artifact() {
+        let s = source("[Artifact]\nArtifact=\"quay.io/a/b:t\"\n");
+        assert_eq!(artifact_name(&s).as_deref(), Some("quay.io/a/b:t"));
+        assert_eq!(artifact_name(&source("[Artifact]\nArtifact=\n")), None);
+        assert_eq!(artifact_name(&source("[Artifact]\nRetry=3\n")), None);
+    }
+
+    #[test]
+    fn keys_sorted() {
+        assert!(KEYS.windows(2).all(|w| w[0] < w[1]));
+    }
 }

@@ -247,6 +247,16 @@ pub(crate) fn foreign_image(src: &Source, e: &Entry, image: &str) -> Result<(), 
             ),
         ));
     }
+    if image.ends_with(".artifact") {
+        // quadlet passes it to podman as an image's name.
+        return Err(src.err(
+            e.line,
+            format!(
+                "{}: `{image}` is a .artifact file, which only Mount=type=artifact takes",
+                e.key
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -399,7 +409,17 @@ fn storage_source(
                 ),
             ));
         }
-        if ext == "artifact" || ext == "build" {
+        if ext == "artifact" {
+            // quadlet passes the artifact's name as a volume's or a path: surely not meant.
+            return Err(src.err(
+                e.line,
+                format!(
+                    "{}: `{source}` is a .artifact file, which only Mount=type=artifact takes",
+                    e.key
+                ),
+            ));
+        }
+        if ext == "build" {
             let _ = stem;
             return Err(src.err(
                 e.line,
@@ -536,9 +556,14 @@ fn mount(
     let original = at.map_or(String::new(), |i| {
         tokens[i].split_once('=').map_or("", |(_, v)| v).to_owned()
     });
-    // An image mount's `X.image` is the image that source pulls (quadlet 5.8).
+    // An image mount's `X.image` is the image that source pulls (quadlet 5.8), an
+    // artifact mount's `X.artifact` the artifact.
+    if kind == "artifact" {
+        super::artifact::check_mount(src, ctx, e)?;
+    }
     let pulled = match kind.as_str() {
         "image" => super::image::resolve(src, ctx, e, &original)?,
+        "artifact" => super::artifact::resolve(src, ctx, e, &original)?,
         _ => None,
     };
     let resolved = match pulled {
