@@ -118,10 +118,17 @@ fn source_like(name: &[u8]) -> bool {
         Some(i) => &name[i + 1..],
         None => return false,
     };
-    ["container", "network", "volume", "socket", "image"]
-        .iter()
-        .chain(UNSUPPORTED_EXTENSIONS)
-        .any(|e| e.as_bytes() == ext)
+    [
+        "container",
+        "network",
+        "volume",
+        "socket",
+        "image",
+        "artifact",
+    ]
+    .iter()
+    .chain(UNSUPPORTED_EXTENSIONS)
+    .any(|e| e.as_bytes() == ext)
 }
 
 fn show(p: &Path) -> String {

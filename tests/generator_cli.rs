@@ -515,7 +515,8 @@ fn check_file_checks_that_file_with_its_drop_ins() {
         let o = rootlet(&["check".as_ref(), p.as_ref()]);
         assert_eq!(o.status.code(), Some(1), "{p}");
         assert!(
-            stderr(&o).contains("not a .container, .network, .volume, .image or .socket file"),
+            stderr(&o)
+                .contains("not a .container, .network, .volume, .image, .artifact or .socket file"),
             "{}",
             stderr(&o)
         );
