@@ -17,7 +17,8 @@
 # Asserted: the generated pull unit starts after network-online.target and after the wait
 # unit, with no failed attempt and no restart; the registry served the pull; the image is
 # in the user's storage; the container started after the pull and answers; `rootlet
-# check` finds the files clean; a restart of the pull unit pulls again.
+# check` finds the files clean; a restart of the pull unit pulls again. Then a `.artifact`
+# and a container with an artifact mount are refused on this podman, naming the version.
 set -uo pipefail
 # (With pipefail, `cmd | grep -q` fails when grep stops reading early and cmd gets SIGPIPE:
 # the checks below let grep read everything instead.)
@@ -192,6 +193,16 @@ else
     n0=$(registry_log | grep -cF "$GET_MANIFEST")
     check "systemctl --user restart server-image.service pulls again" eval 'u systemctl --user restart server-image.service && is active server-image.service && [ "$(registry_log | grep -cF "$GET_MANIFEST")" -gt "$n0" ]'
     check "server.service, which requires it, was restarted with it and is active again" within 90 eval 'is active server.service && [ "$(prop ExecMainStartTimestampMonotonic server.service)" -gt "$tc" ]'
+    # podman 4.3.1 has no `podman artifact` (5.4.0) nor `--mount type=artifact` (5.5.0):
+    # the generator asks the real podman and refuses both, naming the version.
+    u sh -c 'printf "[Artifact]\nArtifact=127.0.0.1:5000/e2e/model:1\n" > ~/.config/containers/systemd/model.artifact'
+    u sh -c 'printf "[Container]\nImage=server.image\nMount=type=artifact,source=model.artifact,destination=/model\nExec=/bin/sleep 1000\n" > ~/.config/containers/systemd/withmodel.container'
+    u systemctl --user daemon-reload
+    check ".artifact and an artifact mount on podman 4.3.1: no units" eval '[ "$(prop LoadState model-artifact.service)" = not-found ] && [ "$(prop LoadState withmodel.service)" = not-found ]'
+    check "the journal names file:line, the key and the podman needed (5.4.0)" within 10 eval 'sb exec journalctl --no-pager -b | grep "model.artifact:2: Artifact: a .artifact file needs podman 5.4.0 or newer (.podman artifact pull.), podman is 4.3.1" >/dev/null'
+    check "and for the mount (5.5.0)" within 10 eval 'sb exec journalctl --no-pager -b | grep "withmodel.container:3: Mount: type=artifact needs podman 5.5.0 or newer (.--mount type=artifact.), podman is 4.3.1" >/dev/null'
+    check "rootlet check says the same, exit 1" eval 'out=$(u rootlet check 2>&1); [ $? = 1 ] && grep "model.artifact:2: Artifact: a .artifact file needs podman 5.4.0" <<<"$out" >/dev/null && grep "withmodel.container:3: Mount: type=artifact needs podman 5.5.0" <<<"$out" >/dev/null'
+    check "server.service and server-image.service unaffected" eval 'is active server.service && is active server-image.service'
     [ -n "${E2E_DEBUG:-}" ] || { sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
         [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME; }
 fi
