@@ -199,6 +199,82 @@ mod tests {
         assert_eq!(artifact_name(&source("[Artifact]\nRetry=3\n")), None);
     }
 
+    /// podman is asked its version only for a `.artifact` or an artifact mount, and a
+    /// podman 4.3.1 refuses both, naming the version that has what is needed.
+    #[test]
+    fn version_asked_only_when_needed() {
+        use crate::podman::{Lazy, Target};
+        use std::collections::BTreeMap;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("rootlet-artifact-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let calls = dir.join("calls");
+        let podman = dir.join("podman");
+        std::fs::write(
+            &podman,
+            format!(
+                "#!/bin/sh\necho \"$@\" >> '{}'\necho 'podman version 4.3.1'\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&podman, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let podman = podman.to_str().unwrap();
+        let src = |name: &str, kind, text: &str| Source {
+            path: format!("/q/{name}").into(),
+            name: name.to_owned(),
+            kind,
+            file: UnitFile::parse(text).unwrap(),
+        };
+        use super::super::SourceKind::{Artifact, Container};
+        let art = src(
+            "m.artifact",
+            Artifact,
+            "[Artifact]\nArtifact=quay.io/a/m:1\n",
+        );
+        let plain = src(
+            "p.container",
+            Container,
+            "[Container]\nImage=quay.io/a/b\nMount=type=image,source=quay.io/a/c,dst=/c\n",
+        );
+        let mounts = src(
+            "c.container",
+            Container,
+            "[Container]\nImage=quay.io/a/b\nMount=type=artifact,source=m.artifact,dst=/m\n",
+        );
+        let sources: BTreeMap<String, &Source> = [(art.name.clone(), &art)].into();
+        let (defaults, none) = (super::super::Defaults::default(), BTreeMap::new());
+        let lazy = Lazy::new(podman, Target::Detect);
+        let ctx = Context {
+            podman,
+            podman_version: &lazy,
+            defaults: &defaults,
+            sources: &sources,
+            sockets_for: &none,
+            load: None,
+        };
+        super::super::translate(&plain, &ctx).unwrap();
+        assert!(
+            !calls.exists(),
+            "podman was asked for a container without artifacts"
+        );
+        let e = super::super::translate(&mounts, &ctx)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/q/c.container:3: Mount: type=artifact needs podman 5.5.0 or newer"),
+            "{e}"
+        );
+        let e = super::super::translate(&art, &ctx).unwrap_err().to_string();
+        assert!(
+            e.starts_with("/q/m.artifact:2: Artifact: a .artifact file needs podman 5.4.0"),
+            "{e}"
+        );
+        // Asked once for the run.
+        assert_eq!(std::fs::read_to_string(&calls).unwrap(), "--version\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn keys_sorted() {
         assert!(KEYS.windows(2).all(|w| w[0] < w[1]));
