@@ -122,6 +122,26 @@ pub(crate) fn resolve(
     Ok(Some((name, art.unit_name())))
 }
 
+/// podman-systemd.unit(5) at 5.8 requires a fully qualified `Artifact=` (a registry
+/// first: `quay.io/a/b`, `localhost/b`, `host:5000/b`); quadlet does not check it, rootlet
+/// warns (the unit is still made).
+fn short_name_warning(src: &Source, e: &Entry, name: &str) -> Option<SourceError> {
+    let qualified = match name.split_once('/') {
+        Some((domain, _)) => domain.contains(['.', ':']) || domain == "localhost",
+        None => false,
+    };
+    (!qualified).then(|| {
+        src.err(
+            e.line,
+            format!(
+                "{}: `{name}` is not a fully qualified artifact name, which \
+                 podman-systemd.unit(5) requires (name its registry: quay.io/...)",
+                e.key
+            ),
+        )
+    })
+}
+
 /// Translate a `.artifact` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
     let empty = crate::unit::Section::new("Artifact");
@@ -142,6 +162,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         ));
     }
     let mut warnings = Vec::new();
+    warnings.extend(short_name_warning(src, e, artifact));
     let mut a = vec![ctx.podman.to_owned()];
     a.extend(values::global_args(src, &sec, &mut warnings));
     a.extend(["artifact", "pull"].map(str::to_owned));
@@ -273,6 +294,21 @@ mod tests {
         // Asked once for the run.
         assert_eq!(std::fs::read_to_string(&calls).unwrap(), "--version\n");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn short_names_warned() {
+        let s = source("[Artifact]\nArtifact=x\n");
+        let e = &s.file.sections[0].entries[0];
+        for (name, warned) in [
+            ("team/model:1", true),
+            ("model", true),
+            ("quay.io/team/model:1", false),
+            ("localhost/model", false),
+            ("127.0.0.1:5000/model", false),
+        ] {
+            assert_eq!(short_name_warning(&s, e, name).is_some(), warned, "{name}");
+        }
     }
 
     #[test]
