@@ -88,6 +88,7 @@ else
     suite "day-2 commands (add, list, print, rm) in a real systemd" "$copy/tests/e2e/day2.sh"
     suite "the .deb installed with dpkg into a real systemd (linger boot)" \
         env ROOTLET_DEB="$(ls "$PWD"/target/packages/test/rootlet_*.deb 2>/dev/null | head -1)" "$copy/tests/e2e/deb.sh"
+    suite ".image pulled from a registry at linger boot, the network late (tests/e2e/image.sh)" "$copy/tests/e2e/image.sh"
     suite "rootless Docker at linger boot, the network 25 s late (tests/e2e/docker.sh)" "$copy/tests/e2e/docker.sh"
     suite ".build at linger boot, Image=X.build in a container (tests/e2e/build.sh)" "$copy/tests/e2e/build.sh"
     suite "a .pod with two containers at linger boot, stop, restart (tests/e2e/pod.sh)" "$copy/tests/e2e/pod.sh"

@@ -46,6 +46,13 @@ impl Version {
     /// The first podman whose `kube play`/`kube down` take several files (before: exactly
     /// one argument).
     pub const KUBE_FILES: Version = Version(5, 7, 0);
+    /// The first podman with `podman artifact` (`pull`, ...): podman's release notes,
+    /// 5.4.0 ("A preview of Podman's support for OCI artifacts"); 4.3.1 answers
+    /// `unrecognized command `podman artifact``.
+    pub const ARTIFACT: Version = Version(5, 4, 0);
+    /// The first podman with `--mount type=artifact` (release notes of 5.5.0; 4.3.1
+    /// answers `invalid filesystem type "artifact"`).
+    pub const MOUNT_ARTIFACT: Version = Version(5, 5, 0);
 
     /// `4.3.1`, `4.3`, `5.0.0-rc1`, `podman version 4.3.1`: the first dotted number.
     pub fn parse(s: &str) -> Option<Version> {

@@ -118,19 +118,12 @@ fn source_like(name: &[u8]) -> bool {
         Some(i) => &name[i + 1..],
         None => return false,
     };
-    [
-        "container",
-        "network",
-        "volume",
-        "socket",
-        "image",
-        "build",
-        "pod",
-        "kube",
-    ]
-    .iter()
-    .chain(UNSUPPORTED_EXTENSIONS)
-    .any(|e| e.as_bytes() == ext)
+    // Every kind with a row, translated or not yet (UNSUPPORTED_EXTENSIONS).
+    crate::quadlet::KINDS
+        .iter()
+        .map(|k| k.extension)
+        .chain(UNSUPPORTED_EXTENSIONS.iter().copied())
+        .any(|e| e.as_bytes() == ext)
 }
 
 fn show(p: &Path) -> String {

@@ -308,6 +308,11 @@ golden! {
     case_85_kube_podman43 => "85-kube-podman43",
     case_86_kube_podman46 => "86-kube-podman46",
     case_87_kube_podman42 => "87-kube-podman42",
+    case_90_artifact_keys => "90-artifact-keys",
+    case_91_artifact_references => "91-artifact-references",
+    case_92_artifact_errors => "92-artifact-errors",
+    case_93_podman43_artifact => "93-podman43-artifact",
+    case_94_podman54_artifact => "94-podman54-artifact",
 }
 
 #[test]

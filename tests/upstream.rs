@@ -6,7 +6,7 @@
 //!
 //! What is read, as `test/e2e/quadlet_test.go` does it:
 //! - the case list: every `Entry(...)` of its `DescribeTable`s whose file is a
-//!   `.container`, `.network`, `.volume`, `.image`, `.build`, `.pod` or `.kube` (success, expected warning, expected error,
+//!   `.container`, `.network`, `.volume`, `.image`, `.build`, `.pod`, `.kube` or `.artifact` (success, expected warning, expected error,
 //!   ServiceName and "with dependencies" tables), with the companion files the table gives
 //!   (`X.d/` and the template's `X@.d/` drop-in directories, dependency files);
 //! - each case's `## assert-*` lines, split like go-shellwords, `\n`/`\t` applied, `!`
@@ -42,18 +42,18 @@ use std::path::{Path, PathBuf};
 /// from quadlet").
 const DELIBERATE: &[(&str, &str)] = &[
     ("install.container", "`Alias=in/a/dir/alias3.service` is not a unit name systemd loads (a symlink in a subdirectory): rootlet refuses it, naming the key"),
+    ("mount.container", "`RequiresMountsFor=` of a path with spaces is written `\"/a b\"`: systemd 252 removes quotes there but applies no C escapes, so quadlet's `\"/a\\x20b\"` would name `/ax20b` (every other assertion of the case, its `.image`/`.volume`/`.artifact` mounts included, passes)"),
     ("line-continuation-whitespace.container", "rootlet reads unit syntax as systemd 252 does: a `\\` followed by spaces at the end of a line is no continuation (quadlet trims the spaces first), so the next line is refused"),
-    ("mount.container", UNTRANSLATED),
-    ("dependent.container", UNTRANSLATED),
-    ("dependent.volume", UNTRANSLATED),
-    ("dependent.network", UNTRANSLATED),
-    ("dependent.pod", UNTRANSLATED),
-    ("dependent.image", UNTRANSLATED),
-    ("dependent.build", UNTRANSLATED),
-    ("dependent.kube", "its dependencies hold basic.build and basic.pod, which rootlet does not translate yet (an error naming the file and key), and basic.container beside basic.kube, which quadlet both writes to basic.service (one overwriting the other): rootlet keeps basic.container's unit and refuses basic.kube with a message naming both (the same clash is in dependent.container/.volume/.image/.network)"),
+    ("dependent.container", CLASH),
+    ("dependent.volume", CLASH),
+    ("dependent.network", CLASH),
+    ("dependent.pod", CLASH),
+    ("dependent.image", CLASH),
+    ("dependent.build", CLASH),
+    ("dependent.kube", CLASH),
 ];
 
-const UNTRANSLATED: &str = "rootlet does not translate .kube/.artifact files yet: a reference to one is an error naming the file and key, never literal text for podman";
+const CLASH: &str = "its companion files hold basic.container beside basic.kube, which quadlet 5.8 both writes to basic.service (the one written last silently wins, and quadlet exits cleanly): rootlet keeps the first by file name, basic.container's, and refuses basic.kube with an error naming both files; every assertion about the case's own unit passes";
 
 /// Where quadlet's wait unit is expected.
 const QUADLET_WAIT: &str = "podman-user-wait-network-online.service";
@@ -168,6 +168,7 @@ fn load_cases(go: &str) -> Vec<Case> {
                 ".build",
                 ".pod",
                 ".kube",
+                ".artifact",
             ]
             .iter()
             .any(|x| file.ends_with(x))
@@ -761,7 +762,7 @@ fn upstream_quadlet_cases() {
     }
     let _ = fs::remove_dir_all(&tmp);
     let summary = format!(
-        "upstream quadlet v5.8.2 cases (.container/.network/.volume/.image/.build/.pod/.kube): {} cases, {passed} passed, \
+        "upstream quadlet v5.8.2 cases (.container/.network/.volume/.image/.build/.pod/.kube/.artifact): {} cases, {passed} passed, \
          {deliberate} deliberate, {} failing",
         cases.len(),
         problems.len()

@@ -249,7 +249,7 @@ fn check(
                 };
                 if SourceKind::from_file_name(name).is_none() {
                     say!(
-                        "{}: not a .container, .network, .volume, .image, .build, .pod, .kube or .socket file",
+                        "{}: not a .container, .network, .volume, .image, .build, .pod, .kube, .artifact or .socket file",
                         show_path(p)
                     );
                     return ExitCode::FAILURE;

@@ -42,7 +42,7 @@ pub(super) fn role(kind: SourceKind) -> Role {
         SourceKind::Socket => Role::Activator,
         // (`.kube`: read first, its unit may be a container's, `a.kube` and `a.container`,
         // and with `ServiceName=` any name, known before the containers are written.)
-        // Not translated yet (their extensions are in UNSUPPORTED_EXTENSIONS).
+        // Containers mount it (`Mount=type=artifact,source=X.artifact`).
         SourceKind::Artifact => Role::Referenced,
     }
 }

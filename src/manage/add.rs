@@ -53,7 +53,8 @@ fn bad(origin: &Path, line: usize, msg: impl Into<String>) -> SourceError {
     SourceError::new(origin, line, msg)
 }
 
-const KINDS: &str = ".container, .network, .volume, .image, .build, .pod, .kube, .socket";
+const KINDS: &str =
+    ".container, .network, .volume, .image, .build, .pod, .kube, .artifact, .socket";
 
 /// Check a name given to a source file (a file's own name, a `FileName=`, a URL's last
 /// segment).

@@ -1,13 +1,319 @@
-//! `X.artifact`: not translated yet (its extension is still in
-//! [`super::UNSUPPORTED_EXTENSIONS`], so no source of this kind reaches [`translate`]).
+//! `X.artifact` -> `X-artifact.service`: a oneshot `podman artifact pull` that stays
+//! active (quadlet 5.8's `ConvertArtifact`, experimental there), and
+//! `Mount=type=artifact,source=X.artifact` in containers resolved to the artifact it pulls
+//! (quadlet's `handleStorageSource`).
+//!
+//! `podman artifact` came with podman 5.4.0 and `--mount type=artifact` with 5.5.0: on an
+//! older podman both are refused, naming the version, rather than written for a podman
+//! that would fail at start.
 
-use super::{Context, Generated, Source};
+use super::values::{self, boolean, last};
+use super::{Context, Generated, Oneshot, Source};
 use crate::error::SourceError;
+use crate::podman::Version;
+use crate::unit::{Entry, Index};
 
 /// Every key of quadlet 5.8's `[Artifact]`.
-pub(crate) const KEYS: &[&str] = &[];
+pub(crate) const KEYS: &[&str] = &[
+    "Artifact",
+    "AuthFile",
+    "CertDir",
+    "ContainersConfModule",
+    "Creds",
+    "DecryptionKey",
+    "GlobalArgs",
+    "PodmanArgs",
+    "Quiet",
+    "Retry",
+    "RetryDelay",
+    "ServiceName",
+    "TLSVerify",
+];
+
+/// Keys with a value, and their flag. quadlet 5.8 walks a Go map, so its order changes
+/// from run to run; rootlet's is this one (sorted by key), always.
+const STRINGS: &[(&str, &str)] = &[
+    ("AuthFile", "--authfile"),
+    ("CertDir", "--cert-dir"),
+    ("Creds", "--creds"),
+    ("DecryptionKey", "--decryption-key"),
+    ("Retry", "--retry"),
+    ("RetryDelay", "--retry-delay"),
+];
+
+/// Boolean keys: `--flag` or `--flag=false`.
+const BOOLS: &[(&str, &str)] = &[("Quiet", "--quiet"), ("TLSVerify", "--tls-verify")];
+
+/// The artifact a `.artifact` source pulls (`Artifact=`), if it names one. It is also
+/// the name other sources use for it (quadlet's `ResourceName`).
+fn pulled<'a>(sec: &Index<'a>) -> Option<(&'a Entry, &'a str)> {
+    last(sec, "Artifact")
+}
+
+/// The name other sources use for the artifact of `X.artifact`: its `Artifact=`.
+pub fn artifact_name(src: &Source) -> Option<String> {
+    let empty = crate::unit::Section::new("Artifact");
+    let sec = Index::new(src.file.section("Artifact").unwrap_or(&empty));
+    pulled(&sec).map(|(_, v)| v.to_owned())
+}
+
+/// `None` if this run's podman has `feature`, else the podman version that lacks it.
+fn lacking(ctx: &Context, feature: Version) -> Option<Version> {
+    ctx.podman_version.get().filter(|v| *v < feature)
+}
+
+/// `Mount=type=artifact,...` in `src` (`e`): refused when this run's podman has no
+/// `--mount type=artifact`. Asks podman its version only when such a mount exists.
+pub(crate) fn check_mount(src: &Source, ctx: &Context, e: &Entry) -> Result<(), SourceError> {
+    match lacking(ctx, Version::MOUNT_ARTIFACT) {
+        Some(v) => Err(src.err(
+            e.line,
+            format!(
+                "{}: type=artifact needs podman {} or newer (`--mount type=artifact`), \
+                 podman is {v}",
+                e.key,
+                Version::MOUNT_ARTIFACT
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `source=X.artifact` of an artifact mount in `src`: the artifact that source pulls and
+/// the unit that pulls it (to be required and ordered after). `Ok(None)` when `value`
+/// names no `.artifact` file.
+pub(crate) fn resolve(
+    src: &Source,
+    ctx: &Context,
+    e: &Entry,
+    value: &str,
+) -> Result<Option<(String, String)>, SourceError> {
+    if !value.ends_with(".artifact") {
+        return Ok(None);
+    }
+    let art = match ctx.find(value) {
+        Some(Ok(s)) => s,
+        Some(Err(err)) => {
+            return Err(src.err(
+                e.line,
+                format!("{}: `{value}` cannot be read: {err}", e.key),
+            ))
+        }
+        None => {
+            return Err(src.err(
+                e.line,
+                format!(
+                    "{}: `{value}` names no .artifact file on the search path",
+                    e.key
+                ),
+            ))
+        }
+    };
+    let Some(name) = artifact_name(&art) else {
+        // quadlet would pass an empty source to podman.
+        return Err(src.err(
+            e.line,
+            format!(
+                "{}: `{value}` names no artifact (it has no Artifact=)",
+                e.key
+            ),
+        ));
+    };
+    Ok(Some((name, art.unit_name())))
+}
+
+/// podman-systemd.unit(5) at 5.8 requires a fully qualified `Artifact=` (a registry
+/// first: `quay.io/a/b`, `localhost/b`, `host:5000/b`); quadlet does not check it, rootlet
+/// warns (the unit is still made).
+fn short_name_warning(src: &Source, e: &Entry, name: &str) -> Option<SourceError> {
+    let qualified = match name.split_once('/') {
+        Some((domain, _)) => domain.contains(['.', ':']) || domain == "localhost",
+        None => false,
+    };
+    (!qualified).then(|| {
+        src.err(
+            e.line,
+            format!(
+                "{}: `{name}` is not a fully qualified artifact name, which \
+                 podman-systemd.unit(5) requires (name its registry: quay.io/...)",
+                e.key
+            ),
+        )
+    })
+}
 
 /// Translate a `.artifact` source.
-pub fn translate(src: &Source, _ctx: &Context, _name: String) -> Result<Generated, SourceError> {
-    Err(src.err(0, ".artifact files are not translated yet"))
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
+    let empty = crate::unit::Section::new("Artifact");
+    let sec = Index::new(src.file.section("Artifact").unwrap_or(&empty));
+    let Some((e, artifact)) = pulled(&sec) else {
+        let line = src.file.section("Artifact").map_or(0, |s| s.line);
+        return Err(src.err(line, "[Artifact] needs Artifact= (the artifact to pull)"));
+    };
+    if let Some(v) = lacking(ctx, Version::ARTIFACT) {
+        return Err(src.err(
+            e.line,
+            format!(
+                "{}: a .artifact file needs podman {} or newer (`podman artifact pull`), \
+                 podman is {v}",
+                e.key,
+                Version::ARTIFACT
+            ),
+        ));
+    }
+    let mut warnings = Vec::new();
+    warnings.extend(short_name_warning(src, e, artifact));
+    let mut a = vec![ctx.podman.to_owned()];
+    a.extend(values::global_args(src, &sec, &mut warnings));
+    a.extend(["artifact", "pull"].map(str::to_owned));
+    for (key, flag) in STRINGS {
+        if let Some((_, v)) = last(&sec, key) {
+            a.extend([(*flag).to_owned(), v.to_owned()]);
+        }
+    }
+    for (key, flag) in BOOLS {
+        if let Some(e) = sec.last(key) {
+            a.push(if boolean(src, e)? {
+                (*flag).to_owned()
+            } else {
+                super::concat(&[flag, "=false"])
+            });
+        }
+    }
+    a.extend(values::podman_args(src, &sec, &mut warnings));
+    a.push(artifact.to_owned());
+    super::oneshot_create(
+        src,
+        ctx,
+        Oneshot {
+            argv: a,
+            stop_post: None,
+            // It pulls from a registry: it waits for the network, as an `.image` does.
+            pulls: true,
+            deps: Vec::new(),
+            mounts_for: Vec::new(),
+            warnings,
+        },
+        name,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit::UnitFile;
+
+    fn source(text: &str) -> Source {
+        Source {
+            path: "/q/x.artifact".into(),
+            name: "x.artifact".into(),
+            kind: super::super::SourceKind::Artifact,
+            file: UnitFile::parse(text).unwrap(),
+        }
+    }
+
+    #[test]
+    fn artifact_name_is_the_artifact() {
+        let s = source("[Artifact]\nArtifact=\"quay.io/a/b:t\"\n");
+        assert_eq!(artifact_name(&s).as_deref(), Some("quay.io/a/b:t"));
+        assert_eq!(artifact_name(&source("[Artifact]\nArtifact=\n")), None);
+        assert_eq!(artifact_name(&source("[Artifact]\nRetry=3\n")), None);
+    }
+
+    /// podman is asked its version only for a `.artifact` or an artifact mount, and a
+    /// podman 4.3.1 refuses both, naming the version that has what is needed.
+    #[test]
+    fn version_asked_only_when_needed() {
+        use crate::podman::{Lazy, Target};
+        use std::collections::BTreeMap;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("rootlet-artifact-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let calls = dir.join("calls");
+        let podman = dir.join("podman");
+        std::fs::write(
+            &podman,
+            format!(
+                "#!/bin/sh\necho \"$@\" >> '{}'\necho 'podman version 4.3.1'\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&podman, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let podman = podman.to_str().unwrap();
+        let src = |name: &str, kind, text: &str| Source {
+            path: format!("/q/{name}").into(),
+            name: name.to_owned(),
+            kind,
+            file: UnitFile::parse(text).unwrap(),
+        };
+        use super::super::SourceKind::{Artifact, Container};
+        let art = src(
+            "m.artifact",
+            Artifact,
+            "[Artifact]\nArtifact=quay.io/a/m:1\n",
+        );
+        let plain = src(
+            "p.container",
+            Container,
+            "[Container]\nImage=quay.io/a/b\nMount=type=image,source=quay.io/a/c,dst=/c\n",
+        );
+        let mounts = src(
+            "c.container",
+            Container,
+            "[Container]\nImage=quay.io/a/b\nMount=type=artifact,source=m.artifact,dst=/m\n",
+        );
+        let sources: BTreeMap<String, &Source> = [(art.name.clone(), &art)].into();
+        let (defaults, none) = (super::super::Defaults::default(), BTreeMap::new());
+        let lazy = Lazy::new(podman, Target::Detect);
+        let ctx = Context {
+            podman,
+            podman_version: &lazy,
+            defaults: &defaults,
+            sources: &sources,
+            sockets_for: &none,
+            pod_members: &none,
+            load: None,
+        };
+        super::super::translate(&plain, &ctx).unwrap();
+        assert!(
+            !calls.exists(),
+            "podman was asked for a container without artifacts"
+        );
+        let e = super::super::translate(&mounts, &ctx)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/q/c.container:3: Mount: type=artifact needs podman 5.5.0 or newer"),
+            "{e}"
+        );
+        let e = super::super::translate(&art, &ctx).unwrap_err().to_string();
+        assert!(
+            e.starts_with("/q/m.artifact:2: Artifact: a .artifact file needs podman 5.4.0"),
+            "{e}"
+        );
+        // Asked once for the run.
+        assert_eq!(std::fs::read_to_string(&calls).unwrap(), "--version\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn short_names_warned() {
+        let s = source("[Artifact]\nArtifact=x\n");
+        let e = &s.file.sections[0].entries[0];
+        for (name, warned) in [
+            ("team/model:1", true),
+            ("model", true),
+            ("quay.io/team/model:1", false),
+            ("localhost/model", false),
+            ("127.0.0.1:5000/model", false),
+        ] {
+            assert_eq!(short_name_warning(&s, e, name).is_some(), warned, "{name}");
+        }
+    }
+
+    #[test]
+    fn keys_sorted() {
+        assert!(KEYS.windows(2).all(|w| w[0] < w[1]));
+    }
 }

@@ -148,6 +148,16 @@ pub(crate) fn resolve_image(
     e: &Entry,
     value: &str,
 ) -> Result<Option<(String, String)>, SourceError> {
+    if value.ends_with(".artifact") {
+        // quadlet passes it to podman as an image's name.
+        return Err(src.err(
+            e.line,
+            format!(
+                "{}: `{value}` is a .artifact file, which only Mount=type=artifact takes",
+                e.key
+            ),
+        ));
+    }
     match super::image::resolve(src, ctx, e, value)? {
         Some(r) => Ok(Some(r)),
         None => resolve(src, ctx, e, value),

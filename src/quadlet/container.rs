@@ -347,7 +347,7 @@ fn storage_source(
         x.mounts_for.push(super::clean_path(&source));
         return Ok(source);
     }
-    if let Some((stem, ext)) = source.rsplit_once('.') {
+    if let Some((_, ext)) = source.rsplit_once('.') {
         if ext == "volume" {
             let vol = match ctx.sources.get(&source) {
                 Some(v) => v,
@@ -385,11 +385,11 @@ fn storage_source(
             ));
         }
         if ext == "artifact" {
-            let _ = stem;
+            // quadlet passes the artifact's name as a volume's or a path: surely not meant.
             return Err(src.err(
                 e.line,
                 format!(
-                    "{}: `{source}` is a .{ext} file, which rootlet does not translate yet",
+                    "{}: `{source}` is a .artifact file, which only Mount=type=artifact takes",
                     e.key
                 ),
             ));
@@ -526,9 +526,14 @@ fn mount(
     let original = at.map_or(String::new(), |i| {
         tokens[i].split_once('=').map_or("", |(_, v)| v).to_owned()
     });
-    // An image mount's `X.image` is the image that source pulls (quadlet 5.8).
+    // An image mount's `X.image` is the image that source pulls (quadlet 5.8), an
+    // artifact mount's `X.artifact` the artifact.
+    if kind == "artifact" {
+        super::artifact::check_mount(src, ctx, e)?;
+    }
     let pulled = match kind.as_str() {
         "image" => super::image::resolve(src, ctx, e, &original)?,
+        "artifact" => super::artifact::resolve(src, ctx, e, &original)?,
         _ => None,
     };
     let resolved = match pulled {

@@ -76,7 +76,7 @@ impl SourceKind {
 
 /// Extensions quadlet reads that rootlet does not translate (yet): reported, not dropped
 /// silently; a reference to one of them is an error.
-pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["artifact"];
+pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[];
 
 /// One parsed source file.
 #[derive(Debug, Clone)]
