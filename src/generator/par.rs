@@ -4,7 +4,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// `items.iter().map(f).collect()`, on up to 4 threads when there is enough work to
 /// share (sources are independent; the result keeps the input order), with a scratch
-/// value per thread made by `init` (buffers).
+/// value per thread made by `init` (buffers). Two threads per CPU: most of the work is
+/// system calls, and threads creating files in one directory wait for its lock in turn
+/// (measured at 1,000 files of a mixed directory on 2 CPUs: 17.5 ms on 1 thread, 13.9 ms
+/// on 2, 12.0 ms on 3 or 4).
 pub fn par_map_with<T: Sync, R: Send, S>(
     items: &[T],
     init: impl Fn() -> S + Sync,
@@ -17,6 +20,7 @@ pub fn par_map_with<T: Sync, R: Send, S>(
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
+            .saturating_mul(2)
             .min(4)
             .min(items.len() / MIN_PER_THREAD)
     };

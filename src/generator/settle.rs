@@ -4,7 +4,7 @@
 
 use crate::error::SourceError;
 use crate::quadlet::{self, Generated, Source, SourceKind};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// A unit made but not written yet, with the path and file name of its source.
@@ -79,16 +79,15 @@ pub(super) fn settle(
     won
 }
 
-/// Whether `g` can be written before the others are made: it is a container's unit,
-/// named after it and not a unit a source of another kind may become (`ref_units`: a
-/// `.kube`'s, a network's `ServiceName=`); it is not an
-/// instance (a template's `DefaultInstance=` link could name it); and its only symlinks are
-/// `X.wants/NAME`-like ones named after itself (no `Alias=`). No other unit can then claim
-/// a path it writes.
-pub(super) fn stands_alone(g: &Generated, src: &Source, ref_units: &HashSet<String>) -> bool {
-    src.kind == SourceKind::Container
-        && g.name.strip_suffix(".service") == Some(src.stem())
-        && !ref_units.contains(&g.name)
+/// Whether `g` can be written before the others are made: its source is the only one that
+/// may become its unit (`claims`: see `claimants` in `translate.rs`), by the name its file
+/// name gives (no `ServiceName=`); it is not an instance (a template's `DefaultInstance=`
+/// link could name it); and its only symlinks are `X.wants/NAME`-like ones named after
+/// itself (no `Alias=`). No other unit can then claim a path it writes.
+pub(super) fn stands_alone(g: &Generated, src: &Source, claims: &HashMap<String, u32>) -> bool {
+    src.kind != SourceKind::Socket
+        && g.name == quadlet::unit_name_for(src.kind, src.stem())
+        && claims.get(&g.name) == Some(&1)
         && !g
             .name
             .split_once('@')

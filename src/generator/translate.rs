@@ -51,8 +51,8 @@ pub(super) fn role(kind: SourceKind) -> Role {
 /// wants the containers that name it (`Pod=`), so in a run with `.pod` files containers
 /// are read first too; a run without any reads each container in the thread that
 /// translates it.
-fn read_first(kind: SourceKind, has_pods: bool) -> bool {
-    role(kind) != Role::Leaf || (has_pods && kind == SourceKind::Container)
+fn read_first(kind: SourceKind, pods_checked: bool) -> bool {
+    role(kind) != Role::Leaf || (pods_checked && kind == SourceKind::Container)
 }
 
 /// A source to translate: already parsed, or to be read by the thread that translates it.
@@ -132,12 +132,16 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         }
     }
     let has_pods = plan.all().any(|(k, _)| k == SourceKind::Pod);
+    // A pod's unit wants the containers that name it. A whole run learns them as it
+    // translates the containers, and translates the pods last; a run that translates only
+    // some files (`rootlet check FILE`) reads every container first to know them.
+    let pods_checked = has_pods && plan.only.is_some();
     // Sources other units refer to (and sockets) are read first; the others are read by
     // the thread that translates them.
     let first: Vec<&Found> = disc
         .sources
         .iter()
-        .filter(|f| read_first(f.kind, has_pods))
+        .filter(|f| read_first(f.kind, pods_checked))
         .collect();
     let loaded = par_map_with(
         &first,
@@ -165,7 +169,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     {
         sources.insert(s.name.clone(), s);
     }
-    let ref_units = others_units(plan, &sources);
+    let claims = claimants(plan, &sources);
     let no_sockets = BTreeMap::new();
     // Containers are read by the thread that translates them; the rare reference to one
     // (`Network=db.container`) reads it again here.
@@ -178,11 +182,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         Some(load_found(&mut buf, &disc.sources[i], disc).map(|(s, _)| s))
     };
     let version = crate::podman::Lazy::new(&plan.opts.podman, plan.opts.podman_version.clone());
-    let pod_members = if has_pods {
-        quadlet::pod::members(sources.values().copied())
-    } else {
-        BTreeMap::new()
-    };
+    let no_members = BTreeMap::new();
     let ctx0 = Context {
         podman: &plan.opts.podman,
         podman_version: &version,
@@ -190,7 +190,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         sources: &sources,
         sockets_for: &no_sockets,
         load: Some(&load),
-        pod_members: &pod_members,
+        pod_members: &no_members,
     };
     let sockets_for = activators(plan, &sources, &dropins, &ctx0, &mut outcomes);
     let ctx = Context {
@@ -200,81 +200,101 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     let jobs: Vec<Job> = disc
         .sources
         .iter()
-        .filter(|f| !read_first(f.kind, has_pods) && plan.wanted(&f.path))
+        .filter(|f| !read_first(f.kind, pods_checked) && plan.wanted(&f.path))
         .map(Job::Load)
         .chain(
             sources
                 .values()
-                .filter(|s| role(s.kind) != Role::Activator && plan.wanted(&s.path))
+                .filter(|s| role(s.kind) != Role::Activator && s.kind != SourceKind::Pod)
+                .filter(|s| plan.wanted(&s.path))
                 .map(|s| Job::Parsed(s)),
         )
         .collect();
-    let done = par_map_with(
-        &jobs,
-        || (Vec::with_capacity(8192), String::with_capacity(4096)),
-        |(buf, text), job| {
-            let loaded;
-            let (src, src_dropins) = match job {
-                Job::Parsed(s) => (*s, dropins.get(s.name.as_str()).copied().unwrap_or(&[])),
-                Job::Load(f) => match load_found(buf, f, disc) {
-                    Ok(l) => {
-                        loaded = l;
-                        (&loaded.0, loaded.1.as_slice())
-                    }
-                    Err(e) => return (Outcome::Failed(e, f.path.clone()), Vec::new()),
-                },
-            };
-            let mut g = match translate_one(src, &ctx, plan.strict, src_dropins) {
-                Ok(g) => g,
-                Err(e) => return (Outcome::Failed(e, src.path.clone()), Vec::new()),
-            };
-            let warnings = if plan.wanted(&src.path) {
-                std::mem::take(&mut g.warnings)
-            } else {
-                Vec::new()
-            };
-            let o = match plan.out {
-                Some(out) if stands_alone(&g, src, &ref_units) => match out.write(&g, text) {
-                    Ok(()) => Outcome::Written(g.name, g.links),
-                    Err(e) => Outcome::WriteFailed(e),
-                },
-                _ => Outcome::Kept(Kept {
-                    g,
-                    path: src.path.clone(),
-                    file: src.name.clone(),
-                }),
-            };
-            (o, warnings)
-        },
-    );
-    for (o, w) in done {
+    let one = |(buf, text): &mut (Vec<u8>, String), job: &Job, ctx: &Context| {
+        let loaded;
+        let (src, src_dropins) = match job {
+            Job::Parsed(s) => (*s, dropins.get(s.name.as_str()).copied().unwrap_or(&[])),
+            Job::Load(f) => match load_found(buf, f, disc) {
+                Ok(l) => {
+                    loaded = l;
+                    (&loaded.0, loaded.1.as_slice())
+                }
+                Err(e) => return (Outcome::Failed(e, f.path.clone()), Vec::new(), None),
+            },
+        };
+        // The pod this container starts with, read from the source as it is at hand.
+        let member = match job {
+            Job::Load(_) if has_pods => quadlet::pod::member_of(src),
+            _ => None,
+        };
+        let mut g = match translate_one(src, ctx, plan.strict, src_dropins) {
+            Ok(g) => g,
+            Err(e) => return (Outcome::Failed(e, src.path.clone()), Vec::new(), member),
+        };
+        let warnings = if plan.wanted(&src.path) {
+            std::mem::take(&mut g.warnings)
+        } else {
+            Vec::new()
+        };
+        let o = match plan.out {
+            Some(out) if stands_alone(&g, src, &claims) => match out.write(&g, text) {
+                Ok(()) => Outcome::Written(g.name, g.links),
+                Err(e) => Outcome::WriteFailed(e),
+            },
+            _ => Outcome::Kept(Kept {
+                g,
+                path: src.path.clone(),
+                file: src.name.clone(),
+            }),
+        };
+        (o, warnings, member)
+    };
+    let bufs = || (Vec::with_capacity(8192), String::with_capacity(4096));
+    let done = par_map_with(&jobs, bufs, |b, job| one(b, job, &ctx));
+    let mut members: Vec<(String, String)> = Vec::new();
+    for (o, w, m) in done {
         outcomes.push(o);
         run.warnings.extend(w);
+        members.extend(m);
+    }
+    if has_pods {
+        // The pods, last: their units want the containers that start with them.
+        let pod_members = quadlet::pod::members(sources.values().copied(), members);
+        let ctx = Context {
+            pod_members: &pod_members,
+            ..ctx
+        };
+        let pods: Vec<Job> = (sources.values())
+            .filter(|s| s.kind == SourceKind::Pod && plan.wanted(&s.path))
+            .map(|s| Job::Parsed(s))
+            .collect();
+        for (o, w, _) in par_map_with(&pods, bufs, |b, job| one(b, job, &ctx)) {
+            outcomes.push(o);
+            run.warnings.extend(w);
+        }
     }
     let write_err = collect(plan, outcomes, &mut run);
     (run, write_err.map_or(Ok(()), Err))
 }
 
-/// The units sources other than containers may become, known before any container is
-/// written: a container's unit is written at once only when it is none of them
-/// ([`stands_alone`]). Not only a referenced kind can become a container's unit: `a.kube`
-/// and `a.container` are both `a.service`, and `ServiceName=` lets a source of any kind
-/// take any name (those read first are named by their real unit name here; the others
-/// by their file name). Two containers can share a unit only through `ServiceName=`,
-/// which `stands_alone` rules out.
-fn others_units(plan: &Plan, sources: &BTreeMap<String, &Source>) -> HashSet<String> {
-    let mut units: HashSet<String> = plan
-        .all()
-        .filter(|(k, _)| *k != SourceKind::Container)
-        .map(unit_of)
-        .collect();
-    units.extend(
-        sources
-            .values()
-            .filter(|s| s.kind != SourceKind::Container)
-            .map(|s| s.unit_name()),
-    );
-    units
+/// How many sources may become each unit name, known before any unit is written: a unit is
+/// written at once only when its source is the one claimant of its name ([`stands_alone`]).
+/// Every source claims the name its file name gives (`a.kube` and `a.container` both claim
+/// `a.service`); a source read first also claims its real name (`ServiceName=`). A
+/// container's `ServiceName=` is not known before it is translated: such a unit is never
+/// written at once, and loses to a unit that was.
+fn claimants(plan: &Plan, sources: &BTreeMap<String, &Source>) -> HashMap<String, u32> {
+    let mut claims: HashMap<String, u32> = HashMap::new();
+    for u in plan.all().map(unit_of) {
+        *claims.entry(u).or_default() += 1;
+    }
+    for s in sources.values() {
+        let named = s.unit_name();
+        if named != unit_of((s.kind, s.name.as_str())) {
+            *claims.entry(named).or_default() += 1;
+        }
+    }
+    claims
 }
 
 /// Translate the sockets (they come first: a service is wired to the sockets that were

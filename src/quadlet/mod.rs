@@ -836,7 +836,7 @@ mod tests {
         let defaults = Defaults::default();
         let none = BTreeMap::new();
         let newest = crate::podman::Lazy::new("/usr/bin/podman", crate::podman::Target::Newest);
-        let members = pod::members(sources.iter());
+        let members = pod::members(sources.iter(), Vec::new());
         let ctx = Context {
             podman: "/usr/bin/podman",
             podman_version: &newest,

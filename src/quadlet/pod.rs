@@ -80,29 +80,39 @@ fn template_parts(stem: &str) -> Option<(&str, &str)> {
     stem.split_once('@')
 }
 
-/// The containers that start with each pod: `.pod` file name -> the units of the
-/// containers whose `Pod=` names it and whose `StartWithPod=` is not false, sorted. A
-/// container whose `StartWithPod=` is no boolean is left out (its own translation fails
-/// on it).
-pub fn members<'s>(sources: impl Iterator<Item = &'s Source>) -> BTreeMap<String, Vec<String>> {
+/// The pod a container starts with: (`.pod` file name, the container's unit) when its
+/// `Pod=` names a `.pod` file and its `StartWithPod=` is not false. A container whose
+/// `StartWithPod=` is no boolean starts with none (its own translation fails on it).
+pub fn member_of(s: &Source) -> Option<(String, String)> {
+    if s.kind != SourceKind::Container {
+        return None;
+    }
+    let mut pod = None;
+    let mut start = Some(true);
+    for sec in s.file.sections.iter().filter(|x| x.name == "Container") {
+        for e in &sec.entries {
+            match &*e.key {
+                "Pod" => pod = Some(unquote(&e.value)),
+                "StartWithPod" => start = boolean(s, e).ok(),
+                _ => {}
+            }
+        }
+    }
+    match (pod, start) {
+        (Some(p), Some(true)) if p.ends_with(".pod") => Some((p.to_owned(), s.unit_name())),
+        _ => None,
+    }
+}
+
+/// The containers that start with each pod: `.pod` file name -> their units, sorted; from
+/// the containers among `sources` ([`member_of`]) and the pairs already known (`more`).
+pub fn members<'s>(
+    sources: impl Iterator<Item = &'s Source>,
+    more: Vec<(String, String)>,
+) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for s in sources.filter(|s| s.kind == SourceKind::Container) {
-        let mut pod = None;
-        let mut start = Some(true);
-        for sec in s.file.sections.iter().filter(|x| x.name == "Container") {
-            for e in &sec.entries {
-                match &*e.key {
-                    "Pod" => pod = Some(unquote(&e.value)),
-                    "StartWithPod" => start = boolean(s, e).ok(),
-                    _ => {}
-                }
-            }
-        }
-        if let (Some(p), Some(true)) = (pod, start) {
-            if p.ends_with(".pod") {
-                out.entry(p.to_owned()).or_default().push(s.unit_name());
-            }
-        }
+    for (pod, unit) in sources.filter_map(member_of).chain(more) {
+        out.entry(pod).or_default().push(unit);
     }
     for units in out.values_mut() {
         units.sort();
@@ -351,7 +361,7 @@ mod tests {
             source("f.container", "[Container]\nImage=x\nPod=not-quadlet\n"),
             source("p.pod", "[Pod]\n"),
         ];
-        let m = members(s.iter());
+        let m = members(s.iter(), Vec::new());
         assert_eq!(m.len(), 2, "{m:?}");
         assert_eq!(m["p.pod"], ["a.service", "b.service"]);
         assert_eq!(m["q.pod"], ["eee.service"]);
@@ -365,7 +375,7 @@ mod tests {
         let defaults = super::super::Defaults::default();
         let none = BTreeMap::new();
         let newest = crate::podman::Lazy::new("/usr/bin/podman", crate::podman::Target::Newest);
-        let m = members(sources.iter());
+        let m = members(sources.iter(), Vec::new());
         let ctx = Context {
             podman: "/usr/bin/podman",
             podman_version: &newest,
