@@ -157,6 +157,48 @@ pub fn read_regular_at(
     read_opened(fd, limit, buf)
 }
 
+/// A file its directory listed as a regular file (not a symlink), read bounded without the
+/// `fstat` of [`read_regular`] (a system call in seven of a generator run, per source).
+/// `O_NOFOLLOW`: a symlink put in its place is an error; `O_NONBLOCK`: a FIFO put in its
+/// place cannot block (it reads as what is in it, or fails); a device node cannot be made
+/// by its owner. A regular file gives fewer bytes than asked only at its end.
+pub fn read_listed(path: &Path, limit: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )?;
+    let mut f = std::fs::File::from(fd);
+    let mut want = buf.capacity().max(8192);
+    loop {
+        let at = buf.len();
+        let ask = want.min(limit as usize + 1 - at);
+        buf.resize(at + ask, 0);
+        let n = loop {
+            match f.read(&mut buf[at..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(e) => {
+                buf.truncate(at);
+                return Err(e);
+            }
+        };
+        buf.truncate(at + n);
+        if buf.len() as u64 > limit {
+            return Err(io::Error::other(format!("larger than {limit} bytes")));
+        }
+        if n < ask {
+            return Ok(());
+        }
+        want = want.saturating_mul(2);
+    }
+}
+
 /// The opened file `fd` if it is a regular file (`fstat`), read bounded; its metadata.
 fn read_opened(fd: OwnedFd, limit: u64, buf: &mut Vec<u8>) -> io::Result<std::fs::Metadata> {
     let f = std::fs::File::from(fd);

@@ -42,6 +42,9 @@ pub struct Found {
     /// Found in a shared directory: read only if the file opened is owned by root or this
     /// uid and not writable by others ([`untrusted`] on its `fstat`).
     pub trusted_uid: Option<u32>,
+    /// Listed as a regular file, not a symlink, in a directory not shared by all users:
+    /// read without an `fstat` ([`crate::fsutil::read_listed`]).
+    pub listed_regular: bool,
 }
 
 /// What a walk of the search path found.
@@ -313,6 +316,7 @@ fn walk(
                             kind,
                             // A file reached through a symlink must be root's or yours.
                             trusted_uid: trust.or_else(|| ft.is_symlink().then(euid)),
+                            listed_regular: trust.is_none() && ft.is_file(),
                         },
                     );
                 }

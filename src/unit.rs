@@ -485,7 +485,8 @@ impl UnitFile {
 /// line at a CR or NUL.
 fn push_line_safe(out: &mut String, s: &str) {
     let bad = |c: char| c.is_ascii_control() && c != '\t';
-    if s.contains(bad) {
+    // Bytes, not chars: an ASCII control byte is never part of a multi-byte character.
+    if s.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         out.extend(s.chars().map(|c| if bad(c) { ' ' } else { c }));
     } else {
         out.push_str(s);

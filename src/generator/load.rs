@@ -3,7 +3,7 @@
 //! or the user and writable by no one else, judged on the file actually opened.
 
 use crate::error::SourceError;
-use crate::fsutil::read_regular;
+use crate::fsutil::{read_listed, read_regular};
 use crate::quadlet::{self, Source, SourceKind};
 use crate::search::{self, Discovery, Found};
 use crate::unit::UnitFile;
@@ -25,6 +25,7 @@ pub fn load_source(
         name: name.to_owned(),
         kind,
         trusted_uid: None,
+        listed_regular: false,
     };
     load(&mut Vec::new(), &f, dropin_dirs, &HashMap::new(), false).map(|(s, _)| s)
 }
@@ -74,23 +75,27 @@ fn load(
     shared: &HashMap<PathBuf, u32>,
     number: bool,
 ) -> Result<(Source, Vec<PathBuf>), SourceError> {
-    let mut parse = |p: &Path, trusted_uid: Option<u32>| -> Result<UnitFile, SourceError> {
-        let meta = read_regular(p, MAX_SOURCE, buf)
-            .map_err(|e| SourceError::new(p, 0, format!("cannot read: {e}")))?;
-        if let Some(why) = trusted_uid.and_then(|uid| search::untrusted(&meta, uid)) {
-            return Err(SourceError::new(p, 0, why));
+    let mut parse = |p: &Path, trusted_uid: Option<u32>, listed: bool| {
+        let cannot = |e: std::io::Error| SourceError::new(p, 0, format!("cannot read: {e}"));
+        if listed {
+            read_listed(p, MAX_SOURCE, buf).map_err(cannot)?;
+        } else {
+            let meta = read_regular(p, MAX_SOURCE, buf).map_err(cannot)?;
+            if let Some(why) = trusted_uid.and_then(|uid| search::untrusted(&meta, uid)) {
+                return Err(SourceError::new(p, 0, why));
+            }
         }
         UnitFile::parse_bytes_with(buf, &quadlet::known_key)
             .map_err(|e| SourceError::new(p, e.line(), e.message()))
     };
-    let mut file = parse(&f.path, f.trusted_uid)?;
+    let mut file = parse(&f.path, f.trusted_uid, f.listed_regular)?;
     let dropins = search::try_dropins(&f.name, dropin_dirs).map_err(|(_, mut e)| {
         e.message = format!("{}; {} not generated", e.message, f.name);
         e
     })?;
     for (k, d) in dropins.iter().enumerate() {
         let trusted = d.parent().and_then(|dir| shared.get(dir)).copied();
-        let mut more = parse(d, trusted)?;
+        let mut more = parse(d, trusted, false)?;
         if number {
             let base = (k + 1) << DROPIN_SHIFT;
             for s in &mut more.sections {

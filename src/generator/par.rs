@@ -13,7 +13,7 @@ pub fn par_map_with<T: Sync, R: Send, S>(
     init: impl Fn() -> S + Sync,
     f: impl Fn(&mut S, &T) -> R + Sync,
 ) -> Vec<R> {
-    const MIN_PER_THREAD: usize = 128;
+    const MIN_PER_THREAD: usize = 32;
     let threads = if items.len() < 2 * MIN_PER_THREAD {
         1 // not worth asking how many CPUs there are (that reads cgroup files)
     } else {

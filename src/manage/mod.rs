@@ -289,6 +289,7 @@ mod tests {
                     name: n.to_string(),
                     kind: kind_of(n).unwrap(),
                     trusted_uid: None,
+                    listed_regular: false,
                 })
                 .collect(),
             ..Discovery::default()

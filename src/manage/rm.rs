@@ -62,6 +62,7 @@ impl Plan {
                     name: name.clone(),
                     kind,
                     trusted_uid: None,
+                    listed_regular: false,
                 }))
             })
             .collect();
