@@ -288,6 +288,37 @@ mod tests {
     }
 
     #[test]
+    fn read_listed_is_bounded_follows_no_symlink_and_never_blocks() {
+        let d = tmpdir("listed");
+        let mut buf = Vec::new();
+        // Sizes around the first read and the limit.
+        for n in [0usize, 1, 8191, 8192, 8193, 20000] {
+            std::fs::write(d.join("f"), vec![b'a'; n]).unwrap();
+            read_listed(&d.join("f"), 20000, &mut buf).unwrap();
+            assert_eq!(buf.len(), n);
+            assert!(read_listed(&d.join("f"), n as u64, &mut buf).is_ok());
+            if n > 0 {
+                assert!(read_listed(&d.join("f"), n as u64 - 1, &mut buf).is_err());
+            }
+        }
+        symlink(d.join("f"), d.join("link")).unwrap();
+        assert!(read_listed(&d.join("link"), 100, &mut buf).is_err());
+        // A FIFO put where a file was listed: read at once (nothing in it), never waited on.
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &d.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let t = std::time::Instant::now();
+        let _ = read_listed(&d.join("fifo"), 100, &mut buf);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
     fn atomic_write_replaces_a_symlink_and_never_writes_through_it() {
         let d = tmpdir("symlink");
         std::fs::write(d.join("victim"), "keep").unwrap();
