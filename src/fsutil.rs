@@ -306,7 +306,7 @@ mod tests {
         // A FIFO put where a file was listed: read at once (nothing in it), never waited on.
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &d.join("fifo"),
+            d.join("fifo"),
             rustix::fs::FileType::Fifo,
             Mode::from_raw_mode(0o600),
             0,

@@ -33,6 +33,9 @@ impl Version {
     /// The first podman with `--sdnotify=healthy` (4.3.1 answers `invalid sdnotify value
     /// "healthy": must be container, conmon or ignore`).
     pub const SDNOTIFY_HEALTHY: Version = Version(5, 0, 0);
+    /// The first podman with the global `--module` flag (`ContainersConfModule=`): not in
+    /// `cmd/podman/root.go` at v4.6.0, there at v4.7.0.
+    pub const MODULE: Version = Version(4, 7, 0);
     /// The first podman with `podman kube play`/`kube down` (4.2 has only `play kube`);
     /// its hidden `--service-container` is there (podman's own `podman-kube@.service` of
     /// 4.3.1 uses it).

@@ -313,6 +313,8 @@ golden! {
     case_92_artifact_errors => "92-artifact-errors",
     case_93_podman43_artifact => "93-podman43-artifact",
     case_94_podman54_artifact => "94-podman54-artifact",
+    case_95_podman43_module => "95-podman43-module",
+    case_96_podman47_module => "96-podman47-module",
 }
 
 #[test]

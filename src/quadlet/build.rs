@@ -265,7 +265,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let mut x = Extra::default();
     let mut a: Vec<Cow<str>> = vec![ctx.podman.into()];
     a.extend(
-        values::global_args(src, &sec, &mut x.warnings)
+        values::global_args(src, ctx, &sec, &mut x.warnings)?
             .into_iter()
             .map(Cow::Owned),
     );

@@ -707,7 +707,7 @@ fn run_argv<'a>(
         x.warnings.extend(short_name_warning(src, e, i));
     }
     let name = container_name(src, sec);
-    let global = values::global_args(src, sec, &mut x.warnings);
+    let global = values::global_args(src, ctx, sec, &mut x.warnings)?;
     let mut a: Argv<'a> = Vec::with_capacity(48);
     a.push(podman.into());
     a.extend(global.iter().cloned().map(Cow::Owned));

@@ -113,7 +113,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let mut warnings = Vec::new();
     warnings.extend(super::container::short_name_warning(src, e, image));
     let mut a = vec![ctx.podman.to_owned()];
-    a.extend(values::global_args(src, &sec, &mut warnings));
+    a.extend(values::global_args(src, ctx, &sec, &mut warnings)?);
     a.extend(["image", "pull"].map(str::to_owned));
     for (key, flag) in STRINGS {
         if let Some((_, v)) = last(&sec, key) {

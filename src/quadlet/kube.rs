@@ -203,7 +203,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     };
 
     let podman = ctx.podman;
-    let global = values::global_args(src, &sec, &mut x.warnings);
+    let global = values::global_args(src, ctx, &sec, &mut x.warnings)?;
     let mut a: Argv = Vec::with_capacity(16);
     a.extend(global.iter().cloned().map(Cow::Owned));
     a.extend(["kube", "play", "--replace", "--service-container=true"].map(Cow::from));

@@ -63,7 +63,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let sec = Index::new(src.file.section("Network").unwrap_or(&empty));
     let mut warnings = Vec::new();
     let net = network_name(src);
-    let global = values::global_args(src, &sec, &mut warnings);
+    let global = values::global_args(src, ctx, &sec, &mut warnings)?;
     let base = |rest: &[&str]| -> Vec<String> {
         let mut a = vec![ctx.podman.to_owned()];
         a.extend(global.iter().cloned());

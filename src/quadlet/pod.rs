@@ -185,7 +185,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let sec = Index::new(src.file.section("Pod").unwrap_or(&empty));
     let mut x = Extra::default();
     let pod = pod_name(src);
-    let global = values::global_args(src, &sec, &mut x.warnings);
+    let global = values::global_args(src, ctx, &sec, &mut x.warnings)?;
     let podman = ctx.podman;
     let cmd = |rest: &[&str]| -> String {
         let mut a: Vec<&str> = global.iter().map(String::as_str).collect();

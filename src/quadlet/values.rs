@@ -280,12 +280,31 @@ pub fn single(src: &Source, e: &Entry) -> Result<String, SourceError> {
 }
 
 /// `ContainersConfModule=` + `GlobalArgs=`: what every podman command of a source starts
-/// with (quadlet's `createBasePodmanCommand`), after the podman path.
-pub fn global_args(src: &Source, sec: &Index, warnings: &mut Vec<SourceError>) -> Vec<String> {
+/// with (quadlet's `createBasePodmanCommand`), after the podman path. `--module` came with
+/// podman 4.7: on an older podman (asked only when the key is there) it is refused, naming
+/// the version, instead of a unit that fails with `unknown flag: --module`.
+pub fn global_args(
+    src: &Source,
+    ctx: &super::Context,
+    sec: &Index,
+    warnings: &mut Vec<SourceError>,
+) -> Result<Vec<String>, SourceError> {
+    let modules = sec.list("ContainersConfModule");
+    if let Some(e) = modules.first() {
+        let need = crate::podman::Version::MODULE;
+        if let Some(have) = ctx.podman_version.get().filter(|v| *v < need) {
+            return Err(src.err(
+                e.line,
+                format!(
+                    "ContainersConfModule= needs podman {need} or newer (podman --module), podman is {have}: \
+                     name a whole containers.conf with CONTAINERS_CONF= in [Service] Environment= instead"
+                ),
+            ));
+        }
+    }
     // A module name is passed as written: podman looks a relative one up in the
     // containers.conf.modules directories (containers.conf(5)), as quadlet leaves it.
-    let mut global: Vec<String> = sec
-        .list("ContainersConfModule")
+    let mut global: Vec<String> = modules
         .iter()
         .map(|e| super::concat(&["--module=", &e.value]))
         .collect();
@@ -295,7 +314,7 @@ pub fn global_args(src: &Source, sec: &Index, warnings: &mut Vec<SourceError>) -
         Split::Args,
         warnings,
     ));
-    global
+    Ok(global)
 }
 
 /// `PodmanArgs=`: words put right before the image or resource name.

@@ -58,7 +58,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let sec = Index::new(src.file.section("Volume").unwrap_or(&empty));
     let mut warnings = Vec::new();
     let mut a = vec![ctx.podman.to_owned()];
-    a.extend(values::global_args(src, &sec, &mut warnings));
+    a.extend(values::global_args(src, ctx, &sec, &mut warnings)?);
     let globals = a.len() - 1;
     let ignore = ctx
         .podman_version
