@@ -31,26 +31,28 @@ pub(super) enum Role {
 /// The table: each kind of source and its [`Role`].
 pub(super) fn role(kind: SourceKind) -> Role {
     match kind {
-        // Read first in a run with .pod files ([`read_first`]).
+        // Read first only when `rootlet check` takes some files of a run with pods
+        // ([`read_first`]).
         SourceKind::Container => Role::Leaf,
+        // Containers name them (`Network=`, `Volume=`, `Image=`, `Pod=`, `Mount=`); a pod is
+        // translated last (its unit wants its containers). A `.kube`'s unit may be a
+        // container's (`a.kube`, `a.container`) or, with `ServiceName=`, any name: known
+        // before the containers are written.
         SourceKind::Network
         | SourceKind::Volume
         | SourceKind::Image
         | SourceKind::Build
         | SourceKind::Pod
-        | SourceKind::Kube => Role::Referenced,
+        | SourceKind::Kube
+        | SourceKind::Artifact => Role::Referenced,
         SourceKind::Socket => Role::Activator,
-        // (`.kube`: read first, its unit may be a container's, `a.kube` and `a.container`,
-        // and with `ServiceName=` any name, known before the containers are written.)
-        // Containers mount it (`Mount=type=artifact,source=X.artifact`).
-        SourceKind::Artifact => Role::Referenced,
     }
 }
 
 /// Whether a source of `kind` is read before the others are translated. A pod's unit
-/// wants the containers that name it (`Pod=`), so in a run with `.pod` files containers
-/// are read first too; a run without any reads each container in the thread that
-/// translates it.
+/// wants the containers that name it (`Pod=`): a whole run learns them while it translates
+/// the containers, each read by the thread that translates it, and translates the pods
+/// last; a run over some files only (`pods_checked`) reads the containers first.
 fn read_first(kind: SourceKind, pods_checked: bool) -> bool {
     role(kind) != Role::Leaf || (pods_checked && kind == SourceKind::Container)
 }
