@@ -170,7 +170,9 @@ pub fn read_listed(path: &Path, limit: u64, buf: &mut Vec<u8>) -> io::Result<()>
         Mode::empty(),
     )?;
     let mut f = std::fs::File::from(fd);
-    let mut want = buf.capacity().max(8192);
+    // A page first (most sources are far smaller), then twice as much each time: the
+    // bytes asked for are zeroed first, so asking for much more than comes costs.
+    let mut want = 4096;
     loop {
         let at = buf.len();
         let ask = want.min(limit as usize + 1 - at);
@@ -292,7 +294,7 @@ mod tests {
         let d = tmpdir("listed");
         let mut buf = Vec::new();
         // Sizes around the first read and the limit.
-        for n in [0usize, 1, 8191, 8192, 8193, 20000] {
+        for n in [0usize, 1, 4095, 4096, 4097, 8192, 20000] {
             std::fs::write(d.join("f"), vec![b'a'; n]).unwrap();
             read_listed(&d.join("f"), 20000, &mut buf).unwrap();
             assert_eq!(buf.len(), n);
