@@ -7,7 +7,7 @@
 //! older podman both are refused, naming the version, rather than written for a podman
 //! that would fail at start.
 
-use super::values::{self, boolean, last};
+use super::values::{self, last};
 use super::{Context, Generated, Oneshot, Source};
 use crate::error::SourceError;
 use crate::podman::Version;
@@ -88,38 +88,15 @@ pub(crate) fn resolve(
     e: &Entry,
     value: &str,
 ) -> Result<Option<(String, String)>, SourceError> {
-    if !value.ends_with(".artifact") {
-        return Ok(None);
-    }
-    let art = match ctx.find(value) {
-        Some(Ok(s)) => s,
-        Some(Err(err)) => {
-            return Err(src.err(
-                e.line,
-                format!("{}: `{value}` cannot be read: {err}", e.key),
-            ))
-        }
-        None => {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{value}` names no .artifact file on the search path",
-                    e.key
-                ),
-            ))
-        }
-    };
-    let Some(name) = artifact_name(&art) else {
-        // quadlet would pass an empty source to podman.
-        return Err(src.err(
-            e.line,
-            format!(
-                "{}: `{value}` names no artifact (it has no Artifact=)",
-                e.key
-            ),
-        ));
-    };
-    Ok(Some((name, art.unit_name())))
+    super::resolve_source(
+        src,
+        ctx,
+        e,
+        value,
+        super::SourceKind::Artifact,
+        artifact_name,
+        "no artifact (it has no Artifact=)",
+    )
 }
 
 /// podman-systemd.unit(5) at 5.8 requires a fully qualified `Artifact=` (a registry
@@ -166,20 +143,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let mut a = vec![ctx.podman.to_owned()];
     a.extend(values::global_args(src, ctx, &sec, &mut warnings)?);
     a.extend(["artifact", "pull"].map(str::to_owned));
-    for (key, flag) in STRINGS {
-        if let Some((_, v)) = last(&sec, key) {
-            a.extend([(*flag).to_owned(), v.to_owned()]);
-        }
-    }
-    for (key, flag) in BOOLS {
-        if let Some(e) = sec.last(key) {
-            a.push(if boolean(src, e)? {
-                (*flag).to_owned()
-            } else {
-                super::concat(&[flag, "=false"])
-            });
-        }
-    }
+    values::flags(src, &sec, STRINGS, BOOLS, &mut a)?;
     a.extend(values::podman_args(src, &sec, &mut warnings));
     a.push(artifact.to_owned());
     super::oneshot_create(

@@ -109,35 +109,15 @@ pub(crate) fn resolve(
     e: &Entry,
     value: &str,
 ) -> Result<Option<(String, String)>, SourceError> {
-    if !value.ends_with(".build") {
-        return Ok(None);
-    }
-    let built = match ctx.find(value) {
-        Some(Ok(s)) => s,
-        Some(Err(err)) => {
-            return Err(src.err(
-                e.line,
-                format!("{}: `{value}` cannot be read: {err}", e.key),
-            ))
-        }
-        None => {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{value}` names no .build file on the search path",
-                    e.key
-                ),
-            ))
-        }
-    };
-    let Some(name) = image_name(&built) else {
-        // quadlet refuses such a .build file itself ("no ImageTag key specified").
-        return Err(src.err(
-            e.line,
-            format!("{}: `{value}` names no image (it has no ImageTag=)", e.key),
-        ));
-    };
-    Ok(Some((name, built.unit_name())))
+    super::resolve_source(
+        src,
+        ctx,
+        e,
+        value,
+        super::SourceKind::Build,
+        image_name,
+        "no image (it has no ImageTag=)",
+    )
 }
 
 /// An `Image=` that may name an `X.image` or an `X.build` source (quadlet's

@@ -2,7 +2,7 @@
 //! (quadlet 5.8's `ConvertImage`), and `Image=X.image` in other sources resolved to the
 //! image it pulls (quadlet's `handleImageSource`).
 
-use super::values::{self, boolean, last};
+use super::values::{self, last};
 use super::{Context, Generated, Oneshot, Source};
 use crate::error::SourceError;
 use crate::unit::{Entry, Index};
@@ -71,35 +71,15 @@ pub(crate) fn resolve(
     e: &Entry,
     value: &str,
 ) -> Result<Option<(String, String)>, SourceError> {
-    if !value.ends_with(".image") {
-        return Ok(None);
-    }
-    let img = match ctx.find(value) {
-        Some(Ok(s)) => s,
-        Some(Err(err)) => {
-            return Err(src.err(
-                e.line,
-                format!("{}: `{value}` cannot be read: {err}", e.key),
-            ))
-        }
-        None => {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{value}` names no .image file on the search path",
-                    e.key
-                ),
-            ))
-        }
-    };
-    let Some(name) = image_name(&img) else {
-        // quadlet would pass an empty image name to podman.
-        return Err(src.err(
-            e.line,
-            format!("{}: `{value}` names no image (it has no Image=)", e.key),
-        ));
-    };
-    Ok(Some((name, img.unit_name())))
+    super::resolve_source(
+        src,
+        ctx,
+        e,
+        value,
+        super::SourceKind::Image,
+        image_name,
+        "no image (it has no Image=)",
+    )
 }
 
 /// Translate a `.image` source.
@@ -115,20 +95,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let mut a = vec![ctx.podman.to_owned()];
     a.extend(values::global_args(src, ctx, &sec, &mut warnings)?);
     a.extend(["image", "pull"].map(str::to_owned));
-    for (key, flag) in STRINGS {
-        if let Some((_, v)) = last(&sec, key) {
-            a.extend([(*flag).to_owned(), v.to_owned()]);
-        }
-    }
-    for (key, flag) in BOOLS {
-        if let Some(e) = sec.last(key) {
-            a.push(if boolean(src, e)? {
-                (*flag).to_owned()
-            } else {
-                super::concat(&[flag, "=false"])
-            });
-        }
-    }
+    values::flags(src, &sec, STRINGS, BOOLS, &mut a)?;
     a.extend(values::podman_args(src, &sec, &mut warnings));
     a.push(image.to_owned());
     super::oneshot_create(

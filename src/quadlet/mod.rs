@@ -736,6 +736,48 @@ pub(crate) fn clean_path(p: &str) -> String {
     out
 }
 
+/// `KEY=X.ext` in `src` naming a source that makes something other sources use (an image,
+/// a build's image, an artifact): what `name_of` reads from it, and its unit (to be
+/// required and ordered after). `Ok(None)` when `value` names no `.ext` file; an error
+/// naming the key when the file is missing, unreadable or names nothing (`nothing`: what
+/// it lacks, "no image (it has no Image=)"), where quadlet would pass text to podman.
+pub(crate) fn resolve_source(
+    src: &Source,
+    ctx: &Context,
+    e: &Entry,
+    value: &str,
+    kind: SourceKind,
+    name_of: fn(&Source) -> Option<String>,
+    nothing: &str,
+) -> Result<Option<(String, String)>, SourceError> {
+    let ext = kind.extension();
+    if !value.rsplit_once('.').is_some_and(|(_, x)| x == ext) {
+        return Ok(None);
+    }
+    let found = match ctx.find(value) {
+        Some(Ok(s)) => s,
+        Some(Err(err)) => {
+            return Err(src.err(
+                e.line,
+                format!("{}: `{value}` cannot be read: {err}", e.key),
+            ))
+        }
+        None => {
+            return Err(src.err(
+                e.line,
+                format!(
+                    "{}: `{value}` names no .{ext} file on the search path",
+                    e.key
+                ),
+            ))
+        }
+    };
+    match name_of(&found) {
+        Some(name) => Ok(Some((name, found.unit_name()))),
+        None => Err(src.err(e.line, format!("{}: `{value}` names {nothing}", e.key))),
+    }
+}
+
 /// The unit of a referenced source file (`db.container`, `net.network`) for `key` of
 /// `e`: the source must exist in this run, and be of a kind rootlet translates. `Ok(None)`
 /// when `word` names no source file at all (a plain unit name).
