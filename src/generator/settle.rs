@@ -16,7 +16,8 @@ pub(super) struct Kept {
 
 /// Settle the units not written at once, beside those that were (`written`: names and
 /// links): two sources must not become the same unit (`a-network.container`, `a.network`)
-/// nor claim the same path; the first by unit name, then file name, wins, and a unit file
+/// nor claim the same path; the first by unit name, then one named by its file name (not
+/// by `ServiceName=`), then the first by file name, wins, and a unit file
 /// beats any symlink of its name. Returns the winners, by name.
 pub(super) fn settle(
     written: &[(String, Vec<quadlet::Link>)],
@@ -31,7 +32,11 @@ pub(super) fn settle(
             claimed.insert(&l.path, &l.target);
         }
     }
-    kept.sort_by(|a, b| (&a.g.name, &a.file).cmp(&(&b.g.name, &b.file)));
+    // Of the sources of one unit name, one named so by its file name wins over one that
+    // takes the name with `ServiceName=` (a container's is known only once it is made, after
+    // such a unit may have been written: the same rule either way); then the first by file
+    // name.
+    kept.sort_by_cached_key(|k| (k.g.name.clone(), !by_file_name(k), k.file.clone()));
     let mut named: Vec<Kept> = Vec::new();
     for k in kept {
         let first = match named.last() {
@@ -77,6 +82,12 @@ pub(super) fn settle(
         won.push(k.g);
     }
     won
+}
+
+/// Whether the unit of `k` has the name its source's file name gives (no `ServiceName=`).
+fn by_file_name(k: &Kept) -> bool {
+    SourceKind::from_file_name(&k.file)
+        .is_some_and(|(kind, stem)| quadlet::unit_name_for(kind, stem) == k.g.name)
 }
 
 /// Whether `g` can be written before the others are made: its source is the only one that
