@@ -20,14 +20,17 @@ pub(super) struct Kept {
 /// by `ServiceName=`), then the first by file name, wins, and a unit file
 /// beats any symlink of its name. Returns the winners, by name.
 pub(super) fn settle(
-    written: &[(String, Vec<quadlet::Link>)],
+    written: &[(String, Vec<quadlet::Link>, PathBuf)],
     mut kept: Vec<Kept>,
     errors: &mut Vec<SourceError>,
 ) -> Vec<Generated> {
     // path -> link target, or "" for a unit file
     let mut claimed: HashMap<&str, &str> = HashMap::new();
-    for (name, links) in written {
+    // unit name -> the source of a unit written at once
+    let mut sources: HashMap<&str, &PathBuf> = HashMap::new();
+    for (name, links, path) in written {
         claimed.insert(name, "");
+        sources.insert(name, path);
         for l in links {
             claimed.insert(&l.path, &l.target);
         }
@@ -41,7 +44,11 @@ pub(super) fn settle(
     for k in kept {
         let first = match named.last() {
             Some(prev) if prev.g.name == k.g.name => Some(crate::error::show_path(&prev.path)),
-            _ if claimed.contains_key(k.g.name.as_str()) => Some("another source".into()),
+            _ if claimed.contains_key(k.g.name.as_str()) => Some(
+                sources
+                    .get(k.g.name.as_str())
+                    .map_or_else(|| "another source".into(), |p| crate::error::show_path(p)),
+            ),
             _ => None,
         };
         match first {

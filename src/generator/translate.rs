@@ -66,7 +66,7 @@ enum Job<'a> {
 /// What became of one source (whose path each variant carries, for `only`).
 enum Outcome {
     /// Written at once; what it claimed in the output directory.
-    Written(String, Vec<quadlet::Link>),
+    Written(String, Vec<quadlet::Link>, PathBuf),
     /// To be settled with the others (and written then, if it wins).
     Kept(Kept),
     Failed(SourceError, PathBuf),
@@ -240,7 +240,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         };
         let o = match plan.out {
             Some(out) if stands_alone(&g, src, &claims) => match out.write(&g, text) {
-                Ok(()) => Outcome::Written(g.name, g.links),
+                Ok(()) => Outcome::Written(g.name, g.links, src.path.clone()),
                 Err(e) => Outcome::WriteFailed(e),
             },
             _ => Outcome::Kept(Kept {
@@ -360,12 +360,12 @@ fn translate_one(
 /// Sort the outcomes into `run` (settling the units not written yet, and writing them
 /// when there is an output); the first write error.
 fn collect(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Option<io::Error> {
-    let mut written: Vec<(String, Vec<quadlet::Link>)> = Vec::new();
+    let mut written: Vec<(String, Vec<quadlet::Link>, PathBuf)> = Vec::new();
     let mut kept: Vec<Kept> = Vec::new();
     let mut write_err: Option<io::Error> = None;
     for o in outcomes {
         match o {
-            Outcome::Written(name, links) => written.push((name, links)),
+            Outcome::Written(name, links, path) => written.push((name, links, path)),
             Outcome::Kept(k) => {
                 if plan.wanted(&k.path) {
                     kept.push(k)
