@@ -306,6 +306,35 @@ fn a_bad_file_among_good_ones_writes_nothing() {
 }
 
 #[test]
+fn a_file_that_names_files_beside_it_is_added_with_its_directory() {
+    let e = Env::new();
+    e.write("web/web.yml", "apiVersion: v1\nkind: Pod\n");
+    e.write("web/web.kube", "[Kube]\nYaml=web.yml\n");
+    e.write(
+        "img/app.build",
+        "[Build]\nImageTag=localhost/app\nSetWorkingDirectory=unit\n",
+    );
+    e.write("img/Containerfile", "FROM scratch\n");
+    // Alone, each would name nothing where it lands: refused, nothing written.
+    let err = failed(&e.run(&["add", "--no-reload", "web/web.kube", "img/app.build"]));
+    assert!(
+        err.contains("web/web.kube:2: Yaml: `web.yml` is taken from the directory of web.kube"),
+        "{err}"
+    );
+    assert!(
+        err.contains("img/app.build:3: SetWorkingDirectory: `unit`"),
+        "{err}"
+    );
+    assert!(err.contains("rootlet add DIR"), "{err}");
+    assert!(e.sources().is_empty());
+    // With an absolute path it is fine alone; as a directory, its files come along.
+    e.write("abs/a.kube", "[Kube]\nYaml=/srv/a.yml\n");
+    ok(&e.run(&["add", "--no-reload", "abs/a.kube"]));
+    ok(&e.run(&["add", "--no-reload", "web"]));
+    assert_eq!(e.sources(), ["a.kube", "web.kube", "web.yml"]);
+}
+
+#[test]
 fn bundles_need_a_file_name_for_every_part() {
     let e = Env::new();
     let b = e.write(

@@ -366,12 +366,69 @@ pub fn check(
             }
         }
     }
+    for input in inputs.iter().filter(|i| i.app.is_none()) {
+        for f in &input.files {
+            errors.extend(beside(f));
+        }
+    }
     errors.extend(translate(places, opts, inputs));
     if errors.is_empty() {
         Ok(())
     } else {
         Err(ManageError::Invalid(errors))
     }
+}
+
+/// A file added alone that names files beside it, by a path quadlet takes from the
+/// source's own directory (a `.kube`'s `Yaml=`/`ConfigMap=`, a `.build`'s `File=` and
+/// `SetWorkingDirectory=unit|file|DIR`): only the file is copied, so that path would name
+/// nothing (or something else) where it lands. Refused, with the way out.
+fn beside(f: &Incoming) -> Vec<SourceError> {
+    let keys: &[(&str, &str)] = match kind_of(&f.name) {
+        Some(SourceKind::Kube) => &[("Kube", "Yaml"), ("Kube", "ConfigMap")],
+        Some(SourceKind::Build) => &[("Build", "File"), ("Build", "SetWorkingDirectory")],
+        _ => return Vec::new(),
+    };
+    let Ok(file) = std::str::from_utf8(&f.data).map(UnitFile::parse) else {
+        return Vec::new();
+    };
+    let Ok(file) = file else {
+        return Vec::new(); // its own error comes from the translation
+    };
+    let relative = |key: &str, v: &str| {
+        let v = quadlet::values::unquote(v);
+        let url = ["http://", "https://", "git://", "github.com/"]
+            .iter()
+            .any(|p| v.starts_with(p));
+        match key {
+            "SetWorkingDirectory" => {
+                v == "unit" || v == "file" || (!v.starts_with('/') && !v.starts_with('%') && !url)
+            }
+            _ => !v.is_empty() && !v.starts_with('/') && !v.starts_with('%') && !url,
+        }
+    };
+    let mut out = Vec::new();
+    for (section, key) in keys {
+        for sec in file.sections.iter().filter(|s| s.name == *section) {
+            for e in sec
+                .entries
+                .iter()
+                .filter(|e| e.key == *key && relative(key, &e.value))
+            {
+                out.push(bad(
+                    &f.origin,
+                    f.line_offset + e.line,
+                    format!(
+                        "{key}: `{}` is taken from the directory of {}, which is added alone: \
+                         add the directory that holds both (rootlet add DIR), or use an \
+                         absolute path",
+                        e.value, f.name
+                    ),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Translate the incoming sources beside the ones already on the search path (those of
