@@ -7,8 +7,8 @@
 //! older podman both are refused, naming the version, rather than written for a podman
 //! that would fail at start.
 
-use super::values::{self, last};
-use super::{Context, Generated, Oneshot, Source};
+use super::values::last;
+use super::{Context, Generated, Source};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::{Entry, Index};
@@ -138,28 +138,14 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             ),
         ));
     }
-    let mut warnings = Vec::new();
-    warnings.extend(short_name_warning(src, e, artifact));
-    let mut a = vec![ctx.podman.to_owned()];
-    a.extend(values::global_args(src, ctx, &sec, &mut warnings)?);
-    a.extend(["artifact", "pull"].map(str::to_owned));
-    values::flags(src, &sec, STRINGS, BOOLS, &mut a)?;
-    a.extend(values::podman_args(src, &sec, &mut warnings));
-    a.push(artifact.to_owned());
-    super::oneshot_create(
-        src,
-        ctx,
-        Oneshot {
-            argv: a,
-            stop_post: None,
-            // It pulls from a registry: it waits for the network, as an `.image` does.
-            pulls: true,
-            deps: Vec::new(),
-            mounts_for: Vec::new(),
-            warnings,
-        },
-        name,
-    )
+    let warnings = Vec::from_iter(short_name_warning(src, e, artifact));
+    let pull = super::Pull {
+        command: ["artifact", "pull"],
+        strings: STRINGS,
+        bools: BOOLS,
+        what: artifact,
+    };
+    super::pull_unit(src, ctx, &sec, pull, warnings, name)
 }
 
 #[cfg(test)]

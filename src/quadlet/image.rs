@@ -2,8 +2,8 @@
 //! (quadlet 5.8's `ConvertImage`), and `Image=X.image` in other sources resolved to the
 //! image it pulls (quadlet's `handleImageSource`).
 
-use super::values::{self, last};
-use super::{Context, Generated, Oneshot, Source};
+use super::values::last;
+use super::{Context, Generated, Source};
 use crate::error::SourceError;
 use crate::unit::{Entry, Index};
 
@@ -90,28 +90,14 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         let line = src.file.section("Image").map_or(0, |s| s.line);
         return Err(src.err(line, "[Image] needs Image= (the image to pull)"));
     };
-    let mut warnings = Vec::new();
-    warnings.extend(super::container::short_name_warning(src, e, image));
-    let mut a = vec![ctx.podman.to_owned()];
-    a.extend(values::global_args(src, ctx, &sec, &mut warnings)?);
-    a.extend(["image", "pull"].map(str::to_owned));
-    values::flags(src, &sec, STRINGS, BOOLS, &mut a)?;
-    a.extend(values::podman_args(src, &sec, &mut warnings));
-    a.push(image.to_owned());
-    super::oneshot_create(
-        src,
-        ctx,
-        Oneshot {
-            argv: a,
-            stop_post: None,
-            // It pulls: it waits for the network, as a container does.
-            pulls: true,
-            deps: Vec::new(),
-            mounts_for: Vec::new(),
-            warnings,
-        },
-        name,
-    )
+    let warnings = Vec::from_iter(super::container::short_name_warning(src, e, image));
+    let pull = super::Pull {
+        command: ["image", "pull"],
+        strings: STRINGS,
+        bools: BOOLS,
+        what: image,
+    };
+    super::pull_unit(src, ctx, &sec, pull, warnings, name)
 }
 
 #[cfg(test)]

@@ -577,6 +577,46 @@ pub(crate) fn oneshot_create_with(
     finish(src, ctx, file, name, o.warnings)
 }
 
+/// What a oneshot `podman X pull` (an `.image`'s, an `.artifact`'s) is made of: the
+/// subcommand, the source's flag tables ([`values::flags`]) and what it pulls.
+pub(crate) struct Pull<'a> {
+    pub command: [&'static str; 2],
+    pub strings: &'a [(&'a str, &'a str)],
+    pub bools: &'a [(&'a str, &'a str)],
+    pub what: &'a str,
+}
+
+/// A oneshot service that pulls and stays active; it waits for the network, as a
+/// container does.
+pub(crate) fn pull_unit(
+    src: &Source,
+    ctx: &Context,
+    sec: &crate::unit::Index,
+    p: Pull,
+    mut warnings: Vec<SourceError>,
+    name: String,
+) -> Result<Generated, SourceError> {
+    let mut a = vec![ctx.podman.to_owned()];
+    a.extend(values::global_args(src, ctx, sec, &mut warnings)?);
+    a.extend(p.command.map(str::to_owned));
+    values::flags(src, sec, p.strings, p.bools, &mut a)?;
+    a.extend(values::podman_args(src, sec, &mut warnings));
+    a.push(p.what.to_owned());
+    oneshot_create(
+        src,
+        ctx,
+        Oneshot {
+            argv: a,
+            stop_post: None,
+            pulls: true,
+            deps: Vec::new(),
+            mounts_for: Vec::new(),
+            warnings,
+        },
+        name,
+    )
+}
+
 /// A `RequiresMountsFor=` value systemd reads as this one path. systemd 252 splits the
 /// value into words with quotes removed but no C escapes (quadlet's `\x20` would become
 /// `x20`), so a path with whitespace, quotes or backslashes is double-quoted with `\\`
