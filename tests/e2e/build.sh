@@ -25,11 +25,8 @@ cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shut
 trap cleanup EXIT
 
 # --- the base image's content: a busybox rootfs, as a tarball for `podman import`
-gcc -O2 -static -o "$W/e2e-server" tests/e2e/e2e-server.c || exit 1
-R=$W/rootfs; mkdir -p "$R"/{bin,usr/local/bin,etc,tmp,proc,sys,dev,run}
-cp /bin/busybox "$R/bin/"; for a in sh sleep true false cat echo; do ln -s busybox "$R/bin/$a"; done
-echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
-chmod 1777 "$R/tmp"
+e2e_rootfs "$W" || exit 1
+R=$W/rootfs
 tar -C "$R" -cf "$W/busybox.tar" . || exit 1
 
 # --- the sources: ~/.config/containers/systemd/{hello.container,hello/hello.build,...}

@@ -49,12 +49,8 @@ cp "$deb" "$W/rootlet.deb"
 printf '   %s (%.1fs)\n' "$(dpkg-deb -f "$W/rootlet.deb" Package Version Architecture | tr '\n' ' ')" "$(awk "BEGIN{print $EPOCHREALTIME-$T0}")"
 
 # --- the test program and a busybox rootfs for the container (as in run.sh)
-gcc -O2 -static -o "$W/e2e-server" tests/e2e/e2e-server.c || exit 1
-R=$W/rootfs; mkdir -p "$R"/{bin,usr/local/bin,etc,tmp,proc,sys,dev,run}
-cp /bin/busybox "$R/bin/"; for a in sh ip sleep true false cat echo; do ln -s busybox "$R/bin/$a"; done
-cp "$W/e2e-server" "$R/usr/local/bin/"
-echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
-touch "$R/etc/hosts" "$R/etc/resolv.conf" "$R/etc/hostname"; chmod 1777 "$R/tmp"
+e2e_rootfs "$W" || exit 1
+R=$W/rootfs
 mkdir -p "$W/src"
 cat > "$W/src/web.container" <<'EOF'
 [Container]

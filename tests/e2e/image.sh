@@ -45,12 +45,8 @@ cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shut
 trap cleanup EXIT
 
 # The image's content: busybox and the e2e test server, as a tar for `podman import`.
-gcc -O2 -static -o "$W/e2e-server" tests/e2e/e2e-server.c || exit 1
-R=$W/rootfs; mkdir -p "$R"/{bin,usr/local/bin,etc,tmp,proc,sys,dev,run}
-cp /bin/busybox "$R/bin/"; for a in sh sleep true cat echo; do ln -s busybox "$R/bin/$a"; done
-cp "$W/e2e-server" "$R/usr/local/bin/"
-echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
-touch "$R/etc/hosts" "$R/etc/resolv.conf" "$R/etc/hostname"; chmod 1777 "$R/tmp"
+e2e_rootfs "$W" || exit 1
+R=$W/rootfs
 tar -C "$R" -cf "$W/server.tar" . || exit 1
 mkdir -p "$W/registry"; dpkg-deb -x "$DEBS"/docker-registry_*.deb "$W/registry" || exit 1
 
@@ -124,22 +120,7 @@ export IMAGE
 sysprop() { sb exec systemctl show -P "$1" "$2"; }
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 exec 3>&1   # the suite's own stdout, for notes from inside a check
-# no_restart UNIT: as in run.sh, a restart after podman 4.3's notify race (result
-# 'protocol', "Cannot find unit for notify message") is said loudly, not failed.
-no_restart() {
-    local n log failed protocol races
-    n=$(prop NRestarts "$1"); [ "$n" = 0 ] && return 0
-    log=$(u journalctl --user --no-pager -o cat)
-    failed=$(grep -c "^$1: Failed with result " <<<"$log")
-    protocol=$(grep -c "^$1: Failed with result 'protocol'" <<<"$log")
-    races=$(grep -c '^Cannot find unit for notify message of PID ' <<<"$log")
-    if [ "$failed" = "$protocol" ] && [ "$races" -ge "$failed" ] && [ "$n" -le "$failed" ]; then
-        echo "!! NOTE: $1 restarted $n time(s), each after podman 4.3's notify race (result 'protocol', 'Cannot find unit for notify message'): not rootlet's" >&3
-        return 0
-    fi
-    echo "NRestarts=$n, failures: $failed, of which 'protocol' with the notify race: $protocol/$races"
-    return 1
-}
+# (no_restart UNIT, for podman 4.3's notify race: scripts/sandbox-lib.sh)
 pull_log() { u journalctl --user -u server-image.service --no-pager -o short-monotonic; }
 registry_log() { sb exec journalctl -u docker-registry.service --no-pager -o cat; }
 # The registry's access log: one line per request. The push (HEAD, PUT) gets no manifest:

@@ -31,12 +31,8 @@ cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >/dev/null 2>&1; rm -
 trap cleanup EXIT
 
 # --- the image: busybox and the test server, a rootfs tarball the user imports
-gcc -O2 -static -o "$W/e2e-server" tests/e2e/e2e-server.c || exit 1
-R=$W/rootfs; mkdir -p "$R"/{bin,usr/local/bin,etc,tmp,proc,sys,dev,run}
-cp /bin/busybox "$R/bin/"; for a in sh sleep true cat echo; do ln -s busybox "$R/bin/$a"; done
-cp "$W/e2e-server" "$R/usr/local/bin/"
-echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
-touch "$R/etc/hosts" "$R/etc/resolv.conf" "$R/etc/hostname"; chmod 1777 "$R/tmp"
+e2e_rootfs "$W" || exit 1
+R=$W/rootfs
 tar -C "$R" -cf "$W/kube-web.tar" .
 
 # --- the sources
@@ -128,22 +124,7 @@ get() { sb exec curl -sS --http0.9 --max-time 10 --interface 127.0.0.7 "http://1
 answers() { get 18081 | grep 'PID=1 PEER=' >/dev/null; }
 Q=/home/tester/.config/containers/systemd
 exec 3>&1   # the suite's own stdout, for notes from inside a check
-# no_restart UNIT: started the first time, or restarted only after podman 4.3's notify
-# race (READY=1 read after its sender exited: result 'protocol'; see run.sh), said loudly.
-no_restart() {
-    local n log failed protocol races
-    n=$(prop NRestarts "$1"); [ "$n" = 0 ] && return 0
-    log=$(u journalctl --user --no-pager -o cat)
-    failed=$(grep -c "^$1: Failed with result " <<<"$log")
-    protocol=$(grep -c "^$1: Failed with result 'protocol'" <<<"$log")
-    races=$(grep -c '^Cannot find unit for notify message of PID ' <<<"$log")
-    if [ "$failed" = "$protocol" ] && [ "$races" -ge "$failed" ] && [ "$n" -le "$failed" ]; then
-        echo "!! NOTE: $1 restarted $n time(s), each after podman 4.3's notify race (result 'protocol'): not rootlet's" >&3
-        return 0
-    fi
-    echo "NRestarts=$n, failures: $failed, of which 'protocol' with the notify race: $protocol/$races"
-    return 1
-}
+# (no_restart UNIT, for podman 4.3's notify race: scripts/sandbox-lib.sh)
 # The ExecStart= / ExecStopPost= lines of the generated unit.
 unit_line() { u systemctl --user cat web.service | grep "^$1="; }
 

@@ -34,12 +34,8 @@ trap 'rm -rf "$W"' EXIT
 export E2E_W=$W E2E_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release
 
 # The test program in a busybox rootfs (as tests/e2e/run.sh), and the sources.
-gcc -O2 -static -o "$W/e2e-server" tests/e2e/e2e-server.c || exit 1
-R=$W/rootfs; mkdir -p "$R"/{bin,usr/local/bin,etc,tmp,proc,sys,dev,run}
-cp /bin/busybox "$R/bin/"; for a in sh ip sleep true false cat echo; do ln -s busybox "$R/bin/$a"; done
-cp "$W/e2e-server" "$R/usr/local/bin/"
-echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
-touch "$R/etc/hosts" "$R/etc/resolv.conf" "$R/etc/hostname"; chmod 1777 "$R/tmp"
+e2e_rootfs "$W" || exit 1
+R=$W/rootfs
 mkdir -p "$W/src"
 printf '[Container]\nRootfs=/srv/rootfs\nExec=/usr/local/bin/e2e-server 8080\nPublishPort=127.0.0.1:18080:8080\n' \
     > "$W/src/web.container"

@@ -35,12 +35,9 @@ cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >/dev/null 2>&1; rm -
 trap cleanup EXIT
 
 # --- a busybox rootfs with the test server: the containers' root, and (as a tar) the image
-gcc -O2 -static -o "$W/e2e-server" tests/e2e/e2e-server.c || exit 1
-R=$W/rootfs; mkdir -p "$R"/{bin,usr/local/bin,etc,tmp,proc,sys,dev,run,data}
-cp /bin/busybox "$R/bin/"; for a in sh sleep true false cat echo; do ln -s busybox "$R/bin/$a"; done
-cp "$W/e2e-server" "$R/usr/local/bin/"
-echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
-touch "$R/etc/hosts" "$R/etc/resolv.conf" "$R/etc/hostname"; chmod 1777 "$R/tmp"
+e2e_rootfs "$W" || exit 1
+R=$W/rootfs
+mkdir -p "$R/data"
 tar -C "$R" -cf "$W/late.tar" .
 
 S=$W/src; mkdir -p "$S" "$W/user"

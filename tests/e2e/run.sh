@@ -29,12 +29,8 @@ cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shut
 trap cleanup EXIT
 
 # --- what every boot shares: the test program and a busybox rootfs for the containers
-gcc -O2 -static -o "$W/e2e-server" tests/e2e/e2e-server.c || exit 1
-R=$W/rootfs; mkdir -p "$R"/{bin,usr/local/bin,etc,tmp,proc,sys,dev,run}
-cp /bin/busybox "$R/bin/"; for a in sh ip sleep true false cat echo; do ln -s busybox "$R/bin/$a"; done
-cp "$W/e2e-server" "$R/usr/local/bin/"
-echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
-touch "$R/etc/hosts" "$R/etc/resolv.conf" "$R/etc/hostname"; chmod 1777 "$R/tmp"
+e2e_rootfs "$W" || exit 1
+R=$W/rootfs
 
 # provision NET: run before each boot with ROOT=<sandbox root>. NET says how the system's
 # network comes up: online (network-online.target pulled in, at once), late (held back 5 s),
@@ -90,26 +86,9 @@ get() { sb exec curl -sS --http0.9 --max-time 20 --interface 127.0.0.7 "http://1
 src() { rm -rf "$W/src"; mkdir -p "$W/src"; }
 scenario() { echo "== $1"; }
 exec 3>&1   # the suite's own stdout, for notes from inside a check (which captures 1 and 2)
-# no_restart UNIT: the unit started the first time. One exception, said loudly: podman 4.3
-# (--sdnotify=conmon) sends READY=1 and exits at once, and on a loaded machine the user's
-# systemd 252 may read the message only after podman is gone ("Cannot find unit for notify
-# message of PID N"); the start then fails with result 'protocol' and Restart= retries it.
-# That race is podman's and systemd's (the reference sandbox shows it too, about half the
-# boots while other builds run); a restart for any other reason fails the check.
-no_restart() {
-    local n log failed protocol races
-    n=$(prop NRestarts "$1"); [ "$n" = 0 ] && return 0
-    log=$(u journalctl --user --no-pager -o cat)
-    failed=$(grep -c "^$1: Failed with result " <<<"$log")
-    protocol=$(grep -c "^$1: Failed with result 'protocol'" <<<"$log")
-    races=$(grep -c '^Cannot find unit for notify message of PID ' <<<"$log")
-    if [ "$failed" = "$protocol" ] && [ "$races" -ge "$failed" ] && [ "$n" -le "$failed" ]; then
-        echo "!! NOTE: $1 restarted $n time(s), each after podman 4.3's notify race (result 'protocol', 'Cannot find unit for notify message'): not rootlet's" >&3
-        return 0
-    fi
-    echo "NRestarts=$n, failures: $failed, of which 'protocol' with the notify race: $protocol/$races"
-    return 1
-}
+# no_restart UNIT (scripts/sandbox-lib.sh): the unit started the first time, or restarted
+# only after podman 4.3's notify race (--sdnotify=conmon sends READY=1 and exits at once; the
+# reference sandbox shows the race too, about half the boots while other builds run).
 # web.container: the test server on a published port, started at boot.
 web_source() {
     src; cat > "$W/src/web.container" <<'EOF'
