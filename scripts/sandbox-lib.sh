@@ -94,3 +94,16 @@ no_restart() {
     echo "NRestarts=$n, failures: $failed, of which 'protocol' with the notify race: $protocol/$races"
     return 1
 }
+
+# left_behind: nothing of this run (E2E_RUN) is left: no cgroup and no live sandbox PID 1
+# (other runs' sandboxes may be up).
+left_behind() {
+    local d f
+    for d in /sys/fs/cgroup/unified/e2e-"$E2E_RUN"-* /sys/fs/cgroup/e2e-"$E2E_RUN"-*; do
+        [ -e "$d" ] && { echo "cgroup $d"; return 1; }
+    done
+    for f in "${E2E:-/var/tmp/rootlet-e2e}"/state/"$E2E_RUN"-*/pid1; do
+        [ -s "$f" ] && { echo "pid file $f"; return 1; }
+    done
+    return 0
+}

@@ -160,16 +160,6 @@ if [ "$FAIL" != 0 ]; then
 fi
 [ -n "${E2E_DEBUG:-}" ] || { sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown: $(tail -2 "$W/down.log")"; }
     [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME; }
-left_behind() {
-    local d f
-    for d in /sys/fs/cgroup/unified/e2e-"$E2E_RUN"-* /sys/fs/cgroup/e2e-"$E2E_RUN"-*; do
-        [ -e "$d" ] && { echo "cgroup $d"; return 1; }
-    done
-    for f in "${E2E:-/var/tmp/rootlet-e2e}"/state/"$E2E_RUN"-*/pid1; do
-        [ -s "$f" ] && { echo "pid file $f"; return 1; }
-    done
-    return 0
-}
 check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
 printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
 echo "$PASS passed, $FAIL failed"

@@ -289,18 +289,8 @@ for s in "${ALL[@]}"; do
     "$s"
     printf '   (%s: %.1fs)\n' "$s" "$(awk "BEGIN{print $EPOCHREALTIME-$t}")"
 done
-# Nothing left behind by this run (other runs' sandboxes may be up): no cgroup of ours and
-# no live sandbox PID 1 of ours. (Each shutdown already checked its own: see down.)
-left_behind() {
-    local d f
-    for d in /sys/fs/cgroup/unified/e2e-"$E2E_RUN"-* /sys/fs/cgroup/e2e-"$E2E_RUN"-*; do
-        [ -e "$d" ] && { echo "cgroup $d"; return 1; }
-    done
-    for f in "${E2E:-/var/tmp/rootlet-e2e}"/state/"$E2E_RUN"-*/pid1; do
-        [ -s "$f" ] && { echo "pid file $f"; return 1; }
-    done
-    return 0
-}
+# Nothing left behind by this run (left_behind: scripts/sandbox-lib.sh; each shutdown
+# already checked its own: see down).
 check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
 printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
 echo "$PASS passed, $FAIL failed"
