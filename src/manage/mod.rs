@@ -80,6 +80,9 @@ pub struct Places {
     pub install_dir: PathBuf,
     /// The record of applications.
     pub apps_file: Option<PathBuf>,
+    /// Called with the lock file when [`Places::lock`] has to wait for another run: the
+    /// binary says so (the library prints nothing). Does nothing by default.
+    pub on_lock_wait: fn(&Path),
 }
 
 impl Places {
@@ -97,6 +100,7 @@ impl Places {
             roots,
             install_dir,
             apps_file,
+            on_lock_wait: |_| {},
         })
     }
 
@@ -138,9 +142,12 @@ impl Places {
         let Some(dir) = self.apps_file.as_deref().and_then(Path::parent) else {
             return Ok(None);
         };
-        crate::install::Lock::acquire(dir, true, crate::install::lock::DEFAULT_WAIT, |p| {
-            eprintln!("rootlet: waiting for another rootlet run ({})", p.display())
-        })
+        crate::install::Lock::acquire(
+            dir,
+            true,
+            crate::install::lock::DEFAULT_WAIT,
+            self.on_lock_wait,
+        )
         .map(Some)
         .map_err(ManageError::from)
     }
