@@ -355,7 +355,8 @@ fn the_audits_pipelines_through_head() {
     }
 }
 
-/// Audit N20: `rootlet list` printed terminal escapes and newlines from file names raw.
+/// Audit N20: `rootlet list` printed terminal escapes and newlines from file names raw;
+/// `print` and the messages quoting a name escape them the same way.
 #[test]
 fn list_escapes_control_characters_in_names() {
     let w = World::new();
@@ -374,6 +375,25 @@ fn list_escapes_control_characters_in_names() {
     assert!(row.contains(&format!("{escaped}.service")), "{row}");
     assert!(row.ends_with(&format!("{escaped}.container")), "{row}");
     assert_eq!(out.lines().count(), 6, "{out:?}"); // the head, web, db, a, b and this one
+                                                   // `print`'s header names the file the same way; a message quoting a name is one line.
+    let o = w.cmd(ROOTLET, &["print", name], None).output().unwrap();
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.starts_with(&format!(
+            "# {}\n",
+            w.source(&format!("{escaped}.container")).display()
+        )),
+        "{out:?}"
+    );
+    let o = w
+        .cmd(ROOTLET, &["rm", "x\x1b[2J\ny.container"], None)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(
+        err,
+        "rootlet: x\\u{1b}[2J\\ny.container: no such source on the search path\n"
+    );
 }
 
 /// `rootlet regenerate` printed errors only, and dropped warnings and notes: it prints

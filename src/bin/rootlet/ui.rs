@@ -14,14 +14,28 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Print a line to stderr; a closed or broken stderr is no reason to fail, nor to panic.
+/// Print a message to stderr, as one line ([`say_line`]); a closed or broken stderr is no
+/// reason to fail, nor to panic.
 macro_rules! say {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($t)*);
-    }};
+    ($($t:tt)*) => {
+        crate::ui::say_line(&format!($($t)*))
+    };
 }
 pub(crate) use say;
+
+/// Longest message line [`say!`] prints (longer ones end in `...`): a value from a file or
+/// the bus cannot make one line of megabytes.
+const MAX_LINE: usize = 16 * 1024;
+
+/// `message` on one line of stderr. Whatever a message quotes (a name from the user's
+/// files, a value from the bus, a library error's text) cannot start a second line or
+/// drive the terminal: control characters are escaped (`\n`, `\u{1b}`) as in `file:line:`
+/// messages ([`rootlet::error::escape_bounded`]).
+pub fn say_line(message: &str) {
+    let mut line = rootlet::error::escape_bounded(message, MAX_LINE);
+    line.push('\n');
+    err(&line);
+}
 
 /// A write to stdout failed for another reason than a reader that went away.
 static OUT_FAILED: AtomicBool = AtomicBool::new(false);
@@ -48,7 +62,8 @@ pub fn out(text: &str) {
     }
 }
 
-/// Write `text` (whole lines) to stderr, ignoring errors as [`say!`] does.
+/// Write `text` (whole lines, already escaped: [`rootlet::generator::Run::diagnostics`])
+/// to stderr, ignoring errors.
 pub fn err(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
