@@ -58,7 +58,7 @@ fn main() -> ExitCode {
     let _ = std::io::stderr()
         .lock()
         .write_all(run.diagnostics(defaults_err.as_ref()).as_bytes());
-    let failed = defaults_err.is_some() || !run.errors.is_empty();
+    let failed = run.failed(defaults_err.as_ref());
     if let Err(e) = written {
         say!(
             "rootlet: writing to {}: {e}",

@@ -116,6 +116,11 @@ impl Run {
         }
         s
     }
+
+    /// Whether the run failed: an error, or a broken defaults file.
+    pub fn failed(&self, defaults_err: Option<&SourceError>) -> bool {
+        defaults_err.is_some() || !self.errors.is_empty()
+    }
 }
 
 /// Find, parse and translate everything. Writes nothing.
@@ -329,4 +334,34 @@ pub fn render(run: &Run) -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one format of a run's messages, as the journal, `check` and `regenerate` show
+    /// them: notes, the defaults file, warnings, errors; one line each.
+    #[test]
+    fn diagnostics_are_one_line_each_in_one_format() {
+        let e = |p: &str, line, m: &str| SourceError::new(Path::new(p), line, m);
+        let run = Run {
+            units: Vec::new(),
+            errors: vec![e("/s/a.container", 3, "unknown key `X`")],
+            warnings: vec![e("/s/b.container", 2, "Image=: short\nname")],
+            notes: vec!["/s/k.kube: not translated".into()],
+        };
+        let defaults = e("/c/defaults.conf", 1, "bad");
+        assert_eq!(
+            run.diagnostics(Some(&defaults)),
+            "rootlet: note: /s/k.kube: not translated\n\
+             /c/defaults.conf:1: bad (using the built-in defaults)\n\
+             rootlet: warning: /s/b.container:2: Image=: short\\nname\n\
+             /s/a.container:3: unknown key `X`\n"
+        );
+        assert!(run.failed(None));
+        let clean = Run::default();
+        assert_eq!(clean.diagnostics(None), "");
+        assert!(!clean.failed(None) && clean.failed(Some(&defaults)));
+    }
 }

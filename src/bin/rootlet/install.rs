@@ -49,7 +49,7 @@ fn regenerate_now(layout: &Layout, out: &Path, lock: &Lock) -> (Exit, Option<Reg
         }
     };
     crate::ui::err(&o.run.diagnostics(o.defaults_err.as_ref()));
-    let mut status = Exit::failed_if(o.defaults_err.is_some() || !o.run.errors.is_empty());
+    let mut status = Exit::failed_if(o.run.failed(o.defaults_err.as_ref()));
     let r = o.regenerated;
     if r.bad_lines > 0 {
         say!(

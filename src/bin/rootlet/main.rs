@@ -114,7 +114,7 @@ fn doctor(json: bool) -> Exit {
 /// Print a run's notes, warnings and errors ([`Run::diagnostics`]); whether it failed.
 fn report(run: &Run, defaults_err: Option<&SourceError>) -> bool {
     ui::err(&run.diagnostics(defaults_err));
-    defaults_err.is_some() || !run.errors.is_empty()
+    run.failed(defaults_err)
 }
 
 /// Source directories named on the command line must exist and be directories.
