@@ -347,7 +347,7 @@ fn the_audits_pipelines_through_head() {
     if let Some(b) = &bus {
         b.take_calls();
     }
-    let (rc, err) = pipeline(&w, bus.as_ref(), "rm a b", "head -c0");
+    let (rc, err) = pipeline(&w, bus.as_ref(), "rm a b", "head -n0");
     assert!(!w.source("a.container").exists() && !w.source("b.container").exists());
     if let Some(b) = &bus {
         assert_eq!(rc, 0, "{err}");
