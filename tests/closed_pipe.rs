@@ -345,7 +345,10 @@ fn the_audits_pipelines_through_head() {
     // Another write error (a full disk) is said, and the status says it too.
     let (rc, err) = pipeline(&w, None, "print web >/dev/full", "cat");
     assert_eq!(rc, 1, "{err}");
-    assert!(err.contains("rootlet: writing to stdout: No space left on device"), "{err}");
+    assert!(
+        err.contains("rootlet: writing to stdout: No space left on device"),
+        "{err}"
+    );
     let (rc, err) = pipeline(&w, None, "doctor", "head -1");
     assert!(rc == 0 || rc == 1, "{rc}: {err}");
     if let Some(b) = &bus {
