@@ -48,6 +48,9 @@ pub struct AddArgs {
     /// Overwrite existing files (a symlink there is replaced, never written through).
     #[arg(long, short)]
     replace: bool,
+    /// With --replace: also take files that belong to another application.
+    #[arg(long, short, requires = "replace")]
+    force: bool,
     /// Do not reload the user manager afterwards.
     #[arg(long)]
     no_reload: bool,
@@ -64,8 +67,9 @@ pub enum Format {
 
 #[derive(Args)]
 pub struct ListArgs {
-    /// Only sources whose file or unit name matches: `name=GLOB` (repeatable: all must match).
-    #[arg(long, short, value_name = "name=GLOB")]
+    /// Only sources whose file or unit name matches `name=GLOB`, or whose application
+    /// matches `app=GLOB` (repeatable: all must match).
+    #[arg(long, short, value_name = "name=GLOB|app=GLOB")]
     filter: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -155,6 +159,9 @@ pub fn rm(a: RmArgs) -> ExitCode {
     for u in &removed.stopped {
         eprintln!("rootlet: stopped {u}");
     }
+    for n in &removed.notes {
+        eprintln!("rootlet: note: {n}");
+    }
     for f in &removed.files {
         println!("{}", f.display());
     }
@@ -200,15 +207,22 @@ pub fn add(a: AddArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let (opts, _) = rootlet::generator::Options::from_env();
-    if let Err(e) = add::check(&places, &opts, &inputs, a.replace) {
-        fail(&e);
-        eprintln!("rootlet: nothing was written");
-        return ExitCode::FAILURE;
-    }
-    let added = match add::write(&places, &inputs) {
+    let how = add::AddOptions {
+        replace: a.replace,
+        force: a.force,
+    };
+    let added = match add::add(&places, &opts, &inputs, how) {
         Ok(x) => x,
+        Err(e @ ManageError::Invalid(_)) => {
+            fail(&e);
+            eprintln!("rootlet: nothing was written");
+            return ExitCode::FAILURE;
+        }
         Err(e) => return fail(&e),
     };
+    for n in &added.notes {
+        eprintln!("rootlet: note: {n}");
+    }
     for f in &added.files {
         println!("{}", f.display());
     }
@@ -304,7 +318,8 @@ pub fn list(a: ListArgs) -> ExitCode {
             }
         }
     }
-    let listing = match list::list(&places, &globs, true) {
+    let (opts, _) = rootlet::generator::Options::from_env();
+    let listing = match list::list(&places, &globs, true, Some(&opts)) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
@@ -368,6 +383,10 @@ pub fn list(a: ListArgs) -> ExitCode {
                     let l: String = l.chars().filter(|c| !c.is_control()).collect();
                     out.push_str(&format!("  └ {}: {l}\n", e.unit));
                 }
+                if let Some(l) = &e.error {
+                    let l: String = l.chars().filter(|c| !c.is_control()).collect();
+                    out.push_str(&format!("  └ no unit: {l}\n"));
+                }
             }
         }
     }
@@ -388,7 +407,7 @@ fn json(entries: &[list::Entry]) -> String {
         });
         out.push_str(if i == 0 { "\n  " } else { ",\n  " });
         out.push_str(&format!(
-            "{{\"name\": {}, \"unit\": {}, \"path\": {}, \"app\": {}, \"load\": {}, \"active\": {}, \"sub\": {}, \"result\": {}, \"status\": {}, \"last_log\": {}}}",
+            "{{\"name\": {}, \"unit\": {}, \"path\": {}, \"app\": {}, \"load\": {}, \"active\": {}, \"sub\": {}, \"result\": {}, \"status\": {}, \"last_log\": {}, \"error\": {}}}",
             s(&e.name),
             s(&e.unit),
             s(&e.path.display().to_string()),
@@ -399,6 +418,7 @@ fn json(entries: &[list::Entry]) -> String {
             s(&st.result),
             s(&state_text(&e.state)),
             opt(&e.last_log),
+            opt(&e.error),
         ));
     }
     out.push_str(if entries.is_empty() { "]\n" } else { "\n]\n" });
