@@ -61,6 +61,17 @@ printf '[Container]\nRootfs=/srv/rootfs\nNetwork=none\nExec=/bin/sh -c '"'"'trap
 # For `add --now` under the no-root install: a unit without [Install] and one with it.
 cp "$D/echo.container" "$D/solo.container"
 cp "$D/shop/web.container" "$D/api.container"
+# A container that keeps failing, restarted after a long pause: `list` says why (P15).
+cat > "$D/looping.container" <<'EOF'
+[Container]
+Rootfs=/srv/rootfs
+Network=none
+Exec=/bin/sh -c 'echo "day2: cannot open /data: Permission denied"; echo "day2: giving up"; exit 1'
+
+[Service]
+Restart=always
+RestartSec=300
+EOF
 # A bad file: add must write nothing.
 printf '[Container]\nRootfs=/srv/rootfs\nPublishPorts=1:1\n' > "$D/bad.container"
 
@@ -129,6 +140,18 @@ check "its units are gone after the reload, the containers too" sh -c \
 check "rm of a failed (not running) unit needs no --force" u /usr/local/bin/rootlet rm broken
 check "rm of an unknown name fails; with --ignore it does not" sh -c \
     "! \"$SANDBOX\" user /usr/local/bin/rootlet rm nope </dev/null >/dev/null 2>&1 && \"$SANDBOX\" user /usr/local/bin/rootlet rm --ignore nope </dev/null >/dev/null 2>&1"
+echo "== list of a unit waiting to be restarted (P15)"
+u /usr/local/bin/rootlet add /srv/day2/looping.container >/dev/null 2>&1
+u systemctl --user start --no-block looping.service
+check "looping.service waits to be restarted" within 60 eval '[ "$(prop SubState looping.service)" = auto-restart ]'
+u /usr/local/bin/rootlet list --filter 'name=looping*' >"$W/list" 2>&1
+sed 's/^/   | /' "$W/list"
+check "list: its first error, not its last line" grep -q '└ looping.service: day2: cannot open /data: Permission denied' "$W/list"
+check "rm says it is activating (auto-restart) and needs --force" sh -c \
+    "! \"$SANDBOX\" user /usr/local/bin/rootlet rm looping </dev/null >$W/out 2>&1 && grep -q 'looping.service (activating/auto-restart) is running' $W/out" \
+    || cat "$W/out"
+check "rm --force removes it" u /usr/local/bin/rootlet rm --force looping
+
 echo "== rm of a socket pair (P4)"
 check "add the pair; the socket listens" sh -c \
     "\"$SANDBOX\" user /usr/local/bin/rootlet add /srv/day2/echo.container /srv/day2/echo.socket </dev/null >$W/out 2>&1 \
