@@ -349,9 +349,7 @@ pub fn add(
     check(places, opts, inputs, how)?;
     let mut added = write(places, inputs, how)?;
     if let Some(lock) = &lock {
-        if let Some(note) = places.regenerate_user_install(lock)? {
-            added.notes.push(note);
-        }
+        added.notes.extend(places.regenerate_user_install(lock));
     }
     Ok(added)
 }

@@ -225,27 +225,31 @@ impl Places {
     /// directory), generate the units now, holding `lock`, instead of leaving it to the path
     /// unit's `rootlet regenerate`, which runs some time later: a reload and a start that
     /// follow `add` or `rm` then see the units as they are. `None` without that install;
-    /// else a line saying what was done.
-    pub fn regenerate_user_install(
-        &self,
-        lock: &crate::install::Lock,
-    ) -> Result<Option<String>, ManageError> {
-        let Ok(layout) = crate::install::Layout::new(&self.env, None) else {
-            return Ok(None);
-        };
+    /// else a line saying what was done, or why it could not be (the files are in place
+    /// then, and the path unit's run comes later as before).
+    pub fn regenerate_user_install(&self, lock: &crate::install::Lock) -> Option<String> {
+        let layout = crate::install::Layout::new(&self.env, None).ok()?;
         if std::fs::symlink_metadata(layout.installed_list()).is_err()
             || lock.path().parent() != Some(layout.state_dir.as_path())
         {
-            return Ok(None);
+            return None;
         }
-        let out = crate::install::regenerate::from_sources(&layout, &layout.output_dir, lock)?;
-        let r = out.regenerated;
-        Ok(Some(format!(
-            "units generated into {} (the no-root install): {} written, {} removed",
-            layout.output_dir.display(),
-            r.written.len(),
-            r.removed.len()
-        )))
+        let out = &layout.output_dir;
+        Some(
+            match crate::install::regenerate::from_sources(&layout, out, lock) {
+                Ok(o) => format!(
+                    "units generated into {} (the no-root install): {} written, {} removed",
+                    out.display(),
+                    o.regenerated.written.len(),
+                    o.regenerated.removed.len()
+                ),
+                Err(e) => format!(
+                    "generating the units into {} failed ({e}): the path unit's \
+                     `rootlet regenerate` will try again",
+                    out.display()
+                ),
+            },
+        )
     }
 }
 

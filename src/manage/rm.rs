@@ -51,8 +51,9 @@ pub struct Plan {
     pub files: Vec<(PathBuf, String)>,
     pub apps: BTreeSet<String>,
     pub ignored: Vec<String>,
-    /// Files left alone, with why.
-    pub kept: Vec<String>,
+    /// Files left alone, with why (none that is removed all the same, being named or a
+    /// source under `--all`).
+    pub kept: Vec<(PathBuf, String)>,
     /// Sockets added because the service they activate goes: (socket file, service).
     pub paired: Vec<(String, String)>,
 }
@@ -107,16 +108,22 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
             match m.state_in(fd.as_fd()) {
                 Held::Written => plan.add(p, m.file.clone()),
                 Held::Gone => {}
-                Held::Changed => plan.kept.push(format!(
-                    "{}: changed since `rootlet add` wrote it for {app}: yours now, left alone",
-                    p.display()
-                )),
-                Held::Unproven => plan.kept.push(format!(
-                    "{}: recorded for {app} by an older rootlet without its content, so not \
-                     provably what it wrote: left alone (`rootlet rm {}` removes it)",
-                    p.display(),
-                    m.file
-                )),
+                Held::Changed => {
+                    let why = format!(
+                        "{}: changed since `rootlet add` wrote it for {app}: yours now, left alone",
+                        p.display()
+                    );
+                    plan.kept.push((p, why));
+                }
+                Held::Unproven => {
+                    let why = format!(
+                        "{}: recorded for {app} by an older rootlet without its content, so \
+                         not provably what it wrote: left alone (`rootlet rm {}` removes it)",
+                        p.display(),
+                        m.file
+                    );
+                    plan.kept.push((p, why));
+                }
             }
         }
     };
@@ -125,7 +132,7 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
             if places.is_own(&f.path) {
                 match places.open_own(&f.path) {
                     Ok(_) => plan.add(f.path.clone(), f.name.clone()),
-                    Err(e) => plan.kept.push(format!("{e}: left alone")),
+                    Err(e) => plan.kept.push((f.path.clone(), format!("{e}: left alone"))),
                 }
             }
         }
@@ -190,6 +197,9 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
         }
     }
     pair_sockets(places, &disc, &mut plan);
+    let files = &plan.files;
+    plan.kept
+        .retain(|(p, _)| !files.iter().any(|(f, _)| f == p));
     Ok(plan)
 }
 
@@ -242,10 +252,11 @@ fn pair_sockets(places: &Places, disc: &crate::search::Discovery, plan: &mut Pla
             plan.add(f.path.clone(), f.name.clone());
             plan.paired.push((f.name.clone(), service));
         } else {
-            plan.kept.push(format!(
+            let why = format!(
                 "{}: activates {service}, which goes, but is not yours to remove: it stays",
                 f.path.display()
-            ));
+            );
+            plan.kept.push((f.path.clone(), why));
         }
     }
 }
@@ -256,7 +267,7 @@ fn pair_sockets(places: &Places, disc: &crate::search::Discovery, plan: &mut Pla
 pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, ManageError> {
     let mut out = Removed {
         ignored: plan.ignored.clone(),
-        notes: plan.kept.clone(),
+        notes: plan.kept.iter().map(|(_, why)| why.clone()).collect(),
         ..Removed::default()
     };
     out.notes
@@ -344,7 +355,7 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
         }
     }
     if let (Some(lock), false) = (&lock, out.files.is_empty()) {
-        out.notes.extend(places.regenerate_user_install(lock)?);
+        out.notes.extend(places.regenerate_user_install(lock));
     }
     Ok(out)
 }
