@@ -278,7 +278,7 @@ pub fn add(a: AddArgs) -> ExitCode {
 const SETTLE: Duration = Duration::from_secs(2);
 
 fn not_started(u: &str, s: &systemd::UnitState) {
-    let why = systemd::last_log_line(u, Duration::from_secs(10));
+    let why = list::reason(u, Duration::from_secs(10));
     eprintln!(
         "rootlet: {u} did not start: {}/{}{}{}",
         s.active,
