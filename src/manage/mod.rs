@@ -118,7 +118,14 @@ impl Places {
             .iter()
             .filter(|r| r.trusted_uid.is_none())
             .map(|r| r.path.as_path())
-            .filter(|p| !p.starts_with("/etc") && !p.starts_with("/usr"))
+            .filter(|p| {
+                // A root that is itself a link into /etc or /usr is not the user's either.
+                let real = std::fs::canonicalize(p);
+                let real = real.as_deref().unwrap_or(p);
+                [*p, real]
+                    .iter()
+                    .all(|p| !p.starts_with("/etc") && !p.starts_with("/usr"))
+            })
             .collect()
     }
 
@@ -543,6 +550,18 @@ mod tests {
             Places::new(UserEnv::default()),
             Err(ManageError::NoConfigDir)
         ));
+        // A root that is a link to /etc is not the user's own.
+        let d = std::env::temp_dir().join(format!("rootlet-own-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::os::unix::fs::symlink("/etc", d.join("q")).unwrap();
+        let p = Places::new(UserEnv {
+            unit_dirs: Some(format!("{}", d.join("q").display())),
+            ..UserEnv::default()
+        })
+        .unwrap();
+        assert!(!p.is_own(&d.join("q/a.container")));
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
