@@ -56,11 +56,24 @@ pub struct Plan {
     pub kept: Vec<(PathBuf, String)>,
     /// Sockets added because the service they activate goes: (socket file, service).
     pub paired: Vec<(String, String)>,
+    /// Files that go only as members of an application (not named, not under `--all`):
+    /// checked again, under the lock, just before they are removed.
+    pub members: BTreeSet<PathBuf>,
 }
 
 impl Plan {
+    /// A file named, or a source under `--all`: it goes as it is.
     fn add(&mut self, path: PathBuf, name: String) {
+        self.members.remove(&path);
         if !self.files.iter().any(|(p, _)| *p == path) {
+            self.files.push((path, name));
+        }
+    }
+
+    /// A file that goes as a member of an application (unless it goes anyway).
+    fn add_member(&mut self, path: PathBuf, name: String) {
+        if !self.files.iter().any(|(p, _)| *p == path) {
+            self.members.insert(path.clone());
             self.files.push((path, name));
         }
     }
@@ -106,7 +119,7 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
         for m in apps.apps.get(app).into_iter().flatten() {
             let p = places.install_dir.join(&m.file);
             match m.state_in(fd.as_fd()) {
-                Held::Written => plan.add(p, m.file.clone()),
+                Held::Written => plan.add_member(p, m.file.clone()),
                 Held::Gone => {}
                 Held::Changed => {
                     let why = format!(
@@ -320,25 +333,39 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
             }
         }
     }
-    for (p, _) in &plan.files {
-        // Relative to its directory, opened without following a symlink below the root;
-        // unlinkat removes a symlink itself, never its target.
-        let (dir, name) = places.open_own(p)?;
-        match rustix::fs::unlinkat(dir.as_fd(), name.as_str(), AtFlags::empty()) {
-            Ok(()) => out.files.push(p.clone()),
-            Err(Errno::NOENT) => {}
-            Err(e) => return Err(ManageError::io(p, e.into())),
-        }
-    }
     // A failed unit whose source is gone would stay listed as failed: forget it.
     for (u, s) in &states {
         if s.active == "failed" {
             let _ = systemd::reset_failed(u);
         }
     }
+    // From here on, under the lock (not while units stop): no `add` comes between the
+    // last look at an application's files and their removal.
     let lock = places.lock()?;
     let mut apps = places.apps()?;
     let before = apps.clone();
+    for (p, n) in &plan.files {
+        // Relative to its directory, opened without following a symlink below the root;
+        // unlinkat removes a symlink itself, never its target.
+        let (dir, name) = places.open_own(p)?;
+        // A file that goes only as an application's must still be what `add` wrote
+        // (units may have taken long to stop, and the user may have changed it meanwhile).
+        if plan.members.contains(p) {
+            let held = apps.member(n).map(|(_, m)| m.state_in(dir.as_fd()));
+            if held != Some(Held::Written) {
+                out.notes.push(format!(
+                    "{}: changed while rm ran: yours now, left alone",
+                    p.display()
+                ));
+                continue;
+            }
+        }
+        match rustix::fs::unlinkat(dir.as_fd(), name.as_str(), AtFlags::empty()) {
+            Ok(()) => out.files.push(p.clone()),
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(ManageError::io(p, e.into())),
+        }
+    }
     for a in &plan.apps {
         if apps.apps.remove(a).is_some() {
             out.apps.push(a.clone());
@@ -358,4 +385,47 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
         out.notes.extend(places.regenerate_user_install(lock));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::UserEnv;
+    use crate::manage::{Apps, Member};
+
+    /// A member changed between the plan and the removal (while units stopped) is the
+    /// user's: checked again under the lock, left alone.
+    #[test]
+    fn a_member_changed_while_rm_runs_stays() {
+        let home = std::env::temp_dir().join(format!("rootlet-rm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        let places = Places::new(UserEnv {
+            home: Some(home.clone()),
+            ..UserEnv::default()
+        })
+        .unwrap();
+        let dir = &places.install_dir;
+        std::fs::create_dir_all(dir).unwrap();
+        let mut apps = Apps::default();
+        let mut members = Vec::new();
+        for f in ["notes.txt", "readme.txt"] {
+            std::fs::write(dir.join(f), f).unwrap();
+            members.push(Member::new(f, f.as_bytes()));
+        }
+        apps.apps.insert("shop".into(), members);
+        apps.save(places.apps_file.as_ref().unwrap()).unwrap();
+        let opts = RmOptions::default();
+        let plan = plan(&places, &["shop".to_owned()], &opts).unwrap();
+        assert_eq!(plan.files.len(), 2);
+        std::fs::write(dir.join("notes.txt"), "mine now").unwrap();
+        let out = remove(&places, plan, &opts).unwrap();
+        assert_eq!(out.files, [dir.join("readme.txt")]);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+            "mine now"
+        );
+        assert!(out.notes.iter().any(|n| n.contains("changed while rm ran")));
+        assert!(places.apps().unwrap().apps.is_empty());
+        std::fs::remove_dir_all(&home).unwrap();
+    }
 }
