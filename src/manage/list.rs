@@ -131,8 +131,8 @@ fn class(p: &[char], at: usize, c: char) -> Option<usize> {
 }
 
 /// List the sources (filtered by `filters`, all must match), with states unless `states`
-/// is false; with `opts`, the sources are translated too, and one that yields no unit says
-/// why.
+/// is false; with `opts`, the sources are translated too, and one that yields no unit of
+/// its own says why.
 pub fn list(
     places: &Places,
     filters: &[Filter],
@@ -171,10 +171,8 @@ pub fn list(
     if let Some(opts) = opts {
         let run = crate::generator::run(opts);
         for e in &mut out.entries {
-            if run.units.iter().any(|g| g.name == e.unit) {
-                continue;
-            }
-            // The source's own error first (the first line: the one that cost the unit).
+            // The source's own error, the first by line (a unit of its name may still be
+            // there: another source's, which won a clash).
             let mut errs: Vec<_> = run.errors.iter().filter(|x| x.path == e.path).collect();
             errs.sort_by_key(|x| x.line);
             e.error = errs.first().map(|x| x.to_string());
