@@ -276,7 +276,7 @@ pub fn last_log_line(unit: &str, deadline: Duration) -> Option<String> {
 
 /// `journalctl --user --no-pager -q -o cat ARGS`: its non-empty lines, or `None` if it
 /// cannot be run or does not finish within `deadline` (then it is killed).
-fn journal(args: &[&str], deadline: Duration) -> Option<Vec<String>> {
+pub(crate) fn journal(args: &[&str], deadline: Duration) -> Option<Vec<String>> {
     use std::io::Read;
     use std::process::{Command, Stdio};
     let mut child = Command::new("journalctl")
