@@ -8,7 +8,7 @@
 //! that would fail at start.
 
 use super::values::last;
-use super::{Context, Generated, Source};
+use super::{options, Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::{Entry, Index};
@@ -62,63 +62,6 @@ fn lacking(ctx: &Context, feature: Version) -> Option<Version> {
     ctx.podman_version.get().filter(|v| *v < feature)
 }
 
-/// `Mount=type=artifact,...` in `src` (`e`): refused when this run's podman has no
-/// `--mount type=artifact`. Asks podman its version only when such a mount exists.
-pub(crate) fn check_mount(src: &Source, ctx: &Context, e: &Entry) -> Result<(), SourceError> {
-    match lacking(ctx, Version::MOUNT_ARTIFACT) {
-        Some(v) => Err(src.err(
-            e.line,
-            format!(
-                "{}: type=artifact needs podman {} or newer (`--mount type=artifact`), \
-                 podman is {v}",
-                e.key,
-                Version::MOUNT_ARTIFACT
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// `source=X.artifact` of an artifact mount in `src`: the artifact that source pulls and
-/// the unit that pulls it (to be required and ordered after). `Ok(None)` when `value`
-/// names no `.artifact` file.
-pub(crate) fn resolve(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    value: &str,
-) -> Result<Option<(String, String)>, SourceError> {
-    super::resolve_source(
-        src,
-        ctx,
-        e,
-        value,
-        super::SourceKind::Artifact,
-        artifact_name,
-        "no artifact (it has no Artifact=)",
-    )
-}
-
-/// podman-systemd.unit(5) at 5.8 requires a fully qualified `Artifact=` (a registry
-/// first: `quay.io/a/b`, `localhost/b`, `host:5000/b`); quadlet does not check it, rootlet
-/// warns (the unit is still made).
-fn short_name_warning(src: &Source, e: &Entry, name: &str) -> Option<SourceError> {
-    let qualified = match name.split_once('/') {
-        Some((domain, _)) => domain.contains(['.', ':']) || domain == "localhost",
-        None => false,
-    };
-    (!qualified).then(|| {
-        src.err(
-            e.line,
-            format!(
-                "{}: `{name}` is not a fully qualified artifact name, which \
-                 podman-systemd.unit(5) requires (name its registry: quay.io/...)",
-                e.key
-            ),
-        )
-    })
-}
-
 /// Translate a `.artifact` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
     let empty = crate::unit::Section::new("Artifact");
@@ -138,7 +81,12 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             ),
         ));
     }
-    let warnings = Vec::from_iter(short_name_warning(src, e, artifact));
+    let warnings = Vec::from_iter(options::short_name_warning(
+        src,
+        e,
+        artifact,
+        SourceKind::Artifact,
+    ));
     let pull = super::Pull {
         command: ["artifact", "pull"],
         strings: STRINGS,
@@ -258,7 +206,8 @@ mod tests {
             ("localhost/model", false),
             ("127.0.0.1:5000/model", false),
         ] {
-            assert_eq!(short_name_warning(&s, e, name).is_some(), warned, "{name}");
+            let w = options::short_name_warning(&s, e, name, SourceKind::Artifact);
+            assert_eq!(w.is_some(), warned, "{name}");
         }
     }
 

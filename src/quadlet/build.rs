@@ -6,7 +6,7 @@
 //! every start of a unit that requires it builds again, which podman's layer cache makes
 //! quick when nothing changed.
 
-use super::container::{self, Extra};
+use super::options::{self, Extra};
 use super::values::{self, boolean, last, unquote, Split};
 use super::{Context, Generated, Oneshot, Source};
 use crate::error::SourceError;
@@ -98,50 +98,6 @@ pub fn image_name(src: &Source) -> Option<String> {
         .first()
         .map(|(_, v)| (*v).to_owned())
         .filter(|v| !v.is_empty())
-}
-
-/// `KEY=X.build` in `src` (a container's or a volume's `Image=`): the image that source
-/// builds and the unit that builds it (to be required and ordered after). `Ok(None)` when
-/// `value` names no `.build` file.
-pub(crate) fn resolve(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    value: &str,
-) -> Result<Option<(String, String)>, SourceError> {
-    super::resolve_source(
-        src,
-        ctx,
-        e,
-        value,
-        super::SourceKind::Build,
-        image_name,
-        "no image (it has no ImageTag=)",
-    )
-}
-
-/// An `Image=` that may name an `X.image` or an `X.build` source (quadlet's
-/// `handleImageSource`): the image and the unit that makes it.
-pub(crate) fn resolve_image(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    value: &str,
-) -> Result<Option<(String, String)>, SourceError> {
-    if value.ends_with(".artifact") {
-        // quadlet passes it to podman as an image's name.
-        return Err(src.err(
-            e.line,
-            format!(
-                "{}: `{value}` is a .artifact file, which only Mount=type=artifact takes",
-                e.key
-            ),
-        ));
-    }
-    match super::image::resolve(src, ctx, e, value)? {
-        Some(r) => Ok(Some(r)),
-        None => resolve(src, ctx, e, value),
-    }
 }
 
 /// A remote build context or Containerfile, which `podman build` fetches itself (quadlet's
@@ -294,12 +250,12 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         let kv = values::key_values(src, sec.list(key), &mut x.warnings);
         values::push_key_values(&mut a, flag, &kv);
     }
-    container::networks(src, &sec, ctx, &mut a, &mut x)?;
+    options::networks(src, &sec, ctx, &mut a, &mut x)?;
     for s in values::all_words(src, sec.list("Secret"), Split::Args, &mut x.warnings) {
         a.extend(["--secret".into(), s.into()]);
     }
     for e in sec.list("Volume") {
-        let v = container::volume(src, e, ctx, &mut x)?;
+        let v = options::volume(src, e, ctx, &mut x)?;
         a.extend(["-v".into(), v.into()]);
     }
 

@@ -2,11 +2,12 @@
 //! `ConvertContainer`, argument for argument and in its order), plus rootlet's wait unit,
 //! restart defaults and socket wiring.
 
+use super::options::{self, push, Argv, Extra};
 use super::values::{self, boolean, last, single, unquote, Split};
-use super::{host_path, Context, Generated, Source};
+use super::{concat, host_path, refs, Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::exec;
-use crate::unit::{Entry, Index};
+use crate::unit::Index;
 use std::borrow::Cow;
 
 /// Every key of quadlet 5.8's `[Container]` (deprecated ones included).
@@ -167,25 +168,6 @@ const HEALTH: &[(&str, &str)] = &[
     ("HealthStartupTimeout", "--health-startup-timeout"),
 ];
 
-/// What translating `[Container]` (or `[Pod]`) gives besides the argv.
-#[derive(Default)]
-pub(crate) struct Extra {
-    /// `Requires=`/`After=` units (networks, volumes, containers whose network is used).
-    pub deps: Vec<String>,
-    /// Host paths of bind mounts (for `RequiresMountsFor=`).
-    pub mounts_for: Vec<String>,
-    /// The unit of the pod the container joins (`BindsTo=`, `After=`).
-    pub pod: Option<String>,
-    pub warnings: Vec<SourceError>,
-}
-
-pub(crate) type Argv<'a> = Vec<Cow<'a, str>>;
-
-pub(crate) fn push<'a>(a: &mut Argv<'a>, flag: &'static str, v: impl Into<Cow<'a, str>>) {
-    a.push(flag.into());
-    a.push(v.into());
-}
-
 /// The default container name of a source: `ContainerName=` or `systemd-%N`
 /// (`systemd-%p_%i` for templates and their instances).
 fn container_name<'a>(src: &'a Source, sec: &Index<'a>) -> Cow<'a, str> {
@@ -194,6 +176,15 @@ fn container_name<'a>(src: &'a Source, sec: &Index<'a>) -> Cow<'a, str> {
         None if src.stem().contains('@') => "systemd-%p_%i".into(),
         None => "systemd-%N".into(),
     }
+}
+
+/// The name other sources use for the container of a `.container` source
+/// (`Network=X.container`): its container name, specifiers and all.
+pub(crate) fn resource_name(src: &Source) -> Option<String> {
+    Some(match src.file.section("Container") {
+        Some(s) => container_name(src, &Index::new(s)).into_owned(),
+        None => "systemd-%N".to_owned(),
+    })
 }
 
 /// The image or `--rootfs` path. `X.image` is the image that source pulls, `X.build` the
@@ -212,7 +203,7 @@ fn image<'a>(
             "[Container] needs Image= or Rootfs=",
         )),
         (Some(_), Some((e, _))) => Err(src.err(e.line, "Image= and Rootfs= exclude each other")),
-        (Some((e, i)), None) => match super::build::resolve_image(src, ctx, e, i)? {
+        (Some((e, i)), None) => match refs::image(src, ctx, e, i)? {
             Some((name, unit)) => {
                 x.deps.push(unit);
                 Ok(vec![name.into()])
@@ -222,453 +213,6 @@ fn image<'a>(
         // As written, as quadlet passes it (a relative path is podman's, from the
         // service's working directory, and may end in `:O`).
         (None, Some((_, r))) => Ok(vec!["--rootfs".into(), r.into()]),
-    }
-}
-
-/// quadlet 5.8's warning for an image name podman must resolve through short-name
-/// aliases (no registry): `shortname`, `library/fedora`.
-pub(crate) fn short_name_warning(src: &Source, e: &Entry, image: &str) -> Option<SourceError> {
-    let id = image.len() == 64 && image.bytes().all(|b| b.is_ascii_hexdigit());
-    let qualified = match image.split_once('/') {
-        Some((domain, _)) => domain.contains(['.', ':']) || domain == "localhost",
-        None => false,
-    };
-    (!id && !qualified && !image.ends_with(".image") && !image.ends_with(".build")).then(|| {
-        src.err(
-            e.line,
-            format!(
-                "{}: `{image}` is not a fully qualified image name: podman resolves it through \
-                 short-name aliases (slower, and not safe); see podman-pull(1)",
-                e.key
-            ),
-        )
-    })
-}
-
-/// `Network=`: `X.network` is the network of that source, `X.container` joins that
-/// container's network (`container:NAME`); both become dependencies. (Also a `.build`'s and a `.kube`'s.)
-pub(crate) fn networks<'a>(
-    src: &'a Source,
-    sec: &Index<'a>,
-    ctx: &Context,
-    a: &mut Argv<'a>,
-    x: &mut Extra,
-) -> Result<(), SourceError> {
-    for e in sec.list("Network") {
-        let v = e.value.as_str();
-        let (name, opts) = match v.split_once(':') {
-            Some((n, o)) => (n, Some(o)),
-            None => (v, None),
-        };
-        let arg: Cow<'a, str> = if name.ends_with(".network") {
-            let Some(net) = ctx.sources.get(name) else {
-                return Err(src.err(
-                    e.line,
-                    format!("Network: `{name}` names no .network file on the search path"),
-                ));
-            };
-            x.deps.push(net.unit_name());
-            let real = super::network::network_name(net);
-            match opts {
-                Some(o) => super::concat(&[&real, ":", o]).into(),
-                None => real.into(),
-            }
-        } else if name.ends_with(".container") {
-            if opts.is_some() {
-                return Err(src.err(
-                    e.line,
-                    format!("Network: `{v}`: options are not supported when joining another container's network"),
-                ));
-            }
-            let other = match ctx.find(name) {
-                Some(Ok(s)) => s,
-                Some(Err(err)) => {
-                    return Err(src.err(e.line, format!("Network: `{name}` cannot be read: {err}")))
-                }
-                None => {
-                    return Err(src.err(
-                        e.line,
-                        format!("Network: `{name}` names no .container file on the search path"),
-                    ))
-                }
-            };
-            let unit = other.unit_name();
-            let other_sec = other.file.section("Container").map(Index::new);
-            let cname = match other_sec.as_ref() {
-                Some(s) => container_name(&other, s).into_owned(),
-                None => "systemd-%N".to_owned(),
-            };
-            let resolved = cname.replace("%N", unit.strip_suffix(".service").unwrap_or(&unit));
-            if resolved.contains('%') {
-                return Err(src.err(
-                    e.line,
-                    format!(
-                        "Network: the container name of `{name}` ({cname}) depends on its instance: set ContainerName= in it"
-                    ),
-                ));
-            }
-            x.deps.push(unit);
-            super::concat(&["container:", &resolved]).into()
-        } else {
-            if let Some((_, ext)) = name.rsplit_once('.') {
-                if super::UNSUPPORTED_EXTENSIONS.contains(&ext) {
-                    return Err(src.err(
-                        e.line,
-                        format!("Network: `{name}` is a .{ext} file, which rootlet does not translate yet"),
-                    ));
-                }
-            }
-            v.into()
-        };
-        push(a, "--network", arg);
-    }
-    Ok(())
-}
-
-/// A storage source of `Volume=` or `Mount=` (quadlet's `handleStorageSource`): relative
-/// host paths made absolute, host paths need their mount (`RequiresMountsFor=`), `X.volume`
-/// is that source's volume (a dependency).
-fn storage_source(
-    src: &Source,
-    e: &Entry,
-    ctx: &Context,
-    source: &str,
-    x: &mut Extra,
-) -> Result<String, SourceError> {
-    if source.is_empty() {
-        return Err(src.err(e.line, format!("{}: source cannot be empty", e.key)));
-    }
-    let source = if source.starts_with('.') {
-        host_path(src, source)
-    } else {
-        source.to_owned()
-    };
-    if source.starts_with('/') {
-        x.mounts_for.push(super::clean_path(&source));
-        return Ok(source);
-    }
-    if let Some((_, ext)) = source.rsplit_once('.') {
-        if ext == "volume" {
-            let vol = match ctx.sources.get(&source) {
-                Some(v) => v,
-                None => {
-                    return Err(src.err(
-                        e.line,
-                        format!(
-                            "{}: `{source}` names no .volume file on the search path",
-                            e.key
-                        ),
-                    ))
-                }
-            };
-            x.deps.push(vol.unit_name());
-            return Ok(super::volume::volume_name(vol));
-        }
-        if ext == "image" {
-            // quadlet passes it to podman as a volume's name: surely not what was meant.
-            return Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{source}` is a .image file, which only Mount=type=image takes",
-                    e.key
-                ),
-            ));
-        }
-        if ext == "build" {
-            // quadlet passes it to podman as a volume's name: surely not what was meant.
-            return Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{source}` is a .build file, which only Image= takes (name the image it builds, its ImageTag=)",
-                    e.key
-                ),
-            ));
-        }
-        if ext == "artifact" {
-            // quadlet passes the artifact's name as a volume's or a path: surely not meant.
-            return Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{source}` is a .artifact file, which only Mount=type=artifact takes",
-                    e.key
-                ),
-            ));
-        }
-    }
-    Ok(source)
-}
-
-/// `Volume=[SOURCE:]DEST[:OPTIONS]` (also a `.build`'s).
-pub(crate) fn volume(
-    src: &Source,
-    e: &Entry,
-    ctx: &Context,
-    x: &mut Extra,
-) -> Result<String, SourceError> {
-    let mut parts = e.value.splitn(3, ':');
-    let first = parts.next().unwrap_or("");
-    let Some(dest) = parts.next() else {
-        return Ok(first.to_owned()); // anonymous volume: DEST only
-    };
-    if first.is_empty() {
-        return Ok(dest.to_owned());
-    }
-    let source = storage_source(src, e, ctx, first, x)?;
-    Ok(match parts.next() {
-        Some(o) => super::concat(&[&source, ":", dest, ":", o]),
-        None => super::concat(&[&source, ":", dest]),
-    })
-}
-
-/// One CSV record as Go's encoding/csv reads it (quoted fields, `""` for a quote).
-fn csv_fields(s: &str) -> Result<Vec<String>, &'static str> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        let mut f = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    None => return Err("extraneous or missing \" in quoted-field"),
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        f.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => f.push(c),
-                }
-            }
-            out.push(f);
-            match chars.next() {
-                None => return Ok(out),
-                Some(',') => {}
-                Some(_) => return Err("extraneous or missing \" in quoted-field"),
-            }
-        } else {
-            let mut more = false;
-            for c in chars.by_ref() {
-                match c {
-                    ',' => {
-                        more = true;
-                        break;
-                    }
-                    '"' => return Err("bare \" in non-quoted-field"),
-                    c => f.push(c),
-                }
-            }
-            out.push(f);
-            if !more {
-                return Ok(out);
-            }
-        }
-    }
-}
-
-/// Go's encoding/csv writing one record.
-fn csv_record(fields: &[String]) -> String {
-    let mut out = String::new();
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let quote = f.contains([',', '"', '\r', '\n']) || f.starts_with([' ', '\t']);
-        if quote {
-            out.push('"');
-            out.push_str(&f.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(f);
-        }
-    }
-    out
-}
-
-/// `Mount=type=...,source=...,...` (quadlet's `resolveContainerMountParams`): for the
-/// types with a source, the source resolved like `Volume=`'s and written `source=`, the
-/// type first.
-fn mount(
-    src: &Source,
-    e: &Entry,
-    m: &str,
-    ctx: &Context,
-    x: &mut Extra,
-) -> Result<String, SourceError> {
-    let fields = csv_fields(m).map_err(|why| src.err(e.line, format!("Mount: `{m}`: {why}")))?;
-    let mut kind: Option<String> = None;
-    let mut tokens = Vec::with_capacity(fields.len() + 1);
-    for f in fields {
-        match f.split('=').collect::<Vec<_>>().as_slice() {
-            ["type", t] if kind.is_none() => kind = Some((*t).to_owned()),
-            _ => tokens.push(f),
-        }
-    }
-    let kind = kind.unwrap_or_else(|| "volume".into());
-    if !matches!(
-        kind.as_str(),
-        "volume" | "bind" | "glob" | "image" | "artifact"
-    ) {
-        return Ok(m.to_owned());
-    }
-    let mut at = None;
-    for (i, t) in tokens.iter().enumerate() {
-        let (k, v) = match t.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
-            None => (t.as_str(), None),
-        };
-        if k == "source" || k == "src" {
-            if v.is_none() {
-                return Err(src.err(e.line, format!("Mount: `{m}`: source has no value")));
-            }
-            at = Some(i);
-        }
-    }
-    let original = at.map_or(String::new(), |i| {
-        tokens[i].split_once('=').map_or("", |(_, v)| v).to_owned()
-    });
-    // An image mount's `X.image` is the image that source pulls (quadlet 5.8), an
-    // artifact mount's `X.artifact` the artifact.
-    if kind == "artifact" {
-        super::artifact::check_mount(src, ctx, e)?;
-    }
-    let pulled = match kind.as_str() {
-        "image" => super::image::resolve(src, ctx, e, &original)?,
-        "artifact" => super::artifact::resolve(src, ctx, e, &original)?,
-        _ => None,
-    };
-    let resolved = match pulled {
-        Some((name, unit)) => {
-            x.deps.push(unit);
-            name
-        }
-        None => storage_source(src, e, ctx, &original, x)?,
-    };
-    if let Some(i) = at {
-        tokens[i] = super::concat(&["source=", &resolved]);
-    }
-    tokens.insert(0, super::concat(&["type=", &kind]));
-    Ok(csv_record(&tokens))
-}
-
-/// `UserNS=`, `UIDMap=`, ... and the deprecated `RemapUsers=` family (quadlet's
-/// `handleUserMappings`); `manual`: whether `RemapUsers=manual` is allowed (not in a
-/// `.kube` file, as in quadlet).
-pub(crate) fn user_mappings<'a>(
-    src: &'a Source,
-    sec: &Index<'a>,
-    a: &mut Argv<'a>,
-    x: &mut Extra,
-    manual: bool,
-) -> Result<(), SourceError> {
-    let strv =
-        |k: &str, x: &mut Extra| values::all_words(src, sec.list(k), Split::Strv, &mut x.warnings);
-    let mut explicit = false;
-    if let Some((_, v)) = last(sec, "UserNS") {
-        push(a, "--userns", v);
-        explicit = true;
-    }
-    for (key, flag) in [("UIDMap", "--uidmap"), ("GIDMap", "--gidmap")] {
-        for m in strv(key, x) {
-            push(a, flag, m);
-            explicit = true;
-        }
-    }
-    for (key, flag) in [("SubUIDMap", "--subuidname"), ("SubGIDMap", "--subgidname")] {
-        if let Some((_, v)) = last(sec, key) {
-            push(a, flag, v);
-            explicit = true;
-        }
-    }
-    let remap = sec.last("RemapUsers");
-    let line = |k: &str| sec.last(k).map_or(0, |e| e.line);
-    if explicit {
-        if remap.is_some() || sec.last("RemapUid").is_some() || sec.last("RemapGid").is_some() {
-            let l = line("RemapUsers")
-                .max(line("RemapUid"))
-                .max(line("RemapGid"));
-            return Err(src.err(
-                l,
-                "the deprecated RemapUsers=/RemapUid=/RemapGid= are set along with UserNS=, UIDMap=, GIDMap=, SubUIDMap= or SubGIDMap=",
-            ));
-        }
-        return Ok(());
-    }
-    let uids = strv("RemapUid", x);
-    let gids = strv("RemapGid", x);
-    match remap.map(|e| (e, e.value.as_str())) {
-        None | Some((_, "")) => {
-            if !uids.is_empty() || !gids.is_empty() {
-                let k = if uids.is_empty() {
-                    "RemapGid"
-                } else {
-                    "RemapUid"
-                };
-                return Err(src.err(line(k), format!("{k}= needs RemapUsers=")));
-            }
-        }
-        Some((e, "manual")) if !manual => {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "RemapUsers=manual is not supported in a .{} file: use UserNS=",
-                    src.kind.extension()
-                ),
-            ))
-        }
-        Some((_, "manual")) => {
-            for u in uids {
-                push(a, "--uidmap", u);
-            }
-            for g in gids {
-                push(a, "--gidmap", g);
-            }
-        }
-        Some((_, "auto")) => {
-            let mut opts: Vec<String> = uids.iter().map(|u| format!("uidmapping={u}")).collect();
-            opts.extend(gids.iter().map(|g| format!("gidmapping={g}")));
-            if let Some((e, v)) = last(sec, "RemapUidSize") {
-                match v.parse::<u32>() {
-                    Ok(0) => {}
-                    Ok(n) => opts.push(format!("size={n}")),
-                    Err(_) => {
-                        return Err(src.err(e.line, format!("RemapUidSize: `{v}` is not a number")))
-                    }
-                }
-            }
-            push(a, "--userns", userns("auto", &opts));
-        }
-        Some((e, "keep-id")) => {
-            let mut opts = Vec::new();
-            for (list, key, name) in [(&uids, "RemapUid", "uid"), (&gids, "RemapGid", "gid")] {
-                match list.as_slice() {
-                    [] => {}
-                    [one] => opts.push(format!("{name}={one}")),
-                    _ => {
-                        return Err(src.err(
-                            line(key),
-                            format!("RemapUsers=keep-id takes a single {key}="),
-                        ))
-                    }
-                }
-            }
-            let _ = e;
-            push(a, "--userns", userns("keep-id", &opts));
-        }
-        Some((e, v)) => {
-            return Err(src.err(
-                e.line,
-                format!("RemapUsers: `{v}` is none of manual, auto, keep-id"),
-            ))
-        }
-    }
-    Ok(())
-}
-
-fn userns(kind: &str, opts: &[String]) -> String {
-    if opts.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind}:{}", opts.join(","))
     }
 }
 
@@ -704,7 +248,8 @@ fn run_argv<'a>(
     let mut x = Extra::default();
     let img = image(src, sec, ctx, &mut x)?;
     if let Some((e, i)) = last(sec, "Image") {
-        x.warnings.extend(short_name_warning(src, e, i));
+        x.warnings
+            .extend(options::short_name_warning(src, e, i, SourceKind::Image));
     }
     let name = container_name(src, sec);
     let global = values::global_args(src, ctx, sec, &mut x.warnings)?;
@@ -727,7 +272,7 @@ fn run_argv<'a>(
     }
     // An empty Entrypoint= is meaningful: it clears the image's entrypoint.
     if let Some(e) = sec.last("Entrypoint") {
-        a.push(super::concat(&["--entrypoint=", unquote(&e.value)]).into());
+        a.push(concat(&["--entrypoint=", unquote(&e.value)]).into());
     }
     for (key, flag) in STRINGS {
         if let Some((_, v)) = last(sec, key) {
@@ -744,11 +289,11 @@ fn run_argv<'a>(
             a.push(if boolean(src, e)? {
                 (*flag).into()
             } else {
-                super::concat(&[flag, "=false"]).into()
+                concat(&[flag, "=false"]).into()
             });
         }
     }
-    networks(src, sec, ctx, &mut a, &mut x)?;
+    options::networks(src, sec, ctx, &mut a, &mut x)?;
     if !oneshot {
         let notify = match sec.last("Notify") {
             Some(e) if unquote(&e.value).eq_ignore_ascii_case("healthy") => {
@@ -795,7 +340,7 @@ fn run_argv<'a>(
         ("AppArmor", "apparmor="),
     ] {
         if let Some((_, v)) = last(sec, key) {
-            push(&mut a, "--security-opt", super::concat(&[prefix, v]));
+            push(&mut a, "--security-opt", concat(&[prefix, v]));
         }
     }
     for d in values::all_words(src, sec.list("AddDevice"), Split::Strv, &mut x.warnings) {
@@ -807,7 +352,7 @@ fn run_argv<'a>(
         push(
             &mut a,
             "--security-opt",
-            super::concat(&["seccomp=", unquote(&e.value)]),
+            concat(&["seccomp=", unquote(&e.value)]),
         );
     }
     for (key, flag) in [
@@ -846,15 +391,15 @@ fn run_argv<'a>(
     match (user, group) {
         (None, None) => {}
         (Some(u), None) => push(&mut a, "--user", u),
-        (Some(u), Some(g)) => push(&mut a, "--user", super::concat(&[&u, ":", &g])),
+        (Some(u), Some(g)) => push(&mut a, "--user", concat(&[&u, ":", &g])),
         (None, Some(_)) => {
             let line = sec.last("Group").map_or(0, |e| e.line);
             return Err(src.err(line, "Group= needs User= as well"));
         }
     }
-    user_mappings(src, sec, &mut a, &mut x, true)?;
+    options::user_mappings(src, sec, &mut a, &mut x, true)?;
     for e in sec.list("Volume") {
-        let v = volume(src, e, ctx, &mut x)?;
+        let v = options::volume(src, e, ctx, &mut x)?;
         push(&mut a, "-v", v);
     }
     if let Some((e, v)) = last(sec, "AutoUpdate") {
@@ -864,11 +409,7 @@ fn run_argv<'a>(
                 format!("AutoUpdate: `{v}` is neither `registry` nor `local`"),
             ));
         }
-        push(
-            &mut a,
-            "--label",
-            super::concat(&["io.containers.autoupdate=", v]),
-        );
+        push(&mut a, "--label", concat(&["io.containers.autoupdate=", v]));
     }
     for e in sec.list("ExposeHostPort") {
         let p = e.value.trim();
@@ -893,7 +434,7 @@ fn run_argv<'a>(
     }
     for (key, prefix) in [("Mask", "mask="), ("Unmask", "unmask=")] {
         for m in values::all_words(src, sec.list(key), Split::Args, &mut x.warnings) {
-            push(&mut a, "--security-opt", super::concat(&[prefix, &m]));
+            push(&mut a, "--security-opt", concat(&[prefix, &m]));
         }
     }
     for f in values::all_words(
@@ -911,7 +452,7 @@ fn run_argv<'a>(
         match values::split(&e.value, Split::Args) {
             Ok(ms) => {
                 for m in ms {
-                    let m = mount(src, e, &m, ctx, &mut x)?;
+                    let m = options::mount(src, e, &m, ctx, &mut x)?;
                     push(&mut a, "--mount", m);
                 }
             }
@@ -925,8 +466,8 @@ fn run_argv<'a>(
             push(&mut a, flag, v);
         }
     }
-    if let Some((pod, unit)) = super::pod::join(src, sec, ctx)? {
-        super::pod::member_warnings(src, sec, &mut x.warnings);
+    if let Some((pod, unit)) = options::pod(src, sec, ctx)? {
+        options::pod_member_warnings(src, sec, &mut x.warnings);
         push(&mut a, "--pod", pod);
         x.pod = Some(unit);
     }
@@ -1103,7 +644,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         svc.add("KillMode", "mixed");
     }
     // ExecStop for a clean stop; ExecStopPost also when conmon was killed.
-    let stop_post = super::concat(&["-", &stop]);
+    let stop_post = concat(&["-", &stop]);
     svc.add("ExecStop", stop);
     svc.add("ExecStopPost", stop_post);
     if let Some(r) = reload {
@@ -1132,27 +673,9 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     )
 }
 
-/// `%` -> `%%`, for computed paths in settings where systemd expands specifiers.
-pub(crate) fn escape_specifiers(s: &str) -> String {
-    s.replace('%', "%%")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_like_go() {
-        assert_eq!(
-            csv_fields(r#"type=bind,src=/tmp,"dst=/path,1""#).unwrap(),
-            ["type=bind", "src=/tmp", "dst=/path,1"]
-        );
-        assert!(csv_fields(r#"a"b"#).is_err());
-        assert_eq!(
-            csv_record(&["type=bind".into(), "source=/a b".into(), "dst=/p,1".into()]),
-            r#"type=bind,source=/a b,"dst=/p,1""#
-        );
-    }
 
     #[test]
     fn ports() {

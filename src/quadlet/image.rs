@@ -3,7 +3,7 @@
 //! image it pulls (quadlet's `handleImageSource`).
 
 use super::values::last;
-use super::{Context, Generated, Source};
+use super::{options, Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::unit::{Entry, Index};
 
@@ -62,26 +62,6 @@ pub fn image_name(src: &Source) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// `KEY=X.image` in `src` (a container's or volume's `Image=`, a `Mount=type=image`
-/// source): the image that source pulls and the unit that pulls it (to be required and
-/// ordered after). `Ok(None)` when `value` names no `.image` file.
-pub(crate) fn resolve(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    value: &str,
-) -> Result<Option<(String, String)>, SourceError> {
-    super::resolve_source(
-        src,
-        ctx,
-        e,
-        value,
-        super::SourceKind::Image,
-        image_name,
-        "no image (it has no Image=)",
-    )
-}
-
 /// Translate a `.image` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
     let empty = crate::unit::Section::new("Image");
@@ -90,7 +70,12 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         let line = src.file.section("Image").map_or(0, |s| s.line);
         return Err(src.err(line, "[Image] needs Image= (the image to pull)"));
     };
-    let warnings = Vec::from_iter(super::container::short_name_warning(src, e, image));
+    let warnings = Vec::from_iter(options::short_name_warning(
+        src,
+        e,
+        image,
+        SourceKind::Image,
+    ));
     let pull = super::Pull {
         command: ["image", "pull"],
         strings: STRINGS,

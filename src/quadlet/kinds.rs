@@ -5,6 +5,7 @@
 //! matches on the kind: file names, sections, unit names, key checks and the dispatch
 //! of the translation all come from this table.
 
+use super::refs::Resource;
 use super::{Context, Generated, KeySet, Source, SourceKind};
 use crate::error::SourceError;
 use std::sync::OnceLock;
@@ -28,6 +29,9 @@ pub struct KindInfo {
     pub keys: &'static [&'static str],
     /// Keys quadlet knows that rootlet refuses, with the reason.
     pub refused: &'static [(&'static str, &'static str)],
+    /// What such a source makes that other sources name (`Image=X.image`), read by
+    /// [`refs`](super::refs); `None` for a kind nothing refers to by a resource.
+    pub resource: Option<Resource>,
     /// Source -> unit; `name` is [`Source::unit_name`].
     pub translate: fn(&Source, &Context, String) -> Result<Generated, SourceError>,
 }
@@ -57,6 +61,10 @@ pub static KINDS: &[KindInfo] = &[
         service_name: true,
         keys: super::container::KEYS,
         refused: super::container::REFUSED,
+        resource: Some(Resource {
+            name: super::container::resource_name,
+            lacking: "",
+        }),
         translate: super::container::translate,
     },
     KindInfo {
@@ -69,6 +77,10 @@ pub static KINDS: &[KindInfo] = &[
         service_name: true,
         keys: super::network::KEYS,
         refused: &[],
+        resource: Some(Resource {
+            name: |s| Some(super::network::network_name(s)),
+            lacking: "",
+        }),
         translate: super::network::translate,
     },
     KindInfo {
@@ -81,6 +93,10 @@ pub static KINDS: &[KindInfo] = &[
         service_name: true,
         keys: super::volume::KEYS,
         refused: &[],
+        resource: Some(Resource {
+            name: |s| Some(super::volume::volume_name(s)),
+            lacking: "",
+        }),
         translate: super::volume::translate,
     },
     KindInfo {
@@ -93,6 +109,7 @@ pub static KINDS: &[KindInfo] = &[
         service_name: false,
         keys: &[],
         refused: &[],
+        resource: None,
         translate: |src, _ctx, name| super::socket::translate(src, name),
     },
     KindInfo {
@@ -105,6 +122,10 @@ pub static KINDS: &[KindInfo] = &[
         service_name: true,
         keys: super::image::KEYS,
         refused: &[],
+        resource: Some(Resource {
+            name: super::image::image_name,
+            lacking: "no image (it has no Image=)",
+        }),
         translate: super::image::translate,
     },
     KindInfo {
@@ -117,6 +138,10 @@ pub static KINDS: &[KindInfo] = &[
         service_name: true,
         keys: super::pod::KEYS,
         refused: &[],
+        resource: Some(Resource {
+            name: |s| Some(super::pod::pod_name(s)),
+            lacking: "",
+        }),
         translate: super::pod::translate,
     },
     KindInfo {
@@ -129,6 +154,10 @@ pub static KINDS: &[KindInfo] = &[
         service_name: true,
         keys: super::build::KEYS,
         refused: &[],
+        resource: Some(Resource {
+            name: super::build::image_name,
+            lacking: "no image (it has no ImageTag=)",
+        }),
         translate: super::build::translate,
     },
     KindInfo {
@@ -141,6 +170,7 @@ pub static KINDS: &[KindInfo] = &[
         service_name: true,
         keys: super::kube::KEYS,
         refused: &[],
+        resource: None,
         translate: super::kube::translate,
     },
     KindInfo {
@@ -153,6 +183,10 @@ pub static KINDS: &[KindInfo] = &[
         service_name: true,
         keys: super::artifact::KEYS,
         refused: &[],
+        resource: Some(Resource {
+            name: super::artifact::artifact_name,
+            lacking: "no artifact (it has no Artifact=)",
+        }),
         translate: super::artifact::translate,
     },
 ];

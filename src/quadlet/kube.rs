@@ -11,7 +11,7 @@
 //! without them is what the key asks (`KubeDownForce=false`, `ExitCodePropagation=none`),
 //! refused with the version needed otherwise.
 
-use super::container::{self, Argv, Extra};
+use super::options::{self, Argv, Extra};
 use super::values::{self, boolean, last, single, unquote, Split};
 use super::{host_path, Context, Generated, Source};
 use crate::error::SourceError;
@@ -107,7 +107,7 @@ fn working_directory(
                      (use SetWorkingDirectory=unit, or WorkingDirectory= in [Service])",
             )),
         },
-        "unit" => container::escape_specifiers(&src.path.to_string_lossy()),
+        "unit" => crate::unit::escape_specifiers(&src.path.to_string_lossy()),
         _ => {
             return Err(src.err(
                 e.line,
@@ -233,8 +233,8 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     for o in values::all_words(src, sec.list("LogOpt"), Split::Strv, &mut x.warnings) {
         a.extend(["--log-opt".into(), o.into()]);
     }
-    container::user_mappings(src, &sec, &mut a, &mut x, false)?;
-    container::networks(src, &sec, ctx, &mut a, &mut x)?;
+    options::user_mappings(src, &sec, &mut a, &mut x, false)?;
+    options::networks(src, &sec, ctx, &mut a, &mut x)?;
     for e in sec.list("AutoUpdate") {
         let words = match values::split(&e.value, Split::Strv) {
             Ok(w) => w,

@@ -16,13 +16,15 @@ pub mod image;
 mod kinds;
 pub mod kube;
 pub mod network;
+pub(crate) mod options;
 pub mod pod;
+pub(crate) mod refs;
 pub mod socket;
 pub mod values;
 pub mod volume;
 
 use crate::error::SourceError;
-use crate::unit::{Entry, Section, UnitFile};
+use crate::unit::{valid_unit_name, Entry, Section, UnitFile};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -133,15 +135,6 @@ pub fn unit_name_for(kind: SourceKind, stem: &str) -> String {
     }
 }
 
-/// The name quadlet gives the unit of a source of a kind rootlet does not translate
-/// (`X.pod` -> `X-pod.service`), for messages.
-fn foreign_unit_name(ext: &str, stem: &str) -> String {
-    match ext {
-        "kube" => concat(&[stem, ".service"]),
-        _ => concat(&[stem, "-", ext, ".service"]),
-    }
-}
-
 /// `[Unit]` keys that name other units.
 const DEP_KEYS: &[&str] = &[
     "Wants",
@@ -241,36 +234,6 @@ pub(crate) fn concat(parts: &[&str]) -> String {
         s.push_str(p);
     }
     s
-}
-
-const UNIT_NAME_MAX: usize = 255;
-
-fn valid_name_chars(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_' | b'.' | b'\\'))
-}
-
-/// Whether systemd would accept `name` as a unit name (plain, template or instance).
-pub fn valid_unit_name(name: &str) -> bool {
-    // A leading dot would make a hidden file that no one finds by listing the directory.
-    if name.is_empty() || name.len() > UNIT_NAME_MAX || name.starts_with('.') {
-        return false;
-    }
-    let Some((stem, suffix)) = name.rsplit_once('.') else {
-        return false;
-    };
-    if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_lowercase()) {
-        return false;
-    }
-    match stem.split_once('@') {
-        None => !stem.is_empty() && valid_name_chars(stem),
-        Some((prefix, inst)) => {
-            !prefix.is_empty()
-                && valid_name_chars(prefix)
-                && !inst.contains('@')
-                && valid_name_chars(inst)
-        }
-    }
 }
 
 /// One symlink in the output directory: `path` (relative) -> `target`.
@@ -470,7 +433,7 @@ pub(crate) fn service_unit(src: &Source, wait: bool) -> Result<UnitFile, SourceE
     }
     unit.add(
         "SourcePath",
-        container::escape_specifiers(&src.path.to_string_lossy()),
+        crate::unit::escape_specifiers(&src.path.to_string_lossy()),
     );
     unit.add("RequiresMountsFor", "%t/containers");
     Ok(file)
@@ -776,89 +739,6 @@ pub(crate) fn clean_path(p: &str) -> String {
     out
 }
 
-/// `KEY=X.ext` in `src` naming a source that makes something other sources use (an image,
-/// a build's image, an artifact): what `name_of` reads from it, and its unit (to be
-/// required and ordered after). `Ok(None)` when `value` names no `.ext` file; an error
-/// naming the key when the file is missing, unreadable or names nothing (`nothing`: what
-/// it lacks, "no image (it has no Image=)"), where quadlet would pass text to podman.
-pub(crate) fn resolve_source(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    value: &str,
-    kind: SourceKind,
-    name_of: fn(&Source) -> Option<String>,
-    nothing: &str,
-) -> Result<Option<(String, String)>, SourceError> {
-    let ext = kind.extension();
-    if !value.rsplit_once('.').is_some_and(|(_, x)| x == ext) {
-        return Ok(None);
-    }
-    let found = match ctx.find(value) {
-        Some(Ok(s)) => s,
-        Some(Err(err)) => {
-            return Err(src.err(
-                e.line,
-                format!("{}: `{value}` cannot be read: {err}", e.key),
-            ))
-        }
-        None => {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{value}` names no .{ext} file on the search path",
-                    e.key
-                ),
-            ))
-        }
-    };
-    match name_of(&found) {
-        Some(name) => Ok(Some((name, found.unit_name()))),
-        None => Err(src.err(e.line, format!("{}: `{value}` names {nothing}", e.key))),
-    }
-}
-
-/// The unit of a referenced source file (`db.container`, `net.network`) for `key` of
-/// `e`: the source must exist in this run, and be of a kind rootlet translates. `Ok(None)`
-/// when `word` names no source file at all (a plain unit name).
-pub(crate) fn reference_unit(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    word: &str,
-) -> Result<Option<String>, SourceError> {
-    let Some((stem, ext)) = word.rsplit_once('.') else {
-        return Ok(None);
-    };
-    if UNSUPPORTED_EXTENSIONS.contains(&ext) {
-        return Err(src.err(
-            e.line,
-            format!(
-                "{}: `{word}` is a .{ext} file, which rootlet does not translate yet (quadlet would use {}); \
-                 name a unit instead",
-                e.key,
-                foreign_unit_name(ext, stem)
-            ),
-        ));
-    }
-    match SourceKind::from_file_name(word) {
-        Some((k, _)) if k != SourceKind::Socket => match ctx.find(word) {
-            Some(Ok(s)) => Ok(Some(s.unit_name())),
-            // It exists (its own error is reported with it): named by the file-name rule.
-            Some(Err(_)) => Ok(Some(unit_name_for(k, stem))),
-            None => Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{word}` names no .{} file on the search path",
-                    e.key,
-                    k.extension()
-                ),
-            )),
-        },
-        _ => Ok(None),
-    }
-}
-
 /// `[Unit]` dependencies on other sources (`Requires=db.container`, `After=net.network`)
 /// name the units those sources become; a source that does not exist is an error, as in
 /// quadlet 5.8, and so is one of a kind rootlet does not translate.
@@ -888,7 +768,7 @@ pub(crate) fn translate_references(
         }
         let mut mapped: Vec<String> = Vec::new();
         for w in e.value.split_whitespace() {
-            mapped.push(reference_unit(src, ctx, e, w)?.unwrap_or_else(|| w.to_owned()));
+            mapped.push(refs::unit(src, ctx, e, w)?.unwrap_or_else(|| w.to_owned()));
         }
         e.value = mapped.join(" ");
     }
@@ -1025,13 +905,5 @@ mod tests {
             unit_name_for(SourceKind::Network, "n@"),
             "n-network@.service"
         );
-        assert!(valid_unit_name("web.service"));
-        assert!(valid_unit_name("a@.service"));
-        assert!(valid_unit_name("a@b.service"));
-        assert!(!valid_unit_name("@b.service"));
-        assert!(!valid_unit_name("a b.service"));
-        assert!(!valid_unit_name("../x.service"));
-        assert!(!valid_unit_name(".service"));
-        assert!(!valid_unit_name(&format!("{}.service", "a".repeat(250))));
     }
 }

@@ -1,8 +1,8 @@
 //! `X.network` -> `X-network.service`: a oneshot `podman network create --ignore`
 //! (quadlet 5.8's `ConvertNetwork`); on podman < 4.4, which has no `--ignore`, the same
-//! command run only when the network is missing (`create_if_missing`).
+//! command run only when the network is missing (`options::create_if_missing`).
 
-use super::values::{self, boolean, last, unquote};
+use super::values::{self, boolean, last};
 use super::{Context, Generated, Oneshot, Source};
 use crate::error::SourceError;
 use crate::podman::Version;
@@ -30,31 +30,9 @@ pub(crate) const KEYS: &[&str] = &[
     "Subnet",
 ];
 
-/// The podman resource name of a `.network`/`.volume` source: `KEY=` (`NetworkName=`,
-/// `VolumeName=`) or `systemd-X`; templates (`X@.network`) and their instances name one
-/// resource per instance, `systemd-X-%i` (quadlet 5.7+).
-pub(crate) fn resource_name(src: &Source, section: &str, key: &str) -> String {
-    let own = src
-        .file
-        .sections
-        .iter()
-        .filter(|s| s.name == section)
-        .flat_map(|s| s.entries.iter().rev().find(|e| e.key == key))
-        .last()
-        .map(|e| unquote(&e.value))
-        .filter(|v| !v.is_empty());
-    match own {
-        Some(v) => v.to_owned(),
-        None => match src.stem().split_once('@') {
-            Some((p, _)) => super::concat(&["systemd-", p, "-%i"]),
-            None => super::concat(&["systemd-", src.stem()]),
-        },
-    }
-}
-
 /// The podman network name of a `.network` source.
 pub fn network_name(src: &Source) -> String {
-    resource_name(src, "Network", "NetworkName")
+    super::refs::podman_name(src, "NetworkName")
 }
 
 /// Translate a `.network` source.
@@ -141,7 +119,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     a.extend(values::podman_args(src, &sec, &mut warnings));
     a.push(net);
     if !ignore {
-        a = create_if_missing(a, "network", global.len());
+        a = super::options::create_if_missing(a, "network", global.len());
     }
     super::oneshot_create(
         src,
@@ -157,45 +135,4 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         },
         name,
     )
-}
-
-/// For podman < 4.4 (no `create --ignore`): `argv` (`podman GLOBAL... KIND create ...
-/// NAME`, `globals` global arguments) run only when `podman GLOBAL... KIND exists NAME`
-/// says the resource is missing, as
-/// `/bin/sh -c '"$0" "${2}" KIND exists "$1" || { shift; exec "$0" "$@"; }' podman NAME
-/// GLOBAL... KIND create ... NAME`.
-///
-/// Why a shell in `ExecStart=` and not `ExecCondition=`: a failed condition leaves the
-/// oneshot `inactive`, not `active (exited)`, so `systemctl is-active` and the units that
-/// `Requires=` it would see a resource service that never ran; here the service is active
-/// whether it created the resource or found it, and `systemctl --user restart` simply runs
-/// the check again. Why not `ExecStart=-podman ... create` with an `exists` check after it:
-/// every start of an existing resource would log podman's "already exists" error.
-/// Everything reaches the shell as positional parameters, so nothing but the fixed script
-/// is shell code: names, options and `PodmanArgs=` are never parsed by the shell. The
-/// script is fixed text (its `$` doubled for systemd, which would otherwise expand
-/// `$0` itself); the other words keep the meaning they have in the plain command line
-/// (`%i` of a template's `systemd-X-%i` is still a specifier), and podman's path, written
-/// literally as a program, is escaped the way a program is.
-pub(crate) fn create_if_missing(argv: Vec<String>, kind: &str, globals: usize) -> Vec<String> {
-    let mut script = String::from("\"$$0\"");
-    for i in 0..globals {
-        script.push_str(&format!(" \"$${{{}}}\"", i + 2));
-    }
-    script.push_str(&format!(
-        " {kind} exists \"$$1\" || {{ shift; exec \"$$0\" \"$$@\"; }}"
-    ));
-    let mut it = argv.into_iter();
-    let podman = it.next().unwrap_or_default();
-    let rest: Vec<String> = it.collect();
-    let name = rest.last().cloned().unwrap_or_default();
-    let mut out = vec![
-        "/bin/sh".to_owned(),
-        "-c".to_owned(),
-        script,
-        podman.replace('%', "%%").replace('$', "$$"),
-        name,
-    ];
-    out.extend(rest);
-    out
 }

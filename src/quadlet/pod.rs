@@ -13,12 +13,12 @@
 //! which podman refuses), and a template container `C@.container` with `Pod=X@.pod`
 //! joins the pod of its own instance.
 
-use super::container::{self, Extra};
+use super::options::{self, Extra};
 use super::values::{self, boolean, last, unquote};
 use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::exec;
-use crate::unit::{Entry, Index, Section};
+use crate::unit::{Index, Section};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -72,7 +72,7 @@ const ALL_STRINGS: &[(&str, &str)] = &[
 /// The podman name of the pod of a `.pod` source: `PodName=`, else `systemd-X`; a
 /// template and its instances name one pod per instance, `systemd-X-%i`.
 pub fn pod_name(src: &Source) -> String {
-    super::network::resource_name(src, "Pod", "PodName")
+    super::refs::podman_name(src, "PodName")
 }
 
 /// Whether a source's stem is a template's (`X@`) or an instance's (`X@i`).
@@ -121,64 +121,6 @@ pub fn members<'s>(
     out
 }
 
-/// `Pod=` of a container (and its `StartWithPod=`, checked here): the pod's name for
-/// `--pod` and the unit the container is bound to. `Ok(None)` without `Pod=`.
-pub(crate) fn join(
-    src: &Source,
-    sec: &Index,
-    ctx: &Context,
-) -> Result<Option<(String, String)>, SourceError> {
-    if let Some(e) = sec.last("StartWithPod") {
-        boolean(src, e)?;
-    }
-    let Some((e, value)) = last(sec, "Pod") else {
-        return Ok(None);
-    };
-    if !value.ends_with(".pod") {
-        return Err(src.err(
-            e.line,
-            format!(
-                "Pod: `{value}` is not a .pod file: a container joins only a pod made by a .pod source (quadlet refuses it too)"
-            ),
-        ));
-    }
-    let pod = match ctx.find(value) {
-        Some(Ok(p)) => p,
-        Some(Err(err)) => {
-            return Err(src.err(e.line, format!("Pod: `{value}` cannot be read: {err}")))
-        }
-        None => {
-            return Err(src.err(
-                e.line,
-                format!("Pod: `{value}` names no .pod file on the search path"),
-            ))
-        }
-    };
-    let name = pod_name(&pod);
-    let unit = pod.unit_name();
-    match template_parts(pod.stem()) {
-        // A template pod: the one of this container's instance.
-        Some((_, "")) => {
-            if template_parts(src.stem()).is_none() {
-                return Err(src.err(
-                    e.line,
-                    format!(
-                        "Pod: `{value}` is a template: only a template container (`NAME@.container`) joins it, each instance the pod of its own instance"
-                    ),
-                ));
-            }
-            let unit = match unit.split_once("@.") {
-                Some((p, t)) => super::concat(&[p, "@%i.", t]),
-                None => unit,
-            };
-            Ok(Some((name, unit)))
-        }
-        // An instance file (`X@a.pod`): its `%i` is `a`, not this container's instance.
-        Some((_, inst)) => Ok(Some((name.replace("%i", inst), unit))),
-        None => Ok(Some((name, unit))),
-    }
-}
-
 /// Translate a `.pod` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
     let empty = Section::new("Pod");
@@ -205,29 +147,29 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         .map(Cow::Borrowed),
     );
     a.push(last(&sec, "ExitPolicy").map_or("stop", |(_, v)| v).into());
-    container::user_mappings(src, &sec, &mut a, &mut x, true)?;
+    options::user_mappings(src, &sec, &mut a, &mut x, true)?;
     for e in sec.list("PublishPort") {
-        container::push(&mut a, "--publish", values::single(src, e)?);
+        options::push(&mut a, "--publish", values::single(src, e)?);
     }
     let labels = values::key_values(src, sec.list("Label"), &mut x.warnings);
     values::push_key_values(&mut a, "--label", &labels);
-    container::networks(src, &sec, ctx, &mut a, &mut x)?;
+    options::networks(src, &sec, ctx, &mut a, &mut x)?;
     for (key, flag) in STRINGS {
         if let Some((_, v)) = last(&sec, key) {
-            container::push(&mut a, flag, v);
+            options::push(&mut a, flag, v);
         }
     }
     for (key, flag) in ALL_STRINGS {
         for e in sec.list(key) {
-            container::push(&mut a, flag, e.value.as_str());
+            options::push(&mut a, flag, e.value.as_str());
         }
     }
     for e in sec.list("Volume") {
-        let v = container::volume(src, e, ctx, &mut x)?;
-        container::push(&mut a, "-v", v);
+        let v = options::volume(src, e, ctx, &mut x)?;
+        options::push(&mut a, "-v", v);
     }
-    container::push(&mut a, "--infra-name", super::concat(&[&pod, "-infra"]));
-    container::push(&mut a, "--name", pod.as_str());
+    options::push(&mut a, "--infra-name", super::concat(&[&pod, "-infra"]));
+    options::push(&mut a, "--name", pod.as_str());
     a.extend(
         values::podman_args(src, &sec, &mut x.warnings)
             .into_iter()
@@ -297,30 +239,6 @@ fn starting(src: &Source, ctx: &Context) -> Vec<String> {
             None => Some(u.clone()),
         })
         .collect()
-}
-
-/// Warnings for a container in a pod that shares the pod's network (no `Network=` of its
-/// own): podman refuses its published ports and host entries (`published or exposed ports
-/// must be defined when the pod is created`, podman 4.3 to 5.8); they belong in the `.pod`.
-pub(crate) fn member_warnings(src: &Source, sec: &Index, warnings: &mut Vec<SourceError>) {
-    if !sec.list("Network").is_empty() {
-        return;
-    }
-    for key in ["PublishPort", "AddHost"] {
-        if let Some(e) = sec.list(key).first() {
-            warnings.push(pod_key_warning(src, e));
-        }
-    }
-}
-
-fn pod_key_warning(src: &Source, e: &Entry) -> SourceError {
-    src.err(
-        e.line,
-        format!(
-            "{}: a container in a pod shares the pod's network: podman refuses {}= here when it starts; set it in the .pod",
-            e.key, e.key
-        ),
-    )
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 //! `LISTEN_FDNAMES`) and podman passes them into the container.
 
 use super::values::boolean;
-use super::{base_unit, order_sections, valid_unit_name, Generated, Source, SourceKind};
+use super::{base_unit, order_sections, Generated, Source, SourceKind};
 use crate::error::SourceError;
+use crate::unit::valid_unit_name;
 
 pub const LISTEN_KEYS: &[&str] = &[
     "ListenStream",
@@ -86,7 +87,7 @@ pub fn translate(src: &Source, name: String) -> Result<Generated, SourceError> {
     let unit = file.section_mut("Unit");
     unit.add(
         "SourcePath",
-        super::container::escape_specifiers(&src.path.to_string_lossy()),
+        crate::unit::escape_specifiers(&src.path.to_string_lossy()),
     );
     order_sections(&mut file);
     Ok(Generated {

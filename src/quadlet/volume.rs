@@ -1,6 +1,6 @@
 //! `X.volume` -> `X-volume.service`: a oneshot `podman volume create --ignore`
 //! (quadlet 5.8's `ConvertVolume`); on podman < 4.4 the same command run only when the
-//! volume is missing (`network::create_if_missing`).
+//! volume is missing (`options::create_if_missing`).
 
 use super::values::{self, boolean, last, unquote};
 use super::{Context, Generated, Oneshot, Source};
@@ -28,7 +28,7 @@ pub(crate) const KEYS: &[&str] = &[
 /// The podman volume name of a `.volume` source: `VolumeName=` or `systemd-X`
 /// (`systemd-X-%i` for templates).
 pub fn volume_name(src: &Source) -> String {
-    super::network::resource_name(src, "Volume", "VolumeName")
+    super::refs::podman_name(src, "VolumeName")
 }
 
 /// `User=`/`Group=` of a volume: a number or `root` (quadlet reads any name or bad number
@@ -81,11 +81,16 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             let line = sec.last("Driver").map_or(0, |e| e.line);
             return Err(src.err(line, "Driver=image needs Image="));
         };
-        warnings.extend(super::container::short_name_warning(src, e, image));
+        warnings.extend(super::options::short_name_warning(
+            src,
+            e,
+            image,
+            super::SourceKind::Image,
+        ));
         // The image may have to be pulled: this one waits for the network.
         pulls = true;
         // `X.image`/`X.build`: the image that source pulls or builds, after its unit.
-        let image = match super::build::resolve_image(src, ctx, e, image)? {
+        let image = match super::refs::image(src, ctx, e, image)? {
             Some((name, unit)) => {
                 deps.push(unit);
                 name
@@ -147,7 +152,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     a.push(volume_name(src));
     if !ignore {
         // podman < 4.4: no `--ignore`.
-        a = super::network::create_if_missing(a, "volume", globals);
+        a = super::options::create_if_missing(a, "volume", globals);
     }
     super::oneshot_create(
         src,
