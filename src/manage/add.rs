@@ -69,18 +69,11 @@ fn check_source_name(name: &str, origin: &Path, line: usize) -> Result<(), Sourc
     if kind_of(name).is_some() {
         return Ok(());
     }
-    match name.rsplit_once('.') {
-        Some((_, ext)) if quadlet::UNSUPPORTED_EXTENSIONS.contains(&ext) => Err(bad(
-            origin,
-            line,
-            format!("{name}: .{ext} files are not translated by rootlet (it takes {KINDS})"),
-        )),
-        _ => Err(bad(
-            origin,
-            line,
-            format!("{name}: not a quadlet file ({KINDS} or a .quadlets bundle)"),
-        )),
-    }
+    Err(bad(
+        origin,
+        line,
+        format!("{name}: not a quadlet file ({KINDS} or a .quadlets bundle)"),
+    ))
 }
 
 /// Read `path`: a source file, a `.quadlets` bundle, or a directory (an application of
@@ -154,11 +147,7 @@ fn read_dir(dir: &Path) -> Result<Input, Vec<SourceError>> {
             ));
             continue;
         }
-        let is_quadlet_like = kind_of(&name).is_some()
-            || name
-                .rsplit_once('.')
-                .is_some_and(|(_, e)| quadlet::UNSUPPORTED_EXTENSIONS.contains(&e));
-        if is_quadlet_like {
+        if kind_of(&name).is_some() {
             if let Err(e) = check_source_name(&name, &path, 0) {
                 errors.push(e);
                 continue;

@@ -8,7 +8,7 @@
 //! that would fail at start.
 
 use super::values::last;
-use super::{options, Context, Generated, Source, SourceKind};
+use super::{options, Context, Feature, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::{Entry, Index};
@@ -57,11 +57,6 @@ pub fn artifact_name(src: &Source) -> Option<String> {
     pulled(&sec).map(|(_, v)| v.to_owned())
 }
 
-/// `None` if this run's podman has `feature`, else the podman version that lacks it.
-fn lacking(ctx: &Context, feature: Version) -> Option<Version> {
-    ctx.podman_version.get().filter(|v| *v < feature)
-}
-
 /// Translate a `.artifact` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
     let empty = crate::unit::Section::new("Artifact");
@@ -70,30 +65,29 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         let line = src.file.section("Artifact").map_or(0, |s| s.line);
         return Err(src.err(line, "[Artifact] needs Artifact= (the artifact to pull)"));
     };
-    if let Some(v) = lacking(ctx, Version::ARTIFACT) {
-        return Err(src.err(
-            e.line,
-            format!(
-                "{}: a .artifact file needs podman {} or newer (`podman artifact pull`), \
-                 podman is {v}",
-                e.key,
-                Version::ARTIFACT
-            ),
-        ));
-    }
+    ctx.require(
+        src,
+        e,
+        Feature {
+            version: Version::ARTIFACT,
+            what: "a .artifact file",
+            how: "`podman artifact pull`",
+            instead: "",
+        },
+    )?;
     let warnings = Vec::from_iter(options::short_name_warning(
         src,
         e,
         artifact,
         SourceKind::Artifact,
     ));
-    let pull = super::Pull {
+    let pull = super::service::Pull {
         command: ["artifact", "pull"],
         strings: STRINGS,
         bools: BOOLS,
         what: artifact,
     };
-    super::pull_unit(src, ctx, &sec, pull, warnings, name)
+    super::service::pull_unit(src, ctx, &sec, pull, warnings, name)
 }
 
 #[cfg(test)]

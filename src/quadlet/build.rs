@@ -7,8 +7,9 @@
 //! quick when nothing changed.
 
 use super::options::{self, Extra};
+use super::service::Oneshot;
 use super::values::{self, boolean, last, unquote, Split};
-use super::{Context, Generated, Oneshot, Source};
+use super::{Context, Feature, Generated, Source};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::{Entry, Index};
@@ -76,10 +77,6 @@ const KEY_VALUES: &[(&str, &str)] = &[
     ("Environment", "--env"),
     ("Label", "--label"),
 ];
-
-/// The first podman whose `podman build` has `--group-add` (4.3.1 answers `unknown flag:
-/// --group-add`; the option is documented from podman 4.4.0).
-pub const BUILD_GROUP_ADD: Version = Version(4, 4, 0);
 
 /// The image names of a `.build` source (`ImageTag=`, each unquoted), in order.
 fn tags<'a>(sec: &Index<'a>) -> Vec<(&'a Entry, &'a str)> {
@@ -167,15 +164,15 @@ fn working_directory(
             // quadlet's `getAbsolutePath`: a `%` specifier or an absolute path as it is,
             // anything else (`~` included) taken against the source's directory.
             let dir = src.path.parent().unwrap_or(std::path::Path::new("/"));
-            let dir = super::clean_path(&dir.to_string_lossy().replace('%', "%%"));
+            let dir = super::paths::clean_path(&dir.to_string_lossy().replace('%', "%%"));
             let wd = if rel.is_empty() {
                 dir
             } else if rel.starts_with('/') {
-                parent(&super::clean_path(rel))
+                parent(&super::paths::clean_path(rel))
             } else if anchored(rel) {
                 parent(rel)
             } else {
-                parent(&super::clean_path(&super::concat(&[&dir, "/", rel])))
+                parent(&super::paths::clean_path(&super::concat(&[&dir, "/", rel])))
             };
             return Ok((context.map(str::to_owned), Some(wd)));
         }
@@ -230,16 +227,16 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         a.extend(["--tag".into(), (*t).into()]);
     }
     if let Some(e) = sec.list("GroupAdd").first() {
-        if !ctx.podman_version.has(BUILD_GROUP_ADD) {
-            let have = ctx
-                .podman_version
-                .get()
-                .map_or_else(String::new, |v| format!(", podman is {v}"));
-            return Err(src.err(
-                e.line,
-                format!("GroupAdd= needs podman {BUILD_GROUP_ADD} or newer (podman build --group-add){have}"),
-            ));
-        }
+        ctx.require(
+            src,
+            e,
+            Feature {
+                version: Version::BUILD_GROUP_ADD,
+                what: "a group for the build",
+                how: "`podman build --group-add`",
+                instead: "",
+            },
+        )?;
     }
     for (key, flag) in ALL_STRINGS {
         for e in sec.list(key) {
@@ -311,19 +308,19 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let remote = context.as_deref().is_some_and(is_url) || file.is_some_and(|(_, f)| is_url(f));
     let offline = no_net && no_pull && !remote;
 
-    let mut g = super::oneshot_create_with(
+    let mut g = super::service::oneshot(
         src,
         ctx,
         Oneshot {
             argv: a.into_iter().map(Cow::into_owned).collect(),
             stop_post: None,
             pulls: !offline,
+            remain: false,
             deps: x.deps,
             mounts_for: x.mounts_for,
             warnings: x.warnings,
         },
         name,
-        false,
     )?;
     if let Some(w) = added_wd {
         let svc = g.file.section_mut("Service");

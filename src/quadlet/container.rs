@@ -3,8 +3,9 @@
 //! restart defaults and socket wiring.
 
 use super::options::{self, push, Argv, Extra};
+use super::paths::host_path;
 use super::values::{self, boolean, last, single, unquote, Split};
-use super::{concat, host_path, refs, Context, Generated, Source, SourceKind};
+use super::{concat, refs, Context, Feature, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::exec;
 use crate::unit::Index;
@@ -107,9 +108,6 @@ pub(crate) const KEYS: &[&str] = &[
     "Volume",
     "WorkingDir",
 ];
-
-/// Keys of quadlet's `[Container]` that rootlet refuses with a reason.
-pub(crate) const REFUSED: &[(&str, &str)] = &[];
 
 /// Single-valued keys written `FLAG VALUE` when set and not empty (quadlet's
 /// `lookupAndAddString`; quadlet's order among them is a Go map's, so any fixed one is
@@ -233,7 +231,7 @@ struct Run<'a> {
     argv: Argv<'a>,
     name: Cow<'a, str>,
     global: Vec<String>,
-    /// Nothing in it needs the network before it starts (see `needs_network`).
+    /// Nothing in it needs the network before it starts (see `service::service_unit`).
     offline: bool,
     extra: Extra,
 }
@@ -299,20 +297,16 @@ fn run_argv<'a>(
             Some(e) if unquote(&e.value).eq_ignore_ascii_case("healthy") => {
                 // No fallback: `--sdnotify=container` would report ready before the
                 // container is healthy, which is what `Notify=healthy` is written to avoid.
-                if let Some(v) = ctx
-                    .podman_version
-                    .get()
-                    .filter(|v| *v < crate::podman::Version::SDNOTIFY_HEALTHY)
-                {
-                    return Err(src.err(
-                        e.line,
-                        format!(
-                            "Notify=healthy needs podman {} or newer (`--sdnotify=healthy`), \
-                             podman is {v}: use Notify=yes, or HealthCmd= without Notify=",
-                            crate::podman::Version::SDNOTIFY_HEALTHY
-                        ),
-                    ));
-                }
+                ctx.require(
+                    src,
+                    e,
+                    Feature {
+                        version: crate::podman::Version::SDNOTIFY_HEALTHY,
+                        what: "healthy",
+                        how: "`--sdnotify=healthy`",
+                        instead: "use Notify=yes, or HealthCmd= without Notify=",
+                    },
+                )?;
                 "--sdnotify=healthy"
             }
             Some(e) if boolean(src, e)? => "--sdnotify=container",
@@ -612,11 +606,11 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         &run.name,
         &mut run.extra.warnings,
     )?;
-    let mut file = super::service_unit(src, super::needs_network(!run.offline))?;
+    let mut file = super::service::service_unit(src, !run.offline)?;
 
     let unit = file.section_mut("Unit");
     for p in &run.extra.mounts_for {
-        unit.add("RequiresMountsFor", super::mount_path_value(p));
+        unit.add("RequiresMountsFor", super::service::mount_path_value(p));
     }
     // One pair per reference, as quadlet writes them (a repeated one is harmless).
     for dep in &run.extra.deps {
@@ -664,7 +658,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     }
     svc.add("ExecStart", exec::command_line(podman, &run.argv[1..]));
 
-    super::finish(
+    super::service::finish(
         src,
         ctx,
         file,

@@ -76,13 +76,13 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         image,
         SourceKind::Image,
     ));
-    let pull = super::Pull {
+    let pull = super::service::Pull {
         command: ["image", "pull"],
         strings: STRINGS,
         bools: BOOLS,
         what: image,
     };
-    super::pull_unit(src, ctx, &sec, pull, warnings, name)
+    super::service::pull_unit(src, ctx, &sec, pull, warnings, name)
 }
 
 #[cfg(test)]

@@ -27,8 +27,6 @@ pub struct KindInfo {
     pub service_name: bool,
     /// The keys of `section` (checked before translation; unknown ones are errors).
     pub keys: &'static [&'static str],
-    /// Keys quadlet knows that rootlet refuses, with the reason.
-    pub refused: &'static [(&'static str, &'static str)],
     /// What such a source makes that other sources name (`Image=X.image`), read by
     /// [`refs`](super::refs); `None` for a kind nothing refers to by a resource.
     pub resource: Option<Resource>,
@@ -37,13 +35,13 @@ pub struct KindInfo {
 }
 
 impl KindInfo {
-    /// `keys` and `refused`, sorted once per process for lookups.
+    /// `keys`, sorted once per process for lookups.
     pub(crate) fn key_set(&self) -> &'static KeySet {
         static SETS: OnceLock<Vec<KeySet>> = OnceLock::new();
         &SETS.get_or_init(|| {
             KINDS
                 .iter()
-                .map(|k| KeySet::new(k.keys.iter().copied().chain(k.refused.iter().map(|r| r.0))))
+                .map(|k| KeySet::new(k.keys.iter().copied()))
                 .collect()
         })[self.kind as usize]
     }
@@ -60,7 +58,6 @@ pub static KINDS: &[KindInfo] = &[
         unit_type: "service",
         service_name: true,
         keys: super::container::KEYS,
-        refused: super::container::REFUSED,
         resource: Some(Resource {
             name: super::container::resource_name,
             lacking: "",
@@ -76,7 +73,6 @@ pub static KINDS: &[KindInfo] = &[
         unit_type: "service",
         service_name: true,
         keys: super::network::KEYS,
-        refused: &[],
         resource: Some(Resource {
             name: |s| Some(super::network::network_name(s)),
             lacking: "",
@@ -92,7 +88,6 @@ pub static KINDS: &[KindInfo] = &[
         unit_type: "service",
         service_name: true,
         keys: super::volume::KEYS,
-        refused: &[],
         resource: Some(Resource {
             name: |s| Some(super::volume::volume_name(s)),
             lacking: "",
@@ -108,7 +103,6 @@ pub static KINDS: &[KindInfo] = &[
         unit_type: "socket",
         service_name: false,
         keys: &[],
-        refused: &[],
         resource: None,
         translate: |src, _ctx, name| super::socket::translate(src, name),
     },
@@ -121,7 +115,6 @@ pub static KINDS: &[KindInfo] = &[
         unit_type: "service",
         service_name: true,
         keys: super::image::KEYS,
-        refused: &[],
         resource: Some(Resource {
             name: super::image::image_name,
             lacking: "no image (it has no Image=)",
@@ -137,7 +130,6 @@ pub static KINDS: &[KindInfo] = &[
         unit_type: "service",
         service_name: true,
         keys: super::pod::KEYS,
-        refused: &[],
         resource: Some(Resource {
             name: |s| Some(super::pod::pod_name(s)),
             lacking: "",
@@ -153,7 +145,6 @@ pub static KINDS: &[KindInfo] = &[
         unit_type: "service",
         service_name: true,
         keys: super::build::KEYS,
-        refused: &[],
         resource: Some(Resource {
             name: super::build::image_name,
             lacking: "no image (it has no ImageTag=)",
@@ -169,7 +160,6 @@ pub static KINDS: &[KindInfo] = &[
         unit_type: "service",
         service_name: true,
         keys: super::kube::KEYS,
-        refused: &[],
         resource: None,
         translate: super::kube::translate,
     },
@@ -182,7 +172,6 @@ pub static KINDS: &[KindInfo] = &[
         unit_type: "service",
         service_name: true,
         keys: super::artifact::KEYS,
-        refused: &[],
         resource: Some(Resource {
             name: super::artifact::artifact_name,
             lacking: "no artifact (it has no Artifact=)",

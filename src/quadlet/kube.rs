@@ -12,12 +12,13 @@
 //! refused with the version needed otherwise.
 
 use super::options::{self, Argv, Extra};
+use super::paths::host_path;
 use super::values::{self, boolean, last, single, unquote, Split};
-use super::{host_path, Context, Generated, Source};
+use super::{Context, Feature, Generated, Source};
 use crate::error::SourceError;
 use crate::exec;
 use crate::podman::Version;
-use crate::unit::{Entry, Index, Section};
+use crate::unit::{Index, Section};
 use std::borrow::Cow;
 
 /// Every key of quadlet 5.8's `[Kube]` (the deprecated `Remap*` ones included).
@@ -42,33 +43,6 @@ pub(crate) const KEYS: &[&str] = &[
     "UserNS",
     "Yaml",
 ];
-
-/// `Err` naming `e` when the podman of this run is older than `need` (asked only here,
-/// when a source uses the feature).
-fn needs(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    need: Version,
-    what: &str,
-    instead: &str,
-) -> Result<(), SourceError> {
-    match ctx.podman_version.get() {
-        Some(have) if have < need => Err(src.err(
-            e.line,
-            format!(
-                "{}: {what} needs podman {need} or newer, podman is {have}: {instead}",
-                e.key
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// Whether the podman of this run is older than `v`.
-fn older(ctx: &Context, v: Version) -> bool {
-    !ctx.podman_version.has(v)
-}
 
 /// Set `key` in `sec`: the last assignment gets `value`, or one is added (quadlet's `Set`).
 fn set(sec: &mut Section, key: &'static str, value: &str) {
@@ -153,24 +127,28 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     if yamls.is_empty() {
         return Err(src.err(first_yaml.line, "Yaml: no file named"));
     }
-    if let Some(have) = ctx.podman_version.get().filter(|v| *v < Version::KUBE) {
-        return Err(src.err(
-            first_yaml.line,
-            format!(
-                "a .kube file needs podman {} or newer (`podman kube play`, `kube down`), podman is {have}",
-                Version::KUBE
-            ),
-        ));
-    }
+    ctx.require(
+        src,
+        first_yaml,
+        Feature {
+            version: Version::KUBE,
+            what: "a .kube file",
+            how: "`podman kube play`, `kube down`",
+            instead: "",
+        },
+    )?;
     if yamls.len() > 1 {
         let e = yaml_entries.last().copied().unwrap_or(first_yaml);
-        needs(
+        ctx.require(
             src,
-            ctx,
             e,
-            Version::KUBE_FILES,
-            "more than one YAML file (`podman kube play FILE FILE...`)",
-            "one .kube file per YAML file, or one YAML file with several documents (`---`)",
+            Feature {
+                version: Version::KUBE_FILES,
+                what: "more than one YAML file (`podman kube play FILE FILE...`)",
+                how: "",
+                instead:
+                    "one .kube file per YAML file, or one YAML file with several documents (`---`)",
+            },
         )?;
     }
 
@@ -215,14 +193,16 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             ));
         }
         // `none` is what podman without the flag does.
-        if !(v == "none" && older(ctx, Version::KUBE_EXIT_CODE)) {
-            needs(
+        if v != "none" || ctx.podman_version.has(Version::KUBE_EXIT_CODE) {
+            ctx.require(
                 src,
-                ctx,
                 e,
-                Version::KUBE_EXIT_CODE,
-                "`--service-exit-code-propagation`",
-                "leave it out (the service then exits 0 whatever its containers do)",
+                Feature {
+                    version: Version::KUBE_EXIT_CODE,
+                    what: "`--service-exit-code-propagation`",
+                    how: "",
+                    instead: "leave it out (the service then exits 0 whatever its containers do)",
+                },
             )?;
             a.push(super::concat(&["--service-exit-code-propagation=", v]).into());
         }
@@ -269,13 +249,15 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     }
     let ports = sec.list("PublishPort");
     if let Some(e) = ports.first() {
-        needs(
+        ctx.require(
             src,
-            ctx,
             e,
-            Version::KUBE_PUBLISH,
-            "`kube play --publish`",
-            "publish the port in the YAML file (`hostPort:` beside `containerPort:`)",
+            Feature {
+                version: Version::KUBE_PUBLISH,
+                what: "`kube play --publish`",
+                how: "",
+                instead: "publish the port in the YAML file (`hostPort:` beside `containerPort:`)",
+            },
         )?;
     }
     for e in ports {
@@ -292,16 +274,19 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     down.extend(["kube", "down"]);
     if let Some(e) = sec.last("KubeDownForce") {
         if boolean(src, e)? {
-            needs(
+            ctx.require(
                 src,
-                ctx,
                 e,
-                Version::KUBE_DOWN_FORCE,
-                "`kube down --force`",
-                "remove the volumes with `podman volume rm` (or leave KubeDownForce= out)",
+                Feature {
+                    version: Version::KUBE_DOWN_FORCE,
+                    what: "`kube down --force`",
+                    how: "",
+                    instead:
+                        "remove the volumes with `podman volume rm` (or leave KubeDownForce= out)",
+                },
             )?;
             down.push("--force");
-        } else if !older(ctx, Version::KUBE_DOWN_FORCE) {
+        } else if ctx.podman_version.has(Version::KUBE_DOWN_FORCE) {
             // Without the flag, podman keeps the volumes too.
             down.push("--force=false");
         }
@@ -311,7 +296,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let workdir = working_directory(src, &sec, &yamls)?;
 
     // `kube play` pulls the images the YAML names: it waits for the network.
-    let mut file = super::service_unit(src, super::needs_network(true))?;
+    let mut file = super::service::service_unit(src, true)?;
     let unit = file.section_mut("Unit");
     for dep in &x.deps {
         unit.add("Requires", dep.clone());
@@ -339,7 +324,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     if let Some(d) = workdir {
         svc.add("WorkingDirectory", d);
     }
-    super::finish(src, ctx, file, name, x.warnings)
+    super::service::finish(src, ctx, file, name, x.warnings)
 }
 
 #[cfg(test)]

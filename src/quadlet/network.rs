@@ -2,8 +2,9 @@
 //! (quadlet 5.8's `ConvertNetwork`); on podman < 4.4, which has no `--ignore`, the same
 //! command run only when the network is missing (`options::create_if_missing`).
 
+use super::service::Oneshot;
 use super::values::{self, boolean, last};
-use super::{Context, Generated, Oneshot, Source};
+use super::{Context, Generated, Source};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::Index;
@@ -121,7 +122,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     if !ignore {
         a = super::options::create_if_missing(a, "network", global.len());
     }
-    super::oneshot_create(
+    super::service::oneshot(
         src,
         ctx,
         Oneshot {
@@ -129,6 +130,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             stop_post,
             // Creating a network is local work: nothing to wait for.
             pulls: false,
+            remain: true,
             deps: Vec::new(),
             mounts_for: Vec::new(),
             warnings,

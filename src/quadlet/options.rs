@@ -4,8 +4,9 @@
 //! < 4.4. A kind file takes them from here, never from another kind's file; references
 //! to other sources go through [`refs`].
 
+use super::paths::{clean_path, host_path};
 use super::values::{self, last, Split};
-use super::{clean_path, concat, host_path, refs, Context, Source, SourceKind};
+use super::{concat, refs, Context, Feature, Source, SourceKind};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::{Entry, Index};
@@ -289,7 +290,17 @@ pub(crate) fn mount(
     // An image mount's `X.image` is the image that source pulls (quadlet 5.8), an
     // artifact mount's `X.artifact` the artifact.
     if kind == "artifact" {
-        check_artifact_mount(src, ctx, e)?;
+        // Refused on a podman without `--mount type=artifact`.
+        ctx.require(
+            src,
+            e,
+            Feature {
+                version: Version::MOUNT_ARTIFACT,
+                what: "type=artifact",
+                how: "`--mount type=artifact`",
+                instead: "",
+            },
+        )?;
     }
     let pulled = match kind.as_str() {
         "image" => refs::resolve(src, ctx, e, &original, &[SourceKind::Image])?,
@@ -428,27 +439,6 @@ fn userns(kind: &str, opts: &[String]) -> String {
         kind.to_owned()
     } else {
         format!("{kind}:{}", opts.join(","))
-    }
-}
-
-/// `Mount=type=artifact,...` in `src` (`e`): refused when this run's podman has no
-/// `--mount type=artifact`. Asks podman its version only when such a mount exists.
-fn check_artifact_mount(src: &Source, ctx: &Context, e: &Entry) -> Result<(), SourceError> {
-    match ctx
-        .podman_version
-        .get()
-        .filter(|v| *v < Version::MOUNT_ARTIFACT)
-    {
-        Some(v) => Err(src.err(
-            e.line,
-            format!(
-                "{}: type=artifact needs podman {} or newer (`--mount type=artifact`), \
-                 podman is {v}",
-                e.key,
-                Version::MOUNT_ARTIFACT
-            ),
-        )),
-        None => Ok(()),
     }
 }
 

@@ -188,10 +188,10 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     }
     let time = super::concat(&["--time=", stop_timeout]);
 
-    let mut file = super::service_unit(src, super::needs_network(true))?;
+    let mut file = super::service::service_unit(src, true)?;
     let unit = file.section_mut("Unit");
     for p in &x.mounts_for {
-        unit.add("RequiresMountsFor", super::mount_path_value(p));
+        unit.add("RequiresMountsFor", super::service::mount_path_value(p));
     }
     for c in starting(src, ctx) {
         unit.add("Wants", c.clone());
@@ -220,7 +220,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         .retain(|e| e.key != "Type" && e.key != "PIDFile");
     svc.add("Type", "forking");
     svc.add("PIDFile", "%t/%N.pid");
-    super::finish(src, ctx, file, name, x.warnings)
+    super::service::finish(src, ctx, file, name, x.warnings)
 }
 
 /// The units of the containers that start with this pod (see [`members`]). For a

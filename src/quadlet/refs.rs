@@ -10,7 +10,7 @@
 use super::values::unquote;
 use super::{concat, Context, Source, SourceKind};
 use crate::error::SourceError;
-use crate::unit::Entry;
+use crate::unit::{Entry, UnitFile};
 use std::borrow::Cow;
 
 /// What a source makes that other sources name, and how to read its name.
@@ -159,7 +159,7 @@ pub(crate) fn podman_name(src: &Source, key: &str) -> String {
 /// The unit of a referenced source file (`db.container`, `net.network`) for `key` of
 /// `e`: the source must exist in this run. `Ok(None)` when `word` names no source file
 /// at all (a plain unit name) or a `.socket` (a unit of that name).
-pub(crate) fn unit(
+pub(crate) fn dependency(
     src: &Source,
     ctx: &Context,
     e: &Entry,
@@ -174,4 +174,37 @@ pub(crate) fn unit(
         },
         _ => Ok(None),
     }
+}
+
+/// `[Unit]` dependencies on other sources (`Requires=db.container`, `After=net.network`)
+/// name the units those sources become; a source that does not exist is an error, as in
+/// quadlet 5.8, and so is one of a kind rootlet does not translate.
+pub(crate) fn translate_references(
+    src: &Source,
+    ctx: &Context,
+    file: &mut UnitFile,
+) -> Result<(), SourceError> {
+    let Some(unit) = file.sections.iter_mut().find(|s| s.name == "Unit") else {
+        return Ok(());
+    };
+    for e in unit
+        .entries
+        .iter_mut()
+        .filter(|e| super::keys::DEP_KEYS.contains(&&*e.key))
+    {
+        // Most values name plain units: nothing to look up.
+        if !e.value.contains('.')
+            || !e.value.split_whitespace().any(|w| {
+                matches!(SourceKind::from_file_name(w), Some((k, _)) if k != SourceKind::Socket)
+            })
+        {
+            continue;
+        }
+        let mut mapped: Vec<String> = Vec::new();
+        for w in e.value.split_whitespace() {
+            mapped.push(dependency(src, ctx, e, w)?.unwrap_or_else(|| w.to_owned()));
+        }
+        e.value = mapped.join(" ");
+    }
+    Ok(())
 }

@@ -5,8 +5,9 @@
 //! and `After=`, so that systemd hands the listening sockets to podman (`LISTEN_FDS`,
 //! `LISTEN_FDNAMES`) and podman passes them into the container.
 
+use super::service::{base_unit, order_sections};
 use super::values::boolean;
-use super::{base_unit, order_sections, Generated, Source, SourceKind};
+use super::{Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::unit::valid_unit_name;
 

@@ -291,16 +291,17 @@ pub fn global_args(
 ) -> Result<Vec<String>, SourceError> {
     let modules = sec.list("ContainersConfModule");
     if let Some(e) = modules.first() {
-        let need = crate::podman::Version::MODULE;
-        if let Some(have) = ctx.podman_version.get().filter(|v| *v < need) {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "ContainersConfModule= needs podman {need} or newer (podman --module), podman is {have}: \
-                     name a whole containers.conf with CONTAINERS_CONF= in [Service] Environment= instead"
-                ),
-            ));
-        }
+        ctx.require(
+            src,
+            e,
+            super::Feature {
+                version: crate::podman::Version::MODULE,
+                what: "a module",
+                how: "`podman --module`",
+                instead: "name a whole containers.conf with CONTAINERS_CONF= in [Service] \
+                          Environment= instead",
+            },
+        )?;
     }
     // A module name is passed as written: podman looks a relative one up in the
     // containers.conf.modules directories (containers.conf(5)), as quadlet leaves it.

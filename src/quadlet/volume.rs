@@ -2,8 +2,9 @@
 //! (quadlet 5.8's `ConvertVolume`); on podman < 4.4 the same command run only when the
 //! volume is missing (`options::create_if_missing`).
 
+use super::service::Oneshot;
 use super::values::{self, boolean, last, unquote};
-use super::{Context, Generated, Oneshot, Source};
+use super::{Context, Generated, Source};
 use crate::error::SourceError;
 use crate::unit::Index;
 
@@ -154,13 +155,14 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         // podman < 4.4: no `--ignore`.
         a = super::options::create_if_missing(a, "volume", globals);
     }
-    super::oneshot_create(
+    super::service::oneshot(
         src,
         ctx,
         Oneshot {
             argv: a,
             stop_post: None,
             pulls,
+            remain: true,
             deps,
             mounts_for,
             warnings,
