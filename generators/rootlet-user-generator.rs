@@ -25,9 +25,10 @@ fn main() -> ExitCode {
             std::io::stdout(),
             "usage: rootlet-user-generator NORMAL-DIR [EARLY-DIR LATE-DIR]\n\n\
              A systemd user generator (systemd.generator(7)): translates quadlet-compatible\n\
-             .container, .network, .volume and .socket files from quadlet's user search path\n\
-             (ROOTLET_UNIT_DIRS replaces it) into units and install symlinks in NORMAL-DIR.\n\
-             See rootlet-user-generator(8)."
+             {} files\n\
+             from quadlet's user search path (ROOTLET_UNIT_DIRS replaces it) into units and\n\
+             install symlinks in NORMAL-DIR. See rootlet-user-generator(8).",
+            rootlet::kind::extension_list(" and ")
         );
         return ExitCode::SUCCESS;
     }

@@ -1,7 +1,7 @@
 //! Where sources are found: quadlet's user search path, walked the way quadlet walks it,
 //! and the drop-in directories of each source.
 
-use crate::quadlet::SourceKind;
+use crate::kind::SourceKind;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -121,7 +121,7 @@ fn source_like(name: &[u8]) -> bool {
         Some(i) => &name[i + 1..],
         None => return false,
     };
-    crate::quadlet::KINDS
+    crate::kind::KINDS
         .iter()
         .any(|k| k.extension.as_bytes() == ext)
 }

@@ -516,7 +516,7 @@ fn check_file_checks_that_file_with_its_drop_ins() {
         assert_eq!(o.status.code(), Some(1), "{p}");
         assert!(
             stderr(&o).contains(
-                "not a .container, .network, .volume, .image, .build, .pod, .kube, .artifact or .socket file"
+                "not a .container, .network, .volume, .image, .pod, .build, .kube, .artifact or .socket file"
             ),
             "{}",
             stderr(&o)

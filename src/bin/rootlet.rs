@@ -249,8 +249,9 @@ fn check(
                 };
                 if SourceKind::from_file_name(name).is_none() {
                     say!(
-                        "{}: not a .container, .network, .volume, .image, .build, .pod, .kube, .artifact or .socket file",
-                        show_path(p)
+                        "{}: not a {} file",
+                        show_path(p),
+                        rootlet::kind::extension_list(" or ")
                     );
                     return ExitCode::FAILURE;
                 }

@@ -2,7 +2,7 @@
 //! rootlet does not own, and the set of every key translation reads (shared, not
 //! allocated, by the parser: [`known_key`]).
 
-use super::{socket, KINDS};
+use super::{socket, TRANSLATIONS};
 
 /// `[Unit]` keys that name other units.
 pub(crate) const DEP_KEYS: &[&str] = &[
@@ -63,7 +63,7 @@ pub fn known_key(key: &str) -> Option<&'static str> {
     KNOWN
         .get_or_init(|| {
             KeySet::new(
-                KINDS
+                TRANSLATIONS
                     .iter()
                     .flat_map(|k| k.keys.iter().copied())
                     .chain(socket::LISTEN_KEYS.iter().copied())

@@ -32,51 +32,11 @@ use crate::unit::{valid_unit_name, Entry, UnitFile};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub use crate::kind::{unit_name_for, SourceKind};
 pub use defaults::Defaults;
 pub use keys::known_key;
 pub(crate) use keys::KeySet;
-pub use kinds::{KindInfo, KINDS};
-
-/// The unit the generated services want and order after (from `units/`).
-pub use crate::env::WAIT_UNIT;
-
-/// Kinds of source files rootlet reads. Each has one row in [`KINDS`] (`kinds.rs`), which
-/// says everything else about it: extension, section, unit name, keys, translation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SourceKind {
-    Container,
-    Network,
-    Volume,
-    Socket,
-    Image,
-    Pod,
-    Build,
-    Kube,
-    Artifact,
-}
-
-impl SourceKind {
-    /// Its row of [`KINDS`].
-    pub fn info(self) -> &'static KindInfo {
-        // The table is in enum order (checked by a test).
-        &KINDS[self as usize]
-    }
-
-    pub fn from_file_name(name: &str) -> Option<(SourceKind, &str)> {
-        let (stem, ext) = name.rsplit_once('.')?;
-        let k = KINDS.iter().find(|k| k.extension == ext)?;
-        Some((k.kind, stem))
-    }
-
-    pub fn extension(self) -> &'static str {
-        self.info().extension
-    }
-
-    /// The section that holds the kind's own keys.
-    pub fn section(self) -> &'static str {
-        self.info().section
-    }
-}
+pub use kinds::{Translation, TRANSLATIONS};
 
 /// One parsed source file.
 #[derive(Debug, Clone)]
@@ -118,17 +78,6 @@ impl Source {
 
     pub fn err(&self, line: usize, msg: impl Into<String>) -> SourceError {
         SourceError::new(&self.path, line, msg)
-    }
-}
-
-/// `X.container` -> `X.service`, `X.network` -> `X-network.service`, `X.socket` -> `X.socket`;
-/// templates keep their `@` (`X@.network` -> `X-network@.service`).
-pub fn unit_name_for(kind: SourceKind, stem: &str) -> String {
-    let info = kind.info();
-    match (info.unit_infix, stem.split_once('@')) {
-        ("", _) => concat(&[stem, ".", info.unit_type]),
-        (infix, Some((p, i))) => concat(&[p, infix, "@", i, ".", info.unit_type]),
-        (infix, None) => concat(&[stem, infix, ".", info.unit_type]),
     }
 }
 
@@ -255,7 +204,7 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     if !valid_unit_name(&name) {
         return Err(src.err(0, format!("`{name}` is not a valid systemd unit name")));
     }
-    let mut g = (src.kind.info().translate)(src, ctx, name)?;
+    let mut g = (kinds::of(src.kind).translate)(src, ctx, name)?;
     g.links = install::links(src, &g.name, &src.file)?;
     if src.kind != SourceKind::Socket {
         service_key_warnings(src, &mut g.warnings);
@@ -308,10 +257,10 @@ fn check_sections(src: &Source) -> Result<(), SourceError> {
             }
         }
         if s.name == info.section && src.kind != SourceKind::Socket {
-            let known = info.key_set();
+            let t = kinds::of(src.kind);
             for e in &s.entries {
-                if known.get(&e.key).is_none() {
-                    return Err(unknown_key(src, info.section, e, info.keys));
+                if t.key_set().get(&e.key).is_none() {
+                    return Err(unknown_key(src, info.section, e, t.keys));
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! `Mount=type=artifact,source=X.artifact`, `Requires=X.container`. Every one is looked
 //! up here (podman's `unitsInfoMap`): the source must be on the search path of the run,
 //! and what the reference stands for is the source's resource (its `resource` column in
-//! [`KINDS`](super::KINDS): the image an `.image` pulls, the network a `.network`
+//! [`TRANSLATIONS`](super::TRANSLATIONS): the image an `.image` pulls, the network a `.network`
 //! makes, ...) and its unit, to be required and ordered after. A kind file never looks
 //! at another kind's source itself.
 
@@ -78,7 +78,7 @@ pub(crate) fn named(
     kind: SourceKind,
 ) -> Result<(String, String), SourceError> {
     let found = source(src, ctx, e, value, kind)?;
-    let resource = kind.info().resource.as_ref();
+    let resource = super::kinds::of(kind).resource.as_ref();
     match resource.and_then(|r| (r.name)(&found)) {
         Some(name) => Ok((name, found.unit_name())),
         None => Err(src.err(

@@ -4,7 +4,8 @@
 //! kinds share: a oneshot that creates a podman resource ([`oneshot`]) and one that
 //! pulls ([`pull_unit`]).
 
-use super::{default_dependencies, refs, values, Context, Generated, Source, WAIT_UNIT};
+use super::{default_dependencies, refs, values, Context, Generated, Source};
+use crate::env::WAIT_UNIT;
 use crate::error::SourceError;
 use crate::unit::{Entry, Section, UnitFile};
 

@@ -218,7 +218,7 @@ pub fn cmd_install(systemctl: bool) -> u8 {
             "rootlet: note: {}: not rootlet's (changed or your own): it shadows the \
              system-wide {}; left alone",
             p.display(),
-            install::WAIT_UNIT
+            rootlet::env::WAIT_UNIT
         );
     }
     let (status, r) = regenerate_now(&layout, &layout.output_dir, &lock);
