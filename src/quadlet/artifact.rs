@@ -7,42 +7,28 @@
 //! older podman both are refused, naming the version, rather than written for a podman
 //! that would fail at start.
 
+use super::options::{self, Flag};
 use super::values::last;
-use super::{options, Context, Feature, Generated, Source, SourceKind};
+use super::{Context, Feature, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::{Entry, Index};
 
-/// Every key of quadlet 5.8's `[Artifact]`.
-pub(crate) const KEYS: &[&str] = &[
-    "Artifact",
-    "AuthFile",
-    "CertDir",
-    "ContainersConfModule",
-    "Creds",
-    "DecryptionKey",
-    "GlobalArgs",
-    "PodmanArgs",
-    "Quiet",
-    "Retry",
-    "RetryDelay",
-    "ServiceName",
-    "TLSVerify",
+/// The keys of quadlet 5.8's `[Artifact]` and their flags, in the order of the argv
+/// (quadlet 5.8 walks a Go map for the valued ones; rootlet's order is this one, sorted by
+/// key, always).
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(options::COMMON),
+    Flag::Other(&["Artifact"]),
+    Flag::Str("AuthFile", "--authfile"),
+    Flag::Str("CertDir", "--cert-dir"),
+    Flag::Str("Creds", "--creds"),
+    Flag::Str("DecryptionKey", "--decryption-key"),
+    Flag::Str("Retry", "--retry"),
+    Flag::Str("RetryDelay", "--retry-delay"),
+    Flag::Bool("Quiet", "--quiet"),
+    Flag::Bool("TLSVerify", "--tls-verify"),
 ];
-
-/// Keys with a value, and their flag. quadlet 5.8 walks a Go map, so its order changes
-/// from run to run; rootlet's is this one (sorted by key), always.
-const STRINGS: &[(&str, &str)] = &[
-    ("AuthFile", "--authfile"),
-    ("CertDir", "--cert-dir"),
-    ("Creds", "--creds"),
-    ("DecryptionKey", "--decryption-key"),
-    ("Retry", "--retry"),
-    ("RetryDelay", "--retry-delay"),
-];
-
-/// Boolean keys: `--flag` or `--flag=false`.
-const BOOLS: &[(&str, &str)] = &[("Quiet", "--quiet"), ("TLSVerify", "--tls-verify")];
 
 /// The artifact a `.artifact` source pulls (`Artifact=`), if it names one. It is also
 /// the name other sources use for it (quadlet's `ResourceName`).
@@ -83,8 +69,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     ));
     let pull = super::service::Pull {
         command: ["artifact", "pull"],
-        strings: STRINGS,
-        bools: BOOLS,
+        flags: FLAGS,
         what: artifact,
     };
     super::service::pull_unit(src, ctx, &sec, pull, warnings, name)
@@ -203,10 +188,5 @@ mod tests {
             let w = options::short_name_warning(&s, e, name, SourceKind::Artifact);
             assert_eq!(w.is_some(), warned, "{name}");
         }
-    }
-
-    #[test]
-    fn keys_sorted() {
-        assert!(KEYS.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -6,76 +6,78 @@
 //! every start of a unit that requires it builds again, which podman's layer cache makes
 //! quick when nothing changed.
 
-use super::options::{self, Extra};
+use super::options::{self, handle, Args, Extra, Flag};
 use super::service::Oneshot;
-use super::values::{self, boolean, last, unquote, Split};
+use super::values::{self, last, unquote, Split};
 use super::{Context, Feature, Generated, Source};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::{Entry, Index};
 use std::borrow::Cow;
 
-/// Every key of quadlet 5.8's `[Build]`.
-pub(crate) const KEYS: &[&str] = &[
-    "Annotation",
-    "Arch",
-    "AuthFile",
-    "BuildArg",
-    "ContainersConfModule",
-    "DNS",
-    "DNSOption",
-    "DNSSearch",
-    "Environment",
-    "File",
-    "ForceRM",
-    "GlobalArgs",
-    "GroupAdd",
-    "IgnoreFile",
-    "ImageTag",
-    "Label",
-    "Network",
-    "PodmanArgs",
-    "Pull",
-    "Retry",
-    "RetryDelay",
-    "Secret",
-    "ServiceName",
-    "SetWorkingDirectory",
-    "Target",
-    "TLSVerify",
-    "Variant",
-    "Volume",
-];
-
-/// Keys with a value, and their flag (quadlet's `lookupAndAddString`; its order is a Go
-/// map's, rootlet's this one, sorted by key).
-const STRINGS: &[(&str, &str)] = &[
-    ("Arch", "--arch"),
-    ("AuthFile", "--authfile"),
-    ("IgnoreFile", "--ignorefile"),
-    ("Retry", "--retry"),
-    ("RetryDelay", "--retry-delay"),
-    ("Target", "--target"),
-    ("Variant", "--variant"),
-];
-
-/// Boolean keys: `--flag` or `--flag=false`.
-const BOOLS: &[(&str, &str)] = &[("ForceRM", "--force-rm"), ("TLSVerify", "--tls-verify")];
-
-/// Repeatable keys written `FLAG VALUE` for each value as it is.
-const ALL_STRINGS: &[(&str, &str)] = &[
-    ("DNS", "--dns"),
-    ("DNSOption", "--dns-option"),
-    ("DNSSearch", "--dns-search"),
-    ("GroupAdd", "--group-add"),
-];
-
-/// `KEY=VALUE` lists, split like a command line (the last value of a key wins).
-const KEY_VALUES: &[(&str, &str)] = &[
-    ("Annotation", "--annotation"),
-    ("BuildArg", "--build-arg"),
-    ("Environment", "--env"),
-    ("Label", "--label"),
+/// The keys of quadlet 5.8's `[Build]` and their flags, in the order of `podman build`'s
+/// argv (quadlet's; among the `Str` rows it is a Go map's, rootlet's is this one, sorted
+/// by key).
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(options::COMMON),
+    Flag::Other(&["File", "SetWorkingDirectory"]),
+    // `--pull=VALUE` in one word (podman issue #24599: `--pull VALUE` reads VALUE as the
+    // context).
+    Flag::Custom(&["Pull"], |r| {
+        if let Some((_, p)) = last(r.sec, "Pull") {
+            r.a.push(super::concat(&["--pull=", p]).into());
+        }
+        Ok(())
+    }),
+    Flag::Str("Arch", "--arch"),
+    Flag::Str("AuthFile", "--authfile"),
+    Flag::Str("IgnoreFile", "--ignorefile"),
+    Flag::Str("Retry", "--retry"),
+    Flag::Str("RetryDelay", "--retry-delay"),
+    Flag::Str("Target", "--target"),
+    Flag::Str("Variant", "--variant"),
+    Flag::Bool("ForceRM", "--force-rm"),
+    Flag::Bool("TLSVerify", "--tls-verify"),
+    Flag::Custom(&["ImageTag"], |r| {
+        for (_, t) in tags(r.sec) {
+            options::push(&mut r.a, "--tag", t);
+        }
+        Ok(())
+    }),
+    Flag::Custom(&[], |r| match r.sec.list("GroupAdd").first() {
+        Some(e) => r.ctx.require(
+            r.src,
+            e,
+            Feature {
+                version: Version::BUILD_GROUP_ADD,
+                what: "a group for the build",
+                how: "`podman build --group-add`",
+                instead: "",
+            },
+        ),
+        None => Ok(()),
+    }),
+    Flag::All("DNS", "--dns"),
+    Flag::All("DNSOption", "--dns-option"),
+    Flag::All("DNSSearch", "--dns-search"),
+    Flag::All("GroupAdd", "--group-add"),
+    // `KEY=VALUE` lists, split like a command line (the last value of a key wins).
+    Flag::Custom(&["Annotation"], |r| {
+        handle::key_values(r, "Annotation", "--annotation")
+    }),
+    Flag::Custom(&["BuildArg"], |r| {
+        handle::key_values(r, "BuildArg", "--build-arg")
+    }),
+    Flag::Custom(&["Environment"], |r| {
+        handle::key_values(r, "Environment", "--env")
+    }),
+    Flag::Custom(&["Label"], |r| handle::key_values(r, "Label", "--label")),
+    Flag::Custom(&["Network"], handle::network),
+    Flag::Custom(&["Secret"], |r| {
+        r.words("Secret", Split::Args, "--secret");
+        Ok(())
+    }),
+    Flag::Custom(&["Volume"], handle::volumes),
 ];
 
 /// The image names of a `.build` source (`ImageTag=`, each unquoted), in order.
@@ -195,66 +197,19 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     if let Some((e, _)) = tags.iter().find(|(_, v)| v.is_empty()) {
         return Err(src.err(e.line, "ImageTag: an empty name (\"\")"));
     }
-    let mut x = Extra::default();
-    let mut a: Vec<Cow<str>> = vec![ctx.podman.into()];
-    a.extend(
-        values::global_args(src, ctx, &sec, &mut x.warnings)?
-            .into_iter()
-            .map(Cow::Owned),
-    );
-    a.push("build".into());
-    // `--pull=VALUE` in one word (podman issue #24599: `--pull VALUE` reads VALUE as the
-    // context).
+    let mut r = Args {
+        src,
+        sec: &sec,
+        ctx,
+        a: vec![ctx.podman.into()],
+        x: Extra::default(),
+    };
+    let global = values::global_args(src, ctx, &sec, &mut r.x.warnings)?;
+    r.a.extend(global.into_iter().map(Cow::Owned));
+    r.a.push("build".into());
+    options::apply(FLAGS, &mut r)?;
+    let (mut a, mut x) = (r.a, r.x);
     let pull = last(&sec, "Pull");
-    if let Some((_, p)) = pull {
-        a.push(super::concat(&["--pull=", p]).into());
-    }
-    for (key, flag) in STRINGS {
-        if let Some((_, v)) = last(&sec, key) {
-            a.extend([(*flag).into(), v.into()]);
-        }
-    }
-    for (key, flag) in BOOLS {
-        if let Some(e) = sec.last(key) {
-            a.push(if boolean(src, e)? {
-                (*flag).into()
-            } else {
-                super::concat(&[flag, "=false"]).into()
-            });
-        }
-    }
-    for (_, t) in &tags {
-        a.extend(["--tag".into(), (*t).into()]);
-    }
-    if let Some(e) = sec.list("GroupAdd").first() {
-        ctx.require(
-            src,
-            e,
-            Feature {
-                version: Version::BUILD_GROUP_ADD,
-                what: "a group for the build",
-                how: "`podman build --group-add`",
-                instead: "",
-            },
-        )?;
-    }
-    for (key, flag) in ALL_STRINGS {
-        for e in sec.list(key) {
-            a.extend([(*flag).into(), e.value.as_str().into()]);
-        }
-    }
-    for (key, flag) in KEY_VALUES {
-        let kv = values::key_values(src, sec.list(key), &mut x.warnings);
-        values::push_key_values(&mut a, flag, &kv);
-    }
-    options::networks(src, &sec, ctx, &mut a, &mut x)?;
-    for s in values::all_words(src, sec.list("Secret"), Split::Args, &mut x.warnings) {
-        a.extend(["--secret".into(), s.into()]);
-    }
-    for e in sec.list("Volume") {
-        let v = options::volume(src, e, ctx, &mut x)?;
-        a.extend(["-v".into(), v.into()]);
-    }
 
     let file = last(&sec, "File");
     let user_wd = src

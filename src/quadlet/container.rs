@@ -2,7 +2,7 @@
 //! `ConvertContainer`, argument for argument and in its order), plus rootlet's wait unit,
 //! restart defaults and socket wiring.
 
-use super::options::{self, push, Argv, Extra};
+use super::options::{self, handle, push, Args, Argv, Extra, Flag};
 use super::paths::host_path;
 use super::values::{self, boolean, last, single, unquote, Split};
 use super::{concat, refs, Context, Feature, Generated, Source, SourceKind};
@@ -11,160 +11,309 @@ use crate::exec;
 use crate::unit::Index;
 use std::borrow::Cow;
 
-/// Every key of quadlet 5.8's `[Container]` (deprecated ones included).
-pub(crate) const KEYS: &[&str] = &[
-    "AddCapability",
-    "AddDevice",
-    "AddHost",
-    "Annotation",
-    "AppArmor",
-    "AutoUpdate",
-    "CgroupsMode",
-    "ContainerName",
-    "ContainersConfModule",
-    "DNS",
-    "DNSOption",
-    "DNSSearch",
-    "DropCapability",
-    "Entrypoint",
-    "Environment",
-    "EnvironmentFile",
-    "EnvironmentHost",
-    "Exec",
-    "ExposeHostPort",
-    "GIDMap",
-    "GlobalArgs",
-    "Group",
-    "GroupAdd",
-    "HealthCmd",
-    "HealthInterval",
-    "HealthLogDestination",
-    "HealthMaxLogCount",
-    "HealthMaxLogSize",
-    "HealthOnFailure",
-    "HealthRetries",
-    "HealthStartPeriod",
-    "HealthStartupCmd",
-    "HealthStartupInterval",
-    "HealthStartupRetries",
-    "HealthStartupSuccess",
-    "HealthStartupTimeout",
-    "HealthTimeout",
-    "HostName",
-    "HttpProxy",
-    "IP",
-    "IP6",
-    "Image",
-    "Label",
-    "LogDriver",
-    "LogOpt",
-    "Mask",
-    "Memory",
-    "Mount",
-    "Network",
-    "NetworkAlias",
-    "NoNewPrivileges",
-    "Notify",
-    "PidsLimit",
-    "Pod",
-    "PodmanArgs",
-    "PublishPort",
-    "Pull",
-    "ReadOnly",
-    "ReadOnlyTmpfs",
-    "ReloadCmd",
-    "ReloadSignal",
-    "RemapGid",
-    "RemapUid",
-    "RemapUidSize",
-    "RemapUsers",
-    "Retry",
-    "RetryDelay",
-    "Rootfs",
-    "RunInit",
-    "SeccompProfile",
-    "Secret",
-    "SecurityLabelDisable",
-    "SecurityLabelFileType",
-    "SecurityLabelLevel",
-    "SecurityLabelNested",
-    "SecurityLabelType",
-    "ServiceName",
-    "ShmSize",
-    "StartWithPod",
-    "StopSignal",
-    "StopTimeout",
-    "SubGIDMap",
-    "SubUIDMap",
-    "Sysctl",
-    "Timezone",
-    "Tmpfs",
-    "UIDMap",
-    "Ulimit",
-    "Unmask",
-    "User",
-    "UserNS",
-    "VolatileTmp",
-    "Volume",
-    "WorkingDir",
-];
-
-/// Single-valued keys written `FLAG VALUE` when set and not empty (quadlet's
-/// `lookupAndAddString`; quadlet's order among them is a Go map's, so any fixed one is
+/// The keys of quadlet 5.8's `[Container]` (deprecated ones included) and their flags, in
+/// the order of `podman run`'s argv after `--rm` (quadlet's `ConvertContainer`, argument
+/// for argument; among the `Str` rows quadlet's order is a Go map's, so any fixed one is
 /// as good).
-const STRINGS: &[(&str, &str)] = &[
-    ("Timezone", "--tz"),
-    ("PidsLimit", "--pids-limit"),
-    ("ShmSize", "--shm-size"),
-    ("WorkingDir", "--workdir"),
-    ("IP", "--ip"),
-    ("IP6", "--ip6"),
-    ("HostName", "--hostname"),
-    ("StopSignal", "--stop-signal"),
-    ("StopTimeout", "--stop-timeout"),
-    ("Pull", "--pull"),
-    ("Memory", "--memory"),
-    ("Retry", "--retry"),
-    ("RetryDelay", "--retry-delay"),
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(options::COMMON),
+    // Read by `run_argv` and `translate` themselves: the name, the image (last in the
+    // argv), the command, `ExecReload=`.
+    Flag::Other(&[
+        "ContainerName",
+        "Exec",
+        "Image",
+        "ReloadCmd",
+        "ReloadSignal",
+        "Rootfs",
+    ]),
+    Flag::Custom(&["LogDriver"], handle::log_driver),
+    Flag::Custom(&["LogOpt"], handle::log_opt),
+    Flag::Custom(&["CgroupsMode"], |r| {
+        match last(r.sec, "CgroupsMode") {
+            Some((_, v)) => push(&mut r.a, "--cgroups", v),
+            None => r.a.push("--cgroups=split".into()),
+        }
+        Ok(())
+    }),
+    // An empty Entrypoint= is meaningful: it clears the image's entrypoint.
+    Flag::Custom(&["Entrypoint"], |r| {
+        if let Some(e) = r.sec.last("Entrypoint") {
+            r.a.push(concat(&["--entrypoint=", unquote(&e.value)]).into());
+        }
+        Ok(())
+    }),
+    Flag::Str("Timezone", "--tz"),
+    Flag::Str("PidsLimit", "--pids-limit"),
+    Flag::Str("ShmSize", "--shm-size"),
+    Flag::Str("WorkingDir", "--workdir"),
+    Flag::Str("IP", "--ip"),
+    Flag::Str("IP6", "--ip6"),
+    Flag::Str("HostName", "--hostname"),
+    Flag::Str("StopSignal", "--stop-signal"),
+    Flag::Str("StopTimeout", "--stop-timeout"),
+    Flag::Str("Pull", "--pull"),
+    Flag::Str("Memory", "--memory"),
+    Flag::Str("Retry", "--retry"),
+    Flag::Str("RetryDelay", "--retry-delay"),
+    Flag::All("NetworkAlias", "--network-alias"),
+    Flag::All("Ulimit", "--ulimit"),
+    Flag::All("DNS", "--dns"),
+    Flag::All("DNSOption", "--dns-option"),
+    Flag::All("DNSSearch", "--dns-search"),
+    Flag::All("GroupAdd", "--group-add"),
+    Flag::All("AddHost", "--add-host"),
+    Flag::All("Tmpfs", "--tmpfs"),
+    Flag::Bool("RunInit", "--init"),
+    Flag::Bool("EnvironmentHost", "--env-host"),
+    Flag::Bool("HttpProxy", "--http-proxy"),
+    Flag::Bool("ReadOnlyTmpfs", "--read-only-tmpfs"),
+    Flag::Custom(&["Network"], handle::network),
+    Flag::Custom(&["Notify"], notify),
+    Flag::Custom(&["NoNewPrivileges"], |r| {
+        if r.flag("NoNewPrivileges")? {
+            r.a.push("--security-opt=no-new-privileges".into());
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["SecurityLabelDisable"], |r| {
+        if r.flag("SecurityLabelDisable")? {
+            push(&mut r.a, "--security-opt", "label=disable");
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["SecurityLabelNested"], |r| {
+        if r.flag("SecurityLabelNested")? {
+            push(&mut r.a, "--security-opt", "label=nested");
+        }
+        Ok(())
+    }),
+    Flag::Prefixed("SecurityLabelType", "--security-opt", "label=type:"),
+    Flag::Prefixed("SecurityLabelFileType", "--security-opt", "label=filetype:"),
+    Flag::Prefixed("SecurityLabelLevel", "--security-opt", "label=level:"),
+    Flag::Prefixed("AppArmor", "--security-opt", "apparmor="),
+    Flag::Custom(&["AddDevice"], |r| {
+        let devices = r.all_words("AddDevice", Split::Strv);
+        for d in devices {
+            if let Some(d) = device(&d) {
+                push(&mut r.a, "--device", d.to_owned());
+            }
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["SeccompProfile"], |r| {
+        if let Some(e) = r.sec.last("SeccompProfile") {
+            let v = concat(&["seccomp=", unquote(&e.value)]);
+            push(&mut r.a, "--security-opt", v);
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["DropCapability", "AddCapability"], |r| {
+        for (key, flag) in [
+            ("DropCapability", "--cap-drop"),
+            ("AddCapability", "--cap-add"),
+        ] {
+            let caps = r.all_words(key, Split::Strv);
+            for c in caps {
+                push(&mut r.a, flag, c.to_ascii_lowercase());
+            }
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["Sysctl"], |r| {
+        r.words("Sysctl", Split::Strv, "--sysctl");
+        Ok(())
+    }),
+    Flag::Custom(&["ReadOnly", "VolatileTmp"], read_only),
+    Flag::Custom(&["User", "Group"], user),
+    Flag::Custom(options::USER_MAPPINGS, handle::mappings),
+    Flag::Custom(&["Volume"], handle::volumes),
+    Flag::Custom(&["AutoUpdate"], auto_update),
+    Flag::Custom(&["ExposeHostPort"], |r| {
+        for e in r.sec.list("ExposeHostPort") {
+            let p = e.value.trim();
+            if !port_range(p) {
+                return Err(r.src.err(
+                    e.line,
+                    format!(
+                        "ExposeHostPort: `{p}` is not a port or range (PORT[-PORT][/tcp|/udp])"
+                    ),
+                ));
+            }
+            push(&mut r.a, "--expose", p);
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["PublishPort"], handle::publish),
+    Flag::Custom(&["Environment"], |r| {
+        handle::key_values(r, "Environment", "--env")
+    }),
+    Flag::Custom(&["Label"], |r| handle::key_values(r, "Label", "--label")),
+    Flag::Custom(&["Annotation"], |r| {
+        handle::key_values(r, "Annotation", "--annotation")
+    }),
+    Flag::Custom(&["Mask", "Unmask"], |r| {
+        for (key, prefix) in [("Mask", "mask="), ("Unmask", "unmask=")] {
+            let masks = r.all_words(key, Split::Args);
+            for m in masks {
+                push(&mut r.a, "--security-opt", concat(&[prefix, &m]));
+            }
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["EnvironmentFile"], |r| {
+        let files = r.all_words("EnvironmentFile", Split::Args);
+        for f in files {
+            push(&mut r.a, "--env-file", host_path(r.src, &f));
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["Secret"], |r| {
+        r.words("Secret", Split::Args, "--secret");
+        Ok(())
+    }),
+    Flag::Custom(&["Mount"], mounts),
+    Flag::Str("HealthCmd", "--health-cmd"),
+    Flag::Str("HealthInterval", "--health-interval"),
+    Flag::Str("HealthOnFailure", "--health-on-failure"),
+    Flag::Str("HealthLogDestination", "--health-log-destination"),
+    Flag::Str("HealthMaxLogCount", "--health-max-log-count"),
+    Flag::Str("HealthMaxLogSize", "--health-max-log-size"),
+    Flag::Str("HealthRetries", "--health-retries"),
+    Flag::Str("HealthStartPeriod", "--health-start-period"),
+    Flag::Str("HealthTimeout", "--health-timeout"),
+    Flag::Str("HealthStartupCmd", "--health-startup-cmd"),
+    Flag::Str("HealthStartupInterval", "--health-startup-interval"),
+    Flag::Str("HealthStartupRetries", "--health-startup-retries"),
+    Flag::Str("HealthStartupSuccess", "--health-startup-success"),
+    Flag::Str("HealthStartupTimeout", "--health-startup-timeout"),
+    Flag::Custom(&["Pod", "StartWithPod"], |r| {
+        if let Some((pod, unit)) = options::pod(r.src, r.sec, r.ctx)? {
+            options::pod_member_warnings(r.src, r.sec, &mut r.x.warnings);
+            push(&mut r.a, "--pod", pod);
+            r.x.pod = Some(unit);
+        }
+        Ok(())
+    }),
 ];
 
-/// Repeatable keys written `FLAG VALUE` for each value as it is (`lookupAndAddAllStrings`).
-const ALL_STRINGS: &[(&str, &str)] = &[
-    ("NetworkAlias", "--network-alias"),
-    ("Ulimit", "--ulimit"),
-    ("DNS", "--dns"),
-    ("DNSOption", "--dns-option"),
-    ("DNSSearch", "--dns-search"),
-    ("GroupAdd", "--group-add"),
-    ("AddHost", "--add-host"),
-    ("Tmpfs", "--tmpfs"),
-];
+/// Whether the container's service is a oneshot (`[Service] Type=oneshot`, checked by
+/// [`translate`]), whose command runs in the foreground.
+fn oneshot(src: &Source) -> bool {
+    src.file
+        .section("Service")
+        .and_then(|s| s.last("Type"))
+        .is_some_and(|e| e.value == "oneshot")
+}
 
-/// Booleans written `FLAG` or `FLAG=false` when set (`lookupAndAddBoolean`).
-const BOOLS: &[(&str, &str)] = &[
-    ("RunInit", "--init"),
-    ("EnvironmentHost", "--env-host"),
-    ("HttpProxy", "--http-proxy"),
-    ("ReadOnlyTmpfs", "--read-only-tmpfs"),
-];
+/// `Notify=`: how the container tells systemd it is ready, and `-d` (not for a oneshot).
+fn notify(r: &mut Args) -> Result<(), SourceError> {
+    if oneshot(r.src) {
+        return Ok(());
+    }
+    let notify = match r.sec.last("Notify") {
+        Some(e) if unquote(&e.value).eq_ignore_ascii_case("healthy") => {
+            // No fallback: `--sdnotify=container` would report ready before the
+            // container is healthy, which is what `Notify=healthy` is written to avoid.
+            r.ctx.require(
+                r.src,
+                e,
+                Feature {
+                    version: crate::podman::Version::SDNOTIFY_HEALTHY,
+                    what: "healthy",
+                    how: "`--sdnotify=healthy`",
+                    instead: "use Notify=yes, or HealthCmd= without Notify=",
+                },
+            )?;
+            "--sdnotify=healthy"
+        }
+        Some(e) if boolean(r.src, e)? => "--sdnotify=container",
+        _ => "--sdnotify=conmon",
+    };
+    r.a.push(notify.into());
+    r.a.push("-d".into());
+    Ok(())
+}
 
-/// `Health*=` keys and their `--health-*` flags, in quadlet's order.
-const HEALTH: &[(&str, &str)] = &[
-    ("HealthCmd", "--health-cmd"),
-    ("HealthInterval", "--health-interval"),
-    ("HealthOnFailure", "--health-on-failure"),
-    ("HealthLogDestination", "--health-log-destination"),
-    ("HealthMaxLogCount", "--health-max-log-count"),
-    ("HealthMaxLogSize", "--health-max-log-size"),
-    ("HealthRetries", "--health-retries"),
-    ("HealthStartPeriod", "--health-start-period"),
-    ("HealthTimeout", "--health-timeout"),
-    ("HealthStartupCmd", "--health-startup-cmd"),
-    ("HealthStartupInterval", "--health-startup-interval"),
-    ("HealthStartupRetries", "--health-startup-retries"),
-    ("HealthStartupSuccess", "--health-startup-success"),
-    ("HealthStartupTimeout", "--health-startup-timeout"),
-];
+/// `ReadOnly=` and `VolatileTmp=` (a tmpfs `/tmp`, unless the container is read-only).
+fn read_only(r: &mut Args) -> Result<(), SourceError> {
+    let read_only = match r.sec.last("ReadOnly") {
+        Some(e) => {
+            let b = boolean(r.src, e)?;
+            r.a.push(
+                if b {
+                    "--read-only"
+                } else {
+                    "--read-only=false"
+                }
+                .into(),
+            );
+            b
+        }
+        None => false,
+    };
+    if r.flag("VolatileTmp")? && !read_only {
+        push(&mut r.a, "--tmpfs", "/tmp:rw,size=512M,mode=1777");
+    }
+    Ok(())
+}
+
+/// `User=` and `Group=`: `--user USER[:GROUP]`.
+fn user(r: &mut Args) -> Result<(), SourceError> {
+    let (src, sec) = (r.src, r.sec);
+    let user = last(sec, "User").map(|(e, _)| single(src, e)).transpose()?;
+    let group = last(sec, "Group")
+        .map(|(e, _)| single(src, e))
+        .transpose()?;
+    match (user, group) {
+        (None, None) => {}
+        (Some(u), None) => push(&mut r.a, "--user", u),
+        (Some(u), Some(g)) => push(&mut r.a, "--user", concat(&[&u, ":", &g])),
+        (None, Some(_)) => {
+            let line = sec.last("Group").map_or(0, |e| e.line);
+            return Err(src.err(line, "Group= needs User= as well"));
+        }
+    }
+    Ok(())
+}
+
+/// `AutoUpdate=`: the label `podman auto-update` reads.
+fn auto_update(r: &mut Args) -> Result<(), SourceError> {
+    if let Some((e, v)) = last(r.sec, "AutoUpdate") {
+        if !matches!(v, "registry" | "local") {
+            return Err(r.src.err(
+                e.line,
+                format!("AutoUpdate: `{v}` is neither `registry` nor `local`"),
+            ));
+        }
+        push(
+            &mut r.a,
+            "--label",
+            concat(&["io.containers.autoupdate=", v]),
+        );
+    }
+    Ok(())
+}
+
+/// `Mount=`: `--mount` each ([`options::mount`]); a value that cannot be split is left out
+/// with a warning.
+fn mounts(r: &mut Args) -> Result<(), SourceError> {
+    for e in r.sec.list("Mount") {
+        match values::split(&e.value, Split::Args) {
+            Ok(ms) => {
+                for m in ms {
+                    let m = options::mount(r.src, e, &m, r.ctx, &mut r.x)?;
+                    push(&mut r.a, "--mount", m);
+                }
+            }
+            Err(why) => r.x.warnings.push(
+                r.src
+                    .err(e.line, format!("Mount: {why}: `{}` ignored", e.value)),
+            ),
+        }
+    }
+    Ok(())
+}
 
 /// The default container name of a source: `ContainerName=` or `systemd-%N`
 /// (`systemd-%p_%i` for templates and their instances).
@@ -241,7 +390,6 @@ fn run_argv<'a>(
     sec: &Index<'a>,
     ctx: &Context,
     podman: &'a str,
-    oneshot: bool,
 ) -> Result<Run<'a>, SourceError> {
     let mut x = Extra::default();
     let img = image(src, sec, ctx, &mut x)?;
@@ -251,220 +399,21 @@ fn run_argv<'a>(
     }
     let name = container_name(src, sec);
     let global = values::global_args(src, ctx, sec, &mut x.warnings)?;
-    let mut a: Argv<'a> = Vec::with_capacity(48);
-    a.push(podman.into());
-    a.extend(global.iter().cloned().map(Cow::Owned));
-    a.push("run".into());
-    push(&mut a, "--name", name.clone());
-    a.push("--replace".into());
-    a.push("--rm".into());
-    if let Some(e) = sec.last("LogDriver") {
-        push(&mut a, "--log-driver", unquote(&e.value));
-    }
-    for o in values::all_words(src, sec.list("LogOpt"), Split::Strv, &mut x.warnings) {
-        push(&mut a, "--log-opt", o);
-    }
-    match last(sec, "CgroupsMode") {
-        Some((_, v)) => push(&mut a, "--cgroups", v),
-        None => a.push("--cgroups=split".into()),
-    }
-    // An empty Entrypoint= is meaningful: it clears the image's entrypoint.
-    if let Some(e) = sec.last("Entrypoint") {
-        a.push(concat(&["--entrypoint=", unquote(&e.value)]).into());
-    }
-    for (key, flag) in STRINGS {
-        if let Some((_, v)) = last(sec, key) {
-            push(&mut a, flag, v);
-        }
-    }
-    for (key, flag) in ALL_STRINGS {
-        for e in sec.list(key) {
-            push(&mut a, flag, e.value.as_str());
-        }
-    }
-    for (key, flag) in BOOLS {
-        if let Some(e) = sec.last(key) {
-            a.push(if boolean(src, e)? {
-                (*flag).into()
-            } else {
-                concat(&[flag, "=false"]).into()
-            });
-        }
-    }
-    options::networks(src, sec, ctx, &mut a, &mut x)?;
-    if !oneshot {
-        let notify = match sec.last("Notify") {
-            Some(e) if unquote(&e.value).eq_ignore_ascii_case("healthy") => {
-                // No fallback: `--sdnotify=container` would report ready before the
-                // container is healthy, which is what `Notify=healthy` is written to avoid.
-                ctx.require(
-                    src,
-                    e,
-                    Feature {
-                        version: crate::podman::Version::SDNOTIFY_HEALTHY,
-                        what: "healthy",
-                        how: "`--sdnotify=healthy`",
-                        instead: "use Notify=yes, or HealthCmd= without Notify=",
-                    },
-                )?;
-                "--sdnotify=healthy"
-            }
-            Some(e) if boolean(src, e)? => "--sdnotify=container",
-            _ => "--sdnotify=conmon",
-        };
-        a.push(notify.into());
-        a.push("-d".into());
-    }
-    let flag = |k: &str| -> Result<bool, SourceError> {
-        sec.last(k).map_or(Ok(false), |e| boolean(src, e))
-    };
-    if flag("NoNewPrivileges")? {
-        a.push("--security-opt=no-new-privileges".into());
-    }
-    if flag("SecurityLabelDisable")? {
-        push(&mut a, "--security-opt", "label=disable");
-    }
-    if flag("SecurityLabelNested")? {
-        push(&mut a, "--security-opt", "label=nested");
-    }
-    for (key, prefix) in [
-        ("SecurityLabelType", "label=type:"),
-        ("SecurityLabelFileType", "label=filetype:"),
-        ("SecurityLabelLevel", "label=level:"),
-        ("AppArmor", "apparmor="),
-    ] {
-        if let Some((_, v)) = last(sec, key) {
-            push(&mut a, "--security-opt", concat(&[prefix, v]));
-        }
-    }
-    for d in values::all_words(src, sec.list("AddDevice"), Split::Strv, &mut x.warnings) {
-        if let Some(d) = device(&d) {
-            push(&mut a, "--device", d.to_owned());
-        }
-    }
-    if let Some(e) = sec.last("SeccompProfile") {
-        push(
-            &mut a,
-            "--security-opt",
-            concat(&["seccomp=", unquote(&e.value)]),
-        );
-    }
-    for (key, flag) in [
-        ("DropCapability", "--cap-drop"),
-        ("AddCapability", "--cap-add"),
-    ] {
-        for c in values::all_words(src, sec.list(key), Split::Strv, &mut x.warnings) {
-            push(&mut a, flag, c.to_ascii_lowercase());
-        }
-    }
-    for s in values::all_words(src, sec.list("Sysctl"), Split::Strv, &mut x.warnings) {
-        push(&mut a, "--sysctl", s);
-    }
-    let read_only = match sec.last("ReadOnly") {
-        Some(e) => {
-            let b = boolean(src, e)?;
-            a.push(
-                if b {
-                    "--read-only"
-                } else {
-                    "--read-only=false"
-                }
-                .into(),
-            );
-            b
-        }
-        None => false,
-    };
-    if flag("VolatileTmp")? && !read_only {
-        push(&mut a, "--tmpfs", "/tmp:rw,size=512M,mode=1777");
-    }
-    let user = last(sec, "User").map(|(e, _)| single(src, e)).transpose()?;
-    let group = last(sec, "Group")
-        .map(|(e, _)| single(src, e))
-        .transpose()?;
-    match (user, group) {
-        (None, None) => {}
-        (Some(u), None) => push(&mut a, "--user", u),
-        (Some(u), Some(g)) => push(&mut a, "--user", concat(&[&u, ":", &g])),
-        (None, Some(_)) => {
-            let line = sec.last("Group").map_or(0, |e| e.line);
-            return Err(src.err(line, "Group= needs User= as well"));
-        }
-    }
-    options::user_mappings(src, sec, &mut a, &mut x, true)?;
-    for e in sec.list("Volume") {
-        let v = options::volume(src, e, ctx, &mut x)?;
-        push(&mut a, "-v", v);
-    }
-    if let Some((e, v)) = last(sec, "AutoUpdate") {
-        if !matches!(v, "registry" | "local") {
-            return Err(src.err(
-                e.line,
-                format!("AutoUpdate: `{v}` is neither `registry` nor `local`"),
-            ));
-        }
-        push(&mut a, "--label", concat(&["io.containers.autoupdate=", v]));
-    }
-    for e in sec.list("ExposeHostPort") {
-        let p = e.value.trim();
-        if !port_range(p) {
-            return Err(src.err(
-                e.line,
-                format!("ExposeHostPort: `{p}` is not a port or range (PORT[-PORT][/tcp|/udp])"),
-            ));
-        }
-        push(&mut a, "--expose", p);
-    }
-    for e in sec.list("PublishPort") {
-        push(&mut a, "--publish", single(src, e)?);
-    }
-    for (key, flag) in [
-        ("Environment", "--env"),
-        ("Label", "--label"),
-        ("Annotation", "--annotation"),
-    ] {
-        let kv = values::key_values(src, sec.list(key), &mut x.warnings);
-        values::push_key_values(&mut a, flag, &kv);
-    }
-    for (key, prefix) in [("Mask", "mask="), ("Unmask", "unmask=")] {
-        for m in values::all_words(src, sec.list(key), Split::Args, &mut x.warnings) {
-            push(&mut a, "--security-opt", concat(&[prefix, &m]));
-        }
-    }
-    for f in values::all_words(
+    let mut r = Args {
         src,
-        sec.list("EnvironmentFile"),
-        Split::Args,
-        &mut x.warnings,
-    ) {
-        push(&mut a, "--env-file", host_path(src, &f));
-    }
-    for s in values::all_words(src, sec.list("Secret"), Split::Args, &mut x.warnings) {
-        push(&mut a, "--secret", s);
-    }
-    for e in sec.list("Mount") {
-        match values::split(&e.value, Split::Args) {
-            Ok(ms) => {
-                for m in ms {
-                    let m = options::mount(src, e, &m, ctx, &mut x)?;
-                    push(&mut a, "--mount", m);
-                }
-            }
-            Err(why) => x
-                .warnings
-                .push(src.err(e.line, format!("Mount: {why}: `{}` ignored", e.value))),
-        }
-    }
-    for (key, flag) in HEALTH {
-        if let Some((_, v)) = last(sec, key) {
-            push(&mut a, flag, v);
-        }
-    }
-    if let Some((pod, unit)) = options::pod(src, sec, ctx)? {
-        options::pod_member_warnings(src, sec, &mut x.warnings);
-        push(&mut a, "--pod", pod);
-        x.pod = Some(unit);
-    }
+        sec,
+        ctx,
+        a: Vec::with_capacity(48),
+        x,
+    };
+    r.a.push(podman.into());
+    r.a.extend(global.iter().cloned().map(Cow::Owned));
+    r.a.push("run".into());
+    push(&mut r.a, "--name", name.clone());
+    r.a.push("--replace".into());
+    r.a.push("--rm".into());
+    options::apply(FLAGS, &mut r)?;
+    let Args { mut a, mut x, .. } = r;
     a.extend(
         values::podman_args(src, sec, &mut x.warnings)
             .into_iter()
@@ -597,7 +546,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     }
 
     let podman = ctx.podman;
-    let mut run = run_argv(src, &sec, ctx, podman, oneshot)?;
+    let mut run = run_argv(src, &sec, ctx, podman)?;
     let reload = reload(
         src,
         &sec,

@@ -2,50 +2,31 @@
 //! (quadlet 5.8's `ConvertImage`), and `Image=X.image` in other sources resolved to the
 //! image it pulls (quadlet's `handleImageSource`).
 
+use super::options::{self, Flag};
 use super::values::last;
-use super::{options, Context, Generated, Source, SourceKind};
+use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::unit::{Entry, Index};
 
-/// Every key of quadlet 5.8's `[Image]`.
-pub(crate) const KEYS: &[&str] = &[
-    "AllTags",
-    "Arch",
-    "AuthFile",
-    "CertDir",
-    "ContainersConfModule",
-    "Creds",
-    "DecryptionKey",
-    "GlobalArgs",
-    "Image",
-    "ImageTag",
-    "OS",
-    "PodmanArgs",
-    "Policy",
-    "Retry",
-    "RetryDelay",
-    "ServiceName",
-    "TLSVerify",
-    "Variant",
+/// The keys of quadlet 5.8's `[Image]` and their flags, in the order of the argv. quadlet
+/// 5.8 walks a Go map for the valued ones, so its order changes from run to run; rootlet's
+/// is this one (sorted by key), always.
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(options::COMMON),
+    Flag::Other(&["Image", "ImageTag"]),
+    Flag::Str("Arch", "--arch"),
+    Flag::Str("AuthFile", "--authfile"),
+    Flag::Str("CertDir", "--cert-dir"),
+    Flag::Str("Creds", "--creds"),
+    Flag::Str("DecryptionKey", "--decryption-key"),
+    Flag::Str("OS", "--os"),
+    Flag::Str("Policy", "--policy"),
+    Flag::Str("Retry", "--retry"),
+    Flag::Str("RetryDelay", "--retry-delay"),
+    Flag::Str("Variant", "--variant"),
+    Flag::Bool("AllTags", "--all-tags"),
+    Flag::Bool("TLSVerify", "--tls-verify"),
 ];
-
-/// Keys with a value, and their flag. quadlet 5.8 walks a Go map, so its order changes
-/// from run to run; rootlet's is this one (sorted by key), always.
-const STRINGS: &[(&str, &str)] = &[
-    ("Arch", "--arch"),
-    ("AuthFile", "--authfile"),
-    ("CertDir", "--cert-dir"),
-    ("Creds", "--creds"),
-    ("DecryptionKey", "--decryption-key"),
-    ("OS", "--os"),
-    ("Policy", "--policy"),
-    ("Retry", "--retry"),
-    ("RetryDelay", "--retry-delay"),
-    ("Variant", "--variant"),
-];
-
-/// Boolean keys: `--flag` or `--flag=false`.
-const BOOLS: &[(&str, &str)] = &[("AllTags", "--all-tags"), ("TLSVerify", "--tls-verify")];
 
 /// The image a `.image` source pulls (`Image=`), if it names one.
 fn pulled<'a>(sec: &Index<'a>) -> Option<(&'a Entry, &'a str)> {
@@ -78,8 +59,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     ));
     let pull = super::service::Pull {
         command: ["image", "pull"],
-        strings: STRINGS,
-        bools: BOOLS,
+        flags: FLAGS,
         what: image,
     };
     super::service::pull_unit(src, ctx, &sec, pull, warnings, name)

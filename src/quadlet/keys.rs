@@ -65,7 +65,7 @@ pub fn known_key(key: &str) -> Option<&'static str> {
             KeySet::new(
                 TRANSLATIONS
                     .iter()
-                    .flat_map(|k| k.keys.iter().copied())
+                    .flat_map(|k| k.keys().iter().copied())
                     .chain(socket::LISTEN_KEYS.iter().copied())
                     .chain(DEP_KEYS.iter().copied())
                     .chain(COMMON_KEYS.iter().copied()),

@@ -11,9 +11,9 @@
 //! without them is what the key asks (`KubeDownForce=false`, `ExitCodePropagation=none`),
 //! refused with the version needed otherwise.
 
-use super::options::{self, Argv, Extra};
+use super::options::{self, handle, push, Args, Extra, Flag};
 use super::paths::host_path;
-use super::values::{self, boolean, last, single, unquote, Split};
+use super::values::{self, boolean, last, unquote, Split};
 use super::{Context, Feature, Generated, Source};
 use crate::error::SourceError;
 use crate::exec;
@@ -21,28 +21,115 @@ use crate::podman::Version;
 use crate::unit::{Index, Section};
 use std::borrow::Cow;
 
-/// Every key of quadlet 5.8's `[Kube]` (the deprecated `Remap*` ones included).
-pub(crate) const KEYS: &[&str] = &[
-    "AutoUpdate",
-    "ConfigMap",
-    "ContainersConfModule",
-    "ExitCodePropagation",
-    "GlobalArgs",
-    "KubeDownForce",
-    "LogDriver",
-    "LogOpt",
-    "Network",
-    "PodmanArgs",
-    "PublishPort",
-    "RemapGid",
-    "RemapUid",
-    "RemapUidSize",
-    "RemapUsers",
-    "ServiceName",
-    "SetWorkingDirectory",
-    "UserNS",
-    "Yaml",
+/// The keys of quadlet 5.8's `[Kube]` (the deprecated `Remap*` ones included) and their
+/// flags, in the order of `podman kube play`'s argv (quadlet's).
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(options::COMMON),
+    // Read by `translate`: the files to play, `kube down`, `WorkingDirectory=`.
+    Flag::Other(&["KubeDownForce", "SetWorkingDirectory", "Yaml"]),
+    Flag::Custom(&["ExitCodePropagation"], exit_code),
+    Flag::Custom(&["LogDriver"], handle::log_driver),
+    Flag::Custom(&["LogOpt"], handle::log_opt),
+    // No `RemapUsers=manual` in a .kube file (quadlet refuses it too).
+    Flag::Custom(
+        &[
+            "RemapGid",
+            "RemapUid",
+            "RemapUidSize",
+            "RemapUsers",
+            "UserNS",
+        ],
+        |r| options::user_mappings(r.src, r.sec, &mut r.a, &mut r.x, false),
+    ),
+    Flag::Custom(&["Network"], handle::network),
+    Flag::Custom(&["AutoUpdate"], auto_update),
+    Flag::Custom(&["ConfigMap"], |r| {
+        let maps = r.all_words("ConfigMap", Split::Strv);
+        for c in maps {
+            push(&mut r.a, "--configmap", host_path(r.src, &c));
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["PublishPort"], |r| {
+        if let Some(e) = r.sec.list("PublishPort").first() {
+            r.ctx.require(
+                r.src,
+                e,
+                Feature {
+                    version: Version::KUBE_PUBLISH,
+                    what: "`kube play --publish`",
+                    how: "",
+                    instead:
+                        "publish the port in the YAML file (`hostPort:` beside `containerPort:`)",
+                },
+            )?;
+        }
+        handle::publish(r)
+    }),
 ];
+
+/// `ExitCodePropagation=`: `--service-exit-code-propagation=`, left out for `none` on a
+/// podman without the flag (what it does anyway).
+fn exit_code(r: &mut Args) -> Result<(), SourceError> {
+    let Some((e, v)) = last(r.sec, "ExitCodePropagation") else {
+        return Ok(());
+    };
+    if !matches!(v, "all" | "any" | "none") {
+        return Err(r.src.err(
+            e.line,
+            format!("ExitCodePropagation: `{v}` is none of all, any, none"),
+        ));
+    }
+    if v != "none" || r.ctx.podman_version.has(Version::KUBE_EXIT_CODE) {
+        r.ctx.require(
+            r.src,
+            e,
+            Feature {
+                version: Version::KUBE_EXIT_CODE,
+                what: "`--service-exit-code-propagation`",
+                how: "",
+                instead: "leave it out (the service then exits 0 whatever its containers do)",
+            },
+        )?;
+        r.a.push(super::concat(&["--service-exit-code-propagation=", v]).into());
+    }
+    Ok(())
+}
+
+/// `AutoUpdate=`: `registry`/`local` for every container, or `CONTAINER/registry`,
+/// `CONTAINER/local` for one: the annotations `podman auto-update` reads.
+fn auto_update(r: &mut Args) -> Result<(), SourceError> {
+    for e in r.sec.list("AutoUpdate") {
+        let words = match values::split(&e.value, Split::Strv) {
+            Ok(w) => w,
+            Err(why) => return Err(r.src.err(e.line, format!("AutoUpdate: {why}"))),
+        };
+        for u in words {
+            let (who, how) = match u.split_once('/') {
+                Some((c, t)) => (Some(c), t),
+                None => (None, u.as_str()),
+            };
+            if !matches!(how, "registry" | "local") {
+                return Err(r.src.err(
+                    e.line,
+                    format!(
+                        "AutoUpdate: `{u}` is neither `registry` nor `local` (nor CONTAINER/registry, CONTAINER/local)"
+                    ),
+                ));
+            }
+            r.a.push(
+                match who {
+                    Some(c) => {
+                        super::concat(&["--annotation=io.containers.autoupdate/", c, "=", how])
+                    }
+                    None => super::concat(&["--annotation=io.containers.autoupdate=", how]),
+                }
+                .into(),
+            );
+        }
+    }
+    Ok(())
+}
 
 /// Set `key` in `sec`: the last assignment gets `value`, or one is added (quadlet's `Set`).
 fn set(sec: &mut Section, key: &'static str, value: &str) {
@@ -182,87 +269,17 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
 
     let podman = ctx.podman;
     let global = values::global_args(src, ctx, &sec, &mut x.warnings)?;
-    let mut a: Argv = Vec::with_capacity(16);
-    a.extend(global.iter().cloned().map(Cow::Owned));
-    a.extend(["kube", "play", "--replace", "--service-container=true"].map(Cow::from));
-    if let Some((e, v)) = last(&sec, "ExitCodePropagation") {
-        if !matches!(v, "all" | "any" | "none") {
-            return Err(src.err(
-                e.line,
-                format!("ExitCodePropagation: `{v}` is none of all, any, none"),
-            ));
-        }
-        // `none` is what podman without the flag does.
-        if v != "none" || ctx.podman_version.has(Version::KUBE_EXIT_CODE) {
-            ctx.require(
-                src,
-                e,
-                Feature {
-                    version: Version::KUBE_EXIT_CODE,
-                    what: "`--service-exit-code-propagation`",
-                    how: "",
-                    instead: "leave it out (the service then exits 0 whatever its containers do)",
-                },
-            )?;
-            a.push(super::concat(&["--service-exit-code-propagation=", v]).into());
-        }
-    }
-    if let Some(e) = sec.last("LogDriver") {
-        a.extend(["--log-driver".into(), unquote(&e.value).into()]);
-    }
-    for o in values::all_words(src, sec.list("LogOpt"), Split::Strv, &mut x.warnings) {
-        a.extend(["--log-opt".into(), o.into()]);
-    }
-    options::user_mappings(src, &sec, &mut a, &mut x, false)?;
-    options::networks(src, &sec, ctx, &mut a, &mut x)?;
-    for e in sec.list("AutoUpdate") {
-        let words = match values::split(&e.value, Split::Strv) {
-            Ok(w) => w,
-            Err(why) => return Err(src.err(e.line, format!("AutoUpdate: {why}"))),
-        };
-        for u in words {
-            let (who, how) = match u.split_once('/') {
-                Some((c, t)) => (Some(c), t),
-                None => (None, u.as_str()),
-            };
-            if !matches!(how, "registry" | "local") {
-                return Err(src.err(
-                    e.line,
-                    format!(
-                        "AutoUpdate: `{u}` is neither `registry` nor `local` (nor CONTAINER/registry, CONTAINER/local)"
-                    ),
-                ));
-            }
-            a.push(
-                match who {
-                    Some(c) => {
-                        super::concat(&["--annotation=io.containers.autoupdate/", c, "=", how])
-                    }
-                    None => super::concat(&["--annotation=io.containers.autoupdate=", how]),
-                }
-                .into(),
-            );
-        }
-    }
-    for c in values::all_words(src, sec.list("ConfigMap"), Split::Strv, &mut x.warnings) {
-        a.extend(["--configmap".into(), host_path(src, &c).into()]);
-    }
-    let ports = sec.list("PublishPort");
-    if let Some(e) = ports.first() {
-        ctx.require(
-            src,
-            e,
-            Feature {
-                version: Version::KUBE_PUBLISH,
-                what: "`kube play --publish`",
-                how: "",
-                instead: "publish the port in the YAML file (`hostPort:` beside `containerPort:`)",
-            },
-        )?;
-    }
-    for e in ports {
-        a.extend(["--publish".into(), single(src, e)?.into()]);
-    }
+    let mut r = Args {
+        src,
+        sec: &sec,
+        ctx,
+        a: Vec::with_capacity(16),
+        x,
+    };
+    r.a.extend(global.iter().cloned().map(Cow::Owned));
+    r.a.extend(["kube", "play", "--replace", "--service-container=true"].map(Cow::from));
+    options::apply(FLAGS, &mut r)?;
+    let Args { mut a, mut x, .. } = r;
     a.extend(
         values::podman_args(src, &sec, &mut x.warnings)
             .into_iter()

@@ -260,7 +260,7 @@ fn check_sections(src: &Source) -> Result<(), SourceError> {
             let t = kinds::of(src.kind);
             for e in &s.entries {
                 if t.key_set().get(&e.key).is_none() {
-                    return Err(unknown_key(src, info.section, e, t.keys));
+                    return Err(unknown_key(src, info.section, e, t.keys()));
                 }
             }
         }

@@ -2,34 +2,60 @@
 //! (quadlet 5.8's `ConvertNetwork`); on podman < 4.4, which has no `--ignore`, the same
 //! command run only when the network is missing (`options::create_if_missing`).
 
+use super::options::{self, handle, push, Args, Extra, Flag};
 use super::service::Oneshot;
-use super::values::{self, boolean, last};
+use super::values::{self, boolean};
 use super::{Context, Generated, Source};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::Index;
+use std::borrow::Cow;
 
-/// Every key of quadlet 5.8's `[Network]`.
-pub(crate) const KEYS: &[&str] = &[
-    "ContainersConfModule",
-    "DisableDNS",
-    "DNS",
-    "Driver",
-    "Gateway",
-    "GlobalArgs",
-    "Internal",
-    "InterfaceName",
-    "IPAMDriver",
-    "IPRange",
-    "IPv6",
-    "Label",
-    "NetworkDeleteOnStop",
-    "NetworkName",
-    "Options",
-    "PodmanArgs",
-    "ServiceName",
-    "Subnet",
+/// The keys of quadlet 5.8's `[Network]` and their flags, in the order of `podman network
+/// create`'s argv.
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(options::COMMON),
+    Flag::Other(&["NetworkDeleteOnStop", "NetworkName"]),
+    Flag::Bool("DisableDNS", "--disable-dns"),
+    Flag::Bool("Internal", "--internal"),
+    Flag::Bool("IPv6", "--ipv6"),
+    Flag::Str("Driver", "--driver"),
+    Flag::Str("IPAMDriver", "--ipam-driver"),
+    Flag::Str("InterfaceName", "--interface-name"),
+    Flag::All("DNS", "--dns"),
+    Flag::Custom(&["Subnet", "Gateway", "IPRange"], subnets),
+    Flag::Custom(&["Options"], |r| handle::key_values(r, "Options", "--opt")),
+    Flag::Custom(&["Label"], |r| handle::key_values(r, "Label", "--label")),
 ];
+
+/// `Subnet=`, each with the `Gateway=` and `IPRange=` of the same rank.
+fn subnets(r: &mut Args) -> Result<(), SourceError> {
+    let subnets = r.sec.list("Subnet");
+    let gateways = r.sec.list("Gateway");
+    let ranges = r.sec.list("IPRange");
+    for (key, list) in [("Gateway", gateways), ("IPRange", ranges)] {
+        if list.len() > subnets.len() {
+            return Err(r.src.err(
+                list[subnets.len()].line,
+                format!(
+                    "{key}= needs a Subnet= of its own ({} {key}, {} Subnet)",
+                    list.len(),
+                    subnets.len()
+                ),
+            ));
+        }
+    }
+    for (i, s) in subnets.iter().enumerate() {
+        push(&mut r.a, "--subnet", s.value.as_str());
+        if let Some(g) = gateways.get(i) {
+            push(&mut r.a, "--gateway", g.value.as_str());
+        }
+        if let Some(x) = ranges.get(i) {
+            push(&mut r.a, "--ip-range", x.value.as_str());
+        }
+    }
+    Ok(())
+}
 
 /// The podman network name of a `.network` source.
 pub fn network_name(src: &Source) -> String {
@@ -54,73 +80,29 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         _ => None,
     };
     let ignore = ctx.podman_version.has(Version::CREATE_IGNORE);
-    let mut a = base(&["network", "create"]);
+    let mut r = Args {
+        src,
+        sec: &sec,
+        ctx,
+        a: base(&["network", "create"])
+            .into_iter()
+            .map(Cow::Owned)
+            .collect(),
+        x: Extra {
+            warnings,
+            ..Extra::default()
+        },
+    };
     if ignore {
-        a.push("--ignore".to_owned());
+        r.a.push("--ignore".into());
     }
-    for (key, flag) in [
-        ("DisableDNS", "--disable-dns"),
-        ("Internal", "--internal"),
-        ("IPv6", "--ipv6"),
-    ] {
-        if let Some(e) = sec.last(key) {
-            a.push(if boolean(src, e)? {
-                flag.to_owned()
-            } else {
-                super::concat(&[flag, "=false"])
-            });
-        }
-    }
-    for (key, flag) in [
-        ("Driver", "--driver"),
-        ("IPAMDriver", "--ipam-driver"),
-        ("InterfaceName", "--interface-name"),
-    ] {
-        if let Some((_, v)) = last(&sec, key) {
-            a.extend([flag.to_owned(), v.to_owned()]);
-        }
-    }
-    for e in sec.list("DNS") {
-        a.extend(["--dns".to_owned(), e.value.clone()]);
-    }
-    let subnets = sec.list("Subnet");
-    let gateways = sec.list("Gateway");
-    let ranges = sec.list("IPRange");
-    for (key, list) in [("Gateway", gateways), ("IPRange", ranges)] {
-        if list.len() > subnets.len() {
-            return Err(src.err(
-                list[subnets.len()].line,
-                format!(
-                    "{key}= needs a Subnet= of its own ({} {key}, {} Subnet)",
-                    list.len(),
-                    subnets.len()
-                ),
-            ));
-        }
-    }
-    for (i, s) in subnets.iter().enumerate() {
-        a.extend(["--subnet".to_owned(), s.value.clone()]);
-        if let Some(g) = gateways.get(i) {
-            a.extend(["--gateway".to_owned(), g.value.clone()]);
-        }
-        if let Some(r) = ranges.get(i) {
-            a.extend(["--ip-range".to_owned(), r.value.clone()]);
-        }
-    }
-    for (key, flag) in [("Options", "--opt"), ("Label", "--label")] {
-        let kv = values::key_values(src, sec.list(key), &mut warnings);
-        for (k, v) in kv {
-            a.push(flag.to_owned());
-            a.push(match v {
-                Some(v) => super::concat(&[&k, "=", &v]),
-                None => k,
-            });
-        }
-    }
+    options::apply(FLAGS, &mut r)?;
+    let mut a: Vec<String> = r.a.into_iter().map(Cow::into_owned).collect();
+    let mut warnings = r.x.warnings;
     a.extend(values::podman_args(src, &sec, &mut warnings));
     a.push(net);
     if !ignore {
-        a = super::options::create_if_missing(a, "network", global.len());
+        a = options::create_if_missing(a, "network", global.len());
     }
     super::service::oneshot(
         src,

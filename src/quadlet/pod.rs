@@ -13,7 +13,7 @@
 //! which podman refuses), and a template container `C@.container` with `Pod=X@.pod`
 //! joins the pod of its own instance.
 
-use super::options::{self, Extra};
+use super::options::{self, handle, Args, Extra, Flag};
 use super::values::{self, boolean, last, unquote};
 use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
@@ -22,51 +22,31 @@ use crate::unit::{Index, Section};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// Every key of quadlet 5.8's `[Pod]`.
-pub(crate) const KEYS: &[&str] = &[
-    "AddHost",
-    "ContainersConfModule",
-    "DNS",
-    "DNSOption",
-    "DNSSearch",
-    "ExitPolicy",
-    "GIDMap",
-    "GlobalArgs",
-    "HostName",
-    "IP",
-    "IP6",
-    "Label",
-    "Network",
-    "NetworkAlias",
-    "PodName",
-    "PodmanArgs",
-    "PublishPort",
-    "RemapGid",
-    "RemapUid",
-    "RemapUidSize",
-    "RemapUsers",
-    "ServiceName",
-    "ShmSize",
-    "StopTimeout",
-    "SubGIDMap",
-    "SubUIDMap",
-    "UIDMap",
-    "UserNS",
-    "Volume",
-];
-
-/// Single-valued keys written `FLAG VALUE` (quadlet's `lookupAndAddString`; its order
-/// is a Go map's, rootlet's this one).
-const STRINGS: &[(&str, &str)] = &[("IP", "--ip"), ("IP6", "--ip6"), ("ShmSize", "--shm-size")];
-
-/// Repeatable keys written `FLAG VALUE` for each value (`lookupAndAddAllStrings`).
-const ALL_STRINGS: &[(&str, &str)] = &[
-    ("NetworkAlias", "--network-alias"),
-    ("DNS", "--dns"),
-    ("DNSOption", "--dns-option"),
-    ("DNSSearch", "--dns-search"),
-    ("AddHost", "--add-host"),
-    ("HostName", "--hostname"),
+/// The keys of quadlet 5.8's `[Pod]` and their flags, in the order of `podman pod create`'s
+/// argv after `--exit-policy` (quadlet's order; among the `Str` rows it is a Go map's,
+/// rootlet's is this one).
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(options::COMMON),
+    Flag::Other(&["PodName", "StopTimeout"]),
+    Flag::Custom(&["ExitPolicy"], |r| {
+        let policy = last(r.sec, "ExitPolicy").map_or("stop", |(_, v)| v);
+        r.a.push(policy.into());
+        Ok(())
+    }),
+    Flag::Custom(options::USER_MAPPINGS, handle::mappings),
+    Flag::Custom(&["PublishPort"], handle::publish),
+    Flag::Custom(&["Label"], |r| handle::key_values(r, "Label", "--label")),
+    Flag::Custom(&["Network"], handle::network),
+    Flag::Str("IP", "--ip"),
+    Flag::Str("IP6", "--ip6"),
+    Flag::Str("ShmSize", "--shm-size"),
+    Flag::All("NetworkAlias", "--network-alias"),
+    Flag::All("DNS", "--dns"),
+    Flag::All("DNSOption", "--dns-option"),
+    Flag::All("DNSSearch", "--dns-search"),
+    Flag::All("AddHost", "--add-host"),
+    Flag::All("HostName", "--hostname"),
+    Flag::Custom(&["Volume"], handle::volumes),
 ];
 
 /// The podman name of the pod of a `.pod` source: `PodName=`, else `systemd-X`; a
@@ -135,8 +115,14 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         exec::command_line(podman, &a)
     };
 
-    let mut a: Vec<Cow<str>> = global.iter().map(|g| Cow::Borrowed(g.as_str())).collect();
-    a.extend(
+    let mut r = Args {
+        src,
+        sec: &sec,
+        ctx,
+        a: global.iter().map(|g| Cow::Borrowed(g.as_str())).collect(),
+        x,
+    };
+    r.a.extend(
         [
             "pod",
             "create",
@@ -146,28 +132,8 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         ]
         .map(Cow::Borrowed),
     );
-    a.push(last(&sec, "ExitPolicy").map_or("stop", |(_, v)| v).into());
-    options::user_mappings(src, &sec, &mut a, &mut x, true)?;
-    for e in sec.list("PublishPort") {
-        options::push(&mut a, "--publish", values::single(src, e)?);
-    }
-    let labels = values::key_values(src, sec.list("Label"), &mut x.warnings);
-    values::push_key_values(&mut a, "--label", &labels);
-    options::networks(src, &sec, ctx, &mut a, &mut x)?;
-    for (key, flag) in STRINGS {
-        if let Some((_, v)) = last(&sec, key) {
-            options::push(&mut a, flag, v);
-        }
-    }
-    for (key, flag) in ALL_STRINGS {
-        for e in sec.list(key) {
-            options::push(&mut a, flag, e.value.as_str());
-        }
-    }
-    for e in sec.list("Volume") {
-        let v = options::volume(src, e, ctx, &mut x)?;
-        options::push(&mut a, "-v", v);
-    }
+    options::apply(FLAGS, &mut r)?;
+    let (mut a, mut x) = (r.a, r.x);
     options::push(&mut a, "--infra-name", super::concat(&[&pod, "-infra"]));
     options::push(&mut a, "--name", pod.as_str());
     a.extend(

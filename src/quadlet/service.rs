@@ -4,10 +4,12 @@
 //! kinds share: a oneshot that creates a podman resource ([`oneshot`]) and one that
 //! pulls ([`pull_unit`]).
 
+use super::options::{self, Args, Extra, Flag};
 use super::{default_dependencies, refs, values, Context, Generated, Source};
 use crate::env::WAIT_UNIT;
 use crate::error::SourceError;
 use crate::unit::{Entry, Section, UnitFile};
+use std::borrow::Cow;
 
 /// Start a generated unit from the source: all sections copied, the source section and
 /// `[Quadlet]` renamed `[X-Kind]` / `[X-Quadlet]` (systemd ignores `X-` sections).
@@ -136,11 +138,10 @@ pub(crate) fn oneshot(
 }
 
 /// What a oneshot `podman X pull` (an `.image`'s, an `.artifact`'s) is made of: the
-/// subcommand, the source's flag tables ([`values::flags`]) and what it pulls.
+/// subcommand, the source's flag table and what it pulls.
 pub(crate) struct Pull<'a> {
     pub command: [&'static str; 2],
-    pub strings: &'a [(&'a str, &'a str)],
-    pub bools: &'a [(&'a str, &'a str)],
+    pub flags: &'a [Flag],
     pub what: &'a str,
 }
 
@@ -151,26 +152,37 @@ pub(crate) fn pull_unit(
     ctx: &Context,
     sec: &crate::unit::Index,
     p: Pull,
-    mut warnings: Vec<SourceError>,
+    warnings: Vec<SourceError>,
     name: String,
 ) -> Result<Generated, SourceError> {
-    let mut a = vec![ctx.podman.to_owned()];
-    a.extend(values::global_args(src, ctx, sec, &mut warnings)?);
-    a.extend(p.command.map(str::to_owned));
-    values::flags(src, sec, p.strings, p.bools, &mut a)?;
-    a.extend(values::podman_args(src, sec, &mut warnings));
-    a.push(p.what.to_owned());
+    let mut r = Args {
+        src,
+        sec,
+        ctx,
+        a: vec![ctx.podman.into()],
+        x: Extra {
+            warnings,
+            ..Extra::default()
+        },
+    };
+    let global = values::global_args(src, ctx, sec, &mut r.x.warnings)?;
+    r.a.extend(global.into_iter().map(Cow::Owned));
+    r.a.extend(p.command.map(Cow::Borrowed));
+    options::apply(p.flags, &mut r)?;
+    let more = values::podman_args(src, sec, &mut r.x.warnings);
+    r.a.extend(more.into_iter().map(Cow::Owned));
+    r.a.push(p.what.into());
     oneshot(
         src,
         ctx,
         Oneshot {
-            argv: a,
+            argv: r.a.into_iter().map(Cow::into_owned).collect(),
             stop_post: None,
             pulls: true,
             remain: true,
             deps: Vec::new(),
             mounts_for: Vec::new(),
-            warnings,
+            warnings: r.x.warnings,
         },
         name,
     )

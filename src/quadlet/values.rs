@@ -318,32 +318,6 @@ pub fn global_args(
     Ok(global)
 }
 
-/// Keys with a value (`KEY=v` -> `FLAG v`, the last one) and boolean keys (`FLAG` or
-/// `FLAG=false`), in the order of the tables, onto `a`: the flags of a pull.
-pub fn flags(
-    src: &Source,
-    sec: &Index,
-    strings: &[(&str, &str)],
-    bools: &[(&str, &str)],
-    a: &mut Vec<String>,
-) -> Result<(), SourceError> {
-    for (key, flag) in strings {
-        if let Some((_, v)) = last(sec, key) {
-            a.extend([(*flag).to_owned(), v.to_owned()]);
-        }
-    }
-    for (key, flag) in bools {
-        if let Some(e) = sec.last(key) {
-            a.push(if boolean(src, e)? {
-                (*flag).to_owned()
-            } else {
-                super::concat(&[flag, "=false"])
-            });
-        }
-    }
-    Ok(())
-}
-
 /// `PodmanArgs=`: words put right before the image or resource name.
 pub fn podman_args(src: &Source, sec: &Index, warnings: &mut Vec<SourceError>) -> Vec<String> {
     all_words(src, sec.list("PodmanArgs"), Split::Args, warnings)
