@@ -7,7 +7,8 @@
 //! older podman both are refused, naming the version, rather than written for a podman
 //! that would fail at start.
 
-use super::options::{self, Flag};
+use super::flags::{self, Flag};
+use super::options;
 use super::values::last;
 use super::{Context, Feature, Generated, Source, SourceKind};
 use crate::error::SourceError;
@@ -18,7 +19,7 @@ use crate::unit::{Entry, Index};
 /// (quadlet 5.8 walks a Go map for the valued ones; rootlet's order is this one, sorted by
 /// key, always).
 pub(crate) const FLAGS: &[Flag] = &[
-    Flag::Other(options::COMMON),
+    Flag::Other(flags::COMMON),
     Flag::Other(&["Artifact"]),
     Flag::Str("AuthFile", "--authfile"),
     Flag::Str("CertDir", "--cert-dir"),

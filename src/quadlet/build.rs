@@ -6,7 +6,8 @@
 //! every start of a unit that requires it builds again, which podman's layer cache makes
 //! quick when nothing changed.
 
-use super::options::{self, handle, Args, Extra, Flag};
+use super::flags::{self, Args, Extra, Flag};
+use super::options::handle;
 use super::service::Oneshot;
 use super::values::{self, last, unquote, Split};
 use super::{Context, Feature, Generated, Source};
@@ -19,7 +20,7 @@ use std::borrow::Cow;
 /// argv (quadlet's; among the `Str` rows it is a Go map's, rootlet's is this one, sorted
 /// by key).
 pub(crate) const FLAGS: &[Flag] = &[
-    Flag::Other(options::COMMON),
+    Flag::Other(flags::COMMON),
     Flag::Other(&["File", "SetWorkingDirectory"]),
     // `--pull=VALUE` in one word (podman issue #24599: `--pull VALUE` reads VALUE as the
     // context).
@@ -40,7 +41,7 @@ pub(crate) const FLAGS: &[Flag] = &[
     Flag::Bool("TLSVerify", "--tls-verify"),
     Flag::Custom(&["ImageTag"], |r| {
         for (_, t) in tags(r.sec) {
-            options::push(&mut r.a, "--tag", t);
+            flags::push(&mut r.a, "--tag", t);
         }
         Ok(())
     }),
@@ -182,21 +183,59 @@ fn working_directory(
     Ok((context.map(str::to_owned), None))
 }
 
-/// Translate a `.build` source.
-pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Build");
-    let sec = Index::new(src.file.section("Build").unwrap_or(&empty));
-    let section_line = src.file.section("Build").map_or(0, |s| s.line);
-    let tags = tags(&sec);
+/// `ImageTag=`: at least one, none empty.
+fn check_tags(src: &Source, sec: &Index, section_line: usize) -> Result<(), SourceError> {
+    let tags = tags(sec);
     if tags.is_empty() {
         return Err(src.err(
             section_line,
             "[Build] needs ImageTag= (the name of the image it builds)",
         ));
     }
-    if let Some((e, _)) = tags.iter().find(|(_, v)| v.is_empty()) {
-        return Err(src.err(e.line, "ImageTag: an empty name (\"\")"));
+    match tags.iter().find(|(_, v)| v.is_empty()) {
+        Some((e, _)) => Err(src.err(e.line, "ImageTag: an empty name (\"\")")),
+        None => Ok(()),
     }
+}
+
+/// A relative `File=` (or none) without a directory to take it from.
+fn relative_file(src: &Source, file: Option<(&Entry, &str)>, section_line: usize) -> SourceError {
+    let (line, f) = file.map_or((section_line, ""), |(e, f)| (e.line, f));
+    src.err(
+        line,
+        format!("File: `{f}` is a relative path: it needs SetWorkingDirectory= (unit, file, or the context directory)"),
+    )
+}
+
+/// The source's own `[Service] WorkingDirectory=`, if it sets one.
+fn own_working_directory(src: &Source) -> Option<String> {
+    src.file
+        .sections
+        .iter()
+        .filter(|s| s.name == "Service")
+        .rev()
+        .find_map(|s| s.last("WorkingDirectory"))
+        .map(|e| unquote(&e.value).to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether nothing in the build can reach the network, but for a remote context: no pull
+/// (`Pull=never`) and no network for RUN steps (only `Network=none`).
+fn local_only(sec: &Index) -> bool {
+    let nets = sec.list("Network");
+    let no_net = !nets.is_empty() && nets.iter().all(|e| unquote(&e.value) == "none");
+    let no_pull = last(sec, "Pull").is_some_and(|(_, p)| {
+        p.trim().eq_ignore_ascii_case("never") || p.trim().eq_ignore_ascii_case("false")
+    });
+    no_net && no_pull
+}
+
+/// Translate a `.build` source.
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
+    let empty = crate::unit::Section::new("Build");
+    let sec = Index::new(src.file.section("Build").unwrap_or(&empty));
+    let section_line = src.file.section("Build").map_or(0, |s| s.line);
+    check_tags(src, &sec, section_line)?;
     let mut r = Args {
         src,
         sec: &sec,
@@ -207,20 +246,11 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let global = values::global_args(src, ctx, &sec, &mut r.x.warnings)?;
     r.a.extend(global.into_iter().map(Cow::Owned));
     r.a.push("build".into());
-    options::apply(FLAGS, &mut r)?;
+    flags::apply(FLAGS, &mut r)?;
     let (mut a, mut x) = (r.a, r.x);
-    let pull = last(&sec, "Pull");
 
     let file = last(&sec, "File");
-    let user_wd = src
-        .file
-        .sections
-        .iter()
-        .filter(|s| s.name == "Service")
-        .rev()
-        .find_map(|s| s.last("WorkingDirectory"))
-        .map(|e| unquote(&e.value).to_owned())
-        .filter(|v| !v.is_empty());
+    let user_wd = own_working_directory(src);
     let (context, added_wd) = working_directory(src, &sec, file, user_wd.is_some())?;
     let wd = user_wd.or_else(|| added_wd.clone());
     if wd.is_none() && file.is_none() && context.is_none() {
@@ -243,25 +273,12 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         (None, Some((_, f))) if anchored(f) => {}
         (None, f) => match &wd {
             Some(w) => a.push(w.clone().into()),
-            None => {
-                let (line, f) = f.map_or((section_line, ""), |(e, f)| (e.line, f));
-                return Err(src.err(
-                    line,
-                    format!("File: `{f}` is a relative path: it needs SetWorkingDirectory= (unit, file, or the context directory)"),
-                ));
-            }
+            None => return Err(relative_file(src, f, section_line)),
         },
     }
 
-    // Offline only when nothing in it can reach the network: no pull (`Pull=never`), no
-    // network for RUN steps (only `Network=none`) and nothing remote to fetch.
-    let nets = sec.list("Network");
-    let no_net = !nets.is_empty() && nets.iter().all(|e| unquote(&e.value) == "none");
-    let no_pull = pull.is_some_and(|(_, p)| {
-        p.trim().eq_ignore_ascii_case("never") || p.trim().eq_ignore_ascii_case("false")
-    });
     let remote = context.as_deref().is_some_and(is_url) || file.is_some_and(|(_, f)| is_url(f));
-    let offline = no_net && no_pull && !remote;
+    let offline = !remote && local_only(&sec);
 
     let mut g = super::service::oneshot(
         src,
@@ -285,14 +302,12 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             .iter()
             .position(|e| e.key == "ExecStart")
             .unwrap_or(svc.entries.len());
-        svc.entries.insert(
-            at,
-            Entry {
-                key: "WorkingDirectory".into(),
-                value: w,
-                line: 0,
-            },
-        );
+        let wd = Entry {
+            key: "WorkingDirectory".into(),
+            value: w,
+            line: 0,
+        };
+        svc.entries.insert(at, wd);
     }
     Ok(g)
 }

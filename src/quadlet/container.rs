@@ -2,7 +2,8 @@
 //! `ConvertContainer`, argument for argument and in its order), plus rootlet's wait unit,
 //! restart defaults and socket wiring.
 
-use super::options::{self, handle, push, Args, Argv, Extra, Flag};
+use super::flags::{self, push, Args, Argv, Extra, Flag};
+use super::options::{self, handle};
 use super::paths::host_path;
 use super::values::{self, boolean, last, single, unquote, Split};
 use super::{concat, refs, Context, Feature, Generated, Source, SourceKind};
@@ -16,7 +17,7 @@ use std::borrow::Cow;
 /// for argument; among the `Str` rows quadlet's order is a Go map's, so any fixed one is
 /// as good).
 pub(crate) const FLAGS: &[Flag] = &[
-    Flag::Other(options::COMMON),
+    Flag::Other(flags::COMMON),
     // Read by `run_argv` and `translate` themselves: the name, the image (last in the
     // argv), the command, `ExecReload=`.
     Flag::Other(&[
@@ -412,7 +413,7 @@ fn run_argv<'a>(
     push(&mut r.a, "--name", name.clone());
     r.a.push("--replace".into());
     r.a.push("--rm".into());
-    options::apply(FLAGS, &mut r)?;
+    flags::apply(FLAGS, &mut r)?;
     let Args { mut a, mut x, .. } = r;
     a.extend(
         values::podman_args(src, sec, &mut x.warnings)
@@ -518,32 +519,8 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let sec = Index::new(sec);
 
     // [Service] keys the user may set, checked as quadlet does.
-    let svc_user = src.file.section("Service");
-    let svc_last = |k: &str| svc_user.and_then(|s| s.last(k));
-    let oneshot = match svc_last("Type") {
-        None => false,
-        Some(e) => match e.value.as_str() {
-            "notify" => false,
-            "oneshot" => true,
-            v => {
-                return Err(src.err(
-                    e.line,
-                    format!("Type: `{v}` is not allowed for a container (use notify or oneshot)"),
-                ))
-            }
-        },
-    };
-    if let Some(e) = svc_last("KillMode") {
-        if e.value != "mixed" && e.value != "control-group" {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "KillMode: `{}` is not allowed for a container (use mixed or control-group)",
-                    e.value
-                ),
-            ));
-        }
-    }
+    let oneshot = super::service::service_type(src, "a container")?;
+    super::service::check_kill_mode(src, "a container")?;
 
     let podman = ctx.podman;
     let mut run = run_argv(src, &sec, ctx, podman)?;
@@ -583,9 +560,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     let stop = exec::command_line(podman, &stop);
     let svc = file.section_mut("Service");
     svc.add("Environment", "PODMAN_SYSTEMD_UNIT=%n");
-    if !svc.has("KillMode") {
-        svc.add("KillMode", "mixed");
-    }
+    super::service::default(svc, "KillMode", "mixed");
     // ExecStop for a clean stop; ExecStopPost also when conmon was killed.
     let stop_post = concat(&["-", &stop]);
     svc.add("ExecStop", stop);
@@ -593,18 +568,12 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     if let Some(r) = reload {
         svc.add("ExecReload", r);
     }
-    if !svc.has("Delegate") {
-        svc.add("Delegate", "yes");
-    }
-    if !svc.has("Type") {
-        svc.add("Type", "notify");
-    }
+    super::service::default(svc, "Delegate", "yes");
+    super::service::default(svc, "Type", "notify");
     if !oneshot && !svc.has("NotifyAccess") {
         svc.add("NotifyAccess", "all");
     }
-    if !svc.has("SyslogIdentifier") {
-        svc.add("SyslogIdentifier", "%N");
-    }
+    super::service::default(svc, "SyslogIdentifier", "%N");
     svc.add("ExecStart", exec::command_line(podman, &run.argv[1..]));
 
     super::service::finish(

@@ -2,7 +2,8 @@
 //! (quadlet 5.8's `ConvertImage`), and `Image=X.image` in other sources resolved to the
 //! image it pulls (quadlet's `handleImageSource`).
 
-use super::options::{self, Flag};
+use super::flags::{self, Flag};
+use super::options;
 use super::values::last;
 use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
@@ -12,7 +13,7 @@ use crate::unit::{Entry, Index};
 /// 5.8 walks a Go map for the valued ones, so its order changes from run to run; rootlet's
 /// is this one (sorted by key), always.
 pub(crate) const FLAGS: &[Flag] = &[
-    Flag::Other(options::COMMON),
+    Flag::Other(flags::COMMON),
     Flag::Other(&["Image", "ImageTag"]),
     Flag::Str("Arch", "--arch"),
     Flag::Str("AuthFile", "--authfile"),

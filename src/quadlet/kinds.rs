@@ -6,7 +6,7 @@
 //! its variant in [`SourceKind`] and its row in [`crate::kind::KINDS`], and its row here
 //! (both in enum order). This is the only file of `quadlet` that names every kind.
 
-use super::options::{self, Flag};
+use super::flags::{self, Flag};
 use super::refs::Resource;
 use super::{Context, Generated, KeySet, Source, SourceKind};
 use crate::error::SourceError;
@@ -32,7 +32,7 @@ impl Translation {
         &KEYS.get_or_init(|| {
             TRANSLATIONS
                 .iter()
-                .map(|k| options::keys_of(&[k.flags]))
+                .map(|k| flags::keys_of(&[k.flags]))
                 .collect()
         })[self.kind as usize]
     }

@@ -11,7 +11,8 @@
 //! without them is what the key asks (`KubeDownForce=false`, `ExitCodePropagation=none`),
 //! refused with the version needed otherwise.
 
-use super::options::{self, handle, push, Args, Extra, Flag};
+use super::flags::{self, push, Args, Extra, Flag};
+use super::options::{self, handle};
 use super::paths::host_path;
 use super::values::{self, boolean, last, unquote, Split};
 use super::{Context, Feature, Generated, Source};
@@ -24,7 +25,7 @@ use std::borrow::Cow;
 /// The keys of quadlet 5.8's `[Kube]` (the deprecated `Remap*` ones included) and their
 /// flags, in the order of `podman kube play`'s argv (quadlet's).
 pub(crate) const FLAGS: &[Flag] = &[
-    Flag::Other(options::COMMON),
+    Flag::Other(flags::COMMON),
     // Read by `translate`: the files to play, `kube down`, `WorkingDirectory=`.
     Flag::Other(&["KubeDownForce", "SetWorkingDirectory", "Yaml"]),
     Flag::Custom(&["ExitCodePropagation"], exit_code),
@@ -39,7 +40,7 @@ pub(crate) const FLAGS: &[Flag] = &[
             "RemapUsers",
             "UserNS",
         ],
-        |r| options::user_mappings(r.src, r.sec, &mut r.a, &mut r.x, false),
+        |r| options::user_mappings(r, false),
     ),
     Flag::Custom(&["Network"], handle::network),
     Flag::Custom(&["AutoUpdate"], auto_update),
@@ -193,21 +194,21 @@ fn working_directory(
     }
 }
 
-/// Translate a `.kube` source.
-pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = Section::new("Kube");
-    let section = src.file.section("Kube");
-    let sec = Index::new(section.unwrap_or(&empty));
-    let mut x = Extra::default();
-
+/// `Yaml=`: the files to play, made absolute (at least one; several need podman 5.7).
+fn yaml_files(
+    src: &Source,
+    sec: &Index,
+    ctx: &Context,
+    warnings: &mut Vec<SourceError>,
+) -> Result<Vec<String>, SourceError> {
     let yaml_entries = sec.list("Yaml");
-    let yamls: Vec<String> = values::all_words(src, yaml_entries, Split::Strv, &mut x.warnings)
+    let yamls: Vec<String> = values::all_words(src, yaml_entries, Split::Strv, warnings)
         .iter()
         .map(|p| host_path(src, p))
         .collect();
     let Some(first_yaml) = yaml_entries.first() else {
         return Err(src.err(
-            section.map_or(0, |s| s.line),
+            src.file.section("Kube").map_or(0, |s| s.line),
             "[Kube] needs Yaml= (the Kubernetes YAML file to play)",
         ));
     };
@@ -238,55 +239,18 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             },
         )?;
     }
+    Ok(yamls)
+}
 
-    // [Service] keys the user may set, checked as quadlet does.
-    let svc_user = src.file.section("Service");
-    let svc_last = |k: &str| svc_user.and_then(|s| s.last(k));
-    if let Some(e) = svc_last("KillMode") {
-        if e.value != "mixed" && e.value != "control-group" {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "KillMode: `{}` is not allowed for a .kube file (use mixed or control-group)",
-                    e.value
-                ),
-            ));
-        }
-    }
-    let oneshot = match svc_last("Type") {
-        None => false,
-        Some(e) => match e.value.as_str() {
-            "notify" => false,
-            "oneshot" => true,
-            v => {
-                return Err(src.err(
-                    e.line,
-                    format!("Type: `{v}` is not allowed for a .kube file (use notify or oneshot)"),
-                ))
-            }
-        },
-    };
-
-    let podman = ctx.podman;
-    let global = values::global_args(src, ctx, &sec, &mut x.warnings)?;
-    let mut r = Args {
-        src,
-        sec: &sec,
-        ctx,
-        a: Vec::with_capacity(16),
-        x,
-    };
-    r.a.extend(global.iter().cloned().map(Cow::Owned));
-    r.a.extend(["kube", "play", "--replace", "--service-container=true"].map(Cow::from));
-    options::apply(FLAGS, &mut r)?;
-    let Args { mut a, mut x, .. } = r;
-    a.extend(
-        values::podman_args(src, &sec, &mut x.warnings)
-            .into_iter()
-            .map(Cow::Owned),
-    );
-    a.extend(yamls.iter().map(|y| Cow::Borrowed(y.as_str())));
-
+/// `podman kube down` of the files (`KubeDownForce=`: `--force`, which podman 4.4 added;
+/// without it podman keeps the volumes, as `--force=false` says where podman has it).
+fn down<'v>(
+    src: &Source,
+    sec: &Index,
+    ctx: &Context,
+    global: &'v [String],
+    yamls: &'v [String],
+) -> Result<Vec<&'v str>, SourceError> {
     let mut down: Vec<&str> = global.iter().map(String::as_str).collect();
     down.extend(["kube", "down"]);
     if let Some(e) = sec.last("KubeDownForce") {
@@ -309,6 +273,42 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         }
     }
     down.extend(yamls.iter().map(String::as_str));
+    Ok(down)
+}
+
+/// Translate a `.kube` source.
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
+    let empty = Section::new("Kube");
+    let sec = Index::new(src.file.section("Kube").unwrap_or(&empty));
+    let mut x = Extra::default();
+
+    let yamls = yaml_files(src, &sec, ctx, &mut x.warnings)?;
+
+    // [Service] keys the user may set, checked as quadlet does.
+    super::service::check_kill_mode(src, "a .kube file")?;
+    let oneshot = super::service::service_type(src, "a .kube file")?;
+
+    let podman = ctx.podman;
+    let global = values::global_args(src, ctx, &sec, &mut x.warnings)?;
+    let mut r = Args {
+        src,
+        sec: &sec,
+        ctx,
+        a: Vec::with_capacity(16),
+        x,
+    };
+    r.a.extend(global.iter().cloned().map(Cow::Owned));
+    r.a.extend(["kube", "play", "--replace", "--service-container=true"].map(Cow::from));
+    flags::apply(FLAGS, &mut r)?;
+    let Args { mut a, mut x, .. } = r;
+    a.extend(
+        values::podman_args(src, &sec, &mut x.warnings)
+            .into_iter()
+            .map(Cow::Owned),
+    );
+    a.extend(yamls.iter().map(|y| Cow::Borrowed(y.as_str())));
+
+    let down = down(src, &sec, ctx, &global, &yamls)?;
 
     let workdir = working_directory(src, &sec, &yamls)?;
 
@@ -320,9 +320,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         unit.add("After", dep.clone());
     }
     let svc = file.section_mut("Service");
-    if !svc.has("KillMode") {
-        svc.add("KillMode", "mixed");
-    }
+    super::service::default(svc, "KillMode", "mixed");
     // So that `podman auto-update` finds the unit to restart.
     svc.add("Environment", "PODMAN_SYSTEMD_UNIT=%n");
     if !oneshot {
@@ -331,9 +329,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         set(svc, "Type", "notify");
         set(svc, "NotifyAccess", "all");
     }
-    if !svc.has("SyslogIdentifier") {
-        svc.add("SyslogIdentifier", "%N");
-    }
+    super::service::default(svc, "SyslogIdentifier", "%N");
     let argv: Vec<&str> = a.iter().map(|s| &**s).collect();
     svc.add("ExecStart", exec::command_line(podman, &argv));
     // ExecStopPost: the pods are removed also when the start failed half-way.

@@ -12,6 +12,7 @@ pub mod artifact;
 pub mod build;
 pub mod container;
 pub mod defaults;
+mod flags;
 pub mod image;
 mod install;
 mod keys;

@@ -1,8 +1,9 @@
 //! `X.network` -> `X-network.service`: a oneshot `podman network create --ignore`
 //! (quadlet 5.8's `ConvertNetwork`); on podman < 4.4, which has no `--ignore`, the same
-//! command run only when the network is missing (`options::create_if_missing`).
+//! command run only when the network is missing (`service::create_if_missing`).
 
-use super::options::{self, handle, push, Args, Extra, Flag};
+use super::flags::{self, push, Args, Extra, Flag};
+use super::options::handle;
 use super::service::Oneshot;
 use super::values::{self, boolean};
 use super::{Context, Generated, Source};
@@ -14,7 +15,7 @@ use std::borrow::Cow;
 /// The keys of quadlet 5.8's `[Network]` and their flags, in the order of `podman network
 /// create`'s argv.
 pub(crate) const FLAGS: &[Flag] = &[
-    Flag::Other(options::COMMON),
+    Flag::Other(flags::COMMON),
     Flag::Other(&["NetworkDeleteOnStop", "NetworkName"]),
     Flag::Bool("DisableDNS", "--disable-dns"),
     Flag::Bool("Internal", "--internal"),
@@ -96,13 +97,13 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     if ignore {
         r.a.push("--ignore".into());
     }
-    options::apply(FLAGS, &mut r)?;
+    flags::apply(FLAGS, &mut r)?;
     let mut a: Vec<String> = r.a.into_iter().map(Cow::into_owned).collect();
     let mut warnings = r.x.warnings;
     a.extend(values::podman_args(src, &sec, &mut warnings));
     a.push(net);
     if !ignore {
-        a = options::create_if_missing(a, "network", global.len());
+        a = super::service::create_if_missing(a, "network", global.len());
     }
     super::service::oneshot(
         src,

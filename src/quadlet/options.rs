@@ -1,127 +1,17 @@
-//! The podman options several kinds share (quadlet's `handleX` family and
-//! `podmancmdline.go`): the argv type, `Network=`, `Volume=`, `Mount=`, the user
-//! mappings, `Pod=`, the short-name warning, and the create-if-missing wrapper of podman
-//! < 4.4. A kind file takes them from here, never from another kind's file; references
-//! to other sources go through [`refs`].
+//! The podman options several kinds share (quadlet's `handleX` family): `Network=`,
+//! `Volume=`, `Mount=`, the user mappings, `Pod=`, the short-name warning, and the
+//! [`Flag::Custom`](super::flags::Flag::Custom) handlers of them ([`handle`]). A kind file
+//! takes them from here, never from another kind's file; references to other sources go
+//! through [`refs`].
 
+use super::flags::{push, Args, Argv, Extra};
 use super::paths::{clean_path, host_path};
-use super::values::{self, boolean, last, Split};
+use super::values::{self, last, Split};
 use super::{concat, refs, Context, Feature, Source, SourceKind};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::{Entry, Index};
 use std::borrow::Cow;
-
-/// How a key of a kind's own section becomes podman arguments: one row of the kind's
-/// flag table, which is also its key list (`kinds.rs`). [`apply`] reads the rows in
-/// order, so a table is also the order of the argv.
-pub(crate) enum Flag {
-    /// `KEY=v`, the last one, unquoted, if not empty: `FLAG v` (quadlet's
-    /// `lookupAndAddString`).
-    Str(&'static str, &'static str),
-    /// Every `KEY=v`, as written: `FLAG v` each (`lookupAndAddAllStrings`).
-    All(&'static str, &'static str),
-    /// `KEY=` a boolean: `FLAG` or `FLAG=false` (`lookupAndAddBoolean`).
-    Bool(&'static str, &'static str),
-    /// `KEY=v`, the last one, unquoted, if not empty: `FLAG PREFIXv`.
-    Prefixed(&'static str, &'static str, &'static str),
-    /// Keys a handler turns into arguments at this point of the argv.
-    Custom(&'static [&'static str], Handler),
-    /// Keys the kind reads outside the argv's flags (its image, its unit's name, ...).
-    Other(&'static [&'static str]),
-}
-
-/// The keys every quadlet kind has, read by [`values::global_args`],
-/// [`values::podman_args`] and [`Source::unit_name`].
-pub(crate) const COMMON: &[&str] = &[
-    "ContainersConfModule",
-    "GlobalArgs",
-    "PodmanArgs",
-    "ServiceName",
-];
-
-/// A [`Flag::Custom`] handler.
-pub(crate) type Handler = fn(&mut Args) -> Result<(), SourceError>;
-
-impl Flag {
-    /// The keys of this row.
-    pub(crate) fn keys(&self) -> &[&'static str] {
-        match self {
-            Flag::Str(k, _) | Flag::All(k, _) | Flag::Bool(k, _) | Flag::Prefixed(k, _, _) => {
-                std::slice::from_ref(k)
-            }
-            Flag::Custom(keys, _) | Flag::Other(keys) => keys,
-        }
-    }
-}
-
-/// What the handlers of a flag table work on: the source, its own section, the run, and
-/// the argv and [`Extra`] being built.
-pub(crate) struct Args<'a, 's> {
-    pub src: &'a Source,
-    pub sec: &'s Index<'a>,
-    pub ctx: &'s Context<'s>,
-    pub a: Argv<'a>,
-    pub x: Extra,
-}
-
-impl<'a> Args<'a, '_> {
-    /// `FLAG v` for each word of every `KEY=` (split as `mode` says; a value that cannot be
-    /// split is left out with a warning).
-    pub(crate) fn words(&mut self, key: &str, mode: Split, flag: &'static str) {
-        for w in self.all_words(key, mode) {
-            push(&mut self.a, flag, w);
-        }
-    }
-
-    /// The words of every `KEY=` (split as `mode` says; a value that cannot be split is
-    /// left out with a warning).
-    pub(crate) fn all_words(&mut self, key: &str, mode: Split) -> Vec<String> {
-        values::all_words(self.src, self.sec.list(key), mode, &mut self.x.warnings)
-    }
-
-    /// Whether the boolean `KEY=` is set and true.
-    pub(crate) fn flag(&self, key: &str) -> Result<bool, SourceError> {
-        self.sec
-            .last(key)
-            .map_or(Ok(false), |e| boolean(self.src, e))
-    }
-}
-
-/// The rows of `table` onto `r.a`, in order (the one interpreter of the flag tables).
-pub(crate) fn apply(table: &[Flag], r: &mut Args) -> Result<(), SourceError> {
-    for f in table {
-        match *f {
-            Flag::Str(key, flag) => {
-                if let Some((_, v)) = last(r.sec, key) {
-                    push(&mut r.a, flag, v);
-                }
-            }
-            Flag::All(key, flag) => {
-                for e in r.sec.list(key) {
-                    push(&mut r.a, flag, e.value.as_str());
-                }
-            }
-            Flag::Bool(key, flag) => {
-                if let Some(e) = r.sec.last(key) {
-                    r.a.push(if boolean(r.src, e)? {
-                        flag.into()
-                    } else {
-                        concat(&[flag, "=false"]).into()
-                    });
-                }
-            }
-            Flag::Prefixed(key, flag, prefix) => {
-                if let Some((_, v)) = last(r.sec, key) {
-                    push(&mut r.a, flag, concat(&[prefix, v]));
-                }
-            }
-            Flag::Custom(_, handler) => handler(r)?,
-            Flag::Other(_) => {}
-        }
-    }
-    Ok(())
-}
 
 /// The keys of quadlet's user mappings ([`user_mappings`]), deprecated ones included.
 pub(crate) const USER_MAPPINGS: &[&str] = &[
@@ -178,7 +68,7 @@ pub(crate) mod handle {
 
     /// The user mappings ([`user_mappings`]), `RemapUsers=manual` allowed.
     pub(crate) fn mappings(r: &mut Args) -> Result<(), SourceError> {
-        user_mappings(r.src, r.sec, &mut r.a, &mut r.x, true)
+        user_mappings(r, true)
     }
 
     /// `KEY=` lists of `K=V` (`Label=`, `Environment=`, ...): `FLAG K=V` each, the last
@@ -192,37 +82,6 @@ pub(crate) mod handle {
         values::push_key_values(&mut r.a, flag, &kv);
         Ok(())
     }
-}
-
-/// Every key of `tables`, sorted, each once.
-pub(crate) fn keys_of(tables: &[&[Flag]]) -> Vec<&'static str> {
-    let mut k: Vec<&'static str> = tables
-        .iter()
-        .flat_map(|t| t.iter())
-        .flat_map(|f| f.keys().iter().copied())
-        .collect();
-    k.sort_unstable();
-    k.dedup();
-    k
-}
-
-/// What translating `[Container]` (or `[Pod]`) gives besides the argv.
-#[derive(Default)]
-pub(crate) struct Extra {
-    /// `Requires=`/`After=` units (networks, volumes, containers whose network is used).
-    pub deps: Vec<String>,
-    /// Host paths of bind mounts (for `RequiresMountsFor=`).
-    pub mounts_for: Vec<String>,
-    /// The unit of the pod the container joins (`BindsTo=`, `After=`).
-    pub pod: Option<String>,
-    pub warnings: Vec<SourceError>,
-}
-
-pub(crate) type Argv<'a> = Vec<Cow<'a, str>>;
-
-pub(crate) fn push<'a>(a: &mut Argv<'a>, flag: &'static str, v: impl Into<Cow<'a, str>>) {
-    a.push(flag.into());
-    a.push(v.into());
 }
 
 /// Whether an image or artifact name names its registry (`quay.io/a/b`, `localhost/b`,
@@ -518,29 +377,22 @@ pub(crate) fn mount(
 /// `UserNS=`, `UIDMap=`, ... and the deprecated `RemapUsers=` family (quadlet's
 /// `handleUserMappings`); `manual`: whether `RemapUsers=manual` is allowed (not in a
 /// `.kube` file, as in quadlet).
-pub(crate) fn user_mappings<'a>(
-    src: &'a Source,
-    sec: &Index<'a>,
-    a: &mut Argv<'a>,
-    x: &mut Extra,
-    manual: bool,
-) -> Result<(), SourceError> {
-    let strv =
-        |k: &str, x: &mut Extra| values::all_words(src, sec.list(k), Split::Strv, &mut x.warnings);
+pub(crate) fn user_mappings(r: &mut Args, manual: bool) -> Result<(), SourceError> {
+    let (src, sec) = (r.src, r.sec);
     let mut explicit = false;
     if let Some((_, v)) = last(sec, "UserNS") {
-        push(a, "--userns", v);
+        push(&mut r.a, "--userns", v);
         explicit = true;
     }
     for (key, flag) in [("UIDMap", "--uidmap"), ("GIDMap", "--gidmap")] {
-        for m in strv(key, x) {
-            push(a, flag, m);
+        for m in r.all_words(key, Split::Strv) {
+            push(&mut r.a, flag, m);
             explicit = true;
         }
     }
     for (key, flag) in [("SubUIDMap", "--subuidname"), ("SubGIDMap", "--subgidname")] {
         if let Some((_, v)) = last(sec, key) {
-            push(a, flag, v);
+            push(&mut r.a, flag, v);
             explicit = true;
         }
     }
@@ -558,8 +410,18 @@ pub(crate) fn user_mappings<'a>(
         }
         return Ok(());
     }
-    let uids = strv("RemapUid", x);
-    let gids = strv("RemapGid", x);
+    remap_users(r, manual)
+}
+
+/// The deprecated `RemapUsers=` family (none of `UserNS=`, `UIDMap=`, ... is set):
+/// `RemapUsers=manual` gives `--uidmap`/`--gidmap`, `auto` and `keep-id` a `--userns`
+/// with options.
+fn remap_users(r: &mut Args, manual: bool) -> Result<(), SourceError> {
+    let (src, sec) = (r.src, r.sec);
+    let remap = sec.last("RemapUsers");
+    let line = |k: &str| sec.last(k).map_or(0, |e| e.line);
+    let uids = r.all_words("RemapUid", Split::Strv);
+    let gids = r.all_words("RemapGid", Split::Strv);
     match remap.map(|e| (e, e.value.as_str())) {
         None | Some((_, "")) => {
             if !uids.is_empty() || !gids.is_empty() {
@@ -582,10 +444,10 @@ pub(crate) fn user_mappings<'a>(
         }
         Some((_, "manual")) => {
             for u in uids {
-                push(a, "--uidmap", u);
+                push(&mut r.a, "--uidmap", u);
             }
             for g in gids {
-                push(a, "--gidmap", g);
+                push(&mut r.a, "--gidmap", g);
             }
         }
         Some((_, "auto")) => {
@@ -600,7 +462,7 @@ pub(crate) fn user_mappings<'a>(
                     }
                 }
             }
-            push(a, "--userns", userns("auto", &opts));
+            push(&mut r.a, "--userns", userns("auto", &opts));
         }
         Some((_, "keep-id")) => {
             let mut opts = Vec::new();
@@ -616,7 +478,7 @@ pub(crate) fn user_mappings<'a>(
                     }
                 }
             }
-            push(a, "--userns", userns("keep-id", &opts));
+            push(&mut r.a, "--userns", userns("keep-id", &opts));
         }
         Some((e, v)) => {
             return Err(src.err(
@@ -700,47 +562,6 @@ pub(crate) fn pod_member_warnings(src: &Source, sec: &Index, warnings: &mut Vec<
             ));
         }
     }
-}
-
-/// For podman < 4.4 (no `create --ignore`): `argv` (`podman GLOBAL... KIND create ...
-/// NAME`, `globals` global arguments) run only when `podman GLOBAL... KIND exists NAME`
-/// says the resource is missing, as
-/// `/bin/sh -c '"$0" "${2}" KIND exists "$1" || { shift; exec "$0" "$@"; }' podman NAME
-/// GLOBAL... KIND create ... NAME`.
-///
-/// Why a shell in `ExecStart=` and not `ExecCondition=`: a failed condition leaves the
-/// oneshot `inactive`, not `active (exited)`, so `systemctl is-active` and the units that
-/// `Requires=` it would see a resource service that never ran; here the service is active
-/// whether it created the resource or found it, and `systemctl --user restart` simply runs
-/// the check again. Why not `ExecStart=-podman ... create` with an `exists` check after it:
-/// every start of an existing resource would log podman's "already exists" error.
-/// Everything reaches the shell as positional parameters, so nothing but the fixed script
-/// is shell code: names, options and `PodmanArgs=` are never parsed by the shell. The
-/// script is fixed text (its `$` doubled for systemd, which would otherwise expand
-/// `$0` itself); the other words keep the meaning they have in the plain command line
-/// (`%i` of a template's `systemd-X-%i` is still a specifier), and podman's path, written
-/// literally as a program, is escaped the way a program is.
-pub(crate) fn create_if_missing(argv: Vec<String>, kind: &str, globals: usize) -> Vec<String> {
-    let mut script = String::from("\"$$0\"");
-    for i in 0..globals {
-        script.push_str(&format!(" \"$${{{}}}\"", i + 2));
-    }
-    script.push_str(&format!(
-        " {kind} exists \"$$1\" || {{ shift; exec \"$$0\" \"$$@\"; }}"
-    ));
-    let mut it = argv.into_iter();
-    let podman = it.next().unwrap_or_default();
-    let rest: Vec<String> = it.collect();
-    let name = rest.last().cloned().unwrap_or_default();
-    let mut out = vec![
-        "/bin/sh".to_owned(),
-        "-c".to_owned(),
-        script,
-        podman.replace('%', "%%").replace('$', "$$"),
-        name,
-    ];
-    out.extend(rest);
-    out
 }
 
 #[cfg(test)]

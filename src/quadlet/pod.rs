@@ -13,7 +13,8 @@
 //! which podman refuses), and a template container `C@.container` with `Pod=X@.pod`
 //! joins the pod of its own instance.
 
-use super::options::{self, handle, Args, Extra, Flag};
+use super::flags::{self, Args, Extra, Flag};
+use super::options::{self, handle};
 use super::values::{self, boolean, last, unquote};
 use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
@@ -26,7 +27,7 @@ use std::collections::BTreeMap;
 /// argv after `--exit-policy` (quadlet's order; among the `Str` rows it is a Go map's,
 /// rootlet's is this one).
 pub(crate) const FLAGS: &[Flag] = &[
-    Flag::Other(options::COMMON),
+    Flag::Other(flags::COMMON),
     Flag::Other(&["PodName", "StopTimeout"]),
     Flag::Custom(&["ExitPolicy"], |r| {
         let policy = last(r.sec, "ExitPolicy").map_or("stop", |(_, v)| v);
@@ -101,6 +102,20 @@ pub fn members<'s>(
     out
 }
 
+/// `StopTimeout=` (seconds, default 10) as `podman pod stop`'s `--time=`.
+fn stop_time(src: &Source, sec: &Index) -> Result<String, SourceError> {
+    let stop_timeout = last(sec, "StopTimeout").map_or("10", |(_, v)| v);
+    if let Some((e, v)) = last(sec, "StopTimeout") {
+        if !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(src.err(
+                e.line,
+                format!("StopTimeout: `{v}` is not a number of seconds"),
+            ));
+        }
+    }
+    Ok(super::concat(&["--time=", stop_timeout]))
+}
+
 /// Translate a `.pod` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
     let empty = Section::new("Pod");
@@ -132,10 +147,10 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         ]
         .map(Cow::Borrowed),
     );
-    options::apply(FLAGS, &mut r)?;
+    flags::apply(FLAGS, &mut r)?;
     let (mut a, mut x) = (r.a, r.x);
-    options::push(&mut a, "--infra-name", super::concat(&[&pod, "-infra"]));
-    options::push(&mut a, "--name", pod.as_str());
+    flags::push(&mut a, "--infra-name", super::concat(&[&pod, "-infra"]));
+    flags::push(&mut a, "--name", pod.as_str());
     a.extend(
         values::podman_args(src, &sec, &mut x.warnings)
             .into_iter()
@@ -143,16 +158,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     );
     let create = exec::command_line(podman, &a);
 
-    let stop_timeout = last(&sec, "StopTimeout").map_or("10", |(_, v)| v);
-    if let Some((e, v)) = last(&sec, "StopTimeout") {
-        if !v.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(src.err(
-                e.line,
-                format!("StopTimeout: `{v}` is not a number of seconds"),
-            ));
-        }
-    }
-    let time = super::concat(&["--time=", stop_timeout]);
+    let time = stop_time(src, &sec)?;
 
     let mut file = super::service::service_unit(src, true)?;
     let unit = file.section_mut("Unit");
@@ -169,9 +175,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     }
 
     let svc = file.section_mut("Service");
-    if !svc.has("SyslogIdentifier") {
-        svc.add("SyslogIdentifier", "%N");
-    }
+    super::service::default(svc, "SyslogIdentifier", "%N");
     svc.add("ExecStart", cmd(&["pod", "start", &pod]));
     svc.add("ExecStop", cmd(&["pod", "stop", "--ignore", &time, &pod]));
     svc.add(

@@ -4,7 +4,7 @@
 //! kinds share: a oneshot that creates a podman resource ([`oneshot`]) and one that
 //! pulls ([`pull_unit`]).
 
-use super::options::{self, Args, Extra, Flag};
+use super::flags::{self, Args, Extra, Flag};
 use super::{default_dependencies, refs, values, Context, Generated, Source};
 use crate::env::WAIT_UNIT;
 use crate::error::SourceError;
@@ -54,6 +54,44 @@ pub(crate) fn service_unit(src: &Source, wait: bool) -> Result<UnitFile, SourceE
     );
     unit.add("RequiresMountsFor", "%t/containers");
     Ok(file)
+}
+
+/// `key=value` in `svc` unless the source sets `key` (rootlet's and quadlet's defaults).
+pub(crate) fn default(svc: &mut Section, key: &'static str, value: &str) {
+    if !svc.has(key) {
+        svc.add(key, value);
+    }
+}
+
+/// `[Service] Type=` of a container or a `.kube` (`what`: "a container"): `notify` (the
+/// default) or `oneshot` (true), as quadlet allows.
+pub(crate) fn service_type(src: &Source, what: &str) -> Result<bool, SourceError> {
+    match src.file.section("Service").and_then(|s| s.last("Type")) {
+        None => Ok(false),
+        Some(e) => match e.value.as_str() {
+            "notify" => Ok(false),
+            "oneshot" => Ok(true),
+            v => Err(src.err(
+                e.line,
+                format!("Type: `{v}` is not allowed for {what} (use notify or oneshot)"),
+            )),
+        },
+    }
+}
+
+/// `[Service] KillMode=` of a container or a `.kube`: `mixed` or `control-group`, as
+/// quadlet allows.
+pub(crate) fn check_kill_mode(src: &Source, what: &str) -> Result<(), SourceError> {
+    match src.file.section("Service").and_then(|s| s.last("KillMode")) {
+        Some(e) if e.value != "mixed" && e.value != "control-group" => Err(src.err(
+            e.line,
+            format!(
+                "KillMode: `{}` is not allowed for {what} (use mixed or control-group)",
+                e.value
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The end of every generated service: restart defaults, references to other sources
@@ -137,6 +175,47 @@ pub(crate) fn oneshot(
     finish(src, ctx, file, name, o.warnings)
 }
 
+/// For podman < 4.4 (no `create --ignore`): `argv` (`podman GLOBAL... KIND create ...
+/// NAME`, `globals` global arguments) run only when `podman GLOBAL... KIND exists NAME`
+/// says the resource is missing, as
+/// `/bin/sh -c '"$0" "${2}" KIND exists "$1" || { shift; exec "$0" "$@"; }' podman NAME
+/// GLOBAL... KIND create ... NAME`.
+///
+/// Why a shell in `ExecStart=` and not `ExecCondition=`: a failed condition leaves the
+/// oneshot `inactive`, not `active (exited)`, so `systemctl is-active` and the units that
+/// `Requires=` it would see a resource service that never ran; here the service is active
+/// whether it created the resource or found it, and `systemctl --user restart` simply runs
+/// the check again. Why not `ExecStart=-podman ... create` with an `exists` check after it:
+/// every start of an existing resource would log podman's "already exists" error.
+/// Everything reaches the shell as positional parameters, so nothing but the fixed script
+/// is shell code: names, options and `PodmanArgs=` are never parsed by the shell. The
+/// script is fixed text (its `$` doubled for systemd, which would otherwise expand
+/// `$0` itself); the other words keep the meaning they have in the plain command line
+/// (`%i` of a template's `systemd-X-%i` is still a specifier), and podman's path, written
+/// literally as a program, is escaped the way a program is.
+pub(crate) fn create_if_missing(argv: Vec<String>, kind: &str, globals: usize) -> Vec<String> {
+    let mut script = String::from("\"$$0\"");
+    for i in 0..globals {
+        script.push_str(&format!(" \"$${{{}}}\"", i + 2));
+    }
+    script.push_str(&format!(
+        " {kind} exists \"$$1\" || {{ shift; exec \"$$0\" \"$$@\"; }}"
+    ));
+    let mut it = argv.into_iter();
+    let podman = it.next().unwrap_or_default();
+    let rest: Vec<String> = it.collect();
+    let name = rest.last().cloned().unwrap_or_default();
+    let mut out = vec![
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        script,
+        podman.replace('%', "%%").replace('$', "$$"),
+        name,
+    ];
+    out.extend(rest);
+    out
+}
+
 /// What a oneshot `podman X pull` (an `.image`'s, an `.artifact`'s) is made of: the
 /// subcommand, the source's flag table and what it pulls.
 pub(crate) struct Pull<'a> {
@@ -168,7 +247,7 @@ pub(crate) fn pull_unit(
     let global = values::global_args(src, ctx, sec, &mut r.x.warnings)?;
     r.a.extend(global.into_iter().map(Cow::Owned));
     r.a.extend(p.command.map(Cow::Borrowed));
-    options::apply(p.flags, &mut r)?;
+    flags::apply(p.flags, &mut r)?;
     let more = values::podman_args(src, sec, &mut r.x.warnings);
     r.a.extend(more.into_iter().map(Cow::Owned));
     r.a.push(p.what.into());

@@ -1,8 +1,9 @@
 //! `X.volume` -> `X-volume.service`: a oneshot `podman volume create --ignore`
 //! (quadlet 5.8's `ConvertVolume`); on podman < 4.4 the same command run only when the
-//! volume is missing (`options::create_if_missing`).
+//! volume is missing (`service::create_if_missing`).
 
-use super::options::{self, handle, push, Args, Extra, Flag};
+use super::flags::{self, push, Args, Extra, Flag};
+use super::options::{self, handle};
 use super::service::Oneshot;
 use super::values::{self, boolean, last, unquote};
 use super::{refs, Context, Generated, Source, SourceKind};
@@ -13,7 +14,7 @@ use std::borrow::Cow;
 /// The keys of quadlet 5.8's `[Volume]` and their flags, in the order of `podman volume
 /// create`'s argv.
 pub(crate) const FLAGS: &[Flag] = &[
-    Flag::Other(options::COMMON),
+    Flag::Other(flags::COMMON),
     Flag::Other(&["VolumeName"]),
     Flag::Custom(&["Driver"], |r| {
         if let Some(d) = driver(r.sec) {
@@ -162,7 +163,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             ..Extra::default()
         },
     };
-    options::apply(FLAGS, &mut r)?;
+    flags::apply(FLAGS, &mut r)?;
     let mut a: Vec<String> = r.a.into_iter().map(Cow::into_owned).collect();
     let Extra {
         mut warnings,
@@ -175,7 +176,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     a.push(volume_name(src));
     if !ignore {
         // podman < 4.4: no `--ignore`.
-        a = options::create_if_missing(a, "volume", globals);
+        a = super::service::create_if_missing(a, "volume", globals);
     }
     super::service::oneshot(
         src,
