@@ -57,7 +57,7 @@ const COMMON_KEYS: &[&str] = &[
 ];
 
 /// The static copy of `key` if it is one translation reads or writes: sources parsed with
-/// it ([`UnitFile::parse_bytes_with`]) share those keys instead of allocating each.
+/// it ([`crate::unit::UnitFile::parse_bytes_with`]) share those keys instead of allocating each.
 pub fn known_key(key: &str) -> Option<&'static str> {
     static KNOWN: std::sync::OnceLock<KeySet> = std::sync::OnceLock::new();
     KNOWN

@@ -19,7 +19,7 @@ pub struct Translation {
     /// checked before translation; unknown ones are errors).
     pub(crate) flags: &'static [Flag],
     /// What such a source makes that other sources name (`Image=X.image`), read by
-    /// [`refs`](super::refs); `None` for a kind nothing refers to by a resource.
+    /// `refs.rs`; `None` for a kind nothing refers to by a resource.
     pub resource: Option<Resource>,
     /// Source -> unit; `name` is [`Source::unit_name`].
     pub translate: fn(&Source, &Context, String) -> Result<Generated, SourceError>,

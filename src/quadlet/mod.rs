@@ -2,11 +2,18 @@
 //! `.network`, `.volume`, `.image`, `.build`, `.pod`, `.kube`, `.artifact`) and of
 //! `.socket` files into systemd user units, with quadlet 5.8's semantics.
 //!
-//! Each kind has one row in [`KINDS`] (`kinds.rs`: extension, sections, unit-name rule,
-//! key set, translate fn) and one file with its translation; `values.rs` reads values the
-//! way quadlet's parser does. Sections the translation does not own (`[Unit]`,
-//! `[Service]`, `[Install]`, ...) pass through; the source section itself is kept as
-//! `[X-Container]`, `[X-Network]`, ... `[X-Artifact]`, as quadlet does.
+//! What a kind is (extension, sections, unit-name rule) is its row of
+//! [`crate::kind::KINDS`]; how it is translated is its row of [`TRANSLATIONS`]
+//! (`kinds.rs`: flag table, resource, translate fn) and its own file. A kind's file
+//! imports only the shared files, never another kind's:
+//! - `flags.rs`: the flag tables and their one interpreter; `options.rs`: podman options
+//!   several kinds share; `values.rs`: values read the way quadlet's parser does;
+//! - `refs.rs`: every reference between sources; `service.rs`: the unit skeleton, oneshot
+//!   and pull services; `install.rs`: `[Install]` -> links; `keys.rs`, `paths.rs`.
+//!
+//! Sections the translation does not own (`[Unit]`, `[Service]`, `[Install]`, ...) pass
+//! through; the source section itself is kept as `[X-Container]`, `[X-Network]`, ...
+//! `[X-Artifact]`, as quadlet does.
 
 pub mod artifact;
 pub mod build;
