@@ -39,15 +39,13 @@ fn pulled<'a>(sec: &Index<'a>) -> Option<(&'a Entry, &'a str)> {
 
 /// The name other sources use for the artifact of `X.artifact`: its `Artifact=`.
 pub fn artifact_name(src: &Source) -> Option<String> {
-    let empty = crate::unit::Section::new("Artifact");
-    let sec = Index::new(src.file.section("Artifact").unwrap_or(&empty));
+    let sec = src.own();
     pulled(&sec).map(|(_, v)| v.to_owned())
 }
 
 /// Translate a `.artifact` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Artifact");
-    let sec = Index::new(src.file.section("Artifact").unwrap_or(&empty));
+    let sec = src.own();
     let Some((e, artifact)) = pulled(&sec) else {
         let line = src.file.section("Artifact").map_or(0, |s| s.line);
         return Err(src.err(line, "[Artifact] needs Artifact= (the artifact to pull)"));

@@ -92,8 +92,7 @@ fn tags<'a>(sec: &Index<'a>) -> Vec<(&'a Entry, &'a str)> {
 /// The name other sources use for the image of `X.build`: its first `ImageTag=`
 /// (quadlet's `GetBuiltImageName`).
 pub fn image_name(src: &Source) -> Option<String> {
-    let empty = crate::unit::Section::new("Build");
-    let sec = Index::new(src.file.section("Build").unwrap_or(&empty));
+    let sec = src.own();
     tags(&sec)
         .first()
         .map(|(_, v)| (*v).to_owned())
@@ -232,8 +231,7 @@ fn local_only(sec: &Index) -> bool {
 
 /// Translate a `.build` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Build");
-    let sec = Index::new(src.file.section("Build").unwrap_or(&empty));
+    let sec = src.own();
     let section_line = src.file.section("Build").map_or(0, |s| s.line);
     check_tags(src, &sec, section_line)?;
     let mut r = Args {

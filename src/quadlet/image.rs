@@ -37,8 +37,7 @@ fn pulled<'a>(sec: &Index<'a>) -> Option<(&'a Entry, &'a str)> {
 /// The name other sources use for the image of `X.image`: `ImageTag=` if set, else
 /// `Image=` (quadlet's `ResourceName`).
 pub fn image_name(src: &Source) -> Option<String> {
-    let empty = crate::unit::Section::new("Image");
-    let sec = Index::new(src.file.section("Image").unwrap_or(&empty));
+    let sec = src.own();
     last(&sec, "ImageTag")
         .or_else(|| pulled(&sec))
         .map(|(_, v)| v.to_owned())
@@ -46,8 +45,7 @@ pub fn image_name(src: &Source) -> Option<String> {
 
 /// Translate a `.image` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Image");
-    let sec = Index::new(src.file.section("Image").unwrap_or(&empty));
+    let sec = src.own();
     let Some((e, image)) = pulled(&sec) else {
         let line = src.file.section("Image").map_or(0, |s| s.line);
         return Err(src.err(line, "[Image] needs Image= (the image to pull)"));

@@ -278,8 +278,7 @@ fn down<'v>(
 
 /// Translate a `.kube` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = Section::new("Kube");
-    let sec = Index::new(src.file.section("Kube").unwrap_or(&empty));
+    let sec = src.own();
     let mut x = Extra::default();
 
     let yamls = yaml_files(src, &sec, ctx, &mut x.warnings)?;

@@ -36,7 +36,7 @@ pub mod values;
 pub mod volume;
 
 use crate::error::SourceError;
-use crate::unit::{valid_unit_name, Entry, UnitFile};
+use crate::unit::{valid_unit_name, Entry, Index, Section, UnitFile};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -82,6 +82,13 @@ impl Source {
             }
         }
         unit_name_for(self.kind, self.stem())
+    }
+
+    /// The source's own section (`[Container]` of a `.container`), indexed; an empty one
+    /// when the source has none.
+    pub(crate) fn own(&self) -> Index<'_> {
+        static EMPTY: std::sync::LazyLock<Section> = std::sync::LazyLock::new(|| Section::new(""));
+        Index::new(self.file.section(self.kind.section()).unwrap_or(&EMPTY))
     }
 
     pub fn err(&self, line: usize, msg: impl Into<String>) -> SourceError {

@@ -9,7 +9,6 @@ use super::values::{self, boolean};
 use super::{Context, Generated, Source};
 use crate::error::SourceError;
 use crate::podman::Version;
-use crate::unit::Index;
 use std::borrow::Cow;
 
 /// The keys of quadlet 5.8's `[Network]` and their flags, in the order of `podman network
@@ -65,8 +64,7 @@ pub fn network_name(src: &Source) -> String {
 
 /// Translate a `.network` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Network");
-    let sec = Index::new(src.file.section("Network").unwrap_or(&empty));
+    let sec = src.own();
     let mut warnings = Vec::new();
     let net = network_name(src);
     let global = values::global_args(src, ctx, &sec, &mut warnings)?;

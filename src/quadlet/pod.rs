@@ -19,7 +19,7 @@ use super::values::{self, boolean, last, unquote};
 use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::exec;
-use crate::unit::{Index, Section};
+use crate::unit::Index;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -118,8 +118,7 @@ fn stop_time(src: &Source, sec: &Index) -> Result<String, SourceError> {
 
 /// Translate a `.pod` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = Section::new("Pod");
-    let sec = Index::new(src.file.section("Pod").unwrap_or(&empty));
+    let sec = src.own();
     let mut x = Extra::default();
     let pod = pod_name(src);
     let global = values::global_args(src, ctx, &sec, &mut x.warnings)?;

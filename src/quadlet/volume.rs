@@ -140,8 +140,7 @@ fn id(src: &Source, sec: &Index, key: &str) -> Result<Option<u32>, SourceError> 
 
 /// Translate a `.volume` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Volume");
-    let sec = Index::new(src.file.section("Volume").unwrap_or(&empty));
+    let sec = src.own();
     let mut warnings = Vec::new();
     let mut a = vec![ctx.podman.to_owned()];
     a.extend(values::global_args(src, ctx, &sec, &mut warnings)?);
