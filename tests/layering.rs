@@ -1,6 +1,7 @@
 //! The module layering ARCHITECTURE.md declares is the code's: no import cycle between the
 //! top-level modules of `src/`, none imports a module of a higher layer, a kind file of
-//! `src/quadlet/` never imports another kind's file, and the documents name every kind.
+//! `src/quadlet/` never imports another kind's file, and the documents (README, man pages,
+//! completions) name every kind.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -210,8 +211,13 @@ fn kind_files_never_import_each_other() {
 
 #[test]
 fn documents_name_every_kind() {
-    // As the README writes them, and as the man page does (`.IR name .pod`).
-    for (doc, form) in [("README.md", "`.{}`"), ("man/rootlet.unit.5", " .{}")] {
+    // As the README writes them, and as the man pages do (`.IR name .pod`).
+    for (doc, form) in [
+        ("README.md", "`.{}`"),
+        ("man/rootlet.unit.5", " .{}"),
+        ("man/rootlet.1", " .{}"),
+        ("man/rootlet-user-generator.8", " .{}"),
+    ] {
         let text = std::fs::read_to_string(root().join(doc)).unwrap();
         for k in rootlet::kind::KINDS {
             let named = form.replace("{}", k.extension);
@@ -220,6 +226,16 @@ fn documents_name_every_kind() {
                 "{doc} does not name .{}",
                 k.extension
             );
+        }
+    }
+    // The completions offer the sources of every kind (`*.{container,...}`).
+    for doc in ["completions/rootlet.bash", "completions/rootlet.fish"] {
+        let text = std::fs::read_to_string(root().join(doc)).unwrap();
+        let at = text.find("*.{").expect("a glob of the source kinds") + 3;
+        let list = &text[at..at + text[at..].find('}').unwrap()];
+        let exts: Vec<&str> = list.split(',').collect();
+        for k in rootlet::kind::KINDS {
+            assert!(exts.contains(&k.extension), "{doc}: {list}");
         }
     }
     // The man page's NAME line lists them all.
