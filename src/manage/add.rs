@@ -62,8 +62,10 @@ fn bad(origin: &Path, line: usize, msg: impl Into<String>) -> SourceError {
     SourceError::new(origin, line, msg)
 }
 
-const KINDS: &str =
-    ".container, .network, .volume, .image, .build, .pod, .kube, .artifact, .socket";
+/// Every kind's extension, for messages (from [`crate::kind::KINDS`]).
+fn kinds() -> String {
+    crate::kind::extension_list(", ")
+}
 
 /// Check a name given to a source file (a file's own name, a `FileName=`, a URL's last
 /// segment).
@@ -78,18 +80,14 @@ fn check_source_name(name: &str, origin: &Path, line: usize) -> Result<(), Sourc
     if kind_of(name).is_some() {
         return Ok(());
     }
-    match name.rsplit_once('.') {
-        Some((_, ext)) if quadlet::UNSUPPORTED_EXTENSIONS.contains(&ext) => Err(bad(
-            origin,
-            line,
-            format!("{name}: .{ext} files are not translated by rootlet (it takes {KINDS})"),
-        )),
-        _ => Err(bad(
-            origin,
-            line,
-            format!("{name}: not a quadlet file ({KINDS} or a .quadlets bundle)"),
-        )),
-    }
+    Err(bad(
+        origin,
+        line,
+        format!(
+            "{name}: not a quadlet file ({} or a .quadlets bundle)",
+            kinds()
+        ),
+    ))
 }
 
 /// Read `path`: a source file, a `.quadlets` bundle, or a directory (an application of
@@ -164,11 +162,7 @@ fn read_dir(dir: &Path) -> Result<Input, Vec<SourceError>> {
             ));
             continue;
         }
-        let is_quadlet_like = kind_of(&name).is_some()
-            || name
-                .rsplit_once('.')
-                .is_some_and(|(_, e)| quadlet::UNSUPPORTED_EXTENSIONS.contains(&e));
-        if is_quadlet_like {
+        if kind_of(&name).is_some() {
             if let Err(e) = check_source_name(&name, &path, 0) {
                 errors.push(e);
                 continue;
@@ -188,7 +182,7 @@ fn read_dir(dir: &Path) -> Result<Input, Vec<SourceError>> {
         }
     }
     if input.files.iter().all(|f| kind_of(&f.name).is_none()) && errors.is_empty() {
-        errors.push(bad(dir, 0, format!("no quadlet file ({KINDS}) in it")));
+        errors.push(bad(dir, 0, format!("no quadlet file ({}) in it", kinds())));
     }
     if errors.is_empty() {
         Ok(input)
@@ -234,18 +228,7 @@ fn kind_from_section(part: &str) -> Option<SourceKind> {
         .lines()
         .map(str::trim)
         .find(|l| l.starts_with('[') && l.ends_with(']'))?;
-    [
-        SourceKind::Container,
-        SourceKind::Network,
-        SourceKind::Volume,
-        SourceKind::Socket,
-        SourceKind::Image,
-        SourceKind::Build,
-        SourceKind::Pod,
-        SourceKind::Kube,
-    ]
-    .into_iter()
-    .find(|k| first[1..first.len() - 1] == *k.section())
+    SourceKind::from_section(&first[1..first.len() - 1])
 }
 
 /// Split a `.quadlets` bundle: parts separated by lines `---`, each with a line
@@ -289,7 +272,10 @@ pub fn split_bundle(text: &str, origin: &Path) -> Result<Vec<Incoming>, Vec<Sour
                     errors.push(bad(
                         origin,
                         offset + at + 1,
-                        format!("FileName={name}: no extension, and no [Container], [Network], [Volume] or [Socket] section to tell the kind"),
+                        format!(
+                            "FileName={name}: no extension, and no {} section to tell the kind",
+                            crate::kind::section_list(" or ")
+                        ),
                     ));
                     continue;
                 }
@@ -757,5 +743,15 @@ mod tests {
         assert_eq!(e[0].line, 1);
         let e = split_bundle("# FileName=../x.container\n", Path::new("c.quadlets")).unwrap_err();
         assert_eq!(e[0].line, 1);
+    }
+
+    /// Every kind's section tells a bundle part's kind (`[Artifact]` was refused).
+    #[test]
+    fn bundle_part_kind_from_every_section() {
+        for k in crate::kind::KINDS {
+            let text = format!("# FileName=x\n[{}]\n", k.section);
+            let v = split_bundle(&text, Path::new("a.quadlets")).unwrap();
+            assert_eq!(v[0].name, format!("x.{}", k.extension));
+        }
     }
 }
