@@ -2,7 +2,7 @@
 //! the thread that reads them ([`role`], the one table a new kind of source is added
 //! to), and the collection of what became of each.
 
-use super::load::{load_found, locate};
+use super::load::{load_found, locate, Loaded};
 use super::output::Output;
 use super::par::par_map_with;
 use super::settle::{settle, stands_alone, Kept};
@@ -150,23 +150,28 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         || Vec::with_capacity(8192),
         |buf, f| load_found(buf, f, disc).map_err(|e| (e, f.path.clone())),
     );
-    let mut owned: Vec<(Source, Vec<PathBuf>)> = Vec::new();
+    let mut owned: Vec<Loaded> = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
     for r in loaded {
         match r {
-            Ok(s) => owned.push(s),
+            Ok(mut l) => {
+                if plan.wanted(&l.source.path) {
+                    run.warnings.append(&mut l.refused);
+                }
+                owned.push(l)
+            }
             Err((e, p)) => outcomes.push(Outcome::Failed(e, p)),
         }
     }
     let mut sources: BTreeMap<String, &Source> = BTreeMap::new();
     // Drop-ins of the sources read here, by file name (for errors: [`locate`]).
     let mut dropins: HashMap<&str, &[PathBuf]> = HashMap::new();
-    for (s, d) in &owned {
-        dropins.insert(&s.name, d);
+    for l in &owned {
+        dropins.insert(&l.source.name, &l.dropins);
     }
     for s in owned
         .iter()
-        .map(|(s, _)| s)
+        .map(|l| &l.source)
         .chain(plan.parsed.iter().copied())
     {
         sources.insert(s.name.clone(), s);
@@ -181,7 +186,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
             .binary_search_by(|f| f.name.as_str().cmp(name))
             .ok()?;
         let mut buf = Vec::new();
-        Some(load_found(&mut buf, &disc.sources[i], disc).map(|(s, _)| s))
+        Some(load_found(&mut buf, &disc.sources[i], disc).map(|l| l.source))
     };
     let version = crate::podman::Lazy::new(&plan.opts.podman, plan.opts.podman_version.clone());
     let no_members = BTreeMap::new();
@@ -214,12 +219,14 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         .collect();
     let one = |(buf, text): &mut (Vec<u8>, String), job: &Job, ctx: &Context| {
         let loaded;
+        let mut refused = Vec::new();
         let (src, src_dropins) = match job {
             Job::Parsed(s) => (*s, dropins.get(s.name.as_str()).copied().unwrap_or(&[])),
             Job::Load(f) => match load_found(buf, f, disc) {
                 Ok(l) => {
                     loaded = l;
-                    (&loaded.0, loaded.1.as_slice())
+                    refused.extend_from_slice(&loaded.refused);
+                    (&loaded.source, loaded.dropins.as_slice())
                 }
                 Err(e) => return (Outcome::Failed(e, f.path.clone()), Vec::new(), None),
             },
@@ -234,7 +241,8 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
             Err(e) => return (Outcome::Failed(e, src.path.clone()), Vec::new(), member),
         };
         let warnings = if plan.wanted(&src.path) {
-            std::mem::take(&mut g.warnings)
+            refused.append(&mut g.warnings);
+            refused
         } else {
             Vec::new()
         };
@@ -399,6 +407,10 @@ fn collect(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Option<io::Err
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     run.warnings
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    // A drop-in left out is said once, not once for each unit it would apply to.
+    let mut said = HashSet::new();
+    run.warnings
+        .retain(|w| said.insert((w.path.clone(), w.line, w.message.clone())));
     write_err
 }
 
