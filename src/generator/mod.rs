@@ -19,6 +19,7 @@ mod par;
 mod settle;
 mod translate;
 
+pub use check::RESERVED_UNITS;
 pub use load::{load_source, MAX_SOURCE};
 pub use output::{Existing, Output, WriteError, HEADER};
 pub use par::par_map_with;

@@ -356,6 +356,7 @@ fn translate_one(
 ) -> Result<Generated, SourceError> {
     let checked = || -> Result<Generated, SourceError> {
         let g = quadlet::translate(src, ctx)?;
+        super::check::reserved(src, &g)?;
         super::check::unit_lines(src, &g)?;
         if strict {
             super::check::specifiers(src, &g)?;
