@@ -316,6 +316,7 @@ golden! {
     case_95_podman43_module => "95-podman43-module",
     case_96_podman47_module => "96-podman47-module",
     case_97_reserved_unit_names => "97-reserved-unit-names",
+    case_98_alias_clash_keeps_unit => "98-alias-clash-keeps-unit",
 }
 
 #[test]

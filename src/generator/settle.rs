@@ -18,7 +18,8 @@ pub(super) struct Kept {
 /// links): two sources must not become the same unit (`a-network.container`, `a.network`)
 /// nor claim the same path; the first by unit name, then one named by its file name (not
 /// by `ServiceName=`), then the first by file name, wins, and a unit file
-/// beats any symlink of its name. Returns the winners, by name.
+/// beats any symlink of its name; a unit whose link loses is made without that link.
+/// Returns the winners, by name.
 pub(super) fn settle(
     written: &[(String, Vec<quadlet::Link>, PathBuf)],
     mut kept: Vec<Kept>,
@@ -60,33 +61,48 @@ pub(super) fn settle(
             None => named.push(k),
         }
     }
-    // Links of the winners so far, and the unit files of all of them.
-    let mut links: HashMap<String, String> = named
+    // Links of the winners so far, and the unit files of all of them, with the source that
+    // claims each.
+    let mut links: HashMap<String, (String, PathBuf)> = named
         .iter()
-        .map(|k| (k.g.name.clone(), String::new()))
+        .map(|k| (k.g.name.clone(), (String::new(), k.path.clone())))
         .collect();
     let mut won: Vec<Generated> = Vec::new();
     for k in named {
-        let clash = |l: &&quadlet::Link| {
-            let t = claimed.get(l.path.as_str()).copied();
-            let t = t.or_else(|| links.get(&l.path).map(String::as_str));
-            t.is_some_and(|t| t != l.target)
-        };
-        if let Some(l) = k.g.links.iter().find(clash) {
+        // A link whose path another unit (or another unit's link) has is left out, and the
+        // unit made without it, as `systemctl enable` makes the other links of a unit whose
+        // `Alias=` names an existing file (and fails). quadlet removes whatever is there and
+        // links it anyway: a unit file written before becomes the alias of another unit.
+        let mut g = k.g;
+        g.links.retain(|l| {
+            let other = match claimed.get(l.path.as_str()) {
+                Some(t) => Some((*t, sources.get(l.path.as_str()).copied())),
+                None => links.get(&l.path).map(|(t, p)| (t.as_str(), Some(p))),
+            };
+            let Some((target, by)) = other.filter(|(t, _)| *t != l.target) else {
+                return true;
+            };
+            let what = if target.is_empty() {
+                "the unit"
+            } else {
+                "a link"
+            };
+            let by = by.map_or_else(|| "another source".into(), |p| crate::error::show_path(p));
             errors.push(SourceError::new(
                 &k.path,
                 0,
                 format!(
-                    "install symlink {} is claimed by another unit: skipped",
-                    l.path
+                    "install symlink {} is {what} of {by}: that link is not made ({} is \
+                     generated without it)",
+                    l.path, g.name
                 ),
             ));
-            continue;
+            false
+        });
+        for l in &g.links {
+            links.insert(l.path.clone(), (l.target.clone(), k.path.clone()));
         }
-        for l in &k.g.links {
-            links.insert(l.path.clone(), l.target.clone());
-        }
-        won.push(k.g);
+        won.push(g);
     }
     won
 }
