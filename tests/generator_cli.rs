@@ -191,7 +191,10 @@ fn ten_thousand_files() {
         100
     );
     assert_eq!(
-        lines.iter().filter(|l| l.contains("that link is not made")).count(),
+        lines
+            .iter()
+            .filter(|l| l.contains("that link is not made"))
+            .count(),
         50
     );
     let units = fs::read_dir(&out)

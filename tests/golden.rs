@@ -317,6 +317,7 @@ golden! {
     case_96_podman47_module => "96-podman47-module",
     case_97_reserved_unit_names => "97-reserved-unit-names",
     case_98_alias_clash_keeps_unit => "98-alias-clash-keeps-unit",
+    case_99_clash_losers_dependents => "99-clash-losers-dependents",
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use crate::error::SourceError;
 use crate::quadlet::{self, Generated, Source, SourceKind};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 /// A unit made but not written yet, with the path and file name of its source.
@@ -12,6 +12,48 @@ pub(super) struct Kept {
     pub g: Generated,
     pub path: PathBuf,
     pub file: String,
+    /// Its references to sources whose unit may turn out to be another's ([`risky_refs`]).
+    pub refs: Vec<Ref>,
+}
+
+/// A reference of a source to another (`Pod=d.pod`), where it is made (the path and line
+/// of the reference, drop-in located) and by which key.
+pub(super) struct Ref {
+    pub file: String,
+    pub path: PathBuf,
+    pub line: usize,
+    pub key: String,
+}
+
+/// The references of `src` (its own section and `[Unit]`) to `risky` sources: those whose
+/// unit may not be theirs in the end (another source may take their unit name, see
+/// `contested` in `translate.rs`). A unit made from such a reference is not written at
+/// once: if the source it names is not generated, it would be bound to another source's
+/// unit (`BindsTo=` the winner of the name) or to nothing, and is refused instead.
+pub(super) fn risky_refs(
+    src: &Source,
+    dropins: &[PathBuf],
+    risky: &dyn Fn(&str) -> bool,
+) -> Vec<Ref> {
+    let mut refs = Vec::new();
+    let own = src.kind.section();
+    for s in (src.file.sections.iter()).filter(|s| s.name == own || s.name == "Unit") {
+        for e in &s.entries {
+            let words = e
+                .value
+                .split(|c: char| c.is_whitespace() || ",:=".contains(c));
+            if let Some(w) = words.filter(|w| w.contains('.')).find(|w| risky(w)) {
+                let at = super::load::locate(src.err(e.line, ""), dropins);
+                refs.push(Ref {
+                    file: w.to_owned(),
+                    path: at.path,
+                    line: at.line,
+                    key: e.key.to_string(),
+                });
+            }
+        }
+    }
+    refs
 }
 
 /// Settle the units not written at once, beside those that were (`written`: names and
@@ -19,10 +61,12 @@ pub(super) struct Kept {
 /// nor claim the same path; the first by unit name, then one named by its file name (not
 /// by `ServiceName=`), then the first by file name, wins, and a unit file
 /// beats any symlink of its name; a unit whose link loses is made without that link.
-/// Returns the winners, by name.
+/// A unit that refers to a source not generated (`failed`: file names of sources that
+/// failed; or one that lost its name here) is refused. Returns the winners, by name.
 pub(super) fn settle(
     written: &[(String, Vec<quadlet::Link>, PathBuf)],
-    mut kept: Vec<Kept>,
+    kept: Vec<Kept>,
+    failed: &HashSet<String>,
     errors: &mut Vec<SourceError>,
 ) -> Vec<Generated> {
     // path -> link target, or "" for a unit file
@@ -36,24 +80,17 @@ pub(super) fn settle(
             claimed.insert(&l.path, &l.target);
         }
     }
-    // Of the sources of one unit name, one named so by its file name wins over one that
-    // takes the name with `ServiceName=` (a container's is known only once it is made, after
-    // such a unit may have been written: the same rule either way); then the first by file
-    // name.
-    kept.sort_by_cached_key(|k| (k.g.name.clone(), !by_file_name(k), k.file.clone()));
+    let by = Names {
+        claimed: &claimed,
+        sources: &sources,
+    };
+    let mut kept = drop_dependents(&by, kept, failed, errors);
+    let lost = by.losers(&mut kept);
     let mut named: Vec<Kept> = Vec::new();
-    for k in kept {
-        let first = match named.last() {
-            Some(prev) if prev.g.name == k.g.name => Some(crate::error::show_path(&prev.path)),
-            _ if claimed.contains_key(k.g.name.as_str()) => Some(
-                sources
-                    .get(k.g.name.as_str())
-                    .map_or_else(|| "another source".into(), |p| crate::error::show_path(p)),
-            ),
-            _ => None,
-        };
-        match first {
-            Some(first) => errors.push(SourceError::new(
+    let mut lost = lost.into_iter().peekable();
+    for (i, k) in kept.into_iter().enumerate() {
+        match lost.next_if(|(j, _)| *j == i) {
+            Some((_, first)) => errors.push(SourceError::new(
                 &k.path,
                 0,
                 format!("becomes {} like {first}: skipped", k.g.name),
@@ -105,6 +142,86 @@ pub(super) fn settle(
         won.push(g);
     }
     won
+}
+
+/// The unit names taken by the units written at once.
+struct Names<'a> {
+    claimed: &'a HashMap<&'a str, &'a str>,
+    sources: &'a HashMap<&'a str, &'a PathBuf>,
+}
+
+impl Names<'_> {
+    /// Sort `kept` and name those that lose their unit name, by index, with whom they
+    /// lose it to. Of the sources of one unit name, one named so by its file name wins over
+    /// one that takes the name with `ServiceName=` (a container's is known only once it is
+    /// made, after such a unit may have been written: the same rule either way); then the
+    /// first by file name.
+    fn losers(&self, kept: &mut [Kept]) -> Vec<(usize, String)> {
+        kept.sort_by_cached_key(|k| (k.g.name.clone(), !by_file_name(k), k.file.clone()));
+        let mut lost = Vec::new();
+        let mut winner: Option<usize> = None;
+        for (i, k) in kept.iter().enumerate() {
+            let first = match winner.map(|w| &kept[w]) {
+                Some(prev) if prev.g.name == k.g.name => Some(crate::error::show_path(&prev.path)),
+                _ if self.claimed.contains_key(k.g.name.as_str()) => Some(
+                    (self.sources.get(k.g.name.as_str()))
+                        .map_or_else(|| "another source".into(), |p| crate::error::show_path(p)),
+                ),
+                _ => None,
+            };
+            match first {
+                Some(first) => lost.push((i, first)),
+                None => winner = Some(i),
+            }
+        }
+        lost
+    }
+}
+
+/// Refuse the units that refer to a source that is not generated (audit N11: a container
+/// whose `Pod=` lost its unit name was bound to the unrelated unit that won it), until
+/// none is left: a refused unit may itself be referred to.
+fn drop_dependents(
+    by: &Names,
+    mut kept: Vec<Kept>,
+    failed: &HashSet<String>,
+    errors: &mut Vec<SourceError>,
+) -> Vec<Kept> {
+    if kept.iter().all(|k| k.refs.is_empty()) {
+        return kept;
+    }
+    let mut refused: HashMap<String, String> = HashMap::new();
+    loop {
+        let mut gone: HashMap<String, String> = (failed.iter())
+            .map(|f| (f.clone(), "it has errors".to_owned()))
+            .chain(refused.iter().map(|(f, w)| (f.clone(), w.clone())))
+            .collect();
+        for (i, first) in by.losers(&mut kept) {
+            let why = format!("it becomes {} like {first}", kept[i].g.name);
+            gone.insert(kept[i].file.clone(), why);
+        }
+        let (out, stay): (Vec<Kept>, Vec<Kept>) = kept
+            .into_iter()
+            .partition(|k| k.refs.iter().any(|r| gone.contains_key(&r.file)));
+        kept = stay;
+        if out.is_empty() {
+            return kept;
+        }
+        for k in out {
+            let Some(r) = k.refs.iter().find(|r| gone.contains_key(&r.file)) else {
+                continue;
+            };
+            errors.push(SourceError::new(
+                &r.path,
+                r.line,
+                format!(
+                    "{}: `{}` is not generated ({}): {} is not generated either",
+                    r.key, r.file, gone[&r.file], k.g.name
+                ),
+            ));
+            refused.insert(k.file, format!("{} is not generated", k.g.name));
+        }
+    }
 }
 
 /// Whether the unit of `k` has the name its source's file name gives (no `ServiceName=`).

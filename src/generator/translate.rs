@@ -5,7 +5,7 @@
 use super::load::{load_found, locate, Loaded};
 use super::output::Output;
 use super::par::par_map_with;
-use super::settle::{settle, stands_alone, Kept};
+use super::settle::{risky_refs, settle, stands_alone, Kept};
 use super::{Options, Run};
 use crate::error::SourceError;
 use crate::quadlet::{self, socket, Context, Generated, Source, SourceKind};
@@ -177,6 +177,15 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         sources.insert(s.name.clone(), s);
     }
     let claims = claimants(plan, &sources);
+    let contested = contested(&sources, &claims);
+    let risky = |w: &str| {
+        contested.contains(w)
+            || (w.ends_with(".container")
+                && (sources.contains_key(w)
+                    || (disc.sources)
+                        .binary_search_by(|f| f.name.as_str().cmp(w))
+                        .is_ok()))
+    };
     let no_sockets = BTreeMap::new();
     // Containers are read by the thread that translates them; the rare reference to one
     // (`Network=db.container`) reads it again here.
@@ -246,15 +255,19 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         } else {
             Vec::new()
         };
+        let refs = risky_refs(src, src_dropins, &risky);
         let o = match plan.out {
-            Some(out) if stands_alone(&g, src, &claims) => match out.write(&g, text) {
-                Ok(()) => Outcome::Written(g.name, g.links, src.path.clone()),
-                Err(e) => Outcome::WriteFailed(e),
-            },
+            Some(out) if refs.is_empty() && stands_alone(&g, src, &claims) => {
+                match out.write(&g, text) {
+                    Ok(()) => Outcome::Written(g.name, g.links, src.path.clone()),
+                    Err(e) => Outcome::WriteFailed(e),
+                }
+            }
             _ => Outcome::Kept(Kept {
                 g,
                 path: src.path.clone(),
                 file: src.name.clone(),
+                refs,
             }),
         };
         (o, warnings, member)
@@ -307,6 +320,23 @@ fn claimants(plan: &Plan, sources: &BTreeMap<String, &Source>) -> HashMap<String
     claims
 }
 
+/// Sources read first whose unit may turn out to be another's: a unit name that two
+/// claim, or one taken with `ServiceName=` (a container may take it too, which is known
+/// only once it is made). Units that refer to them wait for the clashes to be settled
+/// ([`risky_refs`]).
+fn contested(
+    sources: &BTreeMap<String, &Source>,
+    claims: &HashMap<String, u32>,
+) -> HashSet<String> {
+    (sources.values())
+        .filter(|s| {
+            let u = s.unit_name();
+            claims.get(&u) != Some(&1) || u != unit_of((s.kind, s.name.as_str()))
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
 /// Translate the sockets (they come first: a service is wired to the sockets that were
 /// generated for it); their outcomes go to `outcomes`. Returns service -> sockets.
 fn activators(
@@ -337,6 +367,7 @@ fn activators(
                     g,
                     path: s.path.clone(),
                     file: s.name.clone(),
+                    refs: Vec::new(),
                 })
             }
             Err(e) => Outcome::Failed(e, s.path.clone()),
@@ -372,6 +403,7 @@ fn collect(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Option<io::Err
     let mut written: Vec<(String, Vec<quadlet::Link>, PathBuf)> = Vec::new();
     let mut kept: Vec<Kept> = Vec::new();
     let mut write_err: Option<io::Error> = None;
+    let mut failed: HashSet<String> = HashSet::new();
     for o in outcomes {
         match o {
             Outcome::Written(name, links, path) => written.push((name, links, path)),
@@ -381,6 +413,7 @@ fn collect(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Option<io::Err
                 }
             }
             Outcome::Failed(e, p) => {
+                failed.extend(p.file_name().and_then(|n| n.to_str()).map(str::to_owned));
                 if plan.wanted(&p) {
                     run.errors.push(e)
                 }
@@ -392,7 +425,7 @@ fn collect(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Option<io::Err
     }
     if !kept.is_empty() {
         let mut errors = Vec::new();
-        let won = settle(&written, kept, &mut errors);
+        let won = settle(&written, kept, &failed, &mut errors);
         run.errors.extend(errors);
         run.units = won;
     }
