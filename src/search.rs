@@ -177,6 +177,21 @@ impl Trust {
         Ok(self.strict())
     }
 
+    /// Read a file (regular only, bounded: [`crate::fsutil::read_regular`]) into `buf` if
+    /// the file opened is allowed under this trust (its `fstat`). `Err`: why not, never
+    /// anything of its content.
+    pub fn read(self, path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), String> {
+        let meta = crate::fsutil::read_regular(path, limit, buf)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        match self.refuse(&meta) {
+            Some(why) => {
+                buf.clear();
+                Err(why)
+            }
+            None => Ok(()),
+        }
+    }
+
     /// [`Trust::entry`] for a file read as a whole where one refused must be left out
     /// (a drop-in): the entry, then the file it is, both judged before it is read.
     pub fn file(self, path: &Path, ft: std::fs::FileType) -> Result<Trust, String> {

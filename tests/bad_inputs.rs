@@ -628,3 +628,31 @@ fn another_users_drop_ins_in_a_sticky_directory_are_left_out() {
         }
     }
 }
+
+/// Audit N1's class, outside a run: a source of the search path read by another command
+/// (`rootlet add` checks new files beside them) is read under its trust, as a run reads
+/// it: another user's file in a shared directory is refused, and nothing of it is shown.
+#[test]
+fn sources_read_outside_a_run_keep_their_trust() {
+    use std::os::unix::fs::chown;
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("SKIPPED LOUDLY: needs root to chown files to another user");
+        return;
+    }
+    let d = Dir::new("n1-outside");
+    let theirs = d.file("theirs.container", b"TOPSECRET first line\n");
+    chown(&theirs, Some(64102), Some(64102)).unwrap();
+    let disc = rootlet::search::discover(&[Root::shared(d.0.clone(), 64101, false)]);
+    let f = disc.sources.iter().find(|f| f.path == theirs).unwrap();
+    let e = generator::load_found_source(f, &disc)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("owned by uid 64102"), "{e}");
+    assert!(!e.contains("TOPSECRET"), "{e}");
+    let good = disc
+        .sources
+        .iter()
+        .find(|f| f.name == "good.container")
+        .unwrap();
+    assert!(generator::load_found_source(good, &disc).is_ok());
+}

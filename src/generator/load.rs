@@ -3,7 +3,7 @@
 //! or the user and writable by no one else, judged on the file actually opened.
 
 use crate::error::SourceError;
-use crate::fsutil::{read_listed, read_regular};
+use crate::fsutil::read_listed;
 use crate::quadlet::{self, Source, SourceKind};
 use crate::search::{self, Discovery, Found, Trust};
 use crate::unit::UnitFile;
@@ -28,6 +28,21 @@ pub fn load_source(
         listed_regular: false,
     };
     load(&mut Vec::new(), &f, dropin_dirs, &HashMap::new(), false).map(|l| l.source)
+}
+
+/// Read a source found by `disc` with its drop-ins, each under its trust
+/// ([`search::Trust`]), as a run reads it: for a command that reads sources of the search
+/// path outside a run (`rootlet add` checks new files beside them). [`load_source`]
+/// trusts the file at `path` as the caller does.
+pub fn load_found_source(f: &Found, disc: &Discovery) -> Result<Source, SourceError> {
+    load(
+        &mut Vec::new(),
+        f,
+        &disc.dropin_dirs,
+        &disc.shared_dropin_dirs,
+        false,
+    )
+    .map(|l| l.source)
 }
 
 /// While a run translates a source, the lines of its k-th drop-in (from 1) are numbered
@@ -86,14 +101,11 @@ fn load(
     number: bool,
 ) -> Result<Loaded, SourceError> {
     let mut parse = |p: &Path, trust: Trust, listed: bool| {
-        let cannot = |e: std::io::Error| SourceError::new(p, 0, format!("cannot read: {e}"));
         if listed {
-            read_listed(p, MAX_SOURCE, buf).map_err(cannot)?;
+            read_listed(p, MAX_SOURCE, buf)
+                .map_err(|e| SourceError::new(p, 0, format!("cannot read: {e}")))?;
         } else {
-            let meta = read_regular(p, MAX_SOURCE, buf).map_err(cannot)?;
-            if let Some(why) = trust.refuse(&meta) {
-                return Err(SourceError::new(p, 0, why));
-            }
+            (trust.read(p, MAX_SOURCE, buf)).map_err(|why| SourceError::new(p, 0, why))?;
         }
         UnitFile::parse_bytes_with(buf, &quadlet::known_key)
             .map_err(|e| SourceError::new(p, e.line(), e.message()))

@@ -20,7 +20,7 @@ mod settle;
 mod translate;
 
 pub use check::RESERVED_UNITS;
-pub use load::{load_source, MAX_SOURCE};
+pub use load::{load_found_source, load_source, MAX_SOURCE};
 pub use output::{Existing, Output, WriteError, HEADER};
 pub use par::par_map_with;
 
