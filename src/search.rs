@@ -62,8 +62,12 @@ pub struct Discovery {
     /// Files skipped, with the reason (shadowed names, unsupported kinds, names that are
     /// not UTF-8, directories too deep or unreadable): one line each.
     pub notes: Vec<String>,
-    /// Files refused (owned by another user in a shared directory).
+    /// Files and directories that could not be used.
     pub errors: Vec<crate::error::SourceError>,
+    /// Files and directories refused for their owner or mode ([`Trust`]): another user's
+    /// file must not change the user's units, nor fail the user's run; each is named, with
+    /// its owner, and left out.
+    pub refused: Vec<crate::error::SourceError>,
 }
 
 /// Why a file or directory of a shared directory (or one reached through a symlink) must
@@ -283,7 +287,7 @@ fn walk(
             if hidden || numeric {
                 continue;
             }
-            let Some(t) = admit(trust, &path, ft, d) else {
+            let Some(t) = admit(Trust::entry, trust, &path, ft, d) else {
                 continue;
             };
             if name.ends_with(".d") {
@@ -297,7 +301,7 @@ fn walk(
             unsupported(&name, &path, d);
             continue;
         };
-        let Some(t) = admit(trust, &path, ft, d) else {
+        let Some(t) = admit(Trust::file, trust, &path, ft, d) else {
             continue;
         };
         if let Some(first) = by_name.get(&name) {
@@ -363,7 +367,7 @@ fn enter(
     match at.trust.dir(&meta) {
         Ok(t) => Some(t),
         Err(why) => {
-            d.errors.push(crate::error::SourceError::new(dir, 0, why));
+            d.refused.push(crate::error::SourceError::new(dir, 0, why));
             None
         }
     }
@@ -433,13 +437,20 @@ fn resolve(name: &str, path: &Path, ft: std::fs::FileType, d: &mut Discovery) ->
     Some(is_dir)
 }
 
-/// The trust an entry is read with ([`Trust::entry`]), or `None` with the refusal in
-/// `d.errors`.
-fn admit(trust: Trust, path: &Path, ft: std::fs::FileType, d: &mut Discovery) -> Option<Trust> {
-    match trust.entry(path, ft) {
+/// The trust an entry is read with (`judge`: [`Trust::entry`] for a directory, whose
+/// own trust is judged as it is entered; [`Trust::file`] for a source, judged before it
+/// is read), or `None` with the refusal in `d.refused`.
+fn admit(
+    judge: fn(Trust, &Path, std::fs::FileType) -> Result<Trust, String>,
+    trust: Trust,
+    path: &Path,
+    ft: std::fs::FileType,
+    d: &mut Discovery,
+) -> Option<Trust> {
+    match judge(trust, path, ft) {
         Ok(t) => Some(t),
         Err(why) => {
-            d.errors.push(crate::error::SourceError::new(path, 0, why));
+            d.refused.push(crate::error::SourceError::new(path, 0, why));
             None
         }
     }
@@ -457,7 +468,9 @@ fn dropin_dir(name: String, path: PathBuf, trust: Trust, d: &mut Discovery) {
             }
             d.dropin_dirs.entry(name).or_default().push(path);
         }
-        Err(why) => d.errors.push(crate::error::SourceError::new(&path, 0, why)),
+        Err(why) => d
+            .refused
+            .push(crate::error::SourceError::new(&path, 0, why)),
     }
 }
 

@@ -187,6 +187,7 @@ fn report_discovery(plan: &Plan) -> Run {
         return Run {
             notes: disc.notes.clone(),
             errors: disc.errors.clone(),
+            warnings: disc.refused.clone(),
             ..Run::default()
         };
     };
@@ -194,15 +195,14 @@ fn report_discovery(plan: &Plan) -> Run {
         .iter()
         .map(|p| format!("{}: ", crate::error::show_path(p)))
         .collect();
+    let about = |e: &&SourceError| only.contains(&e.path);
     Run {
         notes: (disc.notes.iter())
             .filter(|n| shown.iter().any(|s| n.starts_with(s)))
             .cloned()
             .collect(),
-        errors: (disc.errors.iter())
-            .filter(|e| only.contains(&e.path))
-            .cloned()
-            .collect(),
+        errors: disc.errors.iter().filter(about).cloned().collect(),
+        warnings: disc.refused.iter().filter(about).cloned().collect(),
         ..Run::default()
     }
 }
