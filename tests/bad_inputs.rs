@@ -670,3 +670,36 @@ fn sources_read_outside_a_run_keep_their_trust() {
         .unwrap();
     assert!(generator::load_found_source(good, &disc).is_ok());
 }
+
+/// Audit N1's class: a directory of the user's own search path that others can write is
+/// judged like a shared one: not sticky, it is not read (anyone could swap its files);
+/// sticky, its entries are judged one by one (root's and the user's are read).
+#[test]
+fn directories_others_can_write_are_judged_like_shared_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Dir::new("n1-writable");
+    let open = d.file("open/open.container", b"[Container]\nImage=localhost/x\n");
+    let sticky = d.file(
+        "sticky/sticky.container",
+        b"[Container]\nImage=localhost/x\n",
+    );
+    let mode = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
+    mode(open.parent().unwrap(), 0o777);
+    mode(sticky.parent().unwrap(), 0o1777);
+    let r = run(vec![Root::new(d.0.clone())]);
+    let mut names: Vec<_> = r.units.iter().map(|u| u.name.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["good.service", "sticky.service"],
+        "{:?}",
+        r.warnings
+    );
+    assert!(
+        r.warnings.iter().any(|w| w.path == open.parent().unwrap()
+            && w.to_string().contains("writable by other users")),
+        "{:?}",
+        r.warnings
+    );
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+}
