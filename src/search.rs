@@ -39,11 +39,12 @@ pub struct Found {
     pub path: PathBuf,
     pub name: String,
     pub kind: SourceKind,
-    /// Found in a shared directory: read only if the file opened is owned by root or this
-    /// uid and not writable by others ([`untrusted`] on its `fstat`).
+    /// Its [`Trust`] ([`Trust::from_uid`]): `Some(uid)` in a shared directory, one others
+    /// can write, or through a symlink; read only if the file opened is owned by root or
+    /// this uid and not writable by others ([`Trust::read`]).
     pub trusted_uid: Option<u32>,
-    /// Listed as a regular file, not a symlink, in a directory not shared by all users:
-    /// read without an `fstat` ([`crate::fsutil::read_listed`]).
+    /// Listed as a regular file, not a symlink, where everything listed is read
+    /// ([`Trust::ANY`]): read without an `fstat` ([`crate::fsutil::read_listed`]).
     pub listed_regular: bool,
 }
 
@@ -74,7 +75,7 @@ pub struct Discovery {
 /// not be read: owned by neither root nor `uid`, or writable by others (world, or a group
 /// other than root's and the caller's; a sticky directory is fine, its entries are checked
 /// one by one). `None`: it may be read.
-pub fn untrusted(meta: &std::fs::Metadata, uid: u32) -> Option<String> {
+fn untrusted(meta: &std::fs::Metadata, uid: u32) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let owner = meta.uid();
     if owner != 0 && owner != uid {
@@ -196,8 +197,8 @@ impl Trust {
         }
     }
 
-    /// [`Trust::entry`] for a file read as a whole where one refused must be left out
-    /// (a drop-in): the entry, then the file it is, both judged before it is read.
+    /// [`Trust::entry`] for a file (a source, a drop-in), then the file it is: both judged
+    /// as listed, so that one refused is left out (and said) before anything reads it.
     pub fn file(self, path: &Path, ft: std::fs::FileType) -> Result<Trust, String> {
         let t = self.entry(path, ft)?;
         if t.0.is_none() {
