@@ -98,6 +98,12 @@ pub(super) fn settle(
             None => named.push(k),
         }
     }
+    link(&by, named, errors)
+}
+
+/// The winners of their names, each with the install symlinks no other unit has.
+fn link(by: &Names, named: Vec<Kept>, errors: &mut Vec<SourceError>) -> Vec<Generated> {
+    let (claimed, sources) = (by.claimed, by.sources);
     // Links of the winners so far, and the unit files of all of them, with the source that
     // claims each.
     let mut links: HashMap<String, (String, PathBuf)> = named
@@ -109,7 +115,9 @@ pub(super) fn settle(
         // A link whose path another unit (or another unit's link) has is left out, and the
         // unit made without it, as `systemctl enable` makes the other links of a unit whose
         // `Alias=` names an existing file (and fails). quadlet removes whatever is there and
-        // links it anyway: a unit file written before becomes the alias of another unit.
+        // links it anyway: a unit file written before becomes the alias of another unit, and
+        // one written after goes through the link into the other unit's file (golden cases
+        // 39 and 98); skipping the whole unit, as rootlet did, lost a unit for a link.
         let mut g = k.g;
         g.links.retain(|l| {
             let other = match claimed.get(l.path.as_str()) {
