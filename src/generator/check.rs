@@ -28,15 +28,27 @@ pub(super) fn reserved(src: &Source, g: &Generated) -> Result<(), SourceError> {
             .rfind(|e| e.key == key && e.value.contains(name.trim_end_matches(".service")))
             .map_or(0, |e| e.line)
     };
+    // A socket would start the reserved unit on a connection: `Service=`, or its own name.
+    let activated = match src.kind {
+        crate::quadlet::SourceKind::Socket => crate::quadlet::socket::activated_service(src)
+            .ok()
+            .flatten(),
+        _ => None,
+    };
     let taken = std::iter::once((g.name.as_str(), "ServiceName"))
-        .chain((g.links.iter()).filter_map(|l| Some((l.path.rsplit('/').next()?, "Alias"))));
+        .chain((g.links.iter()).filter_map(|l| Some((l.path.rsplit('/').next()?, "Alias"))))
+        .chain(activated.as_deref().map(|a| (a, "Service")));
     for (name, key) in taken {
         if RESERVED_UNITS.contains(&name) {
+            let does = match key {
+                "Service" => "a socket would start it",
+                _ => "it would shadow it",
+            };
             return Err(src.err(
                 line_of(key, name),
                 format!(
-                    "{name} is the name of one of rootlet's own units (it would shadow it): \
-                     not generated; choose another name"
+                    "{name} is the name of one of rootlet's own units ({does}): not \
+                     generated; choose another name"
                 ),
             ));
         }
