@@ -315,7 +315,10 @@ golden! {
     case_94_podman54_artifact => "94-podman54-artifact",
     case_95_podman43_module => "95-podman43-module",
     case_96_podman47_module => "96-podman47-module",
-    case_97_unreadable_references => "97-unreadable-references",
+    case_97_reserved_unit_names => "97-reserved-unit-names",
+    case_98_alias_clash_keeps_unit => "98-alias-clash-keeps-unit",
+    case_99_clash_losers_dependents => "99-clash-losers-dependents",
+    case_100_unreadable_references => "100-unreadable-references",
 }
 
 #[test]
