@@ -315,6 +315,10 @@ golden! {
     case_94_podman54_artifact => "94-podman54-artifact",
     case_95_podman43_module => "95-podman43-module",
     case_96_podman47_module => "96-podman47-module",
+    case_110_podman43_notify_healthy_timing => "110-podman43-notify-healthy-timing",
+    case_111_podman49_notify_healthy_timing => "111-podman49-notify-healthy-timing",
+    case_112_restart_values_systemd_ignores => "112-restart-values-systemd-ignores",
+    case_113_autoupdate_image => "113-autoupdate-image",
 }
 
 #[test]

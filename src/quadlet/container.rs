@@ -751,24 +751,9 @@ fn run_argv<'a>(
     networks(src, sec, ctx, &mut a, &mut x)?;
     if !oneshot {
         let notify = match sec.last("Notify") {
-            Some(e) if unquote(&e.value).eq_ignore_ascii_case("healthy") => {
-                // No fallback: `--sdnotify=container` would report ready before the
-                // container is healthy, which is what `Notify=healthy` is written to avoid.
-                if let Some(v) = ctx
-                    .podman_version
-                    .get()
-                    .filter(|v| *v < crate::podman::Version::SDNOTIFY_HEALTHY)
-                {
-                    return Err(src.err(
-                        e.line,
-                        format!(
-                            "Notify=healthy needs podman {} or newer (`--sdnotify=healthy`), \
-                             podman is {v}: use Notify=yes, or HealthCmd= without Notify=",
-                            crate::podman::Version::SDNOTIFY_HEALTHY
-                        ),
-                    ));
-                }
-                "--sdnotify=healthy"
+            // Before podman 5.0 rootlet waits for healthy itself (`health::add_wait`).
+            Some(e) if super::health::is_healthy(&e.value) => {
+                super::health::sdnotify(ctx.podman_version)
             }
             Some(e) if boolean(src, e)? => "--sdnotify=container",
             _ => "--sdnotify=conmon",
@@ -858,7 +843,7 @@ fn run_argv<'a>(
         push(&mut a, "-v", v);
     }
     if let Some((e, v)) = last(sec, "AutoUpdate") {
-        if !matches!(v, "registry" | "local") {
+        if !values::auto_update_policy(v) {
             return Err(src.err(
                 e.line,
                 format!("AutoUpdate: `{v}` is neither `registry` nor `local`"),
@@ -1122,6 +1107,9 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         svc.add("SyslogIdentifier", "%N");
     }
     svc.add("ExecStart", exec::command_line(podman, &run.argv[1..]));
+    let notify = sec.last("Notify").filter(|_| !oneshot);
+    let version = ctx.podman_version;
+    super::health::add_wait(svc, version, notify, podman, &run.global, &run.name);
 
     super::finish(
         src,

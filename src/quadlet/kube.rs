@@ -245,7 +245,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
                 Some((c, t)) => (Some(c), t),
                 None => (None, u.as_str()),
             };
-            if !matches!(how, "registry" | "local") {
+            if !values::auto_update_policy(how) {
                 return Err(src.err(
                     e.line,
                     format!(

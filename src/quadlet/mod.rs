@@ -12,6 +12,7 @@ pub mod artifact;
 pub mod build;
 pub mod container;
 pub mod defaults;
+mod health;
 pub mod image;
 mod kinds;
 pub mod kube;
@@ -494,9 +495,11 @@ pub(crate) fn finish(
     ctx: &Context,
     mut file: UnitFile,
     name: String,
-    warnings: Vec<SourceError>,
+    mut warnings: Vec<SourceError>,
 ) -> Result<Generated, SourceError> {
-    ctx.defaults.apply(&mut file);
+    for (line, why) in ctx.defaults.apply(&mut file) {
+        warnings.push(src.err(line, why));
+    }
     translate_references(src, ctx, &mut file)?;
     order_sections(&mut file);
     Ok(Generated {
