@@ -6,10 +6,13 @@
 //! when the container stopped). Older podman (Debian 12's 4.3, Ubuntu 24.04's 4.9) has no
 //! such mode, so rootlet keeps `--sdnotify=conmon` and adds an `ExecStartPost=` that waits
 //! for the same state: systemd keeps the unit `activating` until `ExecStartPost=` exits,
-//! so dependents wait exactly as on podman 5, and the whole start, `ExecStartPost=`
-//! included, is bounded by the unit's `TimeoutStartSec=` (as podman 5's wait is). A
-//! container that never turns healthy fails the start (result `timeout`), and the restart
-//! defaults apply as to any failed start.
+//! so dependents wait exactly as on podman 5. The wait is bounded by the unit's
+//! `TimeoutStartSec=`: systemd 252 arms the start timeout anew for `ExecStartPost=`
+//! (`service_enter_start_post` spawns it with `timeout_start_usec`), so the wait gets the
+//! whole `TimeoutStartSec=` from the moment the container runs, where podman 5's wait
+//! shares it with `podman run` (an image pull included). A container that never turns
+//! healthy fails the start (result `timeout`), and the restart defaults apply as to any
+//! failed start.
 //!
 //! Why a shell loop over `podman container inspect`, not a mode of a rootlet binary: the
 //! generated unit then needs only `/bin/sh` and the podman it already runs, not the path
