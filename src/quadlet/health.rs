@@ -33,10 +33,10 @@
 //! The loop polls once a second: podman 5 polls in-process every 250 ms, but here each
 //! poll is a podman process (0.04-0.05 s CPU, measured with podman 4.3.1), and the state
 //! changes only when a check runs (every `HealthInterval=`, 30 s by default). Each new
-//! state, with the
-//! last check's exit code and output, is written once to the journal, so a container that
-//! never turns healthy leaves the check's output there. A container that is not running
-//! (exited, or removed: `--rm`) ends the wait with a failure, as on podman 5.
+//! state, with the last check's exit code and output, is written once to the journal, so
+//! a container that never turns healthy leaves the check's output there. A container
+//! that is not running (exited, or removed: `--rm`) ends the wait with a failure, as on
+//! podman 5.
 
 use crate::exec;
 use crate::podman::{Lazy, Version};
