@@ -763,7 +763,8 @@ fn run_argv<'a>(
                         e.line,
                         format!(
                             "Notify=healthy needs podman {} or newer (`--sdnotify=healthy`), \
-                             podman is {v}: use Notify=yes, or HealthCmd= without Notify=",
+                             podman is {v}: remove Notify= (HealthCmd= still runs the health check; \
+                             the unit is then ready once the container has started)",
                             crate::podman::Version::SDNOTIFY_HEALTHY
                         ),
                     ));
