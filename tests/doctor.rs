@@ -655,8 +655,9 @@ fn invalid_source_file() {
     assert!(f["summary"].contains("bad.container:3:"), "{f:?}");
     assert!(f["summary"].contains("PublishPort"), "{f:?}");
     assert!(f["fix"].contains("line 3 of "), "{f:?}");
+    // New-user review P21: check shows one problem per file, and the fix says so.
     assert!(
-        f["fix"].ends_with("rootlet check lists every problem"),
+        f["fix"].ends_with("then rootlet check again (it shows one problem per file)"),
         "{f:?}"
     );
 }

@@ -243,7 +243,9 @@ fn sources(env: &Env, out: &mut Vec<Finding>) {
         out.push(Finding::error(
             "rootlet.sources",
             e.to_string(),
-            format!("edit {at}; rootlet check lists every problem"),
+            // `check` stops at a file's first problem, as the generator does: say so, or
+            // the user takes the next one for a new fault (new-user review P21).
+            format!("edit {at}; then rootlet check again (it shows one problem per file)"),
         ));
     }
     if run.errors.is_empty() {
