@@ -486,7 +486,7 @@ pub fn cgroups(env: &Env, out: &mut Vec<Finding>) {
                  On a hybrid host (cgroup v1 controllers beside cgroup v2) they are bound to cgroup v1: \
                  add systemd.unified_cgroup_hierarchy=1 to GRUB_CMDLINE_LINUX in /etc/default/grub, \
                  then sudo update-grub && sudo reboot.\n\
-                 In a container or VM, its manager must give them to it.\n\
+                 In a container, whatever runs the container must delegate them to it.\n\
                  Until then, leave {} out of your containers.",
                 absent.join(" "),
                 if root.is_empty() { "empty".to_owned() } else { root.join(" ") },
