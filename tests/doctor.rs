@@ -724,6 +724,27 @@ fn container_runtime() {
     assert!(f["fix"].contains("fuse-overlayfs"), "{f:?}");
     assert_eq!(r.code, Some(0), "{}", r.text);
 
+    // New-user review P2: podman 4.3.1 (Debian 12) has no pasta: pasta alone is no
+    // network there, and the fix is slirp4netns, not passt.
+    s.exe(
+        "bin/podman",
+        "#!/bin/sh\necho 'podman version 4.3.1'\n",
+        0o755,
+    );
+    let r = s.run();
+    let f = r.get("runtime.network", "error");
+    assert!(
+        f["summary"].contains("podman 4.3 cannot use it (Network=pasta needs podman 4.4 or newer)"),
+        "{f:?}"
+    );
+    assert_eq!(f["fix"], "sudo apt install slirp4netns", "{f:?}");
+    assert!(r.all("runtime.pasta-apparmor").is_empty(), "{}", r.text);
+    s.exe("bin/slirp4netns", "#!/bin/sh\n", 0o755);
+    let f = s.run().get("runtime.network", "ok").clone();
+    assert!(f["summary"].starts_with("slirp4netns ("), "{f:?}");
+    assert!(f["summary"].contains("podman 4.3 cannot use it"), "{f:?}");
+    s.remove("bin/slirp4netns");
+
     // podman that fails.
     s.exe("bin/podman", "#!/bin/sh\nexit 3\n", 0o755);
     let r = s.run();
