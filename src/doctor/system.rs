@@ -429,9 +429,18 @@ pub fn cgroups(env: &Env, out: &mut Vec<Finding>) {
         "/sys/fs/cgroup/user.slice/user-{u}.slice/user@{u}.service/cgroup.controllers",
         u = env.uid
     );
-    let fix = "sudo mkdir -p /etc/systemd/system/user@.service.d\n\
-               printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf\n\
-               sudo systemctl daemon-reload, then log out and in again (or reboot)";
+    // A lingering user manager outlives a logout: only its restart (or a reboot) applies
+    // a new Delegate=.
+    let restart = format!(
+        "sudo systemctl daemon-reload && sudo systemctl restart user@{u}.service\n\
+         (this ends the user's running services and containers; or reboot)",
+        u = env.uid
+    );
+    let fix = format!(
+        "sudo mkdir -p /etc/systemd/system/user@.service.d\n\
+         printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf\n\
+         {restart}"
+    );
     let Some(have) = env.read(&p) else {
         out.push(Finding::warning(
             "cgroup.delegation",
@@ -497,20 +506,18 @@ pub fn cgroups(env: &Env, out: &mut Vec<Finding>) {
             advice.push(match delegate_drop_in(env) {
                 Some((conf, asked)) if offered.iter().all(|c| asked.iter().any(|a| a == c)) => {
                     format!(
-                        "{conf} already delegates {}: it takes effect when user@{u}.service starts again:\n\
-                         sudo systemctl daemon-reload && sudo systemctl restart user@{u}.service\n\
-                         (this ends the user's running services and containers; or reboot)",
+                        "{conf} already delegates {}: it takes effect when user@{}.service starts again:\n{restart}",
                         offered.join(" "),
-                        u = env.uid
+                        env.uid
                     )
                 }
                 Some((conf, asked)) => format!(
                     "{conf} delegates only {}: add the missing ones to its Delegate= line:\n\
                      Delegate=cpu cpuset io memory pids\n\
-                     then sudo systemctl daemon-reload, and log out and in again (or reboot)",
+                     then: {restart}",
                     asked.join(" ")
                 ),
-                None => fix.to_owned(),
+                None => fix.clone(),
             });
         }
         let fix = advice.join("\n");
