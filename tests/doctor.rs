@@ -464,6 +464,12 @@ fn cgroup_advice_fits_the_machine() {
         f["fix"].contains("Delegate=cpu cpuset io memory pids"),
         "{f:?}"
     );
+    // A lingering manager outlives a logout: the fix restarts it.
+    assert!(
+        f["fix"].contains(&format!("sudo systemctl restart user@{u}.service")),
+        "{f:?}"
+    );
+    assert!(!f["fix"].contains("log out"), "{f:?}");
 
     // The drop-in is there (the fix applied, the user manager not restarted yet).
     s.sys(
