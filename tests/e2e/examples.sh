@@ -122,6 +122,9 @@ check "db's health check passes (HealthCmd=)" within 30 u podman healthcheck run
 check "no proxy runs before its first connection" eval '! is active nginx.service && ! is active caddy.service && ! is active traefik.service'
 check "nginx (contrib) serves the image's page through its socket on 8084" eval 'get 8084 | grep -q "Welcome to nginx"'
 check "nginx logged the client's own address" within 20 eval 'u podman logs systemd-nginx 2>&1 | grep -q "^127.0.0.7 .*\"GET / HTTP/1.1\" 200"'
+check "contrib nginx: its README's ~/www recipe serves the user's files" eval '
+    u sh -c "mkdir -p ~/www && echo hello > ~/www/index.html && echo \"Volume=%h/www:/usr/share/nginx/html:ro,Z\" >> '"$Q"'/nginx.container && systemctl --user daemon-reload && systemctl --user restart nginx.service" &&
+    [ "$(get 8084)" = hello ]'
 check "caddy (contrib, stand-in) got both sockets, named, on 8443" eval 'get 8443 | grep -q "LISTEN_FDS=2 LISTEN_FDNAMES=https:https .*PEER=127.0.0.7:"'
 check "traefik (contrib, stand-in) got the socket named web, on 8083" eval 'get 8083 | grep -q "LISTEN_FDS=1 LISTEN_FDNAMES=web .*PEER=127.0.0.7:"'
 for s in app db whoami nginx caddy traefik; do
