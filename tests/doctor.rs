@@ -1012,3 +1012,57 @@ fn pods_need_catatonit() {
     // The pod's PublishPort= counts among the privileged ports.
     assert!(r.get("ports.privileged", "error")["summary"].contains("app.pod:2:"));
 }
+
+/// New-user report P1: `/proc/sys` files report `st_size` 0, and a read of size+1 bytes
+/// gave only the first character (`ip_unprivileged_port_start=1`, `max_user_namespaces=9`):
+/// the privileged-port check passed port 80. The values doctor shows on this machine are
+/// those `cat` shows.
+#[test]
+fn p1_proc_sys_values_are_read_whole_on_the_real_machine() {
+    let cat = |p: &str| {
+        let out = Command::new("cat").arg(p).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let start = cat("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+    let userns = cat("/proc/sys/user/max_user_namespaces");
+    let dir = std::env::temp_dir().join(format!("rd-{}-p1", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("src")).unwrap();
+    fs::write(
+        dir.join("src/low.container"),
+        "[Container]\nImage=docker.io/library/nginx\nPublishPort=80:80\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+        .args(["doctor", "--json"])
+        .env_remove("ROOTLET_DOCTOR_ROOT")
+        .env("ROOTLET_UNIT_DIRS", dir.join("src"))
+        .env("HOME", dir.join("home"))
+        .output()
+        .unwrap();
+    let _ = fs::remove_dir_all(&dir);
+    let json = String::from_utf8(out.stdout).unwrap();
+    let findings = parse_json(&json).unwrap();
+    let summary = |id: &str| {
+        findings
+            .iter()
+            .find(|f| f["id"] == id)
+            .map(|f| (f["level"].clone(), f["summary"].clone()))
+            .unwrap_or_else(|| panic!("no {id} in {json}"))
+    };
+    if !userns.is_empty() {
+        let (_, s) = summary("userns.max");
+        assert!(
+            s.contains(&format!("user.max_user_namespaces={userns}")),
+            "{s}"
+        );
+    }
+    let (level, s) = summary("ports.privileged");
+    assert!(
+        s.contains(&format!("ip_unprivileged_port_start={start}")),
+        "{s} (cat says {start})"
+    );
+    if start.parse::<u32>().is_ok_and(|n| n > 80) {
+        assert_ne!(level, "ok", "{s}");
+    }
+}
