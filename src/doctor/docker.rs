@@ -55,7 +55,7 @@ fn state(env: &Env, out: &mut Vec<Finding>) {
     if env.root != Path::new("/") || !bus.is_some_and(|b| b.exists()) {
         return;
     }
-    let Ok(mut states) = crate::manage::systemd::states(&[UNIT.to_owned()]) else {
+    let Ok(mut states) = crate::user_manager::states(&[UNIT.to_owned()]) else {
         return;
     };
     let Some(s) = states.pop() else { return };

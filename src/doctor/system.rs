@@ -22,9 +22,19 @@ fn socket_reachable(p: &Path) -> Result<(), String> {
     if !m.file_type().is_socket() {
         return Err(format!("{} is not a socket", p.display()));
     }
-    std::os::unix::net::UnixStream::connect(p)
+    // Bounded (audit N5): a listener that does not accept (a hung dbus-daemon or manager)
+    // made a plain connect() wait forever.
+    let addr = rustix::net::SocketAddrUnix::new(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    crate::user_manager::connect_unix(&addr, crate::user_manager::CONNECT_TIMEOUT)
         .map(drop)
-        .map_err(|e| format!("{} refuses connections ({e})", p.display()))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => format!(
+                "{} does not answer: it takes no connection within {} s (is the bus or the manager hung?)",
+                p.display(),
+                crate::user_manager::CONNECT_TIMEOUT.as_secs()
+            ),
+            _ => format!("{} refuses connections ({e})", p.display()),
+        })
 }
 
 pub fn session(env: &Env, out: &mut Vec<Finding>) {

@@ -2,8 +2,8 @@
 //! unit's state in the user manager (over D-Bus); for a failed unit, its result and the last
 //! journal line. Without a reachable user manager the states are unknown.
 
-use super::systemd::{self, UnitState};
 use super::{unit_of, ManageError, Places};
+use crate::user_manager::{self as systemd, UnitState};
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -13,7 +13,6 @@ pub mod add;
 pub mod list;
 pub mod print;
 pub mod rm;
-pub mod systemd;
 
 use crate::env::UserEnv;
 use crate::error::SourceError;
@@ -53,6 +52,8 @@ pub enum ManageError {
     /// The user manager could not be asked or did not do what was asked.
     #[error("user manager: {0}")]
     Manager(String),
+    #[error(transparent)]
+    UserManager(#[from] crate::user_manager::Error),
     #[error("neither HOME nor XDG_CONFIG_HOME is set to an absolute path")]
     NoConfigDir,
 }

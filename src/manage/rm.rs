@@ -3,8 +3,8 @@
 //! only with `force`, which stops it first. Every name is checked before anything is
 //! removed: one bad name removes nothing.
 
-use super::systemd::{self, UnitState};
 use super::{kind_of, resolve, unit_of, ManageError, Places};
+use crate::user_manager::{self as systemd, UnitState};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;

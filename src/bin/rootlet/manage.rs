@@ -5,7 +5,8 @@
 
 use clap::{Args, ValueEnum};
 use rootlet::error::SourceError;
-use rootlet::manage::{self, add, list, print, rm, systemd, ManageError, Places};
+use rootlet::manage::{self, add, list, print, rm, ManageError, Places};
+use rootlet::user_manager as systemd;
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
