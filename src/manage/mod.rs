@@ -3,13 +3,14 @@
 //!
 //! One file per command's logic; they return [`Result`]s with [`ManageError`] and print
 //! nothing: the `rootlet` binary prints and picks exit codes. The user manager is reached
-//! over D-Bus ([`systemd`]), every call with a deadline.
+//! over D-Bus ([`crate::user_manager`]), every call with a deadline.
 //!
 //! Shared here: where the user's own sources are ([`Places`]), how a name given on the
 //! command line finds its source ([`resolve`]), and the record of applications
 //! ([`Apps`], `$XDG_DATA_HOME/rootlet/apps`).
 
 pub mod add;
+pub mod fetch;
 pub mod list;
 pub mod print;
 pub mod rm;
