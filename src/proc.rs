@@ -343,4 +343,83 @@ mod tests {
         reap(&o.stdout);
         assert!(gone, "the group of {pgid} still lives");
     }
+
+    /// Every site that runs a program, with a program that answers at once but leaves a
+    /// sleeping child holding stdout and stderr (audit H3/N7: a `curl`, `journalctl` or
+    /// `podman` wrapper), returns its answer within seconds; with one that hangs too, the
+    /// sites whose deadline a test can shorten return at it.
+    #[test]
+    fn every_site_ends_despite_a_grandchild_holding_the_pipe() {
+        let dir = std::env::temp_dir().join(format!("rootlet-proc-sites-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = |name: &str, body: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n( exec sleep 100 ) &\n{body}\n")).unwrap();
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            p.to_str().unwrap().to_owned()
+        };
+        let answers = script("answers", "echo 'podman version 4.3.1'");
+        let hangs = script("hangs", "echo 'podman version 4.3.1'; exec sleep 100");
+        let long = Duration::from_secs(60);
+        let short = Duration::from_secs(1);
+        type Site = Box<dyn Fn(&str, Duration) -> bool + Sync>;
+        let sites: Vec<(&str, Site, bool)> = vec![
+            (
+                "podman --version",
+                Box::new(|p, d| crate::podman::detect(p, d).is_some()),
+                true,
+            ),
+            (
+                "doctor's programs",
+                Box::new(|p, d| {
+                    crate::doctor::runtime::output(std::path::Path::new(p), &["--version"], d)
+                        .is_ok()
+                }),
+                true,
+            ),
+            (
+                "journalctl",
+                Box::new(|p, d| crate::user_manager::journal(p, &["-u", "x"], d).is_some()),
+                true,
+            ),
+            (
+                "curl",
+                Box::new(|p, _| crate::manage::fetch::curl(p, "https://h/x.container").is_ok()),
+                false,
+            ),
+            (
+                "systemctl",
+                Box::new(|p, _| {
+                    crate::user_manager::systemctl_with(p, &["daemon-reload"], &[]).is_ok()
+                }),
+                false,
+            ),
+        ];
+        std::thread::scope(|s| {
+            for (what, site, shortened) in &sites {
+                let (answers, hangs) = (&answers, &hangs);
+                s.spawn(move || {
+                    let t0 = Instant::now();
+                    assert!(site(answers, long), "{what}: no answer");
+                    assert!(
+                        t0.elapsed() < Duration::from_secs(20),
+                        "{what}: {:?}",
+                        t0.elapsed()
+                    );
+                    if *shortened {
+                        let t0 = Instant::now();
+                        assert!(!site(hangs, short), "{what}: an answer from a hung program");
+                        assert!(
+                            t0.elapsed() < Duration::from_secs(20),
+                            "{what}: {:?}",
+                            t0.elapsed()
+                        );
+                    }
+                });
+            }
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

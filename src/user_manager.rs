@@ -126,10 +126,14 @@ pub fn connect_unix_with(
 
 /// The session bus's socket connected by us (bounded, [`connect_unix`]) when it is a Unix
 /// socket; zbus connects to other transports itself (still within the caller's deadline).
-async fn connect() -> Result<Connection, String> {
+async fn connect(client: &Client) -> Result<Connection, String> {
     use zbus::address::transport::{Transport, UnixSocket};
     let what = |e: &dyn std::fmt::Display| format!("cannot connect to the session bus: {e}");
-    let address = zbus::Address::session().map_err(|e| what(&e))?;
+    let address = match &client.address {
+        Some(a) => a.parse::<zbus::Address>(),
+        None => zbus::Address::session(),
+    }
+    .map_err(|e| what(&e))?;
     let addr = match address.transport() {
         Transport::Unix(unix) => match unix.path() {
             UnixSocket::File(p) => Some(rustix::net::SocketAddrUnix::new(p.as_path())),
@@ -143,13 +147,14 @@ async fn connect() -> Result<Connection, String> {
     let builder = match addr {
         Some(addr) => {
             let addr = addr.map_err(|e| what(&e))?;
-            let stream = connect_unix(&addr, CONNECT_TIMEOUT).map_err(|e| what(&e))?;
+            let stream =
+                connect_unix(&addr, CONNECT_TIMEOUT.min(client.timeout)).map_err(|e| what(&e))?;
             zbus::connection::Builder::unix_stream(stream)
         }
         None => zbus::connection::Builder::session(),
     };
     builder
-        .method_timeout(CALL_TIMEOUT)
+        .method_timeout(client.timeout)
         .build()
         .await
         .map_err(|e| what(&e))
@@ -268,99 +273,169 @@ async fn has_job(conn: &Connection, path: &str) -> Result<bool, String> {
     Ok(typed::job_id(get(conn, path, UNIT, "Job").await?)? != 0)
 }
 
-/// Whether the user manager can be asked at all (the session bus is there).
-pub fn reachable() -> bool {
-    on_thread(CALL_TIMEOUT, || async {
-        let conn = connect().await?;
-        conn.call_method(Some(SD), SD_PATH, Some(PROPS), "Get", &(MANAGER, "Version"))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(())
-    })
-    .is_ok()
+/// Where the user manager is asked, and how long one call may take. The functions below
+/// ask the session bus ([`Client::session`]); a client of another address is for tests.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// A D-Bus address; `None`: the session bus (`$DBUS_SESSION_BUS_ADDRESS`, else
+    /// `$XDG_RUNTIME_DIR/bus`).
+    address: Option<String>,
+    /// One call's limit, connecting included ([`CALL_TIMEOUT`]).
+    timeout: Duration,
 }
 
-/// The states of `units`, in order (one connection for all).
-pub fn states(units: &[String]) -> Result<Vec<UnitState>, Error> {
-    let units = units.to_vec();
-    let deadline = CALL_TIMEOUT + Duration::from_millis(50 * units.len() as u64);
-    on_thread(deadline, move || async move {
-        let conn = connect().await?;
-        let mut v = Vec::with_capacity(units.len());
-        for u in &units {
-            v.push(state(&conn, u).await?);
+impl Client {
+    /// The user's session bus, [`CALL_TIMEOUT`] per call.
+    pub fn session() -> Client {
+        Client {
+            address: None,
+            timeout: CALL_TIMEOUT,
         }
-        Ok(v)
-    })
-}
+    }
 
-/// `Manager.Reload()` (what `systemctl --user daemon-reload` does): generators run again.
-pub fn reload() -> Result<(), Error> {
-    on_thread(CALL_TIMEOUT + Duration::from_secs(5), || async {
-        let conn = connect().await?;
-        conn.call_method(Some(SD), SD_PATH, Some(MANAGER), "Reload", &())
-            .await
-            .map_err(|e| format!("Reload: {e}"))?;
-        Ok(())
-    })
-}
+    /// The bus at `address` (`unix:path=...`), `timeout` per call.
+    pub fn at(address: &str, timeout: Duration) -> Client {
+        Client {
+            address: Some(address.to_owned()),
+            timeout,
+        }
+    }
 
-/// `ResetFailedUnit(unit)`: forget a failed unit's state (after its source is removed).
-pub fn reset_failed(unit: &str) -> Result<(), Error> {
-    let unit = unit.to_owned();
-    on_thread(CALL_TIMEOUT + Duration::from_secs(5), move || async move {
-        let conn = connect().await?;
-        conn.call_method(
-            Some(SD),
-            SD_PATH,
-            Some(MANAGER),
-            "ResetFailedUnit",
-            &(unit.as_str(),),
-        )
-        .await
-        .map_err(|e| format!("ResetFailedUnit({unit}): {e}"))?;
-        Ok(())
-    })
-}
+    /// Whether the user manager can be asked at all (the bus is there and answers).
+    pub fn reachable(&self) -> bool {
+        let c = self.clone();
+        on_thread(self.timeout, move || async move {
+            let conn = connect(&c).await?;
+            conn.call_method(Some(SD), SD_PATH, Some(PROPS), "Get", &(MANAGER, "Version"))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+        .is_ok()
+    }
 
-/// Queue `method` (`StartUnit`, `StopUnit`) for `unit` and wait, polling every 100 ms,
-/// until its job is done and the unit has settled (not activating, e.g. waiting to be
-/// restarted, nor deactivating), or `wait` has passed; returns the state then.
-fn job(method: &'static str, unit: &str, wait: Duration) -> Result<UnitState, Error> {
-    let unit = unit.to_owned();
-    on_thread(wait + CALL_TIMEOUT, move || async move {
-        let conn = connect().await?;
-        conn.call_method(
-            Some(SD),
-            SD_PATH,
-            Some(MANAGER),
-            method,
-            &(unit.as_str(), "replace"),
-        )
-        .await
-        .map_err(|e| format!("{method}({unit}): {e}"))?;
-        let path = unit_path(&conn, &unit).await?;
-        let until = Instant::now() + wait;
-        loop {
-            let settled = !has_job(&conn, &path).await?
-                && !matches!(
-                    get_string(&conn, &path, UNIT, "ActiveState")
-                        .await?
-                        .as_str(),
-                    "activating" | "deactivating" | "reloading" | "refreshing"
-                );
-            if settled || Instant::now() >= until {
-                return state(&conn, &unit).await;
+    /// The states of `units`, in order (one connection for all).
+    pub fn states(&self, units: &[String]) -> Result<Vec<UnitState>, Error> {
+        let units = units.to_vec();
+        let deadline = self.timeout + Duration::from_millis(50 * units.len() as u64);
+        let c = self.clone();
+        on_thread(deadline, move || async move {
+            let conn = connect(&c).await?;
+            let mut v = Vec::with_capacity(units.len());
+            for u in &units {
+                v.push(state(&conn, u).await?);
             }
-            // The connection is read again on the next call; nothing is lost meanwhile.
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    })
+            Ok(v)
+        })
+    }
+
+    /// `Manager.Reload()` (what `systemctl --user daemon-reload` does): generators run
+    /// again.
+    pub fn reload(&self) -> Result<(), Error> {
+        let c = self.clone();
+        on_thread(self.timeout + Duration::from_secs(5), move || async move {
+            let conn = connect(&c).await?;
+            conn.call_method(Some(SD), SD_PATH, Some(MANAGER), "Reload", &())
+                .await
+                .map_err(|e| format!("Reload: {e}"))?;
+            Ok(())
+        })
+    }
+
+    /// `ResetFailedUnit(unit)`: forget a failed unit's state (after its source is removed).
+    pub fn reset_failed(&self, unit: &str) -> Result<(), Error> {
+        let unit = unit.to_owned();
+        let c = self.clone();
+        on_thread(self.timeout + Duration::from_secs(5), move || async move {
+            let conn = connect(&c).await?;
+            conn.call_method(
+                Some(SD),
+                SD_PATH,
+                Some(MANAGER),
+                "ResetFailedUnit",
+                &(unit.as_str(),),
+            )
+            .await
+            .map_err(|e| format!("ResetFailedUnit({unit}): {e}"))?;
+            Ok(())
+        })
+    }
+
+    /// Queue `method` (`StartUnit`, `StopUnit`) for `unit` and wait, polling every 100 ms,
+    /// until its job is done and the unit has settled (not activating, e.g. waiting to be
+    /// restarted, nor deactivating), or `wait` has passed; returns the state then.
+    fn job(&self, method: &'static str, unit: &str, wait: Duration) -> Result<UnitState, Error> {
+        let unit = unit.to_owned();
+        let c = self.clone();
+        on_thread(wait + self.timeout, move || async move {
+            let conn = connect(&c).await?;
+            conn.call_method(
+                Some(SD),
+                SD_PATH,
+                Some(MANAGER),
+                method,
+                &(unit.as_str(), "replace"),
+            )
+            .await
+            .map_err(|e| format!("{method}({unit}): {e}"))?;
+            let path = unit_path(&conn, &unit).await?;
+            let until = Instant::now() + wait;
+            loop {
+                let settled = !has_job(&conn, &path).await?
+                    && !matches!(
+                        get_string(&conn, &path, UNIT, "ActiveState")
+                            .await?
+                            .as_str(),
+                        "activating" | "deactivating" | "reloading" | "refreshing"
+                    );
+                if settled || Instant::now() >= until {
+                    return state(&conn, &unit).await;
+                }
+                // The connection is read again on the next call; nothing is lost meanwhile.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    }
+
+    /// Start `unit`, wait for the start job (at most `wait`).
+    pub fn start(&self, unit: &str, wait: Duration) -> Result<UnitState, Error> {
+        self.job("StartUnit", unit, wait)
+    }
+
+    /// Stop `unit`, wait for the stop job (at most `wait`).
+    pub fn stop(&self, unit: &str, wait: Duration) -> Result<UnitState, Error> {
+        self.job("StopUnit", unit, wait)
+    }
 }
 
-/// Start `unit`, wait for the start job (at most `wait`).
+/// [`Client::reachable`] of the session bus.
+pub fn reachable() -> bool {
+    Client::session().reachable()
+}
+
+/// [`Client::states`] of the session bus.
+pub fn states(units: &[String]) -> Result<Vec<UnitState>, Error> {
+    Client::session().states(units)
+}
+
+/// [`Client::reload`] of the session bus.
+pub fn reload() -> Result<(), Error> {
+    Client::session().reload()
+}
+
+/// [`Client::reset_failed`] of the session bus.
+pub fn reset_failed(unit: &str) -> Result<(), Error> {
+    Client::session().reset_failed(unit)
+}
+
+/// [`Client::start`] of the session bus.
 pub fn start(unit: &str, wait: Duration) -> Result<UnitState, Error> {
-    job("StartUnit", unit, wait)
+    Client::session().start(unit, wait)
+}
+
+/// [`Client::stop`] of the session bus.
+pub fn stop(unit: &str, wait: Duration) -> Result<UnitState, Error> {
+    Client::session().stop(unit, wait)
 }
 
 /// [`start`] or [`stop`] for several units at once (each on its own thread, so that slow
@@ -382,11 +457,6 @@ pub fn all(
     })
 }
 
-/// Stop `unit`, wait for the stop job (at most `wait`).
-pub fn stop(unit: &str, wait: Duration) -> Result<UnitState, Error> {
-    job("StopUnit", unit, wait)
-}
-
 /// The last journal line about a failed user unit, or `None` when there is none or
 /// journalctl does not answer within `deadline` (per call). The unit's own processes are
 /// asked first (`_SYSTEMD_USER_UNIT=UNIT`: the program's, podman's and the container's
@@ -399,16 +469,16 @@ pub fn last_log_line(unit: &str, deadline: Duration) -> Option<String> {
     let is_id = |l: &str| {
         (l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit())) || l.contains(" UTC m=+")
     };
-    journal(&["-n", "10", own.as_str()], deadline)
+    journal("journalctl", &["-n", "10", own.as_str()], deadline)
         .and_then(|lines| lines.into_iter().rev().find(|l| !is_id(l)))
-        .or_else(|| journal(&["-n", "1", "-u", unit], deadline)?.pop())
+        .or_else(|| journal("journalctl", &["-n", "1", "-u", unit], deadline)?.pop())
 }
 
 /// `journalctl --user --no-pager -q -o cat ARGS`: its non-empty lines, or `None` if it
 /// cannot be run or does not finish within `deadline` (then its process group is killed).
-fn journal(args: &[&str], deadline: Duration) -> Option<Vec<String>> {
+pub(crate) fn journal(prog: &str, args: &[&str], deadline: Duration) -> Option<Vec<String>> {
     let out = proc::run(
-        std::process::Command::new("journalctl")
+        std::process::Command::new(prog)
             .args(["--user", "--no-pager", "-q", "-o", "cat"])
             .args(args),
         &proc::Limits {
@@ -474,9 +544,17 @@ pub fn shown(args: &[&str], units: &[&str]) -> String {
 /// Run `systemctl --user ARGS -- UNITS` within [`SYSTEMCTL_TIMEOUT`]; an error says what
 /// to run by hand.
 pub fn systemctl(args: &[&str], units: &[&str]) -> Result<(), SystemctlError> {
+    systemctl_with("systemctl", args, units)
+}
+
+pub(crate) fn systemctl_with(
+    prog: &str,
+    args: &[&str],
+    units: &[&str],
+) -> Result<(), SystemctlError> {
     let shown = shown(args, units);
     let out = proc::run(
-        std::process::Command::new("systemctl").args(argv(args, units)),
+        std::process::Command::new(prog).args(argv(args, units)),
         &proc::Limits {
             deadline: SYSTEMCTL_TIMEOUT,
             // systemctl's own message goes into the error.
@@ -538,5 +616,25 @@ mod tests {
             ]
         );
         assert_eq!(argv(&["daemon-reload"], &[]), ["--user", "daemon-reload"]);
+    }
+
+    /// Audit N10: a property of the wrong type is an error naming it, never a panic
+    /// (`wait::dbus`'s tests cover more shapes through the same functions).
+    #[test]
+    fn properties_of_the_wrong_type_are_errors() {
+        use zbus::{ObjectPath, Structure, Variant};
+        let owned = |v: Variant<'static>| OwnedVariant::try_from(v).unwrap();
+        let u_only = owned(Variant::from(Structure::from((7u32,))));
+        assert_eq!(
+            typed::job_id(u_only).unwrap_err(),
+            "Job has type `(u)`, not `(uo)`"
+        );
+        assert!(typed::string("ActiveState", owned(Variant::from(7u32))).is_err());
+        assert_eq!(
+            typed::string("ActiveState", owned(Variant::from("active"))).unwrap(),
+            "active"
+        );
+        let job = Structure::from((7u32, ObjectPath::try_from("/j").unwrap()));
+        assert_eq!(typed::job_id(owned(Variant::from(job))).unwrap(), 7);
     }
 }

@@ -1,6 +1,8 @@
 //! `rootlet doctor` against fake root trees (`ROOTLET_DOCTOR_ROOT`), one per way a rootless
 //! setup breaks, and once against the real machine.
 
+mod util;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -1065,4 +1067,27 @@ fn p1_proc_sys_values_are_read_whole_on_the_real_machine() {
     if start.parse::<u32>().is_ok_and(|n| n > 80) {
         assert_ne!(level, "ok", "{s}");
     }
+}
+
+/// Audit N5: doctor blocked forever in `connect()` when the user bus (or the manager's
+/// private socket) did not accept connections. Now each is an error finding ("hung", with
+/// a restart as the fix) within seconds.
+#[test]
+fn n5_a_bus_that_takes_no_connection_is_reported_not_waited_on() {
+    let s = Sandbox::new("n5");
+    let _bus = util::full_unix_socket(&s.dir.join("run/bus"));
+    let _manager = util::full_unix_socket(&s.dir.join("run/systemd/private"));
+    let t0 = std::time::Instant::now();
+    let r = s.run();
+    // Two runs (JSON and text), each two bounded connects of 5 s.
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        t0.elapsed()
+    );
+    let bus = r.get("session.bus", "error");
+    assert!(bus["summary"].contains("does not answer"), "{bus:?}");
+    assert!(bus["fix"].contains("restart"), "{bus:?}");
+    let manager = r.get("session.manager", "error");
+    assert!(manager["summary"].contains("is hung"), "{manager:?}");
 }

@@ -31,7 +31,7 @@ mod docker;
 mod install;
 mod pods;
 mod ports;
-mod runtime;
+pub(crate) mod runtime;
 mod system;
 
 pub use ports::{listen_port, publish_host_ports};

@@ -51,7 +51,7 @@ fn too_large(max: u64) -> String {
 
 /// `https://` through curl: only https, redirects too, bounded in size and time (curl's
 /// own `--max-time`, and ours 10 s later for a curl that ignores it).
-fn curl(prog: &str, url: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn curl(prog: &str, url: &str) -> Result<Vec<u8>, String> {
     use crate::proc;
     let out = proc::run(
         std::process::Command::new(prog)
