@@ -173,8 +173,8 @@ impl Env {
     }
 
     /// Read a system file (under the root prefix), `None` when it cannot be read. A file
-    /// under `/proc` or `/sys` is a kernel pseudo-file ([`read_pseudo`]), any other one a
-    /// regular file ([`read_text`]).
+    /// under `/proc` or `/sys` is a kernel pseudo-file ([`crate::fsutil::read_pseudo`]),
+    /// any other one a regular file ([`crate::fsutil::read_regular`]).
     pub fn read(&self, p: &str) -> Option<String> {
         if p.starts_with("/proc/") || p.starts_with("/sys/") {
             read_pseudo(&self.sys(p))
