@@ -21,13 +21,18 @@ macro_rules! say {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
+        let kinds: Vec<String> = (rootlet::quadlet::KINDS.iter())
+            .map(|k| format!(".{}", k.extension))
+            .collect();
         let _ = writeln!(
             std::io::stdout(),
             "usage: rootlet-user-generator NORMAL-DIR [EARLY-DIR LATE-DIR]\n\n\
              A systemd user generator (systemd.generator(7)): translates quadlet-compatible\n\
-             .container, .network, .volume and .socket files from quadlet's user search path\n\
-             (ROOTLET_UNIT_DIRS replaces it) into units and install symlinks in NORMAL-DIR.\n\
-             See rootlet-user-generator(8)."
+             files from quadlet's user search path (ROOTLET_UNIT_DIRS replaces it) into\n\
+             units and install symlinks in NORMAL-DIR.\n\
+             Files: {}.\n\
+             See rootlet-user-generator(8).",
+            kinds.join(", ")
         );
         return ExitCode::SUCCESS;
     }
@@ -49,22 +54,11 @@ fn main() -> ExitCode {
     tune_malloc();
     let (opts, defaults_err) = generator::Options::from_env();
     let (run, written) = generator::generate(&opts, &normal);
-    let mut failed = false;
-    // One line for every file not translated, as `rootlet check` prints them.
-    for n in &run.notes {
-        say!("rootlet: note: {n}");
-    }
-    if let Some(e) = defaults_err {
-        say!("rootlet: {e} (using the built-in defaults)");
-        failed = true;
-    }
-    for w in &run.warnings {
-        say!("rootlet: warning: {w}");
-    }
-    for e in &run.errors {
-        say!("rootlet: {e}");
-        failed = true;
-    }
+    // Every note, warning and error, in the format `rootlet check` prints them.
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(run.diagnostics(defaults_err.as_ref()).as_bytes());
+    let failed = run.failed(defaults_err.as_ref());
     if let Err(e) = written {
         say!(
             "rootlet: writing to {}: {e}",

@@ -381,25 +381,27 @@ pub fn wait_unit_text(bindir: &Path) -> Result<String, DockerError> {
 }
 
 /// One run at a time (the same lock as `install --user`'s, on rootlet's docker state
-/// directory): a second run waits, a bounded time.
-fn lock(paths: &Paths) -> Result<crate::install::Lock, DockerError> {
+/// directory): a second run waits, a bounded time, after `on_wait(lock file)`.
+fn lock(paths: &Paths, on_wait: fn(&Path)) -> Result<crate::install::Lock, DockerError> {
     Ok(crate::install::Lock::acquire(
         &paths.state_dir,
         true,
         crate::install::lock::DEFAULT_WAIT,
-        |p| eprintln!("rootlet: waiting for another rootlet run ({})", p.display()),
+        on_wait,
     )?)
 }
 
 /// `rootlet docker enable`: the drop-in, and the wait unit when no system-wide copy exists.
+/// `on_wait` is called when another run holds the lock.
 pub fn enable(
     env: &UserEnv,
     unit: &DaemonUnit,
     bindir: &Path,
     exec_form: bool,
+    on_wait: fn(&Path),
 ) -> Result<Vec<Change>, DockerError> {
     let paths = Paths::new(env, &unit.name)?;
-    let _lock = lock(&paths)?;
+    let _lock = lock(&paths, on_wait)?;
     let text = dropin_text(unit, bindir, exec_form)?;
     let dropin = paths.dropin_dir.join(DROPIN);
     // Refuse before writing anything: a foreign drop-in means nothing of this run lands.
@@ -432,9 +434,13 @@ pub fn enable(
 }
 
 /// `rootlet docker disable`: exactly what `enable` wrote, and nothing else.
-pub fn disable(env: &UserEnv, unit_name: &str) -> Result<Vec<Change>, DockerError> {
+pub fn disable(
+    env: &UserEnv,
+    unit_name: &str,
+    on_wait: fn(&Path),
+) -> Result<Vec<Change>, DockerError> {
     let paths = Paths::new(env, unit_name)?;
-    let _lock = lock(&paths)?;
+    let _lock = lock(&paths, on_wait)?;
     let mut changes = Vec::new();
     changes.extend(take_back(
         &paths.dropin_dir.join(DROPIN),

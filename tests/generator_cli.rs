@@ -514,10 +514,12 @@ fn check_file_checks_that_file_with_its_drop_ins() {
     for p in ["/etc/hostname", "/dev/null"] {
         let o = rootlet(&["check".as_ref(), p.as_ref()]);
         assert_eq!(o.status.code(), Some(1), "{p}");
+        // Every kind is named, from the one table of kinds (was a hand-written list).
+        let kinds: Vec<String> = (rootlet::quadlet::KINDS.iter())
+            .map(|k| format!(".{}", k.extension))
+            .collect();
         assert!(
-            stderr(&o).contains(
-                "not a .container, .network, .volume, .image, .build, .pod, .kube, .artifact or .socket file"
-            ),
+            stderr(&o).contains(&format!("{p}: not a source file ({})", kinds.join(", "))),
             "{}",
             stderr(&o)
         );

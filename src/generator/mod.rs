@@ -24,7 +24,7 @@ pub use output::{Existing, Output, WriteError, HEADER};
 pub use par::par_map_with;
 
 use crate::error::SourceError;
-use crate::quadlet::{Defaults, Generated, Source};
+use crate::quadlet::{Defaults, Generated, Source, SourceKind, KINDS};
 use crate::search::{self, Root};
 use std::collections::{BTreeMap, HashSet};
 use std::io;
@@ -93,6 +93,36 @@ pub struct Run {
     pub notes: Vec<String>,
 }
 
+impl Run {
+    /// Every note, warning and error of the run, one line each, in the one format every
+    /// command prints them in (the generator into the journal, `rootlet check`,
+    /// `generate` and `regenerate`): `rootlet: note: ...`, `rootlet: warning:
+    /// file:line: ...`, and errors as `file:line: message`. A broken defaults file
+    /// (`defaults_err`, from [`Options::from_env`]) is an error of its own: the run used
+    /// the built-in defaults.
+    pub fn diagnostics(&self, defaults_err: Option<&SourceError>) -> String {
+        let mut s = String::new();
+        for n in &self.notes {
+            s.push_str(&format!("rootlet: note: {n}\n"));
+        }
+        if let Some(e) = defaults_err {
+            s.push_str(&format!("{e} (using the built-in defaults)\n"));
+        }
+        for w in &self.warnings {
+            s.push_str(&format!("rootlet: warning: {w}\n"));
+        }
+        for e in &self.errors {
+            s.push_str(&format!("{e}\n"));
+        }
+        s
+    }
+
+    /// Whether the run failed: an error, or a broken defaults file.
+    pub fn failed(&self, defaults_err: Option<&SourceError>) -> bool {
+        defaults_err.is_some() || !self.errors.is_empty()
+    }
+}
+
 /// Find, parse and translate everything. Writes nothing.
 pub fn run(opts: &Options) -> Run {
     let disc = search::discover(&opts.roots);
@@ -124,6 +154,120 @@ pub fn check(opts: &Options, only: Option<&HashSet<PathBuf>>) -> Run {
     p.only = only;
     p.strict = true;
     process(&p).0
+}
+
+/// `rootlet check PATH...`: directories are checked whole, files one by one, each with
+/// its drop-ins; no path means the whole search path ([`check`]). A file on the search
+/// path is checked as the generator sees it (drop-ins and references from the whole
+/// search path), any other file with its own directory; files are grouped so that each
+/// search is walked once. A path that is not a directory or a source file is an error,
+/// and then nothing is checked. A file that yields no unit, no error and no note was not
+/// read: that is an error too.
+pub fn check_paths(opts: &Options, paths: &[PathBuf]) -> Run {
+    if paths.is_empty() {
+        return check(opts, None);
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut files: HashSet<PathBuf> = HashSet::new();
+    let mut bad = Run::default();
+    for p in paths {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        let why = match std::fs::metadata(&abs) {
+            Ok(m) if m.is_dir() => {
+                if !dirs.contains(&abs) {
+                    dirs.push(abs);
+                }
+                continue;
+            }
+            Ok(m) => match abs.file_name().and_then(|n| n.to_str()) {
+                None => "name is not valid UTF-8: rootlet skips such files".to_owned(),
+                Some(name) if SourceKind::from_file_name(name).is_none() => {
+                    let exts: Vec<String> =
+                        KINDS.iter().map(|k| format!(".{}", k.extension)).collect();
+                    format!("not a source file ({})", exts.join(", "))
+                }
+                Some(_) if !m.is_file() => "not a regular file".to_owned(),
+                Some(_) => {
+                    files.insert(abs);
+                    continue;
+                }
+            },
+            Err(e) => e.to_string(),
+        };
+        bad.errors.push(SourceError::new(p, 0, why));
+    }
+    if !bad.errors.is_empty() {
+        return bad;
+    }
+    let mut all = Run::default();
+    if !dirs.is_empty() {
+        all.absorb(check(&opts.clone().with_dirs(&dirs), None));
+    }
+    let canon_roots: Vec<(PathBuf, PathBuf)> = (opts.roots.iter())
+        .filter_map(|r| Some((r.path.canonicalize().ok()?, r.path.clone())))
+        .collect();
+    let mut groups: Vec<(Option<PathBuf>, HashSet<PathBuf>)> = Vec::new();
+    for f in files {
+        let on_path = f.canonicalize().ok().and_then(|c| {
+            canon_roots
+                .iter()
+                .find_map(|(cr, r)| Some(r.join(c.strip_prefix(cr).ok()?)))
+        });
+        let (key, f) = match on_path {
+            Some(p) => (None, p),
+            None => (Some(f.parent().unwrap_or(Path::new("/")).to_owned()), f),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, set)) => {
+                set.insert(f);
+            }
+            None => groups.push((key, HashSet::from([f]))),
+        }
+    }
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    for (dir, set) in &groups {
+        let mut run = match dir {
+            Some(dir) => check(
+                &opts.clone().with_dirs(std::slice::from_ref(dir)),
+                Some(set),
+            ),
+            None => check(opts, Some(set)),
+        };
+        if run.errors.is_empty() {
+            let mut files: Vec<&PathBuf> = set.iter().collect();
+            files.sort();
+            for f in files {
+                let made = (f.file_name().and_then(|n| n.to_str()))
+                    .and_then(SourceKind::from_file_name)
+                    .is_some_and(|(k, stem)| {
+                        let unit = crate::quadlet::unit_name_for(k, stem);
+                        run.units.iter().any(|u| u.name == unit)
+                    });
+                if made {
+                    continue;
+                }
+                // Its note (shadowed, say) becomes its error; without one, it was not read.
+                let shown = format!("{}: ", crate::error::show_path(f));
+                let why = match run.notes.iter().position(|n| n.starts_with(&shown)) {
+                    Some(i) => run.notes.remove(i)[shown.len()..].to_owned(),
+                    None => "not read".to_owned(),
+                };
+                run.errors.push(SourceError::new(f, 0, why));
+            }
+        }
+        all.absorb(run);
+    }
+    all
+}
+
+impl Run {
+    /// Add another run's units, errors, warnings and notes to this one.
+    fn absorb(&mut self, other: Run) {
+        self.units.extend(other.units);
+        self.errors.extend(other.errors);
+        self.warnings.extend(other.warnings);
+        self.notes.extend(other.notes);
+    }
 }
 
 /// Find, parse and translate everything, and write the units and their symlinks into
@@ -190,4 +334,34 @@ pub fn render(run: &Run) -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one format of a run's messages, as the journal, `check` and `regenerate` show
+    /// them: notes, the defaults file, warnings, errors; one line each.
+    #[test]
+    fn diagnostics_are_one_line_each_in_one_format() {
+        let e = |p: &str, line, m: &str| SourceError::new(Path::new(p), line, m);
+        let run = Run {
+            units: Vec::new(),
+            errors: vec![e("/s/a.container", 3, "unknown key `X`")],
+            warnings: vec![e("/s/b.container", 2, "Image=: short\nname")],
+            notes: vec!["/s/k.kube: not translated".into()],
+        };
+        let defaults = e("/c/defaults.conf", 1, "bad");
+        assert_eq!(
+            run.diagnostics(Some(&defaults)),
+            "rootlet: note: /s/k.kube: not translated\n\
+             /c/defaults.conf:1: bad (using the built-in defaults)\n\
+             rootlet: warning: /s/b.container:2: Image=: short\\nname\n\
+             /s/a.container:3: unknown key `X`\n"
+        );
+        assert!(run.failed(None));
+        let clean = Run::default();
+        assert_eq!(clean.diagnostics(None), "");
+        assert!(!clean.failed(None) && clean.failed(Some(&defaults)));
+    }
 }

@@ -16,7 +16,7 @@ pub mod print;
 pub mod rm;
 
 use crate::env::UserEnv;
-use crate::error::SourceError;
+use crate::error::{show_path, SourceError};
 use crate::quadlet::{self, SourceKind};
 use crate::search::{self, Discovery, Found, Root};
 use std::collections::BTreeMap;
@@ -34,19 +34,19 @@ pub enum ManageError {
         name: String,
         candidates: Vec<String>,
     },
-    #[error("{}: not on your own search path (only files under {own} are removed)", .path.display())]
+    #[error("{}: not on your own search path (only files under {own} are removed)", show_path(.path))]
     NotRemovable { path: PathBuf, own: String },
     #[error("{} running: stop {} first or use --force", .units.join(", "), if .units.len() == 1 { "it" } else { "them" })]
     Running { units: Vec<String> },
     /// Sources that do not translate, each `file:line: message`.
     #[error("{} problem(s) found", .0.len())]
     Invalid(Vec<SourceError>),
-    #[error("{}: already exists (use --replace)", .0.display())]
+    #[error("{}: already exists (use --replace)", show_path(.0))]
     Exists(PathBuf),
     /// Bad input that is not a source's translation error (a name, a bundle part).
     #[error("{0}")]
     BadInput(String),
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {source}", show_path(.path))]
     Io { path: PathBuf, source: io::Error },
     #[error(transparent)]
     Install(#[from] crate::install::Error),
@@ -82,6 +82,9 @@ pub struct Places {
     pub install_dir: PathBuf,
     /// The record of applications.
     pub apps_file: Option<PathBuf>,
+    /// Called with the lock file when [`Places::lock`] has to wait for another run: the
+    /// binary says so (the library prints nothing). Does nothing by default.
+    pub on_lock_wait: fn(&Path),
 }
 
 impl Places {
@@ -99,6 +102,7 @@ impl Places {
             roots,
             install_dir,
             apps_file,
+            on_lock_wait: |_| {},
         })
     }
 
@@ -140,9 +144,12 @@ impl Places {
         let Some(dir) = self.apps_file.as_deref().and_then(Path::parent) else {
             return Ok(None);
         };
-        crate::install::Lock::acquire(dir, true, crate::install::lock::DEFAULT_WAIT, |p| {
-            eprintln!("rootlet: waiting for another rootlet run ({})", p.display())
-        })
+        crate::install::Lock::acquire(
+            dir,
+            true,
+            crate::install::lock::DEFAULT_WAIT,
+            self.on_lock_wait,
+        )
         .map(Some)
         .map_err(ManageError::from)
     }

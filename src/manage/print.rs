@@ -19,7 +19,7 @@ pub fn source(places: &Places, name: &str) -> Result<String, ManageError> {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&format!("# {}\n", p.display()));
+        out.push_str(&format!("# {}\n", crate::error::show_path(p)));
         out.push_str(&String::from_utf8_lossy(&buf));
         if !out.ends_with('\n') {
             out.push('\n');
@@ -50,7 +50,12 @@ pub fn unit(places: &Places, opts: &Options, name: &str) -> Result<String, Manag
         .cloned()
         .collect();
     if let Some(g) = run.units.iter().find(|g| g.name == unit) {
-        let mut s = format!("# {} (from {})\n{}", g.name, found.path.display(), g.text());
+        let mut s = format!(
+            "# {} (from {})\n{}",
+            g.name,
+            crate::error::show_path(&found.path),
+            g.text()
+        );
         for l in &g.links {
             s.push_str(&format!("# {} -> {}\n", l.path, l.target));
         }
@@ -60,7 +65,7 @@ pub fn unit(places: &Places, opts: &Options, name: &str) -> Result<String, Manag
         // A unit named otherwise, or lost to another source of its name.
         return Err(ManageError::BadInput(format!(
             "{}: yields no unit named {unit}",
-            found.path.display()
+            crate::error::show_path(&found.path)
         )));
     }
     Err(ManageError::Invalid(errors))

@@ -1,11 +1,11 @@
 //! `rootlet docker enable|disable|status`: printing and exit codes around
 //! `rootlet::docker`.
 
+use crate::ui::{out, say, shown, Exit};
 use clap::Subcommand;
 use rootlet::docker::{self, Change};
 use rootlet::env::UserEnv;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum DockerCmd {
@@ -45,25 +45,25 @@ fn valid_unit(unit: &str) -> bool {
 /// run when it cannot.
 fn reload() {
     if let Err(e) = rootlet::user_manager::reload() {
-        eprintln!("rootlet: {e}: run `systemctl --user daemon-reload` in your session");
+        say!("rootlet: {e}: run `systemctl --user daemon-reload` in your session");
     }
 }
 
 fn print(changes: &[Change]) {
     for c in changes {
         match c {
-            Change::Written(p) => eprintln!("rootlet: wrote {}", p.display()),
-            Change::Unchanged(p) => eprintln!("rootlet: up to date: {}", p.display()),
-            Change::Removed(p) => eprintln!("rootlet: removed {}", p.display()),
-            Change::LeftAlone(p) => eprintln!(
+            Change::Written(p) => say!("rootlet: wrote {}", shown(p)),
+            Change::Unchanged(p) => say!("rootlet: up to date: {}", shown(p)),
+            Change::Removed(p) => say!("rootlet: removed {}", shown(p)),
+            Change::LeftAlone(p) => say!(
                 "rootlet: {} changed since rootlet wrote it: left alone",
-                p.display()
+                shown(p)
             ),
         }
     }
 }
 
-pub fn run(cmd: DockerCmd) -> ExitCode {
+pub fn run(cmd: DockerCmd) -> Exit {
     let env = UserEnv::from_process();
     let unit = match &cmd {
         DockerCmd::Enable { unit, .. }
@@ -71,8 +71,8 @@ pub fn run(cmd: DockerCmd) -> ExitCode {
         | DockerCmd::Status { unit } => unit.clone(),
     };
     if !valid_unit(&unit) {
-        eprintln!("rootlet: --unit must name a service unit, like docker.service");
-        return ExitCode::from(2);
+        say!("rootlet: --unit must name a service unit, like docker.service");
+        return Exit::Usage;
     }
     match cmd {
         DockerCmd::Enable {
@@ -82,71 +82,83 @@ pub fn run(cmd: DockerCmd) -> ExitCode {
                 .ok()
                 .and_then(|e| e.parent().map(PathBuf::from));
             let Some(bindir) = bindir.filter(|b| b.join("rootlet-wait-online").is_file()) else {
-                eprintln!(
+                say!(
                     "rootlet: rootlet-wait-online is not beside this rootlet: install rootlet \
                      completely (make install, or the package) first"
                 );
-                return ExitCode::FAILURE;
+                return Exit::Failed;
             };
             let found = match docker::find(&env, &unit) {
                 Ok(u) => u,
                 Err(e) => {
-                    eprintln!("rootlet: {e}");
-                    return ExitCode::FAILURE;
+                    say!("rootlet: {e}");
+                    return Exit::Failed;
                 }
             };
-            match docker::enable(&env, &found, &bindir, exec) {
+            match docker::enable(&env, &found, &bindir, exec, crate::ui::lock_wait) {
                 Ok(changes) => {
                     print(&changes);
                     if !no_reload {
                         reload();
                     }
-                    eprintln!(
+                    say!(
                         "rootlet: {unit} ({}) waits for the network from its next start; \
                          `systemctl --user restart {unit}` applies it now",
-                        found.fragment.display()
+                        shown(&found.fragment)
                     );
-                    ExitCode::SUCCESS
+                    Exit::Ok
                 }
                 Err(e) => {
-                    eprintln!("rootlet: {e}");
-                    ExitCode::FAILURE
+                    say!("rootlet: {e}");
+                    Exit::Failed
                 }
             }
         }
-        DockerCmd::Disable { no_reload, .. } => match docker::disable(&env, &unit) {
-            Ok(changes) => {
-                if changes.is_empty() {
-                    eprintln!("rootlet: nothing of rootlet's for {unit}");
+        DockerCmd::Disable { no_reload, .. } => {
+            match docker::disable(&env, &unit, crate::ui::lock_wait) {
+                Ok(changes) => {
+                    if changes.is_empty() {
+                        say!("rootlet: nothing of rootlet's for {unit}");
+                    }
+                    print(&changes);
+                    if !no_reload && changes.iter().any(|c| matches!(c, Change::Removed(_))) {
+                        reload();
+                    }
+                    Exit::Ok
                 }
-                print(&changes);
-                if !no_reload && changes.iter().any(|c| matches!(c, Change::Removed(_))) {
-                    reload();
+                Err(e) => {
+                    say!("rootlet: {e}");
+                    Exit::Failed
                 }
-                ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("rootlet: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        }
         DockerCmd::Status { .. } => match docker::status(&env, &unit) {
             Ok(s) => {
+                let mut t = String::new();
+                let mut line = |l: String| {
+                    t.push_str(&l);
+                    t.push('\n');
+                };
                 match &s.unit {
                     Ok(u) => {
-                        println!("unit: {}", u.fragment.display());
+                        line(format!("unit: {}", shown(&u.fragment)));
                         for d in &u.dropins {
-                            println!("drop-in: {}", d.display());
+                            line(format!("drop-in: {}", shown(d)));
                         }
-                        println!("type: {}", u.unit_type.as_deref().unwrap_or("simple"));
-                        println!("restart: {}", u.restart.as_deref().unwrap_or("no"));
+                        line(format!(
+                            "type: {}",
+                            u.unit_type.as_deref().unwrap_or("simple")
+                        ));
+                        line(format!("restart: {}", u.restart.as_deref().unwrap_or("no")));
+                        // A command line, not a name: its backslashes stay as they are.
                         for e in &u.exec_start {
-                            println!("exec-start: {e}");
+                            let e = rootlet::error::escape_bounded(e, usize::MAX);
+                            line(format!("exec-start: {e}"));
                         }
                     }
-                    Err(e) => println!("unit: not found ({e})"),
+                    Err(e) => line(format!("unit: not found ({e})")),
                 }
-                println!(
+                line(format!(
                     "rootlet drop-in: {}",
                     match (s.dropin, s.exec_form) {
                         (None, _) => "absent (rootlet docker enable adds it)",
@@ -154,19 +166,19 @@ pub fn run(cmd: DockerCmd) -> ExitCode {
                         (Some(true), true) => "enabled (exec form)",
                         (Some(false), _) => "present, changed since rootlet wrote it",
                     }
-                );
-                match &s.wait_unit {
-                    Some(p) => println!("wait unit: {}", p.display()),
-                    None => println!(
-                        "wait unit: missing (the drop-in's Wants= would be ignored: \
-                         rootlet docker enable installs it)"
-                    ),
-                }
-                ExitCode::SUCCESS
+                ));
+                line(match &s.wait_unit {
+                    Some(p) => format!("wait unit: {}", shown(p)),
+                    None => "wait unit: missing (the drop-in's Wants= would be ignored: \
+                             rootlet docker enable installs it)"
+                        .to_owned(),
+                });
+                out(&t);
+                Exit::Ok
             }
             Err(e) => {
-                eprintln!("rootlet: {e}");
-                ExitCode::FAILURE
+                say!("rootlet: {e}");
+                Exit::Failed
             }
         },
     }

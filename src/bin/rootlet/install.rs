@@ -1,6 +1,7 @@
 //! `rootlet install --user`, `rootlet uninstall --user`, `rootlet regenerate`: the
 //! library does the work ([`rootlet::install`]); here are the messages and exit codes.
 
+use crate::ui::{say, shown, Exit};
 use rootlet::env::{UserEnv, USER_GENERATOR_DIRS};
 use rootlet::install::{
     self, lock, regenerate, Layout, Lock, Regenerated, Systemctl, PATH_UNIT, SERVICE_UNIT,
@@ -9,20 +10,19 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn take_lock(layout: &Layout, create: bool) -> Result<Lock, install::Error> {
-    Lock::acquire(&layout.state_dir, create, lock::DEFAULT_WAIT, |p| {
-        eprintln!(
-            "rootlet: another rootlet run is under way ({} is locked): waiting for it, {} s at most",
-            p.display(),
-            lock::DEFAULT_WAIT.as_secs()
-        );
-    })
+    Lock::acquire(
+        &layout.state_dir,
+        create,
+        lock::DEFAULT_WAIT,
+        crate::ui::lock_wait,
+    )
 }
 
 fn layout() -> Option<Layout> {
     match Layout::from_env(None) {
         Ok(l) => Some(l),
         Err(e) => {
-            eprintln!("rootlet: {e}");
+            say!("rootlet: {e}");
             None
         }
     }
@@ -32,7 +32,7 @@ fn sc_run(sc: &Systemctl, args: &[&str], units: &[&str]) -> bool {
     match sc.run(args, units) {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("rootlet: {e}");
+            say!("rootlet: {e}");
             false
         }
     }
@@ -40,59 +40,52 @@ fn sc_run(sc: &Systemctl, args: &[&str], units: &[&str]) -> bool {
 
 /// Generate from the user's search path into `out` and prune; print what happened.
 /// Calls no systemctl. Returns the exit status and what changed.
-fn regenerate_now(layout: &Layout, out: &Path, lock: &Lock) -> (u8, Option<Regenerated>) {
+fn regenerate_now(layout: &Layout, out: &Path, lock: &Lock) -> (Exit, Option<Regenerated>) {
     let o = match regenerate::from_sources(layout, out, lock) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("rootlet: regenerating into {}: {e}", out.display());
-            return (1, None);
+            say!("rootlet: regenerating into {}: {e}", shown(out));
+            return (Exit::Failed, None);
         }
     };
-    let mut status = 0;
-    if let Some(e) = &o.defaults_err {
-        eprintln!("rootlet: {e} (using the built-in defaults)");
-        status = 1;
-    }
-    for e in &o.run.errors {
-        eprintln!("rootlet: {e}");
-        status = 1;
-    }
+    crate::ui::err(&o.run.diagnostics(o.defaults_err.as_ref()));
+    let mut status = Exit::failed_if(o.run.failed(o.defaults_err.as_ref()));
     let r = o.regenerated;
     if r.bad_lines > 0 {
-        eprintln!(
+        say!(
             "rootlet: note: {}: {} line(s) that are not rootlet entries ignored",
-            layout.generated_list_for(out).display(),
+            shown(layout.generated_list_for(out)),
             r.bad_lines
         );
     }
     for f in &r.disowned {
-        eprintln!(
+        say!(
             "rootlet: note: {}: changed since rootlet wrote it: no longer rootlet's, left alone",
-            out.join(f).display()
+            shown(out.join(f))
         );
     }
     for f in &r.foreign_units {
-        eprintln!(
+        say!(
             "rootlet: {}: exists and was not written by rootlet: left alone, not generated",
-            out.join(f).display()
+            shown(out.join(f))
         );
-        status = 1;
+        status = Exit::Failed;
     }
     for f in &r.foreign_links {
-        eprintln!(
+        say!(
             "rootlet: {}: exists (or its directory is a symlink) and was not written by \
              rootlet: left alone, link not made",
-            out.join(f).display()
+            shown(out.join(f))
         );
-        status = 1;
+        status = Exit::Failed;
     }
     if out == layout.output_dir && !r.removed.is_empty() {
         note_dangling(layout);
     }
-    eprintln!(
+    say!(
         "rootlet: {} unit(s) generated into {}: {} written, {} removed",
         o.run.units.len().saturating_sub(r.foreign_units.len()),
-        out.display(),
+        shown(out),
         r.written.len(),
         r.removed.len()
     );
@@ -103,12 +96,12 @@ fn regenerate_now(layout: &Layout, out: &Path, lock: &Lock) -> (u8, Option<Regen
 /// rootlet removed: they are the user's, left alone.
 fn note_dangling(layout: &Layout) {
     for (link, target) in install::dangling_links(&layout.unit_dir, &layout.output_dir) {
-        let name = link.file_name().unwrap_or_default().to_string_lossy();
-        eprintln!(
+        let name = shown(link.file_name().unwrap_or_default());
+        say!(
             "rootlet: note: {} -> {}: your link (`systemctl --user enable`) to a unit that is \
              gone: left alone; `systemctl --user disable {name}` removes it",
-            link.display(),
-            target.display()
+            shown(&link),
+            shown(&target)
         );
     }
 }
@@ -126,20 +119,22 @@ fn reload_and_start(sc: &Systemctl, new_live: &[String], extra: &[&str]) {
 }
 
 /// `rootlet regenerate`: generate into the output dir, prune, reload, start new units.
-pub fn cmd_regenerate(output: Option<PathBuf>, systemctl: bool) -> u8 {
-    let Some(layout) = layout() else { return 1 };
+pub fn cmd_regenerate(output: Option<PathBuf>, systemctl: bool) -> Exit {
+    let Some(layout) = layout() else {
+        return Exit::Failed;
+    };
     let out = match output.map(std::path::absolute).transpose() {
         Ok(o) => o.unwrap_or_else(|| layout.output_dir.clone()),
         Err(e) => {
-            eprintln!("rootlet: the output directory: {e}");
-            return 1;
+            say!("rootlet: the output directory: {e}");
+            return Exit::Failed;
         }
     };
     let lock = match take_lock(&layout, true) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("rootlet: {e}");
-            return 1;
+            say!("rootlet: {e}");
+            return Exit::Failed;
         }
     };
     let user = UserEnv::from_process();
@@ -147,7 +142,7 @@ pub fn cmd_regenerate(output: Option<PathBuf>, systemctl: bool) -> u8 {
     // starting units): look again at the end, after a moment for bursts of writes to
     // settle, and go round while something changed.
     let roots = || rootlet::generator::Options::from_env().0.roots;
-    let mut status = 0;
+    let mut status = Exit::Ok;
     for _ in 0..5 {
         let before = install::fingerprint(&roots());
         let (st, r) = regenerate_now(&layout, &out, &lock);
@@ -164,60 +159,62 @@ pub fn cmd_regenerate(output: Option<PathBuf>, systemctl: bool) -> u8 {
 }
 
 /// `rootlet install --user`.
-pub fn cmd_install(systemctl: bool) -> u8 {
-    let Some(layout) = layout() else { return 1 };
+pub fn cmd_install(systemctl: bool) -> Exit {
+    let Some(layout) = layout() else {
+        return Exit::Failed;
+    };
     if !layout.bindir.join("rootlet").exists() {
-        eprintln!(
+        say!(
             "rootlet: warning: {} has no `rootlet`: the installed service would fail",
-            layout.bindir.display()
+            shown(&layout.bindir)
         );
     }
     for d in USER_GENERATOR_DIRS {
         let g = Path::new(d).join("rootlet-user-generator");
         if g.exists() {
-            eprintln!(
+            say!(
                 "rootlet: note: {} is installed: the user manager already generates these \
                  units at each daemon-reload; the no-root install is not needed",
-                g.display()
+                shown(g)
             );
         }
     }
     // Refuse values no unit file can carry before taking the lock (which creates the
     // state directory).
     if let Err(e) = layout.service_unit().and(layout.path_unit()) {
-        eprintln!("rootlet: install: {e}");
-        return 1;
+        say!("rootlet: install: {e}");
+        return Exit::Failed;
     }
     let lock = match take_lock(&layout, true) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("rootlet: install: {e}");
-            return 1;
+            say!("rootlet: install: {e}");
+            return Exit::Failed;
         }
     };
     let done = match install::install(&layout, &lock, install::system_wait_unit()) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("rootlet: install: {e}");
+            say!("rootlet: install: {e}");
             lock.release_unused(Some(&layout.home));
-            return 1;
+            return Exit::Failed;
         }
     };
     for p in done.written.iter().chain(&done.unchanged) {
-        eprintln!("rootlet: installed {}", p.display());
+        say!("rootlet: installed {}", shown(p));
     }
     for p in &done.removed {
-        eprintln!(
+        say!(
             "rootlet: removed {} (rootlet's own; a system-wide copy or a newer install \
              replaces it)",
-            p.display()
+            shown(p)
         );
     }
     if let Some(p) = &done.shadowing {
-        eprintln!(
+        say!(
             "rootlet: note: {}: not rootlet's (changed or your own): it shadows the \
              system-wide {}; left alone",
-            p.display(),
+            shown(p),
             install::WAIT_UNIT
         );
     }
@@ -234,18 +231,20 @@ pub fn cmd_install(systemctl: bool) -> u8 {
 }
 
 /// `rootlet uninstall --user`.
-pub fn cmd_uninstall(systemctl: bool) -> u8 {
-    let Some(layout) = layout() else { return 1 };
+pub fn cmd_uninstall(systemctl: bool) -> Exit {
+    let Some(layout) = layout() else {
+        return Exit::Failed;
+    };
     let lists = [layout.installed_list(), layout.generated_list()];
     if !lists
         .iter()
         .any(|l| l.exists() || install::pending_path(l).exists())
     {
-        eprintln!(
+        say!(
             "rootlet: nothing to uninstall ({} not found)",
-            layout.installed_list().display()
+            shown(layout.installed_list())
         );
-        return 0;
+        return Exit::Ok;
     }
     let sc = Systemctl::detect(systemctl, &UserEnv::from_process());
     if sc.enabled {
@@ -263,40 +262,38 @@ pub fn cmd_uninstall(systemctl: bool) -> u8 {
     let lock = match take_lock(&layout, false) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("rootlet: uninstall: {e}");
-            return 1;
+            say!("rootlet: uninstall: {e}");
+            return Exit::Failed;
         }
     };
-    let mut status = 0;
+    let mut status = Exit::Ok;
     match install::uninstall(&layout, lock) {
         Ok(done) => {
             for p in done.removed {
-                eprintln!("rootlet: removed {}", p.display());
+                say!("rootlet: removed {}", shown(p));
             }
             for p in done.other_lists {
-                eprintln!(
+                say!(
                     "rootlet: note: {}: units generated with `regenerate -o DIR` stay; \
                      remove them and this list by hand",
-                    p.display()
+                    shown(p)
                 );
             }
             for p in done.left {
-                eprintln!(
+                say!(
                     "rootlet: {}: changed since rootlet wrote it: left alone",
-                    p.display()
+                    shown(p)
                 );
-                status = 1;
+                status = Exit::Failed;
             }
         }
         Err(e) => {
-            eprintln!("rootlet: uninstall: {e}");
-            return 1;
+            say!("rootlet: uninstall: {e}");
+            return Exit::Failed;
         }
     }
     note_dangling(&layout);
     sc_run(&sc, &["daemon-reload"], &[]);
-    eprintln!(
-        "rootlet: running containers keep running until stopped (`systemctl --user stop NAME`)"
-    );
+    say!("rootlet: running containers keep running until stopped (`systemctl --user stop NAME`)");
     status
 }

@@ -2,13 +2,13 @@
 //! `rootlet::manage`), their printing and exit codes. The download of `rootlet add URL` is
 //! `rootlet::manage::fetch`.
 
+use crate::ui::{out, say, shown, Exit};
 use clap::{Args, ValueEnum};
 use rootlet::error::SourceError;
 use rootlet::manage::{self, add, list, print, rm, ManageError, Places};
 use rootlet::user_manager as systemd;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Args)]
@@ -75,22 +75,33 @@ pub struct ListArgs {
 /// How long `rm --force` waits for a unit to stop and `add --now` for it to start.
 const JOB_WAIT: Duration = Duration::from_secs(120);
 
-fn places() -> Result<Places, ExitCode> {
-    Places::from_process().map_err(|e| {
-        eprintln!("rootlet: {e}");
-        ExitCode::FAILURE
-    })
+fn places() -> Result<Places, Exit> {
+    match Places::from_process() {
+        Ok(p) => Ok(Places {
+            on_lock_wait: crate::ui::lock_wait,
+            ..p
+        }),
+        Err(e) => {
+            say!("rootlet: {e}");
+            Err(Exit::Failed)
+        }
+    }
 }
 
 /// Print an error: each source error on a line of its own (`file:line: message`).
-fn fail(e: &ManageError) -> ExitCode {
+fn fail(e: &ManageError) -> Exit {
     if let ManageError::Invalid(errors) = e {
         for x in errors {
-            eprintln!("{x}");
+            say!("{x}");
         }
     }
-    eprintln!("rootlet: {e}");
-    ExitCode::FAILURE
+    say!("rootlet: {e}");
+    Exit::Failed
+}
+
+/// Paths, one a line, for stdout.
+fn lines(paths: &[std::path::PathBuf]) -> String {
+    paths.iter().map(|p| shown(p) + "\n").collect()
 }
 
 fn reload(no_reload: bool) -> bool {
@@ -100,14 +111,14 @@ fn reload(no_reload: bool) -> bool {
     match systemd::reload() {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("rootlet: {e}");
-            eprintln!("rootlet: the files are in place; run `systemctl --user daemon-reload` (or pass --no-reload)");
+            say!("rootlet: {e}");
+            say!("rootlet: the files are in place; run `systemctl --user daemon-reload` (or pass --no-reload)");
             false
         }
     }
 }
 
-pub fn print(a: PrintArgs) -> ExitCode {
+pub fn print(a: PrintArgs) -> Exit {
     let places = match places() {
         Ok(p) => p,
         Err(c) => return c,
@@ -120,14 +131,14 @@ pub fn print(a: PrintArgs) -> ExitCode {
     };
     match r {
         Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
+            out(&text);
+            Exit::Ok
         }
         Err(e) => fail(&e),
     }
 }
 
-pub fn rm(a: RmArgs) -> ExitCode {
+pub fn rm(a: RmArgs) -> Exit {
     let places = match places() {
         Ok(p) => p,
         Err(c) => return c,
@@ -147,28 +158,26 @@ pub fn rm(a: RmArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if let Some(why) = &removed.states_unknown {
-        eprintln!("rootlet: note: units not checked for running ({why})");
+        say!("rootlet: note: units not checked for running ({why})");
     }
     for n in &removed.ignored {
-        eprintln!("rootlet: note: {n}: not found, ignored");
+        say!("rootlet: note: {n}: not found, ignored");
     }
     for u in &removed.stopped {
-        eprintln!("rootlet: stopped {u}");
+        say!("rootlet: stopped {u}");
     }
-    for f in &removed.files {
-        println!("{}", f.display());
-    }
+    out(&lines(&removed.files));
     if removed.files.is_empty() {
-        eprintln!("rootlet: nothing to remove");
+        say!("rootlet: nothing to remove");
     }
     if removed.files.is_empty() || reload(a.no_reload) {
-        ExitCode::SUCCESS
+        Exit::Ok
     } else {
-        ExitCode::FAILURE
+        Exit::Failed
     }
 }
 
-pub fn add(a: AddArgs) -> ExitCode {
+pub fn add(a: AddArgs) -> Exit {
     let places = match places() {
         Ok(p) => p,
         Err(c) => return c,
@@ -191,29 +200,27 @@ pub fn add(a: AddArgs) -> ExitCode {
     }
     for i in &inputs {
         for n in &i.notes {
-            eprintln!("rootlet: note: {n}");
+            say!("rootlet: note: {n}");
         }
     }
     if !errors.is_empty() {
         fail(&ManageError::Invalid(errors));
-        eprintln!("rootlet: nothing was written");
-        return ExitCode::FAILURE;
+        say!("rootlet: nothing was written");
+        return Exit::Failed;
     }
     let (opts, _) = rootlet::generator::Options::from_env();
     if let Err(e) = add::check(&places, &opts, &inputs, a.replace) {
         fail(&e);
-        eprintln!("rootlet: nothing was written");
-        return ExitCode::FAILURE;
+        say!("rootlet: nothing was written");
+        return Exit::Failed;
     }
     let added = match add::write(&places, &inputs) {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    for f in &added.files {
-        println!("{}", f.display());
-    }
+    out(&lines(&added.files));
     if !reload(a.no_reload) {
-        return ExitCode::FAILURE;
+        return Exit::Failed;
     }
     let mut ok = true;
     if a.now {
@@ -228,7 +235,7 @@ pub fn add(a: AddArgs) -> ExitCode {
                 }
                 Err(e) => {
                     ok = false;
-                    eprintln!("rootlet: {u}: {e}");
+                    say!("rootlet: {u}: {e}");
                 }
             }
         }
@@ -239,7 +246,7 @@ pub fn add(a: AddArgs) -> ExitCode {
                 Ok(states) => {
                     for (u, s) in started.iter().zip(states) {
                         if s.active == "active" || s.active == "reloading" {
-                            eprintln!("rootlet: started {u}");
+                            say!("rootlet: started {u}");
                         } else {
                             ok = false;
                             not_started(u, &s);
@@ -248,15 +255,15 @@ pub fn add(a: AddArgs) -> ExitCode {
                 }
                 Err(e) => {
                     ok = false;
-                    eprintln!("rootlet: {e}");
+                    say!("rootlet: {e}");
                 }
             }
         }
     }
     if ok {
-        ExitCode::SUCCESS
+        Exit::Ok
     } else {
-        ExitCode::FAILURE
+        Exit::Failed
     }
 }
 
@@ -265,7 +272,7 @@ const SETTLE: Duration = Duration::from_secs(2);
 
 fn not_started(u: &str, s: &systemd::UnitState) {
     let why = systemd::last_log_line(u, Duration::from_secs(10));
-    eprintln!(
+    say!(
         "rootlet: {u} did not start: {}/{}{}{}",
         s.active,
         s.sub,
@@ -289,7 +296,7 @@ fn state_text(s: &Option<systemd::UnitState>) -> String {
     }
 }
 
-pub fn list(a: ListArgs) -> ExitCode {
+pub fn list(a: ListArgs) -> Exit {
     let places = match places() {
         Ok(p) => p,
         Err(c) => return c,
@@ -299,8 +306,8 @@ pub fn list(a: ListArgs) -> ExitCode {
         match list::parse_filter(f) {
             Ok(g) => globs.push(g),
             Err(e) => {
-                eprintln!("rootlet: {e}");
-                return ExitCode::from(2);
+                say!("rootlet: {e}");
+                return Exit::Usage;
             }
         }
     }
@@ -309,7 +316,7 @@ pub fn list(a: ListArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if let Some(why) = &listing.states_unknown {
-        eprintln!("rootlet: note: states unknown: {why}");
+        say!("rootlet: note: states unknown: {why}");
     }
     let mut out = String::new();
     match a.format {
@@ -321,12 +328,14 @@ pub fn list(a: ListArgs) -> ExitCode {
                 .entries
                 .iter()
                 .map(|e| {
+                    // Names from the user's files (and states from the bus) can hold
+                    // terminal escapes and newlines: escaped like every name printed.
                     [
-                        e.name.clone(),
-                        e.unit.clone(),
-                        state_text(&e.state),
-                        e.app.clone().unwrap_or_else(|| "-".into()),
-                        e.path.display().to_string(),
+                        shown(&e.name),
+                        shown(&e.unit),
+                        shown(state_text(&e.state)),
+                        e.app.as_ref().map_or_else(|| "-".into(), shown),
+                        shown(&e.path),
                     ]
                 })
                 .collect();
@@ -366,13 +375,13 @@ pub fn list(a: ListArgs) -> ExitCode {
                 out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]], paint));
                 if let Some(l) = &e.last_log {
                     let l: String = l.chars().filter(|c| !c.is_control()).collect();
-                    out.push_str(&format!("  └ {}: {l}\n", e.unit));
+                    out.push_str(&format!("  └ {}: {l}\n", r[1]));
                 }
             }
         }
     }
-    let _ = std::io::stdout().write_all(out.as_bytes());
-    ExitCode::SUCCESS
+    crate::ui::out(&out);
+    Exit::Ok
 }
 
 fn json(entries: &[list::Entry]) -> String {
