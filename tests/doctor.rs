@@ -1091,3 +1091,47 @@ fn n5_a_bus_that_takes_no_connection_is_reported_not_waited_on() {
     let manager = r.get("session.manager", "error");
     assert!(manager["summary"].contains("is hung"), "{manager:?}");
 }
+
+/// The fixtures' side of P1 and N6: `/proc` and `/sys` files that are a FIFO, a symlink to
+/// `/dev/zero` or a directory are unreadable values (doctor's defaults), read at once; a
+/// fixture value of many bytes is read whole.
+#[test]
+fn pseudo_files_that_are_fifos_devices_or_directories_neither_hang_nor_read_forever() {
+    let s = Sandbox::new("pseudo");
+    let at = |rel: &str| s.root().join(rel.trim_start_matches('/'));
+    let fifo = at("/proc/sys/user/max_user_namespaces");
+    fs::remove_file(&fifo).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    s.symlink(
+        "/dev/zero",
+        "root/proc/sys/net/ipv4/ip_unprivileged_port_start",
+    );
+    let dir = at("/sys/fs/cgroup/cgroup.controllers");
+    let _ = fs::remove_file(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let t0 = std::time::Instant::now();
+    let r = s.run();
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        t0.elapsed()
+    );
+    // Unknown: the default of 1024, not a value read from /dev/zero.
+    let ports = r.get("ports.privileged", "ok");
+    assert!(
+        ports["summary"].contains("ip_unprivileged_port_start=1024"),
+        "{ports:?}"
+    );
+    assert!(!r.text.contains("max_user_namespaces=0"), "{}", r.text);
+    // A long value is read whole (a size+1 read took one byte of a 0-sized file).
+    fs::remove_file(&fifo).unwrap();
+    s.sys("/proc/sys/user/max_user_namespaces", "1234567\n");
+    let _ = fs::remove_dir(&dir);
+    let r = s.run();
+    let userns = r.get("userns.max", "ok");
+    assert_eq!(userns["summary"], "user.max_user_namespaces=1234567");
+}
