@@ -3,7 +3,7 @@
 
 use crate::env::UserEnv;
 use crate::user_manager;
-pub use crate::user_manager::{argv, SystemctlError};
+pub use crate::user_manager::SystemctlError;
 
 /// The user manager, when one is reachable and wanted.
 pub struct Systemctl {
