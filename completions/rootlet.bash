@@ -63,7 +63,7 @@ _rootlet() {
             print|cat|rm)
                 # Source files in the user's own directory (no D-Bus, no manager asked).
                 local d=${XDG_CONFIG_HOME:-$HOME/.config}/containers/systemd f names=""
-                for f in "$d"/*.container "$d"/*.network "$d"/*.volume "$d"/*.socket; do
+                for f in "$d"/*.{container,network,volume,image,pod,build,kube,artifact,socket}; do
                     [[ -e $f ]] && names+=" ${f##*/}"
                 done
                 COMPREPLY=($(compgen -W "$names" -- "$cur")) ;;

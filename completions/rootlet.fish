@@ -30,7 +30,7 @@ complete -c rootlet -n "__fish_seen_subcommand_from docker" -l no-reload -d 'Do 
 complete -c rootlet -n "__fish_seen_subcommand_from docker" -l unit -r -d 'The daemon unit (docker.service)'
 function __rootlet_sources
     set -l d (set -q XDG_CONFIG_HOME; and echo $XDG_CONFIG_HOME; or echo $HOME/.config)/containers/systemd
-    for f in $d/*.container $d/*.network $d/*.volume $d/*.socket
+    for f in $d/*.{container,network,volume,image,pod,build,kube,artifact,socket}
         basename $f
     end
 end

@@ -21,7 +21,7 @@ macro_rules! say {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        let kinds: Vec<String> = (rootlet::quadlet::KINDS.iter())
+        let kinds: Vec<String> = (rootlet::kind::KINDS.iter())
             .map(|k| format!(".{}", k.extension))
             .collect();
         let _ = writeln!(

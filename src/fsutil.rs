@@ -69,6 +69,22 @@ pub fn write_atomic_at(
     mode: u32,
     sync: bool,
 ) -> io::Result<()> {
+    let tmp = write_temp(dir, name, data, mode, sync)?;
+    rustix::fs::renameat(dir, tmp.as_str(), dir, name).inspect_err(|_| {
+        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+    })?;
+    Ok(())
+}
+
+/// A new temporary file beside `name` (`O_EXCL|O_NOFOLLOW`) holding `data`, optionally
+/// fsynced; its name. On an error nothing of it stays.
+fn write_temp(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    data: &[u8],
+    mode: u32,
+    sync: bool,
+) -> io::Result<String> {
     let tmp = temp_name(name);
     let fd = rustix::fs::openat(
         dir,
@@ -76,20 +92,27 @@ pub fn write_atomic_at(
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::from_raw_mode(mode),
     )?;
-    let result = (|| {
-        let mut f = std::fs::File::from(fd);
-        f.write_all(data)?;
-        if sync {
-            f.sync_all()?;
-        }
+    let mut f = std::fs::File::from(fd);
+    if let Err(e) = f
+        .write_all(data)
+        .and_then(|()| if sync { f.sync_all() } else { Ok(()) })
+    {
         drop(f);
-        rustix::fs::renameat(dir, tmp.as_str(), dir, name)?;
-        Ok(())
-    })();
-    if result.is_err() {
         let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+        return Err(e);
     }
-    result
+    Ok(tmp)
+}
+
+/// [`write_atomic_at`] that never replaces anything: the complete temporary file is
+/// hard-linked to `name` (`linkat` fails with `EEXIST` when anything, a symlink too, is
+/// there), then its temporary name removed. Readers never see a partial file, and a file
+/// that appeared at `name` meanwhile is kept: `EEXIST`.
+pub fn write_new_at(dir: BorrowedFd<'_>, name: &str, data: &[u8], mode: u32) -> io::Result<()> {
+    let tmp = write_temp(dir, name, data, mode, true)?;
+    let result = rustix::fs::linkat(dir, tmp.as_str(), dir, name, AtFlags::empty());
+    let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+    Ok(result?)
 }
 
 /// Create `dir/name`, which must not exist yet (`O_CREAT|O_EXCL|O_NOFOLLOW`), with

@@ -6,7 +6,8 @@
 //! Modules, one concern each:
 //! - [`unit`](mod@unit): systemd unit-file syntax (parse, keep order and line numbers, write back).
 //! - [`exec`]: systemd command-line syntax (`ExecStart=` splitting and quoting).
-//! - [`quadlet`]: translation of `.container`, `.network` and `.socket` sources to units.
+//! - [`kind`]: the kinds of source file (one row each: extension, sections, unit name, role).
+//! - [`quadlet`]: translation of every kind of source ([`kind::KINDS`]) to units.
 //! - [`mod@env`]: the user's environment and systemd's paths, read in one place.
 //! - [`fsutil`]: atomic writes that never follow a link; bounded reads of regular files only.
 //! - [`proc`](mod@proc): every subprocess, under a deadline that kills its process group.
@@ -28,6 +29,7 @@ pub mod exec;
 pub mod fsutil;
 pub mod generator;
 pub mod install;
+pub mod kind;
 pub mod manage;
 pub mod podman;
 pub mod proc;

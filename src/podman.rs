@@ -48,6 +48,9 @@ impl Version {
     /// The first podman whose `kube play`/`kube down` take several files (before: exactly
     /// one argument).
     pub const KUBE_FILES: Version = Version(5, 7, 0);
+    /// The first podman whose `podman build` has `--group-add` (4.3.1 answers `unknown
+    /// flag: --group-add`; the option is documented from podman 4.4.0).
+    pub const BUILD_GROUP_ADD: Version = Version(4, 4, 0);
     /// The first podman with `podman artifact` (`pull`, ...): podman's release notes,
     /// 5.4.0 ("A preview of Podman's support for OCI artifacts"); 4.3.1 answers
     /// `unrecognized command `podman artifact``.

@@ -381,7 +381,7 @@ mod tests {
             ),
             (
                 "journalctl",
-                Box::new(|p, d| crate::user_manager::journal(p, &["-u", "x"], d).is_some()),
+                Box::new(|p, d| crate::user_manager::journal_with(p, &["-u", "x"], d).is_some()),
                 true,
             ),
             (

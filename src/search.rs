@@ -1,7 +1,7 @@
 //! Where sources are found: quadlet's user search path, walked the way quadlet walks it,
 //! and the drop-in directories of each source.
 
-use crate::quadlet::{SourceKind, UNSUPPORTED_EXTENSIONS};
+use crate::kind::SourceKind;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -121,12 +121,9 @@ fn source_like(name: &[u8]) -> bool {
         Some(i) => &name[i + 1..],
         None => return false,
     };
-    // Every kind with a row, translated or not yet (UNSUPPORTED_EXTENSIONS).
-    crate::quadlet::KINDS
+    crate::kind::KINDS
         .iter()
-        .map(|k| k.extension)
-        .chain(UNSUPPORTED_EXTENSIONS.iter().copied())
-        .any(|e| e.as_bytes() == ext)
+        .any(|k| k.extension.as_bytes() == ext)
 }
 
 fn show(p: &Path) -> String {
@@ -296,41 +293,30 @@ fn walk(
             }
             continue;
         }
-        match SourceKind::from_file_name(&name) {
-            Some((kind, _)) => {
-                if foreign_link(d) {
-                    continue;
-                }
-                if let Some(first) = by_name.get(&name) {
-                    d.notes.push(format!(
-                        "{}: shadowed by {}, skipped",
-                        show(&path),
-                        show(&first.path)
-                    ));
-                } else {
-                    by_name.insert(
-                        name.clone(),
-                        Found {
-                            path,
-                            name,
-                            kind,
-                            // A file reached through a symlink must be root's or yours.
-                            trusted_uid: trust.or_else(|| ft.is_symlink().then(euid)),
-                            listed_regular: trust.is_none() && ft.is_file(),
-                        },
-                    );
-                }
-            }
-            None => {
-                if let Some((_, ext)) = name.rsplit_once('.') {
-                    if UNSUPPORTED_EXTENSIONS.contains(&ext) {
-                        d.notes.push(format!(
-                            "{}: .{ext} files are not translated by rootlet yet, skipped",
-                            show(&path)
-                        ));
-                    }
-                }
-            }
+        let Some((kind, _)) = SourceKind::from_file_name(&name) else {
+            continue;
+        };
+        if foreign_link(d) {
+            continue;
+        }
+        if let Some(first) = by_name.get(&name) {
+            d.notes.push(format!(
+                "{}: shadowed by {}, skipped",
+                show(&path),
+                show(&first.path)
+            ));
+        } else {
+            by_name.insert(
+                name.clone(),
+                Found {
+                    path,
+                    name,
+                    kind,
+                    // A file reached through a symlink must be root's or yours.
+                    trusted_uid: trust.or_else(|| ft.is_symlink().then(euid)),
+                    listed_regular: trust.is_none() && ft.is_file(),
+                },
+            );
         }
     }
     for (sub, trust) in subdirs {

@@ -493,9 +493,56 @@ fn push_line_safe(out: &mut String, s: &str) {
     }
 }
 
+const UNIT_NAME_MAX: usize = 255;
+
+fn valid_name_chars(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_' | b'.' | b'\\'))
+}
+
+/// Whether systemd would accept `name` as a unit name (plain, template or instance).
+pub fn valid_unit_name(name: &str) -> bool {
+    // A leading dot would make a hidden file that no one finds by listing the directory.
+    if name.is_empty() || name.len() > UNIT_NAME_MAX || name.starts_with('.') {
+        return false;
+    }
+    let Some((stem, suffix)) = name.rsplit_once('.') else {
+        return false;
+    };
+    if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_lowercase()) {
+        return false;
+    }
+    match stem.split_once('@') {
+        None => !stem.is_empty() && valid_name_chars(stem),
+        Some((prefix, inst)) => {
+            !prefix.is_empty()
+                && valid_name_chars(prefix)
+                && !inst.contains('@')
+                && valid_name_chars(inst)
+        }
+    }
+}
+
+/// `%` -> `%%`, for computed paths in settings where systemd expands specifiers.
+pub fn escape_specifiers(s: &str) -> String {
+    s.replace('%', "%%")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unit_names() {
+        assert!(valid_unit_name("web.service"));
+        assert!(valid_unit_name("a@.service"));
+        assert!(valid_unit_name("a@b.service"));
+        assert!(!valid_unit_name("@b.service"));
+        assert!(!valid_unit_name("a b.service"));
+        assert!(!valid_unit_name("../x.service"));
+        assert!(!valid_unit_name(".service"));
+        assert!(!valid_unit_name(&format!("{}.service", "a".repeat(250))));
+    }
 
     fn kv(f: &UnitFile, sec: &str) -> Vec<(String, String, usize)> {
         f.section(sec)

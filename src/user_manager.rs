@@ -469,14 +469,19 @@ pub fn last_log_line(unit: &str, deadline: Duration) -> Option<String> {
     let is_id = |l: &str| {
         (l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit())) || l.contains(" UTC m=+")
     };
-    journal("journalctl", &["-n", "10", own.as_str()], deadline)
+    journal(&["-n", "10", own.as_str()], deadline)
         .and_then(|lines| lines.into_iter().rev().find(|l| !is_id(l)))
-        .or_else(|| journal("journalctl", &["-n", "1", "-u", unit], deadline)?.pop())
+        .or_else(|| journal(&["-n", "1", "-u", unit], deadline)?.pop())
 }
 
 /// `journalctl --user --no-pager -q -o cat ARGS`: its non-empty lines, or `None` if it
 /// cannot be run or does not finish within `deadline` (then its process group is killed).
-pub(crate) fn journal(prog: &str, args: &[&str], deadline: Duration) -> Option<Vec<String>> {
+pub(crate) fn journal(args: &[&str], deadline: Duration) -> Option<Vec<String>> {
+    journal_with("journalctl", args, deadline)
+}
+
+/// [`journal`] with another program in place of `journalctl` (tests).
+pub(crate) fn journal_with(prog: &str, args: &[&str], deadline: Duration) -> Option<Vec<String>> {
     let out = proc::run(
         std::process::Command::new(prog)
             .args(["--user", "--no-pager", "-q", "-o", "cat"])

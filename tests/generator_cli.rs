@@ -515,7 +515,7 @@ fn check_file_checks_that_file_with_its_drop_ins() {
         let o = rootlet(&["check".as_ref(), p.as_ref()]);
         assert_eq!(o.status.code(), Some(1), "{p}");
         // Every kind is named, from the one table of kinds (was a hand-written list).
-        let kinds: Vec<String> = (rootlet::quadlet::KINDS.iter())
+        let kinds: Vec<String> = (rootlet::kind::KINDS.iter())
             .map(|k| format!(".{}", k.extension))
             .collect();
         assert!(
@@ -578,12 +578,7 @@ fn missing_source_directories_and_skipped_files_are_said() {
         stderr(&o)
     );
     let t = Tmp::new("skipped");
-    // A kind quadlet reads that rootlet does not translate (yet), if any is left.
-    let untranslated = rootlet::quadlet::UNSUPPORTED_EXTENSIONS.first();
     t.write("src/a.container", GOOD);
-    if let Some(ext) = untranslated {
-        t.write(&format!("src/k.{ext}"), "[X]\n");
-    }
     use std::os::unix::ffi::OsStrExt;
     fs::write(
         t.0.join(std::ffi::OsStr::from_bytes(b"src/n\xff.container")),
@@ -593,12 +588,6 @@ fn missing_source_directories_and_skipped_files_are_said() {
     let o = generator(&t.0.join("src"), &t.0.join("normal"));
     assert!(o.status.success());
     let e = stderr(&o);
-    if let Some(ext) = untranslated {
-        assert!(
-            e.contains(&format!("k.{ext}: .{ext} files are not translated")),
-            "{e}"
-        );
-    }
     assert!(
         e.contains("n\\xff.container: name is not valid UTF-8: skipped"),
         "{e}"

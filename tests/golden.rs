@@ -315,6 +315,7 @@ golden! {
     case_94_podman54_artifact => "94-podman54-artifact",
     case_95_podman43_module => "95-podman43-module",
     case_96_podman47_module => "96-podman47-module",
+    case_97_unreadable_references => "97-unreadable-references",
 }
 
 #[test]

@@ -172,9 +172,9 @@ fn add_a_file_a_directory_and_a_bundle_then_list_and_rm() {
         WEB
     );
     let apps = e.apps();
-    assert!(apps.contains("shop\tfront.container\n"), "{apps}");
-    assert!(apps.contains("shop\tnginx.conf\n"), "{apps}");
-    assert!(apps.contains("stack\tapi.container\n"), "{apps}");
+    assert!(apps.contains("shop\tfront.container\t"), "{apps}");
+    assert!(apps.contains("shop\tnginx.conf\t"), "{apps}");
+    assert!(apps.contains("stack\tapi.container\t"), "{apps}");
 
     // list: every source with its unit and application; states unknown without a manager.
     let o = e.run(&["list"]);
@@ -538,7 +538,7 @@ fn add_from_http_on_loopback() {
     ]));
     h.join().unwrap();
     assert_eq!(e.sources(), ["n1.network", "n2.network", "web.container"]);
-    assert!(e.apps().contains("set\tn2.network\n"));
+    assert!(e.apps().contains("set\tn2.network\t"));
     // A 404 and a bad file by URL: errors, nothing written.
     let (port, h) = serve(1, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
     let err = failed(&e.run(&[
@@ -672,4 +672,425 @@ fn concurrent_adds_lose_no_application() {
             "app{i} lost:\n{apps}"
         );
     }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// N2 (the class: no delete or write of the day-2 commands goes through a symlinked
+/// directory below the user's own roots, or leaves them): a subdirectory of the source
+/// directory that is a symlink to someone else's quadlets (`/etc/containers/systemd` on a
+/// root account, a team's `/srv/quadlets`), and every command that removes: `rm NAME`,
+/// `rm --all`, `rm APP`, `rm` of a service whose socket lies there, `add --replace` of an
+/// application whose old member is now a symlink out.
+#[test]
+fn nothing_is_removed_through_a_symlinked_subdirectory() {
+    let e = Env::new();
+    let system = e.path("etc/containers/systemd");
+    e.write("etc/containers/systemd/sysdb.container", WEB);
+    e.write("etc/containers/systemd/syscache.container", WEB);
+    e.write(
+        "etc/containers/systemd/mine.socket",
+        "[Socket]\nListenStream=127.0.0.1:8080\n",
+    );
+    fs::create_dir_all(e.src()).unwrap();
+    std::os::unix::fs::symlink(&system, e.src().join("system")).unwrap();
+    let outside = || {
+        let mut v: Vec<String> = fs::read_dir(&system)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let all = ["mine.socket", "syscache.container", "sysdb.container"];
+    // rm NAME: refused, naming the link.
+    let err = failed(&e.run(&["rm", "--no-reload", "sysdb"]));
+    assert!(
+        err.contains("reached through the symlinked directory"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&e.src().join("system").display().to_string()),
+        "{err}"
+    );
+    assert_eq!(outside(), all);
+    // rm --all: the user's own files go, those behind the link stay, and it says so.
+    e.write("home/.config/containers/systemd/own.container", WEB);
+    let o = e.run(&["rm", "--no-reload", "--all"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("sysdb.container: reached through"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(outside(), all);
+    assert_eq!(e.sources(), ["system"]);
+    // rm of a service whose socket is behind the link: the service goes, the socket stays.
+    e.write("home/.config/containers/systemd/mine.container", WEB);
+    let o = e.run(&["rm", "--no-reload", "mine"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("is not yours to remove: it stays"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(outside(), all);
+    // An application whose member was replaced by a symlink out: not the application's.
+    e.write("app/a.container", WEB);
+    e.write("app/b.network", "[Network]\n");
+    ok(&e.run(&["add", "--no-reload", "app"]));
+    fs::remove_file(e.src().join("b.network")).unwrap();
+    std::os::unix::fs::symlink(system.join("sysdb.container"), e.src().join("b.network")).unwrap();
+    ok(&e.run(&["rm", "--no-reload", "app"]));
+    assert!(fs::symlink_metadata(e.src().join("b.network")).is_ok());
+    fs::remove_file(e.src().join("b.network")).unwrap();
+    ok(&e.run(&["add", "--no-reload", "app"]));
+    fs::remove_file(e.path("app/b.network")).unwrap();
+    fs::remove_file(e.src().join("a.container")).unwrap();
+    std::os::unix::fs::symlink(system.join("sysdb.container"), e.src().join("a.container"))
+        .unwrap();
+    e.write("app/c.network", "[Network]\n");
+    // b.network stays in the record? No: it was taken by the symlink, so the app's new
+    // version (a, c) replaces the link at a.container itself, never its target.
+    ok(&e.run(&["add", "--no-reload", "--replace", "app"]));
+    assert_eq!(outside(), all);
+    assert_eq!(
+        fs::read_to_string(system.join("sysdb.container")).unwrap(),
+        WEB
+    );
+}
+
+/// N3: the existence check and the write are one step under the lock, and the write
+/// cannot replace a file: of two `add`s of one name at once exactly one wins, and a file
+/// that appears while `add` checks (a slow podman widens the window) is kept.
+#[test]
+fn add_without_replace_never_overwrites_even_racing() {
+    let e = Env::new();
+    let podman = e.write(
+        "bin/podman",
+        "#!/bin/sh\nsleep 1\necho 'podman version 4.3.1'\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&podman, fs::Permissions::from_mode(0o755)).unwrap();
+    let one = e.write("in1/db.kube", "[Kube]\nYaml=/srv/one.yaml\n");
+    let two = e.write("in2/db.kube", "[Kube]\nYaml=/srv/two.yaml\n");
+    for round in 0..3 {
+        let _ = fs::remove_file(e.src().join("db.kube"));
+        let spawn = |f: &PathBuf| {
+            e.cmd(&["add", "--no-reload", f.to_str().unwrap()])
+                .env("PODMAN", &podman)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(&one), spawn(&two));
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        assert_eq!(
+            [a.status.success(), b.status.success()]
+                .iter()
+                .filter(|x| **x)
+                .count(),
+            1,
+            "round {round}: exactly one wins\n{}\n{}",
+            stderr(&a),
+            stderr(&b)
+        );
+        let loser = if a.status.success() { &b } else { &a };
+        assert!(stderr(loser).contains("already exists") || stderr(loser).contains("appeared"));
+        let winner = if a.status.success() { &one } else { &two };
+        assert_eq!(
+            fs::read_to_string(e.src().join("db.kube")).unwrap(),
+            fs::read_to_string(winner).unwrap()
+        );
+        assert_eq!(e.sources(), ["db.kube"], "no temporary file left");
+    }
+    // The user's file, written while add checks.
+    fs::remove_file(e.src().join("db.kube")).unwrap();
+    let child = e
+        .cmd(&["add", "--no-reload", one.to_str().unwrap()])
+        .env("PODMAN", &podman)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mine = "# my own\n[Kube]\nYaml=/srv/mine.yaml\n";
+    fs::write(e.src().join("db.kube"), mine).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(e.src().join("db.kube")).unwrap(), mine);
+    assert_eq!(e.sources(), ["db.kube"]);
+}
+
+/// N4: an application's files are its own only while they are what `add` wrote: a file
+/// the user wrote later under a former member's name is neither listed as the
+/// application's nor removed with it (by `rm` of a member, of the application, or by
+/// `add --replace` of a new version without it).
+#[test]
+fn a_hand_written_file_of_a_former_members_name_is_never_the_applications() {
+    let e = Env::new();
+    e.write("shop/web.container", WEB);
+    e.write(
+        "shop/db.container",
+        "[Container]\nImage=docker.io/library/postgres\n",
+    );
+    ok(&e.run(&["add", "--no-reload", "shop"]));
+    let db = e.src().join("db.container");
+    let mine = "# my own database\n[Container]\nImage=docker.io/library/mariadb\n";
+    fs::remove_file(&db).unwrap();
+    fs::write(&db, mine).unwrap();
+    let json = ok(&e.run(&["list", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let app_of = |n: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == n)
+            .unwrap()["app"]
+            .clone()
+    };
+    assert_eq!(app_of("web.container"), "shop");
+    assert_eq!(app_of("db.container"), serde_json::Value::Null);
+    let o = e.run(&["rm", "--no-reload", "web"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("db.container: changed since"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(e.sources(), ["db.container"]);
+    assert_eq!(fs::read_to_string(&db).unwrap(), mine);
+    // The same through add --replace of a new version that lacks db.container.
+    fs::remove_file(&db).unwrap();
+    ok(&e.run(&["add", "--no-reload", "shop"]));
+    fs::write(&db, mine).unwrap();
+    fs::remove_file(e.path("shop/db.container")).unwrap();
+    let o = e.run(&["add", "--no-reload", "--replace", "--force", "shop"]);
+    ok(&o);
+    assert_eq!(fs::read_to_string(&db).unwrap(), mine);
+    // A member still as written goes with its application.
+    e.write("shop/extra.network", "[Network]\n");
+    ok(&e.run(&["add", "--no-reload", "--replace", "shop"]));
+    ok(&e.run(&["rm", "--no-reload", "shop/"]));
+    assert_eq!(e.sources(), ["db.container"]);
+}
+
+/// N15: one rule for every way a file is added: a bundle cannot bring the files a part
+/// names beside it, a directory brings only its top-level files.
+#[test]
+fn bundles_and_directories_must_bring_the_files_their_sources_name() {
+    let e = Env::new();
+    let b = e.write(
+        "stack.quadlets",
+        "# FileName=app.kube\n[Kube]\nYaml=pod.yaml\n---\n# FileName=img.build\n[Build]\nImageTag=localhost/img\nFile=Containerfile\nSetWorkingDirectory=unit\n",
+    );
+    let err = failed(&e.run(&["add", "--no-reload", b.to_str().unwrap()]));
+    let at = b.display().to_string();
+    assert!(err.contains(&format!("{at}:3: Yaml: `pod.yaml`")), "{err}");
+    assert!(
+        err.contains(&format!("{at}:8: File: `Containerfile`")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{at}:9: SetWorkingDirectory: `unit`")),
+        "{err}"
+    );
+    assert!(err.contains("bundle brings only"), "{err}");
+    e.write("shop/shop.kube", "[Kube]\nYaml=k8s/pod.yaml\n");
+    e.write("shop/k8s/pod.yaml", "apiVersion: v1\nkind: Pod\n");
+    let err = failed(&e.run(&["add", "--no-reload", "shop"]));
+    assert!(err.contains("shop.kube:2: Yaml: `k8s/pod.yaml`"), "{err}");
+    assert!(err.contains("no subdirectory"), "{err}");
+    assert!(e.sources().is_empty());
+    // Beside it in the directory: brought, fine.
+    e.write("shop/shop.kube", "[Kube]\nYaml=pod.yaml\n");
+    e.write("shop/pod.yaml", "apiVersion: v1\nkind: Pod\n");
+    ok(&e.run(&["add", "--no-reload", "shop"]));
+    assert_eq!(e.sources(), ["pod.yaml", "shop.kube"]);
+}
+
+/// N16: a source of the same name that the generator reads first would run instead of
+/// the added one: refused, naming it.
+#[test]
+fn add_refuses_a_file_an_earlier_directory_shadows() {
+    let e = Env::new();
+    let early = e.write(
+        "run/containers/systemd/web.container",
+        "[Container]\nImage=docker.io/library/old\n",
+    );
+    let f = e.write("in/web.container", WEB);
+    let err = failed(&e.run(&["add", "--no-reload", f.to_str().unwrap()]));
+    assert!(
+        err.contains(&format!("{} is read first", early.display())),
+        "{err}"
+    );
+    assert!(e.sources().is_empty());
+    // A source of that name further down the search path does not shadow it.
+    fs::remove_file(&early).unwrap();
+    e.write("home/.config/containers/systemd/sub/web.container", WEB);
+    ok(&e.run(&["add", "--no-reload", f.to_str().unwrap()]));
+}
+
+/// N19: a name that is both an application and a source is ambiguous: nothing removed,
+/// both named, with how to pick each.
+#[test]
+fn rm_of_a_name_that_is_an_application_and_a_source_is_ambiguous() {
+    let e = Env::new();
+    e.write("web/db.container", WEB);
+    e.write("single/web.container", WEB);
+    ok(&e.run(&["add", "--no-reload", "web"]));
+    ok(&e.run(&["add", "--no-reload", "single/web.container"]));
+    let err = failed(&e.run(&["rm", "--no-reload", "web"]));
+    assert!(err.contains("web is ambiguous"), "{err}");
+    assert!(
+        err.contains("application web (db.container; `rootlet rm web/`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("source web.container (`rootlet rm web.container`"),
+        "{err}"
+    );
+    assert_eq!(e.sources(), ["db.container", "web.container"]);
+    ok(&e.run(&["rm", "--no-reload", "web/"]));
+    assert_eq!(e.sources(), ["web.container"]);
+    ok(&e.run(&["rm", "--no-reload", "web"]));
+    assert!(e.sources().is_empty());
+}
+
+/// P9: `add --replace` does not silently take another application's file.
+#[test]
+fn replace_names_the_application_whose_file_it_takes() {
+    let e = Env::new();
+    e.write("shop/shop.container", WEB);
+    e.write("shop/notes.txt", "shop notes\n");
+    e.write("blog/blog.container", WEB);
+    e.write("blog/notes.txt", "blog notes\n");
+    ok(&e.run(&["add", "--no-reload", "shop"]));
+    let err = failed(&e.run(&["add", "--no-reload", "blog"]));
+    assert!(
+        err.contains("already exists, a file of application shop"),
+        "{err}"
+    );
+    let err = failed(&e.run(&["add", "--no-reload", "--replace", "blog"]));
+    assert!(err.contains("belongs to application shop"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(
+        fs::read_to_string(e.src().join("notes.txt")).unwrap(),
+        "shop notes\n"
+    );
+    let o = e.run(&["add", "--no-reload", "--replace", "--force", "blog"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("notes.txt: taken from application shop"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(e.apps().contains("blog\tnotes.txt\t"));
+    assert!(!e.apps().contains("shop\tnotes.txt"));
+}
+
+/// P10: `list --filter app=NAME` lists an application.
+#[test]
+fn list_filters_by_application() {
+    let e = Env::new();
+    e.write("shop/front.container", WEB);
+    e.write("shop/shop.network", "[Network]\n");
+    e.write("in/solo.container", WEB);
+    ok(&e.run(&["add", "--no-reload", "shop", "in/solo.container"]));
+    let names = |filter: &str| -> Vec<String> {
+        let json = ok(&e.run(&["list", "--format", "json", "--filter", filter]));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names("app=shop"), ["front.container", "shop.network"]);
+    assert_eq!(names("app=sh*"), ["front.container", "shop.network"]);
+    assert!(names("app=solo").is_empty());
+    assert_eq!(names("name=shop*"), ["shop.network"]);
+    let o = e.run(&["list", "--filter", "state=x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("app=GLOB"), "{}", stderr(&o));
+}
+
+/// P15: a source that yields no unit says why in `list`, with its `file:line`.
+#[test]
+fn list_says_why_a_source_has_no_unit() {
+    let e = Env::new();
+    let bad = e.write("home/.config/containers/systemd/typo.container", BAD);
+    e.write("home/.config/containers/systemd/web.container", WEB);
+    let table = ok(&e.run(&["list"]));
+    let want = format!("  └ no unit: {}:3: unknown key", bad.display());
+    assert!(table.contains(&want), "{table}");
+    assert_eq!(table.matches("└").count(), 1, "{table}");
+    let json = ok(&e.run(&["list", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v[0]["error"].as_str().unwrap().contains(":3: unknown key"));
+    assert_eq!(v[1]["error"], serde_json::Value::Null);
+}
+
+/// P4: a socket goes with the service it activates (by name or by `Service=`), and `rm`
+/// says so.
+#[test]
+fn rm_of_a_service_takes_its_socket() {
+    let e = Env::new();
+    let d = "home/.config/containers/systemd";
+    e.write(&format!("{d}/web.container"), WEB);
+    e.write(
+        &format!("{d}/web.socket"),
+        "[Socket]\nListenStream=127.0.0.1:8080\n",
+    );
+    e.write(&format!("{d}/api.container"), WEB);
+    e.write(
+        &format!("{d}/front.socket"),
+        "[Socket]\nListenStream=127.0.0.1:8081\nService=api.container\n",
+    );
+    e.write(
+        &format!("{d}/other.socket"),
+        "[Socket]\nListenStream=127.0.0.1:8082\n",
+    );
+    let o = e.run(&["rm", "--no-reload", "web", "api"]);
+    let out = ok(&o);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(
+        stderr(&o).contains("web.socket activates web.service: removed with it"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("front.socket activates api.service"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(e.sources(), ["other.socket"]);
+    // A socket alone goes alone.
+    e.write(&format!("{d}/other.container"), WEB);
+    ok(&e.run(&["rm", "--no-reload", "other.socket"]));
+    assert_eq!(e.sources(), ["other.container"]);
+}
+
+/// P3: under the no-root install, `add` generates the units before it returns (and `rm`
+/// removes them), so that the reload and the start that follow find them; before, the
+/// path unit's regeneration came seconds later and `add --now` failed with NoSuchUnit.
+#[test]
+fn under_the_no_root_install_add_and_rm_generate_before_they_return() {
+    let e = Env::new();
+    ok(&e.run(&["install", "--user", "--no-systemctl"]));
+    let unit = e.home().join(".local/share/systemd/user/web.service");
+    assert!(!unit.exists());
+    let f = e.write("in/web.container", WEB);
+    let o = e.run(&["add", "--no-reload", f.to_str().unwrap()]);
+    ok(&o);
+    assert!(unit.exists(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("units generated into"),
+        "{}",
+        stderr(&o)
+    );
+    ok(&e.run(&["rm", "--no-reload", "web"]));
+    assert!(!unit.exists());
 }

@@ -6,6 +6,17 @@ use rootlet::properties;
 use rootlet::quadlet::SourceKind;
 use rootlet::unit::{Section, UnitFile};
 
+/// `[X]` for every section a source of any kind may have.
+fn sections() -> Vec<String> {
+    let mut s: Vec<String> = rootlet::kind::KINDS
+        .iter()
+        .flat_map(|k| k.sections.iter().map(|s| format!("[{s}]")))
+        .collect();
+    s.sort();
+    s.dedup();
+    s
+}
+
 fn key() -> impl Strategy<Value = String> {
     "[A-Za-z][A-Za-z0-9_-]{0,12}"
 }
@@ -83,15 +94,14 @@ proptest! {
     #[test]
     fn translation_never_panics_nor_escapes(
         body in prop::collection::vec(prop_oneof![
-            Just("[Container]".to_owned()), Just("[Network]".to_owned()), Just("[Volume]".to_owned()),
-            Just("[Socket]".to_owned()), Just("[Unit]".to_owned()), Just("[Service]".to_owned()), Just("[Kube]".to_owned()),
-            Just("[Install]".to_owned()), Just("[Quadlet]".to_owned()),
-            Just("Image=localhost/x".to_owned()), Just("ListenStream=80".to_owned()),
+            // Every section of every kind (the kind table's), and the common ones.
+            prop::sample::select(sections()),
+            Just("Image=localhost/x".to_owned()), Just("ListenStream=80".to_owned()), Just("Artifact=quay.io/a/b".to_owned()),
             ("(Image|Exec|Environment|Label|Volume|Network|PublishPort|PodmanArgs|User|Group|Notify|WantedBy|Alias|RequiredBy|DefaultInstance|Type|KillMode|Service|Accept|Mount|Subnet|Gateway|Driver|DefaultDependencies|HealthCmd|AutoUpdate|Restart|Yaml|ConfigMap|SetWorkingDirectory|KubeDownForce|ExitCodePropagation)", "[ -~]{0,24}")
                 .prop_map(|(k, v)| format!("{k}={v}")),
         ], 0..14),
         stem in "[a-z@.-]{1,8}",
-        kind in prop_oneof![Just(SourceKind::Container), Just(SourceKind::Network), Just(SourceKind::Volume), Just(SourceKind::Socket), Just(SourceKind::Image), Just(SourceKind::Kube)],
+        kind in prop::sample::select(SourceKind::ALL.to_vec()),
     ) {
         let text = body.join("\n");
         let Ok(file) = UnitFile::parse(&text) else { return Ok(()) };

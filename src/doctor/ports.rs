@@ -89,13 +89,10 @@ fn bindings(
     kind: SourceKind,
     dropin_dirs: &HashMap<String, Vec<PathBuf>>,
 ) -> Vec<Binding> {
-    let (section, keys): (&str, &[&str]) = match kind {
-        SourceKind::Container => ("Container", &["PublishPort"]),
-        SourceKind::Pod => ("Pod", &["PublishPort"]),
-        SourceKind::Kube => ("Kube", &["PublishPort"]),
-        SourceKind::Socket => ("Socket", &["ListenStream", "ListenDatagram"]),
-        _ => return Vec::new(), // .network (and any later kind) binds no port
-    };
+    let (section, keys) = (kind.section(), kind.info().port_keys);
+    if keys.is_empty() {
+        return Vec::new();
+    }
     let mut files = vec![path.to_owned()];
     files.extend(search::dropins(name, dropin_dirs));
     let mut out: Vec<Binding> = Vec::new();

@@ -24,7 +24,8 @@ pub use output::{Existing, Output, WriteError, HEADER};
 pub use par::par_map_with;
 
 use crate::error::SourceError;
-use crate::quadlet::{Defaults, Generated, Source, SourceKind, KINDS};
+use crate::kind::KINDS;
+use crate::quadlet::{Defaults, Generated, Source, SourceKind};
 use crate::search::{self, Root};
 use std::collections::{BTreeMap, HashSet};
 use std::io;

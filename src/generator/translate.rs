@@ -14,39 +14,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// How a run treats a kind of source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Role {
-    /// Other sources refer to it (`Network=db.network`): read before the others are
-    /// translated. Its unit name may be a container's (`a.network`, `a-network.container`).
-    Referenced,
-    /// Activates services: translated first, so that a service is wired to exactly the
-    /// sockets that were generated for it.
-    Activator,
-    /// Nothing refers to it: read by the thread that translates it, and written at once
-    /// when no other unit can clash with it ([`stands_alone`]).
-    Leaf,
-}
+/// How a run treats a kind of source (its `role` column in [`crate::kind::KINDS`]).
+pub(super) use crate::kind::Role;
 
 /// The table: each kind of source and its [`Role`].
 pub(super) fn role(kind: SourceKind) -> Role {
-    match kind {
-        // Read first only when `rootlet check` takes some files of a run with pods
-        // ([`read_first`]).
-        SourceKind::Container => Role::Leaf,
-        // Containers name them (`Network=`, `Volume=`, `Image=`, `Pod=`, `Mount=`); a pod is
-        // translated last (its unit wants its containers). A `.kube`'s unit may be a
-        // container's (`a.kube`, `a.container`) or, with `ServiceName=`, any name: known
-        // before the containers are written.
-        SourceKind::Network
-        | SourceKind::Volume
-        | SourceKind::Image
-        | SourceKind::Build
-        | SourceKind::Pod
-        | SourceKind::Kube
-        | SourceKind::Artifact => Role::Referenced,
-        SourceKind::Socket => Role::Activator,
-    }
+    kind.info().role
 }
 
 /// Whether a source of `kind` is read before the others are translated. A pod's unit

@@ -24,7 +24,7 @@ pub mod regenerate;
 pub mod systemctl;
 pub mod tree;
 
-pub use crate::env::WAIT_UNIT;
+use crate::env::WAIT_UNIT;
 pub use layout::{Layout, PATH_UNIT, SERVICE_UNIT};
 pub use lock::Lock;
 pub use regenerate::{fingerprint, Regenerated};

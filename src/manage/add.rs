@@ -2,18 +2,22 @@
 //! `.quadlets` bundle (parts separated by `---` lines, each with a `# FileName=NAME` line:
 //! one application) into the user's source directory.
 //!
-//! Everything is read and checked first ([`read_path`]/[`from_bytes`], then [`check`]:
-//! each source translated in memory beside the sources already on the search path, with the
-//! `rootlet check` rules); [`write()`] is only called when nothing is wrong. Writes are
-//! atomic and never go through a symlink (one at the destination is replaced, and only with
-//! `replace`).
+//! Everything is read first ([`read_path`]/[`from_bytes`]); [`add`] then takes the state
+//! directory's lock, checks ([`check`]: each source translated in memory beside the
+//! sources already on the search path, with the `rootlet check` rules) and writes only
+//! when nothing is wrong. Writes are atomic and never go through a symlink (one at the
+//! destination is replaced, and only with `replace`); without `replace` nothing is ever
+//! replaced, not even a file that appears meanwhile.
 
-use super::{kind_of, valid_app_name, valid_file_name, Apps, ManageError, Places, MAX_INPUT};
+use super::{
+    kind_of, valid_app_name, valid_file_name, Apps, Held, ManageError, Member, Places, MAX_INPUT,
+};
 use crate::error::SourceError;
 use crate::generator::{self, Options, Run};
 use crate::quadlet::{self, Source, SourceKind};
 use crate::unit::UnitFile;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 /// One file to add.
@@ -38,6 +42,8 @@ pub struct Input {
     pub files: Vec<Incoming>,
     /// What was skipped, and why.
     pub notes: Vec<String>,
+    /// Read from a directory (its top-level files land beside each other).
+    pub from_dir: bool,
 }
 
 /// What `add` wrote.
@@ -47,14 +53,19 @@ pub struct Added {
     /// The units of the sources written (templates left out), for `--now`.
     pub units: Vec<String>,
     pub apps: Vec<String>,
+    /// What else the user should know: files taken from another application, files left
+    /// alone, the units generated (the no-root install).
+    pub notes: Vec<String>,
 }
 
 fn bad(origin: &Path, line: usize, msg: impl Into<String>) -> SourceError {
     SourceError::new(origin, line, msg)
 }
 
-const KINDS: &str =
-    ".container, .network, .volume, .image, .build, .pod, .kube, .artifact, .socket";
+/// Every kind's extension, for messages (from [`crate::kind::KINDS`]).
+fn kinds() -> String {
+    crate::kind::extension_list(", ")
+}
 
 /// Check a name given to a source file (a file's own name, a `FileName=`, a URL's last
 /// segment).
@@ -69,18 +80,14 @@ fn check_source_name(name: &str, origin: &Path, line: usize) -> Result<(), Sourc
     if kind_of(name).is_some() {
         return Ok(());
     }
-    match name.rsplit_once('.') {
-        Some((_, ext)) if quadlet::UNSUPPORTED_EXTENSIONS.contains(&ext) => Err(bad(
-            origin,
-            line,
-            format!("{name}: .{ext} files are not translated by rootlet (it takes {KINDS})"),
-        )),
-        _ => Err(bad(
-            origin,
-            line,
-            format!("{name}: not a quadlet file ({KINDS} or a .quadlets bundle)"),
-        )),
-    }
+    Err(bad(
+        origin,
+        line,
+        format!(
+            "{name}: not a quadlet file ({} or a .quadlets bundle)",
+            kinds()
+        ),
+    ))
 }
 
 /// Read `path`: a source file, a `.quadlets` bundle, or a directory (an application of
@@ -127,6 +134,7 @@ fn read_dir(dir: &Path) -> Result<Input, Vec<SourceError>> {
     let mut input = Input {
         app: Some(app),
         origin: dir.to_owned(),
+        from_dir: true,
         ..Input::default()
     };
     let mut errors = Vec::new();
@@ -154,11 +162,7 @@ fn read_dir(dir: &Path) -> Result<Input, Vec<SourceError>> {
             ));
             continue;
         }
-        let is_quadlet_like = kind_of(&name).is_some()
-            || name
-                .rsplit_once('.')
-                .is_some_and(|(_, e)| quadlet::UNSUPPORTED_EXTENSIONS.contains(&e));
-        if is_quadlet_like {
+        if kind_of(&name).is_some() {
             if let Err(e) = check_source_name(&name, &path, 0) {
                 errors.push(e);
                 continue;
@@ -178,7 +182,7 @@ fn read_dir(dir: &Path) -> Result<Input, Vec<SourceError>> {
         }
     }
     if input.files.iter().all(|f| kind_of(&f.name).is_none()) && errors.is_empty() {
-        errors.push(bad(dir, 0, format!("no quadlet file ({KINDS}) in it")));
+        errors.push(bad(dir, 0, format!("no quadlet file ({}) in it", kinds())));
     }
     if errors.is_empty() {
         Ok(input)
@@ -200,6 +204,7 @@ pub fn from_bytes(name: &str, data: Vec<u8>, origin: &Path) -> Result<Input, Vec
             origin: origin.to_owned(),
             files: split_bundle(&text, origin)?,
             notes: Vec::new(),
+            from_dir: false,
         });
     }
     check_source_name(name, origin, 0).map_err(|e| vec![e])?;
@@ -213,6 +218,7 @@ pub fn from_bytes(name: &str, data: Vec<u8>, origin: &Path) -> Result<Input, Vec
             line_offset: 0,
         }],
         notes: Vec::new(),
+        from_dir: false,
     })
 }
 
@@ -222,18 +228,7 @@ fn kind_from_section(part: &str) -> Option<SourceKind> {
         .lines()
         .map(str::trim)
         .find(|l| l.starts_with('[') && l.ends_with(']'))?;
-    [
-        SourceKind::Container,
-        SourceKind::Network,
-        SourceKind::Volume,
-        SourceKind::Socket,
-        SourceKind::Image,
-        SourceKind::Build,
-        SourceKind::Pod,
-        SourceKind::Kube,
-    ]
-    .into_iter()
-    .find(|k| first[1..first.len() - 1] == *k.section())
+    SourceKind::from_section(&first[1..first.len() - 1])
 }
 
 /// Split a `.quadlets` bundle: parts separated by lines `---`, each with a line
@@ -277,7 +272,10 @@ pub fn split_bundle(text: &str, origin: &Path) -> Result<Vec<Incoming>, Vec<Sour
                     errors.push(bad(
                         origin,
                         offset + at + 1,
-                        format!("FileName={name}: no extension, and no [Container], [Network], [Volume] or [Socket] section to tell the kind"),
+                        format!(
+                            "FileName={name}: no extension, and no {} section to tell the kind",
+                            crate::kind::section_list(" or ")
+                        ),
                     ));
                     continue;
                 }
@@ -312,18 +310,53 @@ pub fn split_bundle(text: &str, origin: &Path) -> Result<Vec<Incoming>, Vec<Sour
     }
 }
 
+/// How `add` may change what is there.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AddOptions {
+    /// Overwrite existing files (and an application of the same name).
+    pub replace: bool,
+    /// With `replace`: also take files that belong to another application.
+    pub force: bool,
+}
+
+/// Check and write, holding the state directory's lock throughout, so that nothing
+/// another `add` writes can come between the check and the write; without `replace`,
+/// each file is created so that it cannot replace one that appeared meanwhile (the user's
+/// own): then nothing of this `add` stays, and that file is named. Under the no-root
+/// install (`install --user`), the units are generated before this returns, so that a
+/// reload and a start that follow find them.
+pub fn add(
+    places: &Places,
+    opts: &Options,
+    inputs: &[Input],
+    how: AddOptions,
+) -> Result<Added, ManageError> {
+    let lock = places.lock()?;
+    check(places, opts, inputs, how)?;
+    let mut added = write(places, inputs, how)?;
+    if let Some(lock) = &lock {
+        added.notes.extend(places.regenerate_user_install(lock));
+    }
+    Ok(added)
+}
+
 /// Check everything about to be added: names unique, nothing overwritten without
-/// `replace` (and never a directory), no application added twice, and every source
-/// translates (in memory, beside the sources on the search path, with their drop-ins).
-/// All problems are returned, each `file:line: message` against the file given.
+/// `replace` (and never a directory, nor another application's file without `force`), no
+/// application added twice, nothing an earlier directory of the search path shadows, no
+/// file that names files it does not bring, and every source translates (in memory,
+/// beside the sources on the search path, with their drop-ins). All problems are
+/// returned, each `file:line: message` against the file given.
 pub fn check(
     places: &Places,
     opts: &Options,
     inputs: &[Input],
-    replace: bool,
+    how: AddOptions,
 ) -> Result<(), ManageError> {
+    let replace = how.replace;
     let mut errors: Vec<SourceError> = Vec::new();
     let apps = places.apps()?;
+    let install_fd = crate::fsutil::open_dir(&places.install_dir).ok();
+    let disc = places.discover();
     let mut seen: HashMap<&str, &Path> = HashMap::new();
     let mut app_names = BTreeSet::new();
     for input in inputs {
@@ -349,6 +382,16 @@ pub fn check(
                 continue;
             }
             let dest = places.install_dir.join(&f.name);
+            // Whose file it is: an application's while it is still what `add` wrote.
+            let owner = apps
+                .member(&f.name)
+                .filter(|(a, _)| input.app.as_deref() != Some(*a))
+                .filter(|(_, m)| {
+                    install_fd
+                        .as_ref()
+                        .is_some_and(|fd| m.state_in(fd.as_fd()) == Held::Written)
+                })
+                .map(|(a, _)| a);
             if let Ok(m) = std::fs::symlink_metadata(&dest) {
                 if m.is_dir() {
                     errors.push(bad(
@@ -357,19 +400,32 @@ pub fn check(
                         format!("{} is a directory", dest.display()),
                     ));
                 } else if !replace {
+                    let whose =
+                        owner.map_or(String::new(), |a| format!(", a file of application {a}"));
                     errors.push(bad(
                         &f.origin,
                         0,
-                        format!("{} already exists (use --replace)", dest.display()),
+                        format!("{} already exists{whose} (use --replace)", dest.display()),
+                    ));
+                } else if let (Some(a), false) = (owner, how.force) {
+                    errors.push(bad(
+                        &f.origin,
+                        0,
+                        format!(
+                            "{} belongs to application {a}: --replace would take it from {a}; \
+                             add --force to do that, or rename it",
+                            dest.display()
+                        ),
                     ));
                 }
             }
+            if let Some(e) = shadowed(places, &disc, f) {
+                errors.push(e);
+            }
         }
     }
-    for input in inputs.iter().filter(|i| i.app.is_none()) {
-        for f in &input.files {
-            errors.extend(beside(f));
-        }
+    for input in inputs {
+        errors.extend(unbrought(input));
     }
     errors.extend(translate(places, opts, inputs));
     if errors.is_empty() {
@@ -379,52 +435,106 @@ pub fn check(
     }
 }
 
-/// A file added alone that names files beside it, by a path quadlet takes from the
-/// source's own directory (a `.kube`'s `Yaml=`/`ConfigMap=`, a `.build`'s `File=` and
-/// `SetWorkingDirectory=unit|file|DIR`): only the file is copied, so that path would name
-/// nothing (or something else) where it lands. Refused, with the way out.
-fn beside(f: &Incoming) -> Vec<SourceError> {
-    let keys: &[(&str, &str)] = match kind_of(&f.name) {
-        Some(SourceKind::Kube) => &[("Kube", "Yaml"), ("Kube", "ConfigMap")],
-        Some(SourceKind::Build) => &[("Build", "File"), ("Build", "SetWorkingDirectory")],
-        _ => return Vec::new(),
-    };
-    let Ok(file) = std::str::from_utf8(&f.data).map(UnitFile::parse) else {
-        return Vec::new();
-    };
-    let Ok(file) = file else {
-        return Vec::new(); // its own error comes from the translation
-    };
-    let relative = |key: &str, v: &str| {
-        let v = quadlet::values::unquote(v);
-        let url = ["http://", "https://", "git://", "github.com/"]
+/// A source of the same name that the generator reads first (first name wins: an earlier
+/// directory of the search path, `$XDG_RUNTIME_DIR/containers/systemd` before the install
+/// directory): the file added would not be the one that runs.
+fn shadowed(places: &Places, disc: &crate::search::Discovery, f: &Incoming) -> Option<SourceError> {
+    kind_of(&f.name)?;
+    let dest = places.install_dir.join(&f.name);
+    let winner = disc.sources.iter().find(|s| s.name == f.name)?;
+    if winner.path == dest {
+        return None;
+    }
+    // The root each lies in (the longest that holds it), by its place on the search path.
+    let rank = |p: &Path| {
+        places
+            .roots
             .iter()
-            .any(|p| v.starts_with(p));
-        match key {
-            "SetWorkingDirectory" => {
-                v == "unit" || v == "file" || (!v.starts_with('/') && !v.starts_with('%') && !url)
-            }
-            _ => !v.is_empty() && !v.starts_with('/') && !v.starts_with('%') && !url,
-        }
+            .enumerate()
+            .filter(|(_, r)| p.starts_with(&r.path))
+            .max_by_key(|(_, r)| r.path.as_os_str().len())
+            .map(|(i, _)| i)
+    };
+    let (w, d) = (rank(&winner.path)?, rank(&dest)?);
+    // Within the install directory's own root, its top level is read before its
+    // subdirectories: the added file wins there.
+    (w < d).then(|| {
+        bad(
+            &f.origin,
+            0,
+            format!(
+                "{} is read first (an earlier directory of the search path), so the {} added \
+                 would never be used: remove that file first (or give this one another name)",
+                winner.path.display(),
+                f.name
+            ),
+        )
+    })
+}
+
+/// Paths a source takes from its own directory (a `.kube`'s `Yaml=`/`ConfigMap=`, a
+/// `.build`'s `File=` and `SetWorkingDirectory=unit|file|DIR`) that `add` does not bring
+/// along: a file added alone brings nothing beside it, a `.quadlets` bundle only its
+/// parts, a directory its top-level files (no subdirectory). Such a path would name
+/// nothing (or something else) in the source directory. One rule for every way a file is
+/// added; refused, with the way out.
+fn unbrought(input: &Input) -> Vec<SourceError> {
+    // What lands beside the source: names of files (a directory's), nothing else.
+    let is_dir = input.from_dir;
+    let brought: BTreeSet<&str> = if is_dir {
+        input.files.iter().map(|f| f.name.as_str()).collect()
+    } else {
+        BTreeSet::new() // a file alone, or a bundle's parts (sources only)
+    };
+    let way_out = match (&input.app, is_dir) {
+        (None, _) => "it is added alone: add the directory that holds both (rootlet add DIR), or use an absolute path",
+        (Some(_), false) => "a .quadlets bundle brings only its quadlet parts: add a directory that holds them all (rootlet add DIR), or use an absolute path",
+        (Some(_), true) => "add copies only the directory's top-level files (no subdirectory): put it beside the source, or use an absolute path",
     };
     let mut out = Vec::new();
-    for (section, key) in keys {
-        for sec in file.sections.iter().filter(|s| s.name == *section) {
-            for e in sec
-                .entries
+    for f in &input.files {
+        let keys: &[(&str, &str)] = match kind_of(&f.name) {
+            Some(SourceKind::Kube) => &[("Kube", "Yaml"), ("Kube", "ConfigMap")],
+            Some(SourceKind::Build) => &[("Build", "File"), ("Build", "SetWorkingDirectory")],
+            _ => continue,
+        };
+        let Ok(Ok(file)) = std::str::from_utf8(&f.data).map(UnitFile::parse) else {
+            continue; // its own error comes from the translation
+        };
+        let missing = |key: &str, v: &str| {
+            let v = quadlet::values::unquote(v);
+            let url = ["http://", "https://", "git://", "github.com/"]
                 .iter()
-                .filter(|e| e.key == *key && relative(key, &e.value))
-            {
-                out.push(bad(
-                    &f.origin,
-                    f.line_offset + e.line,
-                    format!(
-                        "{key}: `{}` is taken from the directory of {}, which is added alone: \
-                         add the directory that holds both (rootlet add DIR), or use an \
-                         absolute path",
-                        e.value, f.name
-                    ),
-                ));
+                .any(|p| v.starts_with(p));
+            if v.is_empty() || v.starts_with('/') || v.starts_with('%') || url {
+                return false;
+            }
+            match (key, v) {
+                // The source's own directory as the build context: a directory added
+                // brings it (its top level); a file alone or a bundle does not.
+                ("SetWorkingDirectory", "unit" | "file") => !is_dir,
+                // A directory: never brought.
+                ("SetWorkingDirectory", _) => true,
+                _ => !brought.contains(v),
+            }
+        };
+        for (section, key) in keys {
+            for sec in file.sections.iter().filter(|s| s.name == *section) {
+                for e in sec
+                    .entries
+                    .iter()
+                    .filter(|e| e.key == *key && missing(key, &e.value))
+                {
+                    out.push(bad(
+                        &f.origin,
+                        f.line_offset + e.line,
+                        format!(
+                            "{key}: `{}` is taken from the directory of {}, where it will not \
+                             be: {way_out}",
+                            e.value, f.name
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -506,47 +616,97 @@ fn translate(places: &Places, opts: &Options, inputs: &[Input]) -> Vec<SourceErr
     errors
 }
 
-/// Write everything (call [`check`] first): each file atomically, a symlink at the
-/// destination replaced (never written through); then the applications' record.
-pub fn write(places: &Places, inputs: &[Input]) -> Result<Added, ManageError> {
+/// Write everything ([`add`] checks first, under the lock): each file atomically, never
+/// through a symlink; without `replace`, never over anything that is there (then what this
+/// call wrote is removed again and the file there is named). Then the applications'
+/// record, with the hash of each file written.
+fn write(places: &Places, inputs: &[Input], how: AddOptions) -> Result<Added, ManageError> {
     let dir = &places.install_dir;
     std::fs::create_dir_all(dir).map_err(|e| ManageError::io(dir, e))?;
     let dirfd = crate::fsutil::open_dir(dir).map_err(|e| ManageError::io(dir, e))?;
     let mut added = Added::default();
-    let _lock = places.lock()?;
     let mut apps: Apps = places.apps()?;
     let before = apps.clone();
+    let mut created: Vec<&str> = Vec::new();
     for input in inputs {
         for f in &input.files {
-            use std::os::fd::AsFd;
-            crate::fsutil::write_atomic_at(dirfd.as_fd(), &f.name, &f.data, 0o644, true)
-                .map_err(|e| ManageError::io(&dir.join(&f.name), e))?;
+            let r = if how.replace {
+                crate::fsutil::write_atomic_at(dirfd.as_fd(), &f.name, &f.data, 0o644, true)
+            } else {
+                crate::fsutil::write_new_at(dirfd.as_fd(), &f.name, &f.data, 0o644)
+            };
+            if let Err(e) = r {
+                // Nothing of this add stays (the files it created are its own: just made).
+                for n in &created {
+                    let _ = rustix::fs::unlinkat(dirfd.as_fd(), *n, rustix::fs::AtFlags::empty());
+                }
+                let p = dir.join(&f.name);
+                return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    ManageError::Invalid(vec![bad(
+                        &f.origin,
+                        0,
+                        format!(
+                            "{} appeared while add checked (use --replace); nothing was written",
+                            p.display()
+                        ),
+                    )])
+                } else {
+                    ManageError::io(&p, e)
+                });
+            }
+            if !how.replace {
+                created.push(&f.name);
+            }
             added.files.push(dir.join(&f.name));
             if let Some((kind, stem)) = SourceKind::from_file_name(&f.name) {
                 if !stem.ends_with('@') {
                     added.units.push(quadlet::unit_name_for(kind, stem));
                 }
             }
-            // A file added on its own leaves any application it belonged to.
-            if input.app.is_none() {
-                for files in apps.apps.values_mut() {
-                    files.retain(|x| *x != f.name);
+            if let Some((a, _)) = apps.member(&f.name) {
+                if input.app.as_deref() != Some(a) {
+                    added
+                        .notes
+                        .push(format!("{}: taken from application {a}", f.name));
                 }
             }
+            // A file added on its own leaves any application it belonged to.
+            apps.forget(&f.name);
         }
         if let Some(app) = &input.app {
-            let new: Vec<String> = input.files.iter().map(|f| f.name.clone()).collect();
-            // Files of the application's previous version that the new one lacks go.
+            let new: Vec<Member> = input
+                .files
+                .iter()
+                .map(|f| Member::new(&f.name, &f.data))
+                .collect();
+            // Files of the application's previous version that the new one lacks go,
+            // each only while it is still what `add` wrote.
             for old in apps.apps.get(app).into_iter().flatten() {
-                if !new.contains(old) {
-                    let p = dir.join(old);
-                    if std::fs::symlink_metadata(&p).is_ok_and(|m| !m.is_dir()) {
-                        std::fs::remove_file(&p).map_err(|e| ManageError::io(&p, e))?;
-                    }
+                if new.iter().any(|m| m.file == old.file) {
+                    continue;
                 }
-            }
-            for files in apps.apps.values_mut() {
-                files.retain(|x| !new.contains(x));
+                let p = dir.join(&old.file);
+                match old.state_in(dirfd.as_fd()) {
+                    Held::Written => {
+                        match rustix::fs::unlinkat(
+                            dirfd.as_fd(),
+                            old.file.as_str(),
+                            rustix::fs::AtFlags::empty(),
+                        ) {
+                            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                            Err(e) => return Err(ManageError::io(&p, e.into())),
+                        }
+                        added.notes.push(format!(
+                            "{}: not in the new version of {app}: removed",
+                            p.display()
+                        ));
+                    }
+                    Held::Gone => {}
+                    Held::Changed | Held::Unproven => added.notes.push(format!(
+                        "{}: was part of {app}, but is not what `rootlet add` wrote: left alone",
+                        p.display()
+                    )),
+                }
             }
             apps.apps.insert(app.clone(), new);
             added.apps.push(app.clone());
@@ -583,5 +743,15 @@ mod tests {
         assert_eq!(e[0].line, 1);
         let e = split_bundle("# FileName=../x.container\n", Path::new("c.quadlets")).unwrap_err();
         assert_eq!(e[0].line, 1);
+    }
+
+    /// Every kind's section tells a bundle part's kind (`[Artifact]` was refused).
+    #[test]
+    fn bundle_part_kind_from_every_section() {
+        for k in crate::kind::KINDS {
+            let text = format!("# FileName=x\n[{}]\n", k.section);
+            let v = split_bundle(&text, Path::new("a.quadlets")).unwrap();
+            assert_eq!(v[0].name, format!("x.{}", k.extension));
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! `rootlet list`: every source on the search path with its unit, its application and the
-//! unit's state in the user manager (over D-Bus); for a failed unit, its result and the last
-//! journal line. Without a reachable user manager the states are unknown.
+//! unit's state in the user manager (over D-Bus); for a failed unit or one waiting to be
+//! restarted, its result and the last journal line; for a source that yields no unit, its
+//! `file:line` error. Without a reachable user manager the states are unknown.
 
-use super::{unit_of, ManageError, Places};
+use super::{unit_of, Held, ManageError, Places};
 use crate::user_manager::{self as systemd, UnitState};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,8 +19,10 @@ pub struct Entry {
     pub app: Option<String>,
     /// `None`: the manager could not be asked.
     pub state: Option<UnitState>,
-    /// For a failed unit: its last journal line.
+    /// For a unit that is failed or waiting to be restarted: its last journal line.
     pub last_log: Option<String>,
+    /// For a source that yields no unit: why, `file:line: message`.
+    pub error: Option<String>,
 }
 
 /// The listing, and why states are unknown if they are.
@@ -28,12 +32,29 @@ pub struct Listing {
     pub states_unknown: Option<String>,
 }
 
-/// `name=GLOB` filters (all must match the file name or the unit name).
-pub fn parse_filter(f: &str) -> Result<String, ManageError> {
+/// A `--filter`: `name=GLOB` matches the file name or the unit name; `app=GLOB` the
+/// application (`app=shop`: what `rootlet add ~/src/shop/` added).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    Name(String),
+    App(String),
+}
+
+impl Filter {
+    fn matches(&self, e: &Entry) -> bool {
+        match self {
+            Filter::Name(g) => glob_match(g, &e.name) || glob_match(g, &e.unit),
+            Filter::App(g) => e.app.as_deref().is_some_and(|a| glob_match(g, a)),
+        }
+    }
+}
+
+pub fn parse_filter(f: &str) -> Result<Filter, ManageError> {
     match f.split_once('=') {
-        Some(("name", glob)) => Ok(glob.to_owned()),
+        Some(("name", glob)) => Ok(Filter::Name(glob.to_owned())),
+        Some(("app", glob)) => Ok(Filter::App(glob.to_owned())),
         _ => Err(ManageError::BadInput(format!(
-            "--filter {f}: only name=GLOB is supported"
+            "--filter {f}: name=GLOB (file or unit name) or app=GLOB (application)"
         ))),
     }
 }
@@ -109,43 +130,64 @@ fn class(p: &[char], at: usize, c: char) -> Option<usize> {
     (matched != negate).then_some(i + 1)
 }
 
-/// List the sources (filtered by `globs` on the file or unit name), with states unless
-/// `states` is false.
-pub fn list(places: &Places, globs: &[String], states: bool) -> Result<Listing, ManageError> {
+/// List the sources (filtered by `filters`, all must match), with states unless `states`
+/// is false; with `opts`, the sources are translated too, and one that yields no unit of
+/// its own says why.
+pub fn list(
+    places: &Places,
+    filters: &[Filter],
+    states: bool,
+    opts: Option<&crate::generator::Options>,
+) -> Result<Listing, ManageError> {
     let disc = places.discover();
     let apps = places.apps()?;
+    let install_fd = crate::fsutil::open_dir(&places.install_dir).ok();
     let mut out = Listing::default();
     for f in &disc.sources {
-        let unit = unit_of(f);
-        if !globs
-            .iter()
-            .all(|g| glob_match(g, &f.name) || glob_match(g, &unit))
-        {
-            continue;
-        }
-        let app = if f.path.parent() == Some(places.install_dir.as_path()) {
-            apps.app_of(&f.name).map(str::to_owned)
-        } else {
-            None
+        // An application's file only while it is still what `add` wrote.
+        let app = match (apps.member(&f.name), &install_fd) {
+            (Some((a, m)), Some(fd))
+                if f.path.parent() == Some(places.install_dir.as_path())
+                    && m.state_in(fd.as_fd()) == Held::Written =>
+            {
+                Some(a.to_owned())
+            }
+            _ => None,
         };
-        out.entries.push(Entry {
+        let e = Entry {
             name: f.name.clone(),
-            unit,
+            unit: unit_of(f),
             path: f.path.clone(),
             app,
-            state: None,
-            last_log: None,
-        });
+            ..Entry::default()
+        };
+        if filters.iter().all(|x| x.matches(&e)) {
+            out.entries.push(e);
+        }
     }
-    if !states || out.entries.is_empty() {
+    if out.entries.is_empty() {
+        return Ok(out);
+    }
+    if let Some(opts) = opts {
+        let run = crate::generator::run(opts);
+        for e in &mut out.entries {
+            // The source's own error, the first by line (a unit of its name may still be
+            // there: another source's, which won a clash).
+            let mut errs: Vec<_> = run.errors.iter().filter(|x| x.path == e.path).collect();
+            errs.sort_by_key(|x| x.line);
+            e.error = errs.first().map(|x| x.to_string());
+        }
+    }
+    if !states {
         return Ok(out);
     }
     let units: Vec<String> = out.entries.iter().map(|e| e.unit.clone()).collect();
     match systemd::states(&units) {
         Ok(st) => {
             for (e, s) in out.entries.iter_mut().zip(st) {
-                if s.active == "failed" {
-                    e.last_log = systemd::last_log_line(&e.unit, Duration::from_secs(10));
+                // Failed, or failing and waiting to be started again: why.
+                if s.active == "failed" || s.sub == "auto-restart" {
+                    e.last_log = reason(&e.unit, Duration::from_secs(10));
                 }
                 e.state = Some(s);
             }
@@ -153,6 +195,58 @@ pub fn list(places: &Places, globs: &[String], states: bool) -> Result<Listing, 
         Err(e) => out.states_unknown = Some(e.to_string()),
     }
     Ok(out)
+}
+
+/// Why a unit failed (or keeps failing): the first line of its last run that says what
+/// went wrong, from the unit's journal (its own output and the manager's lines about it),
+/// not the last line (after a failure that is mostly systemd's summary, or what podman
+/// printed while cleaning up); else the last line ([`systemd::last_log_line`]). `None`
+/// when the journal has nothing or does not answer within `deadline` (per call).
+pub fn reason(unit: &str, deadline: Duration) -> Option<String> {
+    systemd::journal(&["-n", "60", "-u", unit], deadline)
+        .and_then(|lines| first_error(&lines))
+        .or_else(|| systemd::last_log_line(unit, deadline))
+}
+
+/// The first line of the last run (after the last `Starting ...` of the manager) that
+/// names an error, leaving out systemd's summaries, which say only that the unit failed.
+pub fn first_error(lines: &[String]) -> Option<String> {
+    const SUMMARY: &[&str] = &[
+        "Failed with result",
+        "Main process exited",
+        "Control process exited",
+        "Failed to start ",
+        "Failed to listen on ",
+        "Scheduled restart job",
+        "Consumed ",
+    ];
+    const ERROR: &[&str] = &[
+        "error",
+        "fail",
+        "cannot",
+        "can't",
+        "could not",
+        "denied",
+        "not found",
+        "no such",
+        "unable",
+        "invalid",
+        "refused",
+        "in use",
+        "missing",
+        "timed out",
+        "not permitted",
+    ];
+    let run = lines
+        .iter()
+        .rposition(|l| l.starts_with("Starting "))
+        .map_or(lines, |i| &lines[i + 1..]);
+    run.iter()
+        .find(|l| {
+            let low = l.to_ascii_lowercase();
+            !SUMMARY.iter().any(|s| l.contains(s)) && ERROR.iter().any(|w| low.contains(w))
+        })
+        .cloned()
 }
 
 #[cfg(test)]
@@ -171,5 +265,41 @@ mod tests {
         assert!(glob_match("*", ""));
         assert!(!glob_match("", "a"));
         assert!(!glob_match("*a*a*a*a*b", &"a".repeat(40)));
+    }
+
+    #[test]
+    fn the_first_error_of_the_last_run() {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // A socket whose port is taken: the cause, not "Failed to listen on".
+        let socket = v(&[
+            "nginx.socket: Failed to create listening socket (0.0.0.0:8080): Address already in use",
+            "nginx.socket: Failed to listen on sockets: Address already in use",
+            "nginx.socket: Failed with result 'resources'.",
+            "Failed to listen on nginx listening socket.",
+        ]);
+        assert_eq!(first_error(&socket).unwrap(), socket[0]);
+        // A container that fails on each restart: this run's error, past the summaries and
+        // podman's clean-up output.
+        let restarts = v(&[
+            "Starting db.service - db...",
+            "Error: old reason",
+            "Starting db.service - db...",
+            "db.service: Main process exited, code=exited, status=1/FAILURE",
+            "initdb: error: directory \"/var/lib/pg\" exists but is not empty",
+            "db.service: Failed with result 'exit-code'.",
+            "Failed to start db.service - db.",
+            "systemd-db",
+        ]);
+        assert_eq!(first_error(&restarts).unwrap(), restarts[4]);
+        // Stopped by hand and killed: the time-out, not podman's `rm` output.
+        let killed = v(&[
+            "Stopping web.service - web...",
+            "web.service: State 'stop-sigterm' timed out. Killing.",
+            "web.service: Killing process 12 (conmon) with signal SIGKILL.",
+            "web.service: Failed with result 'timeout'.",
+            "systemd-web",
+        ]);
+        assert_eq!(first_error(&killed).unwrap(), killed[1]);
+        assert_eq!(first_error(&v(&["hello", "Stopped web."])), None);
     }
 }

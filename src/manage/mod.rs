@@ -17,10 +17,12 @@ pub mod rm;
 
 use crate::env::UserEnv;
 use crate::error::{show_path, SourceError};
+use crate::install::manifest::Digest;
 use crate::quadlet::{self, SourceKind};
 use crate::search::{self, Discovery, Found, Root};
 use std::collections::BTreeMap;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -36,7 +38,12 @@ pub enum ManageError {
     },
     #[error("{}: not on your own search path (only files under {own} are removed)", show_path(.path))]
     NotRemovable { path: PathBuf, own: String },
-    #[error("{} running: stop {} first or use --force", .units.join(", "), if .units.len() == 1 { "it" } else { "them" })]
+    /// Under one of the user's own roots, but reached through a symlinked directory below
+    /// it: the file is somewhere else (`/etc`, a shared directory), not rootlet's to change.
+    #[error("{}: reached through the symlinked directory {}: not yours to remove or write (only the link itself is)", show_path(.path), show_path(.link))]
+    ThroughSymlink { path: PathBuf, link: PathBuf },
+    /// Units that are up or on their way, each with its state (`web.service (active/running)`).
+    #[error("{} {}: stop {} first or use --force", .units.join(", "), if .units.len() == 1 { "is running" } else { "are running" }, if .units.len() == 1 { "it" } else { "them" })]
     Running { units: Vec<String> },
     /// Sources that do not translate, each `file:line: message`.
     #[error("{} problem(s) found", .0.len())]
@@ -117,13 +124,87 @@ impl Places {
             .iter()
             .filter(|r| r.trusted_uid.is_none())
             .map(|r| r.path.as_path())
-            .filter(|p| !p.starts_with("/etc") && !p.starts_with("/usr"))
+            .filter(|p| {
+                // A root that is itself a link into /etc or /usr is not the user's either.
+                let real = std::fs::canonicalize(p);
+                let real = real.as_deref().unwrap_or(p);
+                [*p, real]
+                    .iter()
+                    .all(|p| !p.starts_with("/etc") && !p.starts_with("/usr"))
+            })
             .collect()
     }
 
     /// Whether `path` (as found on the search path) is in one of the user's own roots.
     pub fn is_own(&self, path: &Path) -> bool {
         self.own_roots().iter().any(|r| path.starts_with(r))
+    }
+
+    /// The directory holding `path`, opened, and the file's name in it: the one way every
+    /// delete, rename and write of the day-2 commands reaches a file in the user's
+    /// directories. The own root `path` lies in is opened as it is (the user may have made
+    /// it a link); every directory below it is opened with `O_NOFOLLOW`, so a symlinked
+    /// subdirectory (`system -> /etc/containers/systemd`) is never gone through. The
+    /// caller then acts relative to the directory (`unlinkat`, `renameat`), which never
+    /// follows the last component either.
+    pub fn open_own(&self, path: &Path) -> Result<(OwnedFd, String), ManageError> {
+        use std::path::Component;
+        let root = self
+            .own_roots()
+            .into_iter()
+            .filter(|r| path.starts_with(r))
+            .max_by_key(|r| r.as_os_str().len())
+            .ok_or_else(|| ManageError::NotRemovable {
+                path: path.to_owned(),
+                own: self.own_text(),
+            })?;
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        let mut parts = Vec::new();
+        for c in rel.components() {
+            match c.as_os_str().to_str() {
+                Some(n) if matches!(c, Component::Normal(_)) => parts.push(n),
+                _ => {
+                    return Err(ManageError::NotRemovable {
+                        path: path.to_owned(),
+                        own: self.own_text(),
+                    })
+                }
+            }
+        }
+        let Some(name) = parts.pop() else {
+            return Err(ManageError::BadInput(format!(
+                "{}: a directory of the search path, not a file",
+                path.display()
+            )));
+        };
+        let mut dir = crate::fsutil::open_dir(root).map_err(|e| ManageError::io(root, e))?;
+        let mut at = root.to_owned();
+        for p in parts {
+            at.push(p);
+            dir = crate::fsutil::open_subdir_nofollow(dir.as_fd(), p).map_err(|e| {
+                // ELOOP: a symlink; ENOTDIR: a symlink to something else, or a file.
+                let link = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
+                if link {
+                    ManageError::ThroughSymlink {
+                        path: path.to_owned(),
+                        link: at.clone(),
+                    }
+                } else {
+                    ManageError::io(&at, e)
+                }
+            })?;
+        }
+        Ok((dir, name.to_owned()))
+    }
+
+    /// The own roots, for messages.
+    pub fn own_text(&self) -> String {
+        let own: Vec<String> = self
+            .own_roots()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        own.join(" and ")
     }
 
     pub fn discover(&self) -> Discovery {
@@ -152,6 +233,39 @@ impl Places {
         )
         .map(Some)
         .map_err(ManageError::from)
+    }
+}
+
+impl Places {
+    /// Under the no-root install (`install --user`: its manifest is in the state
+    /// directory), generate the units now, holding `lock`, instead of leaving it to the path
+    /// unit's `rootlet regenerate`, which runs some time later: a reload and a start that
+    /// follow `add` or `rm` then see the units as they are. `None` without that install;
+    /// else a line saying what was done, or why it could not be (the files are in place
+    /// then, and the path unit's run comes later as before).
+    pub fn regenerate_user_install(&self, lock: &crate::install::Lock) -> Option<String> {
+        let layout = crate::install::Layout::new(&self.env, None).ok()?;
+        if std::fs::symlink_metadata(layout.installed_list()).is_err()
+            || lock.path().parent() != Some(layout.state_dir.as_path())
+        {
+            return None;
+        }
+        let out = &layout.output_dir;
+        Some(
+            match crate::install::regenerate::from_sources(&layout, out, lock) {
+                Ok(o) => format!(
+                    "units generated into {} (the no-root install): {} written, {} removed",
+                    out.display(),
+                    o.regenerated.written.len(),
+                    o.regenerated.removed.len()
+                ),
+                Err(e) => format!(
+                    "generating the units into {} failed ({e}): the path unit's \
+                     `rootlet regenerate` will try again",
+                    out.display()
+                ),
+            },
+        )
     }
 }
 
@@ -214,12 +328,71 @@ pub fn valid_app_name(name: &str) -> bool {
     valid_file_name(name)
 }
 
+/// One file of an application, and what `add` wrote there (its content hash): a file is
+/// the application's only while it still is what was written, so a file the user wrote
+/// later under a former member's name is never removed with the application. `None`: an
+/// entry of an older rootlet, which recorded names only (then nothing proves it; the file
+/// is left alone unless named itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub file: String,
+    pub digest: Option<Digest>,
+}
+
+impl Member {
+    pub fn new(file: &str, data: &[u8]) -> Member {
+        Member {
+            file: file.to_owned(),
+            digest: Some(Digest::of(data)),
+        }
+    }
+
+    /// What is at `dir/file` now, compared with what `add` wrote (read with `O_NOFOLLOW`:
+    /// a symlink there is not what rootlet writes).
+    pub fn state_in(&self, dir: BorrowedFd<'_>) -> Held {
+        let mut buf = Vec::new();
+        match crate::fsutil::read_regular_at(dir, self.file.as_ref(), MAX_INPUT, &mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Held::Gone,
+            Err(_) => Held::Changed,
+            Ok(_) if self.digest.is_none() => Held::Unproven,
+            Ok(_) if self.digest == Some(Digest::of(&buf)) => Held::Written,
+            Ok(_) => Held::Changed,
+        }
+    }
+}
+
+/// A recorded member's file, as found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// Still what `add` wrote: the application's.
+    Written,
+    /// Edited, replaced by another file or a symlink since: the user's, left alone.
+    Changed,
+    /// Recorded without a hash (an older rootlet): not provably rootlet's, left alone.
+    Unproven,
+    Gone,
+}
+
 /// The record of applications (sources added together by `rootlet add DIR` or a
-/// `.quadlets` bundle, removed together by `rootlet rm`): application name -> file names in
-/// the install directory. Stored as lines `APP<TAB>FILE`.
+/// `.quadlets` bundle, removed together by `rootlet rm`): application name -> its files in
+/// the install directory, each with the hash of what was written. Stored as lines
+/// `APP<TAB>FILE<TAB>HASH` (`HASH`: FNV-1a 64 in hex, `-`, the length).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Apps {
-    pub apps: BTreeMap<String, Vec<String>>,
+    pub apps: BTreeMap<String, Vec<Member>>,
+}
+
+fn render_digest(d: &Digest) -> String {
+    format!("{:016x}-{}", d.fnv, d.len)
+}
+
+fn parse_digest(s: &str) -> Option<Digest> {
+    let (h, l) = s.split_once('-')?;
+    (h.len() == 16).then_some(())?;
+    Some(Digest {
+        fnv: u64::from_str_radix(h, 16).ok()?,
+        len: l.parse().ok()?,
+    })
 }
 
 impl Apps {
@@ -234,17 +407,24 @@ impl Apps {
     }
 
     pub fn parse(text: &str) -> Apps {
-        let mut apps: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut apps: BTreeMap<String, Vec<Member>> = BTreeMap::new();
         for line in text.lines() {
             if line.starts_with('#') {
                 continue;
             }
-            if let Some((app, file)) = line.split_once('\t') {
-                if valid_app_name(app) && valid_file_name(file) {
-                    let v = apps.entry(app.to_owned()).or_default();
-                    if !v.iter().any(|f| f == file) {
-                        v.push(file.to_owned());
-                    }
+            let mut cols = line.split('\t');
+            let (Some(app), Some(file)) = (cols.next(), cols.next()) else {
+                continue;
+            };
+            // A hash that does not parse proves nothing: as an entry without one.
+            let digest = cols.next().and_then(parse_digest);
+            if valid_app_name(app) && valid_file_name(file) {
+                let v = apps.entry(app.to_owned()).or_default();
+                if !v.iter().any(|m| m.file == file) {
+                    v.push(Member {
+                        file: file.to_owned(),
+                        digest,
+                    });
                 }
             }
         }
@@ -252,11 +432,15 @@ impl Apps {
     }
 
     pub fn render(&self) -> String {
-        let mut s =
-            String::from("# rootlet applications: APP<TAB>FILE (written by rootlet add/rm)\n");
+        let mut s = String::from(
+            "# rootlet applications: APP<TAB>FILE<TAB>HASH (written by rootlet add/rm)\n",
+        );
         for (app, files) in &self.apps {
-            for f in files {
-                s.push_str(&format!("{app}\t{f}\n"));
+            for m in files {
+                match &m.digest {
+                    Some(d) => s.push_str(&format!("{app}\t{}\t{}\n", m.file, render_digest(d))),
+                    None => s.push_str(&format!("{app}\t{}\n", m.file)),
+                }
             }
         }
         s
@@ -271,12 +455,27 @@ impl Apps {
             .map_err(|e| ManageError::io(path, e))
     }
 
-    /// The application a file belongs to.
+    /// The application a file is recorded for.
     pub fn app_of(&self, file: &str) -> Option<&str> {
-        self.apps
-            .iter()
-            .find(|(_, files)| files.iter().any(|f| f == file))
-            .map(|(a, _)| a.as_str())
+        self.member(file).map(|(a, _)| a)
+    }
+
+    /// The application a file is recorded for, and its record.
+    pub fn member(&self, file: &str) -> Option<(&str, &Member)> {
+        self.apps.iter().find_map(|(a, files)| {
+            files
+                .iter()
+                .find(|m| m.file == file)
+                .map(|m| (a.as_str(), m))
+        })
+    }
+
+    /// Forget `file` in every application (empty applications go).
+    pub fn forget(&mut self, file: &str) {
+        for files in self.apps.values_mut() {
+            files.retain(|m| m.file != file);
+        }
+        self.apps.retain(|_, f| !f.is_empty());
     }
 }
 
@@ -360,16 +559,37 @@ mod tests {
             Places::new(UserEnv::default()),
             Err(ManageError::NoConfigDir)
         ));
+        // A root that is a link to /etc is not the user's own.
+        let d = std::env::temp_dir().join(format!("rootlet-own-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::os::unix::fs::symlink("/etc", d.join("q")).unwrap();
+        let p = Places::new(UserEnv {
+            unit_dirs: Some(format!("{}", d.join("q").display())),
+            ..UserEnv::default()
+        })
+        .unwrap();
+        assert!(!p.is_own(&d.join("q/a.container")));
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn apps_round_trip() {
         let mut a = Apps::default();
-        a.apps
-            .insert("app".into(), vec!["a.container".into(), "b.network".into()]);
+        a.apps.insert(
+            "app".into(),
+            vec![
+                Member::new("a.container", b"[Container]\n"),
+                Member::new("b.network", b""),
+            ],
+        );
         let b = Apps::parse(&a.render());
         assert_eq!(a, b);
         assert_eq!(b.app_of("b.network"), Some("app"));
         assert_eq!(Apps::parse("x\t../evil\n\tq\n").apps.len(), 0);
+        // An older record (names only) reads as unproven members.
+        let old = Apps::parse("app\ta.container\napp\tb.network\tgarbage\n");
+        assert!(old.apps["app"].iter().all(|m| m.digest.is_none()));
+        assert_eq!(Apps::parse(&old.render()), old);
     }
 }

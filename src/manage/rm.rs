@@ -1,11 +1,16 @@
 //! `rootlet rm NAME...`: remove sources from the user's own search path (never /etc or
-//! /usr), a whole application when given one of its members or its name; a running unit
-//! only with `force`, which stops it first. Every name is checked before anything is
-//! removed: one bad name removes nothing.
+//! /usr, nor anything reached through a symlinked directory in it), a whole application
+//! when given one of its members or its name (`NAME/`: the application only), a socket with
+//! the service it activates; a running unit only with `force`, which stops it first. Every
+//! name is checked before anything is removed: one bad name removes nothing.
 
-use super::{kind_of, resolve, unit_of, ManageError, Places};
+use super::{kind_of, resolve, unit_of, valid_app_name, Held, ManageError, Places};
+use crate::quadlet::SourceKind;
 use crate::user_manager::{self as systemd, UnitState};
+use rustix::fs::AtFlags;
+use rustix::io::Errno;
 use std::collections::BTreeSet;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,12 +32,17 @@ pub struct Removed {
     pub files: Vec<PathBuf>,
     /// Applications whose record was removed.
     pub apps: Vec<String>,
-    /// Units stopped first (`force`).
+    /// Units stopped first (`force`), sockets before the services they activate.
     pub stopped: Vec<String>,
     /// Names given that were not found (`ignore`).
     pub ignored: Vec<String>,
     /// Why the units' states could not be read (they were then not checked).
     pub states_unknown: Option<String>,
+    /// What else the user should know, a line each: files left alone and why (a changed
+    /// member of an application, a file reached through a symlinked directory under
+    /// `--all`), sockets removed with their service, the units generated (the no-root
+    /// install).
+    pub notes: Vec<String>,
 }
 
 /// What would be removed: files (with their file names) and the applications among them.
@@ -41,11 +51,29 @@ pub struct Plan {
     pub files: Vec<(PathBuf, String)>,
     pub apps: BTreeSet<String>,
     pub ignored: Vec<String>,
+    /// Files left alone, with why (none that is removed all the same, being named or a
+    /// source under `--all`).
+    pub kept: Vec<(PathBuf, String)>,
+    /// Sockets added because the service they activate goes: (socket file, service).
+    pub paired: Vec<(String, String)>,
+    /// Files that go only as members of an application (not named, not under `--all`):
+    /// checked again, under the lock, just before they are removed.
+    pub members: BTreeSet<PathBuf>,
 }
 
 impl Plan {
+    /// A file named, or a source under `--all`: it goes as it is.
     fn add(&mut self, path: PathBuf, name: String) {
+        self.members.remove(&path);
         if !self.files.iter().any(|(p, _)| *p == path) {
+            self.files.push((path, name));
+        }
+    }
+
+    /// A file that goes as a member of an application (unless it goes anyway).
+    fn add_member(&mut self, path: PathBuf, name: String) {
+        if !self.files.iter().any(|(p, _)| *p == path) {
+            self.members.insert(path.clone());
             self.files.push((path, name));
         }
     }
@@ -72,24 +100,53 @@ impl Plan {
     }
 }
 
+/// `NAME/` names an application only (`rm web/`, as `add web/` made it): the way out when
+/// `NAME` is also a source's name.
+fn app_only(name: &str) -> Option<&str> {
+    name.strip_suffix('/').filter(|a| valid_app_name(a))
+}
+
 /// Decide what `names` (or `all`) mean; removes nothing.
 pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan, ManageError> {
     let disc = places.discover();
     let apps = places.apps()?;
     let mut plan = Plan::default();
+    let install_fd = crate::fsutil::open_dir(&places.install_dir).ok();
+    // An application's members, each only while it is still what `add` wrote there.
     let add_app = |plan: &mut Plan, app: &str| {
         plan.apps.insert(app.to_owned());
-        for f in apps.apps.get(app).into_iter().flatten() {
-            let p = places.install_dir.join(f);
-            if std::fs::symlink_metadata(&p).is_ok() {
-                plan.add(p, f.clone());
+        let Some(fd) = &install_fd else { return };
+        for m in apps.apps.get(app).into_iter().flatten() {
+            let p = places.install_dir.join(&m.file);
+            match m.state_in(fd.as_fd()) {
+                Held::Written => plan.add_member(p, m.file.clone()),
+                Held::Gone => {}
+                Held::Changed => {
+                    let why = format!(
+                        "{}: changed since `rootlet add` wrote it for {app}: yours now, left alone",
+                        p.display()
+                    );
+                    plan.kept.push((p, why));
+                }
+                Held::Unproven => {
+                    let why = format!(
+                        "{}: recorded for {app} by an older rootlet without its content, so \
+                         not provably what it wrote: left alone (`rootlet rm {}` removes it)",
+                        p.display(),
+                        m.file
+                    );
+                    plan.kept.push((p, why));
+                }
             }
         }
     };
     if opts.all {
         for f in &disc.sources {
             if places.is_own(&f.path) {
-                plan.add(f.path.clone(), f.name.clone());
+                match places.open_own(&f.path) {
+                    Ok(_) => plan.add(f.path.clone(), f.name.clone()),
+                    Err(e) => plan.kept.push((f.path.clone(), format!("{e}: left alone"))),
+                }
             }
         }
         for app in apps.apps.keys() {
@@ -97,29 +154,52 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
         }
     }
     for name in names {
-        match resolve(&disc, name) {
+        if let Some(app) = app_only(name) {
+            if !apps.apps.contains_key(app) {
+                if opts.ignore {
+                    plan.ignored.push(name.clone());
+                    continue;
+                }
+                return Err(ManageError::NotFound(format!(
+                    "{name} (no such application)"
+                )));
+            }
+            add_app(&mut plan, app);
+            continue;
+        }
+        let found = resolve(&disc, name);
+        let is_app = apps.apps.contains_key(name.as_str());
+        // A source of the application of that name is the application: no ambiguity.
+        let of_app = |f: &crate::search::Found| {
+            f.path.parent() == Some(places.install_dir.as_path())
+                && apps.app_of(&f.name) == Some(name.as_str())
+        };
+        match found {
+            Ok(f) if is_app && !of_app(f) => {
+                return Err(ambiguous(name, &apps, std::slice::from_ref(&f.name)));
+            }
+            Err(ManageError::Ambiguous { candidates, .. }) if is_app => {
+                return Err(ambiguous(name, &apps, &candidates));
+            }
             Ok(f) => {
                 if !places.is_own(&f.path) {
-                    let own: Vec<String> = places
-                        .own_roots()
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect();
                     return Err(ManageError::NotRemovable {
                         path: f.path.clone(),
-                        own: own.join(" and "),
+                        own: places.own_text(),
                     });
                 }
+                places.open_own(&f.path)?;
                 plan.add(f.path.clone(), f.name.clone());
                 if f.path.parent() == Some(places.install_dir.as_path()) {
-                    if let Some(app) = apps.app_of(&f.name) {
-                        add_app(&mut plan, app);
+                    // Its application goes with it while it is still what `add` wrote.
+                    if let (Some((app, m)), Some(fd)) = (apps.member(&f.name), &install_fd) {
+                        if m.state_in(fd.as_fd()) == Held::Written {
+                            add_app(&mut plan, app);
+                        }
                     }
                 }
             }
-            Err(ManageError::NotFound(_)) if apps.apps.contains_key(name.as_str()) => {
-                add_app(&mut plan, name);
-            }
+            Err(ManageError::NotFound(_)) if is_app => add_app(&mut plan, name),
             // A file of an application that is no source (`notes.txt`): its application.
             Err(ManageError::NotFound(_)) if apps.app_of(name).is_some() => {
                 let app = apps.app_of(name).unwrap_or_default().to_owned();
@@ -129,16 +209,84 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
             Err(e) => return Err(e),
         }
     }
+    pair_sockets(places, &disc, &mut plan);
+    let files = &plan.files;
+    plan.kept
+        .retain(|(p, _)| !files.iter().any(|(f, _)| f == p));
     Ok(plan)
 }
 
-/// Check the units, stop them (`force`) or refuse, then remove the files and the
-/// applications' records. Does not reload the manager (the caller does, unless told not to).
+/// `NAME` is both an application and a source (or several): refuse, naming each and how to
+/// pick one.
+fn ambiguous(name: &str, apps: &super::Apps, sources: &[String]) -> ManageError {
+    let files: Vec<&str> = apps
+        .apps
+        .get(name)
+        .into_iter()
+        .flatten()
+        .map(|m| m.file.as_str())
+        .collect();
+    let mut candidates = vec![format!(
+        "application {name} ({}; `rootlet rm {name}/` removes it)",
+        files.join(", ")
+    )];
+    candidates.extend(
+        sources
+            .iter()
+            .map(|s| format!("source {s} (`rootlet rm {s}` removes it)")),
+    );
+    ManageError::Ambiguous {
+        name: name.to_owned(),
+        candidates,
+    }
+}
+
+/// A socket activates its service: removing the service alone would leave the socket
+/// listening for a unit that is gone (the next connection fails). Every socket on the
+/// search path whose service goes is removed with it (one of the user's own; another is
+/// reported).
+fn pair_sockets(places: &Places, disc: &crate::search::Discovery, plan: &mut Plan) {
+    let going: BTreeSet<String> = plan.units().into_iter().collect();
+    for f in disc.sources.iter().filter(|f| f.kind == SourceKind::Socket) {
+        if plan.files.iter().any(|(p, _)| *p == f.path) {
+            continue;
+        }
+        let Ok(src) = crate::generator::load_source(&f.path, &f.name, f.kind, &disc.dropin_dirs)
+        else {
+            continue;
+        };
+        let Ok(Some(service)) = crate::quadlet::socket::activated_service(&src) else {
+            continue;
+        };
+        if !going.contains(&service) {
+            continue;
+        }
+        if places.is_own(&f.path) && places.open_own(&f.path).is_ok() {
+            plan.add(f.path.clone(), f.name.clone());
+            plan.paired.push((f.name.clone(), service));
+        } else {
+            let why = format!(
+                "{}: activates {service}, which goes, but is not yours to remove: it stays",
+                f.path.display()
+            );
+            plan.kept.push((f.path.clone(), why));
+        }
+    }
+}
+
+/// Check the units, stop them (`force`: sockets first, so that none starts its service
+/// again meanwhile) or refuse, then remove the files and the applications' records. Does
+/// not reload the manager (the caller does, unless told not to).
 pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, ManageError> {
     let mut out = Removed {
         ignored: plan.ignored.clone(),
+        notes: plan.kept.iter().map(|(_, why)| why.clone()).collect(),
         ..Removed::default()
     };
+    out.notes
+        .extend(plan.paired.iter().map(|(socket, service)| {
+            format!("{socket} activates {service}: removed with it (the socket is stopped first)")
+        }));
     let units = plan.units();
     let states: Vec<(String, UnitState)> = if units.is_empty() {
         Vec::new()
@@ -151,38 +299,38 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
             }
         }
     };
-    let running: Vec<String> = states
-        .iter()
-        .filter(|(_, s)| s.is_running())
-        .map(|(u, _)| u.clone())
-        .collect();
+    let running: Vec<&(String, UnitState)> =
+        states.iter().filter(|(_, s)| s.is_running()).collect();
     if !running.is_empty() {
         if !opts.force {
-            return Err(ManageError::Running { units: running });
+            return Err(ManageError::Running {
+                units: running
+                    .iter()
+                    .map(|(u, s)| format!("{u} ({}/{})", s.active, s.sub))
+                    .collect(),
+            });
         }
-        for (u, r) in running
+        let (sockets, rest): (Vec<String>, Vec<String>) = running
             .iter()
-            .zip(systemd::all(systemd::stop, &running, opts.stop_wait))
-        {
-            let s = r?;
-            if s.is_running() {
-                return Err(ManageError::Manager(format!(
-                    "{u} did not stop (it is {})",
-                    s.active
-                )));
+            .map(|(u, _)| u.clone())
+            .partition(|u| u.ends_with(".socket"));
+        for batch in [sockets, rest] {
+            for (u, r) in batch
+                .iter()
+                .zip(systemd::all(systemd::stop, &batch, opts.stop_wait))
+            {
+                let s = r?;
+                if s.is_running() {
+                    return Err(ManageError::Manager(format!(
+                        "{u} did not stop (it is {}/{})",
+                        s.active, s.sub
+                    )));
+                }
+                if s.active == "failed" {
+                    let _ = systemd::reset_failed(u);
+                }
+                out.stopped.push(u.clone());
             }
-            if s.active == "failed" {
-                let _ = systemd::reset_failed(u);
-            }
-            out.stopped.push(u.clone());
-        }
-    }
-    for (p, _) in &plan.files {
-        // remove_file unlinks a symlink itself, never its target.
-        match std::fs::remove_file(p) {
-            Ok(()) => out.files.push(p.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ManageError::io(p, e)),
         }
     }
     // A failed unit whose source is gone would stay listed as failed: forget it.
@@ -191,28 +339,93 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
             let _ = systemd::reset_failed(u);
         }
     }
-    let _lock = places.lock()?;
+    // From here on, under the lock (not while units stop): no `add` comes between the
+    // last look at an application's files and their removal.
+    let lock = places.lock()?;
     let mut apps = places.apps()?;
     let before = apps.clone();
+    for (p, n) in &plan.files {
+        // Relative to its directory, opened without following a symlink below the root;
+        // unlinkat removes a symlink itself, never its target.
+        let (dir, name) = places.open_own(p)?;
+        // A file that goes only as an application's must still be what `add` wrote
+        // (units may have taken long to stop, and the user may have changed it meanwhile).
+        if plan.members.contains(p) {
+            let held = apps.member(n).map(|(_, m)| m.state_in(dir.as_fd()));
+            if held != Some(Held::Written) {
+                out.notes.push(format!(
+                    "{}: changed while rm ran: yours now, left alone",
+                    p.display()
+                ));
+                continue;
+            }
+        }
+        match rustix::fs::unlinkat(dir.as_fd(), name.as_str(), AtFlags::empty()) {
+            Ok(()) => out.files.push(p.clone()),
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(ManageError::io(p, e.into())),
+        }
+    }
     for a in &plan.apps {
         if apps.apps.remove(a).is_some() {
             out.apps.push(a.clone());
         }
     }
-    let gone: BTreeSet<&str> = plan
-        .files
-        .iter()
-        .filter(|(p, _)| p.parent() == Some(places.install_dir.as_path()))
-        .map(|(_, n)| n.as_str())
-        .collect();
-    for files in apps.apps.values_mut() {
-        files.retain(|f| !gone.contains(f.as_str()));
+    for (p, n) in &plan.files {
+        if p.parent() == Some(places.install_dir.as_path()) {
+            apps.forget(n);
+        }
     }
-    apps.apps.retain(|_, f| !f.is_empty());
     if apps != before {
         if let Some(p) = &places.apps_file {
             apps.save(p)?;
         }
     }
+    if let (Some(lock), false) = (&lock, out.files.is_empty()) {
+        out.notes.extend(places.regenerate_user_install(lock));
+    }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::UserEnv;
+    use crate::manage::{Apps, Member};
+
+    /// A member changed between the plan and the removal (while units stopped) is the
+    /// user's: checked again under the lock, left alone.
+    #[test]
+    fn a_member_changed_while_rm_runs_stays() {
+        let home = std::env::temp_dir().join(format!("rootlet-rm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        let places = Places::new(UserEnv {
+            home: Some(home.clone()),
+            ..UserEnv::default()
+        })
+        .unwrap();
+        let dir = &places.install_dir;
+        std::fs::create_dir_all(dir).unwrap();
+        let mut apps = Apps::default();
+        let mut members = Vec::new();
+        for f in ["notes.txt", "readme.txt"] {
+            std::fs::write(dir.join(f), f).unwrap();
+            members.push(Member::new(f, f.as_bytes()));
+        }
+        apps.apps.insert("shop".into(), members);
+        apps.save(places.apps_file.as_ref().unwrap()).unwrap();
+        let opts = RmOptions::default();
+        let plan = plan(&places, &["shop".to_owned()], &opts).unwrap();
+        assert_eq!(plan.files.len(), 2);
+        std::fs::write(dir.join("notes.txt"), "mine now").unwrap();
+        let out = remove(&places, plan, &opts).unwrap();
+        assert_eq!(out.files, [dir.join("readme.txt")]);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+            "mine now"
+        );
+        assert!(out.notes.iter().any(|n| n.contains("changed while rm ran")));
+        assert!(places.apps().unwrap().apps.is_empty());
+        std::fs::remove_dir_all(&home).unwrap();
+    }
 }

@@ -7,42 +7,29 @@
 //! older podman both are refused, naming the version, rather than written for a podman
 //! that would fail at start.
 
+use super::flags::{self, Flag};
+use super::options;
 use super::values::last;
-use super::{Context, Generated, Source};
+use super::{Context, Feature, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::{Entry, Index};
 
-/// Every key of quadlet 5.8's `[Artifact]`.
-pub(crate) const KEYS: &[&str] = &[
-    "Artifact",
-    "AuthFile",
-    "CertDir",
-    "ContainersConfModule",
-    "Creds",
-    "DecryptionKey",
-    "GlobalArgs",
-    "PodmanArgs",
-    "Quiet",
-    "Retry",
-    "RetryDelay",
-    "ServiceName",
-    "TLSVerify",
+/// The keys of quadlet 5.8's `[Artifact]` and their flags, in the order of the argv
+/// (quadlet 5.8 walks a Go map for the valued ones; rootlet's order is this one, sorted by
+/// key, always).
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(flags::COMMON),
+    Flag::Other(&["Artifact"]),
+    Flag::Str("AuthFile", "--authfile"),
+    Flag::Str("CertDir", "--cert-dir"),
+    Flag::Str("Creds", "--creds"),
+    Flag::Str("DecryptionKey", "--decryption-key"),
+    Flag::Str("Retry", "--retry"),
+    Flag::Str("RetryDelay", "--retry-delay"),
+    Flag::Bool("Quiet", "--quiet"),
+    Flag::Bool("TLSVerify", "--tls-verify"),
 ];
-
-/// Keys with a value, and their flag. quadlet 5.8 walks a Go map, so its order changes
-/// from run to run; rootlet's is this one (sorted by key), always.
-const STRINGS: &[(&str, &str)] = &[
-    ("AuthFile", "--authfile"),
-    ("CertDir", "--cert-dir"),
-    ("Creds", "--creds"),
-    ("DecryptionKey", "--decryption-key"),
-    ("Retry", "--retry"),
-    ("RetryDelay", "--retry-delay"),
-];
-
-/// Boolean keys: `--flag` or `--flag=false`.
-const BOOLS: &[(&str, &str)] = &[("Quiet", "--quiet"), ("TLSVerify", "--tls-verify")];
 
 /// The artifact a `.artifact` source pulls (`Artifact=`), if it names one. It is also
 /// the name other sources use for it (quadlet's `ResourceName`).
@@ -52,100 +39,39 @@ fn pulled<'a>(sec: &Index<'a>) -> Option<(&'a Entry, &'a str)> {
 
 /// The name other sources use for the artifact of `X.artifact`: its `Artifact=`.
 pub fn artifact_name(src: &Source) -> Option<String> {
-    let empty = crate::unit::Section::new("Artifact");
-    let sec = Index::new(src.file.section("Artifact").unwrap_or(&empty));
+    let sec = src.own();
     pulled(&sec).map(|(_, v)| v.to_owned())
-}
-
-/// `None` if this run's podman has `feature`, else the podman version that lacks it.
-fn lacking(ctx: &Context, feature: Version) -> Option<Version> {
-    ctx.podman_version.get().filter(|v| *v < feature)
-}
-
-/// `Mount=type=artifact,...` in `src` (`e`): refused when this run's podman has no
-/// `--mount type=artifact`. Asks podman its version only when such a mount exists.
-pub(crate) fn check_mount(src: &Source, ctx: &Context, e: &Entry) -> Result<(), SourceError> {
-    match lacking(ctx, Version::MOUNT_ARTIFACT) {
-        Some(v) => Err(src.err(
-            e.line,
-            format!(
-                "{}: type=artifact needs podman {} or newer (`--mount type=artifact`), \
-                 podman is {v}",
-                e.key,
-                Version::MOUNT_ARTIFACT
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// `source=X.artifact` of an artifact mount in `src`: the artifact that source pulls and
-/// the unit that pulls it (to be required and ordered after). `Ok(None)` when `value`
-/// names no `.artifact` file.
-pub(crate) fn resolve(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    value: &str,
-) -> Result<Option<(String, String)>, SourceError> {
-    super::resolve_source(
-        src,
-        ctx,
-        e,
-        value,
-        super::SourceKind::Artifact,
-        artifact_name,
-        "no artifact (it has no Artifact=)",
-    )
-}
-
-/// podman-systemd.unit(5) at 5.8 requires a fully qualified `Artifact=` (a registry
-/// first: `quay.io/a/b`, `localhost/b`, `host:5000/b`); quadlet does not check it, rootlet
-/// warns (the unit is still made).
-fn short_name_warning(src: &Source, e: &Entry, name: &str) -> Option<SourceError> {
-    let qualified = match name.split_once('/') {
-        Some((domain, _)) => domain.contains(['.', ':']) || domain == "localhost",
-        None => false,
-    };
-    (!qualified).then(|| {
-        src.err(
-            e.line,
-            format!(
-                "{}: `{name}` is not a fully qualified artifact name, which \
-                 podman-systemd.unit(5) requires (name its registry: quay.io/...)",
-                e.key
-            ),
-        )
-    })
 }
 
 /// Translate a `.artifact` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Artifact");
-    let sec = Index::new(src.file.section("Artifact").unwrap_or(&empty));
+    let sec = src.own();
     let Some((e, artifact)) = pulled(&sec) else {
         let line = src.file.section("Artifact").map_or(0, |s| s.line);
         return Err(src.err(line, "[Artifact] needs Artifact= (the artifact to pull)"));
     };
-    if let Some(v) = lacking(ctx, Version::ARTIFACT) {
-        return Err(src.err(
-            e.line,
-            format!(
-                "{}: a .artifact file needs podman {} or newer (`podman artifact pull`), \
-                 podman is {v}",
-                e.key,
-                Version::ARTIFACT
-            ),
-        ));
-    }
-    let warnings = Vec::from_iter(short_name_warning(src, e, artifact));
-    let pull = super::Pull {
+    ctx.require(
+        src,
+        e,
+        Feature {
+            version: Version::ARTIFACT,
+            what: "a .artifact file",
+            how: "`podman artifact pull`",
+            instead: "",
+        },
+    )?;
+    let warnings = Vec::from_iter(options::short_name_warning(
+        src,
+        e,
+        artifact,
+        SourceKind::Artifact,
+    ));
+    let pull = super::service::Pull {
         command: ["artifact", "pull"],
-        strings: STRINGS,
-        bools: BOOLS,
+        flags: FLAGS,
         what: artifact,
     };
-    super::pull_unit(src, ctx, &sec, pull, warnings, name)
+    super::service::pull_unit(src, ctx, &sec, pull, warnings, name)
 }
 
 #[cfg(test)]
@@ -258,12 +184,8 @@ mod tests {
             ("localhost/model", false),
             ("127.0.0.1:5000/model", false),
         ] {
-            assert_eq!(short_name_warning(&s, e, name).is_some(), warned, "{name}");
+            let w = options::short_name_warning(&s, e, name, SourceKind::Artifact);
+            assert_eq!(w.is_some(), warned, "{name}");
         }
-    }
-
-    #[test]
-    fn keys_sorted() {
-        assert!(KEYS.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -6,80 +6,80 @@
 //! every start of a unit that requires it builds again, which podman's layer cache makes
 //! quick when nothing changed.
 
-use super::container::{self, Extra};
-use super::values::{self, boolean, last, unquote, Split};
-use super::{Context, Generated, Oneshot, Source};
+use super::flags::{self, Args, Extra, Flag};
+use super::options::handle;
+use super::service::Oneshot;
+use super::values::{self, last, unquote, Split};
+use super::{Context, Feature, Generated, Source};
 use crate::error::SourceError;
 use crate::podman::Version;
 use crate::unit::{Entry, Index};
 use std::borrow::Cow;
 
-/// Every key of quadlet 5.8's `[Build]`.
-pub(crate) const KEYS: &[&str] = &[
-    "Annotation",
-    "Arch",
-    "AuthFile",
-    "BuildArg",
-    "ContainersConfModule",
-    "DNS",
-    "DNSOption",
-    "DNSSearch",
-    "Environment",
-    "File",
-    "ForceRM",
-    "GlobalArgs",
-    "GroupAdd",
-    "IgnoreFile",
-    "ImageTag",
-    "Label",
-    "Network",
-    "PodmanArgs",
-    "Pull",
-    "Retry",
-    "RetryDelay",
-    "Secret",
-    "ServiceName",
-    "SetWorkingDirectory",
-    "Target",
-    "TLSVerify",
-    "Variant",
-    "Volume",
+/// The keys of quadlet 5.8's `[Build]` and their flags, in the order of `podman build`'s
+/// argv (quadlet's; among the `Str` rows it is a Go map's, rootlet's is this one, sorted
+/// by key).
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(flags::COMMON),
+    Flag::Other(&["File", "SetWorkingDirectory"]),
+    // `--pull=VALUE` in one word (podman issue #24599: `--pull VALUE` reads VALUE as the
+    // context).
+    Flag::Custom(&["Pull"], |r| {
+        if let Some((_, p)) = last(r.sec, "Pull") {
+            r.a.push(super::concat(&["--pull=", p]).into());
+        }
+        Ok(())
+    }),
+    Flag::Str("Arch", "--arch"),
+    Flag::Str("AuthFile", "--authfile"),
+    Flag::Str("IgnoreFile", "--ignorefile"),
+    Flag::Str("Retry", "--retry"),
+    Flag::Str("RetryDelay", "--retry-delay"),
+    Flag::Str("Target", "--target"),
+    Flag::Str("Variant", "--variant"),
+    Flag::Bool("ForceRM", "--force-rm"),
+    Flag::Bool("TLSVerify", "--tls-verify"),
+    Flag::Custom(&["ImageTag"], |r| {
+        for (_, t) in tags(r.sec) {
+            flags::push(&mut r.a, "--tag", t);
+        }
+        Ok(())
+    }),
+    Flag::Custom(&[], |r| match r.sec.list("GroupAdd").first() {
+        Some(e) => r.ctx.require(
+            r.src,
+            e,
+            Feature {
+                version: Version::BUILD_GROUP_ADD,
+                what: "a group for the build",
+                how: "`podman build --group-add`",
+                instead: "",
+            },
+        ),
+        None => Ok(()),
+    }),
+    Flag::All("DNS", "--dns"),
+    Flag::All("DNSOption", "--dns-option"),
+    Flag::All("DNSSearch", "--dns-search"),
+    Flag::All("GroupAdd", "--group-add"),
+    // `KEY=VALUE` lists, split like a command line (the last value of a key wins).
+    Flag::Custom(&["Annotation"], |r| {
+        handle::key_values(r, "Annotation", "--annotation")
+    }),
+    Flag::Custom(&["BuildArg"], |r| {
+        handle::key_values(r, "BuildArg", "--build-arg")
+    }),
+    Flag::Custom(&["Environment"], |r| {
+        handle::key_values(r, "Environment", "--env")
+    }),
+    Flag::Custom(&["Label"], |r| handle::key_values(r, "Label", "--label")),
+    Flag::Custom(&["Network"], handle::network),
+    Flag::Custom(&["Secret"], |r| {
+        r.words("Secret", Split::Args, "--secret");
+        Ok(())
+    }),
+    Flag::Custom(&["Volume"], handle::volumes),
 ];
-
-/// Keys with a value, and their flag (quadlet's `lookupAndAddString`; its order is a Go
-/// map's, rootlet's this one, sorted by key).
-const STRINGS: &[(&str, &str)] = &[
-    ("Arch", "--arch"),
-    ("AuthFile", "--authfile"),
-    ("IgnoreFile", "--ignorefile"),
-    ("Retry", "--retry"),
-    ("RetryDelay", "--retry-delay"),
-    ("Target", "--target"),
-    ("Variant", "--variant"),
-];
-
-/// Boolean keys: `--flag` or `--flag=false`.
-const BOOLS: &[(&str, &str)] = &[("ForceRM", "--force-rm"), ("TLSVerify", "--tls-verify")];
-
-/// Repeatable keys written `FLAG VALUE` for each value as it is.
-const ALL_STRINGS: &[(&str, &str)] = &[
-    ("DNS", "--dns"),
-    ("DNSOption", "--dns-option"),
-    ("DNSSearch", "--dns-search"),
-    ("GroupAdd", "--group-add"),
-];
-
-/// `KEY=VALUE` lists, split like a command line (the last value of a key wins).
-const KEY_VALUES: &[(&str, &str)] = &[
-    ("Annotation", "--annotation"),
-    ("BuildArg", "--build-arg"),
-    ("Environment", "--env"),
-    ("Label", "--label"),
-];
-
-/// The first podman whose `podman build` has `--group-add` (4.3.1 answers `unknown flag:
-/// --group-add`; the option is documented from podman 4.4.0).
-pub const BUILD_GROUP_ADD: Version = Version(4, 4, 0);
 
 /// The image names of a `.build` source (`ImageTag=`, each unquoted), in order.
 fn tags<'a>(sec: &Index<'a>) -> Vec<(&'a Entry, &'a str)> {
@@ -92,56 +92,11 @@ fn tags<'a>(sec: &Index<'a>) -> Vec<(&'a Entry, &'a str)> {
 /// The name other sources use for the image of `X.build`: its first `ImageTag=`
 /// (quadlet's `GetBuiltImageName`).
 pub fn image_name(src: &Source) -> Option<String> {
-    let empty = crate::unit::Section::new("Build");
-    let sec = Index::new(src.file.section("Build").unwrap_or(&empty));
+    let sec = src.own();
     tags(&sec)
         .first()
         .map(|(_, v)| (*v).to_owned())
         .filter(|v| !v.is_empty())
-}
-
-/// `KEY=X.build` in `src` (a container's or a volume's `Image=`): the image that source
-/// builds and the unit that builds it (to be required and ordered after). `Ok(None)` when
-/// `value` names no `.build` file.
-pub(crate) fn resolve(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    value: &str,
-) -> Result<Option<(String, String)>, SourceError> {
-    super::resolve_source(
-        src,
-        ctx,
-        e,
-        value,
-        super::SourceKind::Build,
-        image_name,
-        "no image (it has no ImageTag=)",
-    )
-}
-
-/// An `Image=` that may name an `X.image` or an `X.build` source (quadlet's
-/// `handleImageSource`): the image and the unit that makes it.
-pub(crate) fn resolve_image(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    value: &str,
-) -> Result<Option<(String, String)>, SourceError> {
-    if value.ends_with(".artifact") {
-        // quadlet passes it to podman as an image's name.
-        return Err(src.err(
-            e.line,
-            format!(
-                "{}: `{value}` is a .artifact file, which only Mount=type=artifact takes",
-                e.key
-            ),
-        ));
-    }
-    match super::image::resolve(src, ctx, e, value)? {
-        Some(r) => Ok(Some(r)),
-        None => resolve(src, ctx, e, value),
-    }
 }
 
 /// A remote build context or Containerfile, which `podman build` fetches itself (quadlet's
@@ -211,15 +166,15 @@ fn working_directory(
             // quadlet's `getAbsolutePath`: a `%` specifier or an absolute path as it is,
             // anything else (`~` included) taken against the source's directory.
             let dir = src.path.parent().unwrap_or(std::path::Path::new("/"));
-            let dir = super::clean_path(&dir.to_string_lossy().replace('%', "%%"));
+            let dir = super::paths::clean_path(&dir.to_string_lossy().replace('%', "%%"));
             let wd = if rel.is_empty() {
                 dir
             } else if rel.starts_with('/') {
-                parent(&super::clean_path(rel))
+                parent(&super::paths::clean_path(rel))
             } else if anchored(rel) {
                 parent(rel)
             } else {
-                parent(&super::clean_path(&super::concat(&[&dir, "/", rel])))
+                parent(&super::paths::clean_path(&super::concat(&[&dir, "/", rel])))
             };
             return Ok((context.map(str::to_owned), Some(wd)));
         }
@@ -227,92 +182,73 @@ fn working_directory(
     Ok((context.map(str::to_owned), None))
 }
 
-/// Translate a `.build` source.
-pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Build");
-    let sec = Index::new(src.file.section("Build").unwrap_or(&empty));
-    let section_line = src.file.section("Build").map_or(0, |s| s.line);
-    let tags = tags(&sec);
+/// `ImageTag=`: at least one, none empty.
+fn check_tags(src: &Source, sec: &Index, section_line: usize) -> Result<(), SourceError> {
+    let tags = tags(sec);
     if tags.is_empty() {
         return Err(src.err(
             section_line,
             "[Build] needs ImageTag= (the name of the image it builds)",
         ));
     }
-    if let Some((e, _)) = tags.iter().find(|(_, v)| v.is_empty()) {
-        return Err(src.err(e.line, "ImageTag: an empty name (\"\")"));
+    match tags.iter().find(|(_, v)| v.is_empty()) {
+        Some((e, _)) => Err(src.err(e.line, "ImageTag: an empty name (\"\")")),
+        None => Ok(()),
     }
-    let mut x = Extra::default();
-    let mut a: Vec<Cow<str>> = vec![ctx.podman.into()];
-    a.extend(
-        values::global_args(src, ctx, &sec, &mut x.warnings)?
-            .into_iter()
-            .map(Cow::Owned),
-    );
-    a.push("build".into());
-    // `--pull=VALUE` in one word (podman issue #24599: `--pull VALUE` reads VALUE as the
-    // context).
-    let pull = last(&sec, "Pull");
-    if let Some((_, p)) = pull {
-        a.push(super::concat(&["--pull=", p]).into());
-    }
-    for (key, flag) in STRINGS {
-        if let Some((_, v)) = last(&sec, key) {
-            a.extend([(*flag).into(), v.into()]);
-        }
-    }
-    for (key, flag) in BOOLS {
-        if let Some(e) = sec.last(key) {
-            a.push(if boolean(src, e)? {
-                (*flag).into()
-            } else {
-                super::concat(&[flag, "=false"]).into()
-            });
-        }
-    }
-    for (_, t) in &tags {
-        a.extend(["--tag".into(), (*t).into()]);
-    }
-    if let Some(e) = sec.list("GroupAdd").first() {
-        if !ctx.podman_version.has(BUILD_GROUP_ADD) {
-            let have = ctx
-                .podman_version
-                .get()
-                .map_or_else(String::new, |v| format!(", podman is {v}"));
-            return Err(src.err(
-                e.line,
-                format!("GroupAdd= needs podman {BUILD_GROUP_ADD} or newer (podman build --group-add){have}"),
-            ));
-        }
-    }
-    for (key, flag) in ALL_STRINGS {
-        for e in sec.list(key) {
-            a.extend([(*flag).into(), e.value.as_str().into()]);
-        }
-    }
-    for (key, flag) in KEY_VALUES {
-        let kv = values::key_values(src, sec.list(key), &mut x.warnings);
-        values::push_key_values(&mut a, flag, &kv);
-    }
-    container::networks(src, &sec, ctx, &mut a, &mut x)?;
-    for s in values::all_words(src, sec.list("Secret"), Split::Args, &mut x.warnings) {
-        a.extend(["--secret".into(), s.into()]);
-    }
-    for e in sec.list("Volume") {
-        let v = container::volume(src, e, ctx, &mut x)?;
-        a.extend(["-v".into(), v.into()]);
-    }
+}
 
-    let file = last(&sec, "File");
-    let user_wd = src
-        .file
+/// A relative `File=` (or none) without a directory to take it from.
+fn relative_file(src: &Source, file: Option<(&Entry, &str)>, section_line: usize) -> SourceError {
+    let (line, f) = file.map_or((section_line, ""), |(e, f)| (e.line, f));
+    src.err(
+        line,
+        format!("File: `{f}` is a relative path: it needs SetWorkingDirectory= (unit, file, or the context directory)"),
+    )
+}
+
+/// The source's own `[Service] WorkingDirectory=`, if it sets one.
+fn own_working_directory(src: &Source) -> Option<String> {
+    src.file
         .sections
         .iter()
         .filter(|s| s.name == "Service")
         .rev()
         .find_map(|s| s.last("WorkingDirectory"))
         .map(|e| unquote(&e.value).to_owned())
-        .filter(|v| !v.is_empty());
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether nothing in the build can reach the network, but for a remote context: no pull
+/// (`Pull=never`) and no network for RUN steps (only `Network=none`).
+fn local_only(sec: &Index) -> bool {
+    let nets = sec.list("Network");
+    let no_net = !nets.is_empty() && nets.iter().all(|e| unquote(&e.value) == "none");
+    let no_pull = last(sec, "Pull").is_some_and(|(_, p)| {
+        p.trim().eq_ignore_ascii_case("never") || p.trim().eq_ignore_ascii_case("false")
+    });
+    no_net && no_pull
+}
+
+/// Translate a `.build` source.
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
+    let sec = src.own();
+    let section_line = src.file.section("Build").map_or(0, |s| s.line);
+    check_tags(src, &sec, section_line)?;
+    let mut r = Args {
+        src,
+        sec: &sec,
+        ctx,
+        a: vec![ctx.podman.into()],
+        x: Extra::default(),
+    };
+    let global = values::global_args(src, ctx, &sec, &mut r.x.warnings)?;
+    r.a.extend(global.into_iter().map(Cow::Owned));
+    r.a.push("build".into());
+    flags::apply(FLAGS, &mut r)?;
+    let (mut a, mut x) = (r.a, r.x);
+
+    let file = last(&sec, "File");
+    let user_wd = own_working_directory(src);
     let (context, added_wd) = working_directory(src, &sec, file, user_wd.is_some())?;
     let wd = user_wd.or_else(|| added_wd.clone());
     if wd.is_none() && file.is_none() && context.is_none() {
@@ -335,39 +271,26 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         (None, Some((_, f))) if anchored(f) => {}
         (None, f) => match &wd {
             Some(w) => a.push(w.clone().into()),
-            None => {
-                let (line, f) = f.map_or((section_line, ""), |(e, f)| (e.line, f));
-                return Err(src.err(
-                    line,
-                    format!("File: `{f}` is a relative path: it needs SetWorkingDirectory= (unit, file, or the context directory)"),
-                ));
-            }
+            None => return Err(relative_file(src, f, section_line)),
         },
     }
 
-    // Offline only when nothing in it can reach the network: no pull (`Pull=never`), no
-    // network for RUN steps (only `Network=none`) and nothing remote to fetch.
-    let nets = sec.list("Network");
-    let no_net = !nets.is_empty() && nets.iter().all(|e| unquote(&e.value) == "none");
-    let no_pull = pull.is_some_and(|(_, p)| {
-        p.trim().eq_ignore_ascii_case("never") || p.trim().eq_ignore_ascii_case("false")
-    });
     let remote = context.as_deref().is_some_and(is_url) || file.is_some_and(|(_, f)| is_url(f));
-    let offline = no_net && no_pull && !remote;
+    let offline = !remote && local_only(&sec);
 
-    let mut g = super::oneshot_create_with(
+    let mut g = super::service::oneshot(
         src,
         ctx,
         Oneshot {
             argv: a.into_iter().map(Cow::into_owned).collect(),
             stop_post: None,
             pulls: !offline,
+            remain: false,
             deps: x.deps,
             mounts_for: x.mounts_for,
             warnings: x.warnings,
         },
         name,
-        false,
     )?;
     if let Some(w) = added_wd {
         let svc = g.file.section_mut("Service");
@@ -377,14 +300,12 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             .iter()
             .position(|e| e.key == "ExecStart")
             .unwrap_or(svc.entries.len());
-        svc.entries.insert(
-            at,
-            Entry {
-                key: "WorkingDirectory".into(),
-                value: w,
-                line: 0,
-            },
-        );
+        let wd = Entry {
+            key: "WorkingDirectory".into(),
+            value: w,
+            line: 0,
+        };
+        svc.entries.insert(at, wd);
     }
     Ok(g)
 }

@@ -2,50 +2,32 @@
 //! (quadlet 5.8's `ConvertImage`), and `Image=X.image` in other sources resolved to the
 //! image it pulls (quadlet's `handleImageSource`).
 
+use super::flags::{self, Flag};
+use super::options;
 use super::values::last;
-use super::{Context, Generated, Source};
+use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::unit::{Entry, Index};
 
-/// Every key of quadlet 5.8's `[Image]`.
-pub(crate) const KEYS: &[&str] = &[
-    "AllTags",
-    "Arch",
-    "AuthFile",
-    "CertDir",
-    "ContainersConfModule",
-    "Creds",
-    "DecryptionKey",
-    "GlobalArgs",
-    "Image",
-    "ImageTag",
-    "OS",
-    "PodmanArgs",
-    "Policy",
-    "Retry",
-    "RetryDelay",
-    "ServiceName",
-    "TLSVerify",
-    "Variant",
+/// The keys of quadlet 5.8's `[Image]` and their flags, in the order of the argv. quadlet
+/// 5.8 walks a Go map for the valued ones, so its order changes from run to run; rootlet's
+/// is this one (sorted by key), always.
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(flags::COMMON),
+    Flag::Other(&["Image", "ImageTag"]),
+    Flag::Str("Arch", "--arch"),
+    Flag::Str("AuthFile", "--authfile"),
+    Flag::Str("CertDir", "--cert-dir"),
+    Flag::Str("Creds", "--creds"),
+    Flag::Str("DecryptionKey", "--decryption-key"),
+    Flag::Str("OS", "--os"),
+    Flag::Str("Policy", "--policy"),
+    Flag::Str("Retry", "--retry"),
+    Flag::Str("RetryDelay", "--retry-delay"),
+    Flag::Str("Variant", "--variant"),
+    Flag::Bool("AllTags", "--all-tags"),
+    Flag::Bool("TLSVerify", "--tls-verify"),
 ];
-
-/// Keys with a value, and their flag. quadlet 5.8 walks a Go map, so its order changes
-/// from run to run; rootlet's is this one (sorted by key), always.
-const STRINGS: &[(&str, &str)] = &[
-    ("Arch", "--arch"),
-    ("AuthFile", "--authfile"),
-    ("CertDir", "--cert-dir"),
-    ("Creds", "--creds"),
-    ("DecryptionKey", "--decryption-key"),
-    ("OS", "--os"),
-    ("Policy", "--policy"),
-    ("Retry", "--retry"),
-    ("RetryDelay", "--retry-delay"),
-    ("Variant", "--variant"),
-];
-
-/// Boolean keys: `--flag` or `--flag=false`.
-const BOOLS: &[(&str, &str)] = &[("AllTags", "--all-tags"), ("TLSVerify", "--tls-verify")];
 
 /// The image a `.image` source pulls (`Image=`), if it names one.
 fn pulled<'a>(sec: &Index<'a>) -> Option<(&'a Entry, &'a str)> {
@@ -55,49 +37,31 @@ fn pulled<'a>(sec: &Index<'a>) -> Option<(&'a Entry, &'a str)> {
 /// The name other sources use for the image of `X.image`: `ImageTag=` if set, else
 /// `Image=` (quadlet's `ResourceName`).
 pub fn image_name(src: &Source) -> Option<String> {
-    let empty = crate::unit::Section::new("Image");
-    let sec = Index::new(src.file.section("Image").unwrap_or(&empty));
+    let sec = src.own();
     last(&sec, "ImageTag")
         .or_else(|| pulled(&sec))
         .map(|(_, v)| v.to_owned())
 }
 
-/// `KEY=X.image` in `src` (a container's or volume's `Image=`, a `Mount=type=image`
-/// source): the image that source pulls and the unit that pulls it (to be required and
-/// ordered after). `Ok(None)` when `value` names no `.image` file.
-pub(crate) fn resolve(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    value: &str,
-) -> Result<Option<(String, String)>, SourceError> {
-    super::resolve_source(
-        src,
-        ctx,
-        e,
-        value,
-        super::SourceKind::Image,
-        image_name,
-        "no image (it has no Image=)",
-    )
-}
-
 /// Translate a `.image` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Image");
-    let sec = Index::new(src.file.section("Image").unwrap_or(&empty));
+    let sec = src.own();
     let Some((e, image)) = pulled(&sec) else {
         let line = src.file.section("Image").map_or(0, |s| s.line);
         return Err(src.err(line, "[Image] needs Image= (the image to pull)"));
     };
-    let warnings = Vec::from_iter(super::container::short_name_warning(src, e, image));
-    let pull = super::Pull {
+    let warnings = Vec::from_iter(options::short_name_warning(
+        src,
+        e,
+        image,
+        SourceKind::Image,
+    ));
+    let pull = super::service::Pull {
         command: ["image", "pull"],
-        strings: STRINGS,
-        bools: BOOLS,
+        flags: FLAGS,
         what: image,
     };
-    super::pull_unit(src, ctx, &sec, pull, warnings, name)
+    super::service::pull_unit(src, ctx, &sec, pull, warnings, name)
 }
 
 #[cfg(test)]

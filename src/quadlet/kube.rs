@@ -11,63 +11,125 @@
 //! without them is what the key asks (`KubeDownForce=false`, `ExitCodePropagation=none`),
 //! refused with the version needed otherwise.
 
-use super::container::{self, Argv, Extra};
-use super::values::{self, boolean, last, single, unquote, Split};
-use super::{host_path, Context, Generated, Source};
+use super::flags::{self, push, Args, Extra, Flag};
+use super::options::{self, handle};
+use super::paths::host_path;
+use super::values::{self, boolean, last, unquote, Split};
+use super::{Context, Feature, Generated, Source};
 use crate::error::SourceError;
 use crate::exec;
 use crate::podman::Version;
-use crate::unit::{Entry, Index, Section};
+use crate::unit::{Index, Section};
 use std::borrow::Cow;
 
-/// Every key of quadlet 5.8's `[Kube]` (the deprecated `Remap*` ones included).
-pub(crate) const KEYS: &[&str] = &[
-    "AutoUpdate",
-    "ConfigMap",
-    "ContainersConfModule",
-    "ExitCodePropagation",
-    "GlobalArgs",
-    "KubeDownForce",
-    "LogDriver",
-    "LogOpt",
-    "Network",
-    "PodmanArgs",
-    "PublishPort",
-    "RemapGid",
-    "RemapUid",
-    "RemapUidSize",
-    "RemapUsers",
-    "ServiceName",
-    "SetWorkingDirectory",
-    "UserNS",
-    "Yaml",
+/// The keys of quadlet 5.8's `[Kube]` (the deprecated `Remap*` ones included) and their
+/// flags, in the order of `podman kube play`'s argv (quadlet's).
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(flags::COMMON),
+    // Read by `translate`: the files to play, `kube down`, `WorkingDirectory=`.
+    Flag::Other(&["KubeDownForce", "SetWorkingDirectory", "Yaml"]),
+    Flag::Custom(&["ExitCodePropagation"], exit_code),
+    Flag::Custom(&["LogDriver"], handle::log_driver),
+    Flag::Custom(&["LogOpt"], handle::log_opt),
+    // No `RemapUsers=manual` in a .kube file (quadlet refuses it too).
+    Flag::Custom(
+        &[
+            "RemapGid",
+            "RemapUid",
+            "RemapUidSize",
+            "RemapUsers",
+            "UserNS",
+        ],
+        |r| options::user_mappings(r, false),
+    ),
+    Flag::Custom(&["Network"], handle::network),
+    Flag::Custom(&["AutoUpdate"], auto_update),
+    Flag::Custom(&["ConfigMap"], |r| {
+        let maps = r.all_words("ConfigMap", Split::Strv);
+        for c in maps {
+            push(&mut r.a, "--configmap", host_path(r.src, &c));
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["PublishPort"], |r| {
+        if let Some(e) = r.sec.list("PublishPort").first() {
+            r.ctx.require(
+                r.src,
+                e,
+                Feature {
+                    version: Version::KUBE_PUBLISH,
+                    what: "`kube play --publish`",
+                    how: "",
+                    instead:
+                        "publish the port in the YAML file (`hostPort:` beside `containerPort:`)",
+                },
+            )?;
+        }
+        handle::publish(r)
+    }),
 ];
 
-/// `Err` naming `e` when the podman of this run is older than `need` (asked only here,
-/// when a source uses the feature).
-fn needs(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    need: Version,
-    what: &str,
-    instead: &str,
-) -> Result<(), SourceError> {
-    match ctx.podman_version.get() {
-        Some(have) if have < need => Err(src.err(
+/// `ExitCodePropagation=`: `--service-exit-code-propagation=`, left out for `none` on a
+/// podman without the flag (what it does anyway).
+fn exit_code(r: &mut Args) -> Result<(), SourceError> {
+    let Some((e, v)) = last(r.sec, "ExitCodePropagation") else {
+        return Ok(());
+    };
+    if !matches!(v, "all" | "any" | "none") {
+        return Err(r.src.err(
             e.line,
-            format!(
-                "{}: {what} needs podman {need} or newer, podman is {have}: {instead}",
-                e.key
-            ),
-        )),
-        _ => Ok(()),
+            format!("ExitCodePropagation: `{v}` is none of all, any, none"),
+        ));
     }
+    if v != "none" || r.ctx.podman_version.has(Version::KUBE_EXIT_CODE) {
+        r.ctx.require(
+            r.src,
+            e,
+            Feature {
+                version: Version::KUBE_EXIT_CODE,
+                what: "`--service-exit-code-propagation`",
+                how: "",
+                instead: "leave it out (the service then exits 0 whatever its containers do)",
+            },
+        )?;
+        r.a.push(super::concat(&["--service-exit-code-propagation=", v]).into());
+    }
+    Ok(())
 }
 
-/// Whether the podman of this run is older than `v`.
-fn older(ctx: &Context, v: Version) -> bool {
-    !ctx.podman_version.has(v)
+/// `AutoUpdate=`: `registry`/`local` for every container, or `CONTAINER/registry`,
+/// `CONTAINER/local` for one: the annotations `podman auto-update` reads.
+fn auto_update(r: &mut Args) -> Result<(), SourceError> {
+    for e in r.sec.list("AutoUpdate") {
+        let words = match values::split(&e.value, Split::Strv) {
+            Ok(w) => w,
+            Err(why) => return Err(r.src.err(e.line, format!("AutoUpdate: {why}"))),
+        };
+        for u in words {
+            let (who, how) = match u.split_once('/') {
+                Some((c, t)) => (Some(c), t),
+                None => (None, u.as_str()),
+            };
+            if !matches!(how, "registry" | "local") {
+                return Err(r.src.err(
+                    e.line,
+                    format!(
+                        "AutoUpdate: `{u}` is neither `registry` nor `local` (nor CONTAINER/registry, CONTAINER/local)"
+                    ),
+                ));
+            }
+            r.a.push(
+                match who {
+                    Some(c) => {
+                        super::concat(&["--annotation=io.containers.autoupdate/", c, "=", how])
+                    }
+                    None => super::concat(&["--annotation=io.containers.autoupdate=", how]),
+                }
+                .into(),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Set `key` in `sec`: the last assignment gets `value`, or one is added (quadlet's `Set`).
@@ -107,7 +169,7 @@ fn working_directory(
                      (use SetWorkingDirectory=unit, or WorkingDirectory= in [Service])",
             )),
         },
-        "unit" => container::escape_specifiers(&src.path.to_string_lossy()),
+        "unit" => crate::unit::escape_specifiers(&src.path.to_string_lossy()),
         _ => {
             return Err(src.err(
                 e.line,
@@ -132,155 +194,112 @@ fn working_directory(
     }
 }
 
-/// Translate a `.kube` source.
-pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = Section::new("Kube");
-    let section = src.file.section("Kube");
-    let sec = Index::new(section.unwrap_or(&empty));
-    let mut x = Extra::default();
-
+/// `Yaml=`: the files to play, made absolute (at least one; several need podman 5.7).
+fn yaml_files(
+    src: &Source,
+    sec: &Index,
+    ctx: &Context,
+    warnings: &mut Vec<SourceError>,
+) -> Result<Vec<String>, SourceError> {
     let yaml_entries = sec.list("Yaml");
-    let yamls: Vec<String> = values::all_words(src, yaml_entries, Split::Strv, &mut x.warnings)
+    let yamls: Vec<String> = values::all_words(src, yaml_entries, Split::Strv, warnings)
         .iter()
         .map(|p| host_path(src, p))
         .collect();
     let Some(first_yaml) = yaml_entries.first() else {
         return Err(src.err(
-            section.map_or(0, |s| s.line),
+            src.file.section("Kube").map_or(0, |s| s.line),
             "[Kube] needs Yaml= (the Kubernetes YAML file to play)",
         ));
     };
     if yamls.is_empty() {
         return Err(src.err(first_yaml.line, "Yaml: no file named"));
     }
-    if let Some(have) = ctx.podman_version.get().filter(|v| *v < Version::KUBE) {
-        return Err(src.err(
-            first_yaml.line,
-            format!(
-                "a .kube file needs podman {} or newer (`podman kube play`, `kube down`), podman is {have}",
-                Version::KUBE
-            ),
-        ));
-    }
+    ctx.require(
+        src,
+        first_yaml,
+        Feature {
+            version: Version::KUBE,
+            what: "a .kube file",
+            how: "`podman kube play`, `kube down`",
+            instead: "",
+        },
+    )?;
     if yamls.len() > 1 {
         let e = yaml_entries.last().copied().unwrap_or(first_yaml);
-        needs(
+        ctx.require(
             src,
-            ctx,
             e,
-            Version::KUBE_FILES,
-            "more than one YAML file (`podman kube play FILE FILE...`)",
-            "one .kube file per YAML file, or one YAML file with several documents (`---`)",
+            Feature {
+                version: Version::KUBE_FILES,
+                what: "more than one YAML file (`podman kube play FILE FILE...`)",
+                how: "",
+                instead:
+                    "one .kube file per YAML file, or one YAML file with several documents (`---`)",
+            },
         )?;
     }
+    Ok(yamls)
+}
 
-    // [Service] keys the user may set, checked as quadlet does.
-    let svc_user = src.file.section("Service");
-    let svc_last = |k: &str| svc_user.and_then(|s| s.last(k));
-    if let Some(e) = svc_last("KillMode") {
-        if e.value != "mixed" && e.value != "control-group" {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "KillMode: `{}` is not allowed for a .kube file (use mixed or control-group)",
-                    e.value
-                ),
-            ));
+/// `podman kube down` of the files (`KubeDownForce=`: `--force`, which podman 4.4 added;
+/// without it podman keeps the volumes, as `--force=false` says where podman has it).
+fn down<'v>(
+    src: &Source,
+    sec: &Index,
+    ctx: &Context,
+    global: &'v [String],
+    yamls: &'v [String],
+) -> Result<Vec<&'v str>, SourceError> {
+    let mut down: Vec<&str> = global.iter().map(String::as_str).collect();
+    down.extend(["kube", "down"]);
+    if let Some(e) = sec.last("KubeDownForce") {
+        if boolean(src, e)? {
+            ctx.require(
+                src,
+                e,
+                Feature {
+                    version: Version::KUBE_DOWN_FORCE,
+                    what: "`kube down --force`",
+                    how: "",
+                    instead:
+                        "remove the volumes with `podman volume rm` (or leave KubeDownForce= out)",
+                },
+            )?;
+            down.push("--force");
+        } else if ctx.podman_version.has(Version::KUBE_DOWN_FORCE) {
+            // Without the flag, podman keeps the volumes too.
+            down.push("--force=false");
         }
     }
-    let oneshot = match svc_last("Type") {
-        None => false,
-        Some(e) => match e.value.as_str() {
-            "notify" => false,
-            "oneshot" => true,
-            v => {
-                return Err(src.err(
-                    e.line,
-                    format!("Type: `{v}` is not allowed for a .kube file (use notify or oneshot)"),
-                ))
-            }
-        },
-    };
+    down.extend(yamls.iter().map(String::as_str));
+    Ok(down)
+}
+
+/// Translate a `.kube` source.
+pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
+    let sec = src.own();
+    let mut x = Extra::default();
+
+    let yamls = yaml_files(src, &sec, ctx, &mut x.warnings)?;
+
+    // [Service] keys the user may set, checked as quadlet does.
+    super::service::check_kill_mode(src, "a .kube file")?;
+    let oneshot = super::service::service_type(src, "a .kube file")?;
 
     let podman = ctx.podman;
     let global = values::global_args(src, ctx, &sec, &mut x.warnings)?;
-    let mut a: Argv = Vec::with_capacity(16);
-    a.extend(global.iter().cloned().map(Cow::Owned));
-    a.extend(["kube", "play", "--replace", "--service-container=true"].map(Cow::from));
-    if let Some((e, v)) = last(&sec, "ExitCodePropagation") {
-        if !matches!(v, "all" | "any" | "none") {
-            return Err(src.err(
-                e.line,
-                format!("ExitCodePropagation: `{v}` is none of all, any, none"),
-            ));
-        }
-        // `none` is what podman without the flag does.
-        if !(v == "none" && older(ctx, Version::KUBE_EXIT_CODE)) {
-            needs(
-                src,
-                ctx,
-                e,
-                Version::KUBE_EXIT_CODE,
-                "`--service-exit-code-propagation`",
-                "leave it out (the service then exits 0 whatever its containers do)",
-            )?;
-            a.push(super::concat(&["--service-exit-code-propagation=", v]).into());
-        }
-    }
-    if let Some(e) = sec.last("LogDriver") {
-        a.extend(["--log-driver".into(), unquote(&e.value).into()]);
-    }
-    for o in values::all_words(src, sec.list("LogOpt"), Split::Strv, &mut x.warnings) {
-        a.extend(["--log-opt".into(), o.into()]);
-    }
-    container::user_mappings(src, &sec, &mut a, &mut x, false)?;
-    container::networks(src, &sec, ctx, &mut a, &mut x)?;
-    for e in sec.list("AutoUpdate") {
-        let words = match values::split(&e.value, Split::Strv) {
-            Ok(w) => w,
-            Err(why) => return Err(src.err(e.line, format!("AutoUpdate: {why}"))),
-        };
-        for u in words {
-            let (who, how) = match u.split_once('/') {
-                Some((c, t)) => (Some(c), t),
-                None => (None, u.as_str()),
-            };
-            if !matches!(how, "registry" | "local") {
-                return Err(src.err(
-                    e.line,
-                    format!(
-                        "AutoUpdate: `{u}` is neither `registry` nor `local` (nor CONTAINER/registry, CONTAINER/local)"
-                    ),
-                ));
-            }
-            a.push(
-                match who {
-                    Some(c) => {
-                        super::concat(&["--annotation=io.containers.autoupdate/", c, "=", how])
-                    }
-                    None => super::concat(&["--annotation=io.containers.autoupdate=", how]),
-                }
-                .into(),
-            );
-        }
-    }
-    for c in values::all_words(src, sec.list("ConfigMap"), Split::Strv, &mut x.warnings) {
-        a.extend(["--configmap".into(), host_path(src, &c).into()]);
-    }
-    let ports = sec.list("PublishPort");
-    if let Some(e) = ports.first() {
-        needs(
-            src,
-            ctx,
-            e,
-            Version::KUBE_PUBLISH,
-            "`kube play --publish`",
-            "publish the port in the YAML file (`hostPort:` beside `containerPort:`)",
-        )?;
-    }
-    for e in ports {
-        a.extend(["--publish".into(), single(src, e)?.into()]);
-    }
+    let mut r = Args {
+        src,
+        sec: &sec,
+        ctx,
+        a: Vec::with_capacity(16),
+        x,
+    };
+    r.a.extend(global.iter().cloned().map(Cow::Owned));
+    r.a.extend(["kube", "play", "--replace", "--service-container=true"].map(Cow::from));
+    flags::apply(FLAGS, &mut r)?;
+    let Args { mut a, mut x, .. } = r;
     a.extend(
         values::podman_args(src, &sec, &mut x.warnings)
             .into_iter()
@@ -288,39 +307,19 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     );
     a.extend(yamls.iter().map(|y| Cow::Borrowed(y.as_str())));
 
-    let mut down: Vec<&str> = global.iter().map(String::as_str).collect();
-    down.extend(["kube", "down"]);
-    if let Some(e) = sec.last("KubeDownForce") {
-        if boolean(src, e)? {
-            needs(
-                src,
-                ctx,
-                e,
-                Version::KUBE_DOWN_FORCE,
-                "`kube down --force`",
-                "remove the volumes with `podman volume rm` (or leave KubeDownForce= out)",
-            )?;
-            down.push("--force");
-        } else if !older(ctx, Version::KUBE_DOWN_FORCE) {
-            // Without the flag, podman keeps the volumes too.
-            down.push("--force=false");
-        }
-    }
-    down.extend(yamls.iter().map(String::as_str));
+    let down = down(src, &sec, ctx, &global, &yamls)?;
 
     let workdir = working_directory(src, &sec, &yamls)?;
 
     // `kube play` pulls the images the YAML names: it waits for the network.
-    let mut file = super::service_unit(src, super::needs_network(true))?;
+    let mut file = super::service::service_unit(src, true)?;
     let unit = file.section_mut("Unit");
     for dep in &x.deps {
         unit.add("Requires", dep.clone());
         unit.add("After", dep.clone());
     }
     let svc = file.section_mut("Service");
-    if !svc.has("KillMode") {
-        svc.add("KillMode", "mixed");
-    }
+    super::service::default(svc, "KillMode", "mixed");
     // So that `podman auto-update` finds the unit to restart.
     svc.add("Environment", "PODMAN_SYSTEMD_UNIT=%n");
     if !oneshot {
@@ -329,9 +328,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         set(svc, "Type", "notify");
         set(svc, "NotifyAccess", "all");
     }
-    if !svc.has("SyslogIdentifier") {
-        svc.add("SyslogIdentifier", "%N");
-    }
+    super::service::default(svc, "SyslogIdentifier", "%N");
     let argv: Vec<&str> = a.iter().map(|s| &**s).collect();
     svc.add("ExecStart", exec::command_line(podman, &argv));
     // ExecStopPost: the pods are removed also when the start failed half-way.
@@ -339,7 +336,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     if let Some(d) = workdir {
         svc.add("WorkingDirectory", d);
     }
-    super::finish(src, ctx, file, name, x.warnings)
+    super::service::finish(src, ctx, file, name, x.warnings)
 }
 
 #[cfg(test)]

@@ -2,82 +2,49 @@
 //! `.network`, `.volume`, `.image`, `.build`, `.pod`, `.kube`, `.artifact`) and of
 //! `.socket` files into systemd user units, with quadlet 5.8's semantics.
 //!
-//! Each kind has one row in [`KINDS`] (`kinds.rs`: extension, sections, unit-name rule,
-//! key set, translate fn) and one file with its translation; `values.rs` reads values the
-//! way quadlet's parser does. Sections the translation does not own (`[Unit]`,
-//! `[Service]`, `[Install]`, ...) pass through; the source section itself is kept as
-//! `[X-Container]`, `[X-Network]`, ... `[X-Artifact]`, as quadlet does.
+//! What a kind is (extension, sections, unit-name rule) is its row of
+//! [`crate::kind::KINDS`]; how it is translated is its row of [`TRANSLATIONS`]
+//! (`kinds.rs`: flag table, resource, translate fn) and its own file. A kind's file
+//! imports only the shared files, never another kind's:
+//! - `flags.rs`: the flag tables and their one interpreter; `options.rs`: podman options
+//!   several kinds share; `values.rs`: values read the way quadlet's parser does;
+//! - `refs.rs`: every reference between sources; `service.rs`: the unit skeleton, oneshot
+//!   and pull services; `install.rs`: `[Install]` -> links; `keys.rs`, `paths.rs`.
+//!
+//! Sections the translation does not own (`[Unit]`, `[Service]`, `[Install]`, ...) pass
+//! through; the source section itself is kept as `[X-Container]`, `[X-Network]`, ...
+//! `[X-Artifact]`, as quadlet does.
 
 pub mod artifact;
 pub mod build;
 pub mod container;
 pub mod defaults;
+mod flags;
 pub mod image;
+mod install;
+mod keys;
 mod kinds;
 pub mod kube;
 pub mod network;
+pub(crate) mod options;
+mod paths;
 pub mod pod;
+pub(crate) mod refs;
+mod service;
 pub mod socket;
 pub mod values;
 pub mod volume;
 
 use crate::error::SourceError;
-use crate::unit::{Entry, Section, UnitFile};
+use crate::unit::{valid_unit_name, Entry, Index, Section, UnitFile};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+pub use crate::kind::{unit_name_for, SourceKind};
 pub use defaults::Defaults;
-pub use kinds::{KindInfo, KINDS};
-
-/// The unit the generated services want and order after (from `units/`).
-pub use crate::env::WAIT_UNIT;
-
-/// Kinds of source files rootlet reads. Each has one row in [`KINDS`] (`kinds.rs`), which
-/// says everything else about it: extension, section, unit name, keys, translation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SourceKind {
-    Container,
-    Network,
-    Volume,
-    Socket,
-    Image,
-    Pod,
-    Build,
-    Kube,
-    Artifact,
-}
-
-impl SourceKind {
-    /// Its row of [`KINDS`].
-    pub fn info(self) -> &'static KindInfo {
-        // The table is in enum order (checked by a test).
-        &KINDS[self as usize]
-    }
-
-    pub fn from_file_name(name: &str) -> Option<(SourceKind, &str)> {
-        let (stem, ext) = name.rsplit_once('.')?;
-        // A kind with a row but still listed as unsupported is not read yet.
-        if UNSUPPORTED_EXTENSIONS.contains(&ext) {
-            return None;
-        }
-        let k = KINDS.iter().find(|k| k.extension == ext)?;
-        Some((k.kind, stem))
-    }
-
-    pub fn extension(self) -> &'static str {
-        self.info().extension
-    }
-
-    /// The section that holds the kind's own keys.
-    pub fn section(self) -> &'static str {
-        self.info().section
-    }
-}
-
-/// Extensions quadlet reads that rootlet does not translate (yet): reported, not dropped
-/// silently; a reference to one of them is an error. Empty: rootlet translates all eight
-/// types of quadlet 5.8; a type a later quadlet adds goes here until it is translated.
-pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[];
+pub use keys::known_key;
+pub(crate) use keys::KeySet;
+pub use kinds::{Translation, TRANSLATIONS};
 
 /// One parsed source file.
 #[derive(Debug, Clone)]
@@ -117,120 +84,15 @@ impl Source {
         unit_name_for(self.kind, self.stem())
     }
 
+    /// The source's own section (`[Container]` of a `.container`), indexed; an empty one
+    /// when the source has none.
+    pub(crate) fn own(&self) -> Index<'_> {
+        static EMPTY: std::sync::LazyLock<Section> = std::sync::LazyLock::new(|| Section::new(""));
+        Index::new(self.file.section(self.kind.section()).unwrap_or(&EMPTY))
+    }
+
     pub fn err(&self, line: usize, msg: impl Into<String>) -> SourceError {
         SourceError::new(&self.path, line, msg)
-    }
-}
-
-/// `X.container` -> `X.service`, `X.network` -> `X-network.service`, `X.socket` -> `X.socket`;
-/// templates keep their `@` (`X@.network` -> `X-network@.service`).
-pub fn unit_name_for(kind: SourceKind, stem: &str) -> String {
-    let info = kind.info();
-    match (info.unit_infix, stem.split_once('@')) {
-        ("", _) => concat(&[stem, ".", info.unit_type]),
-        (infix, Some((p, i))) => concat(&[p, infix, "@", i, ".", info.unit_type]),
-        (infix, None) => concat(&[stem, infix, ".", info.unit_type]),
-    }
-}
-
-/// The name quadlet gives the unit of a source of a kind rootlet does not translate
-/// (`X.pod` -> `X-pod.service`), for messages.
-fn foreign_unit_name(ext: &str, stem: &str) -> String {
-    match ext {
-        "kube" => concat(&[stem, ".service"]),
-        _ => concat(&[stem, "-", ext, ".service"]),
-    }
-}
-
-/// `[Unit]` keys that name other units.
-const DEP_KEYS: &[&str] = &[
-    "Wants",
-    "Requires",
-    "Requisite",
-    "BindsTo",
-    "PartOf",
-    "Upholds",
-    "Conflicts",
-    "Before",
-    "After",
-    "OnFailure",
-    "OnSuccess",
-    "PropagatesReloadTo",
-    "ReloadPropagatedFrom",
-    "PropagatesStopTo",
-    "StopPropagatedFrom",
-    "JoinsNamespaceOf",
-];
-
-/// Keys of `[Unit]`, `[Service]` and `[Install]` that sources commonly hold or rootlet
-/// writes, besides those of the source kinds' own sections.
-const COMMON_KEYS: &[&str] = &[
-    "Description",
-    "Documentation",
-    "SourcePath",
-    "RequiresMountsFor",
-    "StartLimitIntervalSec",
-    "StartLimitBurst",
-    "Type",
-    "Restart",
-    "RestartSec",
-    "TimeoutStartSec",
-    "TimeoutStopSec",
-    "Environment",
-    "ExecStartPre",
-    "ExecStartPost",
-    "ExecReload",
-    "KillMode",
-    "Delegate",
-    "NotifyAccess",
-    "SyslogIdentifier",
-    "WantedBy",
-    "RequiredBy",
-    "UpheldBy",
-    "Alias",
-    "DefaultInstance",
-    "DefaultDependencies",
-    "Service",
-    "Accept",
-];
-
-/// The static copy of `key` if it is one translation reads or writes: sources parsed with
-/// it ([`UnitFile::parse_bytes_with`]) share those keys instead of allocating each.
-pub fn known_key(key: &str) -> Option<&'static str> {
-    static KNOWN: std::sync::OnceLock<KeySet> = std::sync::OnceLock::new();
-    KNOWN
-        .get_or_init(|| {
-            KeySet::new(
-                KINDS
-                    .iter()
-                    .flat_map(|k| k.keys.iter().copied())
-                    .chain(socket::LISTEN_KEYS.iter().copied())
-                    .chain(DEP_KEYS.iter().copied())
-                    .chain(COMMON_KEYS.iter().copied()),
-            )
-        })
-        .get(key)
-}
-
-/// A fixed set of key names, sorted once for binary search (by length first, so that most
-/// comparisons end before the bytes are looked at).
-pub(crate) struct KeySet(Vec<&'static str>);
-
-impl KeySet {
-    pub(crate) fn new(keys: impl IntoIterator<Item = &'static str>) -> KeySet {
-        let mut k: Vec<&'static str> = keys.into_iter().collect();
-        k.sort_unstable_by_key(|k| (k.len(), *k));
-        k.dedup();
-        KeySet(k)
-    }
-
-    /// The set's own copy of `key`, if it has it.
-    pub(crate) fn get(&self, key: &str) -> Option<&'static str> {
-        let i = self
-            .0
-            .binary_search_by_key(&(key.len(), key), |k| (k.len(), *k))
-            .ok()?;
-        Some(self.0[i])
     }
 }
 
@@ -241,36 +103,6 @@ pub(crate) fn concat(parts: &[&str]) -> String {
         s.push_str(p);
     }
     s
-}
-
-const UNIT_NAME_MAX: usize = 255;
-
-fn valid_name_chars(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_' | b'.' | b'\\'))
-}
-
-/// Whether systemd would accept `name` as a unit name (plain, template or instance).
-pub fn valid_unit_name(name: &str) -> bool {
-    // A leading dot would make a hidden file that no one finds by listing the directory.
-    if name.is_empty() || name.len() > UNIT_NAME_MAX || name.starts_with('.') {
-        return false;
-    }
-    let Some((stem, suffix)) = name.rsplit_once('.') else {
-        return false;
-    };
-    if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_lowercase()) {
-        return false;
-    }
-    match stem.split_once('@') {
-        None => !stem.is_empty() && valid_name_chars(stem),
-        Some((prefix, inst)) => {
-            !prefix.is_empty()
-                && valid_name_chars(prefix)
-                && !inst.contains('@')
-                && valid_name_chars(inst)
-        }
-    }
 }
 
 /// One symlink in the output directory: `path` (relative) -> `target`.
@@ -329,7 +161,45 @@ pub struct Context<'a> {
     pub pod_members: &'a BTreeMap<String, Vec<String>>,
 }
 
+/// A podman feature a source uses, for [`Context::require`]: `what` needs it, `how` (the
+/// podman command or flag, may be empty), `instead` (the way out, may be empty).
+pub(crate) struct Feature<'a> {
+    pub version: crate::podman::Version,
+    pub what: &'a str,
+    pub how: &'a str,
+    pub instead: &'a str,
+}
+
 impl Context<'_> {
+    /// `Err` naming `e` of `src` when the podman of this run is older than `f.version`:
+    /// `KEY: WHAT needs podman V or newer (HOW), podman is V': INSTEAD`. podman is asked
+    /// its version only here, when a source uses the feature: the one podman version gate.
+    pub(crate) fn require(&self, src: &Source, e: &Entry, f: Feature) -> Result<(), SourceError> {
+        let need = f.version;
+        match self.podman_version.get() {
+            Some(have) if have < need => {
+                let how = if f.how.is_empty() {
+                    String::new()
+                } else {
+                    concat(&[" (", f.how, ")"])
+                };
+                let instead = if f.instead.is_empty() {
+                    String::new()
+                } else {
+                    concat(&[": ", f.instead])
+                };
+                Err(src.err(
+                    e.line,
+                    format!(
+                        "{}: {} needs podman {need} or newer{how}, podman is {have}{instead}",
+                        e.key, f.what
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The source `name` of this run, if there is one (read now if need be).
     pub(crate) fn find(
         &self,
@@ -349,8 +219,8 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     if !valid_unit_name(&name) {
         return Err(src.err(0, format!("`{name}` is not a valid systemd unit name")));
     }
-    let mut g = (src.kind.info().translate)(src, ctx, name)?;
-    g.links = install_links(src, &g.name, &src.file)?;
+    let mut g = (kinds::of(src.kind).translate)(src, ctx, name)?;
+    g.links = install::links(src, &g.name, &src.file)?;
     if src.kind != SourceKind::Socket {
         service_key_warnings(src, &mut g.warnings);
     }
@@ -402,13 +272,10 @@ fn check_sections(src: &Source) -> Result<(), SourceError> {
             }
         }
         if s.name == info.section && src.kind != SourceKind::Socket {
-            let known = info.key_set();
+            let t = kinds::of(src.kind);
             for e in &s.entries {
-                if known.get(&e.key).is_none() {
-                    return Err(unknown_key(src, info.section, e, info.keys));
-                }
-                if let Some((_, why)) = info.refused.iter().find(|(k, _)| *k == e.key) {
-                    return Err(src.err(e.line, *why));
+                if t.key_set().get(&e.key).is_none() {
+                    return Err(unknown_key(src, info.section, e, t.keys()));
                 }
             }
         }
@@ -437,462 +304,6 @@ pub(crate) fn unknown_key(src: &Source, section: &str, e: &Entry, known: &[&str]
         e.line,
         format!("unknown key `{}` in [{section}]{hint}", e.key),
     )
-}
-
-/// Start a generated unit from the source: all sections copied, the source section and
-/// `[Quadlet]` renamed `[X-Kind]` / `[X-Quadlet]` (systemd ignores `X-` sections).
-pub(crate) fn base_unit(src: &Source) -> UnitFile {
-    let own = src.kind.section();
-    let mut out = UnitFile::default();
-    for s in &src.file.sections {
-        let mut s = s.clone();
-        if s.name == own || s.name == "Quadlet" {
-            s.name = format!("X-{}", s.name);
-        }
-        if s.name == "Install" {
-            // systemd 252 does not know UpheldBy= in [Install]: the symlink says it.
-            s.entries.retain(|e| e.key != "UpheldBy");
-        }
-        out.sections.push(s);
-    }
-    out
-}
-
-/// The start of every generated service: [`base_unit`], the wait unit (unless
-/// `[Quadlet] DefaultDependencies=false` or `wait` is false: see [`needs_network`]),
-/// `SourcePath=` and `RequiresMountsFor=%t/containers`.
-pub(crate) fn service_unit(src: &Source, wait: bool) -> Result<UnitFile, SourceError> {
-    let mut file = base_unit(src);
-    let wait = wait && default_dependencies(src)?;
-    let unit = file.section_mut("Unit");
-    if wait {
-        prepend(unit, &[("Wants", WAIT_UNIT), ("After", WAIT_UNIT)]);
-    }
-    unit.add(
-        "SourcePath",
-        container::escape_specifiers(&src.path.to_string_lossy()),
-    );
-    unit.add("RequiresMountsFor", "%t/containers");
-    Ok(file)
-}
-
-/// Whether a unit must wait for the network: `uses` says whether anything it does may
-/// reach the network. rootlet's rule (README, "Waiting where the network is needed"): a
-/// container waits unless nothing in it can reach the network: only `Network=none`,
-/// and an image that cannot need a pull (`Rootfs=`, `Pull=never`); `Network=none` alone
-/// still pulls, and a `Rootfs=` container with a network needs the interface podman's
-/// rootless network (pasta, slirp4netns) attaches to. A network or volume oneshot does
-/// local work and waits only when it pulls an image (`[Volume] Driver=image`).
-pub(crate) fn needs_network(uses: bool) -> bool {
-    uses
-}
-
-/// The end of every generated service: restart defaults, references to other sources
-/// named by their units, sections in order.
-pub(crate) fn finish(
-    src: &Source,
-    ctx: &Context,
-    mut file: UnitFile,
-    name: String,
-    warnings: Vec<SourceError>,
-) -> Result<Generated, SourceError> {
-    ctx.defaults.apply(&mut file);
-    translate_references(src, ctx, &mut file)?;
-    order_sections(&mut file);
-    Ok(Generated {
-        name,
-        file,
-        links: Vec::new(),
-        warnings,
-    })
-}
-
-/// What a oneshot service that creates a podman resource (`podman network create`,
-/// `podman volume create`) is made of.
-pub(crate) struct Oneshot {
-    /// The command: `argv[0]` is written literally, the rest as the source wrote it.
-    pub argv: Vec<String>,
-    pub stop_post: Option<Vec<String>>,
-    /// It pulls an image ([`needs_network`]).
-    pub pulls: bool,
-    /// `Requires=`/`After=` units (a `.volume`'s `Image=X.image`), `RequiresMountsFor=`
-    /// paths.
-    pub deps: Vec<String>,
-    pub mounts_for: Vec<String>,
-    pub warnings: Vec<SourceError>,
-}
-
-/// A oneshot service that creates a podman resource and stays active.
-pub(crate) fn oneshot_create(
-    src: &Source,
-    ctx: &Context,
-    o: Oneshot,
-    name: String,
-) -> Result<Generated, SourceError> {
-    oneshot_create_with(src, ctx, o, name, true)
-}
-
-/// [`oneshot_create`]; `remain`: it stays active after its command (`RemainAfterExit=yes`
-/// unless the source says otherwise). A `.build` does not (quadlet's), so every start of a
-/// unit that requires it runs it again.
-pub(crate) fn oneshot_create_with(
-    src: &Source,
-    ctx: &Context,
-    o: Oneshot,
-    name: String,
-    remain: bool,
-) -> Result<Generated, SourceError> {
-    let mut file = service_unit(src, needs_network(o.pulls))?;
-    let unit = file.section_mut("Unit");
-    for p in &o.mounts_for {
-        unit.add("RequiresMountsFor", mount_path_value(p));
-    }
-    for d in &o.deps {
-        unit.add("Requires", d.clone());
-        unit.add("After", d.clone());
-    }
-    let svc = file.section_mut("Service");
-    svc.add(
-        "ExecStart",
-        crate::exec::command_line(
-            o.argv.first().map_or(ctx.podman, String::as_str),
-            o.argv.get(1..).unwrap_or(&[]),
-        ),
-    );
-    if let Some(s) = o.stop_post {
-        svc.add(
-            "ExecStopPost",
-            crate::exec::command_line(ctx.podman, s.get(1..).unwrap_or(&[])),
-        );
-    }
-    for (k, v) in [
-        ("Type", "oneshot"),
-        ("RemainAfterExit", "yes"),
-        ("SyslogIdentifier", "%N"),
-    ] {
-        if !svc.has(k) && (remain || k != "RemainAfterExit") {
-            svc.add(k, v);
-        }
-    }
-    finish(src, ctx, file, name, o.warnings)
-}
-
-/// What a oneshot `podman X pull` (an `.image`'s, an `.artifact`'s) is made of: the
-/// subcommand, the source's flag tables ([`values::flags`]) and what it pulls.
-pub(crate) struct Pull<'a> {
-    pub command: [&'static str; 2],
-    pub strings: &'a [(&'a str, &'a str)],
-    pub bools: &'a [(&'a str, &'a str)],
-    pub what: &'a str,
-}
-
-/// A oneshot service that pulls and stays active; it waits for the network, as a
-/// container does.
-pub(crate) fn pull_unit(
-    src: &Source,
-    ctx: &Context,
-    sec: &crate::unit::Index,
-    p: Pull,
-    mut warnings: Vec<SourceError>,
-    name: String,
-) -> Result<Generated, SourceError> {
-    let mut a = vec![ctx.podman.to_owned()];
-    a.extend(values::global_args(src, ctx, sec, &mut warnings)?);
-    a.extend(p.command.map(str::to_owned));
-    values::flags(src, sec, p.strings, p.bools, &mut a)?;
-    a.extend(values::podman_args(src, sec, &mut warnings));
-    a.push(p.what.to_owned());
-    oneshot_create(
-        src,
-        ctx,
-        Oneshot {
-            argv: a,
-            stop_post: None,
-            pulls: true,
-            deps: Vec::new(),
-            mounts_for: Vec::new(),
-            warnings,
-        },
-        name,
-    )
-}
-
-/// A `RequiresMountsFor=` value systemd reads as this one path. systemd 252 splits the
-/// value into words with quotes removed but no C escapes (quadlet's `\x20` would become
-/// `x20`), so a path with whitespace, quotes or backslashes is double-quoted with `\\`
-/// and `\"` (which newer systemd, applying C escapes, reads the same way). `%` is left
-/// as it is: the paths come from the source, where it already is a specifier or `%%`.
-pub(crate) fn mount_path_value(p: &str) -> String {
-    if !p
-        .bytes()
-        .any(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'\\'))
-    {
-        return p.to_owned();
-    }
-    let mut out = String::with_capacity(p.len() + 4);
-    out.push('"');
-    for c in p.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
-/// Insert entries at the front of a section (quadlet prepends its Wants/After pair so that
-/// a user's `After=` reset later in `[Unit]` still clears it).
-pub(crate) fn prepend(section: &mut Section, entries: &[(&'static str, &str)]) {
-    let new: Vec<Entry> = entries
-        .iter()
-        .map(|(k, v)| Entry {
-            key: (*k).into(),
-            value: (*v).to_owned(),
-            line: 0,
-        })
-        .collect();
-    section.entries.splice(0..0, new);
-}
-
-/// Put `[Unit]` first and `[Service]` right after it (for readability); the others keep
-/// their order.
-pub(crate) fn order_sections(file: &mut UnitFile) {
-    let rank = |n: &str| match n {
-        "Unit" => 0,
-        "Service" | "Socket" => 1,
-        _ => 2,
-    };
-    file.sections.sort_by_key(|s| rank(&s.name));
-}
-
-/// The words of an `[Install]` list entry, split as quadlet splits them (`LookupAllStrv`).
-fn install_words(src: &Source, e: &Entry) -> Result<Vec<String>, SourceError> {
-    values::split(&e.value, values::Split::Strv)
-        .map_err(|why| src.err(e.line, format!("{}: {why}", e.key)))
-}
-
-/// The `[Install]` section becomes symlinks: generated units cannot be enabled.
-fn install_links(src: &Source, unit: &str, file: &UnitFile) -> Result<Vec<Link>, SourceError> {
-    let Some(install) = file.section("Install") else {
-        return Ok(Vec::new());
-    };
-    let mut links = Vec::new();
-    // A template (`X@.service`) is linked as an instance: `[Install] DefaultInstance=`
-    // names it, as `systemctl enable` does; without one nothing is linked.
-    let link_name = match unit.split_once("@.") {
-        Some((prefix, suffix)) => {
-            let Some(e) = install
-                .last("DefaultInstance")
-                .filter(|e| !e.value.is_empty())
-            else {
-                return Ok(Vec::new());
-            };
-            let name = format!("{prefix}@{}.{suffix}", e.value);
-            if !valid_unit_name(&name) {
-                return Err(src.err(
-                    e.line,
-                    format!("DefaultInstance: `{name}` is not a valid unit name"),
-                ));
-            }
-            name
-        }
-        None => unit.to_owned(),
-    };
-    for (key, dir_suffix) in [
-        ("WantedBy", ".wants"),
-        ("RequiredBy", ".requires"),
-        ("UpheldBy", ".upholds"),
-    ] {
-        for e in install.list(key) {
-            for target in install_words(src, e)? {
-                if !valid_unit_name(&target) {
-                    return Err(src.err(
-                        e.line,
-                        format!("{key}: `{target}` is not a valid unit name"),
-                    ));
-                }
-                links.push(Link {
-                    path: concat(&[&target, dir_suffix, "/", &link_name]),
-                    target: concat(&["../", unit]),
-                });
-            }
-        }
-    }
-    let suffix = unit.rsplit_once('.').map(|(_, s)| s).unwrap_or("");
-    for e in install.list("Alias") {
-        for alias in install_words(src, e)? {
-            if !valid_unit_name(&alias) || !alias.ends_with(&format!(".{suffix}")) {
-                return Err(src.err(
-                    e.line,
-                    format!("Alias: `{alias}` is not a valid .{suffix} unit name"),
-                ));
-            }
-            links.push(Link {
-                path: alias,
-                target: unit.to_owned(),
-            });
-        }
-    }
-    links.sort();
-    links.dedup();
-    Ok(links)
-}
-
-/// Absolute host path for a user-written path: relative ones are taken against the source
-/// file's directory and cleaned (`./src/` -> `DIR/src`), as quadlet does; `%` specifiers
-/// and `~` are left to systemd/podman.
-pub(crate) fn host_path(src: &Source, p: &str) -> String {
-    if p.starts_with('/') || (p.starts_with('%') && !p.starts_with("%%")) || p.starts_with('~') {
-        return p.to_owned();
-    }
-    let dir = src.path.parent().unwrap_or(Path::new("/"));
-    // The directory is literal text: a `%` in it must not read as a specifier.
-    let dir = dir.to_string_lossy().replace('%', "%%");
-    clean_path(&concat(&[&dir, "/", p]))
-}
-
-/// Lexical clean of an absolute path (Go's `filepath.Clean`): no `//`, `.`, `..` or
-/// trailing `/`.
-pub(crate) fn clean_path(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    let mut out = String::with_capacity(p.len());
-    for c in &parts {
-        out.push('/');
-        out.push_str(c);
-    }
-    if out.is_empty() {
-        out.push('/');
-    }
-    out
-}
-
-/// `KEY=X.ext` in `src` naming a source that makes something other sources use (an image,
-/// a build's image, an artifact): what `name_of` reads from it, and its unit (to be
-/// required and ordered after). `Ok(None)` when `value` names no `.ext` file; an error
-/// naming the key when the file is missing, unreadable or names nothing (`nothing`: what
-/// it lacks, "no image (it has no Image=)"), where quadlet would pass text to podman.
-pub(crate) fn resolve_source(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    value: &str,
-    kind: SourceKind,
-    name_of: fn(&Source) -> Option<String>,
-    nothing: &str,
-) -> Result<Option<(String, String)>, SourceError> {
-    let ext = kind.extension();
-    if !value.rsplit_once('.').is_some_and(|(_, x)| x == ext) {
-        return Ok(None);
-    }
-    let found = match ctx.find(value) {
-        Some(Ok(s)) => s,
-        Some(Err(err)) => {
-            return Err(src.err(
-                e.line,
-                format!("{}: `{value}` cannot be read: {err}", e.key),
-            ))
-        }
-        None => {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{value}` names no .{ext} file on the search path",
-                    e.key
-                ),
-            ))
-        }
-    };
-    match name_of(&found) {
-        Some(name) => Ok(Some((name, found.unit_name()))),
-        None => Err(src.err(e.line, format!("{}: `{value}` names {nothing}", e.key))),
-    }
-}
-
-/// The unit of a referenced source file (`db.container`, `net.network`) for `key` of
-/// `e`: the source must exist in this run, and be of a kind rootlet translates. `Ok(None)`
-/// when `word` names no source file at all (a plain unit name).
-pub(crate) fn reference_unit(
-    src: &Source,
-    ctx: &Context,
-    e: &Entry,
-    word: &str,
-) -> Result<Option<String>, SourceError> {
-    let Some((stem, ext)) = word.rsplit_once('.') else {
-        return Ok(None);
-    };
-    if UNSUPPORTED_EXTENSIONS.contains(&ext) {
-        return Err(src.err(
-            e.line,
-            format!(
-                "{}: `{word}` is a .{ext} file, which rootlet does not translate yet (quadlet would use {}); \
-                 name a unit instead",
-                e.key,
-                foreign_unit_name(ext, stem)
-            ),
-        ));
-    }
-    match SourceKind::from_file_name(word) {
-        Some((k, _)) if k != SourceKind::Socket => match ctx.find(word) {
-            Some(Ok(s)) => Ok(Some(s.unit_name())),
-            // It exists (its own error is reported with it): named by the file-name rule.
-            Some(Err(_)) => Ok(Some(unit_name_for(k, stem))),
-            None => Err(src.err(
-                e.line,
-                format!(
-                    "{}: `{word}` names no .{} file on the search path",
-                    e.key,
-                    k.extension()
-                ),
-            )),
-        },
-        _ => Ok(None),
-    }
-}
-
-/// `[Unit]` dependencies on other sources (`Requires=db.container`, `After=net.network`)
-/// name the units those sources become; a source that does not exist is an error, as in
-/// quadlet 5.8, and so is one of a kind rootlet does not translate.
-pub(crate) fn translate_references(
-    src: &Source,
-    ctx: &Context,
-    file: &mut UnitFile,
-) -> Result<(), SourceError> {
-    let Some(unit) = file.sections.iter_mut().find(|s| s.name == "Unit") else {
-        return Ok(());
-    };
-    for e in unit
-        .entries
-        .iter_mut()
-        .filter(|e| DEP_KEYS.contains(&&*e.key))
-    {
-        // Most values name plain units: nothing to look up.
-        if !e.value.contains('.')
-            || !e.value.split_whitespace().any(|w| {
-                w.rsplit_once('.').is_some_and(|(_, x)| {
-                    UNSUPPORTED_EXTENSIONS.contains(&x)
-                        || matches!(SourceKind::from_file_name(w), Some((k, _)) if k != SourceKind::Socket)
-                })
-            })
-        {
-            continue;
-        }
-        let mut mapped: Vec<String> = Vec::new();
-        for w in e.value.split_whitespace() {
-            mapped.push(reference_unit(src, ctx, e, w)?.unwrap_or_else(|| w.to_owned()));
-        }
-        e.value = mapped.join(" ");
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -1025,13 +436,5 @@ mod tests {
             unit_name_for(SourceKind::Network, "n@"),
             "n-network@.service"
         );
-        assert!(valid_unit_name("web.service"));
-        assert!(valid_unit_name("a@.service"));
-        assert!(valid_unit_name("a@b.service"));
-        assert!(!valid_unit_name("@b.service"));
-        assert!(!valid_unit_name("a b.service"));
-        assert!(!valid_unit_name("../x.service"));
-        assert!(!valid_unit_name(".service"));
-        assert!(!valid_unit_name(&format!("{}.service", "a".repeat(250))));
     }
 }

@@ -1,66 +1,70 @@
 //! `X.network` -> `X-network.service`: a oneshot `podman network create --ignore`
 //! (quadlet 5.8's `ConvertNetwork`); on podman < 4.4, which has no `--ignore`, the same
-//! command run only when the network is missing (`create_if_missing`).
+//! command run only when the network is missing (`service::create_if_missing`).
 
-use super::values::{self, boolean, last, unquote};
-use super::{Context, Generated, Oneshot, Source};
+use super::flags::{self, push, Args, Extra, Flag};
+use super::options::handle;
+use super::service::Oneshot;
+use super::values::{self, boolean};
+use super::{Context, Generated, Source};
 use crate::error::SourceError;
 use crate::podman::Version;
-use crate::unit::Index;
+use std::borrow::Cow;
 
-/// Every key of quadlet 5.8's `[Network]`.
-pub(crate) const KEYS: &[&str] = &[
-    "ContainersConfModule",
-    "DisableDNS",
-    "DNS",
-    "Driver",
-    "Gateway",
-    "GlobalArgs",
-    "Internal",
-    "InterfaceName",
-    "IPAMDriver",
-    "IPRange",
-    "IPv6",
-    "Label",
-    "NetworkDeleteOnStop",
-    "NetworkName",
-    "Options",
-    "PodmanArgs",
-    "ServiceName",
-    "Subnet",
+/// The keys of quadlet 5.8's `[Network]` and their flags, in the order of `podman network
+/// create`'s argv.
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(flags::COMMON),
+    Flag::Other(&["NetworkDeleteOnStop", "NetworkName"]),
+    Flag::Bool("DisableDNS", "--disable-dns"),
+    Flag::Bool("Internal", "--internal"),
+    Flag::Bool("IPv6", "--ipv6"),
+    Flag::Str("Driver", "--driver"),
+    Flag::Str("IPAMDriver", "--ipam-driver"),
+    Flag::Str("InterfaceName", "--interface-name"),
+    Flag::All("DNS", "--dns"),
+    Flag::Custom(&["Subnet", "Gateway", "IPRange"], subnets),
+    Flag::Custom(&["Options"], |r| handle::key_values(r, "Options", "--opt")),
+    Flag::Custom(&["Label"], |r| handle::key_values(r, "Label", "--label")),
 ];
 
-/// The podman resource name of a `.network`/`.volume` source: `KEY=` (`NetworkName=`,
-/// `VolumeName=`) or `systemd-X`; templates (`X@.network`) and their instances name one
-/// resource per instance, `systemd-X-%i` (quadlet 5.7+).
-pub(crate) fn resource_name(src: &Source, section: &str, key: &str) -> String {
-    let own = src
-        .file
-        .sections
-        .iter()
-        .filter(|s| s.name == section)
-        .flat_map(|s| s.entries.iter().rev().find(|e| e.key == key))
-        .last()
-        .map(|e| unquote(&e.value))
-        .filter(|v| !v.is_empty());
-    match own {
-        Some(v) => v.to_owned(),
-        None => match src.stem().split_once('@') {
-            Some((p, _)) => super::concat(&["systemd-", p, "-%i"]),
-            None => super::concat(&["systemd-", src.stem()]),
-        },
+/// `Subnet=`, each with the `Gateway=` and `IPRange=` of the same rank.
+fn subnets(r: &mut Args) -> Result<(), SourceError> {
+    let subnets = r.sec.list("Subnet");
+    let gateways = r.sec.list("Gateway");
+    let ranges = r.sec.list("IPRange");
+    for (key, list) in [("Gateway", gateways), ("IPRange", ranges)] {
+        if list.len() > subnets.len() {
+            return Err(r.src.err(
+                list[subnets.len()].line,
+                format!(
+                    "{key}= needs a Subnet= of its own ({} {key}, {} Subnet)",
+                    list.len(),
+                    subnets.len()
+                ),
+            ));
+        }
     }
+    for (i, s) in subnets.iter().enumerate() {
+        push(&mut r.a, "--subnet", s.value.as_str());
+        if let Some(g) = gateways.get(i) {
+            push(&mut r.a, "--gateway", g.value.as_str());
+        }
+        if let Some(x) = ranges.get(i) {
+            push(&mut r.a, "--ip-range", x.value.as_str());
+        }
+    }
+    Ok(())
 }
 
 /// The podman network name of a `.network` source.
 pub fn network_name(src: &Source) -> String {
-    resource_name(src, "Network", "NetworkName")
+    super::refs::podman_name(src, "NetworkName")
 }
 
 /// Translate a `.network` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Network");
-    let sec = Index::new(src.file.section("Network").unwrap_or(&empty));
+    let sec = src.own();
     let mut warnings = Vec::new();
     let net = network_name(src);
     let global = values::global_args(src, ctx, &sec, &mut warnings)?;
@@ -75,75 +79,31 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         _ => None,
     };
     let ignore = ctx.podman_version.has(Version::CREATE_IGNORE);
-    let mut a = base(&["network", "create"]);
+    let mut r = Args {
+        src,
+        sec: &sec,
+        ctx,
+        a: base(&["network", "create"])
+            .into_iter()
+            .map(Cow::Owned)
+            .collect(),
+        x: Extra {
+            warnings,
+            ..Extra::default()
+        },
+    };
     if ignore {
-        a.push("--ignore".to_owned());
+        r.a.push("--ignore".into());
     }
-    for (key, flag) in [
-        ("DisableDNS", "--disable-dns"),
-        ("Internal", "--internal"),
-        ("IPv6", "--ipv6"),
-    ] {
-        if let Some(e) = sec.last(key) {
-            a.push(if boolean(src, e)? {
-                flag.to_owned()
-            } else {
-                super::concat(&[flag, "=false"])
-            });
-        }
-    }
-    for (key, flag) in [
-        ("Driver", "--driver"),
-        ("IPAMDriver", "--ipam-driver"),
-        ("InterfaceName", "--interface-name"),
-    ] {
-        if let Some((_, v)) = last(&sec, key) {
-            a.extend([flag.to_owned(), v.to_owned()]);
-        }
-    }
-    for e in sec.list("DNS") {
-        a.extend(["--dns".to_owned(), e.value.clone()]);
-    }
-    let subnets = sec.list("Subnet");
-    let gateways = sec.list("Gateway");
-    let ranges = sec.list("IPRange");
-    for (key, list) in [("Gateway", gateways), ("IPRange", ranges)] {
-        if list.len() > subnets.len() {
-            return Err(src.err(
-                list[subnets.len()].line,
-                format!(
-                    "{key}= needs a Subnet= of its own ({} {key}, {} Subnet)",
-                    list.len(),
-                    subnets.len()
-                ),
-            ));
-        }
-    }
-    for (i, s) in subnets.iter().enumerate() {
-        a.extend(["--subnet".to_owned(), s.value.clone()]);
-        if let Some(g) = gateways.get(i) {
-            a.extend(["--gateway".to_owned(), g.value.clone()]);
-        }
-        if let Some(r) = ranges.get(i) {
-            a.extend(["--ip-range".to_owned(), r.value.clone()]);
-        }
-    }
-    for (key, flag) in [("Options", "--opt"), ("Label", "--label")] {
-        let kv = values::key_values(src, sec.list(key), &mut warnings);
-        for (k, v) in kv {
-            a.push(flag.to_owned());
-            a.push(match v {
-                Some(v) => super::concat(&[&k, "=", &v]),
-                None => k,
-            });
-        }
-    }
+    flags::apply(FLAGS, &mut r)?;
+    let mut a: Vec<String> = r.a.into_iter().map(Cow::into_owned).collect();
+    let mut warnings = r.x.warnings;
     a.extend(values::podman_args(src, &sec, &mut warnings));
     a.push(net);
     if !ignore {
-        a = create_if_missing(a, "network", global.len());
+        a = super::service::create_if_missing(a, "network", global.len());
     }
-    super::oneshot_create(
+    super::service::oneshot(
         src,
         ctx,
         Oneshot {
@@ -151,51 +111,11 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             stop_post,
             // Creating a network is local work: nothing to wait for.
             pulls: false,
+            remain: true,
             deps: Vec::new(),
             mounts_for: Vec::new(),
             warnings,
         },
         name,
     )
-}
-
-/// For podman < 4.4 (no `create --ignore`): `argv` (`podman GLOBAL... KIND create ...
-/// NAME`, `globals` global arguments) run only when `podman GLOBAL... KIND exists NAME`
-/// says the resource is missing, as
-/// `/bin/sh -c '"$0" "${2}" KIND exists "$1" || { shift; exec "$0" "$@"; }' podman NAME
-/// GLOBAL... KIND create ... NAME`.
-///
-/// Why a shell in `ExecStart=` and not `ExecCondition=`: a failed condition leaves the
-/// oneshot `inactive`, not `active (exited)`, so `systemctl is-active` and the units that
-/// `Requires=` it would see a resource service that never ran; here the service is active
-/// whether it created the resource or found it, and `systemctl --user restart` simply runs
-/// the check again. Why not `ExecStart=-podman ... create` with an `exists` check after it:
-/// every start of an existing resource would log podman's "already exists" error.
-/// Everything reaches the shell as positional parameters, so nothing but the fixed script
-/// is shell code: names, options and `PodmanArgs=` are never parsed by the shell. The
-/// script is fixed text (its `$` doubled for systemd, which would otherwise expand
-/// `$0` itself); the other words keep the meaning they have in the plain command line
-/// (`%i` of a template's `systemd-X-%i` is still a specifier), and podman's path, written
-/// literally as a program, is escaped the way a program is.
-pub(crate) fn create_if_missing(argv: Vec<String>, kind: &str, globals: usize) -> Vec<String> {
-    let mut script = String::from("\"$$0\"");
-    for i in 0..globals {
-        script.push_str(&format!(" \"$${{{}}}\"", i + 2));
-    }
-    script.push_str(&format!(
-        " {kind} exists \"$$1\" || {{ shift; exec \"$$0\" \"$$@\"; }}"
-    ));
-    let mut it = argv.into_iter();
-    let podman = it.next().unwrap_or_default();
-    let rest: Vec<String> = it.collect();
-    let name = rest.last().cloned().unwrap_or_default();
-    let mut out = vec![
-        "/bin/sh".to_owned(),
-        "-c".to_owned(),
-        script,
-        podman.replace('%', "%%").replace('$', "$$"),
-        name,
-    ];
-    out.extend(rest);
-    out
 }

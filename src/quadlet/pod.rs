@@ -13,66 +13,47 @@
 //! which podman refuses), and a template container `C@.container` with `Pod=X@.pod`
 //! joins the pod of its own instance.
 
-use super::container::{self, Extra};
+use super::flags::{self, Args, Extra, Flag};
+use super::options::{self, handle};
 use super::values::{self, boolean, last, unquote};
 use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::exec;
-use crate::unit::{Entry, Index, Section};
+use crate::unit::Index;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// Every key of quadlet 5.8's `[Pod]`.
-pub(crate) const KEYS: &[&str] = &[
-    "AddHost",
-    "ContainersConfModule",
-    "DNS",
-    "DNSOption",
-    "DNSSearch",
-    "ExitPolicy",
-    "GIDMap",
-    "GlobalArgs",
-    "HostName",
-    "IP",
-    "IP6",
-    "Label",
-    "Network",
-    "NetworkAlias",
-    "PodName",
-    "PodmanArgs",
-    "PublishPort",
-    "RemapGid",
-    "RemapUid",
-    "RemapUidSize",
-    "RemapUsers",
-    "ServiceName",
-    "ShmSize",
-    "StopTimeout",
-    "SubGIDMap",
-    "SubUIDMap",
-    "UIDMap",
-    "UserNS",
-    "Volume",
-];
-
-/// Single-valued keys written `FLAG VALUE` (quadlet's `lookupAndAddString`; its order
-/// is a Go map's, rootlet's this one).
-const STRINGS: &[(&str, &str)] = &[("IP", "--ip"), ("IP6", "--ip6"), ("ShmSize", "--shm-size")];
-
-/// Repeatable keys written `FLAG VALUE` for each value (`lookupAndAddAllStrings`).
-const ALL_STRINGS: &[(&str, &str)] = &[
-    ("NetworkAlias", "--network-alias"),
-    ("DNS", "--dns"),
-    ("DNSOption", "--dns-option"),
-    ("DNSSearch", "--dns-search"),
-    ("AddHost", "--add-host"),
-    ("HostName", "--hostname"),
+/// The keys of quadlet 5.8's `[Pod]` and their flags, in the order of `podman pod create`'s
+/// argv after `--exit-policy` (quadlet's order; among the `Str` rows it is a Go map's,
+/// rootlet's is this one).
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(flags::COMMON),
+    Flag::Other(&["PodName", "StopTimeout"]),
+    Flag::Custom(&["ExitPolicy"], |r| {
+        let policy = last(r.sec, "ExitPolicy").map_or("stop", |(_, v)| v);
+        r.a.push(policy.into());
+        Ok(())
+    }),
+    Flag::Custom(options::USER_MAPPINGS, handle::mappings),
+    Flag::Custom(&["PublishPort"], handle::publish),
+    Flag::Custom(&["Label"], |r| handle::key_values(r, "Label", "--label")),
+    Flag::Custom(&["Network"], handle::network),
+    Flag::Str("IP", "--ip"),
+    Flag::Str("IP6", "--ip6"),
+    Flag::Str("ShmSize", "--shm-size"),
+    Flag::All("NetworkAlias", "--network-alias"),
+    Flag::All("DNS", "--dns"),
+    Flag::All("DNSOption", "--dns-option"),
+    Flag::All("DNSSearch", "--dns-search"),
+    Flag::All("AddHost", "--add-host"),
+    Flag::All("HostName", "--hostname"),
+    Flag::Custom(&["Volume"], handle::volumes),
 ];
 
 /// The podman name of the pod of a `.pod` source: `PodName=`, else `systemd-X`; a
 /// template and its instances name one pod per instance, `systemd-X-%i`.
 pub fn pod_name(src: &Source) -> String {
-    super::network::resource_name(src, "Pod", "PodName")
+    super::refs::podman_name(src, "PodName")
 }
 
 /// Whether a source's stem is a template's (`X@`) or an instance's (`X@i`).
@@ -121,68 +102,23 @@ pub fn members<'s>(
     out
 }
 
-/// `Pod=` of a container (and its `StartWithPod=`, checked here): the pod's name for
-/// `--pod` and the unit the container is bound to. `Ok(None)` without `Pod=`.
-pub(crate) fn join(
-    src: &Source,
-    sec: &Index,
-    ctx: &Context,
-) -> Result<Option<(String, String)>, SourceError> {
-    if let Some(e) = sec.last("StartWithPod") {
-        boolean(src, e)?;
-    }
-    let Some((e, value)) = last(sec, "Pod") else {
-        return Ok(None);
-    };
-    if !value.ends_with(".pod") {
-        return Err(src.err(
-            e.line,
-            format!(
-                "Pod: `{value}` is not a .pod file: a container joins only a pod made by a .pod source (quadlet refuses it too)"
-            ),
-        ));
-    }
-    let pod = match ctx.find(value) {
-        Some(Ok(p)) => p,
-        Some(Err(err)) => {
-            return Err(src.err(e.line, format!("Pod: `{value}` cannot be read: {err}")))
-        }
-        None => {
+/// `StopTimeout=` (seconds, default 10) as `podman pod stop`'s `--time=`.
+fn stop_time(src: &Source, sec: &Index) -> Result<String, SourceError> {
+    let stop_timeout = last(sec, "StopTimeout").map_or("10", |(_, v)| v);
+    if let Some((e, v)) = last(sec, "StopTimeout") {
+        if !v.bytes().all(|b| b.is_ascii_digit()) {
             return Err(src.err(
                 e.line,
-                format!("Pod: `{value}` names no .pod file on the search path"),
-            ))
+                format!("StopTimeout: `{v}` is not a number of seconds"),
+            ));
         }
-    };
-    let name = pod_name(&pod);
-    let unit = pod.unit_name();
-    match template_parts(pod.stem()) {
-        // A template pod: the one of this container's instance.
-        Some((_, "")) => {
-            if template_parts(src.stem()).is_none() {
-                return Err(src.err(
-                    e.line,
-                    format!(
-                        "Pod: `{value}` is a template: only a template container (`NAME@.container`) joins it, each instance the pod of its own instance"
-                    ),
-                ));
-            }
-            let unit = match unit.split_once("@.") {
-                Some((p, t)) => super::concat(&[p, "@%i.", t]),
-                None => unit,
-            };
-            Ok(Some((name, unit)))
-        }
-        // An instance file (`X@a.pod`): its `%i` is `a`, not this container's instance.
-        Some((_, inst)) => Ok(Some((name.replace("%i", inst), unit))),
-        None => Ok(Some((name, unit))),
     }
+    Ok(super::concat(&["--time=", stop_timeout]))
 }
 
 /// Translate a `.pod` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = Section::new("Pod");
-    let sec = Index::new(src.file.section("Pod").unwrap_or(&empty));
+    let sec = src.own();
     let mut x = Extra::default();
     let pod = pod_name(src);
     let global = values::global_args(src, ctx, &sec, &mut x.warnings)?;
@@ -193,8 +129,14 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         exec::command_line(podman, &a)
     };
 
-    let mut a: Vec<Cow<str>> = global.iter().map(|g| Cow::Borrowed(g.as_str())).collect();
-    a.extend(
+    let mut r = Args {
+        src,
+        sec: &sec,
+        ctx,
+        a: global.iter().map(|g| Cow::Borrowed(g.as_str())).collect(),
+        x,
+    };
+    r.a.extend(
         [
             "pod",
             "create",
@@ -204,30 +146,10 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         ]
         .map(Cow::Borrowed),
     );
-    a.push(last(&sec, "ExitPolicy").map_or("stop", |(_, v)| v).into());
-    container::user_mappings(src, &sec, &mut a, &mut x, true)?;
-    for e in sec.list("PublishPort") {
-        container::push(&mut a, "--publish", values::single(src, e)?);
-    }
-    let labels = values::key_values(src, sec.list("Label"), &mut x.warnings);
-    values::push_key_values(&mut a, "--label", &labels);
-    container::networks(src, &sec, ctx, &mut a, &mut x)?;
-    for (key, flag) in STRINGS {
-        if let Some((_, v)) = last(&sec, key) {
-            container::push(&mut a, flag, v);
-        }
-    }
-    for (key, flag) in ALL_STRINGS {
-        for e in sec.list(key) {
-            container::push(&mut a, flag, e.value.as_str());
-        }
-    }
-    for e in sec.list("Volume") {
-        let v = container::volume(src, e, ctx, &mut x)?;
-        container::push(&mut a, "-v", v);
-    }
-    container::push(&mut a, "--infra-name", super::concat(&[&pod, "-infra"]));
-    container::push(&mut a, "--name", pod.as_str());
+    flags::apply(FLAGS, &mut r)?;
+    let (mut a, mut x) = (r.a, r.x);
+    flags::push(&mut a, "--infra-name", super::concat(&[&pod, "-infra"]));
+    flags::push(&mut a, "--name", pod.as_str());
     a.extend(
         values::podman_args(src, &sec, &mut x.warnings)
             .into_iter()
@@ -235,21 +157,12 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     );
     let create = exec::command_line(podman, &a);
 
-    let stop_timeout = last(&sec, "StopTimeout").map_or("10", |(_, v)| v);
-    if let Some((e, v)) = last(&sec, "StopTimeout") {
-        if !v.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(src.err(
-                e.line,
-                format!("StopTimeout: `{v}` is not a number of seconds"),
-            ));
-        }
-    }
-    let time = super::concat(&["--time=", stop_timeout]);
+    let time = stop_time(src, &sec)?;
 
-    let mut file = super::service_unit(src, super::needs_network(true))?;
+    let mut file = super::service::service_unit(src, true)?;
     let unit = file.section_mut("Unit");
     for p in &x.mounts_for {
-        unit.add("RequiresMountsFor", super::mount_path_value(p));
+        unit.add("RequiresMountsFor", super::service::mount_path_value(p));
     }
     for c in starting(src, ctx) {
         unit.add("Wants", c.clone());
@@ -261,9 +174,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     }
 
     let svc = file.section_mut("Service");
-    if !svc.has("SyslogIdentifier") {
-        svc.add("SyslogIdentifier", "%N");
-    }
+    super::service::default(svc, "SyslogIdentifier", "%N");
     svc.add("ExecStart", cmd(&["pod", "start", &pod]));
     svc.add("ExecStop", cmd(&["pod", "stop", "--ignore", &time, &pod]));
     svc.add(
@@ -278,7 +189,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         .retain(|e| e.key != "Type" && e.key != "PIDFile");
     svc.add("Type", "forking");
     svc.add("PIDFile", "%t/%N.pid");
-    super::finish(src, ctx, file, name, x.warnings)
+    super::service::finish(src, ctx, file, name, x.warnings)
 }
 
 /// The units of the containers that start with this pod (see [`members`]). For a
@@ -297,30 +208,6 @@ fn starting(src: &Source, ctx: &Context) -> Vec<String> {
             None => Some(u.clone()),
         })
         .collect()
-}
-
-/// Warnings for a container in a pod that shares the pod's network (no `Network=` of its
-/// own): podman refuses its published ports and host entries (`published or exposed ports
-/// must be defined when the pod is created`, podman 4.3 to 5.8); they belong in the `.pod`.
-pub(crate) fn member_warnings(src: &Source, sec: &Index, warnings: &mut Vec<SourceError>) {
-    if !sec.list("Network").is_empty() {
-        return;
-    }
-    for key in ["PublishPort", "AddHost"] {
-        if let Some(e) = sec.list(key).first() {
-            warnings.push(pod_key_warning(src, e));
-        }
-    }
-}
-
-fn pod_key_warning(src: &Source, e: &Entry) -> SourceError {
-    src.err(
-        e.line,
-        format!(
-            "{}: a container in a pod shares the pod's network: podman refuses {}= here when it starts; set it in the .pod",
-            e.key, e.key
-        ),
-    )
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 //! and `After=`, so that systemd hands the listening sockets to podman (`LISTEN_FDS`,
 //! `LISTEN_FDNAMES`) and podman passes them into the container.
 
+use super::service::{base_unit, order_sections};
 use super::values::boolean;
-use super::{base_unit, order_sections, valid_unit_name, Generated, Source, SourceKind};
+use super::{Generated, Source, SourceKind};
 use crate::error::SourceError;
+use crate::unit::valid_unit_name;
 
 pub const LISTEN_KEYS: &[&str] = &[
     "ListenStream",
@@ -86,7 +88,7 @@ pub fn translate(src: &Source, name: String) -> Result<Generated, SourceError> {
     let unit = file.section_mut("Unit");
     unit.add(
         "SourcePath",
-        super::container::escape_specifiers(&src.path.to_string_lossy()),
+        crate::unit::escape_specifiers(&src.path.to_string_lossy()),
     );
     order_sections(&mut file);
     Ok(Generated {

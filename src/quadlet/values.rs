@@ -291,16 +291,17 @@ pub fn global_args(
 ) -> Result<Vec<String>, SourceError> {
     let modules = sec.list("ContainersConfModule");
     if let Some(e) = modules.first() {
-        let need = crate::podman::Version::MODULE;
-        if let Some(have) = ctx.podman_version.get().filter(|v| *v < need) {
-            return Err(src.err(
-                e.line,
-                format!(
-                    "ContainersConfModule= needs podman {need} or newer (podman --module), podman is {have}: \
-                     name a whole containers.conf with CONTAINERS_CONF= in [Service] Environment= instead"
-                ),
-            ));
-        }
+        ctx.require(
+            src,
+            e,
+            super::Feature {
+                version: crate::podman::Version::MODULE,
+                what: "a module",
+                how: "`podman --module`",
+                instead: "name a whole containers.conf with CONTAINERS_CONF= in [Service] \
+                          Environment= instead",
+            },
+        )?;
     }
     // A module name is passed as written: podman looks a relative one up in the
     // containers.conf.modules directories (containers.conf(5)), as quadlet leaves it.
@@ -315,32 +316,6 @@ pub fn global_args(
         warnings,
     ));
     Ok(global)
-}
-
-/// Keys with a value (`KEY=v` -> `FLAG v`, the last one) and boolean keys (`FLAG` or
-/// `FLAG=false`), in the order of the tables, onto `a`: the flags of a pull.
-pub fn flags(
-    src: &Source,
-    sec: &Index,
-    strings: &[(&str, &str)],
-    bools: &[(&str, &str)],
-    a: &mut Vec<String>,
-) -> Result<(), SourceError> {
-    for (key, flag) in strings {
-        if let Some((_, v)) = last(sec, key) {
-            a.extend([(*flag).to_owned(), v.to_owned()]);
-        }
-    }
-    for (key, flag) in bools {
-        if let Some(e) = sec.last(key) {
-            a.push(if boolean(src, e)? {
-                (*flag).to_owned()
-            } else {
-                super::concat(&[flag, "=false"])
-            });
-        }
-    }
-    Ok(())
 }
 
 /// `PodmanArgs=`: words put right before the image or resource name.

@@ -1,34 +1,120 @@
 //! `X.volume` -> `X-volume.service`: a oneshot `podman volume create --ignore`
 //! (quadlet 5.8's `ConvertVolume`); on podman < 4.4 the same command run only when the
-//! volume is missing (`network::create_if_missing`).
+//! volume is missing (`service::create_if_missing`).
 
+use super::flags::{self, push, Args, Extra, Flag};
+use super::options::{self, handle};
+use super::service::Oneshot;
 use super::values::{self, boolean, last, unquote};
-use super::{Context, Generated, Oneshot, Source};
+use super::{refs, Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::unit::Index;
+use std::borrow::Cow;
 
-/// Every key of quadlet 5.8's `[Volume]`.
-pub(crate) const KEYS: &[&str] = &[
-    "ContainersConfModule",
-    "Copy",
-    "Device",
-    "Driver",
-    "GlobalArgs",
-    "Group",
-    "Image",
-    "Label",
-    "Options",
-    "PodmanArgs",
-    "ServiceName",
-    "Type",
-    "User",
-    "VolumeName",
+/// The keys of quadlet 5.8's `[Volume]` and their flags, in the order of `podman volume
+/// create`'s argv.
+pub(crate) const FLAGS: &[Flag] = &[
+    Flag::Other(flags::COMMON),
+    Flag::Other(&["VolumeName"]),
+    Flag::Custom(&["Driver"], |r| {
+        if let Some(d) = driver(r.sec) {
+            push(&mut r.a, "--driver", d);
+        }
+        Ok(())
+    }),
+    Flag::Custom(&["Image"], image),
+    Flag::Custom(
+        &["Copy", "Device", "Group", "Options", "Type", "User"],
+        local,
+    ),
+    Flag::Custom(&["Label"], |r| handle::key_values(r, "Label", "--label")),
 ];
+
+/// `Driver=`, unquoted (an empty one too).
+fn driver<'a>(sec: &Index<'a>) -> Option<&'a str> {
+    sec.last("Driver").map(|e| unquote(&e.value))
+}
+
+/// `Image=` of the image driver (`--opt image=NAME`; `X.image`/`X.build`: the image that
+/// source pulls or builds, after its unit). The image may have to be pulled: such a
+/// volume waits for the network.
+fn image(r: &mut Args) -> Result<(), SourceError> {
+    let (src, sec) = (r.src, r.sec);
+    if driver(sec) != Some("image") {
+        return match sec.last("Image").filter(|e| !e.value.is_empty()) {
+            Some(e) => Err(src.err(e.line, "Image= needs Driver=image")),
+            None => Ok(()),
+        };
+    }
+    let Some((e, image)) = last(sec, "Image") else {
+        let line = sec.last("Driver").map_or(0, |e| e.line);
+        return Err(src.err(line, "Driver=image needs Image="));
+    };
+    r.x.warnings.extend(options::short_name_warning(
+        src,
+        e,
+        image,
+        SourceKind::Image,
+    ));
+    let image = match refs::image(src, r.ctx, e, image)? {
+        Some((name, unit)) => {
+            r.x.deps.push(unit);
+            name
+        }
+        None => image.to_owned(),
+    };
+    push(&mut r.a, "--opt", super::concat(&["image=", &image]));
+    Ok(())
+}
+
+/// The options of a volume of another driver: `Copy=`, `Device=`, `Type=` (a bind
+/// source must be mounted before the volume is made), and `o=` of `User=`, `Group=` and
+/// `Options=`.
+fn local(r: &mut Args) -> Result<(), SourceError> {
+    let (src, sec) = (r.src, r.sec);
+    if driver(sec) == Some("image") {
+        return Ok(());
+    }
+    let mut o: Vec<String> = Vec::new();
+    if let Some(u) = id(src, sec, "User")? {
+        o.push(format!("uid={u}"));
+    }
+    if let Some(g) = id(src, sec, "Group")? {
+        o.push(format!("gid={g}"));
+    }
+    if let Some(e) = sec.last("Copy") {
+        let copy = if boolean(src, e)? { "copy" } else { "nocopy" };
+        push(&mut r.a, "--opt", copy);
+    }
+    let device = last(sec, "Device");
+    if let Some((_, d)) = device {
+        push(&mut r.a, "--opt", super::concat(&["device=", d]));
+    }
+    if let Some((e, t)) = last(sec, "Type") {
+        let Some((_, d)) = device else {
+            return Err(src.err(e.line, "Type= needs Device="));
+        };
+        push(&mut r.a, "--opt", super::concat(&["type=", t]));
+        if t == "bind" {
+            r.x.mounts_for.push(d.to_owned());
+        }
+    }
+    if let Some((e, m)) = last(sec, "Options") {
+        if device.is_none() {
+            return Err(src.err(e.line, "Options= needs Device="));
+        }
+        o.push(m.to_owned());
+    }
+    if !o.is_empty() {
+        push(&mut r.a, "--opt", super::concat(&["o=", &o.join(",")]));
+    }
+    Ok(())
+}
 
 /// The podman volume name of a `.volume` source: `VolumeName=` or `systemd-X`
 /// (`systemd-X-%i` for templates).
 pub fn volume_name(src: &Source) -> String {
-    super::network::resource_name(src, "Volume", "VolumeName")
+    super::refs::podman_name(src, "VolumeName")
 }
 
 /// `User=`/`Group=` of a volume: a number or `root` (quadlet reads any name or bad number
@@ -54,8 +140,7 @@ fn id(src: &Source, sec: &Index, key: &str) -> Result<Option<u32>, SourceError> 
 
 /// Translate a `.volume` source.
 pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated, SourceError> {
-    let empty = crate::unit::Section::new("Volume");
-    let sec = Index::new(src.file.section("Volume").unwrap_or(&empty));
+    let sec = src.own();
     let mut warnings = Vec::new();
     let mut a = vec![ctx.podman.to_owned()];
     a.extend(values::global_args(src, ctx, &sec, &mut warnings)?);
@@ -67,95 +152,39 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     if ignore {
         a.push("--ignore".to_owned());
     }
-    let driver = sec.last("Driver").map(|e| unquote(&e.value));
-    if let Some(d) = driver {
-        a.extend(["--driver".to_owned(), d.to_owned()]);
-    }
-    let mut mounts_for = Vec::new();
-    let mut deps = Vec::new();
-    let mut pulls = false;
-    // `o=` mount options, or `image=` for the image driver.
-    let mut opts = String::new();
-    if driver == Some("image") {
-        let Some((e, image)) = last(&sec, "Image") else {
-            let line = sec.last("Driver").map_or(0, |e| e.line);
-            return Err(src.err(line, "Driver=image needs Image="));
-        };
-        warnings.extend(super::container::short_name_warning(src, e, image));
-        // The image may have to be pulled: this one waits for the network.
-        pulls = true;
-        // `X.image`/`X.build`: the image that source pulls or builds, after its unit.
-        let image = match super::build::resolve_image(src, ctx, e, image)? {
-            Some((name, unit)) => {
-                deps.push(unit);
-                name
-            }
-            None => image.to_owned(),
-        };
-        opts = super::concat(&["image=", &image]);
-    } else {
-        if let Some(e) = sec.last("Image").filter(|e| !e.value.is_empty()) {
-            return Err(src.err(e.line, "Image= needs Driver=image"));
-        }
-        let mut o: Vec<String> = Vec::new();
-        if let Some(u) = id(src, &sec, "User")? {
-            o.push(format!("uid={u}"));
-        }
-        if let Some(g) = id(src, &sec, "Group")? {
-            o.push(format!("gid={g}"));
-        }
-        if let Some(e) = sec.last("Copy") {
-            let copy = if boolean(src, e)? { "copy" } else { "nocopy" };
-            a.extend(["--opt".to_owned(), copy.to_owned()]);
-        }
-        let device = last(&sec, "Device");
-        if let Some((_, d)) = device {
-            a.extend(["--opt".to_owned(), super::concat(&["device=", d])]);
-        }
-        if let Some((e, t)) = last(&sec, "Type") {
-            let Some((_, d)) = device else {
-                return Err(src.err(e.line, "Type= needs Device="));
-            };
-            a.extend(["--opt".to_owned(), super::concat(&["type=", t])]);
-            if t == "bind" {
-                // The bind source must be mounted before the volume is made.
-                mounts_for.push(d.to_owned());
-            }
-        }
-        if let Some((e, m)) = last(&sec, "Options") {
-            if device.is_none() {
-                return Err(src.err(e.line, "Options= needs Device="));
-            }
-            o.push(m.to_owned());
-        }
-        if !o.is_empty() {
-            opts = super::concat(&["o=", &o.join(",")]);
-        }
-    }
-    if !opts.is_empty() {
-        a.extend(["--opt".to_owned(), opts]);
-    }
-    let kv = values::key_values(src, sec.list("Label"), &mut warnings);
-    for (k, v) in kv {
-        a.push("--label".to_owned());
-        a.push(match v {
-            Some(v) => super::concat(&[&k, "=", &v]),
-            None => k,
-        });
-    }
+    let mut r = Args {
+        src,
+        sec: &sec,
+        ctx,
+        a: a.into_iter().map(Cow::Owned).collect(),
+        x: Extra {
+            warnings,
+            ..Extra::default()
+        },
+    };
+    flags::apply(FLAGS, &mut r)?;
+    let mut a: Vec<String> = r.a.into_iter().map(Cow::into_owned).collect();
+    let Extra {
+        mut warnings,
+        deps,
+        mounts_for,
+        ..
+    } = r.x;
+    let pulls = driver(&sec) == Some("image");
     a.extend(values::podman_args(src, &sec, &mut warnings));
     a.push(volume_name(src));
     if !ignore {
         // podman < 4.4: no `--ignore`.
-        a = super::network::create_if_missing(a, "volume", globals);
+        a = super::service::create_if_missing(a, "volume", globals);
     }
-    super::oneshot_create(
+    super::service::oneshot(
         src,
         ctx,
         Oneshot {
             argv: a,
             stop_post: None,
             pulls,
+            remain: true,
             deps,
             mounts_for,
             warnings,

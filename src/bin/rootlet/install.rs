@@ -215,7 +215,7 @@ pub fn cmd_install(systemctl: bool) -> Exit {
             "rootlet: note: {}: not rootlet's (changed or your own): it shadows the \
              system-wide {}; left alone",
             shown(p),
-            install::WAIT_UNIT
+            rootlet::env::WAIT_UNIT
         );
     }
     let (status, r) = regenerate_now(&layout, &layout.output_dir, &lock);

@@ -48,6 +48,9 @@ pub struct AddArgs {
     /// Overwrite existing files (a symlink there is replaced, never written through).
     #[arg(long, short)]
     replace: bool,
+    /// With --replace: also take files that belong to another application.
+    #[arg(long, short, requires = "replace")]
+    force: bool,
     /// Do not reload the user manager afterwards.
     #[arg(long)]
     no_reload: bool,
@@ -64,8 +67,9 @@ pub enum Format {
 
 #[derive(Args)]
 pub struct ListArgs {
-    /// Only sources whose file or unit name matches: `name=GLOB` (repeatable: all must match).
-    #[arg(long, short, value_name = "name=GLOB")]
+    /// Only sources whose file or unit name matches `name=GLOB`, or whose application
+    /// matches `app=GLOB` (repeatable: all must match).
+    #[arg(long, short, value_name = "name=GLOB|app=GLOB")]
     filter: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -166,6 +170,9 @@ pub fn rm(a: RmArgs) -> Exit {
     for u in &removed.stopped {
         say!("rootlet: stopped {u}");
     }
+    for n in &removed.notes {
+        say!("rootlet: note: {n}");
+    }
     out(&lines(&removed.files));
     if removed.files.is_empty() {
         say!("rootlet: nothing to remove");
@@ -209,15 +216,22 @@ pub fn add(a: AddArgs) -> Exit {
         return Exit::Failed;
     }
     let (opts, _) = rootlet::generator::Options::from_env();
-    if let Err(e) = add::check(&places, &opts, &inputs, a.replace) {
-        fail(&e);
-        say!("rootlet: nothing was written");
-        return Exit::Failed;
-    }
-    let added = match add::write(&places, &inputs) {
+    let how = add::AddOptions {
+        replace: a.replace,
+        force: a.force,
+    };
+    let added = match add::add(&places, &opts, &inputs, how) {
         Ok(x) => x,
+        Err(e @ ManageError::Invalid(_)) => {
+            fail(&e);
+            say!("rootlet: nothing was written");
+            return Exit::Failed;
+        }
         Err(e) => return fail(&e),
     };
+    for n in &added.notes {
+        say!("rootlet: note: {n}");
+    }
     out(&lines(&added.files));
     if !reload(a.no_reload) {
         return Exit::Failed;
@@ -271,7 +285,7 @@ pub fn add(a: AddArgs) -> Exit {
 const SETTLE: Duration = Duration::from_secs(2);
 
 fn not_started(u: &str, s: &systemd::UnitState) {
-    let why = systemd::last_log_line(u, Duration::from_secs(10));
+    let why = list::reason(u, Duration::from_secs(10));
     say!(
         "rootlet: {u} did not start: {}/{}{}{}",
         s.active,
@@ -311,7 +325,8 @@ pub fn list(a: ListArgs) -> Exit {
             }
         }
     }
-    let listing = match list::list(&places, &globs, true) {
+    let (opts, _) = rootlet::generator::Options::from_env();
+    let listing = match list::list(&places, &globs, true, Some(&opts)) {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
@@ -377,6 +392,10 @@ pub fn list(a: ListArgs) -> Exit {
                     let l: String = l.chars().filter(|c| !c.is_control()).collect();
                     out.push_str(&format!("  └ {}: {l}\n", r[1]));
                 }
+                if let Some(l) = &e.error {
+                    let l: String = l.chars().filter(|c| !c.is_control()).collect();
+                    out.push_str(&format!("  └ no unit: {l}\n"));
+                }
             }
         }
     }
@@ -397,7 +416,7 @@ fn json(entries: &[list::Entry]) -> String {
         });
         out.push_str(if i == 0 { "\n  " } else { ",\n  " });
         out.push_str(&format!(
-            "{{\"name\": {}, \"unit\": {}, \"path\": {}, \"app\": {}, \"load\": {}, \"active\": {}, \"sub\": {}, \"result\": {}, \"status\": {}, \"last_log\": {}}}",
+            "{{\"name\": {}, \"unit\": {}, \"path\": {}, \"app\": {}, \"load\": {}, \"active\": {}, \"sub\": {}, \"result\": {}, \"status\": {}, \"last_log\": {}, \"error\": {}}}",
             s(&e.name),
             s(&e.unit),
             s(&e.path.display().to_string()),
@@ -408,6 +427,7 @@ fn json(entries: &[list::Entry]) -> String {
             s(&st.result),
             s(&state_text(&e.state)),
             opt(&e.last_log),
+            opt(&e.error),
         ));
     }
     out.push_str(if entries.is_empty() { "]\n" } else { "\n]\n" });
