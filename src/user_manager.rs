@@ -169,7 +169,7 @@ pub mod typed {
 
     /// A signature as text, clipped (a hostile one can be 255 bytes of nesting).
     fn sig(s: &zbus::Signature) -> String {
-        crate::wait::clip(&s.to_string(), 64)
+        super::one_line(&s.to_string(), 64)
     }
 
     /// A reply body's signature must be `want` (and the body at most `max` bytes).
@@ -205,6 +205,15 @@ pub mod typed {
         let (id, _path) = <(u32, OwnedObjectPath)>::try_from(v).map_err(|e| format!("Job: {e}"))?;
         Ok(id)
     }
+}
+
+/// At most `max` characters of a text from elsewhere (a bus, a program's stderr), on one
+/// line: control characters become spaces.
+fn one_line(s: &str, max: usize) -> String {
+    s.chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// The largest reply read (systemd's are a few dozen bytes).
@@ -574,7 +583,7 @@ pub(crate) fn systemctl_with(
     if out.status.success() {
         return Ok(());
     }
-    let why = crate::wait::clip(&out.stderr_text(), 1024);
+    let why = one_line(&out.stderr_text(), 1024);
     Err(SystemctlError::Failed {
         shown,
         status: out.status,
