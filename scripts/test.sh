@@ -93,7 +93,10 @@ else
     suite ".build at linger boot, Image=X.build in a container (tests/e2e/build.sh)" "$copy/tests/e2e/build.sh"
     suite "a .pod with two containers at linger boot, stop, restart (tests/e2e/pod.sh)" "$copy/tests/e2e/pod.sh"
     suite ".kube pods at linger boot on the installed podman (tests/e2e/kube.sh)" "$copy/tests/e2e/kube.sh"
+    suite "Notify=healthy on podman < 5.0: dependents wait for healthy (tests/e2e/health.sh)" "$copy/tests/e2e/health.sh"
     suite "systemctl --user enable of install --user units survives a reboot (tests/e2e/reboot.sh)" "$copy/tests/e2e/reboot.sh"
+    suite "every example as shipped, each answering (tests/e2e/examples.sh)" "$copy/tests/e2e/examples.sh"
+    suite "the README's Quick start run as written, then a linger reboot (tests/e2e/readme.sh)" "$copy/tests/e2e/readme.sh"
     if [ ${#failed[@]} -gt 0 ]; then
         printf '!! end-to-end suite failed: %s\n' "${failed[@]}" >&2
         exit 1

@@ -2,7 +2,7 @@
 //! and the drop-in directories of each source.
 
 use crate::kind::SourceKind;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// One directory of the search path.
@@ -39,11 +39,12 @@ pub struct Found {
     pub path: PathBuf,
     pub name: String,
     pub kind: SourceKind,
-    /// Found in a shared directory: read only if the file opened is owned by root or this
-    /// uid and not writable by others ([`untrusted`] on its `fstat`).
+    /// Its [`Trust`] ([`Trust::from_uid`]): `Some(uid)` in a shared directory, one others
+    /// can write, or through a symlink; read only if the file opened is owned by root or
+    /// this uid and not writable by others ([`Trust::read`]).
     pub trusted_uid: Option<u32>,
-    /// Listed as a regular file, not a symlink, in a directory not shared by all users:
-    /// read without an `fstat` ([`crate::fsutil::read_listed`]).
+    /// Listed as a regular file, not a symlink, where everything listed is read
+    /// ([`Trust::ANY`]): read without an `fstat` ([`crate::fsutil::read_listed`]).
     pub listed_regular: bool,
 }
 
@@ -62,36 +63,150 @@ pub struct Discovery {
     /// Files skipped, with the reason (shadowed names, unsupported kinds, names that are
     /// not UTF-8, directories too deep or unreadable): one line each.
     pub notes: Vec<String>,
-    /// Files refused (owned by another user in a shared directory).
+    /// Files and directories that could not be used.
     pub errors: Vec<crate::error::SourceError>,
+    /// Files and directories refused for their owner or mode ([`Trust`]): another user's
+    /// file must not change the user's units, nor fail the user's run; each is named, with
+    /// its owner, and left out.
+    pub refused: Vec<crate::error::SourceError>,
 }
 
 /// Why a file or directory of a shared directory (or one reached through a symlink) must
 /// not be read: owned by neither root nor `uid`, or writable by others (world, or a group
 /// other than root's and the caller's; a sticky directory is fine, its entries are checked
 /// one by one). `None`: it may be read.
-pub fn untrusted(meta: &std::fs::Metadata, uid: u32) -> Option<String> {
+fn untrusted(meta: &std::fs::Metadata, uid: u32) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let owner = meta.uid();
     if owner != 0 && owner != uid {
         return Some(format!(
             "owned by uid {owner}, neither root nor you: not read (in a directory shared by \
-             all users, or reached through a symlink, only root's files and yours are read)"
+             all users or others can write, or reached through a symlink, only root's files \
+             and yours are read)"
         ));
     }
     if meta.file_type().is_symlink() || (meta.is_dir() && meta.mode() & 0o1000 != 0) {
         return None;
     }
-    // Group-writable is fine for root's group and your own (user private groups).
-    let group_ok = meta.gid() == 0 || meta.gid() == rustix::process::getegid().as_raw();
-    if meta.mode() & 0o002 != 0 || (meta.mode() & 0o020 != 0 && !group_ok) {
+    if writable_by_others(meta) {
         return Some(format!(
             "writable by other users (mode {:o}): not read (in a directory shared by all \
-             users, or reached through a symlink, only files no one else can change are read)",
+             users or others can write, or reached through a symlink, only files no one else \
+             can change are read)",
             meta.mode() & 0o7777
         ));
     }
     None
+}
+
+/// Whether users other than root and the caller may write to it: world-writable, or
+/// group-writable by a group other than root's and the caller's (user private groups).
+fn writable_by_others(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let group_ok = meta.gid() == 0 || meta.gid() == rustix::process::getegid().as_raw();
+    meta.mode() & 0o002 != 0 || (meta.mode() & 0o020 != 0 && !group_ok)
+}
+
+/// Whose files are read at a place of the search path: the one rule for the directories
+/// walked, sources, drop-in directories and drop-in files.
+///
+/// - [`Trust::ANY`]: the user's own directories, which only the user (and root) can
+///   change: whatever is listed there.
+/// - [`Trust::only`]`(uid)`: only what root or `uid` own and no one else can change. It
+///   holds in a directory shared by all users (quadlet's `users` directories), in a
+///   directory others can write (sticky, like `/tmp`: its entries are checked one by one;
+///   not sticky: refused, anyone could swap an entry), and for anything reached through
+///   a symlink: the target is judged by its owner, and a link others could have made by
+///   the link's own owner (`lstat`), since anyone can link to root's files.
+///
+/// A file judged here is judged again on the file actually opened (its `fstat`), so a link
+/// changed in between gains nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trust(Option<u32>);
+
+impl Trust {
+    /// Everything listed is read.
+    pub const ANY: Trust = Trust(None);
+
+    /// Root's and `uid`'s files only, and only those no one else can change.
+    pub fn only(uid: u32) -> Trust {
+        Trust(Some(uid))
+    }
+
+    /// From the `trusted_uid` fields of [`Root`] and [`Found`].
+    pub fn from_uid(uid: Option<u32>) -> Trust {
+        Trust(uid)
+    }
+
+    /// The uid whose files (beside root's) are read, when not [`Trust::ANY`].
+    pub fn uid(self) -> Option<u32> {
+        self.0
+    }
+
+    /// This trust, or the effective user's files only when it was [`Trust::ANY`].
+    fn strict(self) -> Trust {
+        Trust(Some(self.0.unwrap_or_else(euid)))
+    }
+
+    /// Why a file or directory (as opened: its `fstat`, or a link's `lstat`) must not be
+    /// read under this trust.
+    pub fn refuse(self, meta: &std::fs::Metadata) -> Option<String> {
+        self.0.and_then(|uid| untrusted(meta, uid))
+    }
+
+    /// A directory to list (`meta`: itself, followed): why it must not be listed, or the
+    /// trust of its entries (strict when others can write into it).
+    pub fn dir(self, meta: &std::fs::Metadata) -> Result<Trust, String> {
+        let t = if writable_by_others(meta) {
+            self.strict()
+        } else {
+            self
+        };
+        t.refuse(meta).map_or(Ok(t), Err)
+    }
+
+    /// An entry of a directory listed under this trust, of type `ft` as listed (not
+    /// followed): why it must not be read (a link owned by neither root nor the user,
+    /// where others could have made it), or the trust its target is read with.
+    pub fn entry(self, path: &Path, ft: std::fs::FileType) -> Result<Trust, String> {
+        if !ft.is_symlink() {
+            return Ok(self);
+        }
+        if self.0.is_some() {
+            let link =
+                std::fs::symlink_metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
+            if let Some(why) = self.refuse(&link) {
+                return Err(why);
+            }
+        }
+        Ok(self.strict())
+    }
+
+    /// Read a file (regular only, bounded: [`crate::fsutil::read_regular`]) into `buf` if
+    /// the file opened is allowed under this trust (its `fstat`). `Err`: why not, never
+    /// anything of its content.
+    pub fn read(self, path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), String> {
+        let meta = crate::fsutil::read_regular(path, limit, buf)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        match self.refuse(&meta) {
+            Some(why) => {
+                buf.clear();
+                Err(why)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// [`Trust::entry`] for a file (a source, a drop-in), then the file it is: both judged
+    /// as listed, so that one refused is left out (and said) before anything reads it.
+    pub fn file(self, path: &Path, ft: std::fs::FileType) -> Result<Trust, String> {
+        let t = self.entry(path, ft)?;
+        if t.0.is_none() {
+            return Ok(t);
+        }
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
+        t.refuse(&meta).map_or(Ok(t), Err)
+    }
 }
 
 /// Walk the roots: recursive, symlinks followed, loops avoided, `*.d` directories skipped.
@@ -103,7 +218,7 @@ pub fn discover(roots: &[Root]) -> Discovery {
         let at = Walk {
             dir: &root.path,
             depth: 0,
-            trust: root.trusted_uid,
+            trust: Trust::from_uid(root.trusted_uid),
         };
         walk(root, at, &mut seen_dirs, &mut d, &mut by_name);
     }
@@ -130,14 +245,13 @@ fn show(p: &Path) -> String {
     crate::error::show_path(p)
 }
 
-/// Where a walk is: the directory, its depth below the root, and whose files are
-/// trusted there (`Some(uid)`: root's and uid's only, as in a shared directory, or below
-/// a symlink).
+/// Where a walk is: the directory, its depth below the root, and whose files are read
+/// there (the trust of the root, or of the link that led here).
 #[derive(Clone, Copy)]
 struct Walk<'a> {
     dir: &'a Path,
     depth: usize,
-    trust: Option<u32>,
+    trust: Trust,
 }
 
 /// The effective uid: whose files are trusted when reached through a symlink.
@@ -152,53 +266,124 @@ fn walk(
     d: &mut Discovery,
     by_name: &mut BTreeMap<String, Found>,
 ) {
-    let Walk { dir, depth, trust } = at;
-    if depth > MAX_DEPTH {
+    let Some(trust) = enter(root, at, seen, d) else {
+        return;
+    };
+    let Some(entries) = list(at.dir, d) else {
+        return;
+    };
+    let mut subdirs = Vec::new();
+    for (name, path, ft) in entries {
+        let Some(is_dir) = resolve(&name, &path, ft, d) else {
+            continue;
+        };
+        if is_dir {
+            let hidden = name.starts_with('.') && !name.ends_with(".d");
+            let numeric = at.dir == root.path
+                && root.skip_numeric_subdirs
+                && name.bytes().all(|b| b.is_ascii_digit());
+            if hidden || numeric {
+                continue;
+            }
+            let Some(t) = admit(Trust::entry, trust, &path, ft, d) else {
+                continue;
+            };
+            if name.ends_with(".d") {
+                dropin_dir(name, path, t, d);
+            } else {
+                subdirs.push((path, t));
+            }
+            continue;
+        }
+        let Some((kind, _)) = SourceKind::from_file_name(&name) else {
+            continue;
+        };
+        let Some(t) = admit(Trust::file, trust, &path, ft, d) else {
+            continue;
+        };
+        if let Some(first) = by_name.get(&name) {
+            let (p, f) = (show(&path), show(&first.path));
+            d.notes.push(format!("{p}: shadowed by {f}, skipped"));
+            continue;
+        }
+        let found = Found {
+            path,
+            name: name.clone(),
+            kind,
+            trusted_uid: t.uid(),
+            listed_regular: t == Trust::ANY && ft.is_file(),
+        };
+        by_name.insert(name, found);
+    }
+    for (sub, trust) in subdirs {
+        let depth = at.depth + 1;
+        walk(
+            root,
+            Walk {
+                dir: &sub,
+                depth,
+                trust,
+            },
+            seen,
+            d,
+            by_name,
+        );
+    }
+}
+
+/// Enter a directory of the walk: within [`MAX_DEPTH`], not walked yet, and allowed by
+/// its trust ([`Trust::dir`]). Returns the trust of its entries.
+fn enter(
+    root: &Root,
+    at: Walk<'_>,
+    seen: &mut HashSet<PathBuf>,
+    d: &mut Discovery,
+) -> Option<Trust> {
+    let dir = at.dir;
+    if at.depth > MAX_DEPTH {
         d.notes.push(format!(
             "{}: more than {MAX_DEPTH} directories below {}: not searched",
             show(dir),
             show(&root.path)
         ));
-        return;
+        return None;
     }
     let canon = match std::fs::canonicalize(dir) {
         Ok(c) => c,
         // A root that does not exist is the usual case (most of the search path is empty).
-        Err(e) if depth == 0 && e.kind() == std::io::ErrorKind::NotFound => return,
-        Err(e) => {
-            d.notes
-                .push(format!("{}: cannot be searched: {e}", show(dir)));
-            return;
-        }
+        Err(e) if at.depth == 0 && e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return cannot_search(d, dir, e),
     };
     if !seen.insert(canon) {
-        return; // already walked (symlink loop or the same directory twice)
+        return None; // already walked (symlink loop or the same directory twice)
     }
-    if let Some(uid) = trust {
-        // The directory itself (and, below the root, the link that led here).
-        let link = (depth > 0)
-            .then(|| std::fs::symlink_metadata(dir).ok())
-            .flatten()
-            .filter(|m| m.file_type().is_symlink());
-        let bad = link
-            .as_ref()
-            .and_then(|m| untrusted(m, uid))
-            .or_else(|| std::fs::metadata(dir).ok().and_then(|m| untrusted(&m, uid)));
-        if let Some(why) = bad {
-            d.errors.push(crate::error::SourceError::new(dir, 0, why));
-            return;
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) => return cannot_search(d, dir, e),
+    };
+    match at.trust.dir(&meta) {
+        Ok(t) => Some(t),
+        Err(why) => {
+            d.refused.push(crate::error::SourceError::new(dir, 0, why));
+            None
         }
     }
+}
+
+fn cannot_search<T>(d: &mut Discovery, dir: &Path, e: std::io::Error) -> Option<T> {
+    d.notes
+        .push(format!("{}: cannot be searched: {e}", show(dir)));
+    None
+}
+
+/// The entries of `dir` with UTF-8 names, by name, with their types as listed.
+fn list(dir: &Path, d: &mut Discovery) -> Option<Vec<(String, PathBuf, std::fs::FileType)>> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
-        Err(e) => {
-            d.notes
-                .push(format!("{}: cannot be searched: {e}", show(dir)));
-            return;
-        }
+        Err(e) => return cannot_search(d, dir, e),
     };
     d.dirs.push(dir.to_owned());
-    let mut entries: Vec<(String, PathBuf, std::fs::FileType)> = Vec::new();
+    let mut entries = Vec::new();
     for e in rd {
         let Ok(e) = e else { continue };
         let Ok(ft) = e.file_type() else { continue };
@@ -216,116 +401,73 @@ fn walk(
         }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut subdirs = Vec::new();
-    for (name, path, ft) in entries {
-        // The entry's own type, or its target's for a symlink (dangling ones are skipped).
-        let (is_dir, is_file) = if ft.is_symlink() {
-            match std::fs::metadata(&path) {
-                Ok(m) => (m.is_dir(), m.is_file()),
-                Err(e) => {
-                    if source_like(name.as_bytes()) {
-                        d.notes.push(format!(
-                            "{}: symlink that cannot be followed ({e}): skipped",
-                            show(&path)
-                        ));
-                    }
-                    continue;
+    Some(entries)
+}
+
+/// Whether an entry is a directory (`Some(true)`) or a regular file (`Some(false)`), its
+/// target's type for a symlink; `None` (with a note for a source-like name) for anything
+/// else and for a link that cannot be followed.
+fn resolve(name: &str, path: &Path, ft: std::fs::FileType, d: &mut Discovery) -> Option<bool> {
+    let (is_dir, is_file) = if ft.is_symlink() {
+        match std::fs::metadata(path) {
+            Ok(m) => (m.is_dir(), m.is_file()),
+            Err(e) => {
+                if source_like(name.as_bytes()) {
+                    d.notes.push(format!(
+                        "{}: symlink that cannot be followed ({e}): skipped",
+                        show(path)
+                    ));
                 }
+                return None;
             }
-        } else {
-            (ft.is_dir(), ft.is_file())
-        };
-        // In a shared directory, a symlink is trusted no more than its owner.
-        let foreign_link = |d: &mut Discovery| -> bool {
-            let Some(uid) = trust.filter(|_| ft.is_symlink()) else {
-                return false;
-            };
-            let why = match std::fs::symlink_metadata(&path) {
-                Ok(m) => untrusted(&m, uid),
-                Err(e) => Some(format!("cannot be read: {e}")),
-            };
-            match why {
-                Some(why) => {
-                    d.errors.push(crate::error::SourceError::new(&path, 0, why));
-                    true
-                }
-                None => false,
-            }
-        };
-        if is_dir {
-            if name.ends_with(".d") {
-                // A drop-in directory reached through a symlink is trusted like one in a
-                // shared directory.
-                if let Some(uid) = trust.or_else(|| ft.is_symlink().then(euid)) {
-                    if foreign_link(d) {
-                        continue;
-                    }
-                    match std::fs::metadata(&path) {
-                        Ok(m) => {
-                            if let Some(why) = untrusted(&m, uid) {
-                                d.errors.push(crate::error::SourceError::new(&path, 0, why));
-                                continue;
-                            }
-                        }
-                        Err(_) => continue,
-                    }
-                    d.shared_dropin_dirs.insert(path.clone(), uid);
-                }
-                d.dropin_dirs.entry(name).or_default().push(path);
-                continue;
-            }
-            if name.starts_with('.') {
-                continue;
-            }
-            if dir == root.path
-                && root.skip_numeric_subdirs
-                && name.bytes().all(|b| b.is_ascii_digit())
-            {
-                continue;
-            }
-            subdirs.push((path, trust.or_else(|| ft.is_symlink().then(euid))));
-            continue;
         }
-        if !is_file {
-            if source_like(name.as_bytes()) {
-                d.notes
-                    .push(format!("{}: not a regular file: skipped", show(&path)));
-            }
-            continue;
+    } else {
+        (ft.is_dir(), ft.is_file())
+    };
+    if !is_dir && !is_file {
+        if source_like(name.as_bytes()) {
+            d.notes
+                .push(format!("{}: not a regular file: skipped", show(path)));
         }
-        let Some((kind, _)) = SourceKind::from_file_name(&name) else {
-            continue;
-        };
-        if foreign_link(d) {
-            continue;
-        }
-        if let Some(first) = by_name.get(&name) {
-            d.notes.push(format!(
-                "{}: shadowed by {}, skipped",
-                show(&path),
-                show(&first.path)
-            ));
-        } else {
-            by_name.insert(
-                name.clone(),
-                Found {
-                    path,
-                    name,
-                    kind,
-                    // A file reached through a symlink must be root's or yours.
-                    trusted_uid: trust.or_else(|| ft.is_symlink().then(euid)),
-                    listed_regular: trust.is_none() && ft.is_file(),
-                },
-            );
+        return None;
+    }
+    Some(is_dir)
+}
+
+/// The trust an entry is read with (`judge`: [`Trust::entry`] for a directory, whose
+/// own trust is judged as it is entered; [`Trust::file`] for a source, judged before it
+/// is read), or `None` with the refusal in `d.refused`.
+fn admit(
+    judge: fn(Trust, &Path, std::fs::FileType) -> Result<Trust, String>,
+    trust: Trust,
+    path: &Path,
+    ft: std::fs::FileType,
+    d: &mut Discovery,
+) -> Option<Trust> {
+    match judge(trust, path, ft) {
+        Ok(t) => Some(t),
+        Err(why) => {
+            d.refused.push(crate::error::SourceError::new(path, 0, why));
+            None
         }
     }
-    for (sub, trust) in subdirs {
-        let at = Walk {
-            dir: &sub,
-            depth: depth + 1,
-            trust,
-        };
-        walk(root, at, seen, d, by_name);
+}
+
+/// A drop-in directory found by the walk, kept if its trust allows it ([`Trust::dir`]).
+fn dropin_dir(name: String, path: PathBuf, trust: Trust, d: &mut Discovery) {
+    let checked = std::fs::metadata(&path)
+        .map_err(|e| format!("cannot be read: {e}"))
+        .and_then(|m| trust.dir(&m));
+    match checked {
+        Ok(t) => {
+            if let Some(uid) = t.uid() {
+                d.shared_dropin_dirs.insert(path.clone(), uid);
+            }
+            d.dropin_dirs.entry(name).or_default().push(path);
+        }
+        Err(why) => d
+            .refused
+            .push(crate::error::SourceError::new(&path, 0, why)),
     }
 }
 
@@ -362,72 +504,116 @@ pub fn dropin_dir_names(file_name: &str) -> Vec<String> {
 /// The drop-in files of a source, in the order they apply: the first file of a name
 /// wins (most specific directory, then search order), the winners sorted by name.
 /// `dropin_dirs` is [`Discovery::dropin_dirs`]: only directories that exist are read.
-/// Directories that cannot be read are left out; [`try_dropins`] says which.
+/// Directories that cannot be read, and files refused for their owner, are left out;
+/// [`Discovery::dropins`] says which.
 pub fn dropins(file_name: &str, dropin_dirs: &HashMap<String, Vec<PathBuf>>) -> Vec<PathBuf> {
-    try_dropins(file_name, dropin_dirs).unwrap_or_else(|(files, _)| files)
+    list_dropins(file_name, dropin_dirs, &HashMap::new())
+        .files
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
 }
 
-/// [`dropins`], or, when a drop-in directory cannot be read (or holds a `.conf` name
-/// that is not UTF-8), the files found and that error: the unit would lack part of its
-/// configuration.
-#[allow(clippy::type_complexity)]
-pub fn try_dropins(
+/// The drop-ins of one source.
+#[derive(Debug, Default)]
+pub struct Dropins {
+    /// The files, in the order they apply, with the trust each is read with.
+    pub files: Vec<(PathBuf, Trust)>,
+    /// Files left out for their owner or mode ([`Trust::file`]): another user's file or
+    /// link in a directory others can write must not change the user's unit, which is
+    /// still made without them. A refused file takes no name from a later one.
+    pub refused: Vec<crate::error::SourceError>,
+    /// A drop-in directory that cannot be read, or a `.conf` name that is not UTF-8: the
+    /// unit would lack part of its configuration.
+    pub error: Option<crate::error::SourceError>,
+}
+
+impl Discovery {
+    /// The drop-ins of the source named `file_name`, each judged by its directory's trust.
+    pub fn dropins(&self, file_name: &str) -> Dropins {
+        list_dropins(file_name, &self.dropin_dirs, &self.shared_dropin_dirs)
+    }
+}
+
+/// [`Discovery::dropins`] from its two maps (`shared`: [`Discovery::shared_dropin_dirs`]).
+pub fn list_dropins(
     file_name: &str,
     dropin_dirs: &HashMap<String, Vec<PathBuf>>,
-) -> Result<Vec<PathBuf>, (Vec<PathBuf>, crate::error::SourceError)> {
+    shared: &HashMap<PathBuf, u32>,
+) -> Dropins {
+    let mut out = Dropins::default();
     if dropin_dirs.is_empty() {
-        return Ok(Vec::new());
+        return out;
     }
-    let mut chosen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut seen = BTreeSet::new();
-    let mut error = None;
+    let mut chosen: BTreeMap<String, (PathBuf, Trust)> = BTreeMap::new();
     for dname in dropin_dir_names(file_name) {
         for dd in dropin_dirs.get(&dname).into_iter().flatten() {
-            let rd = match std::fs::read_dir(dd) {
-                Ok(rd) => rd,
-                Err(e) => {
-                    error.get_or_insert_with(|| {
-                        crate::error::SourceError::new(
-                            dd,
-                            0,
-                            format!("drop-in directory cannot be read: {e}"),
-                        )
-                    });
-                    continue;
-                }
-            };
-            let mut names: Vec<String> = Vec::new();
-            for e in rd.filter_map(|e| e.ok()) {
-                match e.file_name().into_string() {
-                    Ok(n) if n.ends_with(".conf") => names.push(n),
-                    Ok(_) => {}
-                    Err(raw) => {
-                        use std::os::unix::ffi::OsStrExt;
-                        if raw.as_bytes().ends_with(b".conf") {
-                            error.get_or_insert_with(|| {
-                                crate::error::SourceError::new(
-                                    &e.path(),
-                                    0,
-                                    "drop-in name is not valid UTF-8: not read",
-                                )
-                            });
-                        }
-                    }
-                }
-            }
-            names.sort();
-            for n in names {
-                if seen.insert(n.clone()) {
-                    chosen.insert(n.clone(), dd.join(&n));
-                }
+            let trust = Trust::from_uid(shared.get(dd).copied());
+            for (n, path, t) in dropin_files(dd, trust, &mut out) {
+                chosen.entry(n).or_insert((path, t));
             }
         }
     }
-    let files = chosen.into_values().collect();
-    match error {
-        None => Ok(files),
-        Some(e) => Err((files, e)),
+    out.files = chosen.into_values().collect();
+    out
+}
+
+/// The `.conf` files of one drop-in directory listed under `trust`, each with the trust
+/// it is read with; refusals and errors go to `out`.
+fn dropin_files(dd: &Path, trust: Trust, out: &mut Dropins) -> Vec<(String, PathBuf, Trust)> {
+    let listed = std::fs::metadata(dd).and_then(|m| Ok((m, std::fs::read_dir(dd)?)));
+    let (meta, rd) = match listed {
+        Ok(l) => l,
+        Err(e) => {
+            out.error.get_or_insert_with(|| {
+                let why = format!("drop-in directory cannot be read: {e}");
+                crate::error::SourceError::new(dd, 0, why)
+            });
+            return Vec::new();
+        }
+    };
+    // Judged again as it is listed: the entries of a directory others can write are
+    // judged one by one.
+    let trust = match trust.dir(&meta) {
+        Ok(t) => t,
+        Err(why) => {
+            let why = format!("drop-in directory {why}");
+            out.refused.push(crate::error::SourceError::new(dd, 0, why));
+            return Vec::new();
+        }
+    };
+    let mut files = Vec::new();
+    for e in rd.filter_map(|e| e.ok()) {
+        let path = e.path();
+        let name = match e.file_name().into_string() {
+            Ok(n) if n.ends_with(".conf") => n,
+            Ok(_) => continue,
+            Err(raw) => {
+                use std::os::unix::ffi::OsStrExt;
+                if raw.as_bytes().ends_with(b".conf") {
+                    out.error.get_or_insert_with(|| {
+                        let why = "drop-in name is not valid UTF-8: not read";
+                        crate::error::SourceError::new(&path, 0, why)
+                    });
+                }
+                continue;
+            }
+        };
+        let judged = e
+            .file_type()
+            .map_err(|e| format!("cannot be read: {e}"))
+            .and_then(|ft| trust.file(&path, ft));
+        match judged {
+            Ok(t) => files.push((name, path, t)),
+            Err(why) => out.refused.push(crate::error::SourceError::new(
+                &path,
+                0,
+                format!("drop-in {why}"),
+            )),
+        }
     }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
 }
 
 #[cfg(test)]

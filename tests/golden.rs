@@ -315,7 +315,14 @@ golden! {
     case_94_podman54_artifact => "94-podman54-artifact",
     case_95_podman43_module => "95-podman43-module",
     case_96_podman47_module => "96-podman47-module",
-    case_97_unreadable_references => "97-unreadable-references",
+    case_97_reserved_unit_names => "97-reserved-unit-names",
+    case_98_alias_clash_keeps_unit => "98-alias-clash-keeps-unit",
+    case_99_clash_losers_dependents => "99-clash-losers-dependents",
+    case_100_unreadable_references => "100-unreadable-references",
+    case_110_podman43_notify_healthy_timing => "110-podman43-notify-healthy-timing",
+    case_111_podman49_notify_healthy_timing => "111-podman49-notify-healthy-timing",
+    case_112_restart_values_systemd_ignores => "112-restart-values-systemd-ignores",
+    case_113_autoupdate_image => "113-autoupdate-image",
 }
 
 #[test]

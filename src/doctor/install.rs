@@ -105,19 +105,35 @@ fn generator_installed(env: &Env, out: &mut Vec<Finding>) {
     }
 }
 
-/// podman's own user generator beside ours: both write `X.service` for the same files.
-fn quadlet_generator(env: &Env, out: &mut Vec<Finding>) {
-    const QUADLET: &str = "podman-user-generator";
-    let found = USER_GENERATOR_DIRS
+const QUADLET: &str = "podman-user-generator";
+
+/// podman's quadlet user generator, if installed, and whether it is masked (system-wide
+/// or for this user). Podman older than 4.4 (Debian 12's 4.3.1) has none.
+fn quadlet_generator_state(env: &Env) -> Option<(PathBuf, bool)> {
+    let p = USER_GENERATOR_DIRS
         .iter()
         .map(|d| env.sys(&format!("{d}/{QUADLET}")))
-        .find(|p| std::fs::symlink_metadata(p).is_ok());
-    let Some(p) = found else { return };
+        .find(|p| std::fs::symlink_metadata(p).is_ok())?;
     let masked_by_user = env
         .config_dir()
         .map(|c| c.join(format!("systemd/user-generators/{QUADLET}")))
         .is_some_and(|m| masked(&m));
-    if masked(&p) || masked_by_user {
+    let is_masked = masked(&p) || masked_by_user;
+    Some((p, is_masked))
+}
+
+/// Whether podman's quadlet generator runs for this user (installed and not masked): only
+/// then do its units, and its wait unit, exist.
+pub(crate) fn quadlet_in_use(env: &Env) -> bool {
+    quadlet_generator_state(env).is_some_and(|(_, m)| !m)
+}
+
+/// podman's own user generator beside ours: both write `X.service` for the same files.
+fn quadlet_generator(env: &Env, out: &mut Vec<Finding>) {
+    let Some((p, is_masked)) = quadlet_generator_state(env) else {
+        return;
+    };
+    if is_masked {
         out.push(Finding::ok(
             "rootlet.quadlet",
             "podman's quadlet generator is masked: rootlet alone generates your units",
@@ -227,7 +243,9 @@ fn sources(env: &Env, out: &mut Vec<Finding>) {
         out.push(Finding::error(
             "rootlet.sources",
             e.to_string(),
-            format!("edit {at}; rootlet check lists every problem"),
+            // `check` stops at a file's first problem, as the generator does: say so, or
+            // the user takes the next one for a new fault (new-user review P21).
+            format!("edit {at}; then rootlet check again (it shows one problem per file)"),
         ));
     }
     if run.errors.is_empty() {

@@ -70,8 +70,8 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
         )),
         Some(p) => match output(p, &["--version"], Duration::from_secs(10)) {
             Ok(text) => match parse_podman_version(text.trim()) {
-                Some((ma, _, v)) => {
-                    major = Some(ma);
+                Some((ma, mi, v)) => {
+                    major = Some((ma, mi));
                     out.push(Finding::ok(
                         "runtime.podman",
                         format!("podman {v} ({})", env.logical(p)),
@@ -111,16 +111,38 @@ fn apparmor_enabled(env: &Env) -> bool {
         .is_some_and(|s| s.trim_start().starts_with('Y'))
 }
 
-fn network(env: &Env, podman_major: Option<u32>, out: &mut Vec<Finding>) {
-    let pasta = env.find_program("pasta");
+/// podman learned pasta in 4.4.0 (`--network pasta`): an older one, such as Debian 12's
+/// 4.3.1, answers `Network=pasta` with "unable to find network with name or ID pasta".
+const PASTA_SINCE: (u32, u32) = (4, 4);
+
+fn network(env: &Env, podman: Option<(u32, u32)>, out: &mut Vec<Finding>) {
+    let installed_pasta = env.find_program("pasta");
     let slirp = env.find_program("slirp4netns");
+    // The advice must fit the podman that runs: pasta is no network for one older than 4.4.
+    let old = podman.is_some_and(|v| v < PASTA_SINCE);
+    let pasta = installed_pasta.clone().filter(|_| !old);
+    let unusable = match (&installed_pasta, old) {
+        (Some(p), true) => format!(
+            "; pasta ({}) is installed, but podman {}.{} cannot use it (Network=pasta needs podman {}.{} or newer)",
+            env.logical(p),
+            podman.map_or(0, |v| v.0),
+            podman.map_or(0, |v| v.1),
+            PASTA_SINCE.0,
+            PASTA_SINCE.1
+        ),
+        _ => String::new(),
+    };
     match (&pasta, &slirp) {
         (None, None) => out.push(Finding::error(
             "runtime.network",
-            "neither pasta nor slirp4netns is installed: rootless containers get no network",
-            "sudo apt install passt   (pasta is in the passt package)",
+            format!("neither pasta nor slirp4netns is usable: rootless containers get no network{unusable}"),
+            if old {
+                "sudo apt install slirp4netns"
+            } else {
+                "sudo apt install passt   (pasta is in the passt package)"
+            },
         )),
-        (None, Some(s)) if podman_major.is_some_and(|m| m >= 5) => out.push(Finding::warning(
+        (None, Some(s)) if podman.is_some_and(|(m, _)| m >= 5) => out.push(Finding::warning(
             "runtime.network",
             format!(
                 "only slirp4netns ({}) is installed, but podman 5 uses pasta by default",
@@ -134,7 +156,10 @@ fn network(env: &Env, podman_major: Option<u32>, out: &mut Vec<Finding>) {
                 .iter()
                 .filter_map(|(n, p)| p.as_ref().map(|p| format!("{n} ({})", env.logical(p))))
                 .collect();
-            out.push(Finding::ok("runtime.network", list.join(", ")));
+            out.push(Finding::ok(
+                "runtime.network",
+                format!("{}{unusable}", list.join(", ")),
+            ));
         }
     }
     if let Some(p) = &pasta {

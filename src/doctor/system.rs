@@ -410,8 +410,43 @@ fn apparmor_userns_profile(env: &Env) -> Option<String> {
     })
 }
 
+/// The controllers a `Delegate=` drop-in of `user@.service` (or `user@UID.service`)
+/// already asks for, with the drop-in's path: `None` when there is no such drop-in.
+/// `Delegate=yes` asks for every controller.
+fn delegate_drop_in(env: &Env) -> Option<(String, Vec<String>)> {
+    let mut found = None;
+    for dir in ["/etc/systemd/system", "/run/systemd/system"] {
+        for unit in [
+            "user@.service.d".to_owned(),
+            format!("user@{}.service.d", env.uid),
+        ] {
+            for (name, path) in sorted_entries(&env.sys(&format!("{dir}/{unit}"))) {
+                if !name.ends_with(".conf") {
+                    continue;
+                }
+                let Some(text) = super::read_text(&path) else {
+                    continue;
+                };
+                for v in text
+                    .lines()
+                    .filter_map(|l| l.trim().strip_prefix("Delegate="))
+                {
+                    let words: Vec<String> = match v.trim() {
+                        "yes" | "true" | "1" | "on" => ["cpu", "cpuset", "io", "memory", "pids"]
+                            .map(String::from)
+                            .to_vec(),
+                        v => v.split_whitespace().map(String::from).collect(),
+                    };
+                    found = Some((format!("{dir}/{unit}/{name}"), words));
+                }
+            }
+        }
+    }
+    found
+}
+
 pub fn cgroups(env: &Env, out: &mut Vec<Finding>) {
-    if env.read("/sys/fs/cgroup/cgroup.controllers").is_none() {
+    let Some(root) = env.read("/sys/fs/cgroup/cgroup.controllers") else {
         out.push(Finding::warning(
             "cgroup.v2",
             "cgroup v2 is not mounted at /sys/fs/cgroup (cgroup v1 or hybrid): rootless containers get no resource limits and podman 5 warns on every run",
@@ -419,15 +454,25 @@ pub fn cgroups(env: &Env, out: &mut Vec<Finding>) {
              sudo update-grub && sudo reboot",
         ));
         return;
-    }
+    };
     out.push(Finding::ok("cgroup.v2", "cgroup v2 (unified hierarchy)"));
+    let root: Vec<&str> = root.split_whitespace().collect();
     let p = format!(
         "/sys/fs/cgroup/user.slice/user-{u}.slice/user@{u}.service/cgroup.controllers",
         u = env.uid
     );
-    let fix = "sudo mkdir -p /etc/systemd/system/user@.service.d\n\
-               printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf\n\
-               sudo systemctl daemon-reload, then log out and in again (or reboot)";
+    // A lingering user manager outlives a logout: only its restart (or a reboot) applies
+    // a new Delegate=.
+    let restart = format!(
+        "sudo systemctl daemon-reload && sudo systemctl restart user@{u}.service\n\
+         (this ends the user's running services and containers; or reboot)",
+        u = env.uid
+    );
+    let fix = format!(
+        "sudo mkdir -p /etc/systemd/system/user@.service.d\n\
+         printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf\n\
+         {restart}"
+    );
     let Some(have) = env.read(&p) else {
         out.push(Finding::warning(
             "cgroup.delegation",
@@ -451,25 +496,64 @@ pub fn cgroups(env: &Env, out: &mut Vec<Finding>) {
             ),
         ));
     } else {
-        let flags: Vec<&str> = missing
-            .iter()
-            .map(|c| match *c {
-                "cpu" => "--cpus",
-                "memory" => "--memory",
-                "pids" => "--pids-limit",
-                _ => "--blkio-weight",
-            })
-            .collect();
-        out.push(Finding::warning(
-            "cgroup.delegation",
-            format!(
-                "controllers not delegated to user@{}.service: {} (containers using {} fail to start)",
-                env.uid,
-                missing.join(" "),
-                flags.join(", ")
-            ),
-            fix,
-        ));
+        let flags = |cs: &[&str]| -> String {
+            cs.iter()
+                .map(|c| match *c {
+                    "cpu" => "--cpus",
+                    "memory" => "--memory",
+                    "pids" => "--pids-limit",
+                    _ => "--blkio-weight",
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let summary = format!(
+            "controllers not delegated to user@{}.service: {} (containers using {} fail to start)",
+            env.uid,
+            missing.join(" "),
+            flags(&missing)
+        );
+        // The advice must fit the machine: a controller the root cgroup does not offer
+        // (bound to a cgroup v1 hierarchy on a hybrid host, or not given to the container
+        // this runs in) cannot be delegated by any drop-in, and a drop-in that is already
+        // there needs a restart of the user manager, not a second copy.
+        let (absent, offered): (Vec<&str>, Vec<&str>) =
+            missing.iter().partition(|c| !root.contains(c));
+        let mut advice = Vec::new();
+        if !absent.is_empty() {
+            advice.push(format!(
+                "the root cgroup offers no {} controller (/sys/fs/cgroup/cgroup.controllers: {}): \
+                 there is nothing to delegate, and a Delegate= drop-in does not help.\n\
+                 On a hybrid host (cgroup v1 controllers beside cgroup v2) they are bound to cgroup v1: \
+                 add systemd.unified_cgroup_hierarchy=1 to GRUB_CMDLINE_LINUX in /etc/default/grub, \
+                 then sudo update-grub && sudo reboot.\n\
+                 In a container, whatever runs the container must delegate them to it.\n\
+                 Until then, leave {} out of your containers.",
+                absent.join(" "),
+                if root.is_empty() { "empty".to_owned() } else { root.join(" ") },
+                flags(&absent)
+            ));
+        }
+        if !offered.is_empty() {
+            advice.push(match delegate_drop_in(env) {
+                Some((conf, asked)) if offered.iter().all(|c| asked.iter().any(|a| a == c)) => {
+                    format!(
+                        "{conf} already delegates {}: it takes effect when user@{}.service starts again:\n{restart}",
+                        offered.join(" "),
+                        env.uid
+                    )
+                }
+                Some((conf, asked)) => format!(
+                    "{conf} delegates only {}: add the missing ones to its Delegate= line:\n\
+                     Delegate=cpu cpuset io memory pids\n\
+                     then: {restart}",
+                    asked.join(" ")
+                ),
+                None => fix.clone(),
+            });
+        }
+        let fix = advice.join("\n");
+        out.push(Finding::warning("cgroup.delegation", summary, fix));
     }
 }
 
@@ -580,7 +664,18 @@ pub fn network_online(env: &Env, out: &mut Vec<Finding>) {
             add(name);
         }
     }
+    // The only harm of a target nobody pulls in is quadlet's wait unit, which hangs 90 s:
+    // where quadlet does not run (podman < 4.4 has none, or it is masked), say how
+    // rootlet waits instead and warn about nothing.
+    let quadlet = super::install::quadlet_in_use(env);
     if unit_masked(env, "network-online.target") {
+        if !quadlet {
+            out.push(Finding::ok(
+                "network-online",
+                "network-online.target is masked: rootlet-wait-online falls back to a default-route check",
+            ));
+            return;
+        }
         out.push(Finding::warning(
             "network-online",
             "network-online.target is masked: nothing can pull it in; rootlet-wait-online falls back to a default-route check (fine for rootlet units), but quadlet's own podman-user-wait-network-online.service would hang 90 s at every boot",
@@ -588,7 +683,12 @@ pub fn network_online(env: &Env, out: &mut Vec<Finding>) {
         ));
         return;
     }
-    if pullers.is_empty() {
+    if pullers.is_empty() && !quadlet {
+        out.push(Finding::ok(
+            "network-online",
+            "nothing pulls the system's network-online.target in: rootlet-wait-online falls back to a default-route check",
+        ));
+    } else if pullers.is_empty() {
         out.push(Finding::warning(
             "network-online",
             "nothing pulls the system's network-online.target in: rootlet-wait-online falls back to a default-route check (fine for rootlet units), but quadlet's own podman-user-wait-network-online.service would hang 90 s at every boot",

@@ -1,10 +1,60 @@
 //! Checks of a generated unit against what systemd would refuse when it loads it: a line
 //! longer than systemd reads, and (for `rootlet check`) a `%` specifier systemd does not
-//! know, which makes it fail to load the unit or ignore the setting.
+//! know, which makes it fail to load the unit or ignore the setting; and the names of
+//! rootlet's own units, which no source may take.
 
 use crate::error::SourceError;
 use crate::quadlet::{Generated, Source};
 use crate::unit::MAX_LINE;
+
+/// The names of rootlet's own units, reserved: the generator's directory comes before
+/// the directories they are installed in, so a unit of one of these names (a source's
+/// file name, `ServiceName=`, or an `Alias=`) would shadow it. A source named
+/// `rootlet-wait-online.container` would make every generated unit wait for a container,
+/// itself included, not for the network. The one list: the generator, `rootlet check`
+/// and `rootlet add` (through [`super::translate_all`]) all refuse them here.
+pub const RESERVED_UNITS: &[&str] = &[
+    crate::env::WAIT_UNIT,
+    "rootlet-regenerate.path",
+    "rootlet-regenerate.service",
+];
+
+/// A unit, or one of its `Alias=` links, must not take a [`RESERVED_UNITS`] name: an error
+/// at the line that gives the name (`ServiceName=`, `Alias=`), or the file's.
+pub(super) fn reserved(src: &Source, g: &Generated) -> Result<(), SourceError> {
+    let line_of = |key: &str, name: &str| {
+        (src.file.sections.iter())
+            .flat_map(|s| &s.entries)
+            .rfind(|e| e.key == key && e.value.contains(name.trim_end_matches(".service")))
+            .map_or(0, |e| e.line)
+    };
+    // A socket would start the reserved unit on a connection: `Service=`, or its own name.
+    let activated = match src.kind {
+        crate::quadlet::SourceKind::Socket => crate::quadlet::socket::activated_service(src)
+            .ok()
+            .flatten(),
+        _ => None,
+    };
+    let taken = std::iter::once((g.name.as_str(), "ServiceName"))
+        .chain((g.links.iter()).filter_map(|l| Some((l.path.rsplit('/').next()?, "Alias"))))
+        .chain(activated.as_deref().map(|a| (a, "Service")));
+    for (name, key) in taken {
+        if RESERVED_UNITS.contains(&name) {
+            let does = match key {
+                "Service" => "a socket would start it",
+                _ => "it would shadow it",
+            };
+            return Err(src.err(
+                line_of(key, name),
+                format!(
+                    "{name} is the name of one of rootlet's own units ({does}): not \
+                     generated; choose another name"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// No line of the unit may be longer than systemd reads (`LONG_LINE_MAX`): a source of
 /// many small lines (`Label=` x 700,000) could make one `ExecStart=` of megabytes.
@@ -73,4 +123,21 @@ pub(super) fn specifiers(src: &Source, g: &Generated) -> Result<(), SourceError>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RESERVED_UNITS;
+
+    /// Every unit rootlet installs is reserved (audit N17).
+    #[test]
+    fn rootlets_own_units_are_reserved() {
+        for own in [
+            crate::env::WAIT_UNIT,
+            crate::install::layout::PATH_UNIT,
+            crate::install::layout::SERVICE_UNIT,
+        ] {
+            assert!(RESERVED_UNITS.contains(&own), "{own}");
+        }
+    }
 }

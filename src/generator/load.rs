@@ -3,9 +3,9 @@
 //! or the user and writable by no one else, judged on the file actually opened.
 
 use crate::error::SourceError;
-use crate::fsutil::{read_listed, read_regular};
+use crate::fsutil::read_listed;
 use crate::quadlet::{self, Source, SourceKind};
-use crate::search::{self, Discovery, Found};
+use crate::search::{self, Discovery, Found, Trust};
 use crate::unit::UnitFile;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,22 @@ pub fn load_source(
         trusted_uid: None,
         listed_regular: false,
     };
-    load(&mut Vec::new(), &f, dropin_dirs, &HashMap::new(), false).map(|(s, _)| s)
+    load(&mut Vec::new(), &f, dropin_dirs, &HashMap::new(), false).map(|l| l.source)
+}
+
+/// Read a source found by `disc` with its drop-ins, each under its trust
+/// ([`search::Trust`]), as a run reads it: for a command that reads sources of the search
+/// path outside a run (`rootlet add` checks new files beside them). [`load_source`]
+/// trusts the file at `path` as the caller does.
+pub fn load_found_source(f: &Found, disc: &Discovery) -> Result<Source, SourceError> {
+    load(
+        &mut Vec::new(),
+        f,
+        &disc.dropin_dirs,
+        &disc.shared_dropin_dirs,
+        false,
+    )
+    .map(|l| l.source)
 }
 
 /// While a run translates a source, the lines of its k-th drop-in (from 1) are numbered
@@ -52,13 +67,21 @@ pub(super) fn locate(mut e: SourceError, dropins: &[PathBuf]) -> SourceError {
     e
 }
 
-/// A source found by `disc`, read through `buf` (one buffer per thread, not one per file),
-/// with the paths of its drop-ins, for [`locate`].
+/// A source as a run read it.
+pub(super) struct Loaded {
+    pub source: Source,
+    /// Its drop-ins, in merge order (for [`locate`]).
+    pub dropins: Vec<PathBuf>,
+    /// Drop-ins left out for their owner or mode: said as warnings, the unit is still made.
+    pub refused: Vec<SourceError>,
+}
+
+/// A source found by `disc`, read through `buf` (one buffer per thread, not one per file).
 pub(super) fn load_found(
     buf: &mut Vec<u8>,
     f: &Found,
     disc: &Discovery,
-) -> Result<(Source, Vec<PathBuf>), SourceError> {
+) -> Result<Loaded, SourceError> {
     load(
         buf,
         f,
@@ -68,34 +91,33 @@ pub(super) fn load_found(
     )
 }
 
+/// Read `f` and its drop-ins, each only if its trust allows the file opened
+/// ([`search::Trust`]: judged as listed, and again on its `fstat`).
 fn load(
     buf: &mut Vec<u8>,
     f: &Found,
     dropin_dirs: &HashMap<String, Vec<PathBuf>>,
     shared: &HashMap<PathBuf, u32>,
     number: bool,
-) -> Result<(Source, Vec<PathBuf>), SourceError> {
-    let mut parse = |p: &Path, trusted_uid: Option<u32>, listed: bool| {
-        let cannot = |e: std::io::Error| SourceError::new(p, 0, format!("cannot read: {e}"));
+) -> Result<Loaded, SourceError> {
+    let mut parse = |p: &Path, trust: Trust, listed: bool| {
         if listed {
-            read_listed(p, MAX_SOURCE, buf).map_err(cannot)?;
+            read_listed(p, MAX_SOURCE, buf)
+                .map_err(|e| SourceError::new(p, 0, format!("cannot read: {e}")))?;
         } else {
-            let meta = read_regular(p, MAX_SOURCE, buf).map_err(cannot)?;
-            if let Some(why) = trusted_uid.and_then(|uid| search::untrusted(&meta, uid)) {
-                return Err(SourceError::new(p, 0, why));
-            }
+            (trust.read(p, MAX_SOURCE, buf)).map_err(|why| SourceError::new(p, 0, why))?;
         }
         UnitFile::parse_bytes_with(buf, &quadlet::known_key)
             .map_err(|e| SourceError::new(p, e.line(), e.message()))
     };
-    let mut file = parse(&f.path, f.trusted_uid, f.listed_regular)?;
-    let dropins = search::try_dropins(&f.name, dropin_dirs).map_err(|(_, mut e)| {
+    let mut file = parse(&f.path, Trust::from_uid(f.trusted_uid), f.listed_regular)?;
+    let found = search::list_dropins(&f.name, dropin_dirs, shared);
+    if let Some(mut e) = found.error {
         e.message = format!("{}; {} not generated", e.message, f.name);
-        e
-    })?;
-    for (k, d) in dropins.iter().enumerate() {
-        let trusted = d.parent().and_then(|dir| shared.get(dir)).copied();
-        let mut more = parse(d, trusted, false)?;
+        return Err(e);
+    }
+    for (k, (d, trust)) in found.files.iter().enumerate() {
+        let mut more = parse(d, *trust, false)?;
         if number {
             let base = (k + 1) << DROPIN_SHIFT;
             for s in &mut more.sections {
@@ -113,5 +135,10 @@ fn load(
         kind: f.kind,
         file,
     };
-    Ok((source, dropins))
+    let dropins = found.files.into_iter().map(|(p, _)| p).collect();
+    Ok(Loaded {
+        source,
+        dropins,
+        refused: found.refused,
+    })
 }

@@ -19,7 +19,8 @@ mod par;
 mod settle;
 mod translate;
 
-pub use load::{load_source, MAX_SOURCE};
+pub use check::RESERVED_UNITS;
+pub use load::{load_found_source, load_source, MAX_SOURCE};
 pub use output::{Existing, Output, WriteError, HEADER};
 pub use par::par_map_with;
 

@@ -2,10 +2,10 @@
 //! the thread that reads them ([`role`], the one table a new kind of source is added
 //! to), and the collection of what became of each.
 
-use super::load::{load_found, locate};
+use super::load::{load_found, locate, Loaded};
 use super::output::Output;
 use super::par::par_map_with;
-use super::settle::{settle, stands_alone, Kept};
+use super::settle::{risky_refs, settle, stands_alone, Kept};
 use super::{Options, Run};
 use crate::error::SourceError;
 use crate::quadlet::{self, socket, Context, Generated, Source, SourceKind};
@@ -81,41 +81,110 @@ fn unit_of((kind, name): (SourceKind, &str)) -> String {
     quadlet::unit_name_for(kind, name.rsplit_once('.').map_or(name, |(s, _)| s))
 }
 
-/// The whole run; the result of writing, when `plan.out` is set.
+/// The whole run, in the phases of `ARCHITECTURE.md`'s picture: what discovery said
+/// ([`report_discovery`]); the sources others refer to, read first ([`read_referenced`]);
+/// the sockets, translated first ([`wire_sockets`]); the other sources, each read,
+/// translated and (when nothing can clash with it) written by one thread
+/// ([`translate_leaves`]); the pods, last ([`translate_pods`]); then the clashes settled
+/// and the rest written ([`collect`]). The result of writing, when `plan.out` is set.
 pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
-    let disc = plan.disc;
-    let mut run = Run::default();
-    match plan.only {
-        None => {
-            run.notes = disc.notes.clone();
-            run.errors = disc.errors.clone();
-        }
-        Some(only) => {
-            // Only what is said about those files.
-            let shown: Vec<String> = only
-                .iter()
-                .map(|p| format!("{}: ", crate::error::show_path(p)))
-                .collect();
-            run.notes = (disc.notes.iter())
-                .filter(|n| shown.iter().any(|s| n.starts_with(s)))
-                .cloned()
-                .collect();
-            run.errors = (disc.errors.iter())
-                .filter(|e| only.contains(&e.path))
-                .cloned()
-                .collect();
-        }
-    }
+    let mut st = RunState {
+        run: report_discovery(plan),
+        outcomes: Vec::new(),
+    };
     let has_pods = plan.all().any(|(k, _)| k == SourceKind::Pod);
     // A pod's unit wants the containers that name it. A whole run learns them as it
     // translates the containers, and translates the pods last; a run that translates only
     // some files (`rootlet check FILE`) reads every container first to know them.
     let pods_checked = has_pods && plan.only.is_some();
-    // Sources other units refer to (and sockets) are read first; the others are read by
-    // the thread that translates them.
-    let first: Vec<&Found> = disc
-        .sources
+    let owned = read_referenced(plan, pods_checked, &mut st);
+    let known = Known::new(plan, &owned);
+    let disc = plan.disc;
+    // Containers are read by the thread that translates them; the rare reference to one
+    // (`Network=db.container`) reads it again here.
+    let load = |name: &str| reread(disc, name);
+    let version = crate::podman::Lazy::new(&plan.opts.podman, plan.opts.podman_version.clone());
+    let base = context(plan.opts, &version, &known, &load);
+    let sockets_for = wire_sockets(plan, &known, &base, &mut st);
+    let ctx = Context {
+        sockets_for: &sockets_for,
+        ..base
+    };
+    let t = Translator::new(plan, &known, has_pods);
+    let members = translate_leaves(&t, pods_checked, &ctx, &mut st);
+    if has_pods {
+        let pod_members = quadlet::pod::members(known.sources.values().copied(), members);
+        let ctx = Context {
+            pod_members: &pod_members,
+            ..ctx
+        };
+        translate_pods(&t, &ctx, &mut st);
+    }
+    let write_err = collect(plan, st.outcomes, &mut st.run);
+    (st.run, write_err.map_or(Ok(()), Err))
+}
+
+/// No sockets, no pod members: what a [`Context`] knows before the phases that learn them.
+static NONE: BTreeMap<String, Vec<String>> = BTreeMap::new();
+
+/// The run's [`Context`], built once: its settings and the sources read first. The
+/// phases that learn the sockets of each service ([`wire_sockets`]) and the members of
+/// each pod ([`translate_leaves`]) derive theirs from it with what they learnt.
+fn context<'a>(
+    opts: &'a Options,
+    version: &'a crate::podman::Lazy,
+    known: &'a Known,
+    load: quadlet::LoadSource<'a>,
+) -> Context<'a> {
+    Context {
+        podman: &opts.podman,
+        podman_version: version,
+        defaults: &opts.defaults,
+        sources: &known.sources,
+        sockets_for: &NONE,
+        load: Some(load),
+        pod_members: &NONE,
+    }
+}
+
+/// What a run has so far: its report, and what became of each source translated.
+struct RunState {
+    run: Run,
+    outcomes: Vec<Outcome>,
+}
+
+/// What discovery said (with `only`: only what is said about those files).
+fn report_discovery(plan: &Plan) -> Run {
+    let disc = plan.disc;
+    let Some(only) = plan.only else {
+        return Run {
+            notes: disc.notes.clone(),
+            errors: disc.errors.clone(),
+            warnings: disc.refused.clone(),
+            ..Run::default()
+        };
+    };
+    let shown: Vec<String> = only
         .iter()
+        .map(|p| format!("{}: ", crate::error::show_path(p)))
+        .collect();
+    let about = |e: &&SourceError| only.contains(&e.path);
+    Run {
+        notes: (disc.notes.iter())
+            .filter(|n| shown.iter().any(|s| n.starts_with(s)))
+            .cloned()
+            .collect(),
+        errors: disc.errors.iter().filter(about).cloned().collect(),
+        warnings: disc.refused.iter().filter(about).cloned().collect(),
+        ..Run::default()
+    }
+}
+
+/// Read the sources other units refer to (and sockets), in parallel, before the others are
+/// translated ([`read_first`]); those that cannot be read are outcomes already.
+fn read_referenced(plan: &Plan, pods_checked: bool, st: &mut RunState) -> Vec<Loaded> {
+    let disc = plan.disc;
+    let first: Vec<&Found> = (disc.sources.iter())
         .filter(|f| read_first(f.kind, pods_checked))
         .collect();
     let loaded = par_map_with(
@@ -123,133 +192,255 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         || Vec::with_capacity(8192),
         |buf, f| load_found(buf, f, disc).map_err(|e| (e, f.path.clone())),
     );
-    let mut owned: Vec<(Source, Vec<PathBuf>)> = Vec::new();
-    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut owned = Vec::new();
     for r in loaded {
         match r {
-            Ok(s) => owned.push(s),
-            Err((e, p)) => outcomes.push(Outcome::Failed(e, p)),
+            Ok(mut l) => {
+                if plan.wanted(&l.source.path) {
+                    st.run.warnings.append(&mut l.refused);
+                }
+                owned.push(l)
+            }
+            Err((e, p)) => st.outcomes.push(Outcome::Failed(e, p)),
         }
     }
-    let mut sources: BTreeMap<String, &Source> = BTreeMap::new();
-    // Drop-ins of the sources read here, by file name (for errors: [`locate`]).
-    let mut dropins: HashMap<&str, &[PathBuf]> = HashMap::new();
-    for (s, d) in &owned {
-        dropins.insert(&s.name, d);
+    owned
+}
+
+/// A source of the run by file name, read again (`Context::load`).
+fn reread(disc: &search::Discovery, name: &str) -> Option<Result<Source, SourceError>> {
+    let i = (disc.sources)
+        .binary_search_by(|f| f.name.as_str().cmp(name))
+        .ok()?;
+    Some(load_found(&mut Vec::new(), &disc.sources[i], disc).map(|l| l.source))
+}
+
+/// What is known of the run's sources before the leaves are translated.
+struct Known<'a> {
+    /// The sources read first, and those given parsed, by file name.
+    sources: BTreeMap<String, &'a Source>,
+    /// Drop-ins of the sources read first, by file name (for errors: [`locate`]).
+    dropins: HashMap<&'a str, &'a [PathBuf]>,
+    /// How many sources may become each unit name ([`claimants`]).
+    claims: HashMap<String, u32>,
+    /// Sources whose unit may turn out to be another's ([`contested`]).
+    contested: HashSet<String>,
+}
+
+impl<'a> Known<'a> {
+    fn new(plan: &Plan<'a>, owned: &'a [Loaded]) -> Known<'a> {
+        let sources: BTreeMap<String, &Source> = (owned.iter().map(|l| &l.source))
+            .chain(plan.parsed.iter().copied())
+            .map(|s| (s.name.clone(), s))
+            .collect();
+        let dropins = (owned.iter())
+            .map(|l| (l.source.name.as_str(), l.dropins.as_slice()))
+            .collect();
+        let claims = claimants(plan, &sources);
+        let contested = contested(&sources, &claims);
+        Known {
+            sources,
+            dropins,
+            claims,
+            contested,
+        }
     }
-    for s in owned
-        .iter()
-        .map(|(s, _)| s)
-        .chain(plan.parsed.iter().copied())
-    {
-        sources.insert(s.name.clone(), s);
+
+    /// The drop-ins of a source read first.
+    fn dropins_of(&self, name: &str) -> &[PathBuf] {
+        self.dropins.get(name).copied().unwrap_or(&[])
     }
-    let claims = claimants(plan, &sources);
-    let no_sockets = BTreeMap::new();
-    // Containers are read by the thread that translates them; the rare reference to one
-    // (`Network=db.container`) reads it again here.
-    let load = |name: &str| -> Option<Result<Source, SourceError>> {
-        let i = disc
-            .sources
-            .binary_search_by(|f| f.name.as_str().cmp(name))
-            .ok()?;
-        let mut buf = Vec::new();
-        Some(load_found(&mut buf, &disc.sources[i], disc).map(|(s, _)| s))
-    };
-    let version = crate::podman::Lazy::new(&plan.opts.podman, plan.opts.podman_version.clone());
-    let no_members = BTreeMap::new();
-    let ctx0 = Context {
-        podman: &plan.opts.podman,
-        podman_version: &version,
-        defaults: &plan.opts.defaults,
-        sources: &sources,
-        sockets_for: &no_sockets,
-        load: Some(&load),
-        pod_members: &no_members,
-    };
-    let sockets_for = activators(plan, &sources, &dropins, &ctx0, &mut outcomes);
-    let ctx = Context {
-        sockets_for: &sockets_for,
-        ..ctx0
-    };
-    let jobs: Vec<Job> = disc
-        .sources
-        .iter()
+}
+
+/// Translate the sockets (they come first: a service is wired to the sockets that were
+/// generated for it); their outcomes go to `st`. Returns service -> sockets.
+fn wire_sockets(
+    plan: &Plan,
+    known: &Known,
+    ctx: &Context,
+    st: &mut RunState,
+) -> BTreeMap<String, Vec<String>> {
+    let mut sockets_for: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut services: Option<HashSet<String>> = None;
+    for s in (known.sources.values()).filter(|s| role(s.kind) == Role::Activator) {
+        let d = known.dropins_of(&s.name);
+        let o = match translate_one(s, ctx, plan.strict, d) {
+            Ok(g) => {
+                if let Ok(Some(svc)) = socket::activated_service(s) {
+                    let services = services.get_or_insert_with(|| {
+                        plan.all()
+                            .filter(|(k, _)| role(*k) != Role::Activator)
+                            .map(unit_of)
+                            .collect()
+                    });
+                    if services.contains(&svc) {
+                        sockets_for.entry(svc).or_default().push(g.name.clone());
+                    }
+                }
+                Outcome::Kept(Kept {
+                    g,
+                    path: s.path.clone(),
+                    file: s.name.clone(),
+                    refs: Vec::new(),
+                })
+            }
+            Err(e) => Outcome::Failed(e, s.path.clone()),
+        };
+        st.outcomes.push(o);
+    }
+    sockets_for
+}
+
+/// Translate every source but the sockets and pods, on the run's threads: each read (if
+/// it was not read first), translated and written at once when nothing can clash with it.
+/// Returns (pod file, container unit) for every container that names a pod.
+fn translate_leaves(
+    t: &Translator,
+    pods_checked: bool,
+    ctx: &Context,
+    st: &mut RunState,
+) -> Vec<(String, String)> {
+    let plan = t.plan;
+    let jobs: Vec<Job> = (plan.disc.sources.iter())
         .filter(|f| !read_first(f.kind, pods_checked) && plan.wanted(&f.path))
         .map(Job::Load)
         .chain(
-            sources
-                .values()
+            (t.known.sources.values())
                 .filter(|s| role(s.kind) != Role::Activator && s.kind != SourceKind::Pod)
                 .filter(|s| plan.wanted(&s.path))
                 .map(|s| Job::Parsed(s)),
         )
         .collect();
-    let one = |(buf, text): &mut (Vec<u8>, String), job: &Job, ctx: &Context| {
+    let mut members = Vec::new();
+    for done in par_map_with(&jobs, Translator::buffers, |b, job| t.one(b, job, ctx)) {
+        st.outcomes.push(done.outcome);
+        st.run.warnings.extend(done.warnings);
+        members.extend(done.member);
+    }
+    members
+}
+
+/// Translate the pods, last: their units want the containers that start with them
+/// (`ctx.pod_members`).
+fn translate_pods(t: &Translator, ctx: &Context, st: &mut RunState) {
+    let pods: Vec<Job> = (t.known.sources.values())
+        .filter(|s| s.kind == SourceKind::Pod && t.plan.wanted(&s.path))
+        .map(|s| Job::Parsed(s))
+        .collect();
+    for done in par_map_with(&pods, Translator::buffers, |b, job| t.one(b, job, ctx)) {
+        st.outcomes.push(done.outcome);
+        st.run.warnings.extend(done.warnings);
+    }
+}
+
+/// What one job came to: its outcome, its warnings (for the sources reported on), and the
+/// pod it starts with, for a container read by the job.
+struct Done {
+    outcome: Outcome,
+    warnings: Vec<SourceError>,
+    member: Option<(String, String)>,
+}
+
+/// Translates one job at a time, with what every job of a run shares.
+struct Translator<'a> {
+    plan: &'a Plan<'a>,
+    known: &'a Known<'a>,
+    has_pods: bool,
+}
+
+impl<'a> Translator<'a> {
+    fn new(plan: &'a Plan<'a>, known: &'a Known<'a>, has_pods: bool) -> Self {
+        Translator {
+            plan,
+            known,
+            has_pods,
+        }
+    }
+
+    /// One thread's buffers: the bytes of a source read, the text of a unit written.
+    fn buffers() -> (Vec<u8>, String) {
+        (Vec::with_capacity(8192), String::with_capacity(4096))
+    }
+
+    /// Whether a reference names a source whose unit may be another's: one of
+    /// [`Known::contested`], or any container (its `ServiceName=` is not known yet).
+    fn risky(&self, w: &str) -> bool {
+        let (known, disc) = (self.known, self.plan.disc);
+        known.contested.contains(w)
+            || (w.ends_with(".container")
+                && (known.sources.contains_key(w)
+                    || (disc.sources)
+                        .binary_search_by(|f| f.name.as_str().cmp(w))
+                        .is_ok()))
+    }
+
+    /// Read (if need be), translate and, when it stands alone, write one source.
+    fn one(&self, (buf, text): &mut (Vec<u8>, String), job: &Job, ctx: &Context) -> Done {
         let loaded;
-        let (src, src_dropins) = match job {
-            Job::Parsed(s) => (*s, dropins.get(s.name.as_str()).copied().unwrap_or(&[])),
-            Job::Load(f) => match load_found(buf, f, disc) {
-                Ok(l) => {
+        let (src, dropins, mut warnings) = match job {
+            Job::Parsed(s) => (*s, self.known.dropins_of(&s.name), Vec::new()),
+            Job::Load(f) => match load_found(buf, f, self.plan.disc) {
+                Ok(mut l) => {
+                    let refused = std::mem::take(&mut l.refused);
                     loaded = l;
-                    (&loaded.0, loaded.1.as_slice())
+                    (&loaded.source, &loaded.dropins[..], refused)
                 }
-                Err(e) => return (Outcome::Failed(e, f.path.clone()), Vec::new(), None),
+                Err(e) => return Done::failed(e, &f.path, None),
             },
         };
         // The pod this container starts with, read from the source as it is at hand.
         let member = match job {
-            Job::Load(_) if has_pods => quadlet::pod::member_of(src),
+            Job::Load(_) if self.has_pods => quadlet::pod::member_of(src),
             _ => None,
         };
-        let mut g = match translate_one(src, ctx, plan.strict, src_dropins) {
+        let mut g = match translate_one(src, ctx, self.plan.strict, dropins) {
             Ok(g) => g,
-            Err(e) => return (Outcome::Failed(e, src.path.clone()), Vec::new(), member),
+            Err(e) => return Done::failed(e, &src.path, member),
         };
-        let warnings = if plan.wanted(&src.path) {
-            std::mem::take(&mut g.warnings)
+        if self.plan.wanted(&src.path) {
+            warnings.append(&mut g.warnings);
         } else {
-            Vec::new()
-        };
-        let o = match plan.out {
-            Some(out) if stands_alone(&g, src, &claims) => match out.write(&g, text) {
-                Ok(()) => Outcome::Written(g.name, g.links, src.path.clone()),
-                Err(e) => Outcome::WriteFailed(e),
-            },
+            warnings.clear();
+        }
+        let outcome = self.place(g, src, dropins, text);
+        Done {
+            outcome,
+            warnings,
+            member,
+        }
+    }
+}
+
+impl Translator<'_> {
+    /// A unit made: written at once when nothing can clash with it, else kept to be
+    /// settled with the others.
+    fn place(&self, g: Generated, src: &Source, dropins: &[PathBuf], text: &mut String) -> Outcome {
+        let refs = risky_refs(src, dropins, &|w| self.risky(w));
+        match self.plan.out {
+            Some(out) if refs.is_empty() && stands_alone(&g, src, &self.known.claims) => {
+                match out.write(&g, text) {
+                    Ok(()) => Outcome::Written(g.name, g.links, src.path.clone()),
+                    Err(e) => Outcome::WriteFailed(e),
+                }
+            }
             _ => Outcome::Kept(Kept {
                 g,
                 path: src.path.clone(),
                 file: src.name.clone(),
+                refs,
             }),
-        };
-        (o, warnings, member)
-    };
-    let bufs = || (Vec::with_capacity(8192), String::with_capacity(4096));
-    let done = par_map_with(&jobs, bufs, |b, job| one(b, job, &ctx));
-    let mut members: Vec<(String, String)> = Vec::new();
-    for (o, w, m) in done {
-        outcomes.push(o);
-        run.warnings.extend(w);
-        members.extend(m);
-    }
-    if has_pods {
-        // The pods, last: their units want the containers that start with them.
-        let pod_members = quadlet::pod::members(sources.values().copied(), members);
-        let ctx = Context {
-            pod_members: &pod_members,
-            ..ctx
-        };
-        let pods: Vec<Job> = (sources.values())
-            .filter(|s| s.kind == SourceKind::Pod && plan.wanted(&s.path))
-            .map(|s| Job::Parsed(s))
-            .collect();
-        for (o, w, _) in par_map_with(&pods, bufs, |b, job| one(b, job, &ctx)) {
-            outcomes.push(o);
-            run.warnings.extend(w);
         }
     }
-    let write_err = collect(plan, outcomes, &mut run);
-    (run, write_err.map_or(Ok(()), Err))
+}
+
+impl Done {
+    fn failed(e: SourceError, path: &Path, member: Option<(String, String)>) -> Done {
+        Done {
+            outcome: Outcome::Failed(e, path.to_owned()),
+            warnings: Vec::new(),
+            member,
+        }
+    }
 }
 
 /// How many sources may become each unit name, known before any unit is written: a unit is
@@ -272,43 +463,21 @@ fn claimants(plan: &Plan, sources: &BTreeMap<String, &Source>) -> HashMap<String
     claims
 }
 
-/// Translate the sockets (they come first: a service is wired to the sockets that were
-/// generated for it); their outcomes go to `outcomes`. Returns service -> sockets.
-fn activators(
-    plan: &Plan,
+/// Sources read first whose unit may turn out to be another's: a unit name that two
+/// claim, or one taken with `ServiceName=` (a container may take it too, which is known
+/// only once it is made). Units that refer to them wait for the clashes to be settled
+/// ([`risky_refs`]).
+fn contested(
     sources: &BTreeMap<String, &Source>,
-    dropins: &HashMap<&str, &[PathBuf]>,
-    ctx: &Context,
-    outcomes: &mut Vec<Outcome>,
-) -> BTreeMap<String, Vec<String>> {
-    let mut sockets_for: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut services: Option<HashSet<String>> = None;
-    for s in sources.values().filter(|s| role(s.kind) == Role::Activator) {
-        let d = dropins.get(s.name.as_str()).copied().unwrap_or(&[]);
-        let o = match translate_one(s, ctx, plan.strict, d) {
-            Ok(g) => {
-                if let Ok(Some(svc)) = socket::activated_service(s) {
-                    let services = services.get_or_insert_with(|| {
-                        plan.all()
-                            .filter(|(k, _)| role(*k) != Role::Activator)
-                            .map(unit_of)
-                            .collect()
-                    });
-                    if services.contains(&svc) {
-                        sockets_for.entry(svc).or_default().push(g.name.clone());
-                    }
-                }
-                Outcome::Kept(Kept {
-                    g,
-                    path: s.path.clone(),
-                    file: s.name.clone(),
-                })
-            }
-            Err(e) => Outcome::Failed(e, s.path.clone()),
-        };
-        outcomes.push(o);
-    }
-    sockets_for
+    claims: &HashMap<String, u32>,
+) -> HashSet<String> {
+    (sources.values())
+        .filter(|s| {
+            let u = s.unit_name();
+            claims.get(&u) != Some(&1) || u != unit_of((s.kind, s.name.as_str()))
+        })
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 /// Translate one source, and check what systemd would refuse in the result. An error
@@ -321,6 +490,7 @@ fn translate_one(
 ) -> Result<Generated, SourceError> {
     let checked = || -> Result<Generated, SourceError> {
         let g = quadlet::translate(src, ctx)?;
+        super::check::reserved(src, &g)?;
         super::check::unit_lines(src, &g)?;
         if strict {
             super::check::specifiers(src, &g)?;
@@ -330,41 +500,19 @@ fn translate_one(
     checked().map_err(|e| locate(e, dropins))
 }
 
-/// Sort the outcomes into `run` (settling the units not written yet, and writing them
-/// when there is an output); the first write error.
+/// Settle the units not written yet, write them when there is an output, and sort the
+/// report; the first write error.
 fn collect(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Option<io::Error> {
-    let mut written: Vec<(String, Vec<quadlet::Link>, PathBuf)> = Vec::new();
-    let mut kept: Vec<Kept> = Vec::new();
-    let mut write_err: Option<io::Error> = None;
-    for o in outcomes {
-        match o {
-            Outcome::Written(name, links, path) => written.push((name, links, path)),
-            Outcome::Kept(k) => {
-                if plan.wanted(&k.path) {
-                    kept.push(k)
-                }
-            }
-            Outcome::Failed(e, p) => {
-                if plan.wanted(&p) {
-                    run.errors.push(e)
-                }
-            }
-            Outcome::WriteFailed(e) => {
-                write_err.get_or_insert(e);
-            }
-        }
-    }
-    if !kept.is_empty() {
-        let mut errors = Vec::new();
-        let won = settle(&written, kept, &mut errors);
-        run.errors.extend(errors);
-        run.units = won;
+    let mut sorted = Sorted::new(plan, outcomes, run);
+    if !sorted.kept.is_empty() {
+        let kept = std::mem::take(&mut sorted.kept);
+        run.units = settle(&sorted.written, kept, &sorted.failed, &mut run.errors);
     }
     if let Some(out) = plan.out {
         let mut text = String::new();
         for g in &run.units {
             if let Err(e) = out.write(g, &mut text) {
-                write_err.get_or_insert(e);
+                sorted.write_err.get_or_insert(e);
             }
         }
     }
@@ -372,7 +520,49 @@ fn collect(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Option<io::Err
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     run.warnings
         .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
-    write_err
+    // A drop-in left out is said once, not once for each unit it would apply to.
+    let mut said = HashSet::new();
+    run.warnings
+        .retain(|w| said.insert((w.path.clone(), w.line, w.message.clone())));
+    sorted.write_err
+}
+
+/// The outcomes of a run, by kind (the errors of the sources reported on go to `run`).
+struct Sorted {
+    written: Vec<(String, Vec<quadlet::Link>, PathBuf)>,
+    kept: Vec<Kept>,
+    /// File names of the sources that failed (reported on or not).
+    failed: HashSet<String>,
+    write_err: Option<io::Error>,
+}
+
+impl Sorted {
+    fn new(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Sorted {
+        let mut s = Sorted {
+            written: Vec::new(),
+            kept: Vec::new(),
+            failed: HashSet::new(),
+            write_err: None,
+        };
+        for o in outcomes {
+            match o {
+                Outcome::Written(name, links, path) => s.written.push((name, links, path)),
+                Outcome::Kept(k) if plan.wanted(&k.path) => s.kept.push(k),
+                Outcome::Kept(_) => {}
+                Outcome::Failed(e, p) => {
+                    let name = p.file_name().and_then(|n| n.to_str());
+                    s.failed.extend(name.map(str::to_owned));
+                    if plan.wanted(&p) {
+                        run.errors.push(e)
+                    }
+                }
+                Outcome::WriteFailed(e) => {
+                    s.write_err.get_or_insert(e);
+                }
+            }
+        }
+        s
+    }
 }
 
 #[cfg(test)]

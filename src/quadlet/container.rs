@@ -6,7 +6,7 @@ use super::flags::{self, push, Args, Argv, Extra, Flag};
 use super::options::{self, handle};
 use super::paths::host_path;
 use super::values::{self, boolean, last, single, unquote, Split};
-use super::{concat, refs, Context, Feature, Generated, Source, SourceKind};
+use super::{concat, refs, Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::exec;
 use crate::unit::Index;
@@ -213,20 +213,9 @@ fn notify(r: &mut Args) -> Result<(), SourceError> {
         return Ok(());
     }
     let notify = match r.sec.last("Notify") {
-        Some(e) if unquote(&e.value).eq_ignore_ascii_case("healthy") => {
-            // No fallback: `--sdnotify=container` would report ready before the
-            // container is healthy, which is what `Notify=healthy` is written to avoid.
-            r.ctx.require(
-                r.src,
-                e,
-                Feature {
-                    version: crate::podman::Version::SDNOTIFY_HEALTHY,
-                    what: "healthy",
-                    how: "`--sdnotify=healthy`",
-                    instead: "use Notify=yes, or HealthCmd= without Notify=",
-                },
-            )?;
-            "--sdnotify=healthy"
+        // Before podman 5.0 rootlet waits for healthy itself (`health::add_wait`).
+        Some(e) if super::health::is_healthy(&e.value) => {
+            super::health::sdnotify(r.ctx.podman_version)
         }
         Some(e) if boolean(r.src, e)? => "--sdnotify=container",
         _ => "--sdnotify=conmon",
@@ -281,7 +270,7 @@ fn user(r: &mut Args) -> Result<(), SourceError> {
 /// `AutoUpdate=`: the label `podman auto-update` reads.
 fn auto_update(r: &mut Args) -> Result<(), SourceError> {
     if let Some((e, v)) = last(r.sec, "AutoUpdate") {
-        if !matches!(v, "registry" | "local") {
+        if !values::auto_update_policy(v) {
             return Err(r.src.err(
                 e.line,
                 format!("AutoUpdate: `{v}` is neither `registry` nor `local`"),
@@ -575,6 +564,9 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
     }
     super::service::default(svc, "SyslogIdentifier", "%N");
     svc.add("ExecStart", exec::command_line(podman, &run.argv[1..]));
+    let notify = sec.last("Notify").filter(|_| !oneshot);
+    let version = ctx.podman_version;
+    super::health::add_wait(svc, version, notify, podman, &run.global, &run.name);
 
     super::service::finish(
         src,

@@ -110,7 +110,7 @@ fn auto_update(r: &mut Args) -> Result<(), SourceError> {
                 Some((c, t)) => (Some(c), t),
                 None => (None, u.as_str()),
             };
-            if !matches!(how, "registry" | "local") {
+            if !values::auto_update_policy(how) {
                 return Err(r.src.err(
                     e.line,
                     format!(

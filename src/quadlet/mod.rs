@@ -20,6 +20,7 @@ pub mod build;
 pub mod container;
 pub mod defaults;
 mod flags;
+mod health;
 pub mod image;
 mod install;
 mod keys;

@@ -101,9 +101,11 @@ pub(crate) fn finish(
     ctx: &Context,
     mut file: UnitFile,
     name: String,
-    warnings: Vec<SourceError>,
+    mut warnings: Vec<SourceError>,
 ) -> Result<Generated, SourceError> {
-    ctx.defaults.apply(&mut file);
+    for (line, why) in ctx.defaults.apply(&mut file) {
+        warnings.push(src.err(line, why));
+    }
     refs::translate_references(src, ctx, &mut file)?;
     order_sections(&mut file);
     Ok(Generated {

@@ -323,6 +323,13 @@ pub fn podman_args(src: &Source, sec: &Index, warnings: &mut Vec<SourceError>) -
     all_words(src, sec.list("PodmanArgs"), Split::Args, warnings)
 }
 
+/// An `io.containers.autoupdate` policy podman's `auto-update` knows (its
+/// `supportedPolicies`, the same in 4.3.1 and 5.8.2): `registry`, `local`, `image` (the
+/// older name of `registry`, still accepted) and `disabled`. quadlet passes any value on.
+pub(crate) fn auto_update_policy(v: &str) -> bool {
+    matches!(v, "registry" | "local" | "image" | "disabled")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
