@@ -305,10 +305,19 @@ pub enum Change {
     LeftAlone(PathBuf),
 }
 
+/// A regular file rootlet may have written (a drop-in, a state copy), read bounded and
+/// non-blocking (`fsutil::read_regular`): a FIFO or a symlink to `/dev/zero` put there
+/// is `None`, never a hang or an endless read.
+fn read_small(path: &Path) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    fsutil::read_regular(path, MAX_UNIT, &mut buf).ok()?;
+    Some(buf)
+}
+
 /// True when `path` is a regular file (not a symlink) whose content is `text`.
 fn is_exactly(path: &Path, text: &[u8]) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
-        && std::fs::read(path).is_ok_and(|c| c == text)
+        && read_small(path).is_some_and(|c| c == text)
 }
 
 /// Whether a file at `path` may be (over)written by rootlet: absent, already exactly
@@ -318,7 +327,7 @@ fn ours_or_absent(path: &Path, copy: &Path, text: &[u8]) -> bool {
         Err(e) if e.kind() == io::ErrorKind::NotFound => true,
         Err(_) => false,
         Ok(m) if !m.file_type().is_file() => false,
-        Ok(_) => is_exactly(path, text) || std::fs::read(copy).is_ok_and(|c| is_exactly(path, &c)),
+        Ok(_) => is_exactly(path, text) || read_small(copy).is_some_and(|c| is_exactly(path, &c)),
     }
 }
 
@@ -342,7 +351,7 @@ fn put(path: &Path, copy: &Path, text: &str) -> Result<Change, DockerError> {
 
 /// Remove `path` if it is still exactly what rootlet wrote; drop the copy either way.
 fn take_back(path: &Path, copy: &Path) -> Result<Option<Change>, DockerError> {
-    let Ok(written) = std::fs::read(copy) else {
+    let Some(written) = read_small(copy) else {
         return Ok(None);
     };
     let change = if is_exactly(path, &written) {
@@ -466,11 +475,15 @@ pub struct Status {
 pub fn status(env: &UserEnv, unit_name: &str) -> Result<Status, DockerError> {
     let paths = Paths::new(env, unit_name)?;
     let path = paths.dropin_dir.join(DROPIN);
-    let dropin = std::fs::read(&path)
-        .ok()
-        .map(|text| std::fs::read(paths.copy_of(DROPIN)).is_ok_and(|c| c == text));
-    let exec_form = std::fs::read_to_string(&path).is_ok_and(|t| {
-        t.lines()
+    let text = read_small(&path);
+    // Something that cannot be read there (a FIFO, a device) is not rootlet's drop-in.
+    let dropin = match &text {
+        Some(text) => Some(read_small(&paths.copy_of(DROPIN)).is_some_and(|c| &c == text)),
+        None => std::fs::symlink_metadata(&path).is_ok().then_some(false),
+    };
+    let exec_form = text.is_some_and(|t| {
+        String::from_utf8_lossy(&t)
+            .lines()
             .any(|l| l.contains("rootlet-wait-online") && l.starts_with("ExecStart="))
     });
     let wait_unit = env

@@ -192,13 +192,54 @@ pub fn read_listed(path: &Path, limit: u64, buf: &mut Vec<u8>) -> io::Result<()>
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NOFOLLOW,
         Mode::empty(),
     )?;
-    let mut f = std::fs::File::from(fd);
+    let f = std::fs::File::from(fd);
     // A page first (most sources are far smaller), then twice as much each time: the
     // bytes asked for are zeroed first, so asking for much more than comes costs.
-    let mut want = 4096;
+    read_capped(&f, PAGE, limit, buf, true)
+}
+
+/// The opened file `fd` if it is a regular file (`fstat`), read bounded; its metadata.
+fn read_opened(fd: OwnedFd, limit: u64, buf: &mut Vec<u8>) -> io::Result<std::fs::Metadata> {
+    let f = std::fs::File::from(fd);
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    read_sized(&f, meta.len(), limit, buf)?;
+    Ok(meta)
+}
+
+/// Read the regular file `f`, `size` bytes long by its `fstat`, into `buf`: at most
+/// `limit` bytes, or an error. One `read` when the size is right (a regular file gives
+/// fewer bytes than asked only at its end), so a source costs no second `read` to see
+/// the end; a file that grew meanwhile is read on to its end, still bounded. The first
+/// read asks for at least a page: a file whose `st_size` says nothing (0 for a `/proc/sys`
+/// value, whose handler answers only a read at offset 0) is then read whole, not as its
+/// first byte.
+fn read_sized(f: &std::fs::File, size: u64, limit: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+    let first = size.max(PAGE as u64 - 1).min(limit) as usize + 1;
+    read_capped(f, first, limit, buf, true)
+}
+
+/// One page: the least a pseudo-file's `read` is asked for.
+const PAGE: usize = 4096;
+
+/// Read `f` into `buf` until its end, at most `limit` bytes (more is an error): `first`
+/// bytes asked for at once, then twice as much each time. `short_is_end`: a read that
+/// gives fewer bytes than asked is the end (true of a regular file on a disk, not of a
+/// pipe or a pseudo-file). `EINTR` is retried.
+fn read_capped(
+    mut f: &std::fs::File,
+    first: usize,
+    limit: u64,
+    buf: &mut Vec<u8>,
+    short_is_end: bool,
+) -> io::Result<()> {
+    buf.clear();
+    let mut want = first.max(1);
     loop {
         let at = buf.len();
-        let ask = want.min(limit as usize + 1 - at);
+        let ask = want.min((limit as usize).saturating_add(1) - at);
         buf.resize(at + ask, 0);
         let n = loop {
             match f.read(&mut buf[at..]) {
@@ -217,48 +258,35 @@ pub fn read_listed(path: &Path, limit: u64, buf: &mut Vec<u8>) -> io::Result<()>
         if buf.len() as u64 > limit {
             return Err(io::Error::other(format!("larger than {limit} bytes")));
         }
-        if n < ask {
+        if n == 0 || (short_is_end && n < ask) {
             return Ok(());
         }
         want = want.saturating_mul(2);
     }
 }
 
-/// The opened file `fd` if it is a regular file (`fstat`), read bounded; its metadata.
-fn read_opened(fd: OwnedFd, limit: u64, buf: &mut Vec<u8>) -> io::Result<std::fs::Metadata> {
+/// Read a kernel pseudo-file (`/proc`, `/sys`) of at most `limit` bytes into `buf`. Its
+/// `st_size` means nothing (0, or 4096 for any sysfs attribute) and a handler may answer
+/// only a read at offset 0, so every read asks for at least a page and the file is read
+/// until a read gives nothing. Opened non-blocking, and it must be a regular file by
+/// `fstat` (what procfs and sysfs files are): a FIFO, a device (`/dev/zero` behind a
+/// symlink) or a directory at the path is an error, never a hang or an endless read.
+pub fn read_pseudo(path: &Path, limit: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
     let f = std::fs::File::from(fd);
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
+    if !f.metadata()?.is_file() {
+        return Err(not_regular());
     }
-    read_sized(&f, meta.len(), limit, buf)?;
-    Ok(meta)
+    read_capped(&f, PAGE, limit, buf, false)
 }
 
-/// Read the regular file `f`, `size` bytes long by its `fstat`, into `buf`: at most
-/// `limit` bytes, or an error. One `read` when the size is right (a regular file gives
-/// fewer bytes than asked only at its end), so a source costs no second `read` to see
-/// the end; a file that grew meanwhile is read on to its end, still bounded.
-fn read_sized(mut f: &std::fs::File, size: u64, limit: u64, buf: &mut Vec<u8>) -> io::Result<()> {
-    let want = size.min(limit) as usize + 1;
-    buf.resize(want, 0);
-    let n = loop {
-        match f.read(&mut buf[..]) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => break r?,
-        }
-    };
-    buf.truncate(n);
-    if n == want {
-        f.take(limit + 1 - n as u64).read_to_end(buf)?;
-    }
-    if buf.len() as u64 > limit {
-        return Err(io::Error::other(format!("larger than {limit} bytes")));
-    }
-    Ok(())
+fn not_regular() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
 }
 
 /// Create the directory `dir/name` (mode `mode`, umask applied). Returns `false` when
@@ -414,5 +442,70 @@ mod tests {
         assert!(open_subdir_nofollow(top.as_fd(), "x.wants").is_err());
         assert!(open_subdir_nofollow(top.as_fd(), "real").is_ok());
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// Every reader against what a path rootlet did not create can hold: a FIFO (no hang),
+    /// a symlink to `/dev/zero` (no endless read), a directory and an unreadable file
+    /// (errors); each ends at once with an error.
+    #[test]
+    fn readers_refuse_fifos_devices_directories_and_unreadable_files_at_once() {
+        let d = tmpdir("class");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            d.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        symlink("/dev/zero", d.join("zero")).unwrap();
+        std::fs::create_dir(d.join("dir")).unwrap();
+        std::fs::write(d.join("secret"), "x").unwrap();
+        std::fs::set_permissions(
+            d.join("secret"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o000),
+        )
+        .unwrap();
+        let mut paths = vec![d.join("fifo"), d.join("zero"), d.join("dir")];
+        // Root reads a mode-000 file; /proc/self/mem is a regular file nobody can read
+        // at offset 0 (EIO).
+        if !rustix::process::geteuid().is_root() {
+            paths.push(d.join("secret"));
+        }
+        paths.push("/proc/self/mem".into());
+        let mut buf = Vec::new();
+        for p in &paths {
+            let t = std::time::Instant::now();
+            assert!(read_regular(p, 1 << 20, &mut buf).is_err(), "{p:?}");
+            assert!(read_pseudo(p, 1 << 20, &mut buf).is_err(), "{p:?}");
+            let top = open_dir(p.parent().unwrap()).unwrap();
+            let name = p.file_name().unwrap();
+            assert!(read_regular_at(top.as_fd(), name, 1 << 20, &mut buf).is_err());
+            assert!(t.elapsed() < std::time::Duration::from_secs(10), "{p:?}");
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// New-user P1: a `/proc/sys` file reports `st_size` 0 and answers only a read at
+    /// offset 0; it must be read whole (`cat`'s bytes), by both readers.
+    #[test]
+    fn proc_sys_files_are_read_whole() {
+        for p in [
+            "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+            "/proc/sys/user/max_user_namespaces",
+            "/proc/sys/net/ipv4/ping_group_range",
+            "/proc/self/status",
+        ] {
+            let Ok(want) = std::fs::read(p) else { continue };
+            let mut buf = Vec::new();
+            read_pseudo(Path::new(p), 1 << 20, &mut buf).unwrap();
+            assert_eq!(buf, want, "{p}");
+            if !p.contains("self") {
+                read_regular(Path::new(p), 1 << 20, &mut buf).unwrap();
+                assert_eq!(buf, want, "{p}");
+            }
+        }
+        let mut buf = Vec::new();
+        assert!(read_pseudo(Path::new("/proc/self/status"), 10, &mut buf).is_err());
     }
 }

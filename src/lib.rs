@@ -10,6 +10,7 @@
 //! - [`quadlet`]: translation of every kind of source ([`kind::KINDS`]) to units.
 //! - [`mod@env`]: the user's environment and systemd's paths, read in one place.
 //! - [`fsutil`]: atomic writes that never follow a link; bounded reads of regular files only.
+//! - [`proc`](mod@proc): every subprocess, under a deadline that kills its process group.
 //! - [`search`]: quadlet's user search path and source discovery.
 //! - [`generator`]: one generator run: sources in, units and install symlinks out.
 //! - [`install`]: the no-root install (`rootlet install --user`) and `rootlet regenerate`.
@@ -31,9 +32,11 @@ pub mod install;
 pub mod kind;
 pub mod manage;
 pub mod podman;
+pub mod proc;
 #[doc(hidden)]
 pub mod properties;
 pub mod quadlet;
 pub mod search;
 pub mod unit;
+pub mod user_manager;
 pub mod wait;

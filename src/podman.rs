@@ -4,16 +4,15 @@
 //!
 //! The version is found lazily: only a source whose translation depends on it asks, and
 //! the answer is kept for the rest of the run, so a run without such sources never starts
-//! podman. `podman --version` is run with a deadline, in a process group of its own that
-//! is killed as a whole: a generator runs at every `daemon-reload` and must not hang on a
+//! podman. `podman --version` is run with a deadline ([`crate::proc`]: a process group of
+//! its own, killed as a whole): a generator runs at every `daemon-reload` and must not hang on a
 //! hung podman. When the version cannot be found, the newest behaviour (quadlet 5.8's) is
 //! assumed.
 
 use std::fmt;
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Overrides the detected version (`4.3.1`, or `newest`): for tests and for generating
 /// units for another machine.
@@ -143,52 +142,25 @@ impl Lazy {
 /// `podman --version`, at most `limit` long; `None` if it fails, hangs or says nothing
 /// readable.
 pub fn detect(podman: &str, limit: Duration) -> Option<Version> {
-    use std::os::unix::process::CommandExt;
-    let t0 = Instant::now();
-    let mut child = Command::new(podman)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .ok()?;
-    // Whatever is left of the group (a wrapper's background child holding the pipe) is
-    // killed too, so the read below cannot block.
-    let kill_group = |pid: u32| {
-        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-    };
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if t0.elapsed() < limit => std::thread::sleep(Duration::from_millis(2)),
-            _ => break None,
-        }
-    };
-    kill_group(child.id());
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return None;
-    };
-    let mut out = String::new();
-    child
-        .stdout
-        .take()?
-        .take(4096)
-        .read_to_string(&mut out)
-        .ok()?;
-    if !status.success() {
+    let out = crate::proc::run(
+        Command::new(podman).arg("--version"),
+        &crate::proc::Limits {
+            deadline: limit,
+            max_out: 4096,
+            max_err: 0,
+        },
+    )
+    .ok()?;
+    if !out.status.success() {
         return None;
     }
-    Version::parse(&out)
+    Version::parse(&String::from_utf8_lossy(&out.stdout))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn parses_versions() {

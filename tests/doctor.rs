@@ -1,6 +1,8 @@
 //! `rootlet doctor` against fake root trees (`ROOTLET_DOCTOR_ROOT`), one per way a rootless
 //! setup breaks, and once against the real machine.
 
+mod util;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -174,7 +176,7 @@ impl Sandbox {
     fn run_with(&self, adjust: impl Fn(&mut Command)) -> Report {
         let mut c = self.command(true);
         adjust(&mut c);
-        let out = c.output().unwrap();
+        let out = output_within(c);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!stderr.contains("panicked"), "{stderr}");
         let json = String::from_utf8(out.stdout).unwrap();
@@ -182,7 +184,7 @@ impl Sandbox {
         python_json_check(&json);
         let mut c = self.command(false);
         adjust(&mut c);
-        let text_out = c.output().unwrap();
+        let text_out = output_within(c);
         let text = String::from_utf8(text_out.stdout).unwrap();
         assert_eq!(out.status.code(), text_out.status.code(), "{text}");
         for f in &findings {
@@ -198,6 +200,47 @@ impl Sandbox {
 
     fn run(&self) -> Report {
         self.run_with(|_| {})
+    }
+}
+
+/// The longest one doctor run may take here: a hang fails the test, it does not hold it.
+const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `c`'s output, or a failed test when it has not finished within [`RUN_LIMIT`].
+fn output_within(mut c: Command) -> std::process::Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("doctor did not finish within {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
     }
 }
 
@@ -1129,4 +1172,114 @@ fn pods_need_catatonit() {
     );
     // The pod's PublishPort= counts among the privileged ports.
     assert!(r.get("ports.privileged", "error")["summary"].contains("app.pod:2:"));
+}
+
+/// New-user report P1: `/proc/sys` files report `st_size` 0, and a read of size+1 bytes
+/// gave only the first character (`ip_unprivileged_port_start=1`, `max_user_namespaces=9`):
+/// the privileged-port check passed port 80. The values doctor shows on this machine are
+/// those `cat` shows.
+#[test]
+fn p1_proc_sys_values_are_read_whole_on_the_real_machine() {
+    let cat = |p: &str| {
+        let out = Command::new("cat").arg(p).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let start = cat("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+    let userns = cat("/proc/sys/user/max_user_namespaces");
+    let dir = std::env::temp_dir().join(format!("rd-{}-p1", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("src")).unwrap();
+    fs::write(
+        dir.join("src/low.container"),
+        "[Container]\nImage=docker.io/library/nginx\nPublishPort=80:80\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+        .args(["doctor", "--json"])
+        .env_remove("ROOTLET_DOCTOR_ROOT")
+        .env("ROOTLET_UNIT_DIRS", dir.join("src"))
+        .env("HOME", dir.join("home"))
+        .output()
+        .unwrap();
+    let _ = fs::remove_dir_all(&dir);
+    let json = String::from_utf8(out.stdout).unwrap();
+    let findings = parse_json(&json).unwrap();
+    let summary = |id: &str| {
+        findings
+            .iter()
+            .find(|f| f["id"] == id)
+            .map(|f| (f["level"].clone(), f["summary"].clone()))
+            .unwrap_or_else(|| panic!("no {id} in {json}"))
+    };
+    if !userns.is_empty() {
+        let (_, s) = summary("userns.max");
+        assert!(
+            s.contains(&format!("user.max_user_namespaces={userns}")),
+            "{s}"
+        );
+    }
+    let (level, s) = summary("ports.privileged");
+    assert!(
+        s.contains(&format!("ip_unprivileged_port_start={start}")),
+        "{s} (cat says {start})"
+    );
+    if start.parse::<u32>().is_ok_and(|n| n > 80) {
+        assert_ne!(level, "ok", "{s}");
+    }
+}
+
+/// Audit N5: doctor blocked forever in `connect()` when the user bus (or the manager's
+/// private socket) did not accept connections. Now each is an error finding ("hung", with
+/// a restart as the fix) within seconds.
+#[test]
+fn n5_a_bus_that_takes_no_connection_is_reported_not_waited_on() {
+    let s = Sandbox::new("n5");
+    let _bus = util::full_unix_socket(&s.dir.join("run/bus"));
+    let _manager = util::full_unix_socket(&s.dir.join("run/systemd/private"));
+    // Each run (JSON and text) within RUN_LIMIT: two bounded connects of 5 s.
+    let r = s.run();
+    let bus = r.get("session.bus", "error");
+    assert!(bus["summary"].contains("does not answer"), "{bus:?}");
+    assert!(bus["fix"].contains("restart"), "{bus:?}");
+    let manager = r.get("session.manager", "error");
+    assert!(manager["summary"].contains("is hung"), "{manager:?}");
+}
+
+/// The fixtures' side of P1 and N6: `/proc` and `/sys` files that are a FIFO, a symlink to
+/// `/dev/zero` or a directory are unreadable values (doctor's defaults), read at once; a
+/// fixture value of many bytes is read whole.
+#[test]
+fn pseudo_files_that_are_fifos_devices_or_directories_neither_hang_nor_read_forever() {
+    let s = Sandbox::new("pseudo");
+    let at = |rel: &str| s.root().join(rel.trim_start_matches('/'));
+    let fifo = at("/proc/sys/user/max_user_namespaces");
+    fs::remove_file(&fifo).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    s.symlink(
+        "/dev/zero",
+        "root/proc/sys/net/ipv4/ip_unprivileged_port_start",
+    );
+    let dir = at("/sys/fs/cgroup/cgroup.controllers");
+    let _ = fs::remove_file(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    // Each run within RUN_LIMIT.
+    let r = s.run();
+    // Unknown: the default of 1024, not a value read from /dev/zero.
+    let ports = r.get("ports.privileged", "ok");
+    assert!(
+        ports["summary"].contains("ip_unprivileged_port_start=1024"),
+        "{ports:?}"
+    );
+    assert!(!r.text.contains("max_user_namespaces=0"), "{}", r.text);
+    // A long value is read whole (a size+1 read took one byte of a 0-sized file).
+    fs::remove_file(&fifo).unwrap();
+    s.sys("/proc/sys/user/max_user_namespaces", "1234567\n");
+    let _ = fs::remove_dir(&dir);
+    let r = s.run();
+    let userns = r.get("userns.max", "ok");
+    assert_eq!(userns["summary"], "user.max_user_namespaces=1234567");
 }

@@ -176,3 +176,76 @@ fn ping_and_ip_tables() {
     );
     assert_eq!(f.level("docker.ip_tables"), None);
 }
+
+/// Run `cmd` for at most `limit`; its exit code (`None`: killed at the limit) and stdout.
+fn timed(mut cmd: Command, limit: std::time::Duration) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    if code.is_some() {
+        let _ = child.stdout.take().unwrap().read_to_string(&mut out);
+    }
+    (code, out)
+}
+
+/// Audit N6: a FIFO at `docker.service.d/50-rootlet.conf` hung `doctor` and `docker status`
+/// forever (a blocking open), and a symlink there to `/dev/zero` was read until memory ran
+/// out. Both are now "not rootlet's drop-in", at once.
+#[test]
+fn n6_a_fifo_or_dev_zero_at_the_dropin_neither_hangs_nor_reads_forever() {
+    let f = Fake::new();
+    f.docker_unit("/usr/bin/dockerd-rootless.sh", "");
+    let dropin =
+        f.t.join("home/.config/systemd/user/docker.service.d/50-rootlet.conf");
+    std::fs::create_dir_all(dropin.parent().unwrap()).unwrap();
+    let limit = std::time::Duration::from_secs(60);
+    for what in ["fifo", "/dev/zero"] {
+        let _ = std::fs::remove_file(&dropin);
+        if what == "fifo" {
+            assert!(Command::new("mkfifo")
+                .arg(&dropin)
+                .status()
+                .unwrap()
+                .success());
+        } else {
+            std::os::unix::fs::symlink(what, &dropin).unwrap();
+        }
+        for args in [&["doctor", "--json"][..], &["docker", "status"]] {
+            let mut c = Command::new(util::bin("rootlet"));
+            c.args(args)
+                .env_clear()
+                .envs(f.env.iter().map(|(k, v)| (k, v)));
+            let (code, out) = timed(c, limit);
+            assert!(
+                code.is_some(),
+                "{what}: rootlet {args:?} still running after 60 s"
+            );
+            assert!(
+                matches!(code, Some(0 | 1)),
+                "{what}: {args:?}: {code:?} {out}"
+            );
+        }
+        let docker_wait = f.findings().into_iter().find(|x| x.0 == "docker.wait");
+        assert!(
+            docker_wait.as_ref().is_some_and(|x| x.1 != "ok"),
+            "{what}: {docker_wait:?}"
+        );
+    }
+}

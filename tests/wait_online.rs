@@ -5,6 +5,8 @@
 //! The route fallback reads a fake /proc + /sys tree (`ROOTLET_WAIT_ROOT`).
 //! Exit status, elapsed time and log lines are asserted.
 
+mod util;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1087,5 +1089,109 @@ fn exec_mode_clears_its_status_and_leaves_readiness_to_the_daemon() {
     }
     assert_eq!(msgs.last().map(String::as_str), Some("STATUS="), "{msgs:?}");
     assert!(!msgs.iter().any(|m| m.contains("READY=1")), "{msgs:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Audit N10: `rootlet rm --force` (and `add --now`) aborted inside zbus when a running
+/// unit's `Job` had the type `(u)`: the user manager's client converted it unchecked. Now
+/// a wrong type is an error naming it; no panic, and nothing is removed.
+#[test]
+fn n10_rm_force_with_a_job_of_the_wrong_type_is_an_error_not_a_panic() {
+    if !prerequisites() {
+        return;
+    }
+    let b = bus("job-u-active", "job-u-active", false);
+    let home = b.dir.join("home");
+    let src = home.join(".config/containers/systemd");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("web.container"),
+        "[Container]\nImage=docker.io/library/nginx\n",
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+        .args(["rm", "--force", "--no-reload", "web"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", "/usr/bin:/bin")
+        .env("DBUS_SESSION_BUS_ADDRESS", &b.address)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("Job has type `(u)`, not `(uo)`"), "{err}");
+    assert!(src.join("web.container").exists());
+}
+
+/// A Unix socket at `path` that accepts every connection and never says a word.
+fn silent_bus(path: &std::path::Path) {
+    let l = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming() {
+            held.push(c);
+        }
+    });
+}
+
+/// Every call to the user manager, against a bus that accepts and never answers and
+/// one that never accepts, ends within its deadline with an error that says so.
+#[test]
+fn every_call_ends_within_its_deadline_on_a_silent_or_full_bus() {
+    let dir = std::env::temp_dir().join(format!("rootlet-um-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    silent_bus(&dir.join("silent"));
+    let _keep = util::full_unix_socket(&dir.join("full"));
+    use rootlet::user_manager::{Client, Error};
+    type Call = fn(&Client) -> Result<(), Error>;
+    let calls: [(&str, Call); 6] = [
+        ("reachable", |c| {
+            if c.reachable() {
+                Ok(())
+            } else {
+                Err(Error("no answer (unreachable)".into()))
+            }
+        }),
+        ("states", |c| c.states(&["a.service".into()]).map(drop)),
+        ("reload", |c| c.reload()),
+        ("reset_failed", |c| c.reset_failed("a.service")),
+        ("start", |c| {
+            c.start("a.service", Duration::from_secs(1)).map(drop)
+        }),
+        ("stop", |c| {
+            c.stop("a.service", Duration::from_secs(1)).map(drop)
+        }),
+    ];
+    let timeout = Duration::from_secs(2);
+    std::thread::scope(|s| {
+        for bus in ["silent", "full"] {
+            for (what, call) in calls {
+                let address = format!("unix:path={}", dir.join(bus).display());
+                s.spawn(move || {
+                    let t0 = Instant::now();
+                    let e = call(&rootlet::user_manager::Client::at(&address, timeout))
+                        .unwrap_err()
+                        .to_string();
+                    let took = t0.elapsed();
+                    // The call's own deadline is at most timeout + 5 s + wait.
+                    assert!(took < Duration::from_secs(30), "{bus} {what}: {took:?}");
+                    assert!(
+                        took >= timeout.min(Duration::from_secs(1)) - Duration::from_millis(100),
+                        "{bus} {what}: an error at once ({e}) is not this case"
+                    );
+                    let clear = if bus == "full" {
+                        e.contains("does not accept connections") || e.contains("no answer")
+                    } else {
+                        e.contains("no answer") || e.contains("timed out") || e.contains("Timeout")
+                    };
+                    assert!(clear, "{bus} {what}: {e}");
+                });
+            }
+        }
+    });
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -55,7 +55,7 @@ fn state(env: &Env, out: &mut Vec<Finding>) {
     if env.root != Path::new("/") || !bus.is_some_and(|b| b.exists()) {
         return;
     }
-    let Ok(mut states) = crate::manage::systemd::states(&[UNIT.to_owned()]) else {
+    let Ok(mut states) = crate::user_manager::states(&[UNIT.to_owned()]) else {
         return;
     };
     let Some(s) = states.pop() else { return };
@@ -87,7 +87,7 @@ fn state(env: &Env, out: &mut Vec<Finding>) {
 /// user's that wants and orders after the wait unit.
 fn wait(env: &Env, unit: &DaemonUnit, out: &mut Vec<Finding>) {
     let waits = |p: &Path| {
-        std::fs::read_to_string(p).is_ok_and(|t| {
+        super::read_text(p).is_some_and(|t| {
             t.lines()
                 .any(|l| l.starts_with("After=") && l.contains(WAIT_UNIT))
                 || t.lines()
@@ -204,24 +204,23 @@ fn pasta_running(env: &Env, out: &mut Vec<Finding>) {
             continue;
         }
         let dir = e.path();
-        let uid_line = std::fs::read_to_string(dir.join("status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| {
-                        l.strip_prefix("Uid:")
-                            .map(|v| v.split_whitespace().next().map(str::to_owned))
-                    })
-                    .flatten()
-            });
+        let uid_line = super::read_pseudo(&dir.join("status")).and_then(|s| {
+            s.lines()
+                .find_map(|l| {
+                    l.strip_prefix("Uid:")
+                        .map(|v| v.split_whitespace().next().map(str::to_owned))
+                })
+                .flatten()
+        });
         if uid_line.as_deref() != Some(env.uid.to_string().as_str()) {
             continue;
         }
-        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let comm = super::read_pseudo(&dir.join("comm")).unwrap_or_default();
         match comm.trim() {
             "pasta" | "pasta.avx2" | "passt" => pasta = true,
             "rootlesskit" => {
-                let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+                let mut cmdline = Vec::new();
+                let _ = crate::fsutil::read_pseudo(&dir.join("cmdline"), 1 << 20, &mut cmdline);
                 kit |= cmdline.split(|&b| b == 0).any(|a| a == b"--net=pasta");
             }
             _ => {}
@@ -311,8 +310,8 @@ fn iptables(env: &Env, out: &mut Vec<Finding>) {
         .ok()
         .is_some_and(|rd| {
             rd.flatten().any(|e| {
-                std::fs::read_to_string(e.path().join("modules.builtin"))
-                    .is_ok_and(|t| t.contains("/ip_tables.ko"))
+                super::read_text(&e.path().join("modules.builtin"))
+                    .is_some_and(|t| t.contains("/ip_tables.ko"))
             })
         });
     let loaded = env

@@ -31,7 +31,7 @@ mod docker;
 mod install;
 mod pods;
 mod ports;
-mod runtime;
+pub(crate) mod runtime;
 mod system;
 
 pub use ports::{listen_port, publish_host_ports};
@@ -172,9 +172,15 @@ impl Env {
         self.root.join(p.trim_start_matches('/'))
     }
 
-    /// Read a system file (under the root prefix), `None` when it cannot be read.
+    /// Read a system file (under the root prefix), `None` when it cannot be read. A file
+    /// under `/proc` or `/sys` is a kernel pseudo-file ([`crate::fsutil::read_pseudo`]),
+    /// any other one a regular file ([`crate::fsutil::read_regular`]).
     pub fn read(&self, p: &str) -> Option<String> {
-        read_text(&self.sys(p))
+        if p.starts_with("/proc/") || p.starts_with("/sys/") {
+            read_pseudo(&self.sys(p))
+        } else {
+            read_text(&self.sys(p))
+        }
     }
 
     /// `$XDG_CONFIG_HOME` or `~/.config`.
@@ -355,6 +361,15 @@ pub fn json_string(v: &str) -> String {
 pub(crate) fn read_text(p: &std::path::Path) -> Option<String> {
     let mut buf = Vec::new();
     crate::fsutil::read_regular(p, 4 << 20, &mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
+
+/// The text of a kernel pseudo-file doctor looks at (`/proc`, `/sys`): read until its end
+/// whatever its `st_size` says ([`crate::fsutil::read_pseudo`]), at most 4 MiB, UTF-8.
+/// `None` otherwise.
+pub(crate) fn read_pseudo(p: &std::path::Path) -> Option<String> {
+    let mut buf = Vec::new();
+    crate::fsutil::read_pseudo(p, 4 << 20, &mut buf).ok()?;
     String::from_utf8(buf).ok()
 }
 

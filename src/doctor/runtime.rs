@@ -2,10 +2,9 @@
 //! AppArmor), where container storage lives, overlay support.
 
 use super::{Env, Finding};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// `f_type` of NFS (`NFS_SUPER_MAGIC`).
 pub const NFS_SUPER_MAGIC: u64 = 0x6969;
@@ -24,85 +23,23 @@ pub fn is_network_fs(f_type: u64) -> Option<&'static str> {
     }
 }
 
-/// Most of a program's output kept (a version line is short).
-const MAX_OUTPUT: usize = 64 * 1024;
-
-/// Run a program with arguments, at most `limit` long; its stdout, or why it failed.
-///
-/// The program runs in a process group of its own, killed as a whole at the limit. Its
-/// stdout is read on a thread, so a background child that keeps the pipe open (a wrapper
-/// that starts a service) cannot hold doctor past the limit: once the program has exited,
-/// what it wrote is taken after a short grace, whether or not the pipe is closed.
+/// Run a program with arguments, at most `limit` long ([`crate::proc::run`]: its own
+/// process group, killed as a whole at the limit; a background child holding the pipe
+/// does not hold doctor); its stdout, or why it failed.
 pub(crate) fn output(prog: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
-    use std::os::unix::process::CommandExt;
-    use std::sync::{mpsc, Arc, Mutex};
-    let t0 = Instant::now();
-    let mut child = Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let kill_group = |pid: u32| {
-        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-    };
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = mpsc::channel::<()>();
-    if let Some(mut o) = child.stdout.take() {
-        let buf = buf.clone();
-        let reader = std::thread::Builder::new().spawn(move || {
-            let mut chunk = [0u8; 4096];
-            loop {
-                match o.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
-                        let room = MAX_OUTPUT.saturating_sub(b.len());
-                        b.extend_from_slice(&chunk[..n.min(room)]);
-                    }
-                }
-            }
-            let _ = tx.send(());
-        });
-        if let Err(e) = reader {
-            kill_group(child.id());
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(e.to_string());
-        }
-    }
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if t0.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                kill_group(child.id());
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("no answer within {} s", limit.as_secs()));
-            }
-            Err(e) => {
-                kill_group(child.id());
-                return Err(e.to_string());
-            }
-        }
-    };
-    // The program has exited; its output is all in the pipe unless something it started
-    // still holds the pipe: then wait no longer than a short grace (within the limit).
-    let grace = limit
-        .saturating_sub(t0.elapsed())
-        .min(Duration::from_millis(500));
-    let _ = rx.recv_timeout(grace);
-    let bytes = buf.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let s = String::from_utf8_lossy(&bytes).into_owned();
-    if status.success() {
-        Ok(s)
+    let out = crate::proc::run(
+        Command::new(prog).args(args),
+        &crate::proc::Limits {
+            deadline: limit,
+            max_out: 64 * 1024,
+            max_err: 0,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(format!("exited with {status}"))
+        Err(format!("exited with {}", out.status))
     }
 }
 
@@ -392,41 +329,5 @@ mod tests {
         let st = rustix::fs::statfs(std::env::temp_dir()).unwrap();
         #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
         let _ = is_network_fs(st.f_type as i64 as u64);
-    }
-}
-
-#[cfg(test)]
-mod output_tests {
-    use super::*;
-
-    /// Audit H3: at the limit the whole process group is killed, and the wait ends.
-    #[test]
-    fn the_limit_holds_and_kills_the_group() {
-        let t0 = Instant::now();
-        let r = output(
-            Path::new("/bin/sh"),
-            &["-c", "echo $$; ( exec sleep 120 ) & exec sleep 120"],
-            Duration::from_secs(1),
-        );
-        assert!(r.unwrap_err().contains("no answer within 1 s"));
-        assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
-    }
-
-    /// A background child that keeps stdout open does not hold the caller.
-    #[test]
-    fn a_lingering_child_does_not_hold_the_output() {
-        let t0 = Instant::now();
-        let out = output(
-            Path::new("/bin/sh"),
-            &["-c", "echo $$; ( exec sleep 120 ) & echo done"],
-            Duration::from_secs(30),
-        )
-        .unwrap();
-        assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
-        assert!(out.ends_with("done\n"), "{out}");
-        // Clean up the group the shell led.
-        let pgid: i32 = out.lines().next().unwrap().parse().unwrap();
-        let pid = rustix::process::Pid::from_raw(pgid).unwrap();
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
     }
 }

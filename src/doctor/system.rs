@@ -16,15 +16,38 @@ fn real_login(env: &Env) -> String {
     )
 }
 
+/// Why a socket cannot be reached: its text, and whether it is there but takes no
+/// connection (a hung listener, whose fix is a restart, not an install).
+struct Unreachable {
+    why: String,
+    hung: bool,
+}
+
 /// A socket file that accepts connections: `Ok(())`, else why not.
-fn socket_reachable(p: &Path) -> Result<(), String> {
-    let m = std::fs::symlink_metadata(p).map_err(|_| format!("{} does not exist", p.display()))?;
+fn socket_reachable(p: &Path) -> Result<(), Unreachable> {
+    let plain = |why: String| Unreachable { why, hung: false };
+    let m = std::fs::symlink_metadata(p)
+        .map_err(|_| plain(format!("{} does not exist", p.display())))?;
     if !m.file_type().is_socket() {
-        return Err(format!("{} is not a socket", p.display()));
+        return Err(plain(format!("{} is not a socket", p.display())));
     }
-    std::os::unix::net::UnixStream::connect(p)
+    // Bounded (audit N5): a listener that does not accept (a hung dbus-daemon or manager)
+    // made a plain connect() wait forever.
+    let addr =
+        rustix::net::SocketAddrUnix::new(p).map_err(|e| plain(format!("{}: {e}", p.display())))?;
+    crate::user_manager::connect_unix(&addr, crate::user_manager::CONNECT_TIMEOUT)
         .map(drop)
-        .map_err(|e| format!("{} refuses connections ({e})", p.display()))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => Unreachable {
+                why: format!(
+                    "{} does not answer: it takes no connection within {} s",
+                    p.display(),
+                    crate::user_manager::CONNECT_TIMEOUT.as_secs()
+                ),
+                hung: true,
+            },
+            _ => plain(format!("{} refuses connections ({e})", p.display())),
+        })
 }
 
 pub fn session(env: &Env, out: &mut Vec<Finding>) {
@@ -90,7 +113,12 @@ pub fn session(env: &Env, out: &mut Vec<Finding>) {
             "session.manager",
             format!("user manager reachable at {}/systemd/private", rt.display()),
         )),
-        Err(why) => out.push(Finding::error(
+        Err(Unreachable { why, hung: true }) => out.push(Finding::error(
+            "session.manager",
+            format!("the user manager (user@{}.service) is hung: {why}", env.uid),
+            format!("sudo systemctl restart user@{}.service", env.uid),
+        )),
+        Err(Unreachable { why, .. }) => out.push(Finding::error(
             "session.manager",
             format!(
                 "the user manager (user@{}.service) is not reachable: {why}",
@@ -109,8 +137,12 @@ pub fn session(env: &Env, out: &mut Vec<Finding>) {
             "session.bus",
             format!("user bus reachable at {}/bus", rt.display()),
         )),
-        Err(why) => {
-            let fix = if manager.is_ok() {
+        Err(Unreachable { why, hung }) => {
+            let fix = if hung {
+                "the bus daemon is hung: restart it (it starts again on demand):\n\
+                 systemctl --user restart dbus.service   (dbus-broker.service where that runs)"
+                    .to_owned()
+            } else if manager.is_ok() {
                 // The manager runs but no bus: the per-user bus is not installed.
                 "install the per-user D-Bus and log in again:\n\
                  sudo apt install dbus-user-session   (Fedora: dbus-broker, present by default)"

@@ -3,8 +3,8 @@
 //! restarted, its result and the last journal line; for a source that yields no unit, its
 //! `file:line` error. Without a reachable user manager the states are unknown.
 
-use super::systemd::{self, UnitState};
 use super::{unit_of, Held, ManageError, Places};
+use crate::user_manager::{self as systemd, UnitState};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Duration;

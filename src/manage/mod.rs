@@ -3,17 +3,17 @@
 //!
 //! One file per command's logic; they return [`Result`]s with [`ManageError`] and print
 //! nothing: the `rootlet` binary prints and picks exit codes. The user manager is reached
-//! over D-Bus ([`systemd`]), every call with a deadline.
+//! over D-Bus ([`crate::user_manager`]), every call with a deadline.
 //!
 //! Shared here: where the user's own sources are ([`Places`]), how a name given on the
 //! command line finds its source ([`resolve`]), and the record of applications
 //! ([`Apps`], `$XDG_DATA_HOME/rootlet/apps`).
 
 pub mod add;
+pub mod fetch;
 pub mod list;
 pub mod print;
 pub mod rm;
-pub mod systemd;
 
 use crate::env::UserEnv;
 use crate::error::{show_path, SourceError};
@@ -60,6 +60,8 @@ pub enum ManageError {
     /// The user manager could not be asked or did not do what was asked.
     #[error("user manager: {0}")]
     Manager(String),
+    #[error(transparent)]
+    UserManager(#[from] crate::user_manager::Error),
     #[error("neither HOME nor XDG_CONFIG_HOME is set to an absolute path")]
     NoConfigDir,
 }

@@ -4,9 +4,9 @@
 //! the service it activates; a running unit only with `force`, which stops it first. Every
 //! name is checked before anything is removed: one bad name removes nothing.
 
-use super::systemd::{self, UnitState};
 use super::{kind_of, resolve, unit_of, valid_app_name, Held, ManageError, Places};
 use crate::quadlet::SourceKind;
+use crate::user_manager::{self as systemd, UnitState};
 use rustix::fs::AtFlags;
 use rustix::io::Errno;
 use std::collections::BTreeSet;

@@ -14,6 +14,7 @@
 
 use super::clip;
 use super::state::Observed;
+use crate::user_manager::typed;
 use std::fmt;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -189,21 +190,9 @@ fn malformed(step: Step, what: impl Into<String>) -> DbusError {
     }
 }
 
-/// A signature as text, clipped (a hostile one can be 255 bytes of nesting).
-fn sig_text(sig: &zbus::Signature) -> String {
-    clip(&sig.to_string(), 64)
-}
-
 /// The value of a `ActiveState`-like property: a short lowercase name, nothing else.
 pub fn state_name(step: Step, prop: &str, v: OwnedVariant) -> Result<String, DbusError> {
-    let sig = v.value_signature().to_string();
-    if sig != "s" {
-        return Err(malformed(
-            step,
-            format!("{prop} has type `{}`, not `s`", clip(&sig, 64)),
-        ));
-    }
-    let s = String::try_from(v).map_err(|e| malformed(step, clip(&e.to_string(), MAX_TEXT)))?;
+    let s = typed::string(prop, v).map_err(|e| malformed(step, clip(&e, MAX_TEXT)))?;
     let name_like = !s.is_empty()
         && s.len() <= MAX_STATE
         && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
@@ -222,16 +211,7 @@ pub fn state_name(step: Step, prop: &str, v: OwnedVariant) -> Result<String, Dbu
 
 /// Whether the unit's `Job` property (`(uo)`: id and path, id 0 for none) names a job.
 pub fn job_queued(step: Step, v: OwnedVariant) -> Result<bool, DbusError> {
-    let sig = v.value_signature().to_string();
-    if sig != "(uo)" {
-        return Err(malformed(
-            step,
-            format!("Job has type `{}`, not `(uo)`", clip(&sig, 64)),
-        ));
-    }
-    // The signature is checked: this conversion cannot meet a structure of another shape.
-    let (id, _path) = <(u32, OwnedObjectPath)>::try_from(v)
-        .map_err(|e| malformed(step, clip(&e.to_string(), MAX_TEXT)))?;
+    let id = typed::job_id(v).map_err(|e| malformed(step, clip(&e, MAX_TEXT)))?;
     Ok(id != 0)
 }
 
@@ -261,17 +241,8 @@ async fn get(
     let step = Step::Read(prop);
     let reply = call(conn, tx, step, (SD, path, PROPS, "Get"), &(iface, prop)).await?;
     let body = reply.body();
-    if body.len() > MAX_REPLY {
-        // Refused before any copy is made of it.
-        return Err(malformed(step, format!("a reply of {} bytes", body.len())));
-    }
-    let sig = body.signature();
-    if sig.to_string() != "v" {
-        return Err(malformed(
-            step,
-            format!("a reply of type `{}`, not `v`", sig_text(sig)),
-        ));
-    }
+    // Refused before any copy is made of it.
+    typed::check_body(&body, "v", MAX_REPLY).map_err(|e| malformed(step, e))?;
     body.deserialize::<OwnedVariant>()
         .map_err(|e| malformed(step, clip(&e.to_string(), MAX_TEXT)))
 }
@@ -309,7 +280,7 @@ enum Own {
 /// keep a handle on the socket for [`Cancel`]. `None` for other transports (zbus connects
 /// to those; the waiting loop still gives them up in time).
 fn own_socket(address: &zbus::Address, cancel: &Cancel) -> Option<std::io::Result<Own>> {
-    use rustix::net::{sockopt, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    use rustix::net::SocketAddrUnix;
     use zbus::address::transport::{TcpTransportFamily, Transport, UnixSocket};
     let unix = match address.transport() {
         Transport::Unix(unix) => unix,
@@ -348,19 +319,11 @@ fn own_socket(address: &zbus::Address, cancel: &Cancel) -> Option<std::io::Resul
         _ => return None,
     };
     let connect = || -> std::io::Result<UnixStream> {
-        let addr = addr?;
-        let fd = rustix::net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
-        cancel.watch(fd.try_clone()?);
-        // A listener with a full backlog makes connect() wait: at most this long.
-        sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, Some(STEP_TIMEOUT))?;
-        rustix::net::connect(&fd, &addr)?;
-        sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, None)?;
-        Ok(UnixStream::from(fd))
+        // A listener with a full backlog makes connect() wait: at most STEP_TIMEOUT.
+        crate::user_manager::connect_unix_with(&addr?, STEP_TIMEOUT, |fd| {
+            cancel.watch(fd.try_clone()?);
+            Ok(())
+        })
     };
     Some(connect().map(Own::Unix))
 }
@@ -397,16 +360,7 @@ async fn watch(unit: &str, tx: &Sender<Event>, cancel: &Cancel) -> Result<(), Db
     call(&conn, tx, Step::Subscribe, subscribe, &()).await?;
     let reply = call(&conn, tx, Step::LoadUnit, load, &(unit,)).await?;
     let body = reply.body();
-    if body.len() > MAX_REPLY {
-        let what = format!("a reply of {} bytes", body.len());
-        return Err(malformed(Step::LoadUnit, what));
-    }
-    if body.signature().to_string() != "o" {
-        return Err(malformed(
-            Step::LoadUnit,
-            format!("a reply of type `{}`, not `o`", sig_text(body.signature())),
-        ));
-    }
+    typed::check_body(&body, "o", MAX_REPLY).map_err(|e| malformed(Step::LoadUnit, e))?;
     let path: OwnedObjectPath = body
         .deserialize()
         .map_err(|e| malformed(Step::LoadUnit, clip(&e.to_string(), MAX_TEXT)))?;

@@ -35,23 +35,14 @@ pub struct DefaultRoute {
 
 impl Tables {
     /// A table as text: empty when missing, not a regular file (a FIFO would block the
-    /// wait forever), unreadable or not UTF-8. At most [`MAX_TABLE`] bytes are read.
+    /// wait forever), unreadable or not UTF-8; read whole as the pseudo-file it is
+    /// ([`crate::fsutil::read_pseudo`]), and one over [`MAX_TABLE`] bytes is unreadable.
     fn read(&self, rel: &str) -> String {
-        use std::io::Read;
-        use std::os::unix::fs::OpenOptionsExt;
-        let Ok(f) = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-            .open(self.root.join(rel))
-        else {
-            return String::new();
-        };
-        if !f.metadata().is_ok_and(|m| m.is_file()) {
-            return String::new();
+        let mut buf = Vec::new();
+        match crate::fsutil::read_pseudo(&self.root.join(rel), MAX_TABLE, &mut buf) {
+            Ok(()) => String::from_utf8(buf).unwrap_or_default(),
+            Err(_) => String::new(),
         }
-        let mut text = String::new();
-        let _ = f.take(MAX_TABLE).read_to_string(&mut text);
-        text
     }
 
     fn interface_usable(&self, ifname: &str) -> bool {

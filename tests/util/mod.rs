@@ -79,3 +79,33 @@ pub fn diff(name: &str, expected: &str, actual: &str) -> String {
         .header(&format!("{name} (expected)"), &format!("{name} (actual)"))
         .to_string()
 }
+
+/// A listening socket at `path` that takes no connection: backlog 0, filled (a hung
+/// `dbus-daemon` or user manager). The sockets are returned to be kept open.
+pub fn full_unix_socket(path: &std::path::Path) -> Vec<std::os::fd::OwnedFd> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let _ = std::fs::remove_file(path);
+    let addr = SocketAddrUnix::new(path).unwrap();
+    let sock = || {
+        rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )
+        .unwrap()
+    };
+    let l = sock();
+    rustix::net::bind(&l, &addr).unwrap();
+    rustix::net::listen(&l, 0).unwrap();
+    let mut keep = vec![l];
+    for _ in 0..16 {
+        let c = sock();
+        let full = rustix::net::connect(&c, &addr).is_err();
+        keep.push(c);
+        if full {
+            break;
+        }
+    }
+    keep
+}

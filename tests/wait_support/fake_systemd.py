@@ -8,7 +8,7 @@ It prints READY once it owns its name, and logs every call to stderr.
 
 Hostile scenarios play a broken or malicious systemd: `no-reply-subscribe`,
 `no-reply-loadunit` and `no-reply-get` never answer that call; `job-u` gives `Job` the
-signature `(u)`; `huge-state` an ActiveState of 4 MB; `huge-error` answers LoadUnit with an
+signature `(u)` (`job-u-active` too, of a running unit, and answers StartUnit/StopUnit); `huge-state` an ActiveState of 4 MB; `huge-error` answers LoadUnit with an
 error whose text is 4 MB long and full of newlines; `slow` answers every call after 4.5 s.
 """
 import sys
@@ -41,6 +41,8 @@ SCENARIOS = {
     "no-reply-loadunit": [(0, "inactive", False, "running")],
     "no-reply-get": [(0, "inactive", False, "running")],
     "job-u": [(0, "inactive", False, "running")],
+    # For `rootlet rm --force` (the user manager's client): a running unit whose Job is `(u)`.
+    "job-u-active": [(0, "active", False, "running")],
     "huge-state": [(0, "inactive", False, "running")],
     "huge-error": [(0, "inactive", False, "running")],
     "slow": [(0, "inactive", False, "running")],
@@ -96,6 +98,16 @@ class Manager(Unit):
             return
         later(ok, dbus.ObjectPath(UNIT_PATH))
 
+    @dbus.service.method(MGR, in_signature="ss", out_signature="o")
+    def StartUnit(self, name, mode):
+        print(f"StartUnit {name}", file=sys.stderr, flush=True)
+        return dbus.ObjectPath("/org/freedesktop/systemd1/job/7")
+
+    @dbus.service.method(MGR, in_signature="ss", out_signature="o")
+    def StopUnit(self, name, mode):
+        print(f"StopUnit {name}", file=sys.stderr, flush=True)
+        return dbus.ObjectPath("/org/freedesktop/systemd1/job/7")
+
     @dbus.service.signal(MGR, signature="tttttt")
     def StartupFinished(self, a, b, c, d, e, f):
         pass
@@ -110,8 +122,10 @@ def main():
     steps = SCENARIOS[scenario]
     _, a, job, s = steps[0]
     job_val = lambda j: dbus.Struct((dbus.UInt32(7 if j else 0), dbus.ObjectPath("/org/freedesktop/systemd1/job/7" if j else "/")), signature="uo")
-    unit = Unit(bus, UNIT_PATH, {"ActiveState": dbus.String(a), "Job": job_val(job)}, UNIT)
-    if scenario == "job-u":
+    unit = Unit(bus, UNIT_PATH, {"ActiveState": dbus.String(a), "Job": job_val(job),
+                                 "LoadState": dbus.String("loaded"),
+                                 "SubState": dbus.String("running")}, UNIT)
+    if scenario in ("job-u", "job-u-active"):
         unit.props["Job"] = dbus.Struct((dbus.UInt32(0),), signature="u")
     if scenario == "huge-state":
         unit.props["ActiveState"] = dbus.String("x" * 4_000_000)

@@ -6,8 +6,6 @@ use clap::Subcommand;
 use rootlet::docker::{self, Change};
 use rootlet::env::UserEnv;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
 pub enum DockerCmd {
@@ -43,37 +41,11 @@ fn valid_unit(unit: &str) -> bool {
     unit.ends_with(".service") && !unit.starts_with('-') && !unit.contains('/')
 }
 
-/// `systemctl --user daemon-reload`, with a deadline; says what to run when it cannot.
+/// Reload the user manager (`rootlet::user_manager`, within its deadline); says what to
+/// run when it cannot.
 fn reload() {
-    let shown = "systemctl --user daemon-reload";
-    if !UserEnv::from_process().user_manager_reachable() {
-        say!("rootlet: no user manager reachable: run `{shown}` in your session");
-        return;
-    }
-    let child = Command::new("systemctl")
-        .args(["--user", "daemon-reload"])
-        .stdin(Stdio::null())
-        .spawn();
-    let Ok(mut child) = child else {
-        say!("rootlet: cannot run `{shown}`: run it in your session");
-        return;
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match child.try_wait() {
-            Ok(Some(s)) if s.success() => return,
-            Ok(Some(s)) => {
-                say!("rootlet: `{shown}` failed ({s})");
-                return;
-            }
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                say!("rootlet: `{shown}` did not finish within 60 s");
-                return;
-            }
-        }
+    if let Err(e) = rootlet::user_manager::reload() {
+        say!("rootlet: {e}: run `systemctl --user daemon-reload` in your session");
     }
 }
 
