@@ -228,7 +228,10 @@ fn sleeps_on_signals_until_active() {
     // No route: only systemd's signal can end this wait.
     let r = wait_online(&b.address, &tables(&b.dir, false), &[]);
     assert_eq!(r.code, Some(0));
-    assert!(r.elapsed >= Duration::from_millis(550), "{:?}", r.elapsed);
+    // The fake's timeline starts when it is ready, before this client starts: under load
+    // that gap grows, so the lower bound keeps a wide margin (an answer without waiting takes
+    // a few ms; the log lines prove what it waited for).
+    assert!(r.elapsed >= Duration::from_millis(350), "{:?}", r.elapsed);
     assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
     assert_eq!(
         lines_with(&r.log, "inactive with a job queued"),
@@ -300,7 +303,10 @@ fn still_starting_waits_for_startup_to_finish() {
     let b = bus("starting", "starting-then-never", false);
     let r = wait_online(&b.address, &tables(&b.dir, true), &[]);
     assert_eq!(r.code, Some(0));
-    assert!(r.elapsed >= Duration::from_millis(350), "{:?}", r.elapsed);
+    // The fake's timeline starts when it is ready, before this client starts: under load
+    // that gap grows, so the lower bound keeps a wide margin (an answer without waiting takes
+    // a few ms; the log lines prove what it waited for).
+    assert!(r.elapsed >= Duration::from_millis(150), "{:?}", r.elapsed);
     assert!(r.log.contains("the system is still starting"), "{}", r.log);
     assert!(r.log.contains("has finished starting"), "{}", r.log);
 }
@@ -314,7 +320,10 @@ fn flapping_target_is_waited_for_not_given_up() {
     // No route: falling back in one of the gaps would wait until the timeout.
     let r = wait_online(&b.address, &tables(&b.dir, false), &["--timeout=5"]);
     assert_eq!(r.code, Some(0), "{}", r.log);
-    assert!(r.elapsed >= Duration::from_millis(750), "{:?}", r.elapsed);
+    // The fake's timeline starts when it is ready, before this client starts: under load
+    // that gap grows, so the lower bound keeps a wide margin (an answer without waiting takes
+    // a few ms; the log lines prove what it waited for).
+    assert!(r.elapsed >= Duration::from_millis(550), "{:?}", r.elapsed);
     assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
     assert!(!r.log.contains("route"), "{}", r.log);
     assert_eq!(lines_with(&r.log, "is activating"), 2, "{}", r.log);
