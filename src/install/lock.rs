@@ -38,7 +38,7 @@ impl Lock {
             path: path.clone(),
             source: e,
         };
-        let created = if create {
+        let mut created = if create {
             super::tree::create_base(state_dir)?
         } else {
             0
@@ -58,7 +58,8 @@ impl Lock {
                 Ok(fd) => fd,
                 // Removed by an uninstall that held the lock meanwhile.
                 Err(Errno::NOENT) if create && start.elapsed() < wait => {
-                    super::tree::create_base(state_dir)?;
+                    // What this run created counts, even when made again.
+                    created = created.max(super::tree::create_base(state_dir)?);
                     continue;
                 }
                 Err(Errno::LOOP) => return Err(Error::Foreign(path)),
@@ -74,11 +75,13 @@ impl Lock {
                     // Still the file at the path (not one an uninstall removed meanwhile)?
                     match rustix::fs::stat(&path) {
                         Ok(now) if now.st_ino == st.st_ino && now.st_dev == st.st_dev => {
-                            return Ok(Lock {
+                            let lock = Lock {
                                 _fd: fd,
                                 path,
                                 created,
-                            })
+                            };
+                            lock.record(created);
+                            return Ok(lock);
                         }
                         _ => continue,
                     }
@@ -103,19 +106,56 @@ impl Lock {
         &self.path
     }
 
-    /// Release after a run that changed nothing: when taking the lock created the state
-    /// directory, remove the lock file and the directories again (those still empty).
-    pub fn release_unused(self, home: Option<&Path>) {
-        if self.created == 0 {
+    /// How many levels (the state directory and its parents) rootlet created, as the lock
+    /// file records it: the lock lives as long as the state directory, whichever of
+    /// rootlet's users (`install --user`, `regenerate`, `docker enable`) made it, so the
+    /// last one out knows what to remove.
+    fn recorded(&self) -> u8 {
+        // Read through the open file, not the path (which another run may replace).
+        let mut buf = [0u8; 64];
+        let n = rustix::io::pread(&self._fd, &mut buf, 0).unwrap_or(0);
+        std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(|t| t.trim().strip_prefix("created "))
+            .and_then(|n| n.parse::<u8>().ok())
+            .map_or(0, |n| n.min(16))
+    }
+
+    /// Record that rootlet created `n` levels, when more than the lock file says.
+    fn record(&self, n: u8) {
+        if n > self.recorded() {
+            let text = format!("created {n}\n");
+            let _ = rustix::io::pwrite(&self._fd, text.as_bytes(), 0);
+        }
+    }
+
+    /// Release, the last one out: when the state directory holds nothing but the lock,
+    /// remove the lock file and the directories rootlet created (the most of the lock
+    /// file's record, this run's and `also`, a manifest's `created state n`), those still
+    /// empty. Otherwise keep the lock, recording `also` in it for whoever comes last.
+    pub fn release_if_last(self, home: Option<&Path>, also: u8) {
+        let n = self.recorded().max(self.created).max(also);
+        let Some(dir) = self.path.parent().map(Path::to_owned) else {
+            return;
+        };
+        let only_lock = std::fs::read_dir(&dir)
+            .map(|rd| rd.flatten().all(|e| e.file_name() == LOCK_FILE))
+            .unwrap_or(false);
+        if !only_lock {
+            self.record(n);
             return;
         }
         let _ = std::fs::remove_file(&self.path);
-        if let Some(dir) = self.path.parent() {
-            for d in super::tree::created_chain(dir, self.created, home) {
-                if std::fs::remove_dir(d).is_err() {
-                    break;
-                }
+        drop(self);
+        for d in super::tree::created_chain(&dir, n, home) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
             }
         }
+    }
+
+    /// Release after a run that changed nothing: as [`Lock::release_if_last`].
+    pub fn release_unused(self, home: Option<&Path>) {
+        self.release_if_last(home, 0);
     }
 }
