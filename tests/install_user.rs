@@ -1655,3 +1655,197 @@ fn enable_links_are_the_users_kept_and_reported() {
         vec![wants.join("db.service"), wants.join("web@a.service")]
     );
 }
+
+fn have_strace() -> bool {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("SKIPPED LOUDLY: strace is not installed: cannot kill at a chosen point");
+        return false;
+    }
+    true
+}
+
+/// `rootlet ARGS`, killed (SIGKILL) at the `when`-th of the system calls `calls`; whether
+/// it went through instead (fewer such calls than `when`).
+fn killed_at(t: &Tmp, calls: &str, when: usize, args: &[&str]) -> bool {
+    let o = t
+        .cmd("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            &format!("trace={calls}"),
+        ])
+        .args(["-e", &format!("inject={calls}:signal=KILL:when={when}")])
+        .arg(env!("CARGO_BIN_EXE_rootlet"))
+        .args(args)
+        .output()
+        .unwrap();
+    o.status.success()
+}
+
+const A_WANTED: &str =
+    "[Container]\nImage=docker.io/library/nginx\n[Install]\nWantedBy=default.target\n";
+const A_PLAIN: &str = "[Container]\nImage=docker.io/library/nginx\n";
+
+/// N14: a `kill -9` at any removal while a unit and its `[Install]` link are pruned: the
+/// next run removes what is left, so a later unit of that name without `[Install]` is not
+/// enabled by a forgotten link, and uninstall leaves the home as it was.
+#[test]
+fn n14_a_kill_while_pruning_never_leaves_a_link_behind() {
+    if !have_strace() {
+        return;
+    }
+    for when in 1.. {
+        let t = Tmp::new("n14");
+        fs::create_dir_all(t.home().join(QUADLET)).unwrap();
+        let before = listing(&t.home());
+        let src = t.home().join(QUADLET).join("a.container");
+        fs::write(&src, A_WANTED).unwrap();
+        ok(&regen(&t));
+        fs::remove_file(&src).unwrap();
+        let through = killed_at(
+            &t,
+            "unlink,unlinkat,rmdir",
+            when,
+            &["regenerate", "--no-systemctl"],
+        );
+        let err = ok(&regen(&t));
+        assert!(
+            !err.contains("no longer rootlet's"),
+            "kill at {when}: {err}"
+        );
+        fs::write(&src, A_PLAIN).unwrap();
+        ok(&regen(&t));
+        let link = t.home().join(OUT).join("default.target.wants/a.service");
+        assert!(
+            fs::symlink_metadata(&link).is_err(),
+            "kill at {when}: a.service is still enabled"
+        );
+        fs::remove_file(&src).unwrap();
+        ok(&regen(&t));
+        ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+        assert_eq!(listing(&t.home()), before, "kill at {when}");
+        if through {
+            break;
+        }
+        assert!(when < 40, "the run never completes under strace");
+    }
+}
+
+/// N18 (a): a `kill -9` at any write of `install --user` (an empty `.#NAME.PID.N.tmp`
+/// left: killed between creating a temporary file and writing it): the next install
+/// sweeps it, and uninstall leaves the home as it was.
+#[test]
+fn n18_temporaries_of_a_killed_install_are_swept() {
+    if !have_strace() {
+        return;
+    }
+    for when in 1.. {
+        let t = Tmp::new("n18a");
+        t.write(&format!("{QUADLET}/a.container"), A_WANTED);
+        let before = listing(&t.home());
+        let through = killed_at(&t, "write", when, &["install", "--user", "--no-systemctl"]);
+        ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+        let temps: Vec<String> = listing(&t.home())
+            .into_iter()
+            .filter(|l| l.contains("/.#") || l.starts_with(".#"))
+            .collect();
+        assert!(temps.is_empty(), "kill at write {when}: {temps:?}");
+        ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+        assert_eq!(listing(&t.home()), before, "kill at write {when}");
+        if through {
+            break;
+        }
+        assert!(when < 60, "the run never completes under strace");
+    }
+}
+
+/// A temporary of the name rootlet would use that is not what rootlet was writing (the
+/// user's, or of a process still running) is never swept.
+#[test]
+fn n18_a_temporary_rootlet_did_not_write_stays() {
+    let t = Tmp::new("n18keep");
+    t.write(&format!("{QUADLET}/a.container"), A_WANTED);
+    ok(&regen(&t));
+    let out = t.home().join(OUT);
+    // A dead pid (far above pid_max), and this process's own (alive).
+    let dead = out.join(".#a.service.2147483000.0.tmp");
+    let alive = out.join(format!(".#a.service.{}.0.tmp", std::process::id()));
+    fs::write(&dead, "the user's notes\n").unwrap();
+    fs::write(&alive, "").unwrap();
+    // Planted as an interrupted run's pending list would have it.
+    let list = t.home().join(".local/share/rootlet/generated.list");
+    fs::copy(&list, list.with_extension("pending")).unwrap();
+    ok(&regen(&t));
+    assert!(dead.is_file() && alive.is_file());
+}
+
+/// N18 (c): a regenerate that waited for an uninstall (which removed the state directory
+/// and its parents meanwhile) records the directories it makes again, so a later
+/// uninstall removes them.
+#[test]
+fn n18_a_run_that_waited_for_an_uninstall_records_what_it_created() {
+    let t = Tmp::new("n18c");
+    fs::create_dir_all(t.home().join(QUADLET)).unwrap();
+    let before = listing(&t.home());
+    t.write(&format!("{QUADLET}/a.container"), A_PLAIN);
+    ok(&regen(&t));
+    let local = t.home().join(".local");
+    let lock = fs::OpenOptions::new()
+        .write(true)
+        .open(local.join("share/rootlet/lock"))
+        .unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let mut child = t
+        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .args(["regenerate", "--no-systemctl"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it says it waits, then do what an uninstall does meanwhile.
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("under way") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0,
+            "it never waited"
+        );
+    }
+    fs::remove_dir_all(&local).unwrap();
+    drop(lock);
+    assert!(child.wait().unwrap().success());
+    fs::remove_file(t.home().join(QUADLET).join("a.container")).unwrap();
+    ok(&regen(&t));
+    ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+    assert_eq!(listing(&t.home()), before);
+}
+
+/// N18: a `kill -9` at any removal of `uninstall --user`: run again, it finishes, and the
+/// home is as it was before the install.
+#[test]
+fn n18_a_killed_uninstall_finishes_when_run_again() {
+    if !have_strace() {
+        return;
+    }
+    for when in 1.. {
+        let t = Tmp::new("n18u");
+        t.write(&format!("{QUADLET}/a.container"), A_WANTED);
+        let before = listing(&t.home());
+        ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+        let through = killed_at(
+            &t,
+            "unlink,unlinkat",
+            when,
+            &["uninstall", "--user", "--no-systemctl"],
+        );
+        ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+        assert_eq!(listing(&t.home()), before, "kill at {when}");
+        if through {
+            break;
+        }
+        assert!(when < 60, "the run never completes under strace");
+    }
+}

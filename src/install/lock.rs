@@ -134,19 +134,37 @@ impl Lock {
     /// file's record, this run's and `also`, a manifest's `created state n`), those still
     /// empty. Otherwise keep the lock, recording `also` in it for whoever comes last.
     pub fn release_if_last(self, home: Option<&Path>, also: u8) {
+        self.release_after(home, also, &[]);
+    }
+
+    /// [`Lock::release_if_last`], removing the files `last` (manifests) first, after the
+    /// lock file: until the last of them goes, a rerun (`uninstall --user` looks for the
+    /// manifests) finds them and finishes; only the removal of empty directories follows.
+    pub fn release_after(self, home: Option<&Path>, also: u8, last: &[PathBuf]) {
         let n = self.recorded().max(self.created).max(also);
         let Some(dir) = self.path.parent().map(Path::to_owned) else {
             return;
         };
+        let names: Vec<&std::ffi::OsStr> = last.iter().filter_map(|p| p.file_name()).collect();
         let only_lock = std::fs::read_dir(&dir)
-            .map(|rd| rd.flatten().all(|e| e.file_name() == LOCK_FILE))
+            .map(|rd| {
+                rd.flatten().all(|e| {
+                    e.file_name() == LOCK_FILE || names.contains(&e.file_name().as_os_str())
+                })
+            })
             .unwrap_or(false);
-        if !only_lock {
+        if only_lock {
+            let _ = std::fs::remove_file(&self.path);
+        } else {
             self.record(n);
+        }
+        drop(self);
+        for l in last {
+            let _ = std::fs::remove_file(l);
+        }
+        if !only_lock {
             return;
         }
-        let _ = std::fs::remove_file(&self.path);
-        drop(self);
         for d in super::tree::created_chain(&dir, n, home) {
             if std::fs::remove_dir(d).is_err() {
                 break;

@@ -389,7 +389,8 @@ pub fn uninstall(layout: &Layout, lock: Lock) -> Result<Uninstalled, Error> {
             }
         }
     }
-    lock.release_if_last(Some(&layout.home), state_created);
+    let lists: Vec<PathBuf> = lists.into_iter().filter(|l| l.exists()).collect();
+    lock.release_after(Some(&layout.home), state_created, &lists);
     Ok(r)
 }
 

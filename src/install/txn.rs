@@ -9,8 +9,9 @@
 //!                      interrupted run and creates the directory
 //! commit(Prune::Unput) remove rootlet's files this run did not put (links, then files,
 //!                      then directories), write the manifest, remove the pending list
-//! commit(Prune::All)   remove everything rootlet's, then the directories it created,
-//!                      then the lists
+//! commit(Prune::All)   remove everything rootlet's (links, then files, then
+//!                      directories), then the directories it created; the caller
+//!                      removes the lists last
 //! ```
 //!
 //! Every step is recoverable: after a `kill -9` anywhere the manifest and the pending list
@@ -175,8 +176,8 @@ pub fn sweep_list_temporaries(list: &Path) {
 pub enum Prune<'a> {
     /// Remove them (`install`, `regenerate`) and record what was put.
     Unput,
-    /// Remove everything rootlet's, the directories it created, and the lists
-    /// (`uninstall`). `shared` names a file another user still claims: rootlet's claim on
+    /// Remove everything rootlet's and the directories it created (`uninstall`); the
+    /// lists are left for the caller to remove last (listed in `removed_lists`). `shared` names a file another user still claims: rootlet's claim on
     /// it ends, the file stays for that user.
     All {
         shared: &'a dyn Fn(&Name) -> bool,
@@ -204,8 +205,9 @@ pub struct Committed {
     pub removed: Vec<Name>,
     /// Subdirectories removed (rootlet made them, and they were empty).
     pub removed_subdirs: Vec<Name>,
-    /// Created directories (`created BASE n`) and lists removed (`Prune::All`).
+    /// Created directories (`created BASE n`) removed (`Prune::All`).
     pub removed_dirs: Vec<PathBuf>,
+    /// The lists, for the caller to remove (`Prune::All`).
     pub removed_lists: Vec<PathBuf>,
 }
 
@@ -506,9 +508,10 @@ impl<'a> Transaction<'a> {
                     done.removed_dirs.push(d);
                 }
             }
-            // The lists last: until here they name everything this removes.
+            // The lists stay, for the caller to remove last ([`super::Lock::release_after`]):
+            // until then they name everything this removed.
             for l in [&self.pending, &self.list] {
-                if remove_file(l)? {
+                if l.exists() {
                     done.removed_lists.push(l.clone());
                 }
             }
