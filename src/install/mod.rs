@@ -10,6 +10,11 @@
 //!   what rootlet wrote (content hash, link target). Anything else at a path rootlet wants
 //!   (the user's file, a symlink) is foreign: left alone and reported.
 //! - Writes are atomic and never follow a link ([`crate::fsutil`], [`tree`]).
+//! - Every change to a recorded directory goes through one transaction ([`txn`]): proved,
+//!   planned in a pending list, written, pruned, recorded; recoverable after a kill at any
+//!   step.
+//! - A file with several users (the wait unit, shared with `rootlet docker`) is removed
+//!   only by the last of them ([`shared`]).
 //! - One run at a time ([`lock`]): a second run waits, a bounded time.
 //! - Install-time values are quoted for systemd or refused ([`layout`]).
 //!

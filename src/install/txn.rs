@@ -501,7 +501,7 @@ impl<'a> Transaction<'a> {
                     }
                 }
             }
-            dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            dirs.sort_by_key(|d| std::cmp::Reverse((d.components().count(), d.clone())));
             dirs.dedup();
             for d in dirs {
                 if std::fs::remove_dir(&d).is_ok() {
