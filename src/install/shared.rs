@@ -18,7 +18,7 @@ use super::manifest::{Base, Bases, Entry};
 use crate::env::WAIT_UNIT;
 use std::path::{Path, PathBuf};
 
-/// `install --user`'s record, in the state directory.
+/// `install --user`'s record, in the state directory (also [`super::Layout::installed_list`]).
 pub const INSTALLED_LIST: &str = "installed.list";
 
 /// The directory of `docker enable`'s records for `unit` (one per unit: two daemons'
