@@ -66,9 +66,9 @@ pub fn temp_stem(name: &[u8]) -> &[u8] {
     &name[..end]
 }
 
-/// When `file` is a temporary name of [`write_atomic_at`]'s (`.#STEM.PID.N.tmp`) whose process
-/// is gone (killed between creating and renaming it): its stem. A process that may still
-/// run (or an unknown one) keeps its temporaries.
+/// When `file` is a temporary name of [`write_atomic_at`]'s (`.#STEM.PID.N.tmp`) whose
+/// process is gone (killed between creating and renaming it): its stem. A process that may
+/// still run (or an unknown one) keeps its temporaries.
 pub fn stale_temp_stem(file: &[u8]) -> Option<&[u8]> {
     let inner = file.strip_prefix(b".#")?.strip_suffix(b".tmp")?;
     let mut parts = inner.rsplitn(3, |&b| b == b'.');
