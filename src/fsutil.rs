@@ -48,7 +48,7 @@ fn pid() -> i32 {
 
 /// A name for a temporary file beside `name`, unique in this process and across
 /// processes (pid), hidden, and ending in `.tmp` so that nothing reads it as a unit.
-fn temp_name(name: &str) -> String {
+pub fn temp_name(name: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let pid = pid();

@@ -1673,21 +1673,6 @@ fn killed_at(t: &Tmp, call: &str, when: usize, args: &[&str]) -> bool {
     o.status.success()
 }
 
-/// What `uninstall` cannot finish after a kill: a kill between removing the last manifest
-/// and removing the then empty state directory (or one of the parents rootlet made for it)
-/// leaves those empty directories, and no record of them survives (the record was in
-/// them). These are the only differences a test of every kill point may see.
-const STATE_CHAIN: [&str; 3] = [".local/", ".local/share/", ".local/share/rootlet/"];
-
-/// `after` is `before`, except (after a kill at a `rmdir`) for empty directories of the
-/// state directory's chain: see [`STATE_CHAIN`].
-fn as_before(before: &[String], after: &[String], call: &str) -> bool {
-    let extra: Vec<&String> = after.iter().filter(|l| !before.contains(l)).collect();
-    before.iter().all(|l| after.contains(l))
-        && (extra.is_empty()
-            || (call == "rmdir" && extra.iter().all(|l| STATE_CHAIN.contains(&l.as_str()))))
-}
-
 const A_WANTED: &str =
     "[Container]\nImage=docker.io/library/nginx\n[Install]\nWantedBy=default.target\n";
 const A_PLAIN: &str = "[Container]\nImage=docker.io/library/nginx\n";
@@ -1735,30 +1720,48 @@ fn n14_a_kill_while_pruning_never_leaves_a_link_behind() {
 }
 
 /// N18 (a): a `kill -9` at any write of `install --user` (an empty `.#NAME.PID.N.tmp`
-/// left: killed between creating a temporary file and writing it): the next install
-/// sweeps it, and uninstall leaves the home as it was.
+/// left: killed between creating a temporary file and writing it), or at any other step
+/// that changes the tree: the next install sweeps what it left and keeps the user's own
+/// unit, and uninstall leaves the home as it was.
 #[test]
 fn n18_temporaries_of_a_killed_install_are_swept() {
     if !have_strace() {
         return;
     }
-    for when in 1.. {
-        let t = Tmp::new("n18a");
-        t.write(&format!("{QUADLET}/a.container"), A_WANTED);
-        let before = listing(&t.home());
-        let through = killed_at(&t, "write", when, &["install", "--user", "--no-systemctl"]);
-        ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
-        let temps: Vec<String> = listing(&t.home())
-            .into_iter()
-            .filter(|l| l.contains("/.#") || l.starts_with(".#"))
-            .collect();
-        assert!(temps.is_empty(), "kill at write {when}: {temps:?}");
-        ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
-        assert_eq!(listing(&t.home()), before, "kill at write {when}");
-        if through {
-            break;
+    let calls = [
+        "write",
+        "renameat",
+        "rename",
+        "mkdir",
+        "mkdirat",
+        "symlinkat",
+        "unlinkat",
+        "unlink",
+    ];
+    for call in calls {
+        for when in 1.. {
+            let t = Tmp::new("n18a");
+            t.write(&format!("{QUADLET}/a.container"), A_WANTED);
+            t.write(
+                &format!("{UNITS}/mine.service"),
+                "[Service]\nExecStart=/bin/true\n",
+            );
+            let before = listing(&t.home());
+            let install = ["install", "--user", "--no-systemctl"];
+            let through = killed_at(&t, call, when, &install);
+            ok(&t.rootlet(&install));
+            let temps: Vec<String> = listing(&t.home())
+                .into_iter()
+                .filter(|l| l.contains("/.#") || l.starts_with(".#"))
+                .collect();
+            assert!(temps.is_empty(), "kill at {call} {when}: {temps:?}");
+            ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+            assert_eq!(listing(&t.home()), before, "kill at {call} {when}");
+            if through {
+                break;
+            }
+            assert!(when < 60, "the run never completes under strace");
         }
-        assert!(when < 60, "the run never completes under strace");
     }
 }
 
@@ -1824,26 +1827,38 @@ fn n18_a_run_that_waited_for_an_uninstall_records_what_it_created() {
 }
 
 /// N18: a `kill -9` at any removal of `uninstall --user`: run again, it finishes, and the
-/// home is as it was before the install.
+/// home is as it was before the install. Once the manifests are gone a rerun has nothing
+/// to uninstall; what is left then is the state directory's chain under the record of its
+/// lock (or renamed away to a temporary name, the record inside), and the next run that
+/// takes the lock removes it: nothing is forgotten.
 #[test]
 fn n18_a_killed_uninstall_finishes_when_run_again() {
     if !have_strace() {
         return;
     }
-    for call in ["unlink", "unlinkat", "rmdir"] {
+    let uninstall = ["uninstall", "--user", "--no-systemctl"];
+    for call in ["unlink", "unlinkat", "rename", "rmdir"] {
         for when in 1.. {
             let t = Tmp::new("n18u");
             t.write(&format!("{QUADLET}/a.container"), A_WANTED);
             let before = listing(&t.home());
             ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
-            let args = ["uninstall", "--user", "--no-systemctl"];
-            let through = killed_at(&t, call, when, &args);
-            ok(&t.rootlet(&args));
+            let through = killed_at(&t, call, when, &uninstall);
+            ok(&t.rootlet(&uninstall));
             let after = listing(&t.home());
+            let extra: Vec<&String> = after.iter().filter(|l| !before.contains(l)).collect();
             assert!(
-                as_before(&before, &after, call),
+                extra
+                    .iter()
+                    .all(|l| l.starts_with(".local/") || l.starts_with(".#.local.")),
                 "kill at {call} {when}: {after:#?}"
             );
+            if !extra.is_empty() {
+                // The next run that takes the lock (here a regenerate, then its uninstall).
+                ok(&regen(&t));
+                ok(&t.rootlet(&uninstall));
+            }
+            assert_eq!(listing(&t.home()), before, "kill at {call} {when}");
             if through {
                 break;
             }

@@ -1,6 +1,15 @@
 //! One run at a time: `regenerate`, `install --user` and `uninstall --user` hold an
 //! exclusive `flock` on `STATE_DIR/lock` for the whole run. A second run waits, a bounded
 //! time, then gives up having changed nothing.
+//!
+//! The lock also keeps the record of the state directory itself: how many levels of it
+//! and its parents rootlet created (`created N` in the lock file), for whoever leaves last
+//! ([`Lock::release_if_last`]). That chain is made and taken away in one step each, so
+//! that no kill leaves a directory of it without that record: built under a temporary
+//! name beside its outermost level (the lock file and its record inside) and renamed into
+//! place; renamed away to such a name before it is emptied. A temporary of a run that was
+//! killed meanwhile (its process gone, nothing in it but the chain and rootlet's own
+//! files) is removed by the next run that takes the lock.
 
 use super::Error;
 use rustix::fs::{FlockOperation, Mode, OFlags};
@@ -38,11 +47,7 @@ impl Lock {
             path: path.clone(),
             source: e,
         };
-        let mut created = if create {
-            super::tree::create_base(state_dir)?
-        } else {
-            0
-        };
+        let mut created = if create { create_chain(state_dir)? } else { 0 };
         let start = Instant::now();
         let mut on_wait = Some(on_wait);
         loop {
@@ -59,7 +64,7 @@ impl Lock {
                 // Removed by an uninstall that held the lock meanwhile.
                 Err(Errno::NOENT) if create && start.elapsed() < wait => {
                     // What this run created counts, even when made again.
-                    created = created.max(super::tree::create_base(state_dir)?);
+                    created = created.max(create_chain(state_dir)?);
                     continue;
                 }
                 Err(Errno::LOOP) => return Err(Error::Foreign(path)),
@@ -137,9 +142,11 @@ impl Lock {
         self.release_after(home, also, &[]);
     }
 
-    /// [`Lock::release_if_last`], removing the files `last` (manifests) first, after the
-    /// lock file: until the last of them goes, a rerun (`uninstall --user` looks for the
-    /// manifests) finds them and finishes; only the removal of empty directories follows.
+    /// [`Lock::release_if_last`], removing the files `last` (manifests) first. Until they
+    /// go, a rerun (`uninstall --user` looks for them) finds them and finishes; after, the
+    /// lock file keeps the record of the chain until the chain is renamed away (the record
+    /// inside) and emptied: whatever a kill leaves, the next run that takes the lock finds
+    /// recorded and removes.
     pub fn release_after(self, home: Option<&Path>, also: u8, last: &[PathBuf]) {
         let n = self.recorded().max(self.created).max(also);
         let Some(dir) = self.path.parent().map(Path::to_owned) else {
@@ -153,11 +160,7 @@ impl Lock {
                 })
             })
             .unwrap_or(false);
-        if only_lock {
-            let _ = std::fs::remove_file(&self.path);
-        } else {
-            self.record(n);
-        }
+        self.record(n);
         drop(self);
         for l in last {
             let _ = std::fs::remove_file(l);
@@ -165,15 +168,185 @@ impl Lock {
         if !only_lock {
             return;
         }
-        for d in super::tree::created_chain(&dir, n, home) {
-            if std::fs::remove_dir(d).is_err() {
-                break;
+        // The levels to remove: the state directory, then each parent rootlet created that
+        // holds nothing else.
+        let chain = super::tree::created_chain(&dir, n, home);
+        let mut top = 0;
+        while top + 1 < chain.len() && holds_only(&chain[top + 1], &chain[top]) {
+            top += 1;
+        }
+        let lock = dir.join(LOCK_FILE);
+        let (Some(outer), Some(away)) =
+            (chain.get(top), chain.get(top).and_then(|o| temp_beside(o)))
+        else {
+            // None of it rootlet's (or no temporary name for it: not UTF-8): the lock file,
+            // then the levels one by one.
+            let _ = std::fs::remove_file(&lock);
+            for d in &chain {
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
             }
+            return;
+        };
+        let Ok(rel) = dir.strip_prefix(outer) else {
+            return;
+        };
+        if std::fs::rename(outer, &away).is_ok() {
+            remove_state_chain(&away, rel);
         }
     }
 
     /// Release after a run that changed nothing: as [`Lock::release_if_last`].
     pub fn release_unused(self, home: Option<&Path>) {
         self.release_if_last(home, 0);
+    }
+}
+
+/// `dir` holds nothing but `child` (a real directory).
+fn holds_only(dir: &Path, child: &Path) -> bool {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let names: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
+    names.len() == 1
+        && child.file_name() == Some(names[0].as_os_str())
+        && std::fs::symlink_metadata(child).is_ok_and(|m| m.is_dir())
+}
+
+/// A temporary name beside `path` (`fsutil`'s `.#NAME.PID.N.tmp`).
+fn temp_beside(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    Some(path.with_file_name(crate::fsutil::temp_name(name)))
+}
+
+/// Create `state_dir` and its missing parents in one step (see the module doc); returns
+/// how many levels it created.
+fn create_chain(state_dir: &Path) -> Result<u8, Error> {
+    sweep_chain_temporaries(state_dir);
+    let missing: Vec<&Path> = state_dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && std::fs::symlink_metadata(d).is_err())
+        .collect();
+    let Some(&outer) = missing.last() else {
+        return Ok(0);
+    };
+    let n = missing.len().min(16) as u8;
+    let (Some(tmp), Ok(rel)) = (temp_beside(outer), state_dir.strip_prefix(outer)) else {
+        return super::tree::create_base(state_dir);
+    };
+    let build = || -> std::io::Result<()> {
+        std::fs::create_dir(&tmp)?;
+        std::fs::create_dir_all(tmp.join(rel))?;
+        std::io::Write::write_all(
+            &mut std::os::unix::fs::OpenOptionsExt::mode(
+                std::fs::OpenOptions::new().write(true).create_new(true),
+                0o600,
+            )
+            .open(tmp.join(rel).join(LOCK_FILE))?,
+            format!("created {n}\n").as_bytes(),
+        )?;
+        // Never over a directory someone made meanwhile.
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &tmp,
+            rustix::fs::CWD,
+            outer,
+            rustix::fs::RenameFlags::NOREPLACE,
+        )?;
+        Ok(())
+    };
+    match build() {
+        Ok(()) => Ok(n),
+        Err(e) => {
+            remove_state_chain(&tmp, rel);
+            match e.raw_os_error() {
+                // Made meanwhile (another run), or a file system without NOREPLACE.
+                Some(c) if c == Errno::EXIST.raw_os_error() || c == Errno::INVAL.raw_os_error() => {
+                    super::tree::create_base(state_dir)
+                }
+                _ => Err(Error::Io {
+                    path: outer.to_owned(),
+                    source: e,
+                }),
+            }
+        }
+    }
+}
+
+/// Remove the temporaries of [`create_chain`] and [`Lock::release_after`] that a killed
+/// run left beside a level of `state_dir`'s chain.
+fn sweep_chain_temporaries(state_dir: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    // Levels rootlet may have created: below the home directory (never it, nor above).
+    let home = crate::env::var_abs("HOME");
+    let levels = state_dir
+        .ancestors()
+        .take(16)
+        .take_while(|l| !home.as_deref().is_some_and(|h| h.starts_with(l)));
+    for level in levels {
+        let (Some(parent), Some(name), Ok(rel)) = (
+            level.parent(),
+            level.file_name(),
+            state_dir.strip_prefix(level),
+        ) else {
+            break;
+        };
+        let Ok(rd) = std::fs::read_dir(parent) else {
+            continue;
+        };
+        let stem = crate::fsutil::temp_stem(name.as_bytes());
+        for e in rd.flatten() {
+            let f = e.file_name();
+            if crate::fsutil::stale_temp_stem(f.as_bytes()) == Some(stem)
+                && e.file_type().is_ok_and(|t| t.is_dir())
+            {
+                remove_state_chain(&e.path(), rel);
+            }
+        }
+    }
+}
+
+/// Remove `top` when it is rootlet's state directory's chain under a temporary name:
+/// every level down to `top/rel` holds only the next (or nothing, where a killed run had
+/// not made or had already removed the rest), and `top/rel` only regular files of
+/// rootlet's (the lock, manifests and their pending lists). Anything else: left alone.
+fn remove_state_chain(top: &Path, rel: &Path) {
+    let mut levels = vec![top.to_owned()];
+    for c in rel.components() {
+        let Some(cur) = levels.last() else { return };
+        let next = cur.join(c);
+        let Ok(mut rd) = std::fs::read_dir(cur) else {
+            return;
+        };
+        if rd.next().is_none() {
+            break; // Cut short.
+        }
+        if !holds_only(cur, &next) {
+            return;
+        }
+        levels.push(next);
+    }
+    let Some(deepest) = levels.last() else { return };
+    let Ok(rd) = std::fs::read_dir(deepest) else {
+        return;
+    };
+    let files: Vec<_> = rd.flatten().collect();
+    let ours = files.iter().all(|e| {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        e.file_type().is_ok_and(|t| t.is_file())
+            && (n == LOCK_FILE || n.ends_with(".list") || n.ends_with(".pending"))
+    });
+    if !ours || (!files.is_empty() && *deepest != top.join(rel)) {
+        return;
+    }
+    for e in files {
+        let _ = std::fs::remove_file(e.path());
+    }
+    for d in levels.iter().rev() {
+        if std::fs::remove_dir(d).is_err() {
+            return;
+        }
     }
 }
