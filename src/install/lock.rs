@@ -160,8 +160,9 @@ impl Lock {
                 })
             })
             .unwrap_or(false);
+        // Held to the end: a run waiting for it then finds the lock file gone (renamed
+        // away) and starts over, never inside what this removes.
         self.record(n);
-        drop(self);
         for l in last {
             let _ = std::fs::remove_file(l);
         }
