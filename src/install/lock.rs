@@ -193,7 +193,7 @@ impl Lock {
         let Ok(rel) = dir.strip_prefix(outer) else {
             return;
         };
-        if std::fs::rename(outer, &away).is_ok() {
+        if rename_noreplace(outer, &away).is_ok() {
             remove_state_chain(&away, rel);
         }
     }
@@ -213,6 +213,12 @@ fn holds_only(dir: &Path, child: &Path) -> bool {
     names.len() == 1
         && child.file_name() == Some(names[0].as_os_str())
         && std::fs::symlink_metadata(child).is_ok_and(|m| m.is_dir())
+}
+
+/// `rename`, refused (`EEXIST`) when something is at `to`.
+fn rename_noreplace(from: &Path, to: &Path) -> rustix::io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE)
 }
 
 /// A temporary name beside `path` (`fsutil`'s `.#NAME.PID.N.tmp`).
@@ -236,8 +242,11 @@ fn create_chain(state_dir: &Path) -> Result<u8, Error> {
     let (Some(tmp), Ok(rel)) = (temp_beside(outer), state_dir.strip_prefix(outer)) else {
         return super::tree::create_base(state_dir);
     };
+    if std::fs::create_dir(&tmp).is_err() {
+        // Not this run's to build in (or to clean up after): made the plain way.
+        return super::tree::create_base(state_dir);
+    }
     let build = || -> std::io::Result<()> {
-        std::fs::create_dir(&tmp)?;
         std::fs::create_dir_all(tmp.join(rel))?;
         std::io::Write::write_all(
             &mut std::os::unix::fs::OpenOptionsExt::mode(
@@ -248,14 +257,7 @@ fn create_chain(state_dir: &Path) -> Result<u8, Error> {
             format!("created {n}\n").as_bytes(),
         )?;
         // Never over a directory someone made meanwhile.
-        rustix::fs::renameat_with(
-            rustix::fs::CWD,
-            &tmp,
-            rustix::fs::CWD,
-            outer,
-            rustix::fs::RenameFlags::NOREPLACE,
-        )?;
-        Ok(())
+        Ok(rename_noreplace(&tmp, outer)?)
     };
     match build() {
         Ok(()) => Ok(n),
@@ -349,5 +351,49 @@ fn remove_state_chain(top: &Path, rel: &Path) {
         if std::fs::remove_dir(d).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A killed run's temporary of the state directory's chain goes at the next lock;
+    /// one that holds anything else, or whose process still runs, stays.
+    #[test]
+    fn chain_temporaries_are_swept_only_when_provably_rootlets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join(".local/share/rootlet");
+        let dead = |tag: &str| tmp.path().join(format!(".#.local.2147483000.{tag}.tmp"));
+        // Killed while building the chain, and while taking it away (a list inside).
+        std::fs::create_dir_all(dead("0").join("share/rootlet")).unwrap();
+        std::fs::write(dead("0").join("share/rootlet/lock"), "created 3\n").unwrap();
+        std::fs::create_dir_all(dead("1").join("share/rootlet")).unwrap();
+        std::fs::write(dead("1").join("share/rootlet/generated.list"), "").unwrap();
+        std::fs::create_dir_all(dead("2").join("share")).unwrap();
+        // Not rootlet's: a file of the user's inside, another directory beside the chain,
+        // a process that still runs.
+        std::fs::create_dir_all(dead("3").join("share/rootlet")).unwrap();
+        std::fs::write(dead("3").join("share/rootlet/notes.txt"), "mine").unwrap();
+        std::fs::create_dir_all(dead("4").join("share/rootlet")).unwrap();
+        std::fs::create_dir_all(dead("4").join("bin")).unwrap();
+        let alive = tmp
+            .path()
+            .join(format!(".#.local.{}.0.tmp", std::process::id()));
+        std::fs::create_dir_all(alive.join("share/rootlet")).unwrap();
+
+        let lock = Lock::acquire(&state, true, Duration::from_secs(30), |_| {}).unwrap();
+        assert_eq!(lock.created, 3);
+        for gone in ["0", "1", "2"] {
+            assert!(!dead(gone).exists(), "{gone}");
+        }
+        for kept in ["3", "4"] {
+            assert!(dead(kept).exists(), "{kept}");
+        }
+        assert!(alive.exists());
+        // The last one out takes the chain away, and only it.
+        lock.release_if_last(Some(tmp.path()), 0);
+        assert!(!tmp.path().join(".local").exists());
+        assert!(dead("3").join("share/rootlet/notes.txt").is_file());
     }
 }
