@@ -15,6 +15,7 @@
 use crate::env::{UserEnv, SYSTEM_USER_UNIT_DIRS, WAIT_UNIT};
 use crate::exec;
 use crate::fsutil;
+use crate::install::shared::{self, User};
 use crate::unit::UnitFile;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -270,12 +271,19 @@ pub fn dropin_text(
     Ok(s)
 }
 
-/// Where `enable` writes, and where it keeps copies of what it wrote.
+/// Where `enable` writes, and where it keeps copies of what it wrote: one record
+/// directory per unit (`STATE/docker/UNIT/`, [`crate::install::shared::docker_record`]),
+/// so that `enable --unit A` and `--unit B` never share a record.
 #[derive(Debug, Clone)]
 pub struct Paths {
+    pub unit: String,
     pub unit_dir: PathBuf,
     pub dropin_dir: PathBuf,
+    /// rootlet's state directory (`$XDG_DATA_HOME/rootlet`): the lock shared with
+    /// `install --user`, which shares the wait unit.
     pub state_dir: PathBuf,
+    /// This unit's record directory.
+    pub record: PathBuf,
 }
 
 impl Paths {
@@ -283,17 +291,72 @@ impl Paths {
         let config = env.config_dir().ok_or(DockerError::NoHome)?;
         let data = env.data_dir().ok_or(DockerError::NoHome)?;
         let unit_dir = config.join("systemd/user");
+        let state_dir = data.join("rootlet");
         Ok(Paths {
+            unit: unit.to_owned(),
             dropin_dir: unit_dir.join(format!("{unit}.d")),
             unit_dir,
-            state_dir: data.join("rootlet/docker"),
+            record: shared::docker_record(&state_dir, unit),
+            state_dir,
         })
     }
 
     fn copy_of(&self, name: &str) -> PathBuf {
-        self.state_dir.join(format!("{name}.written"))
+        shared::copy_in(&self.record, name)
+    }
+
+    /// Where the first record layout (one for every unit) kept the copy of `name`.
+    fn legacy_copy_of(&self, name: &str) -> PathBuf {
+        shared::copy_in(&self.state_dir.join("docker"), name)
+    }
+
+    /// Take over the records of the first layout when they are this unit's: the drop-in
+    /// copy is exactly this unit's drop-in (then the wait unit's copy and the directory
+    /// marker beside it came with it), or only a wait unit's copy is left.
+    fn adopt_legacy(&self) -> Result<(), DockerError> {
+        let dropin = self.legacy_copy_of(DROPIN);
+        let mine = match read_small(&dropin) {
+            Some(c) => is_exactly(&self.dropin_dir.join(DROPIN), &c),
+            None => self.legacy_copy_of(WAIT_UNIT).is_file(),
+        };
+        if !mine {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.record).map_err(io_err(&self.record))?;
+        for name in [DROPIN, WAIT_UNIT, DIR_MARKER] {
+            let from = self.legacy_copy_of(name);
+            if from.is_file() && !self.copy_of(name).exists() {
+                std::fs::rename(&from, self.copy_of(name)).map_err(io_err(&from))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove the temporaries a killed `enable` left (`fsutil`'s `.#NAME.PID.N.tmp`, its
+    /// process gone): in the record directory any (rootlet's own directory); at the
+    /// drop-in and the wait unit only one that is empty or holds exactly this unit's copy
+    /// (the copy is written first, so it is what the temporary was to become).
+    fn sweep(&self) {
+        fsutil::sweep_stale_temporaries(&self.record, |stem, _| stem.ends_with(b".written"));
+        for (dir, name) in [(&self.dropin_dir, DROPIN), (&self.unit_dir, WAIT_UNIT)] {
+            let copy = read_small(&self.copy_of(name));
+            fsutil::sweep_stale_temporaries(dir, |stem, text| {
+                stem == name.as_bytes() && (text.is_empty() || copy.as_deref() == Some(text))
+            });
+        }
+    }
+
+    /// After `disable`: the record directory and `docker/` when empty, then the state
+    /// directory and the parents rootlet created when nothing else is left in it.
+    fn release(&self, lock: crate::install::Lock, env: &UserEnv) {
+        let _ = std::fs::remove_dir(&self.record);
+        let _ = std::fs::remove_dir(self.state_dir.join("docker"));
+        lock.release_if_last(env.home.as_deref(), 0);
     }
 }
+
+/// The marker of a drop-in directory `enable` created (removed by `disable` when empty).
+const DIR_MARKER: &str = "dropin-dir-created";
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,8 +443,9 @@ pub fn wait_unit_text(bindir: &Path) -> Result<String, DockerError> {
     Ok(crate::install::layout::wait_unit_for(bindir)?)
 }
 
-/// One run at a time (the same lock as `install --user`'s, on rootlet's docker state
-/// directory): a second run waits, a bounded time, after `on_wait(lock file)`.
+/// One run at a time, and one lock for every user of the shared wait unit: the lock of
+/// rootlet's state directory, which `install --user`, `uninstall --user` and `regenerate`
+/// take. A second run waits, a bounded time, after `on_wait(lock file)`.
 fn lock(paths: &Paths, on_wait: fn(&Path)) -> Result<crate::install::Lock, DockerError> {
     Ok(crate::install::Lock::acquire(
         &paths.state_dir,
@@ -401,64 +465,105 @@ pub fn enable(
     on_wait: fn(&Path),
 ) -> Result<Vec<Change>, DockerError> {
     let paths = Paths::new(env, &unit.name)?;
-    let _lock = lock(&paths, on_wait)?;
+    let lock = lock(&paths, on_wait)?;
+    let r = enable_locked(&paths, unit, bindir, exec_form);
+    if r.is_err() {
+        // Nothing of this run stays (the record directory only when empty).
+        paths.release(lock, env);
+    }
+    r
+}
+
+fn enable_locked(
+    paths: &Paths,
+    unit: &DaemonUnit,
+    bindir: &Path,
+    exec_form: bool,
+) -> Result<Vec<Change>, DockerError> {
+    paths.adopt_legacy()?;
+    paths.sweep();
     let text = dropin_text(unit, bindir, exec_form)?;
     let dropin = paths.dropin_dir.join(DROPIN);
     // Refuse before writing anything: a foreign drop-in means nothing of this run lands.
     if !ours_or_absent(&dropin, &paths.copy_of(DROPIN), text.as_bytes()) {
         return Err(DockerError::Foreign { path: dropin });
     }
+    std::fs::create_dir_all(&paths.record).map_err(io_err(&paths.record))?;
     let mut changes = Vec::new();
     let wait_path = paths.unit_dir.join(WAIT_UNIT);
     let wait_copy = paths.copy_of(WAIT_UNIT);
     if system_wait_unit().is_none() {
         let text = wait_unit_text(bindir)?;
         if is_exactly(&wait_path, text.as_bytes()) && !wait_copy.exists() {
-            // Written by `install --user` (or by hand): there and right, and not ours.
+            // There and right, and not this unit's yet: claimed too when another user
+            // claims it (shared, see `install::shared`); otherwise the user's own, used
+            // as it is and never claimed.
+            let others = shared::wait_unit_claims(&paths.state_dir, User::Docker(&paths.unit));
+            if !others.is_empty() {
+                fsutil::write_atomic(&wait_copy, text.as_bytes(), 0o644, true)
+                    .map_err(io_err(&wait_copy))?;
+            }
             changes.push(Change::Unchanged(wait_path.clone()));
         } else {
             std::fs::create_dir_all(&paths.unit_dir).map_err(io_err(&paths.unit_dir))?;
             changes.push(put(&wait_path, &wait_copy, &text)?);
         }
     } else if let Some(c) = take_back(&wait_path, &wait_copy)? {
-        // A packaged copy appeared: ours would shadow it.
+        // A packaged copy appeared: ours would shadow it (and every user's Wants= is
+        // met by the packaged one).
         changes.push(c);
     }
     if !paths.dropin_dir.exists() {
-        std::fs::create_dir_all(&paths.dropin_dir).map_err(io_err(&paths.dropin_dir))?;
-        let marker = paths.copy_of("dropin-dir-created");
+        // The marker first: a kill between the two leaves a marker of a directory that
+        // is not there (harmless), never a directory nobody removes.
+        let marker = paths.copy_of(DIR_MARKER);
         fsutil::write_atomic(&marker, b"", 0o644, true).map_err(io_err(&marker))?;
+        std::fs::create_dir_all(&paths.dropin_dir).map_err(io_err(&paths.dropin_dir))?;
     }
     changes.push(put(&dropin, &paths.copy_of(DROPIN), &text)?);
     Ok(changes)
 }
 
-/// `rootlet docker disable`: exactly what `enable` wrote, and nothing else.
+/// `rootlet docker disable`: exactly what `enable` wrote for this unit, and nothing else.
+/// The wait unit stays while another user (`install --user`, another unit's `enable`)
+/// claims it. `on_wait` is called when another run holds the lock.
 pub fn disable(
     env: &UserEnv,
     unit_name: &str,
     on_wait: fn(&Path),
 ) -> Result<Vec<Change>, DockerError> {
     let paths = Paths::new(env, unit_name)?;
-    let _lock = lock(&paths, on_wait)?;
+    let lock = lock(&paths, on_wait)?;
+    let r = disable_locked(&paths);
+    paths.release(lock, env);
+    r
+}
+
+fn disable_locked(paths: &Paths) -> Result<Vec<Change>, DockerError> {
+    paths.adopt_legacy()?;
+    paths.sweep();
     let mut changes = Vec::new();
     changes.extend(take_back(
         &paths.dropin_dir.join(DROPIN),
         &paths.copy_of(DROPIN),
     )?);
-    changes.extend(take_back(
-        &paths.unit_dir.join(WAIT_UNIT),
-        &paths.copy_of(WAIT_UNIT),
-    )?);
-    let marker = paths.copy_of("dropin-dir-created");
+    let wait_copy = paths.copy_of(WAIT_UNIT);
+    let others = shared::wait_unit_claims(&paths.state_dir, User::Docker(&paths.unit));
+    if system_wait_unit().is_none() && !others.is_empty() {
+        // Still wanted by another user: only this unit's claim goes.
+        match std::fs::remove_file(&wait_copy) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(&wait_copy)(e)),
+            _ => {}
+        }
+    } else {
+        changes.extend(take_back(&paths.unit_dir.join(WAIT_UNIT), &wait_copy)?);
+    }
+    let marker = paths.copy_of(DIR_MARKER);
     if marker.exists() {
         // Only when empty: anything the user put there stays, and so does the directory.
         let _ = std::fs::remove_dir(&paths.dropin_dir);
         std::fs::remove_file(&marker).map_err(io_err(&marker))?;
     }
-    drop(_lock);
-    let _ = std::fs::remove_file(paths.state_dir.join(crate::install::lock::LOCK_FILE));
-    let _ = std::fs::remove_dir(&paths.state_dir);
     Ok(changes)
 }
 
@@ -476,9 +581,12 @@ pub fn status(env: &UserEnv, unit_name: &str) -> Result<Status, DockerError> {
     let paths = Paths::new(env, unit_name)?;
     let path = paths.dropin_dir.join(DROPIN);
     let text = read_small(&path);
+    let copy = [paths.copy_of(DROPIN), paths.legacy_copy_of(DROPIN)]
+        .iter()
+        .find_map(|c| read_small(c));
     // Something that cannot be read there (a FIFO, a device) is not rootlet's drop-in.
     let dropin = match &text {
-        Some(text) => Some(read_small(&paths.copy_of(DROPIN)).is_some_and(|c| &c == text)),
+        Some(text) => Some(copy.is_some_and(|c| &c == text)),
         None => std::fs::symlink_metadata(&path).is_ok().then_some(false),
     };
     let exec_form = text.is_some_and(|t| {

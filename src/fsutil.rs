@@ -48,13 +48,66 @@ fn pid() -> i32 {
 
 /// A name for a temporary file beside `name`, unique in this process and across
 /// processes (pid), hidden, and ending in `.tmp` so that nothing reads it as a unit.
-fn temp_name(name: &str) -> String {
+pub fn temp_name(name: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let pid = pid();
-    // Keep the final name within NAME_MAX even for a 255-byte `name`.
-    let stem: String = name.chars().take(200).collect();
+    let stem = String::from_utf8_lossy(temp_stem(name.as_bytes()));
     format!(".#{stem}.{pid}.{n}.tmp")
+}
+
+/// The part of `name` a temporary name keeps: at most 200 bytes, so that the temporary
+/// stays within NAME_MAX even for a 255-byte `name` (cut at a character boundary).
+pub fn temp_stem(name: &[u8]) -> &[u8] {
+    let mut end = name.len().min(200);
+    while end < name.len() && (name[end] & 0xc0) == 0x80 {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// When `file` is a temporary name of [`write_atomic_at`]'s (`.#STEM.PID.N.tmp`) whose
+/// process is gone (killed between creating and renaming it): its stem. A process that may
+/// still run (or an unknown one) keeps its temporaries.
+pub fn stale_temp_stem(file: &[u8]) -> Option<&[u8]> {
+    let inner = file.strip_prefix(b".#")?.strip_suffix(b".tmp")?;
+    let mut parts = inner.rsplitn(3, |&b| b == b'.');
+    let (n, pid, stem) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |x: &[u8]| !x.is_empty() && x.iter().all(u8::is_ascii_digit);
+    if !digits(n) || !digits(pid) {
+        return None;
+    }
+    let pid = std::str::from_utf8(pid)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw)?;
+    let gone = matches!(rustix::process::test_kill_process(pid), Err(Errno::SRCH));
+    gone.then_some(stem)
+}
+
+/// Remove the regular files in `dir` that are stale temporaries ([`stale_temp_stem`])
+/// for which `ours(stem, content)` holds: the writer says what it could have left there.
+/// Never follows a symlink; reads at most 1 MiB of each. Returns how many it removed.
+pub fn sweep_stale_temporaries(dir: &Path, ours: impl Fn(&[u8], &[u8]) -> bool) -> usize {
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(fd), Ok(rd)) = (open_dir(dir), std::fs::read_dir(dir)) else {
+        return 0;
+    };
+    let mut removed = 0;
+    let mut buf = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(stem) = stale_temp_stem(name.as_bytes()) else {
+            continue;
+        };
+        if read_regular_at(fd.as_fd(), &name, 1 << 20, &mut buf).is_ok()
+            && ours(stem, &buf)
+            && rustix::fs::unlinkat(&fd, name.as_os_str(), AtFlags::empty()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Write `data` to `dir/name` atomically: to a new temporary file in `dir` (created with

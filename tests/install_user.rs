@@ -707,29 +707,15 @@ fn f5_interrupted_run_never_claims_the_users_files() {
     const CALLS: &str = "rename,renameat,renameat2,mkdir,mkdirat,symlink,symlinkat,unlink,unlinkat";
     let mine = "[Unit]\nDescription=my own web\n[Service]\nExecStart=/bin/true\n";
     let mut killed = 0;
-    for keep_source in [false, true] {
+    // One system call at a time: strace counts each call of a set on its own.
+    for (keep_source, call) in [false, true]
+        .into_iter()
+        .flat_map(|k| CALLS.split(',').map(move |c| (k, c)))
+    {
         for when in 1.. {
             let t = Tmp::new("f5");
             t.write(&format!("{QUADLET}/web.container"), WEB);
-            let o = t
-                .cmd("strace")
-                .args([
-                    "-f",
-                    "-qq",
-                    "-o",
-                    "/dev/null",
-                    "-e",
-                    &format!("trace={CALLS}"),
-                ])
-                .args(["-e", &format!("inject={CALLS}:signal=KILL:when={when}")])
-                .args([
-                    env!("CARGO_BIN_EXE_rootlet"),
-                    "regenerate",
-                    "--no-systemctl",
-                ])
-                .output()
-                .unwrap();
-            if o.status.success() {
+            if killed_at(&t, call, when, &["regenerate", "--no-systemctl"]) {
                 break; // No such point any more: the run went through.
             }
             killed += 1;
@@ -746,16 +732,16 @@ fn f5_interrupted_run_never_claims_the_users_files() {
             }
             let o = regen(&t);
             let err = stderr(&o);
-            assert!(err.contains("0 removed"), "kill at {when}: {err}");
+            assert!(err.contains("0 removed"), "kill at {call} {when}: {err}");
             assert_eq!(
                 fs::read_to_string(out.join("web.service")).unwrap(),
                 mine,
-                "kill at {when}: {err}"
+                "kill at {call} {when}: {err}"
             );
             assert_eq!(
                 fs::read_link(&link).unwrap(),
                 Path::new("../web.service"),
-                "kill at {when}: {err}"
+                "kill at {call} {when}: {err}"
             );
             // The temporary files of the killed run are swept (provably rootlet's).
             for d in [out.clone(), out.join("default.target.wants")] {
@@ -767,7 +753,7 @@ fn f5_interrupted_run_never_claims_the_users_files() {
                     .unwrap_or_default();
                 assert!(
                     !names.iter().any(|n| n.ends_with(".tmp")),
-                    "kill at {when}: {names:?}"
+                    "kill at {call} {when}: {names:?}"
                 );
             }
             assert!(when < 40, "the run never completes under strace");
@@ -1654,4 +1640,229 @@ fn enable_links_are_the_users_kept_and_reported() {
             .collect::<Vec<_>>(),
         vec![wants.join("db.service"), wants.join("web@a.service")]
     );
+}
+
+fn have_strace() -> bool {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("SKIPPED LOUDLY: strace is not installed: cannot kill at a chosen point");
+        return false;
+    }
+    true
+}
+
+/// `rootlet ARGS`, killed (SIGKILL) at the `when`-th call of the system call `call`;
+/// whether it went through instead (fewer such calls than `when`). One system call at a
+/// time: strace counts each system call of a set on its own, so a set would reach only the
+/// points where one of them is the first to get to `when`.
+fn killed_at(t: &Tmp, call: &str, when: usize, args: &[&str]) -> bool {
+    let o = t
+        .cmd("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            &format!("trace={call}"),
+        ])
+        .args(["-e", &format!("inject={call}:signal=KILL:when={when}")])
+        .arg(env!("CARGO_BIN_EXE_rootlet"))
+        .args(args)
+        .output()
+        .unwrap();
+    o.status.success()
+}
+
+const A_WANTED: &str =
+    "[Container]\nImage=docker.io/library/nginx\n[Install]\nWantedBy=default.target\n";
+const A_PLAIN: &str = "[Container]\nImage=docker.io/library/nginx\n";
+
+/// N14: a `kill -9` at any removal while a unit and its `[Install]` link are pruned: the
+/// next run removes what is left, so a later unit of that name without `[Install]` is not
+/// enabled by a forgotten link, and uninstall leaves the home as it was.
+#[test]
+fn n14_a_kill_while_pruning_never_leaves_a_link_behind() {
+    if !have_strace() {
+        return;
+    }
+    for call in ["unlink", "unlinkat", "rmdir"] {
+        for when in 1.. {
+            let t = Tmp::new("n14");
+            fs::create_dir_all(t.home().join(QUADLET)).unwrap();
+            let before = listing(&t.home());
+            let src = t.home().join(QUADLET).join("a.container");
+            fs::write(&src, A_WANTED).unwrap();
+            ok(&regen(&t));
+            fs::remove_file(&src).unwrap();
+            let through = killed_at(&t, call, when, &["regenerate", "--no-systemctl"]);
+            let err = ok(&regen(&t));
+            assert!(
+                !err.contains("no longer rootlet's"),
+                "kill at {call} {when}: {err}"
+            );
+            fs::write(&src, A_PLAIN).unwrap();
+            ok(&regen(&t));
+            let link = t.home().join(OUT).join("default.target.wants/a.service");
+            assert!(
+                fs::symlink_metadata(&link).is_err(),
+                "kill at {call} {when}: a.service is still enabled"
+            );
+            fs::remove_file(&src).unwrap();
+            ok(&regen(&t));
+            ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+            assert_eq!(listing(&t.home()), before, "kill at {call} {when}");
+            if through {
+                break;
+            }
+            assert!(when < 40, "the run never completes under strace");
+        }
+    }
+}
+
+/// N18 (a): a `kill -9` at any write of `install --user` (an empty `.#NAME.PID.N.tmp`
+/// left: killed between creating a temporary file and writing it), or at any other step
+/// that changes the tree: the next install sweeps what it left and keeps the user's own
+/// unit, and uninstall leaves the home as it was.
+#[test]
+fn n18_temporaries_of_a_killed_install_are_swept() {
+    if !have_strace() {
+        return;
+    }
+    let calls = [
+        "write",
+        "renameat",
+        "rename",
+        "mkdir",
+        "mkdirat",
+        "symlinkat",
+        "unlinkat",
+        "unlink",
+    ];
+    for call in calls {
+        for when in 1.. {
+            let t = Tmp::new("n18a");
+            t.write(&format!("{QUADLET}/a.container"), A_WANTED);
+            t.write(
+                &format!("{UNITS}/mine.service"),
+                "[Service]\nExecStart=/bin/true\n",
+            );
+            let before = listing(&t.home());
+            let install = ["install", "--user", "--no-systemctl"];
+            let through = killed_at(&t, call, when, &install);
+            ok(&t.rootlet(&install));
+            let temps: Vec<String> = listing(&t.home())
+                .into_iter()
+                .filter(|l| l.contains("/.#") || l.starts_with(".#"))
+                .collect();
+            assert!(temps.is_empty(), "kill at {call} {when}: {temps:?}");
+            ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+            assert_eq!(listing(&t.home()), before, "kill at {call} {when}");
+            if through {
+                break;
+            }
+            assert!(when < 60, "the run never completes under strace");
+        }
+    }
+}
+
+/// A temporary of the name rootlet would use that is not what rootlet was writing (the
+/// user's, or of a process still running) is never swept.
+#[test]
+fn n18_a_temporary_rootlet_did_not_write_stays() {
+    let t = Tmp::new("n18keep");
+    t.write(&format!("{QUADLET}/a.container"), A_WANTED);
+    ok(&regen(&t));
+    let out = t.home().join(OUT);
+    // A dead pid (far above pid_max), and this process's own (alive).
+    let dead = out.join(".#a.service.2147483000.0.tmp");
+    let alive = out.join(format!(".#a.service.{}.0.tmp", std::process::id()));
+    fs::write(&dead, "the user's notes\n").unwrap();
+    fs::write(&alive, "").unwrap();
+    // Planted as an interrupted run's pending list would have it.
+    let list = t.home().join(".local/share/rootlet/generated.list");
+    fs::copy(&list, list.with_extension("pending")).unwrap();
+    ok(&regen(&t));
+    assert!(dead.is_file() && alive.is_file());
+}
+
+/// N18 (c): a regenerate that waited for an uninstall (which removed the state directory
+/// and its parents meanwhile) records the directories it makes again, so a later
+/// uninstall removes them.
+#[test]
+fn n18_a_run_that_waited_for_an_uninstall_records_what_it_created() {
+    let t = Tmp::new("n18c");
+    fs::create_dir_all(t.home().join(QUADLET)).unwrap();
+    let before = listing(&t.home());
+    t.write(&format!("{QUADLET}/a.container"), A_PLAIN);
+    ok(&regen(&t));
+    let local = t.home().join(".local");
+    let lock = fs::OpenOptions::new()
+        .write(true)
+        .open(local.join("share/rootlet/lock"))
+        .unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let mut child = t
+        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .args(["regenerate", "--no-systemctl"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it says it waits, then do what an uninstall does meanwhile.
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("under way") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0,
+            "it never waited"
+        );
+    }
+    fs::remove_dir_all(&local).unwrap();
+    drop(lock);
+    assert!(child.wait().unwrap().success());
+    fs::remove_file(t.home().join(QUADLET).join("a.container")).unwrap();
+    ok(&regen(&t));
+    ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+    assert_eq!(listing(&t.home()), before);
+}
+
+/// N18: a `kill -9` at any removal of `uninstall --user`: run again, it finishes, and the
+/// home is as it was before the install. Once the manifests are gone a rerun has nothing
+/// to uninstall; what is left then is the state directory's chain under the record of its
+/// lock (or renamed away to a temporary name, the record inside), and the next run that
+/// takes the lock removes it: nothing is forgotten.
+#[test]
+fn n18_a_killed_uninstall_finishes_when_run_again() {
+    if !have_strace() {
+        return;
+    }
+    let uninstall = ["uninstall", "--user", "--no-systemctl"];
+    for call in ["unlink", "unlinkat", "rename", "rmdir"] {
+        for when in 1.. {
+            let t = Tmp::new("n18u");
+            t.write(&format!("{QUADLET}/a.container"), A_WANTED);
+            let before = listing(&t.home());
+            ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+            let through = killed_at(&t, call, when, &uninstall);
+            ok(&t.rootlet(&uninstall));
+            let after = listing(&t.home());
+            let extra: Vec<&String> = after.iter().filter(|l| !before.contains(l)).collect();
+            assert!(
+                extra
+                    .iter()
+                    .all(|l| l.starts_with(".local/") || l.starts_with(".#.local.")),
+                "kill at {call} {when}: {after:#?}"
+            );
+            if !extra.is_empty() {
+                // The next run that takes the lock (here a regenerate, then its uninstall).
+                ok(&regen(&t));
+                ok(&t.rootlet(&uninstall));
+            }
+            assert_eq!(listing(&t.home()), before, "kill at {call} {when}");
+            if through {
+                break;
+            }
+            assert!(when < 60, "the run never completes under strace");
+        }
+    }
 }

@@ -90,7 +90,7 @@ impl Layout {
     }
 
     pub fn installed_list(&self) -> PathBuf {
-        self.state_dir.join("installed.list")
+        self.state_dir.join(super::shared::INSTALLED_LIST)
     }
 
     /// The manifest of the units generated into `out`: `generated.list` for the output

@@ -10,6 +10,11 @@
 //!   what rootlet wrote (content hash, link target). Anything else at a path rootlet wants
 //!   (the user's file, a symlink) is foreign: left alone and reported.
 //! - Writes are atomic and never follow a link ([`crate::fsutil`], [`tree`]).
+//! - Every change to a recorded directory goes through one transaction ([`txn`]): proved,
+//!   planned in a pending list, written, pruned, recorded; recoverable after a kill at any
+//!   step.
+//! - A file with several users (the wait unit, shared with `rootlet docker`) is removed
+//!   only by the last of them ([`shared`]).
 //! - One run at a time ([`lock`]): a second run waits, a bounded time.
 //! - Install-time values are quoted for systemd or refused ([`layout`]).
 //!
@@ -21,18 +26,21 @@ pub mod layout;
 pub mod lock;
 pub mod manifest;
 pub mod regenerate;
+pub mod shared;
 pub mod systemctl;
 pub mod tree;
+pub mod txn;
 
 use crate::env::WAIT_UNIT;
 pub use layout::{Layout, PATH_UNIT, SERVICE_UNIT};
 pub use lock::Lock;
 pub use regenerate::{fingerprint, Regenerated};
 pub use systemctl::{Systemctl, SystemctlError};
+pub use txn::{owned_claims, sweep_temporaries};
 
 use crate::env::SYSTEM_USER_UNIT_DIRS;
-use manifest::{Base, Bases, Digest, Entry, Item, Name};
-use std::collections::{BTreeMap, BTreeSet};
+use manifest::{Base, Bases, Digest, Entry, Name};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -155,148 +163,6 @@ pub fn legacy_installed(layout: &Layout, tree: &Tree, name: &Name, found: &Found
         .any(|(n, t)| name.as_bytes() == n.as_bytes() && *d == Digest::of(t.as_bytes()))
 }
 
-/// The claims of `base` that hold: name → what is there. A link counts only when the
-/// unit file it points at is rootlet's too. Also returns the names listed whose file
-/// changed since (no longer rootlet's).
-pub fn owned_claims(
-    tree: &Tree,
-    base: Base,
-    claims: &[Entry],
-    expect: &BTreeMap<Name, Expect>,
-    legacy: Legacy<'_>,
-) -> (BTreeMap<Name, Found>, Vec<Name>) {
-    let mut seen: BTreeMap<&Name, Found> = BTreeMap::new();
-    let mut owned = BTreeMap::new();
-    let mut links = Vec::new();
-    let mut disowned = BTreeSet::new();
-    for c in claims {
-        let Entry::At {
-            base: b,
-            name,
-            item,
-        } = c
-        else {
-            continue;
-        };
-        if *b != base {
-            continue;
-        }
-        let found = seen.entry(name).or_insert_with(|| tree.look(name)).clone();
-        let unverified = matches!(item, Item::File(None) | Item::Link(None));
-        if found.matches(item, expect.get(name)) || (unverified && legacy(tree, name, &found)) {
-            if matches!(item, Item::Link(_)) {
-                links.push((name.clone(), found));
-            } else {
-                owned.insert(name.clone(), found);
-            }
-        } else if found != Found::Nothing && !matches!(item, Item::Dir) {
-            disowned.insert(name.clone());
-        }
-    }
-    for (name, found) in links {
-        let Found::Link(t) = &found else { continue };
-        let unit = t.rsplit(|&b| b == b'/').next().and_then(Name::new);
-        if unit.is_some_and(|u| matches!(owned.get(&u), Some(Found::File(_)))) {
-            owned.insert(name, found);
-        } else {
-            disowned.insert(name);
-        }
-    }
-    disowned.retain(|n| !owned.contains_key(n));
-    (owned, disowned.into_iter().collect())
-}
-
-/// Remove the temporary files an interrupted run left in `tree` (`fsutil`'s
-/// `.#NAME.PID.N.tmp`, beside a name of `pending`), when provably rootlet's: the process
-/// that made it is gone and it holds exactly what the pending list says was being written
-/// at NAME (the content, or the link target). Returns the names removed.
-pub fn sweep_temporaries(tree: &Tree, base: Base, pending: &[Entry]) -> Vec<Name> {
-    // (directory, file name) -> what was being written there.
-    type Key = (Option<Vec<u8>>, Vec<u8>);
-    let mut planned: BTreeMap<Key, Vec<&Item>> = BTreeMap::new();
-    for e in pending {
-        if let Entry::At {
-            base: b,
-            name,
-            item,
-        } = e
-        {
-            if *b == base {
-                let (dir, file) = name.split();
-                let key = (
-                    dir.map(|d| std::os::unix::ffi::OsStrExt::as_bytes(d).to_vec()),
-                    std::os::unix::ffi::OsStrExt::as_bytes(file).to_vec(),
-                );
-                planned.entry(key).or_default().push(item);
-            }
-        }
-    }
-    let dirs: BTreeSet<Option<Vec<u8>>> = planned.keys().map(|(d, _)| d.clone()).collect();
-    let mut removed = Vec::new();
-    for dir in dirs {
-        let path = match &dir {
-            Some(d) => tree
-                .path
-                .join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(d)),
-            None => tree.path.clone(),
-        };
-        let Ok(rd) = std::fs::read_dir(&path) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let f = e.file_name();
-            let fb = std::os::unix::ffi::OsStrExt::as_bytes(f.as_os_str());
-            let Some(inner) = fb.strip_prefix(b".#").and_then(|x| x.strip_suffix(b".tmp")) else {
-                continue;
-            };
-            let mut parts = inner.rsplitn(3, |&b| b == b'.');
-            let (Some(n), Some(pid), Some(stem)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let digits = |x: &[u8]| !x.is_empty() && x.iter().all(u8::is_ascii_digit);
-            if !digits(n) || !digits(pid) {
-                continue;
-            }
-            let alive = may_be_running(pid);
-            let Some(items) = planned.get(&(dir.clone(), stem.to_vec())) else {
-                continue;
-            };
-            let rel = match &dir {
-                Some(d) => [d.as_slice(), b"/", fb].concat(),
-                None => fb.to_vec(),
-            };
-            let Some(tmp) = Name::new(&rel) else { continue };
-            if alive {
-                continue;
-            }
-            let found = tree.look(&tmp);
-            let ours = items
-                .iter()
-                .any(|i| !matches!(i, Item::Dir) && found.matches(i, None));
-            if ours && tree.remove(&tmp, false).unwrap_or(false) {
-                removed.push(tmp);
-            }
-        }
-    }
-    removed
-}
-
-/// Whether the process `pid` (decimal) may still be running (unknown counts as running).
-fn may_be_running(pid: &[u8]) -> bool {
-    let pid = std::str::from_utf8(pid)
-        .ok()
-        .and_then(|p| p.parse::<i32>().ok())
-        .and_then(rustix::process::Pid::from_raw);
-    match pid {
-        None => true,
-        Some(p) => !matches!(
-            rustix::process::test_kill_process(p),
-            Err(rustix::io::Errno::SRCH)
-        ),
-    }
-}
-
 /// Whether a system-wide copy of the wait unit exists (then the user's would shadow it).
 pub fn system_wait_unit() -> bool {
     SYSTEM_USER_UNIT_DIRS
@@ -337,15 +203,11 @@ fn expect_file(expect: &BTreeMap<Name, Expect>, n: &Name) -> Found {
 /// `installed.list`. Refuses, changing nothing, when a name is taken by anything rootlet
 /// did not install.
 pub fn install(layout: &Layout, lock: &Lock, system_wait: bool) -> Result<Installed, Error> {
-    let list = layout.installed_list();
-    let pending = pending_path(&list);
     let bases = Bases {
         out: Some(&layout.output_dir),
         units: Some(&layout.unit_dir),
         state: Some(&layout.state_dir),
     };
-    let (old, _) = read_list(&list, &bases)?;
-    let (old_pending, _) = read_list(&pending, &bases)?;
     let wait = layout.wait_unit()?;
     let mut files = vec![
         (name(PATH_UNIT), layout.path_unit()?),
@@ -363,123 +225,72 @@ pub fn install(layout: &Layout, lock: &Lock, system_wait: bool) -> Result<Instal
     let target = format!("../{PATH_UNIT}");
     expect.insert(link.clone(), Expect::Link(target.clone().into_bytes()));
 
-    let mut units = Tree::open(&layout.unit_dir)?;
-    let claims: Vec<Entry> = old.iter().chain(&old_pending).cloned().collect();
+    let units = Tree::open(&layout.unit_dir)?;
     let legacy = |t: &Tree, n: &Name, f: &Found| legacy_installed(layout, t, n, f);
-    let (owned, _) = owned_claims(&units, Base::Units, &claims, &expect, &legacy);
-    // A wait unit already there, exactly as this run would write it, but not ours
-    // (`rootlet docker enable` wrote it): used as it is, never claimed, so that undoing
-    // one of them never takes away what the other needs.
+    let mut txn = txn::Transaction::begin(
+        units,
+        Base::Units,
+        &layout.installed_list(),
+        &bases,
+        expect.clone(),
+        &legacy,
+    )?;
+    // A wait unit already there, exactly as this run would write it, but not claimed by
+    // installed.list: claimed too when `docker enable` claims it (shared, see
+    // [`shared`]); otherwise the user's own, used as it is and never claimed.
     let wait_name = name(WAIT_UNIT);
-    if !owned.contains_key(&wait_name) && units.look(&wait_name) == expect_file(&expect, &wait_name)
-    {
-        files.retain(|(n, _)| *n != wait_name);
+    if !txn.owns(&wait_name) && txn.tree.look(&wait_name) == expect_file(&expect, &wait_name) {
+        if !system_wait
+            && !shared::wait_unit_claims(&layout.state_dir, shared::User::Install).is_empty()
+        {
+            txn.claim_shared(&wait_name);
+        } else {
+            files.retain(|(n, _)| *n != wait_name);
+        }
     }
     // Refuse before writing anything when a name is taken by the user's own file.
     let wants = name(WANTS);
-    match units.look(&wants) {
+    match txn.tree.look(&wants) {
         Found::Nothing | Found::Dir => {}
-        _ => return Err(Error::Foreign(units.join(&wants))),
+        _ => return Err(Error::Foreign(txn.tree.join(&wants))),
     }
     for n in files.iter().map(|(n, _)| n).chain([&link]) {
-        let found = units.look(n);
-        if found != Found::Nothing && !owned.contains_key(n) {
-            return Err(Error::Foreign(units.join(n)));
+        if txn.tree.look(n) != Found::Nothing && !txn.owns(n) {
+            return Err(Error::Foreign(txn.tree.join(n)));
         }
     }
+    let shadowing =
+        system_wait && !txn.owns(&wait_name) && txn.tree.look(&wait_name) != Found::Nothing;
 
-    // Record what this run may write before writing it.
-    let out_missing = tree::missing_levels(&layout.output_dir);
-    let units_missing = tree::missing_levels(&layout.unit_dir);
-    let mut plan: Vec<Entry> = old_pending.clone();
-    for (base, n) in [
-        (Base::Units, units_missing),
-        (Base::Out, out_missing),
-        (Base::State, lock.created),
-    ] {
-        if n > 0 {
-            plan.push(Entry::Created { base, n });
-        }
-    }
-    if units.look(&wants) == Found::Nothing {
-        plan.push(Entry::dir(Base::Units, wants.clone()));
-    }
-    for (n, text) in &files {
-        plan.push(Entry::file(Base::Units, n.clone(), text.as_bytes()));
-    }
-    plan.push(Entry::link(Base::Units, link.clone(), target.as_bytes()));
-    plan.sort();
-    plan.dedup();
-    write_list(&pending, &plan)?;
-
-    sweep_temporaries(&units, Base::Units, &old_pending);
-    let created_units = units.create()?;
-    let created_out = Tree::open(&layout.output_dir)?.create()?;
-    let mut rec: Vec<Entry> = Vec::new();
+    txn.also_create(Base::Out, &layout.output_dir);
+    txn.lock_created(lock.created);
     let mut r = Installed::default();
     for (n, text) in &files {
-        let path = units.join(n);
-        if units.look(n) == Found::File(Digest::of(text.as_bytes())) {
-            r.unchanged.push(path);
-        } else {
-            units.write(n, text.as_bytes())?;
-            r.written.push(path);
+        let path = txn.tree.join(n);
+        match txn.put_file(n, text.as_bytes())? {
+            txn::Put::Unchanged => r.unchanged.push(path),
+            txn::Put::Written { .. } => r.written.push(path),
+            txn::Put::Foreign => return Err(Error::Foreign(path)),
         }
-        rec.push(Entry::file(Base::Units, n.clone(), text.as_bytes()));
     }
-    match units.ensure_subdir(wants.as_os_str()) {
-        Ok(true) => rec.push(Entry::dir(Base::Units, wants.clone())),
-        Ok(false) => {
-            if owned.contains_key(&wants) {
-                rec.push(Entry::dir(Base::Units, wants.clone()));
-            }
-        }
-        Err(Some(e)) => return Err(e),
-        Err(None) => return Err(Error::Foreign(units.join(&wants))),
+    let path = txn.tree.join(&link);
+    match txn.put_link(&link, &target)? {
+        txn::Put::Unchanged => r.unchanged.push(path),
+        txn::Put::Written { .. } => r.written.push(path),
+        txn::Put::Foreign => return Err(Error::Foreign(txn.tree.join(&wants))),
     }
-    if units.look(&link) == Found::Link(target.clone().into_bytes()) {
-        r.unchanged.push(units.join(&link));
-    } else {
-        units.symlink(&link, &target)?;
-        r.written.push(units.join(&link));
+    if shadowing {
+        r.shadowing = Some(txn.tree.join(&wait_name));
     }
-    rec.push(Entry::link(Base::Units, link.clone(), target.as_bytes()));
-
     // rootlet's own files it no longer installs (the wait unit once a system-wide one
-    // exists), then its directories no longer needed.
-    let kept: BTreeSet<Name> = rec
+    // exists, files of an older version), then its directories no longer needed.
+    let unit_dir = txn.tree.path.clone();
+    let done = txn.commit(txn::Prune::Unput)?;
+    r.removed = done
+        .removed
         .iter()
-        .filter_map(|e| match e {
-            Entry::At { name, .. } => Some(name.clone()),
-            Entry::Created { .. } => None,
-        })
+        .map(|n| unit_dir.join(n.as_os_str()))
         .collect();
-    for (n, found) in &owned {
-        if !kept.contains(n) && *found != Found::Dir && units.remove(n, false)? {
-            r.removed.push(units.join(n));
-        }
-    }
-    for (n, found) in &owned {
-        if *found == Found::Dir && !kept.contains(n) && !units.remove(n, true)? {
-            rec.push(Entry::dir(Base::Units, n.clone()));
-        }
-    }
-    let wait_name = name(WAIT_UNIT);
-    if system_wait && !owned.contains_key(&wait_name) && units.look(&wait_name) != Found::Nothing {
-        r.shadowing = Some(units.join(&wait_name));
-    }
-    regenerate::record_created(
-        &mut rec,
-        &old,
-        &old_pending,
-        &[
-            (Base::Units, created_units),
-            (Base::Out, created_out),
-            (Base::State, lock.created),
-        ],
-    );
-    write_list(&list, &rec)?;
-    remove_file(&pending)?;
     Ok(r)
 }
 
@@ -496,7 +307,8 @@ pub struct Uninstalled {
 }
 
 /// Remove everything the manifests prove to be rootlet's, the manifests, the lock and the
-/// directories rootlet created once empty; nothing else.
+/// directories rootlet created once empty; nothing else. A wait unit that `docker
+/// enable` claims too stays, for it (see [`shared`]).
 pub fn uninstall(layout: &Layout, lock: Lock) -> Result<Uninstalled, Error> {
     let bases = Bases {
         out: Some(&layout.output_dir),
@@ -509,9 +321,17 @@ pub fn uninstall(layout: &Layout, lock: Lock) -> Result<Uninstalled, Error> {
         layout.installed_list(),
         pending_path(&layout.installed_list()),
     ];
-    let mut claims = Vec::new();
+    let mut state_created = 0;
     for l in &lists {
-        claims.extend(read_list(l, &bases)?.0);
+        for e in read_list(l, &bases)?.0 {
+            if let Entry::Created {
+                base: Base::State,
+                n,
+            } = e
+            {
+                state_created = state_created.max(n);
+            }
+        }
     }
     // Unverified claims of the first manifest format: the installed units as this
     // version would write them.
@@ -530,32 +350,40 @@ pub fn uninstall(layout: &Layout, lock: Lock) -> Result<Uninstalled, Error> {
         Expect::Link(format!("../{PATH_UNIT}").into_bytes()),
     );
     let legacy_units = |t: &Tree, n: &Name, f: &Found| legacy_installed(layout, t, n, f);
+    let docker_too = !system_wait_unit()
+        && !shared::wait_unit_claims(&layout.state_dir, shared::User::Install).is_empty();
+    let wait_name = name(WAIT_UNIT);
+    let shared = |n: &Name| docker_too && *n == wait_name;
     let mut r = Uninstalled::default();
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    for (base, path, expect, legacy) in [
+    // The generated units first, then the install (whose list also records the output
+    // directory it created): a kill in between leaves installed.list to finish with.
+    for (base, path, list, expect, legacy) in [
         (
             Base::Out,
             &layout.output_dir,
+            layout.generated_list(),
             BTreeMap::new(),
             &legacy_generated as Legacy<'_>,
         ),
-        (Base::Units, &layout.unit_dir, expect_units, &legacy_units),
+        (
+            Base::Units,
+            &layout.unit_dir,
+            layout.installed_list(),
+            expect_units,
+            &legacy_units,
+        ),
     ] {
-        let t = Tree::open(path)?;
-        let (owned, disowned) = owned_claims(&t, base, &claims, &expect, legacy);
-        r.left.extend(disowned.iter().map(|n| t.join(n)));
-        for (n, found) in &owned {
-            if *found == Found::Dir {
-                dirs.push(t.join(n));
-            } else if t.remove(n, false)? {
-                r.removed.push(t.join(n));
-            }
-        }
-    }
-    for l in &lists {
-        if remove_file(l)? {
-            r.removed.push(l.clone());
-        }
+        let t = txn::Transaction::begin(Tree::open(path)?, base, &list, &bases, expect, legacy)?
+            .claims_of(&lists, &bases)?;
+        r.left.extend(t.disowned().iter().map(|n| t.tree.join(n)));
+        let done = t.commit(txn::Prune::All {
+            shared: &shared,
+            home: Some(&layout.home),
+        })?;
+        let names = done.removed.iter().chain(&done.removed_subdirs);
+        r.removed.extend(names.map(|n| path.join(n.as_os_str())));
+        r.removed.extend(done.removed_dirs);
+        r.removed.extend(done.removed_lists);
     }
     if let Ok(rd) = std::fs::read_dir(&layout.state_dir) {
         for e in rd.flatten() {
@@ -566,26 +394,8 @@ pub fn uninstall(layout: &Layout, lock: Lock) -> Result<Uninstalled, Error> {
             }
         }
     }
-    let lock_path = lock.path().to_owned();
-    remove_file(&lock_path)?;
-    drop(lock);
-    for e in &claims {
-        if let Entry::Created { base, n } = e {
-            let p = match base {
-                Base::Out => &layout.output_dir,
-                Base::Units => &layout.unit_dir,
-                Base::State => &layout.state_dir,
-            };
-            dirs.extend(tree::created_chain(p, *n, Some(&layout.home)));
-        }
-    }
-    dirs.sort_by_key(|d| std::cmp::Reverse((d.components().count(), d.clone())));
-    dirs.dedup();
-    for d in dirs {
-        if std::fs::remove_dir(&d).is_ok() {
-            r.removed.push(d);
-        }
-    }
+    let lists: Vec<PathBuf> = lists.into_iter().filter(|l| l.exists()).collect();
+    lock.release_after(Some(&layout.home), state_created, &lists);
     Ok(r)
 }
 

@@ -8,12 +8,13 @@
 //! path later is foreign.
 
 use super::lock::Lock;
-use super::manifest::{Base, Bases, Entry, Item, Name};
-use super::tree::{self, Expect, Found, Tree};
-use super::{owned_claims, pending_path, read_list, write_list, Error, Layout};
+use super::manifest::{Base, Bases, Name};
+use super::tree::{Expect, Tree};
+use super::txn::{Prune, Put, Transaction};
+use super::{Error, Layout};
 use crate::env::UserEnv;
 use crate::generator::{self, Run};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -74,7 +75,8 @@ impl Regenerated {
 
 /// Write `planned` into `out` (absolute), prune what the manifest `list` proves to be
 /// rootlet's and `planned` no longer has, and rewrite the manifest. Never writes through
-/// a link nor changes or removes anything the manifest does not prove to be rootlet's.
+/// a link nor changes or removes anything the manifest does not prove to be rootlet's
+/// (the transaction: [`super::txn`]).
 pub fn apply(
     out: &Path,
     list: &Path,
@@ -86,13 +88,7 @@ pub fn apply(
         units: None,
         state: None,
     };
-    let pending = pending_path(list);
-    let (old, bad1) = read_list(list, &bases)?;
-    let (old_pending, bad2) = read_list(&pending, &bases)?;
-    let mut r = Regenerated {
-        bad_lines: bad1 + bad2,
-        ..Regenerated::default()
-    };
+    let mut r = Regenerated::default();
     let mut expect: BTreeMap<Name, Expect> = BTreeMap::new();
     let mut units: Vec<(Name, &Planned)> = Vec::new();
     for p in planned {
@@ -111,198 +107,49 @@ pub fn apply(
         }
         units.push((name, p));
     }
-
-    let mut tree = Tree::open(out)?;
-    // Record what this run may write before writing it.
-    let mut plan: Vec<Entry> = Vec::new();
-    let missing = tree::missing_levels(out);
-    if missing > 0 {
-        plan.push(Entry::Created {
-            base: Base::Out,
-            n: missing,
-        });
-    }
-    if lock.created > 0 {
-        plan.push(Entry::Created {
-            base: Base::State,
-            n: lock.created,
-        });
-    }
-    for (name, e) in &expect {
-        plan.push(match e {
-            Expect::File(d) => Entry::At {
-                base: Base::Out,
-                name: name.clone(),
-                item: Item::File(Some(*d)),
-            },
-            Expect::Link(t) => Entry::link(Base::Out, name.clone(), t),
-        });
-        if let (Some(dir), _) = name.split() {
-            // Only a directory that does not exist yet can become rootlet's.
-            if let Some(d) = Name::new(std::os::unix::ffi::OsStrExt::as_bytes(dir)) {
-                if tree.look(&d) == Found::Nothing {
-                    plan.push(Entry::dir(Base::Out, d));
-                }
-            }
-        }
-    }
-    plan.extend(old_pending.iter().cloned());
-    plan.sort();
-    plan.dedup();
-    write_list(&pending, &plan)?;
-
-    // What the manifest (and an interrupted run's pending list) proves to be rootlet's.
-    let claims: Vec<Entry> = old.iter().chain(&old_pending).cloned().collect();
-    let (owned, disowned) =
-        owned_claims(&tree, Base::Out, &claims, &expect, &super::legacy_generated);
-    r.disowned = disowned.iter().map(Name::display).collect();
-
-    super::sweep_temporaries(&tree, Base::Out, &old_pending);
-    let created_out = tree.create()?;
-    let mut rec: Vec<Entry> = Vec::new();
-    let mut dirs_needed: BTreeSet<Name> = BTreeSet::new();
+    let tree = Tree::open(out)?;
+    let mut txn = Transaction::begin(
+        tree,
+        Base::Out,
+        list,
+        &bases,
+        expect,
+        &super::legacy_generated,
+    )?;
+    r.bad_lines = txn.bad_lines;
+    r.disowned = txn.disowned().iter().map(Name::display).collect();
+    txn.lock_created(lock.created);
     for (name, p) in &units {
-        let want = super::manifest::Digest::of(p.text.as_bytes());
-        match tree.look(name) {
-            Found::Nothing => {
-                tree.write(name, p.text.as_bytes())?;
-                r.written.push(p.name.clone());
-            }
-            Found::File(d) if owned.contains_key(name) => {
-                if d != want {
-                    tree.write(name, p.text.as_bytes())?;
-                    r.written.push(p.name.clone());
-                }
-            }
-            _ => {
+        match txn.put_file(name, p.text.as_bytes())? {
+            Put::Foreign => {
                 r.foreign_units.push(p.name.clone());
                 continue;
             }
+            Put::Written { .. } => r.written.push(p.name.clone()),
+            Put::Unchanged => {}
         }
-        rec.push(Entry::file(Base::Out, name.clone(), p.text.as_bytes()));
         for (l, target) in &p.links {
-            let Some(lname) = Name::of(l) else {
-                r.foreign_links.push(l.clone());
-                continue;
+            let put = match Name::of(l) {
+                Some(lname) => txn.put_link(&lname, target)?,
+                None => Put::Foreign,
             };
-            if let (Some(dir), _) = lname.split() {
-                let dname = Name::new(std::os::unix::ffi::OsStrExt::as_bytes(dir))
-                    .expect("a component of a valid name");
-                match tree.ensure_subdir(dir) {
-                    Ok(true) => {
-                        rec.push(Entry::dir(Base::Out, dname.clone()));
-                    }
-                    Ok(false) => {
-                        if owned.contains_key(&dname) {
-                            rec.push(Entry::dir(Base::Out, dname.clone()));
-                        }
-                    }
-                    Err(Some(e)) => return Err(e),
-                    Err(None) => {
-                        r.foreign_links.push(l.clone());
-                        continue;
-                    }
-                }
-                dirs_needed.insert(dname);
-            }
-            let was_ours = owned.contains_key(&lname);
-            match tree.look(&lname) {
-                Found::Nothing => {
-                    tree.symlink(&lname, target)?;
+            match put {
+                Put::Foreign => r.foreign_links.push(l.clone()),
+                Put::Unchanged => {}
+                Put::Written { new } => {
                     r.written.push(l.clone());
-                }
-                Found::Link(t) if was_ours => {
-                    if t != target.as_bytes() {
-                        tree.symlink(&lname, target)?;
-                        r.written.push(l.clone());
+                    if new && LIVE_TARGETS.iter().any(|t| l.starts_with(&format!("{t}/"))) {
+                        r.new_live.push(p.name.clone());
                     }
                 }
-                _ => {
-                    r.foreign_links.push(l.clone());
-                    continue;
-                }
-            }
-            rec.push(Entry::link(Base::Out, lname, target.as_bytes()));
-            if !was_ours && LIVE_TARGETS.iter().any(|t| l.starts_with(&format!("{t}/"))) {
-                r.new_live.push(p.name.clone());
             }
         }
     }
-
-    // Prune: what is rootlet's and no longer produced; then its directories, when empty.
-    let kept: BTreeSet<&Name> = rec
-        .iter()
-        .filter_map(|e| match e {
-            Entry::At { name, .. } => Some(name),
-            Entry::Created { .. } => None,
-        })
-        .collect();
-    for (name, found) in &owned {
-        if kept.contains(name) || *found == Found::Dir {
-            continue;
-        }
-        if tree.remove(name, false)? {
-            r.removed.push(name.display());
-        }
-    }
-    let mut extra_dirs = Vec::new();
-    for (name, found) in &owned {
-        if *found != Found::Dir || kept.contains(name) || dirs_needed.contains(name) {
-            continue;
-        }
-        if !tree.remove(name, true)? && tree.look(name) == Found::Dir {
-            // Not empty (the user's files): still rootlet's to remove once empty.
-            extra_dirs.push(Entry::dir(Base::Out, name.clone()));
-        }
-    }
-    rec.extend(extra_dirs);
-    record_created(
-        &mut rec,
-        &old,
-        &old_pending,
-        &[(Base::Out, created_out), (Base::State, lock.created)],
-    );
-    write_list(list, &rec)?;
-    super::remove_file(&pending)?;
+    let done = txn.commit(Prune::Unput)?;
+    r.removed = done.removed.iter().map(Name::display).collect();
     r.new_live.sort();
     r.new_live.dedup();
     Ok(r)
-}
-
-/// The `created BASE n` entry to keep: the largest of the manifest's, the pending
-/// list's and this run's.
-/// Add to `rec` the `Created` entries of each base (see [`created_entries`]); then sort and
-/// deduplicate it, ready to be written as a manifest.
-pub(super) fn record_created(
-    rec: &mut Vec<Entry>,
-    old: &[Entry],
-    pending: &[Entry],
-    created: &[(Base, u8)],
-) {
-    for &(base, n) in created {
-        rec.extend(created_entries(old, pending, base, n));
-    }
-    rec.sort();
-    rec.dedup();
-}
-
-pub(super) fn created_entries(
-    old: &[Entry],
-    pending: &[Entry],
-    base: Base,
-    now: u8,
-) -> Option<Entry> {
-    let n = old
-        .iter()
-        .chain(pending)
-        .filter_map(|e| match e {
-            Entry::Created { base: b, n } if *b == base => Some(*n),
-            _ => None,
-        })
-        .chain(std::iter::once(now))
-        .max()
-        .unwrap_or(0);
-    (n > 0).then_some(Entry::Created { base, n })
 }
 
 /// The outcome of generating from the user's sources into an output directory.
