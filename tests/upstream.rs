@@ -59,6 +59,8 @@ struct Set {
     deliberate: &'static [(&'static str, &'static str)],
     /// At least this many cases pass.
     floor: usize,
+    /// The podman rootlet is told the units are for: the one of that quadlet.
+    podman: rootlet::podman::Target,
 }
 
 /// podman v5.8.2's cases.
@@ -69,6 +71,7 @@ const V5_8_2: Set = Set {
     reference: "ROOTLET_UPSTREAM_QUADLET",
     deliberate: DELIBERATE,
     floor: 287,
+    podman: rootlet::podman::Target::Known(rootlet::podman::Version(5, 8, 2)),
 };
 
 /// podman's main branch after v5.8.2 (commit c6580b4a52, 2026-05-19). Its changes are
@@ -83,6 +86,8 @@ const MAIN: Set = Set {
     reference: "ROOTLET_UPSTREAM_MAIN_QUADLET",
     deliberate: DELIBERATE,
     floor: 290,
+    // The next podman: what rootlet knows of is all there.
+    podman: rootlet::podman::Target::Newest,
 };
 
 /// The cases rootlet handles differently on purpose, in both sets.
@@ -624,6 +629,7 @@ fn run_case(
     case: &Case,
     scratch: &Path,
     reference: Option<&std::ffi::OsStr>,
+    podman: &rootlet::podman::Target,
 ) -> Result<(), Vec<String>> {
     let data = fs::read_to_string(cases_dir.join(&case.file)).unwrap();
     let checks: Vec<Vec<String>> = data
@@ -679,7 +685,7 @@ fn run_case(
             let opts = Options {
                 roots: vec![Root::new(quadlet.clone())],
                 podman: "/usr/bin/podman".into(),
-                podman_version: rootlet::podman::Target::Newest,
+                podman_version: podman.clone(),
                 defaults: Defaults::default(),
             };
             let (run, written) = generator::generate(&opts, &generated);
@@ -798,7 +804,13 @@ fn run_set(set: &Set) {
     }
     for (i, case) in cases.iter().enumerate() {
         let scratch = tmp.join(format!("subtest-{i}"));
-        let r = run_case(&cases_dir, case, &scratch, reference.as_deref());
+        let r = run_case(
+            &cases_dir,
+            case,
+            &scratch,
+            reference.as_deref(),
+            &set.podman,
+        );
         let listed = set
             .deliberate
             .iter()
