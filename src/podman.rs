@@ -58,6 +58,9 @@ impl Version {
     /// The first podman with `--mount type=artifact` (release notes of 5.5.0; 4.3.1
     /// answers `invalid filesystem type "artifact"`).
     pub const MOUNT_ARTIFACT: Version = Version(5, 5, 0);
+    /// The first podman with `volume create --uid`/`--gid` (podman commit 1f9893817b,
+    /// "volumes: add new --uid and --gid option", first tagged v5.6.0-rc1).
+    pub const VOLUME_UID_GID: Version = Version(5, 6, 0);
 
     /// `4.3.1`, `4.3`, `5.0.0-rc1`, `podman version 4.3.1`: the first dotted number.
     pub fn parse(s: &str) -> Option<Version> {

@@ -323,6 +323,12 @@ golden! {
     case_111_podman49_notify_healthy_timing => "111-podman49-notify-healthy-timing",
     case_112_restart_values_systemd_ignores => "112-restart-values-systemd-ignores",
     case_113_autoupdate_image => "113-autoupdate-image",
+    case_120_volume_uid_gid => "120-volume-uid-gid",
+    case_121_podman55_volume_uid_gid => "121-podman55-volume-uid-gid",
+    case_122_volume_options_no_device => "122-volume-options-no-device",
+    case_123_mount_anonymous_volume => "123-mount-anonymous-volume",
+    case_124_pod_template_members => "124-pod-template-members",
+    case_125_pod_restart => "125-pod-restart",
 }
 
 #[test]

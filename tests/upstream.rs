@@ -1,8 +1,12 @@
-//! The measuring stick: podman v5.8.2's own quadlet test cases, run through rootlet.
+//! The measuring stick: podman's own quadlet test cases, run through rootlet. Two sets:
+//! v5.8.2's (the released quadlet rootlet matches) and podman's main branch after it
+//! (commit c6580b4a52, 2026-05-19: the behaviour the next release will carry), each with
+//! its own [`Set::deliberate`] list and its own floor of passing cases.
 //!
 //! The cases are read at test time from `../shared/reference/quadlet/upstream-v5.8.2/`
-//! (relative to the repository; `ROOTLET_UPSTREAM` overrides it) and never copied into the
-//! repository. Without them the test says so loudly and passes.
+//! and `.../upstream-main-2026-05-19/` (relative to the repository; `ROOTLET_UPSTREAM`
+//! and `ROOTLET_UPSTREAM_MAIN` override them) and never copied into the repository.
+//! Without them the test says so loudly and passes.
 //!
 //! What is read, as `test/e2e/quadlet_test.go` does it:
 //! - the case list: every `Entry(...)` of its `DescribeTable`s whose file is a
@@ -23,12 +27,14 @@
 //!   names the case's file, with the case's unit absent (present);
 //! - rootlet's restart defaults are extra keys no case asserts on.
 //!
-//! Every case must pass or be in [`DELIBERATE`] (which mirrors README's "Migrating from
-//! quadlet"); a listed case that passes fails the test too, so the list stays true.
+//! Every case must pass or be in its set's deliberate list (which mirrors README's
+//! "Migrating from quadlet"); a listed case that passes fails the test too, so the list
+//! stays true.
 //!
 //! The evaluator is checked against the reference: `ROOTLET_UPSTREAM_QUADLET=/path/to/quadlet`
-//! (5.8.x, see `scripts/compare-quadlet.py`) runs quadlet instead of rootlet on every case,
-//! with its messages checked word for word, and every case must pass.
+//! (5.8.x, see `scripts/compare-quadlet.py`) runs quadlet instead of rootlet on every case
+//! of v5.8.2's set, `ROOTLET_UPSTREAM_MAIN_QUADLET` (a quadlet built from podman's main
+//! branch) on main's, with its messages checked word for word, and every case must pass.
 
 use rootlet::generator::{self, Options};
 use rootlet::quadlet::Defaults;
@@ -38,11 +44,56 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Cases rootlet handles differently on purpose: case file -> reason (README, "Migrating
-/// from quadlet").
+/// One set of podman's cases.
+struct Set {
+    /// What the summary calls it.
+    name: &'static str,
+    /// Its directory under `../shared/reference/quadlet/`.
+    dir: &'static str,
+    /// The variable that overrides that directory.
+    var: &'static str,
+    /// The variable naming a reference quadlet to calibrate the evaluator with.
+    reference: &'static str,
+    /// Cases rootlet handles differently on purpose: case file -> reason (README,
+    /// "Migrating from quadlet").
+    deliberate: &'static [(&'static str, &'static str)],
+    /// At least this many cases pass.
+    floor: usize,
+    /// The podman rootlet is told the units are for: the one of that quadlet.
+    podman: rootlet::podman::Target,
+}
+
+/// podman v5.8.2's cases.
+const V5_8_2: Set = Set {
+    name: "v5.8.2",
+    dir: "upstream-v5.8.2",
+    var: "ROOTLET_UPSTREAM",
+    reference: "ROOTLET_UPSTREAM_QUADLET",
+    deliberate: DELIBERATE,
+    floor: 287,
+    podman: rootlet::podman::Target::Known(rootlet::podman::Version(5, 8, 2)),
+};
+
+/// podman's main branch after v5.8.2 (commit c6580b4a52, 2026-05-19). Its changes are
+/// rootlet's too (an anonymous `Mount=` volume, `UID=`/`GID=` and `Options=` without
+/// `Device=` in a `.volume`, a user's `Restart=` in a `.pod`, no template container
+/// started by a pod, `/usr/share/containers/systemd/users`), and none of them breaks a
+/// v5.8.2 case: both sets have the same deliberate differences.
+const MAIN: Set = Set {
+    name: "main c6580b4a52",
+    dir: "upstream-main-2026-05-19",
+    var: "ROOTLET_UPSTREAM_MAIN",
+    reference: "ROOTLET_UPSTREAM_MAIN_QUADLET",
+    deliberate: DELIBERATE,
+    floor: 290,
+    // The next podman: what rootlet knows of is all there.
+    podman: rootlet::podman::Target::Newest,
+};
+
+/// The cases rootlet handles differently on purpose, in both sets.
 const DELIBERATE: &[(&str, &str)] = &[
     ("install.container", "`Alias=in/a/dir/alias3.service` is not a unit name systemd loads (a symlink in a subdirectory): rootlet refuses it, naming the key"),
-    ("mount.container", "`RequiresMountsFor=` of a path with spaces is written `\"/a b\"`: systemd 252 removes quotes there but applies no C escapes, so quadlet's `\"/a\\x20b\"` would name `/ax20b` (every other assertion of the case, its `.image`/`.volume`/`.artifact` mounts included, passes)"),
+    ("mount.container", "`RequiresMountsFor=` of a path with spaces is written `\"/a b\"`: systemd 252 removes quotes there but applies no C escapes, so quadlet's `\"/a\\x20b\"` would name `/ax20b` (every other assertion of the case, its `.image`/`.volume`/`.artifact` mounts and main's anonymous volume included, passes)"),
     ("line-continuation-whitespace.container", "rootlet reads unit syntax as systemd 252 does: a `\\` followed by spaces at the end of a line is no continuation (quadlet trims the spaces first), so the next line is refused"),
     ("dependent.container", CLASH),
     ("dependent.volume", CLASH),
@@ -58,11 +109,12 @@ const CLASH: &str = "its companion files hold basic.container beside basic.kube,
 /// Where quadlet's wait unit is expected.
 const QUADLET_WAIT: &str = "podman-user-wait-network-online.service";
 
-fn upstream_dir() -> PathBuf {
-    match std::env::var_os("ROOTLET_UPSTREAM") {
+fn upstream_dir(set: &Set) -> PathBuf {
+    match std::env::var_os(set.var) {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/quadlet/upstream-v5.8.2"),
+            .join("../shared/reference/quadlet")
+            .join(set.dir),
     }
 }
 
@@ -509,6 +561,9 @@ fn check(words: &[String], unit: Option<&Unit>, messages: &str) -> Result<(), St
                     })
             }
             "assert-has-key" => u.all(g, k).contains(&a[2]),
+            // podman main's: some value of the key contains the text.
+            "assert-key-contains" => u.all(g, k).iter().any(|v| v.contains(&a[2])),
+            "assert-key-not-contains" => !u.all(g, k).iter().any(|v| v.contains(&a[2])),
             "assert-key-is-empty" => u.all(g, k).is_empty(),
             "assert-last-key-contains" => u.last(g, k).is_some_and(|v| v.contains(&a[2])),
             "assert-last-key-not-contains" => !u.last(g, k).is_some_and(|v| v.contains(&a[2])),
@@ -569,7 +624,13 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Run one case: `Ok` or the reasons it failed.
-fn run_case(cases_dir: &Path, case: &Case, scratch: &Path) -> Result<(), Vec<String>> {
+fn run_case(
+    cases_dir: &Path,
+    case: &Case,
+    scratch: &Path,
+    reference: Option<&std::ffi::OsStr>,
+    podman: &rootlet::podman::Target,
+) -> Result<(), Vec<String>> {
     let data = fs::read_to_string(cases_dir.join(&case.file)).unwrap();
     let checks: Vec<Vec<String>> = data
         .lines()
@@ -599,9 +660,8 @@ fn run_case(cases_dir: &Path, case: &Case, scratch: &Path) -> Result<(), Vec<Str
             fs::copy(cases_dir.join(d), quadlet.join(d)).unwrap();
         }
     }
-    let reference = std::env::var_os("ROOTLET_UPSTREAM_QUADLET");
     // (errors of the run, errors of the case's file, warnings of the case's file)
-    let (errors, my_errors, my_warnings): (Vec<String>, usize, Vec<String>) = match &reference {
+    let (errors, my_errors, my_warnings): (Vec<String>, usize, Vec<String>) = match reference {
         // Calibration: the reference quadlet itself, judged by the same evaluator (with
         // its own messages checked word for word).
         Some(q) => {
@@ -625,7 +685,7 @@ fn run_case(cases_dir: &Path, case: &Case, scratch: &Path) -> Result<(), Vec<Str
             let opts = Options {
                 roots: vec![Root::new(quadlet.clone())],
                 podman: "/usr/bin/podman".into(),
-                podman_version: rootlet::podman::Target::Newest,
+                podman_version: podman.clone(),
                 defaults: Defaults::default(),
             };
             let (run, written) = generator::generate(&opts, &generated);
@@ -707,44 +767,59 @@ fn run_case(cases_dir: &Path, case: &Case, scratch: &Path) -> Result<(), Vec<Str
     }
 }
 
-#[test]
-fn upstream_quadlet_cases() {
-    let up = upstream_dir();
+/// Run every case of `set`: each passes or is deliberate, and at least the floor pass.
+fn run_set(set: &Set) {
+    let up = upstream_dir(set);
     let go = up.join("test/e2e/quadlet_test.go");
     let Ok(text) = fs::read_to_string(&go) else {
         loud(&format!(
-            "\n!! SKIPPED LOUDLY: podman's quadlet cases are not at {} (set ROOTLET_UPSTREAM); \
-             tests/upstream.rs measured nothing\n",
-            up.display()
+            "\n!! SKIPPED LOUDLY: podman {}'s quadlet cases are not at {} (set {}); \
+             tests/upstream.rs measured nothing of them\n",
+            set.name,
+            up.display(),
+            set.var
         ));
         return;
     };
     let cases_dir = up.join("test/e2e/quadlet");
     let cases = load_cases(&text);
     assert!(cases.len() > 100, "only {} cases read", cases.len());
-    let tmp = std::env::temp_dir().join(format!("podman-e2e-rootlet-{}", std::process::id()));
+    let tmp = std::env::temp_dir().join(format!(
+        "podman-e2e-rootlet-{}-{}",
+        set.dir,
+        std::process::id()
+    ));
     let (mut passed, mut deliberate) = (0, 0);
     let mut problems = Vec::new();
     let verbose = std::env::var_os("ROOTLET_UPSTREAM_VERBOSE").is_some();
-    // ROOTLET_UPSTREAM_QUADLET=/path/to/quadlet runs the reference instead of rootlet:
-    // every case must pass, which checks this evaluator itself.
-    let calibrating = std::env::var_os("ROOTLET_UPSTREAM_QUADLET").is_some();
+    // A reference quadlet runs instead of rootlet: every case must pass, which checks
+    // this evaluator itself.
+    let reference = std::env::var_os(set.reference);
+    let calibrating = reference.is_some();
     if calibrating {
-        loud(
-            "calibration: evaluating the reference quadlet (ROOTLET_UPSTREAM_QUADLET), not rootlet",
-        );
+        loud(&format!(
+            "calibration: evaluating the reference quadlet ({}), not rootlet",
+            set.reference
+        ));
     }
     for (i, case) in cases.iter().enumerate() {
         let scratch = tmp.join(format!("subtest-{i}"));
-        let r = run_case(&cases_dir, case, &scratch);
-        let listed = DELIBERATE
+        let r = run_case(
+            &cases_dir,
+            case,
+            &scratch,
+            reference.as_deref(),
+            &set.podman,
+        );
+        let listed = set
+            .deliberate
             .iter()
             .find(|(c, _)| *c == case.file)
             .filter(|_| !calibrating);
         match (r, listed) {
             (Ok(()), None) => passed += 1,
             (Ok(()), Some(_)) => problems.push(format!(
-                "{}: passes but is listed in DELIBERATE: remove it (and from README)",
+                "{}: passes but is listed as deliberate: remove it (and from README)",
                 case.file
             )),
             (Err(why), Some((_, reason))) => {
@@ -762,8 +837,9 @@ fn upstream_quadlet_cases() {
     }
     let _ = fs::remove_dir_all(&tmp);
     let summary = format!(
-        "upstream quadlet v5.8.2 cases (.container/.network/.volume/.image/.build/.pod/.kube/.artifact): {} cases, {passed} passed, \
+        "upstream quadlet {} cases (.container/.network/.volume/.image/.build/.pod/.kube/.artifact): {} cases, {passed} passed, \
          {deliberate} deliberate, {} failing",
+        set.name,
         cases.len(),
         problems.len()
     );
@@ -774,6 +850,21 @@ fn upstream_quadlet_cases() {
         }
     }
     assert!(problems.is_empty(), "{summary}\n{}", problems.join("\n"));
+    assert!(
+        passed >= set.floor,
+        "{summary}: fewer than the floor of {}",
+        set.floor
+    );
+}
+
+#[test]
+fn upstream_quadlet_cases() {
+    run_set(&V5_8_2);
+}
+
+#[test]
+fn upstream_main_quadlet_cases() {
+    run_set(&MAIN);
 }
 
 #[test]

@@ -340,6 +340,32 @@ pub(crate) fn mount(
     let original = at.map_or(String::new(), |i| {
         tokens[i].split_once('=').map_or("", |(_, v)| v).to_owned()
     });
+    if original.is_empty() {
+        // No source: an anonymous volume (quadlet after 5.8; every podman rootlet runs
+        // makes one for `--mount type=volume` without a source, so no version gate).
+        // Other types need one. podman refuses a mount without a destination at start:
+        // said here instead, which also keeps quadlet 5.8's error for `Mount=/a:/b`.
+        if kind != "volume" {
+            return Err(src.err(
+                e.line,
+                format!("Mount: `{m}`: source parameter is required for mount type {kind}"),
+            ));
+        }
+        let dest = tokens.iter().any(|t| {
+            matches!(
+                t.split_once('=').map_or(t.as_str(), |(k, _)| k),
+                "destination" | "dst" | "target"
+            )
+        });
+        if !dest {
+            return Err(src.err(
+                e.line,
+                format!("Mount: `{m}`: no source, and no destination for an anonymous volume"),
+            ));
+        }
+        tokens.insert(0, concat(&["type=", &kind]));
+        return Ok(csv_record(&tokens));
+    }
     // An image mount's `X.image` is the image that source pulls (quadlet 5.8), an
     // artifact mount's `X.artifact` the artifact.
     if kind == "artifact" {

@@ -1,13 +1,15 @@
 //! `X.volume` -> `X-volume.service`: a oneshot `podman volume create --ignore`
-//! (quadlet 5.8's `ConvertVolume`); on podman < 4.4 the same command run only when the
+//! (quadlet 5.8's `ConvertVolume`, with `UID=`/`GID=` and `Options=` without `Device=` of
+//! podman's main branch after 5.8.2); on podman < 4.4 the same command run only when the
 //! volume is missing (`service::create_if_missing`).
 
 use super::flags::{self, push, Args, Extra, Flag};
 use super::options::{self, handle};
 use super::service::Oneshot;
 use super::values::{self, boolean, last, unquote};
-use super::{refs, Context, Generated, Source, SourceKind};
+use super::{refs, Context, Feature, Generated, Source, SourceKind};
 use crate::error::SourceError;
+use crate::podman::Version;
 use crate::unit::Index;
 use std::borrow::Cow;
 
@@ -16,6 +18,7 @@ use std::borrow::Cow;
 pub(crate) const FLAGS: &[Flag] = &[
     Flag::Other(flags::COMMON),
     Flag::Other(&["VolumeName"]),
+    Flag::Custom(&["UID", "GID"], owner),
     Flag::Custom(&["Driver"], |r| {
         if let Some(d) = driver(r.sec) {
             push(&mut r.a, "--driver", d);
@@ -33,6 +36,32 @@ pub(crate) const FLAGS: &[Flag] = &[
 /// `Driver=`, unquoted (an empty one too).
 fn driver<'a>(sec: &Index<'a>) -> Option<&'a str> {
     sec.last("Driver").map(|e| unquote(&e.value))
+}
+
+/// `UID=`/`GID=` (quadlet after 5.8): `--uid`/`--gid`, the owner podman gives the
+/// volume, whatever its driver. Refused on a podman without these flags, and when not a
+/// number (quadlet passes any value on, and podman fails at start).
+fn owner(r: &mut Args) -> Result<(), SourceError> {
+    for (key, flag) in [("UID", "--uid"), ("GID", "--gid")] {
+        let Some((e, v)) = last(r.sec, key) else {
+            continue;
+        };
+        if v.parse::<u32>().is_err() {
+            return Err(r.src.err(e.line, format!("{key}: `{v}` is not a number")));
+        }
+        r.ctx.require(
+            r.src,
+            e,
+            Feature {
+                version: Version::VOLUME_UID_GID,
+                what: "a volume's owner",
+                how: "`podman volume create --uid`/`--gid`",
+                instead: "set User=/Group= (`--opt o=uid=N,gid=N`), which every podman takes",
+            },
+        )?;
+        push(&mut r.a, flag, v.to_owned());
+    }
+    Ok(())
 }
 
 /// `Image=` of the image driver (`--opt image=NAME`; `X.image`/`X.build`: the image that
@@ -69,7 +98,8 @@ fn image(r: &mut Args) -> Result<(), SourceError> {
 
 /// The options of a volume of another driver: `Copy=`, `Device=`, `Type=` (a bind
 /// source must be mounted before the volume is made), and `o=` of `User=`, `Group=` and
-/// `Options=`.
+/// `Options=`. `Options=` needs no `Device=` (quadlet after 5.8; quadlet 5.8 refuses it):
+/// the flag is the same `--opt o=` every podman takes, so no podman version is needed.
 fn local(r: &mut Args) -> Result<(), SourceError> {
     let (src, sec) = (r.src, r.sec);
     if driver(sec) == Some("image") {
@@ -99,10 +129,7 @@ fn local(r: &mut Args) -> Result<(), SourceError> {
             r.x.mounts_for.push(d.to_owned());
         }
     }
-    if let Some((e, m)) = last(sec, "Options") {
-        if device.is_none() {
-            return Err(src.err(e.line, "Options= needs Device="));
-        }
+    if let Some((_, m)) = last(sec, "Options") {
         o.push(m.to_owned());
     }
     if !o.is_empty() {
