@@ -62,12 +62,10 @@ const PLANTS: &[Plant] = &[
 fn plant(p: &Path, what: Plant) {
     fs::create_dir_all(p.parent().unwrap()).unwrap();
     match what {
-        Plant::Fifo => rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            p,
-            rustix::fs::Mode::from_raw_mode(0o644),
-        )
-        .unwrap(),
+        Plant::Fifo => {
+            rustix::fs::mkfifoat(rustix::fs::CWD, p, rustix::fs::Mode::from_raw_mode(0o644))
+                .unwrap()
+        }
         Plant::DevZero => symlink("/dev/zero", p).unwrap(),
         Plant::Directory => fs::create_dir(p).unwrap(),
         Plant::Unreadable => symlink("/proc/self/mem", p).unwrap(),
@@ -104,7 +102,8 @@ impl Home {
         let h = Home {
             tmp: util::Tmp::new("planted"),
         };
-        h.tmp.write("home/.config/containers/systemd/web.container", WEB);
+        h.tmp
+            .write("home/.config/containers/systemd/web.container", WEB);
         h.tmp.write("in/new.container", WEB);
         h.tmp.write("run/.keep", "");
         h.tmp.write("gen/.keep", "");
@@ -120,8 +119,14 @@ impl Home {
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.tmp.path().join("home"))
             .env("XDG_RUNTIME_DIR", self.tmp.path().join("run"))
-            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent-rootlet-bus")
-            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent-rootlet-bus")
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                "unix:path=/nonexistent-rootlet-bus",
+            )
+            .env(
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                "unix:path=/nonexistent-rootlet-bus",
+            )
             // podman is not asked: the version is given (a planted path is what is tested)
             .env("ROOTLET_PODMAN_VERSION", "4.3.1")
             .stdin(Stdio::null())
@@ -181,7 +186,11 @@ fn check(path: &str, what: Plant) -> Vec<String> {
         let (code, took, err, len) = h.run(bin, &args);
         let what_ran = format!("{bin} {} with a {what:?} at ~/{path}", args.join(" "));
         match code {
-            None => failures.push(format!("{what_ran}: still running after {took:?}")),
+            // Killed by this test at the deadline, or by a signal (the OOM killer, for a
+            // command that read /dev/zero without bound).
+            None => failures.push(format!(
+                "{what_ran}: still running, or killed by a signal, after {took:?}"
+            )),
             Some(101 | 134) => failures.push(format!("{what_ran}: exit {code:?}: {err}")),
             _ if err.contains("panicked") => failures.push(format!("{what_ran}: {err}")),
             _ if len > MAX_OUTPUT => failures.push(format!("{what_ran}: {len} bytes of output")),
