@@ -727,6 +727,15 @@ fn check_reports_what_breaks_at_start() {
     ] {
         assert!(err.contains(&want), "{want}\nnot in:\n{err}");
     }
+    // A file checked alone: its dependency is translated to know it gets no unit, and its
+    // own errors are not reported.
+    let o = rootlet(&["check".as_ref(), src.join("app.container").as_os_str()]);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("{app}:2: Requires: `db.service` is not generated")),
+        "{err}"
+    );
+    assert!(!err.contains("db.container:3"), "{err}");
     let o = generator(&src, &t.0.join("out"));
     let gen = stderr(&o);
     assert!(

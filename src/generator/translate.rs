@@ -114,6 +114,9 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     };
     let t = Translator::new(plan, &known, has_pods);
     let members = translate_leaves(&t, pods_checked, &ctx, &mut st);
+    if plan.strict && plan.only.is_some() {
+        translate_dependencies(plan, &known, &ctx, &mut st);
+    }
     if has_pods {
         let pod_members = quadlet::pod::members(known.sources.values().copied(), members);
         let ctx = Context {
@@ -125,6 +128,51 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     st.run.errors.extend(check::port_clashes(st.binds));
     let write_err = collect(plan, st.outcomes, &mut st.run);
     (st.run, write_err.map_or(Ok(()), Err))
+}
+
+/// `rootlet check FILE`: translate the sources the files checked depend on and that were
+/// not translated (they are not checked), so that a dependency on one that gets no unit is
+/// reported ([`super::settle::dependency_refs`]); their errors are not (they go to the
+/// outcomes as failed, which reports only the files checked).
+fn translate_dependencies(plan: &Plan, known: &Known, ctx: &Context, st: &mut RunState) {
+    let mut done: HashSet<String> = HashSet::new();
+    for o in &st.outcomes {
+        match o {
+            Outcome::Kept(k) => done.insert(k.file.clone()),
+            Outcome::Failed(_, p) => done.insert(
+                p.file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+            ),
+            _ => false,
+        };
+    }
+    let wanted: Vec<String> = (st.outcomes.iter())
+        .filter_map(|o| match o {
+            Outcome::Kept(k) => Some(k.refs.iter().map(|r| r.file.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    for name in wanted {
+        if !done.insert(name.clone()) {
+            continue;
+        }
+        let src = match known.sources.get(&name) {
+            Some(s) => Ok((*s).clone()),
+            None => match reread(plan.disc, &name) {
+                Some(r) => r,
+                None => continue,
+            },
+        };
+        let failed = src.and_then(|s| match translate_one(&s, ctx, false, &[]) {
+            Ok(_) => Ok(()),
+            Err((e, _)) => Err(SourceError { path: s.path, ..e }),
+        });
+        if let Err(e) = failed {
+            let path = e.path.clone();
+            st.outcomes.push(Outcome::Failed(e, path));
+        }
+    }
 }
 
 /// No sockets, no pod members: what a [`Context`] knows before the phases that learn them.
