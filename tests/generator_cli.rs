@@ -744,3 +744,37 @@ fn check_reports_what_breaks_at_start() {
     );
     assert_eq!(listing(&t.0.join("out")), ["app.service", "web.socket"]);
 }
+
+/// New-user review P18: `rootlet(1)` listed four kinds where `check FILE` and `add` take
+/// nine. Every paragraph of the man page that lists kinds (names `.container`) names every
+/// kind of `src/kind.rs`.
+#[test]
+fn every_kind_list_of_the_man_page_is_whole() {
+    let man =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/rootlet.1")).unwrap();
+    // `.IR .pod ,`, `( .container ", "`, not `web.container`.
+    let names = |para: &str, ext: &str| {
+        let dotted = format!(".{ext}");
+        para.match_indices(&dotted).any(|(i, _)| {
+            let before = para[..i].chars().last();
+            let after = para[i + dotted.len()..].chars().next();
+            before.map_or(true, |c| c.is_whitespace() || "\"(".contains(c))
+                && after.map_or(true, |c| !c.is_alphanumeric())
+        })
+    };
+    let mut lists = 0;
+    for para in man.split("\n.TP\n").flat_map(|p| p.split("\n.SH ")) {
+        if !names(para, "container") {
+            continue;
+        }
+        lists += 1;
+        for k in rootlet::kind::KINDS {
+            assert!(
+                names(para, k.extension),
+                ".{} missing from the list in:\n{para}",
+                k.extension
+            );
+        }
+    }
+    assert!(lists >= 3, "{lists}");
+}
