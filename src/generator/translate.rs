@@ -146,20 +146,32 @@ fn translate_dependencies(plan: &Plan, known: &Known, ctx: &Context, st: &mut Ru
             _ => false,
         };
     }
-    let wanted: Vec<String> = (st.outcomes.iter())
+    let named: Vec<String> = (st.outcomes.iter())
         .filter_map(|o| match o {
             Outcome::Kept(k) => Some(k.refs.iter().map(|r| r.file.clone())),
             _ => None,
         })
         .flatten()
         .collect();
-    for name in wanted {
-        if !done.insert(name.clone()) {
+    let disc = plan.disc;
+    for name in named {
+        // A file checked is translated (a pod, after this) and reported on its own.
+        let path = match known.sources.get(&name) {
+            Some(s) => &s.path,
+            None => match disc
+                .sources
+                .binary_search_by(|f| f.name.as_str().cmp(&name))
+            {
+                Ok(i) => &disc.sources[i].path,
+                Err(_) => continue,
+            },
+        };
+        if plan.wanted(path) || !done.insert(name.clone()) {
             continue;
         }
         let src = match known.sources.get(&name) {
             Some(s) => Ok((*s).clone()),
-            None => match reread(plan.disc, &name) {
+            None => match reread(disc, &name) {
                 Some(r) => r,
                 None => continue,
             },
