@@ -645,3 +645,136 @@ fn check_file_on_the_search_path_sees_the_whole_path() {
         stderr(&o)
     );
 }
+
+/// New-user review P21 and issue 24 item 3: `check` lists every error of a file (not the
+/// first only), says where a systemd key written in the source's section belongs, and
+/// ends a failed run with a count line; the generator, run on the same files, reports
+/// each file's first error and writes what it wrote before.
+#[test]
+fn check_lists_every_error_and_counts_them() {
+    let t = Tmp::new("every-error");
+    t.write(
+        "src/typo.container",
+        "[Container]\nImagee=x\nImage=x\nPublishPorts=80:80\nRestart=always\n",
+    )
+    .write("src/good.container", GOOD);
+    let o = rootlet(&["check".as_ref(), t.0.join("src").as_os_str()]);
+    assert_eq!(o.status.code(), Some(1));
+    let (err, out) = (stderr(&o), String::from_utf8_lossy(&o.stdout).into_owned());
+    let typo = t.0.join("src/typo.container");
+    for (line, what) in [
+        (
+            2,
+            "unknown key `Imagee` in [Container]; did you mean `Image`?",
+        ),
+        (
+            4,
+            "unknown key `PublishPorts` in [Container]; did you mean `PublishPort`?",
+        ),
+        (
+            5,
+            "unknown key `Restart` in [Container]; `Restart=` is a key of [Service]: did \
+             you mean to write it there?",
+        ),
+    ] {
+        assert!(
+            err.contains(&format!("{}:{line}: {what}\n", typo.display())),
+            "{err}"
+        );
+    }
+    assert!(
+        format!("{out}{err}").contains("rootlet: 3 error(s) in 1 file(s); 1 unit(s) OK"),
+        "{out}{err}"
+    );
+    let o = generator(&t.0.join("src"), &t.0.join("out"));
+    let gen = stderr(&o);
+    assert_eq!(gen.matches("typo.container:").count(), 1, "{gen}");
+    assert_eq!(
+        listing(&t.0.join("out")),
+        [
+            "default.target.wants",
+            "default.target.wants/good.service",
+            "good.service"
+        ]
+    );
+}
+
+/// Issue 24 item 3: what breaks when the units start, reported by `check` at the lines
+/// that cause it (a dependency on a source with no unit, two sources on one host port, a
+/// bind mount of a missing path, a socket with no service), while the generator writes
+/// the units as before.
+#[test]
+fn check_reports_what_breaks_at_start() {
+    let t = Tmp::new("breaks-at-start");
+    t.write(
+        "src/app.container",
+        "[Unit]\nRequires=db.service\n[Container]\nImage=x\nPublishPort=8080:80\n\
+         Volume=/nonexistent-rootlet-cli/www:/www\n",
+    )
+    .write("src/db.container", "[Container]\nImage=x\nNotify=maybe\n")
+    .write("src/web.socket", "[Socket]\nListenStream=0.0.0.0:8080\n");
+    let src = t.0.join("src");
+    let o = rootlet(&["check".as_ref(), src.as_os_str()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let app = src.join("app.container").display().to_string();
+    let web = src.join("web.socket").display().to_string();
+    for want in [
+        format!("{app}:2: Requires: `db.service` is not generated (db.container: it has errors): systemd fails to start app.service"),
+        format!("{web}:2: ListenStream=0.0.0.0:8080: host port 8080/tcp is bound by {app}:5 too (PublishPort=8080:80)"),
+        format!("{app}:6: Volume=: the host path /nonexistent-rootlet-cli/www does not exist"),
+        format!("rootlet: warning: {web}: web.socket activates web.service, and no source makes it"),
+    ] {
+        assert!(err.contains(&want), "{want}\nnot in:\n{err}");
+    }
+    // A file checked alone: its dependency is translated to know it gets no unit, and its
+    // own errors are not reported.
+    let o = rootlet(&["check".as_ref(), src.join("app.container").as_os_str()]);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("{app}:2: Requires: `db.service` is not generated")),
+        "{err}"
+    );
+    assert!(!err.contains("db.container:3"), "{err}");
+    let o = generator(&src, &t.0.join("out"));
+    let gen = stderr(&o);
+    assert!(
+        !gen.contains("host port") && !gen.contains("host path"),
+        "{gen}"
+    );
+    assert_eq!(listing(&t.0.join("out")), ["app.service", "web.socket"]);
+}
+
+/// New-user review P18: `rootlet(1)` listed four kinds where `check FILE` and `add` take
+/// nine. Every paragraph of the man page that lists kinds (names `.container`) names every
+/// kind of `src/kind.rs`.
+#[test]
+fn every_kind_list_of_the_man_page_is_whole() {
+    let man =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/rootlet.1")).unwrap();
+    // `.IR .pod ,`, `( .container ", "`, not `web.container`.
+    let names = |para: &str, ext: &str| {
+        let dotted = format!(".{ext}");
+        para.match_indices(&dotted).any(|(i, _)| {
+            let before = para[..i].chars().last();
+            let after = para[i + dotted.len()..].chars().next();
+            before.map_or(true, |c| c.is_whitespace() || "\"(".contains(c))
+                && after.map_or(true, |c| !c.is_alphanumeric())
+        })
+    };
+    let mut lists = 0;
+    for para in man.split("\n.TP\n").flat_map(|p| p.split("\n.SH ")) {
+        if !names(para, "container") {
+            continue;
+        }
+        lists += 1;
+        for k in rootlet::kind::KINDS {
+            assert!(
+                names(para, k.extension),
+                ".{} missing from the list in:\n{para}",
+                k.extension
+            );
+        }
+    }
+    assert!(lists >= 3, "{lists}");
+}

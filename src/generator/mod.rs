@@ -119,6 +119,21 @@ impl Run {
         s
     }
 
+    /// The last line `rootlet check` prints when the run failed: how many errors in how
+    /// many files, and how many units were made all the same (`rootlet: 3 error(s) in 2
+    /// file(s); 4 unit(s) OK`).
+    pub fn summary(&self, defaults_err: Option<&SourceError>) -> String {
+        let files: HashSet<&Path> = (self.errors.iter().chain(defaults_err))
+            .map(|e| e.path.as_path())
+            .collect();
+        let errors = self.errors.len() + usize::from(defaults_err.is_some());
+        format!(
+            "rootlet: {errors} error(s) in {} file(s); {} unit(s) OK",
+            files.len(),
+            self.units.len()
+        )
+    }
+
     /// Whether the run failed: an error, or a broken defaults file.
     pub fn failed(&self, defaults_err: Option<&SourceError>) -> bool {
         defaults_err.is_some() || !self.errors.is_empty()
@@ -365,5 +380,9 @@ mod tests {
         let clean = Run::default();
         assert_eq!(clean.diagnostics(None), "");
         assert!(!clean.failed(None) && clean.failed(Some(&defaults)));
+        assert_eq!(
+            run.summary(Some(&defaults)),
+            "rootlet: 2 error(s) in 2 file(s); 0 unit(s) OK"
+        );
     }
 }

@@ -23,6 +23,11 @@ pub(super) struct Ref {
     pub path: PathBuf,
     pub line: usize,
     pub key: String,
+    /// The reference as written (`db.service` for the unit of `db.container`).
+    pub named: String,
+    /// Whether the unit is refused when `file` is not generated (the references of
+    /// [`risky_refs`]); else (`rootlet check`'s [`dependency_refs`]) only reported.
+    pub refuse: bool,
 }
 
 /// The references of `src` (its own section and `[Unit]`) to `risky` sources: those whose
@@ -49,6 +54,61 @@ pub(super) fn risky_refs(
                     path: at.path,
                     line: at.line,
                     key: e.key.to_string(),
+                    named: w.to_owned(),
+                    refuse: true,
+                });
+            }
+        }
+    }
+    refs
+}
+
+/// The `[Unit]` dependency keys `rootlet check` follows to sources with no unit.
+const DEPENDENCY_KEYS: &[&str] = &["Requires", "Requisite", "BindsTo", "Wants", "After"];
+
+/// For `rootlet check`: the `[Unit]` dependencies of `src` (`Requires=`, `BindsTo=`,
+/// `Wants=`, `After=`) on the run's sources, named by file (`db.container`) or by unit
+/// (`db.service`), and the references of its own section (`Network=n.network`), by file:
+/// `file_of` gives the source's file name. Those [`risky_refs`] has
+/// (`have`) are left out. A source they name that gets no unit is reported at the line of
+/// the reference ([`settle`]), and the unit is still made: the generator makes it too (a
+/// `Wants=` or `After=` of a missing unit is no error to systemd, and its output does not
+/// depend on what `check` looks at), and it is systemd that fails to start it.
+pub(super) fn dependency_refs(
+    src: &Source,
+    dropins: &[PathBuf],
+    file_of: &dyn Fn(&str) -> Option<String>,
+    have: &[Ref],
+) -> Vec<Ref> {
+    let mut refs = Vec::new();
+    let own = src.kind.section();
+    for (s, e) in (src.file.sections.iter())
+        .filter(|s| s.name == own || s.name == "Unit")
+        .flat_map(|s| s.entries.iter().map(move |e| (s, e)))
+    {
+        let words: Vec<&str> = match s.name == own {
+            // `Network=db.network`, `Volume=v.volume:/data`: by file name only.
+            true => (e
+                .value
+                .split(|c: char| c.is_whitespace() || ",:=".contains(c)))
+            .filter(|w| file_of(w).is_some_and(|f| f == *w))
+            .collect(),
+            false if DEPENDENCY_KEYS.contains(&&*e.key) => e.value.split_whitespace().collect(),
+            false => continue,
+        };
+        let at = super::load::locate(src.err(e.line, ""), dropins);
+        for w in words {
+            let Some(file) = file_of(w).filter(|f| *f != src.name) else {
+                continue;
+            };
+            if !(have.iter().chain(&refs)).any(|r| r.file == file && r.line == at.line) {
+                refs.push(Ref {
+                    file,
+                    path: at.path.clone(),
+                    line: at.line,
+                    key: e.key.to_string(),
+                    named: w.to_owned(),
+                    refuse: false,
                 });
             }
         }
@@ -198,6 +258,7 @@ fn drop_dependents(
     if kept.iter().all(|k| k.refs.is_empty()) {
         return kept;
     }
+    let refuses = |r: &Ref, gone: &HashMap<String, String>| r.refuse && gone.contains_key(&r.file);
     let mut refused: HashMap<String, String> = HashMap::new();
     loop {
         let mut gone: HashMap<String, String> = (failed.iter())
@@ -210,13 +271,14 @@ fn drop_dependents(
         }
         let (out, stay): (Vec<Kept>, Vec<Kept>) = kept
             .into_iter()
-            .partition(|k| k.refs.iter().any(|r| gone.contains_key(&r.file)));
+            .partition(|k| k.refs.iter().any(|r| refuses(r, &gone)));
         kept = stay;
         if out.is_empty() {
+            report_dependencies(by, &kept, &gone, errors);
             return kept;
         }
         for k in out {
-            let Some(r) = k.refs.iter().find(|r| gone.contains_key(&r.file)) else {
+            let Some(r) = k.refs.iter().find(|r| refuses(r, &gone)) else {
                 continue;
             };
             errors.push(SourceError::new(
@@ -228,6 +290,46 @@ fn drop_dependents(
                 ),
             ));
             refused.insert(k.file, format!("{} is not generated", k.g.name));
+        }
+    }
+}
+
+/// `rootlet check`: each dependency of a unit made ([`dependency_refs`]) on a source that
+/// gets no unit (`gone`: file name -> why) and a unit name no other takes, at the line of
+/// the reference, with what systemd then does.
+fn report_dependencies(
+    by: &Names,
+    kept: &[Kept],
+    gone: &HashMap<String, String>,
+    errors: &mut Vec<SourceError>,
+) {
+    // A unit of that name made all the same (`ServiceName=db` of another container).
+    let made = |u: &str| by.claimed.contains_key(u) || kept.iter().any(|k| k.g.name == u);
+    for k in kept {
+        for r in k.refs.iter().filter(|r| !r.refuse) {
+            let Some(why) = gone.get(&r.file).filter(|_| !made(&r.named)) else {
+                continue;
+            };
+            let whose = match r.named == r.file {
+                true => String::new(),
+                false => format!("{}: ", r.file),
+            };
+            let then = match r.key.as_str() {
+                "Wants" | "After" => format!("systemd starts {} without it", k.g.name),
+                // `Network=`, `Pod=`, `Image=`...: a `Requires=` of the other's unit.
+                _ => format!(
+                    "systemd fails to start {}: a unit it needs does not exist",
+                    k.g.name
+                ),
+            };
+            errors.push(SourceError::new(
+                &r.path,
+                r.line,
+                format!(
+                    "{}: `{}` is not generated ({whose}{why}): {then}",
+                    r.key, r.named
+                ),
+            ));
         }
     }
 }

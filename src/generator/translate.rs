@@ -2,10 +2,11 @@
 //! the thread that reads them ([`role`], the one table a new kind of source is added
 //! to), and the collection of what became of each.
 
+use super::check;
 use super::load::{load_found, locate, Loaded};
 use super::output::Output;
 use super::par::par_map_with;
-use super::settle::{risky_refs, settle, stands_alone, Kept};
+use super::settle::{dependency_refs, risky_refs, settle, stands_alone, Kept};
 use super::{Options, Run};
 use crate::error::SourceError;
 use crate::quadlet::{self, socket, Context, Generated, Source, SourceKind};
@@ -91,6 +92,7 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     let mut st = RunState {
         run: report_discovery(plan),
         outcomes: Vec::new(),
+        binds: Vec::new(),
     };
     let has_pods = plan.all().any(|(k, _)| k == SourceKind::Pod);
     // A pod's unit wants the containers that name it. A whole run learns them as it
@@ -112,6 +114,9 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     };
     let t = Translator::new(plan, &known, has_pods);
     let members = translate_leaves(&t, pods_checked, &ctx, &mut st);
+    if plan.strict && plan.only.is_some() {
+        translate_dependencies(plan, &known, &ctx, &mut st);
+    }
     if has_pods {
         let pod_members = quadlet::pod::members(known.sources.values().copied(), members);
         let ctx = Context {
@@ -120,8 +125,66 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
         };
         translate_pods(&t, &ctx, &mut st);
     }
+    st.run.errors.extend(check::port_clashes(st.binds));
     let write_err = collect(plan, st.outcomes, &mut st.run);
     (st.run, write_err.map_or(Ok(()), Err))
+}
+
+/// `rootlet check FILE`: translate the sources the files checked depend on and that were
+/// not translated (they are not checked), so that a dependency on one that gets no unit is
+/// reported ([`super::settle::dependency_refs`]); their errors are not (they go to the
+/// outcomes as failed, which reports only the files checked).
+fn translate_dependencies(plan: &Plan, known: &Known, ctx: &Context, st: &mut RunState) {
+    let mut done: HashSet<String> = HashSet::new();
+    for o in &st.outcomes {
+        match o {
+            Outcome::Kept(k) => done.insert(k.file.clone()),
+            Outcome::Failed(_, p) => done.insert(
+                p.file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+            ),
+            _ => false,
+        };
+    }
+    let named: Vec<String> = (st.outcomes.iter())
+        .filter_map(|o| match o {
+            Outcome::Kept(k) => Some(k.refs.iter().map(|r| r.file.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let disc = plan.disc;
+    for name in named {
+        // A file checked is translated (a pod, after this) and reported on its own.
+        let path = match known.sources.get(&name) {
+            Some(s) => &s.path,
+            None => match disc
+                .sources
+                .binary_search_by(|f| f.name.as_str().cmp(&name))
+            {
+                Ok(i) => &disc.sources[i].path,
+                Err(_) => continue,
+            },
+        };
+        if plan.wanted(path) || !done.insert(name.clone()) {
+            continue;
+        }
+        let src = match known.sources.get(&name) {
+            Some(s) => Ok((*s).clone()),
+            None => match reread(disc, &name) {
+                Some(r) => r,
+                None => continue,
+            },
+        };
+        let failed = src.and_then(|s| match translate_one(&s, ctx, false, &[]) {
+            Ok(_) => Ok(()),
+            Err((e, _)) => Err(SourceError { path: s.path, ..e }),
+        });
+        if let Err(e) = failed {
+            let path = e.path.clone();
+            st.outcomes.push(Outcome::Failed(e, path));
+        }
+    }
 }
 
 /// No sockets, no pod members: what a [`Context`] knows before the phases that learn them.
@@ -151,6 +214,8 @@ fn context<'a>(
 struct RunState {
     run: Run,
     outcomes: Vec<Outcome>,
+    /// `rootlet check` only: the host ports the sources reported on bind.
+    binds: Vec<check::Bind>,
 }
 
 /// What discovery said (with `only`: only what is said about those files).
@@ -225,6 +290,9 @@ struct Known<'a> {
     claims: HashMap<String, u32>,
     /// Sources whose unit may turn out to be another's ([`contested`]).
     contested: HashSet<String>,
+    /// `rootlet check` only: the file name of every source of the run, by its file name
+    /// and by its unit names (for [`super::settle::dependency_refs`]).
+    files: HashMap<String, String>,
 }
 
 impl<'a> Known<'a> {
@@ -238,11 +306,22 @@ impl<'a> Known<'a> {
             .collect();
         let claims = claimants(plan, &sources);
         let contested = contested(&sources, &claims);
+        let mut files = HashMap::new();
+        if plan.strict {
+            for (kind, name) in plan.all() {
+                files.insert(name.to_owned(), name.to_owned());
+                files.insert(unit_of((kind, name)), name.to_owned());
+            }
+            for s in sources.values() {
+                files.insert(s.unit_name(), s.name.clone());
+            }
+        }
         Known {
             sources,
             dropins,
             claims,
             contested,
+            files,
         }
     }
 
@@ -266,15 +345,30 @@ fn wire_sockets(
         let d = known.dropins_of(&s.name);
         let o = match translate_one(s, ctx, plan.strict, d) {
             Ok(g) => {
-                if let Ok(Some(svc)) = socket::activated_service(s) {
+                if plan.strict && plan.wanted(&s.path) {
+                    st.binds.extend(check::binds(s, d));
+                }
+                let activated = socket::activated_service(s);
+                if let Ok(Some(svc)) = &activated {
                     let services = services.get_or_insert_with(|| {
                         plan.all()
                             .filter(|(k, _)| role(*k) != Role::Activator)
                             .map(unit_of)
                             .collect()
                     });
-                    if services.contains(&svc) {
-                        sockets_for.entry(svc).or_default().push(g.name.clone());
+                    if services.contains(svc) {
+                        sockets_for
+                            .entry(svc.clone())
+                            .or_default()
+                            .push(g.name.clone());
+                    }
+                }
+                if plan.strict && plan.wanted(&s.path) {
+                    // `Accept=yes`: an instance of the template `X@.service` per connection.
+                    let activated =
+                        activated.map(|a| a.unwrap_or_else(|| format!("{}@.service", s.stem())));
+                    if let Some(svc) = activated.ok().filter(|a| !known.files.contains_key(a)) {
+                        st.run.warnings.push(check::no_service(s, &svc));
                     }
                 }
                 Outcome::Kept(Kept {
@@ -284,7 +378,12 @@ fn wire_sockets(
                     refs: Vec::new(),
                 })
             }
-            Err(e) => Outcome::Failed(e, s.path.clone()),
+            Err((e, later)) => {
+                st.run
+                    .errors
+                    .extend(later.into_iter().filter(|_| plan.wanted(&s.path)));
+                Outcome::Failed(e, s.path.clone())
+            }
         };
         st.outcomes.push(o);
     }
@@ -315,6 +414,8 @@ fn translate_leaves(
     for done in par_map_with(&jobs, Translator::buffers, |b, job| t.one(b, job, ctx)) {
         st.outcomes.push(done.outcome);
         st.run.warnings.extend(done.warnings);
+        st.run.errors.extend(done.errors);
+        st.binds.extend(done.binds);
         members.extend(done.member);
     }
     members
@@ -330,6 +431,8 @@ fn translate_pods(t: &Translator, ctx: &Context, st: &mut RunState) {
     for done in par_map_with(&pods, Translator::buffers, |b, job| t.one(b, job, ctx)) {
         st.outcomes.push(done.outcome);
         st.run.warnings.extend(done.warnings);
+        st.run.errors.extend(done.errors);
+        st.binds.extend(done.binds);
     }
 }
 
@@ -338,6 +441,10 @@ fn translate_pods(t: &Translator, ctx: &Context, st: &mut RunState) {
 struct Done {
     outcome: Outcome,
     warnings: Vec<SourceError>,
+    /// Errors `rootlet check` reports besides the outcome's (for the sources reported on).
+    errors: Vec<SourceError>,
+    /// `rootlet check`: the host ports the source binds.
+    binds: Vec<check::Bind>,
     member: Option<(String, String)>,
 }
 
@@ -395,10 +502,24 @@ impl<'a> Translator<'a> {
         };
         let mut g = match translate_one(src, ctx, self.plan.strict, dropins) {
             Ok(g) => g,
-            Err(e) => return Done::failed(e, &src.path, member),
+            Err((e, later)) => {
+                let mut done = Done::failed(e, &src.path, member);
+                if self.plan.wanted(&src.path) {
+                    done.errors = later;
+                }
+                return done;
+            }
         };
+        let (mut errors, mut binds) = (Vec::new(), Vec::new());
         if self.plan.wanted(&src.path) {
             warnings.append(&mut g.warnings);
+            if self.plan.strict {
+                errors = check::host_paths(src)
+                    .into_iter()
+                    .map(|e| locate(e, dropins))
+                    .collect();
+                binds = check::binds(src, dropins);
+            }
         } else {
             warnings.clear();
         }
@@ -406,6 +527,8 @@ impl<'a> Translator<'a> {
         Done {
             outcome,
             warnings,
+            errors,
+            binds,
             member,
         }
     }
@@ -415,7 +538,11 @@ impl Translator<'_> {
     /// A unit made: written at once when nothing can clash with it, else kept to be
     /// settled with the others.
     fn place(&self, g: Generated, src: &Source, dropins: &[PathBuf], text: &mut String) -> Outcome {
-        let refs = risky_refs(src, dropins, &|w| self.risky(w));
+        let mut refs = risky_refs(src, dropins, &|w| self.risky(w));
+        if self.plan.strict {
+            let file_of = |w: &str| self.known.files.get(w).cloned();
+            refs.extend(dependency_refs(src, dropins, &file_of, &refs));
+        }
         match self.plan.out {
             Some(out) if refs.is_empty() && stands_alone(&g, src, &self.known.claims) => {
                 match out.write(&g, text) {
@@ -438,6 +565,8 @@ impl Done {
         Done {
             outcome: Outcome::Failed(e, path.to_owned()),
             warnings: Vec::new(),
+            errors: Vec::new(),
+            binds: Vec::new(),
             member,
         }
     }
@@ -482,13 +611,15 @@ fn contested(
 
 /// Translate one source, and check what systemd would refuse in the result. An error
 /// names the drop-in it comes from, if any (`dropins`: the source's, in merge order).
+/// With `strict` (`rootlet check`), the error comes with the file's later errors
+/// ([`super::check::later_errors`]).
 fn translate_one(
     src: &Source,
     ctx: &Context,
     strict: bool,
     dropins: &[PathBuf],
-) -> Result<Generated, SourceError> {
-    let checked = || -> Result<Generated, SourceError> {
+) -> Result<Generated, (SourceError, Vec<SourceError>)> {
+    let checked = |src: &Source| -> Result<Generated, SourceError> {
         let g = quadlet::translate(src, ctx)?;
         super::check::reserved(src, &g)?;
         super::check::unit_lines(src, &g)?;
@@ -497,7 +628,14 @@ fn translate_one(
         }
         Ok(g)
     };
-    checked().map_err(|e| locate(e, dropins))
+    checked(src).map_err(|e| {
+        let later = match strict {
+            true => super::check::later_errors(src, &e, &checked),
+            false => Vec::new(),
+        };
+        let later = later.into_iter().map(|e| locate(e, dropins)).collect();
+        (locate(e, dropins), later)
+    })
 }
 
 /// Settle the units not written yet, write them when there is an output, and sort the

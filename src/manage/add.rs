@@ -50,7 +50,8 @@ pub struct Input {
 #[derive(Debug, Default)]
 pub struct Added {
     pub files: Vec<PathBuf>,
-    /// The units of the sources written (templates left out), for `--now`.
+    /// The units of the sources written, for `--now`: templates and the services that a
+    /// socket written activates left out ([`socket_activated`]).
     pub units: Vec<String>,
     pub apps: Vec<String>,
     /// What else the user should know: files taken from another application, files left
@@ -712,6 +713,8 @@ fn write(places: &Places, inputs: &[Input], how: AddOptions) -> Result<Added, Ma
             added.apps.push(app.clone());
         }
     }
+    let activated = socket_activated(inputs, dir);
+    added.units.retain(|u| !activated.contains(u));
     apps.apps.retain(|_, f| !f.is_empty());
     if apps != before {
         if let Some(p) = &places.apps_file {
@@ -721,9 +724,62 @@ fn write(places: &Places, inputs: &[Input], how: AddOptions) -> Result<Added, Ma
     Ok(added)
 }
 
+/// The services the sockets of `inputs` activate (`Service=`, or the socket's own name).
+/// `add --now` starts the socket and not them: the socket starts its service at the first
+/// connection, and a service started at once would run (and, at every boot, start) with
+/// no connection to serve (new-user review P13).
+fn socket_activated(inputs: &[Input], dir: &Path) -> BTreeSet<String> {
+    (inputs.iter().flat_map(|i| &i.files))
+        .filter_map(|f| {
+            let (kind, _) = SourceKind::from_file_name(&f.name)?;
+            if kind != SourceKind::Socket {
+                return None;
+            }
+            let src = Source {
+                path: dir.join(&f.name),
+                name: f.name.clone(),
+                kind,
+                file: UnitFile::parse_bytes_with(&f.data, &quadlet::known_key).ok()?,
+            };
+            quadlet::socket::activated_service(&src).ok().flatten()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// P13: `add --now` of a socket and its container starts the socket only.
+    #[test]
+    fn now_starts_a_socket_not_the_service_it_activates() {
+        let file = |name: &str, text: &str| Incoming {
+            name: name.into(),
+            data: text.as_bytes().to_vec(),
+            origin: PathBuf::from(name),
+            line_offset: 0,
+        };
+        let input = Input {
+            app: None,
+            origin: PathBuf::from("dir"),
+            files: vec![
+                file("web.socket", "[Socket]\nListenStream=8080\n"),
+                file("web.container", "[Container]\nImage=x\n"),
+                file(
+                    "api.socket",
+                    "[Socket]\nListenStream=8081\nService=backend.container\n",
+                ),
+                file("each.socket", "[Socket]\nListenStream=8082\nAccept=yes\n"),
+            ],
+            notes: Vec::new(),
+            from_dir: true,
+        };
+        let got = socket_activated(&[input], Path::new("/d"));
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            ["backend.service", "web.service"]
+        );
+    }
 
     #[test]
     fn bundle_split() {

@@ -24,6 +24,58 @@ pub(crate) const DEP_KEYS: &[&str] = &[
     "JoinsNamespaceOf",
 ];
 
+/// The systemd section of keys commonly written in a source's own section by mistake
+/// (`Restart=` in `[Container]`): its "unknown key" error says where the key belongs.
+/// Keys the kind's own section has too (`Environment=`, `User=`) never get there.
+pub(crate) fn systemd_section_of(key: &str) -> Option<&'static str> {
+    const UNIT: &[&str] = &[
+        "Description",
+        "Documentation",
+        "StartLimitIntervalSec",
+        "StartLimitBurst",
+        "RequiresMountsFor",
+        "ConditionPathExists",
+        "AssertPathExists",
+    ];
+    const SERVICE: &[&str] = &[
+        "Type",
+        "Restart",
+        "RestartSec",
+        "RestartSteps",
+        "RestartMaxDelaySec",
+        "TimeoutSec",
+        "TimeoutStartSec",
+        "TimeoutStopSec",
+        "ExecStartPre",
+        "ExecStartPost",
+        "ExecStop",
+        "ExecStopPost",
+        "ExecReload",
+        "KillMode",
+        "KillSignal",
+        "RemainAfterExit",
+        "SuccessExitStatus",
+        "RestartPreventExitStatus",
+        "EnvironmentFile",
+        "WorkingDirectory",
+        "Slice",
+        "LimitNOFILE",
+        "MemoryMax",
+        "CPUQuota",
+        "Nice",
+    ];
+    const INSTALL: &[&str] = &["WantedBy", "RequiredBy", "UpheldBy", "Alias", "Also"];
+    if DEP_KEYS.contains(&key) || UNIT.contains(&key) {
+        Some("Unit")
+    } else if SERVICE.contains(&key) {
+        Some("Service")
+    } else if INSTALL.contains(&key) {
+        Some("Install")
+    } else {
+        None
+    }
+}
+
 /// Keys of `[Unit]`, `[Service]` and `[Install]` that sources commonly hold or rootlet
 /// writes, besides those of the source kinds' own sections.
 const COMMON_KEYS: &[&str] = &[
@@ -93,5 +145,18 @@ impl KeySet {
             .binary_search_by_key(&(key.len(), key), |k| (k.len(), *k))
             .ok()?;
         Some(self.0[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// New-user review P21: `Restart=` in `[Container]` is a `[Service]` key.
+    #[test]
+    fn systemd_keys_written_in_a_sources_section_say_where_they_belong() {
+        let of = super::systemd_section_of;
+        assert_eq!(of("Restart"), Some("Service"));
+        assert_eq!(of("Requires"), Some("Unit"));
+        assert_eq!(of("WantedBy"), Some("Install"));
+        assert_eq!(of("Imagee"), None);
     }
 }

@@ -297,9 +297,14 @@ pub fn default_dependencies(src: &Source) -> Result<bool, SourceError> {
 }
 
 pub(crate) fn unknown_key(src: &Source, section: &str, e: &Entry, known: &[&str]) -> SourceError {
-    let hint = match crate::error::suggest(&e.key, known) {
-        Some(k) => format!("; did you mean `{k}`?"),
-        None => String::new(),
+    let other = keys::systemd_section_of(&e.key).filter(|s| *s != section);
+    let hint = match (other, crate::error::suggest(&e.key, known)) {
+        (Some(s), _) => format!(
+            "; `{}=` is a key of [{s}]: did you mean to write it there?",
+            e.key
+        ),
+        (None, Some(k)) => format!("; did you mean `{k}`?"),
+        (None, None) => String::new(),
     };
     src.err(
         e.line,

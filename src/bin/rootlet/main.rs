@@ -175,6 +175,7 @@ fn generate(
 fn check(opts: Options, defaults_err: Option<&SourceError>, paths: Vec<PathBuf>) -> Exit {
     let run = generator::check_paths(&opts, &paths);
     if report(&run, defaults_err) {
+        say!("{}", run.summary(defaults_err));
         return Exit::Failed;
     }
     say!("rootlet: {} unit(s) OK", run.units.len());
