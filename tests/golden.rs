@@ -323,6 +323,11 @@ golden! {
     case_111_podman49_notify_healthy_timing => "111-podman49-notify-healthy-timing",
     case_112_restart_values_systemd_ignores => "112-restart-values-systemd-ignores",
     case_113_autoupdate_image => "113-autoupdate-image",
+    case_130_podman43_network_keys => "130-podman43-network-keys",
+    case_131_podman43_container_keys => "131-podman43-container-keys",
+    case_132_podman43_image_keys => "132-podman43-image-keys",
+    case_133_podman43_values => "133-podman43-values",
+    case_134_podman344_oldest => "134-podman344-oldest",
 }
 
 #[test]
