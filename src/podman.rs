@@ -433,7 +433,7 @@ pub const VALUE_SINCE: &[ValueSince] = &[
         healthy,
         Version::V4_0,
         "`healthy` (rootlet's wait reads the container's `.State.Health`)",
-        "use Notify=true",
+        "remove Notify= (the unit is then ready once the container has started)",
     ),
 ];
 
