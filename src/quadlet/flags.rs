@@ -6,7 +6,7 @@
 use super::values::{self, boolean, last, Split};
 use super::{concat, Context, Source};
 use crate::error::SourceError;
-use crate::unit::Index;
+use crate::unit::{Entry, Index};
 use std::borrow::Cow;
 
 /// What translating `[Container]` (or `[Pod]`) gives besides the argv.
@@ -109,12 +109,14 @@ pub(crate) fn apply(table: &[Flag], r: &mut Args) -> Result<(), SourceError> {
     for f in table {
         match *f {
             Flag::Str(key, flag) => {
-                if let Some((_, v)) = last(r.sec, key) {
+                if let Some((e, v)) = last(r.sec, key) {
+                    gate(r, e)?;
                     push(&mut r.a, flag, v);
                 }
             }
             Flag::All(key, flag) => {
                 for e in r.sec.list(key) {
+                    gate(r, e)?;
                     push(&mut r.a, flag, e.value.as_str());
                 }
             }
@@ -132,11 +134,59 @@ pub(crate) fn apply(table: &[Flag], r: &mut Args) -> Result<(), SourceError> {
                     push(&mut r.a, flag, concat(&[prefix, v]));
                 }
             }
-            Flag::Custom(_, handler) => handler(r)?,
+            Flag::Custom(keys, handler) => {
+                for k in keys {
+                    for e in r.sec.list(k) {
+                        gate(r, e)?;
+                    }
+                }
+                handler(r)?
+            }
             Flag::Other(_) => {}
         }
     }
     Ok(())
+}
+
+/// Refuse `e` when the podman of this run lacks its key's flag ([`crate::podman::KEY_SINCE`])
+/// or refuses its value ([`crate::podman::VALUE_SINCE`]).
+fn gate(r: &Args, e: &Entry) -> Result<(), SourceError> {
+    let kind = r.src.kind.extension();
+    // Most keys are in neither table: no podman is asked for its version.
+    let row = crate::podman::key_since(kind, &e.key)
+        .map(|&(_, _, v, what, instead)| (v, what, instead))
+        .or_else(|| {
+            crate::podman::value_since(kind, &e.key, &e.value)
+                .map(|&(_, _, _, v, what, instead)| (v, what, instead))
+        });
+    match row {
+        Some((version, what, instead)) => r.ctx.require(
+            r.src,
+            e,
+            super::Feature {
+                version,
+                what,
+                how: "",
+                instead,
+            },
+        ),
+        None => Ok(()),
+    }
+}
+
+/// The values pushed onto `r.a` since `at` (each after its flag) as CSV fields
+/// ([`crate::podman::csv_field`]) when the podman of this run is older than `since`: its
+/// flag reads the value as a CSV line, so `a,b` would be two values and a `"` an error.
+/// The quoted field reads back as the value itself.
+pub(crate) fn as_csv(r: &mut Args, at: usize, since: crate::podman::Version) {
+    let odd = |w: &Cow<str>| w.contains([',', '"']);
+    if !r.a[at..].iter().skip(1).step_by(2).any(odd) || r.ctx.podman_version.has(since) {
+        return;
+    }
+    for i in (at + 1..r.a.len()).step_by(2) {
+        let field = crate::podman::csv_field(&r.a[i]).into_owned();
+        r.a[i] = field.into();
+    }
 }
 
 /// Every key of `tables`, sorted, each once.

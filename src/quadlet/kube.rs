@@ -45,10 +45,11 @@ pub(crate) const FLAGS: &[Flag] = &[
     Flag::Custom(&["Network"], handle::network),
     Flag::Custom(&["AutoUpdate"], auto_update),
     Flag::Custom(&["ConfigMap"], |r| {
-        let maps = r.all_words("ConfigMap", Split::Strv);
+        let (maps, at) = (r.all_words("ConfigMap", Split::Strv), r.a.len());
         for c in maps {
             push(&mut r.a, "--configmap", host_path(r.src, &c));
         }
+        flags::as_csv(r, at, Version::CONFIGMAP_ARRAY);
         Ok(())
     }),
     Flag::Custom(&["PublishPort"], |r| {

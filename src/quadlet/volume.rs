@@ -30,7 +30,12 @@ pub(crate) const FLAGS: &[Flag] = &[
         &["Copy", "Device", "Group", "Options", "Type", "User"],
         local,
     ),
-    Flag::Custom(&["Label"], |r| handle::key_values(r, "Label", "--label")),
+    Flag::Custom(&["Label"], |r| {
+        let at = r.a.len();
+        handle::key_values(r, "Label", "--label")?;
+        flags::as_csv(r, at, crate::podman::Version::VOLUME_LABEL_ARRAY);
+        Ok(())
+    }),
 ];
 
 /// `Driver=`, unquoted (an empty one too).
