@@ -145,37 +145,12 @@ pub fn run(cmd: &mut Command, limits: &Limits) -> Result<Output, Error> {
         prog: prog.clone(),
         source,
     };
-    let piped = |max: usize| {
-        if max > 0 {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        }
-    };
     let t0 = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(piped(limits.max_out))
-        .stderr(piped(limits.max_err))
-        .process_group(0)
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            prog: prog.clone(),
-            source,
-        })?;
+    let mut child = spawn(cmd, limits).map_err(|source| Error::Spawn {
+        prog: prog.clone(),
+        source,
+    })?;
     let pid = child.id();
-    let give_up = |child: &mut std::process::Child| {
-        kill_group(pid);
-        let _ = child.kill();
-        // Reaped if it dies at once (it does, unless stuck in the kernel: then it stays a
-        // zombie until rootlet exits, rather than holding the caller).
-        for _ in 0..50 {
-            if !matches!(child.try_wait(), Ok(None)) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    };
     let pipes = (|| {
         Ok::<_, io::Error>([
             Pipe::new(child.stdout.take().map(OwnedFd::from), limits.max_out)?,
@@ -224,32 +199,69 @@ pub fn run(cmd: &mut Command, limits: &Limits) -> Result<Output, Error> {
         let left = limits.deadline.saturating_sub(t0.elapsed());
         let wait = step.min(left).max(Duration::from_millis(1));
         step = (step * 2).min(Duration::from_millis(20));
-        let mut fds: Vec<PollFd<'_>> = pipes
-            .iter()
-            .filter_map(|p| p.fd.as_ref())
-            .map(|fd| PollFd::new(fd, PollFlags::IN))
-            .collect();
-        if fds.is_empty() {
-            std::thread::sleep(wait);
-        } else {
-            let ts = rustix::event::Timespec::try_from(wait).unwrap_or(rustix::event::Timespec {
-                tv_sec: 0,
-                tv_nsec: 20_000_000,
-            });
-            match rustix::event::poll(&mut fds, Some(&ts)) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => {
-                    drop(fds);
-                    give_up(&mut child);
-                    return Err(io_err(e.into()));
-                }
-            }
-            drop(fds);
-            for p in &mut pipes {
-                p.drain();
-            }
+        if let Err(e) = read_pipes(&mut pipes, wait) {
+            give_up(&mut child);
+            return Err(io_err(e));
         }
     }
+}
+
+/// Start `cmd` in its own process group, stdin `/dev/null`, each output piped when its
+/// limit lets anything through (`/dev/null` otherwise).
+fn spawn(cmd: &mut Command, limits: &Limits) -> io::Result<std::process::Child> {
+    let piped = |max: usize| {
+        if max > 0 {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        }
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(piped(limits.max_out))
+        .stderr(piped(limits.max_err))
+        .process_group(0)
+        .spawn()
+}
+
+/// Kill the program's group and the program itself, and reap it.
+fn give_up(child: &mut std::process::Child) {
+    kill_group(child.id());
+    let _ = child.kill();
+    // Reaped if it dies at once (it does, unless stuck in the kernel: then it stays a
+    // zombie until rootlet exits, rather than holding the caller).
+    for _ in 0..50 {
+        if !matches!(child.try_wait(), Ok(None)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Wait up to `wait` for data on the open pipes (or just sleep when none is open), then
+/// read what is there.
+fn read_pipes(pipes: &mut [Pipe; 2], wait: Duration) -> io::Result<()> {
+    let mut fds: Vec<PollFd<'_>> = pipes
+        .iter()
+        .filter_map(|p| p.fd.as_ref())
+        .map(|fd| PollFd::new(fd, PollFlags::IN))
+        .collect();
+    if fds.is_empty() {
+        std::thread::sleep(wait);
+        return Ok(());
+    }
+    let ts = rustix::event::Timespec::try_from(wait).unwrap_or(rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 20_000_000,
+    });
+    match rustix::event::poll(&mut fds, Some(&ts)) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+        Err(e) => return Err(e.into()),
+    }
+    drop(fds);
+    for p in pipes.iter_mut() {
+        p.drain();
+    }
+    Ok(())
 }
 
 fn finish(status: ExitStatus, [mut out, mut err]: [Pipe; 2]) -> Output {

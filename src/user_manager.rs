@@ -11,11 +11,18 @@
 //! a reply's and a property's type are checked before any conversion ([`typed`]), so a
 //! wrong one is an error, never a panic inside zbus (audit N10).
 
-use crate::proc;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use zbus::{Connection, OwnedObjectPath, OwnedVariant};
+
+mod programs;
+pub(crate) use programs::journal;
+pub use programs::{
+    argv, is_active, last_log_line, shown, systemctl, SystemctlError, SYSTEMCTL_TIMEOUT,
+};
+#[cfg(test)]
+pub(crate) use programs::{journal_with, systemctl_with};
 
 const SD: &str = "org.freedesktop.systemd1";
 const SD_PATH: &str = "/org/freedesktop/systemd1";
@@ -464,149 +471,6 @@ pub fn all(
             })
             .collect()
     })
-}
-
-/// The last journal line about a failed user unit, or `None` when there is none or
-/// journalctl does not answer within `deadline` (per call). The unit's own processes are
-/// asked first (`_SYSTEMD_USER_UNIT=UNIT`: the program's, podman's and the container's
-/// output, podman's container ids and event records left out), then everything about the unit
-/// (`journalctl --user -u UNIT -n 1 -o cat`: systemd's own lines too).
-pub fn last_log_line(unit: &str, deadline: Duration) -> Option<String> {
-    let own = format!("_SYSTEMD_USER_UNIT={unit}");
-    // Container ids (`podman rm` prints them) and podman's event records
-    // (`2026-01-01 10:00:00.1 +0000 UTC m=+0.03 container remove ...`) say nothing new.
-    let is_id = |l: &str| {
-        (l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit())) || l.contains(" UTC m=+")
-    };
-    journal(&["-n", "10", own.as_str()], deadline)
-        .and_then(|lines| lines.into_iter().rev().find(|l| !is_id(l)))
-        .or_else(|| journal(&["-n", "1", "-u", unit], deadline)?.pop())
-}
-
-/// `journalctl --user --no-pager -q -o cat ARGS`: its non-empty lines, or `None` if it
-/// cannot be run or does not finish within `deadline` (then its process group is killed).
-pub(crate) fn journal(args: &[&str], deadline: Duration) -> Option<Vec<String>> {
-    journal_with("journalctl", args, deadline)
-}
-
-/// [`journal`] with another program in place of `journalctl` (tests).
-pub(crate) fn journal_with(prog: &str, args: &[&str], deadline: Duration) -> Option<Vec<String>> {
-    let out = proc::run(
-        std::process::Command::new(prog)
-            .args(["--user", "--no-pager", "-q", "-o", "cat"])
-            .args(args),
-        &proc::Limits {
-            deadline,
-            max_out: 256 * 1024,
-            max_err: 0,
-        },
-    )
-    .ok()?;
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim_end().to_owned())
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    (!lines.is_empty()).then_some(lines)
-}
-
-// --- systemctl --user
-
-/// How long one `systemctl --user` may take: longer than a stop job may (systemd's
-/// default `TimeoutStopSec=` is 90 s), so a slow stop is not cut short.
-pub const SYSTEMCTL_TIMEOUT: Duration = Duration::from_secs(120);
-
-#[derive(Debug, thiserror::Error)]
-pub enum SystemctlError {
-    #[error("no user manager reachable: run `{0}` in your session")]
-    Unreachable(String),
-    /// `why`: what systemctl said on stderr (empty, or `: ` and the text).
-    #[error("`{shown}` failed ({status}){why}")]
-    Failed {
-        shown: String,
-        status: std::process::ExitStatus,
-        why: String,
-    },
-    #[error("`{shown}`: {source}; run it in your session")]
-    Run {
-        shown: String,
-        #[source]
-        source: proc::Error,
-    },
-}
-
-/// The arguments of `systemctl --user ARGS -- UNITS` (no `--` without units). Unit names
-/// always follow `--`: a valid unit name may begin with `-` and must never be read as an
-/// option (audit I3).
-pub fn argv(args: &[&str], units: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = std::iter::once("--user")
-        .chain(args.iter().copied())
-        .map(str::to_owned)
-        .collect();
-    if !units.is_empty() {
-        v.push("--".into());
-        v.extend(units.iter().map(|u| (*u).to_owned()));
-    }
-    v
-}
-
-/// The command line `systemctl --user ARGS -- UNITS`, as shown to the user.
-pub fn shown(args: &[&str], units: &[&str]) -> String {
-    format!("systemctl {}", argv(args, units).join(" "))
-}
-
-/// Run `systemctl --user ARGS -- UNITS` within [`SYSTEMCTL_TIMEOUT`]; an error says what
-/// to run by hand.
-pub fn systemctl(args: &[&str], units: &[&str]) -> Result<(), SystemctlError> {
-    systemctl_with("systemctl", args, units)
-}
-
-pub(crate) fn systemctl_with(
-    prog: &str,
-    args: &[&str],
-    units: &[&str],
-) -> Result<(), SystemctlError> {
-    let shown = shown(args, units);
-    let out = proc::run(
-        std::process::Command::new(prog).args(argv(args, units)),
-        &proc::Limits {
-            deadline: SYSTEMCTL_TIMEOUT,
-            // systemctl's own message goes into the error.
-            max_out: 0,
-            max_err: 4096,
-        },
-    )
-    .map_err(|source| SystemctlError::Run {
-        shown: shown.clone(),
-        source,
-    })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let why = one_line(&out.stderr_text(), 1024);
-    Err(SystemctlError::Failed {
-        shown,
-        status: out.status,
-        why: if why.is_empty() {
-            why
-        } else {
-            format!(": {why}")
-        },
-    })
-}
-
-/// Whether `unit` is active or activating (`systemctl --user is-active --quiet`), within
-/// [`CALL_TIMEOUT`]; `false` when it cannot be told.
-pub fn is_active(unit: &str) -> bool {
-    proc::run(
-        std::process::Command::new("systemctl").args(argv(&["is-active", "--quiet"], &[unit])),
-        &proc::Limits {
-            deadline: CALL_TIMEOUT,
-            max_out: 0,
-            max_err: 0,
-        },
-    )
-    .is_ok_and(|o| o.status.success())
 }
 
 #[cfg(test)]

@@ -6,6 +6,12 @@ use super::{owner, Env, Finding};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+mod cgroups;
+mod network;
+pub use cgroups::cgroups;
+pub use network::network_online;
+pub(crate) use network::resolve_in_root;
+
 /// How to get a real login session instead of `sudo su`.
 fn real_login(env: &Env) -> String {
     format!(
@@ -63,6 +69,14 @@ pub fn session(env: &Env, out: &mut Vec<Finding>) {
             format!("checking {} (uid {})", env.user, env.uid),
         ));
     }
+    if let Some(rt) = runtime_dir(env, out) {
+        manager_and_bus(env, rt, out);
+    }
+}
+
+/// `XDG_RUNTIME_DIR`, when it is set to an absolute directory of the user's (a finding
+/// says so either way).
+fn runtime_dir<'e>(env: &'e Env, out: &mut Vec<Finding>) -> Option<&'e Path> {
     let run_user = format!("/run/user/{}", env.uid);
     let Some(rt) = env.user_env.runtime_dir.as_deref() else {
         let hint = if env.sys(&run_user).is_dir() {
@@ -75,7 +89,7 @@ pub fn session(env: &Env, out: &mut Vec<Finding>) {
             format!("XDG_RUNTIME_DIR is not set: no user session, systemctl --user and podman cannot reach the user manager{hint}"),
             real_login(env),
         ));
-        return;
+        return None;
     };
     if !rt.is_absolute() || !rt.is_dir() {
         out.push(Finding::error(
@@ -86,7 +100,7 @@ pub fn session(env: &Env, out: &mut Vec<Finding>) {
             ),
             real_login(env),
         ));
-        return;
+        return None;
     }
     match owner(rt) {
         Some(o) if o != env.uid => {
@@ -100,13 +114,21 @@ pub fn session(env: &Env, out: &mut Vec<Finding>) {
                 ),
                 real_login(env),
             ));
-            return;
+            None
         }
-        _ => out.push(Finding::ok(
-            "session.runtime-dir",
-            format!("XDG_RUNTIME_DIR={}", rt.display()),
-        )),
+        _ => {
+            out.push(Finding::ok(
+                "session.runtime-dir",
+                format!("XDG_RUNTIME_DIR={}", rt.display()),
+            ));
+            Some(rt)
+        }
     }
+}
+
+/// Whether the user manager's and the user bus's sockets in `rt` take connections, and
+/// what to do when one does not.
+fn manager_and_bus(env: &Env, rt: &Path, out: &mut Vec<Finding>) {
     let manager = socket_reachable(&rt.join("systemd/private"));
     match &manager {
         Ok(()) => out.push(Finding::ok(
@@ -256,6 +278,12 @@ pub fn subids(env: &Env, out: &mut Vec<Finding>) {
             ));
         }
     }
+    id_mappers(env, out);
+}
+
+/// `newuidmap` and `newgidmap`: there, and able to map ids (setuid root, or file
+/// capabilities).
+fn id_mappers(env: &Env, out: &mut Vec<Finding>) {
     for (id, name) in [
         ("subid.newuidmap", "newuidmap"),
         ("subid.newgidmap", "newgidmap"),
@@ -410,197 +438,7 @@ fn apparmor_userns_profile(env: &Env) -> Option<String> {
     })
 }
 
-/// The controllers a `Delegate=` drop-in of `user@.service` (or `user@UID.service`)
-/// already asks for, with the drop-in's path: `None` when there is no such drop-in.
-/// `Delegate=yes` asks for every controller.
-fn delegate_drop_in(env: &Env) -> Option<(String, Vec<String>)> {
-    let mut found = None;
-    for dir in ["/etc/systemd/system", "/run/systemd/system"] {
-        for unit in [
-            "user@.service.d".to_owned(),
-            format!("user@{}.service.d", env.uid),
-        ] {
-            for (name, path) in sorted_entries(&env.sys(&format!("{dir}/{unit}"))) {
-                if !name.ends_with(".conf") {
-                    continue;
-                }
-                let Some(text) = super::read_text(&path) else {
-                    continue;
-                };
-                for v in text
-                    .lines()
-                    .filter_map(|l| l.trim().strip_prefix("Delegate="))
-                {
-                    let words: Vec<String> = match v.trim() {
-                        "yes" | "true" | "1" | "on" => ["cpu", "cpuset", "io", "memory", "pids"]
-                            .map(String::from)
-                            .to_vec(),
-                        v => v.split_whitespace().map(String::from).collect(),
-                    };
-                    found = Some((format!("{dir}/{unit}/{name}"), words));
-                }
-            }
-        }
-    }
-    found
-}
-
-pub fn cgroups(env: &Env, out: &mut Vec<Finding>) {
-    let Some(root) = env.read("/sys/fs/cgroup/cgroup.controllers") else {
-        out.push(Finding::warning(
-            "cgroup.v2",
-            "cgroup v2 is not mounted at /sys/fs/cgroup (cgroup v1 or hybrid): rootless containers get no resource limits and podman 5 warns on every run",
-            "add systemd.unified_cgroup_hierarchy=1 to GRUB_CMDLINE_LINUX in /etc/default/grub\n\
-             sudo update-grub && sudo reboot",
-        ));
-        return;
-    };
-    out.push(Finding::ok("cgroup.v2", "cgroup v2 (unified hierarchy)"));
-    let root: Vec<&str> = root.split_whitespace().collect();
-    let p = format!(
-        "/sys/fs/cgroup/user.slice/user-{u}.slice/user@{u}.service/cgroup.controllers",
-        u = env.uid
-    );
-    // A lingering user manager outlives a logout: only its restart (or a reboot) applies
-    // a new Delegate=.
-    let restart = format!(
-        "sudo systemctl daemon-reload && sudo systemctl restart user@{u}.service\n\
-         (this ends the user's running services and containers; or reboot)",
-        u = env.uid
-    );
-    let fix = format!(
-        "sudo mkdir -p /etc/systemd/system/user@.service.d\n\
-         printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf\n\
-         {restart}"
-    );
-    let Some(have) = env.read(&p) else {
-        out.push(Finding::warning(
-            "cgroup.delegation",
-            format!("{p} does not exist: user@{}.service is not running, so the delegated controllers cannot be checked", env.uid),
-            format!("start the user manager (log in, or sudo loginctl enable-linger {}) and run rootlet doctor again;\nto delegate all controllers in advance:\n{fix}", env.user),
-        ));
-        return;
-    };
-    let have: Vec<&str> = have.split_whitespace().collect();
-    let missing: Vec<&str> = ["cpu", "memory", "pids", "io"]
-        .into_iter()
-        .filter(|c| !have.contains(c))
-        .collect();
-    if missing.is_empty() {
-        out.push(Finding::ok(
-            "cgroup.delegation",
-            format!(
-                "controllers delegated to user@{}.service: {}",
-                env.uid,
-                have.join(" ")
-            ),
-        ));
-    } else {
-        let flags = |cs: &[&str]| -> String {
-            cs.iter()
-                .map(|c| match *c {
-                    "cpu" => "--cpus",
-                    "memory" => "--memory",
-                    "pids" => "--pids-limit",
-                    _ => "--blkio-weight",
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let summary = format!(
-            "controllers not delegated to user@{}.service: {} (containers using {} fail to start)",
-            env.uid,
-            missing.join(" "),
-            flags(&missing)
-        );
-        // The advice must fit the machine: a controller the root cgroup does not offer
-        // (bound to a cgroup v1 hierarchy on a hybrid host, or not given to the container
-        // this runs in) cannot be delegated by any drop-in, and a drop-in that is already
-        // there needs a restart of the user manager, not a second copy.
-        let (absent, offered): (Vec<&str>, Vec<&str>) =
-            missing.iter().partition(|c| !root.contains(c));
-        let mut advice = Vec::new();
-        if !absent.is_empty() {
-            advice.push(format!(
-                "the root cgroup offers no {} controller (/sys/fs/cgroup/cgroup.controllers: {}): \
-                 there is nothing to delegate, and a Delegate= drop-in does not help.\n\
-                 On a hybrid host (cgroup v1 controllers beside cgroup v2) they are bound to cgroup v1: \
-                 add systemd.unified_cgroup_hierarchy=1 to GRUB_CMDLINE_LINUX in /etc/default/grub, \
-                 then sudo update-grub && sudo reboot.\n\
-                 In a container, whatever runs the container must delegate them to it.\n\
-                 Until then, leave {} out of your containers.",
-                absent.join(" "),
-                if root.is_empty() { "empty".to_owned() } else { root.join(" ") },
-                flags(&absent)
-            ));
-        }
-        if !offered.is_empty() {
-            advice.push(match delegate_drop_in(env) {
-                Some((conf, asked)) if offered.iter().all(|c| asked.iter().any(|a| a == c)) => {
-                    format!(
-                        "{conf} already delegates {}: it takes effect when user@{}.service starts again:\n{restart}",
-                        offered.join(" "),
-                        env.uid
-                    )
-                }
-                Some((conf, asked)) => format!(
-                    "{conf} delegates only {}: add the missing ones to its Delegate= line:\n\
-                     Delegate=cpu cpuset io memory pids\n\
-                     then: {restart}",
-                    asked.join(" ")
-                ),
-                None => fix.clone(),
-            });
-        }
-        let fix = advice.join("\n");
-        out.push(Finding::warning("cgroup.delegation", summary, fix));
-    }
-}
-
-const SYSTEM_UNIT_DIRS: &[&str] = &[
-    "/etc/systemd/system",
-    "/run/systemd/system",
-    "/usr/local/lib/systemd/system",
-    "/usr/lib/systemd/system",
-    "/lib/systemd/system",
-];
-
-/// Follow symlinks inside the root prefix (absolute targets are re-rooted).
-pub(crate) fn resolve_in_root(env: &Env, p: &Path) -> PathBuf {
-    let mut p = p.to_owned();
-    for _ in 0..16 {
-        let Ok(target) = std::fs::read_link(&p) else {
-            break;
-        };
-        p = if target.is_absolute() {
-            env.sys(&target.to_string_lossy())
-        } else {
-            p.parent().map(|d| d.join(&target)).unwrap_or(target)
-        };
-    }
-    p
-}
-
-/// Whether the system unit `name` is masked (a link to /dev/null or an empty file in
-/// /etc/systemd/system or /run/systemd/system): it is never loaded, so it pulls nothing in.
-fn unit_masked(env: &Env, name: &str) -> bool {
-    ["/etc/systemd/system", "/run/systemd/system"]
-        .iter()
-        .any(|d| super::masked(&env.sys(d).join(name)))
-}
-
-/// Whether a unit file's text has `Wants=`/`Requires=` naming network-online.target.
-fn wants_network_online(text: &str) -> bool {
-    text.lines().any(|l| {
-        let l = l.trim();
-        ["Wants=", "Requires=", "Requisite=", "BindsTo="]
-            .iter()
-            .any(|k| l.starts_with(k))
-            && l.split(|c: char| c == '=' || c.is_whitespace())
-                .any(|w| w == "network-online.target")
-    })
-}
-
+/// The entries of `dir` (those with UTF-8 names), sorted by name; none when unreadable.
 fn sorted_entries(dir: &Path) -> Vec<(String, PathBuf)> {
     let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
         .map(|rd| {
@@ -611,99 +449,6 @@ fn sorted_entries(dir: &Path) -> Vec<(String, PathBuf)> {
         .unwrap_or_default();
     v.sort();
     v
-}
-
-pub fn network_online(env: &Env, out: &mut Vec<Finding>) {
-    let mut pullers: Vec<String> = Vec::new();
-    let mut add = |s: String| {
-        if !pullers.contains(&s) {
-            pullers.push(s);
-        }
-    };
-    for dir in SYSTEM_UNIT_DIRS {
-        for (name, path) in sorted_entries(&env.sys(dir)) {
-            let Some(unit) = name
-                .strip_suffix(".wants")
-                .or_else(|| name.strip_suffix(".requires"))
-            else {
-                continue;
-            };
-            let link = path.join("network-online.target");
-            if unit != "network-online.target"
-                && std::fs::symlink_metadata(&link).is_ok()
-                && !super::masked(&link)
-                && !unit_masked(env, unit)
-            {
-                add(unit.to_owned());
-            }
-        }
-    }
-    // Units enabled (or written) in /etc/systemd/system that want the target themselves.
-    let etc = env.sys("/etc/systemd/system");
-    let mut candidates: Vec<(String, PathBuf)> = Vec::new();
-    for (name, path) in sorted_entries(&etc) {
-        if name.ends_with(".wants") || name.ends_with(".requires") {
-            candidates.extend(sorted_entries(&path));
-        } else if name.ends_with(".d") {
-            let unit = name.trim_end_matches(".d").to_owned();
-            for (conf, p) in sorted_entries(&path) {
-                if conf.ends_with(".conf") {
-                    candidates.push((unit.clone(), p));
-                }
-            }
-        } else {
-            candidates.push((name, path));
-        }
-    }
-    for (name, path) in candidates {
-        if name == "network-online.target" || super::masked(&path) || unit_masked(env, &name) {
-            continue;
-        }
-        let real = resolve_in_root(env, &path);
-        if super::read_text(&real).is_some_and(|t| wants_network_online(&t)) {
-            add(name);
-        }
-    }
-    // The only harm of a target nobody pulls in is quadlet's wait unit, which hangs 90 s:
-    // where quadlet does not run (podman < 4.4 has none, or it is masked), say how
-    // rootlet waits instead and warn about nothing.
-    let quadlet = super::install::quadlet_in_use(env);
-    if unit_masked(env, "network-online.target") {
-        if !quadlet {
-            out.push(Finding::ok(
-                "network-online",
-                "network-online.target is masked: rootlet-wait-online falls back to a default-route check",
-            ));
-            return;
-        }
-        out.push(Finding::warning(
-            "network-online",
-            "network-online.target is masked: nothing can pull it in; rootlet-wait-online falls back to a default-route check (fine for rootlet units), but quadlet's own podman-user-wait-network-online.service would hang 90 s at every boot",
-            "sudo systemctl unmask network-online.target",
-        ));
-        return;
-    }
-    if pullers.is_empty() && !quadlet {
-        out.push(Finding::ok(
-            "network-online",
-            "nothing pulls the system's network-online.target in: rootlet-wait-online falls back to a default-route check",
-        ));
-    } else if pullers.is_empty() {
-        out.push(Finding::warning(
-            "network-online",
-            "nothing pulls the system's network-online.target in: rootlet-wait-online falls back to a default-route check (fine for rootlet units), but quadlet's own podman-user-wait-network-online.service would hang 90 s at every boot",
-            "to make network-online.target meaningful (it waits for your network manager's wait-online service):\n\
-             sudo systemctl add-wants multi-user.target network-online.target",
-        ));
-    } else {
-        out.push(Finding::ok(
-            "network-online",
-            format!(
-                "network-online.target is pulled in by {}",
-                pullers.join(", ")
-            ),
-        ));
-    }
 }
 
 #[cfg(test)]
@@ -717,21 +462,5 @@ mod tests {
         assert_eq!(subids_of(t, "carol", 1001), (1000, 231_072));
         assert_eq!(subids_of(t, "dave", 5), (0, 231_072));
         assert_eq!(subids_of("", "dave", 5), (0, 100_000));
-    }
-
-    #[test]
-    fn wants_parsing() {
-        assert!(wants_network_online(
-            "[Unit]\nWants=foo.service network-online.target\n"
-        ));
-        assert!(wants_network_online(
-            "[Unit]\nRequires=network-online.target"
-        ));
-        assert!(!wants_network_online(
-            "[Unit]\nAfter=network-online.target\n"
-        ));
-        assert!(!wants_network_online(
-            "[Unit]\nWants=network-online.target.wants\n"
-        ));
     }
 }

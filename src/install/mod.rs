@@ -248,37 +248,13 @@ pub fn install(layout: &Layout, lock: &Lock, system_wait: bool) -> Result<Instal
             files.retain(|(n, _)| *n != wait_name);
         }
     }
-    // Refuse before writing anything when a name is taken by the user's own file.
-    let wants = name(WANTS);
-    match txn.tree.look(&wants) {
-        Found::Nothing | Found::Dir => {}
-        _ => return Err(Error::Foreign(txn.tree.join(&wants))),
-    }
-    for n in files.iter().map(|(n, _)| n).chain([&link]) {
-        if txn.tree.look(n) != Found::Nothing && !txn.owns(n) {
-            return Err(Error::Foreign(txn.tree.join(n)));
-        }
-    }
+    refuse_taken(&txn, &files, &link)?;
     let shadowing =
         system_wait && !txn.owns(&wait_name) && txn.tree.look(&wait_name) != Found::Nothing;
 
     txn.also_create(Base::Out, &layout.output_dir);
     txn.lock_created(lock.created);
-    let mut r = Installed::default();
-    for (n, text) in &files {
-        let path = txn.tree.join(n);
-        match txn.put_file(n, text.as_bytes())? {
-            txn::Put::Unchanged => r.unchanged.push(path),
-            txn::Put::Written { .. } => r.written.push(path),
-            txn::Put::Foreign => return Err(Error::Foreign(path)),
-        }
-    }
-    let path = txn.tree.join(&link);
-    match txn.put_link(&link, &target)? {
-        txn::Put::Unchanged => r.unchanged.push(path),
-        txn::Put::Written { .. } => r.written.push(path),
-        txn::Put::Foreign => return Err(Error::Foreign(txn.tree.join(&wants))),
-    }
+    let mut r = put_units(&mut txn, &files, &link, &target)?;
     if shadowing {
         r.shadowing = Some(txn.tree.join(&wait_name));
     }
@@ -291,6 +267,52 @@ pub fn install(layout: &Layout, lock: &Lock, system_wait: bool) -> Result<Instal
         .iter()
         .map(|n| unit_dir.join(n.as_os_str()))
         .collect();
+    Ok(r)
+}
+
+/// Refuse before writing anything when a name `install` writes is taken by the user's own
+/// file (or `default.target.wants` is not a directory).
+fn refuse_taken(
+    txn: &txn::Transaction<'_>,
+    files: &[(Name, String)],
+    link: &Name,
+) -> Result<(), Error> {
+    let wants = name(WANTS);
+    match txn.tree.look(&wants) {
+        Found::Nothing | Found::Dir => {}
+        _ => return Err(Error::Foreign(txn.tree.join(&wants))),
+    }
+    for n in files.iter().map(|(n, _)| n).chain([link]) {
+        if txn.tree.look(n) != Found::Nothing && !txn.owns(n) {
+            return Err(Error::Foreign(txn.tree.join(n)));
+        }
+    }
+    Ok(())
+}
+
+/// Put the unit files and the link `link -> target`, saying which were written and which
+/// were already as they should be.
+fn put_units(
+    txn: &mut txn::Transaction<'_>,
+    files: &[(Name, String)],
+    link: &Name,
+    target: &str,
+) -> Result<Installed, Error> {
+    let mut r = Installed::default();
+    for (n, text) in files {
+        let path = txn.tree.join(n);
+        match txn.put_file(n, text.as_bytes())? {
+            txn::Put::Unchanged => r.unchanged.push(path),
+            txn::Put::Written { .. } => r.written.push(path),
+            txn::Put::Foreign => return Err(Error::Foreign(path)),
+        }
+    }
+    let path = txn.tree.join(link);
+    match txn.put_link(link, target)? {
+        txn::Put::Unchanged => r.unchanged.push(path),
+        txn::Put::Written { .. } => r.written.push(path),
+        txn::Put::Foreign => return Err(Error::Foreign(txn.tree.join(&name(WANTS)))),
+    }
     Ok(r)
 }
 
@@ -321,34 +343,8 @@ pub fn uninstall(layout: &Layout, lock: Lock) -> Result<Uninstalled, Error> {
         layout.installed_list(),
         pending_path(&layout.installed_list()),
     ];
-    let mut state_created = 0;
-    for l in &lists {
-        for e in read_list(l, &bases)?.0 {
-            if let Entry::Created {
-                base: Base::State,
-                n,
-            } = e
-            {
-                state_created = state_created.max(n);
-            }
-        }
-    }
-    // Unverified claims of the first manifest format: the installed units as this
-    // version would write them.
-    let mut expect_units = BTreeMap::new();
-    for (n, text) in [
-        (PATH_UNIT, layout.path_unit()),
-        (SERVICE_UNIT, layout.service_unit()),
-        (WAIT_UNIT, layout.wait_unit()),
-    ] {
-        if let Ok(t) = text {
-            expect_units.insert(name(n), Expect::File(Digest::of(t.as_bytes())));
-        }
-    }
-    expect_units.insert(
-        name(&format!("{WANTS}/{PATH_UNIT}")),
-        Expect::Link(format!("../{PATH_UNIT}").into_bytes()),
-    );
+    let state_created = state_created(&lists, &bases)?;
+    let expect_units = expect_installed(layout);
     let legacy_units = |t: &Tree, n: &Name, f: &Found| legacy_installed(layout, t, n, f);
     let docker_too = !system_wait_unit()
         && !shared::wait_unit_claims(&layout.state_dir, shared::User::Install).is_empty();
@@ -385,18 +381,63 @@ pub fn uninstall(layout: &Layout, lock: Lock) -> Result<Uninstalled, Error> {
         r.removed.extend(done.removed_dirs);
         r.removed.extend(done.removed_lists);
     }
-    if let Ok(rd) = std::fs::read_dir(&layout.state_dir) {
+    r.other_lists = other_lists(&layout.state_dir);
+    let lists: Vec<PathBuf> = lists.into_iter().filter(|l| l.exists()).collect();
+    lock.release_after(Some(&layout.home), state_created, &lists);
+    Ok(r)
+}
+
+/// How many levels of the state directory rootlet created: the largest `created state n`
+/// of the lists.
+fn state_created(lists: &[PathBuf], bases: &Bases<'_>) -> Result<u8, Error> {
+    let mut state_created = 0;
+    for l in lists {
+        for e in read_list(l, bases)?.0 {
+            if let Entry::Created {
+                base: Base::State,
+                n,
+            } = e
+            {
+                state_created = state_created.max(n);
+            }
+        }
+    }
+    Ok(state_created)
+}
+
+/// Unverified claims of the first manifest format: the installed units as this version
+/// would write them.
+fn expect_installed(layout: &Layout) -> BTreeMap<Name, Expect> {
+    let mut expect_units = BTreeMap::new();
+    for (n, text) in [
+        (PATH_UNIT, layout.path_unit()),
+        (SERVICE_UNIT, layout.service_unit()),
+        (WAIT_UNIT, layout.wait_unit()),
+    ] {
+        if let Ok(t) = text {
+            expect_units.insert(name(n), Expect::File(Digest::of(t.as_bytes())));
+        }
+    }
+    expect_units.insert(
+        name(&format!("{WANTS}/{PATH_UNIT}")),
+        Expect::Link(format!("../{PATH_UNIT}").into_bytes()),
+    );
+    expect_units
+}
+
+/// The manifests of `regenerate -o DIR` runs in the state directory (`generated-*.list`).
+fn other_lists(state_dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(state_dir) {
         for e in rd.flatten() {
             let n = e.file_name();
             let n = n.to_string_lossy();
             if n.starts_with("generated-") && n.ends_with(".list") {
-                r.other_lists.push(e.path());
+                found.push(e.path());
             }
         }
     }
-    let lists: Vec<PathBuf> = lists.into_iter().filter(|l| l.exists()).collect();
-    lock.release_after(Some(&layout.home), state_created, &lists);
-    Ok(r)
+    found
 }
 
 /// The user's own links in `unit_dir` to units in `output_dir` that are no longer there:

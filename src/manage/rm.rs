@@ -10,7 +10,7 @@ use crate::user_manager::{self as systemd, UnitState};
 use rustix::fs::AtFlags;
 use rustix::io::Errno;
 use std::collections::BTreeSet;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -112,43 +112,11 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
     let apps = places.apps()?;
     let mut plan = Plan::default();
     let install_fd = crate::fsutil::open_dir(&places.install_dir).ok();
-    // An application's members, each only while it is still what `add` wrote there.
     let add_app = |plan: &mut Plan, app: &str| {
-        plan.apps.insert(app.to_owned());
-        let Some(fd) = &install_fd else { return };
-        for m in apps.apps.get(app).into_iter().flatten() {
-            let p = places.install_dir.join(&m.file);
-            match m.state_in(fd.as_fd()) {
-                Held::Written => plan.add_member(p, m.file.clone()),
-                Held::Gone => {}
-                Held::Changed => {
-                    let why = format!(
-                        "{}: changed since `rootlet add` wrote it for {app}: yours now, left alone",
-                        p.display()
-                    );
-                    plan.kept.push((p, why));
-                }
-                Held::Unproven => {
-                    let why = format!(
-                        "{}: recorded for {app} by an older rootlet without its content, so \
-                         not provably what it wrote: left alone (`rootlet rm {}` removes it)",
-                        p.display(),
-                        m.file
-                    );
-                    plan.kept.push((p, why));
-                }
-            }
-        }
+        add_app_members(plan, places, &apps, install_fd.as_ref(), app);
     };
     if opts.all {
-        for f in &disc.sources {
-            if places.is_own(&f.path) {
-                match places.open_own(&f.path) {
-                    Ok(_) => plan.add(f.path.clone(), f.name.clone()),
-                    Err(e) => plan.kept.push((f.path.clone(), format!("{e}: left alone"))),
-                }
-            }
-        }
+        add_own_sources(places, &disc, &mut plan);
         for app in apps.apps.keys() {
             add_app(&mut plan, app);
         }
@@ -214,6 +182,55 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
     plan.kept
         .retain(|(p, _)| !files.iter().any(|(f, _)| f == p));
     Ok(plan)
+}
+
+/// Add the application `app` to the plan, and its members, each only while it is still
+/// what `add` wrote there (the others are kept, saying why).
+fn add_app_members(
+    plan: &mut Plan,
+    places: &Places,
+    apps: &super::Apps,
+    install_fd: Option<&OwnedFd>,
+    app: &str,
+) {
+    plan.apps.insert(app.to_owned());
+    let Some(fd) = install_fd else { return };
+    for m in apps.apps.get(app).into_iter().flatten() {
+        let p = places.install_dir.join(&m.file);
+        match m.state_in(fd.as_fd()) {
+            Held::Written => plan.add_member(p, m.file.clone()),
+            Held::Gone => {}
+            Held::Changed => {
+                let why = format!(
+                    "{}: changed since `rootlet add` wrote it for {app}: yours now, left alone",
+                    p.display()
+                );
+                plan.kept.push((p, why));
+            }
+            Held::Unproven => {
+                let why = format!(
+                    "{}: recorded for {app} by an older rootlet without its content, so \
+                     not provably what it wrote: left alone (`rootlet rm {}` removes it)",
+                    p.display(),
+                    m.file
+                );
+                plan.kept.push((p, why));
+            }
+        }
+    }
+}
+
+/// `rm --all`: every source in the user's own directories (one that cannot be opened safely
+/// is kept, saying why).
+fn add_own_sources(places: &Places, disc: &crate::search::Discovery, plan: &mut Plan) {
+    for f in &disc.sources {
+        if places.is_own(&f.path) {
+            match places.open_own(&f.path) {
+                Ok(_) => plan.add(f.path.clone(), f.name.clone()),
+                Err(e) => plan.kept.push((f.path.clone(), format!("{e}: left alone"))),
+            }
+        }
+    }
 }
 
 /// `NAME` is both an application and a source (or several): refuse, naming each and how to
@@ -299,6 +316,47 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
             }
         }
     };
+    stop_running(&states, opts, &mut out)?;
+    // A failed unit whose source is gone would stay listed as failed: forget it.
+    for (u, s) in &states {
+        if s.active == "failed" {
+            let _ = systemd::reset_failed(u);
+        }
+    }
+    // From here on, under the lock (not while units stop): no `add` comes between the
+    // last look at an application's files and their removal.
+    let lock = places.lock()?;
+    let mut apps = places.apps()?;
+    let before = apps.clone();
+    remove_files(places, &plan, &apps, &mut out)?;
+    for a in &plan.apps {
+        if apps.apps.remove(a).is_some() {
+            out.apps.push(a.clone());
+        }
+    }
+    for (p, n) in &plan.files {
+        if p.parent() == Some(places.install_dir.as_path()) {
+            apps.forget(n);
+        }
+    }
+    if apps != before {
+        if let Some(p) = &places.apps_file {
+            apps.save(p)?;
+        }
+    }
+    if let (Some(lock), false) = (&lock, out.files.is_empty()) {
+        out.notes.extend(places.regenerate_user_install(lock));
+    }
+    Ok(out)
+}
+
+/// The running units of `states`: refuse unless `force`, else stop them, sockets first
+/// (so that none starts its service again meanwhile), saying which were stopped.
+fn stop_running(
+    states: &[(String, UnitState)],
+    opts: &RmOptions,
+    out: &mut Removed,
+) -> Result<(), ManageError> {
     let running: Vec<&(String, UnitState)> =
         states.iter().filter(|(_, s)| s.is_running()).collect();
     if !running.is_empty() {
@@ -333,17 +391,17 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
             }
         }
     }
-    // A failed unit whose source is gone would stay listed as failed: forget it.
-    for (u, s) in &states {
-        if s.active == "failed" {
-            let _ = systemd::reset_failed(u);
-        }
-    }
-    // From here on, under the lock (not while units stop): no `add` comes between the
-    // last look at an application's files and their removal.
-    let lock = places.lock()?;
-    let mut apps = places.apps()?;
-    let before = apps.clone();
+    Ok(())
+}
+
+/// Remove the plan's files (each relative to its opened directory), saying which went;
+/// an application's member changed since the plan stays.
+fn remove_files(
+    places: &Places,
+    plan: &Plan,
+    apps: &super::Apps,
+    out: &mut Removed,
+) -> Result<(), ManageError> {
     for (p, n) in &plan.files {
         // Relative to its directory, opened without following a symlink below the root;
         // unlinkat removes a symlink itself, never its target.
@@ -366,25 +424,7 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
             Err(e) => return Err(ManageError::io(p, e.into())),
         }
     }
-    for a in &plan.apps {
-        if apps.apps.remove(a).is_some() {
-            out.apps.push(a.clone());
-        }
-    }
-    for (p, n) in &plan.files {
-        if p.parent() == Some(places.install_dir.as_path()) {
-            apps.forget(n);
-        }
-    }
-    if apps != before {
-        if let Some(p) = &places.apps_file {
-            apps.save(p)?;
-        }
-    }
-    if let (Some(lock), false) = (&lock, out.files.is_empty()) {
-        out.notes.extend(places.regenerate_user_install(lock));
-    }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

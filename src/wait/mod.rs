@@ -161,6 +161,99 @@ impl Giving<'_> {
     }
 }
 
+/// The wait's view of the bus: the exchange and the reading under way (for the bus's own
+/// deadlines), the unit's last state, and whether the wait still listens.
+struct Bus<'a> {
+    opts: &'a Options,
+    cancel: dbus::Cancel,
+    giving: Giving<'a>,
+    /// The exchange with the bus under way, and since when.
+    step: Option<(Step, Instant)>,
+    /// Since when the reading under way (connecting included) has been going on.
+    reading: Option<Instant>,
+    state: String,
+    last_reason: String,
+}
+
+impl Bus<'_> {
+    /// The bus's own deadlines: the earlier of one exchange's and one whole reading's,
+    /// with what to say when it passes.
+    fn deadline(&self) -> Option<(Instant, DbusError)> {
+        let opts = self.opts;
+        let step_end = self.step.map(|(s, since)| {
+            let why = DbusError::NoReply {
+                step: s,
+                timeout: opts.step_timeout,
+            };
+            (since.checked_add(opts.step_timeout).unwrap_or(since), why)
+        });
+        let reading_end = self.reading.map(|since| {
+            let why = DbusError::SlowReading(opts.reading_timeout);
+            (
+                since.checked_add(opts.reading_timeout).unwrap_or(since),
+                why,
+            )
+        });
+        match (step_end, reading_end) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Past the bus's own deadline, stop listening; returns `wait` shortened to that
+    /// deadline otherwise.
+    fn enforce_deadline(&mut self, now: Instant, mut wait: Duration) -> Duration {
+        if let Some((end, why)) = self.deadline() {
+            if now >= end {
+                // A bus that accepts and then says nothing, or too slowly: stop listening.
+                (self.step, self.reading) = (None, None);
+                self.cancel.cancel();
+                self.giving.up(&why.to_string());
+            } else {
+                wait = wait.min(end - now);
+            }
+        }
+        wait
+    }
+
+    /// Take in what the bus thread reported; `Some` when the unit is active.
+    fn on_event(&mut self, event: Option<Event>, start: Instant) -> Option<Outcome> {
+        let unit = self.opts.unit.as_str();
+        match event {
+            Some(Event::Step(s)) => {
+                if !self.cancel.is_cancelled() {
+                    let now = Instant::now();
+                    self.step = Some((s, now));
+                    self.reading.get_or_insert(now);
+                }
+            }
+            Some(Event::Observed(o)) => {
+                (self.step, self.reading) = (None, None);
+                self.state = o.active_state.clone();
+                match decide(unit, &o) {
+                    Decision::Done => {
+                        log::info!("{unit} is active after {} s: done", secs(start.elapsed()));
+                        return Some(Outcome::Active);
+                    }
+                    Decision::Wait(why) => {
+                        if why != self.last_reason {
+                            log::info!("waiting: {why}");
+                            self.last_reason = why;
+                        }
+                    }
+                    Decision::Fallback(why) => self.giving.up(&why),
+                }
+            }
+            Some(Event::Lost(why)) => {
+                (self.step, self.reading) = (None, None);
+                self.giving.up(&why.to_string());
+            }
+            Some(Event::RouteChanged) | None => {}
+        }
+        None
+    }
+}
+
 /// Wait as described in the module documentation. `status` receives the `STATUS=` text.
 pub fn run(opts: &Options, mut status: impl FnMut(&str)) -> Outcome {
     let start = Instant::now();
@@ -173,20 +266,22 @@ pub fn run(opts: &Options, mut status: impl FnMut(&str)) -> Outcome {
         let e = DbusError::Spawn(clip(&e.to_string(), 256));
         let _ = tx.send(Event::Lost(e));
     }
-    let mut last_reason = String::new();
-    let mut state = String::from("asking systemd");
-    let mut giving = Giving {
+    let mut bus = Bus {
         opts,
-        fallback: false,
-        given_up: false,
+        cancel,
+        giving: Giving {
+            opts,
+            fallback: false,
+            given_up: false,
+        },
+        step: None,
+        reading: None,
+        state: String::from("asking systemd"),
+        last_reason: String::new(),
     };
-    // The exchange with the bus under way, and since when.
-    let mut step: Option<(Step, Instant)> = None;
-    // Since when the reading under way (connecting included) has been going on.
-    let mut reading: Option<Instant> = None;
     let mut netlink = false;
     loop {
-        if giving.fallback {
+        if bus.giving.fallback {
             if let Some(r) = opts.tables.default_route() {
                 log::info!(
                     "default {} route through {} is up after {} s: done",
@@ -206,82 +301,26 @@ pub fn run(opts: &Options, mut status: impl FnMut(&str)) -> Outcome {
             log::warn!(
                 "gave up after {} s (--timeout): {}; the units ordered after this one start anyway",
                 secs(opts.timeout),
-                if giving.fallback {
+                if bus.giving.fallback {
                     "still no default route".to_owned()
                 } else {
-                    format!("{unit} is still {state}")
+                    format!("{unit} is still {}", bus.state)
                 }
             );
             return Outcome::TimedOut;
         }
-        // The bus's own deadlines: one exchange, and one whole reading.
-        let step_end = step.map(|(s, since)| {
-            let why = DbusError::NoReply {
-                step: s,
-                timeout: opts.step_timeout,
-            };
-            (since.checked_add(opts.step_timeout).unwrap_or(since), why)
-        });
-        let reading_end = reading.map(|since| {
-            let why = DbusError::SlowReading(opts.reading_timeout);
-            (
-                since.checked_add(opts.reading_timeout).unwrap_or(since),
-                why,
-            )
-        });
-        let bus_end = match (step_end, reading_end) {
-            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-            (a, b) => a.or(b),
-        };
         let mut wait = opts.tick;
         if let Some(d) = deadline {
             wait = wait.min(d.saturating_duration_since(now));
         }
-        if let Some((end, why)) = bus_end {
-            if now >= end {
-                // A bus that accepts and then says nothing, or too slowly: stop listening.
-                (step, reading) = (None, None);
-                cancel.cancel();
-                giving.up(&why.to_string());
-            } else {
-                wait = wait.min(end - now);
-            }
+        let wait = bus.enforce_deadline(now, wait);
+        if let Some(done) = bus.on_event(rx.recv_timeout(wait).ok(), start) {
+            return done;
         }
-        match rx.recv_timeout(wait) {
-            Ok(Event::Step(s)) => {
-                if !cancel.is_cancelled() {
-                    let now = Instant::now();
-                    step = Some((s, now));
-                    reading.get_or_insert(now);
-                }
-            }
-            Ok(Event::Observed(o)) => {
-                (step, reading) = (None, None);
-                state = o.active_state.clone();
-                match decide(unit, &o) {
-                    Decision::Done => {
-                        log::info!("{unit} is active after {} s: done", secs(start.elapsed()));
-                        return Outcome::Active;
-                    }
-                    Decision::Wait(why) => {
-                        if why != last_reason {
-                            log::info!("waiting: {why}");
-                            last_reason = why;
-                        }
-                    }
-                    Decision::Fallback(why) => giving.up(&why),
-                }
-            }
-            Ok(Event::Lost(why)) => {
-                (step, reading) = (None, None);
-                giving.up(&why.to_string());
-            }
-            Ok(Event::RouteChanged) | Err(_) => {}
-        }
-        let what = if giving.fallback {
+        let what = if bus.giving.fallback {
             "a default route".to_owned()
         } else {
-            format!("{unit} ({state})")
+            format!("{unit} ({})", bus.state)
         };
         let text = format!("waiting for {what} {} s", start.elapsed().as_secs());
         status(&clip(&text, 256));
