@@ -323,6 +323,8 @@ golden! {
     case_111_podman49_notify_healthy_timing => "111-podman49-notify-healthy-timing",
     case_112_restart_values_systemd_ignores => "112-restart-values-systemd-ignores",
     case_113_autoupdate_image => "113-autoupdate-image",
+    case_140_socket_in_container => "140-socket-in-container",
+    case_141_socket_in_container_errors => "141-socket-in-container-errors",
 }
 
 #[test]
@@ -405,7 +407,18 @@ fn generated_units_pass_systemd_analyze_verify() {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
-        if !o.status.success() || !text.trim().is_empty() {
+        // A .socket whose service's .container was refused (its error in the case's
+        // `errors`) is still generated (a broken file costs only its own unit), and
+        // systemd says the socket cannot start: that is expected, nothing else is.
+        let errors = fs::read_to_string(case.join("errors")).unwrap_or_default();
+        let refused = |l: &str| {
+            (l.strip_suffix(".service not loaded, socket cannot be started."))
+                .and_then(|l| l.split_once(": service "))
+                .is_some_and(|(_, stem)| errors.contains(&format!("/INPUT/{stem}.container:")))
+        };
+        let rest: Vec<&str> = text.lines().filter(|l| !refused(l)).collect();
+        let excused = rest.len() < text.lines().count();
+        if (!o.status.success() && !excused) || !rest.concat().trim().is_empty() {
             failures.push(format!("{name}: {}", text.trim()));
         } else {
             verified += units.len();

@@ -265,7 +265,7 @@ fn wire_sockets(
     for s in (known.sources.values()).filter(|s| role(s.kind) == Role::Activator) {
         let d = known.dropins_of(&s.name);
         let o = match translate_one(s, ctx, plan.strict, d) {
-            Ok(g) => {
+            Ok((g, _)) => {
                 if let Ok(Some(svc)) = socket::activated_service(s) {
                     let services = services.get_or_insert_with(|| {
                         plan.all()
@@ -314,6 +314,7 @@ fn translate_leaves(
     let mut members = Vec::new();
     for done in par_map_with(&jobs, Translator::buffers, |b, job| t.one(b, job, ctx)) {
         st.outcomes.push(done.outcome);
+        st.outcomes.extend(done.socket);
         st.run.warnings.extend(done.warnings);
         members.extend(done.member);
     }
@@ -329,6 +330,7 @@ fn translate_pods(t: &Translator, ctx: &Context, st: &mut RunState) {
         .collect();
     for done in par_map_with(&pods, Translator::buffers, |b, job| t.one(b, job, ctx)) {
         st.outcomes.push(done.outcome);
+        st.outcomes.extend(done.socket);
         st.run.warnings.extend(done.warnings);
     }
 }
@@ -337,6 +339,8 @@ fn translate_pods(t: &Translator, ctx: &Context, st: &mut RunState) {
 /// pod it starts with, for a container read by the job.
 struct Done {
     outcome: Outcome,
+    /// The unit of the source's own `[Socket]`, if it has one.
+    socket: Option<Outcome>,
     warnings: Vec<SourceError>,
     member: Option<(String, String)>,
 }
@@ -393,8 +397,8 @@ impl<'a> Translator<'a> {
             Job::Load(_) if self.has_pods => quadlet::pod::member_of(src),
             _ => None,
         };
-        let mut g = match translate_one(src, ctx, self.plan.strict, dropins) {
-            Ok(g) => g,
+        let (mut g, sock) = match translate_one(src, ctx, self.plan.strict, dropins) {
+            Ok(made) => made,
             Err(e) => return Done::failed(e, &src.path, member),
         };
         if self.plan.wanted(&src.path) {
@@ -402,9 +406,20 @@ impl<'a> Translator<'a> {
         } else {
             warnings.clear();
         }
+        // A socket from the source's own [Socket] is settled with the others, as the
+        // sockets of `.socket` files are (`wire_sockets`).
+        let socket = sock.map(|g| {
+            Outcome::Kept(Kept {
+                g,
+                path: src.path.clone(),
+                file: src.name.clone(),
+                refs: Vec::new(),
+            })
+        });
         let outcome = self.place(g, src, dropins, text);
         Done {
             outcome,
+            socket,
             warnings,
             member,
         }
@@ -437,6 +452,7 @@ impl Done {
     fn failed(e: SourceError, path: &Path, member: Option<(String, String)>) -> Done {
         Done {
             outcome: Outcome::Failed(e, path.to_owned()),
+            socket: None,
             warnings: Vec::new(),
             member,
         }
@@ -480,22 +496,32 @@ fn contested(
         .collect()
 }
 
-/// Translate one source, and check what systemd would refuse in the result. An error
-/// names the drop-in it comes from, if any (`dropins`: the source's, in merge order).
+/// Translate one source, and check what systemd would refuse in the result: its unit, and
+/// the socket unit its own `[Socket]` section makes ([`quadlet::own_socket`]); a broken
+/// `[Socket]` costs the file both. An error names the drop-in it comes from, if any
+/// (`dropins`: the source's, in merge order).
 fn translate_one(
     src: &Source,
     ctx: &Context,
     strict: bool,
     dropins: &[PathBuf],
-) -> Result<Generated, SourceError> {
-    let checked = || -> Result<Generated, SourceError> {
-        let g = quadlet::translate(src, ctx)?;
-        super::check::reserved(src, &g)?;
-        super::check::unit_lines(src, &g)?;
+) -> Result<(Generated, Option<Generated>), SourceError> {
+    let check = |g: &Generated| -> Result<(), SourceError> {
+        super::check::reserved(src, g)?;
+        super::check::unit_lines(src, g)?;
         if strict {
-            super::check::specifiers(src, &g)?;
+            super::check::specifiers(src, g)?;
         }
-        Ok(g)
+        Ok(())
+    };
+    let checked = || -> Result<(Generated, Option<Generated>), SourceError> {
+        let g = quadlet::translate(src, ctx)?;
+        check(&g)?;
+        let sock = quadlet::own_socket(src, ctx, &g.name)?;
+        if let Some(s) = &sock {
+            check(s)?;
+        }
+        Ok((g, sock))
     };
     checked().map_err(|e| locate(e, dropins))
 }

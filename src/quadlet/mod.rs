@@ -201,6 +201,16 @@ impl Context<'_> {
         }
     }
 
+    /// The socket units that activate `service`, the unit of `src`: the `.socket` files
+    /// of the run that name it, or the one its own `[Socket]` makes.
+    pub(crate) fn sockets_of(&self, src: &Source, service: &str) -> Vec<String> {
+        let mut out = self.sockets_for.get(service).cloned().unwrap_or_default();
+        if src.file.section("Socket").is_some() {
+            out.push(socket::own_name(service));
+        }
+        out
+    }
+
     /// The source `name` of this run, if there is one (read now if need be).
     pub(crate) fn find(
         &self,
@@ -220,12 +230,33 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     if !valid_unit_name(&name) {
         return Err(src.err(0, format!("`{name}` is not a valid systemd unit name")));
     }
+    if src.kind != SourceKind::Socket {
+        if let Some(sec) = src.file.section("Socket") {
+            socket::check_own(src, sec.line, ctx, &name)?;
+        }
+    }
     let mut g = (kinds::of(src.kind).translate)(src, ctx, name)?;
     g.links = install::links(src, &g.name, &src.file)?;
     if src.kind != SourceKind::Socket {
         service_key_warnings(src, &mut g.warnings);
     }
     Ok(g)
+}
+
+/// The socket unit a service source's own `[Socket]` section makes (`service`: the unit
+/// of `src`), translated as a `.socket` file is ([`socket::embedded`]); `None` without one.
+pub fn own_socket(
+    src: &Source,
+    ctx: &Context,
+    service: &str,
+) -> Result<Option<Generated>, SourceError> {
+    if src.kind == SourceKind::Socket {
+        return Ok(None);
+    }
+    match socket::embedded(src, service)? {
+        Some(sock) => translate(&sock, ctx).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// quadlet 5.8 warns about `[Service]` keys that break podman's rootless set-up.
