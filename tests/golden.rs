@@ -325,6 +325,8 @@ golden! {
     case_113_autoupdate_image => "113-autoupdate-image",
     case_140_socket_in_container => "140-socket-in-container",
     case_141_socket_in_container_errors => "141-socket-in-container-errors",
+    case_142_socket_proxy => "142-socket-proxy",
+    case_143_socket_proxy_errors => "143-socket-proxy-errors",
 }
 
 #[test]

@@ -339,8 +339,9 @@ fn translate_pods(t: &Translator, ctx: &Context, st: &mut RunState) {
 /// pod it starts with, for a container read by the job.
 struct Done {
     outcome: Outcome,
-    /// The unit of the source's own `[Socket]`, if it has one.
-    socket: Option<Outcome>,
+    /// The units of the source's own `[Socket]`, if it has one (the socket, and in proxy
+    /// mode the proxy).
+    socket: Vec<Outcome>,
     warnings: Vec<SourceError>,
     member: Option<(String, String)>,
 }
@@ -408,7 +409,7 @@ impl<'a> Translator<'a> {
         }
         // A socket from the source's own [Socket] is settled with the others, as the
         // sockets of `.socket` files are (`wire_sockets`).
-        let socket = sock.map(|g| {
+        let socket = sock.into_iter().map(|g| {
             Outcome::Kept(Kept {
                 g,
                 path: src.path.clone(),
@@ -416,6 +417,7 @@ impl<'a> Translator<'a> {
                 refs: Vec::new(),
             })
         });
+        let socket = socket.collect();
         let outcome = self.place(g, src, dropins, text);
         Done {
             outcome,
@@ -452,7 +454,7 @@ impl Done {
     fn failed(e: SourceError, path: &Path, member: Option<(String, String)>) -> Done {
         Done {
             outcome: Outcome::Failed(e, path.to_owned()),
-            socket: None,
+            socket: Vec::new(),
             warnings: Vec::new(),
             member,
         }
@@ -505,7 +507,7 @@ fn translate_one(
     ctx: &Context,
     strict: bool,
     dropins: &[PathBuf],
-) -> Result<(Generated, Option<Generated>), SourceError> {
+) -> Result<(Generated, Vec<Generated>), SourceError> {
     let check = |g: &Generated| -> Result<(), SourceError> {
         super::check::reserved(src, g)?;
         super::check::unit_lines(src, g)?;
@@ -514,13 +516,11 @@ fn translate_one(
         }
         Ok(())
     };
-    let checked = || -> Result<(Generated, Option<Generated>), SourceError> {
+    let checked = || -> Result<(Generated, Vec<Generated>), SourceError> {
         let g = quadlet::translate(src, ctx)?;
         check(&g)?;
         let sock = quadlet::own_socket(src, ctx, &g.name)?;
-        if let Some(s) = &sock {
-            check(s)?;
-        }
+        sock.iter().try_for_each(check)?;
         Ok((g, sock))
     };
     checked().map_err(|e| locate(e, dropins))

@@ -122,8 +122,13 @@ pub fn own_name(service: &str) -> String {
 /// (`None` without one): named after `service` ([`own_name`]), at `src`'s path (errors
 /// name its lines), with `[Socket]` less [`OWN_INSTALL_KEYS`], which become its
 /// `[Install]`. `Service=` and `Accept=yes` are refused: the socket activates this file's
-/// own service, once.
-pub fn embedded(src: &Source, service: &str) -> Result<Option<Source>, SourceError> {
+/// own service, once, or (`proxy`) the proxy in front of it; the proxy's keys
+/// ([`super::proxy::KEYS`]) are not the socket's.
+pub fn embedded(
+    src: &Source,
+    service: &str,
+    proxy: Option<&str>,
+) -> Result<Option<Source>, SourceError> {
     let mut secs = src.file.sections.iter().filter(|s| s.name == "Socket");
     let Some(first) = secs.next() else {
         return Ok(None);
@@ -156,6 +161,7 @@ pub fn embedded(src: &Source, service: &str) -> Result<Option<Source>, SourceErr
                 ))
             }
             k if OWN_INSTALL_KEYS.contains(&k) => install.entries.push(e.clone()),
+            k if super::proxy::KEYS.contains(&k) => {}
             _ => sock.entries.push(e.clone()),
         }
     }
@@ -163,6 +169,13 @@ pub fn embedded(src: &Source, service: &str) -> Result<Option<Source>, SourceErr
         install.entries.push(Entry {
             key: "WantedBy".into(),
             value: "sockets.target".into(),
+            line: first.line,
+        });
+    }
+    if let Some(p) = proxy {
+        sock.entries.push(Entry {
+            key: "Service".into(),
+            value: p.to_owned(),
             line: first.line,
         });
     }

@@ -33,7 +33,9 @@ cat > "$W/provision.sh" <<'EOF'
 set -e
 make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
 install -m755 "$E2E_W/e2e-server" "$ROOT/usr/local/bin/e2e-server"
-mkdir -p "$ROOT/srv" && cp -a "$E2E_W/rootfs" "$ROOT/srv/rootfs" && chroot "$ROOT" chown -R "$TEST_USER:" /srv/rootfs
+mkdir -p "$ROOT/srv" && cp -a "$E2E_W/rootfs" "$ROOT/srv/rootfs"
+mkdir -p "$ROOT/srv/rootfs/www" && echo "hello from busybox httpd" > "$ROOT/srv/rootfs/www/index.html"
+chroot "$ROOT" chown -R "$TEST_USER:" /srv/rootfs
 ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
 ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
 Q=$ROOT/home/$TEST_USER/.config/containers/systemd
@@ -92,7 +94,45 @@ s1() {
     down
 }
 
-ALL=(s1)
+# 2. Proxy mode (ProxyTo=) for a program that cannot take a socket, 3. stopped when idle.
+s2() {
+    scenario "2 proxy mode: busybox httpd behind systemd-socket-proxyd; 3 stopped when idle"
+    src
+    # httpd starts listening 3 s after the container starts: a connection that reached it
+    # before would be refused. (sh, PID 1 of the container, ends on SIGTERM: a PID 1
+    # without a handler ignores it, and podman would kill it after 10 s, failing the unit.)
+    printf '[Container]\nRootfs=/srv/rootfs\nExec=/bin/sh -c "trap \x27exit 0\x27 TERM; sleep 3; /bin/busybox httpd -f -p 8080 -h /www & wait"\n\n[Socket]\nListenStream=127.0.0.1:18142\nProxyTo=8080\nIdleStopSec=5s\n' > "$W/src/httpd.container"
+    # A container that exits before it listens: its unit fails, saying why.
+    printf '[Container]\nRootfs=/srv/rootfs\nExec=/bin/true\n\n[Socket]\nListenStream=127.0.0.1:18143\nProxyTo=8080\n' > "$W/src/deaf.container"
+    boot s2 || return
+    check "after the linger boot httpd.socket listens, no container runs" \
+        eval 'within 60 is active httpd.socket && is inactive httpd.service && is inactive httpd-proxy.service && nothing_runs'
+    local reply
+    reply=$(get 18142)
+    check "the first connection after the cold start is answered: $reply" eval '[ "$reply" = "hello from busybox httpd" ]'
+    check "httpd.service and httpd-proxy.service active, the container running" \
+        eval 'is active httpd.service && is active httpd-proxy.service && u podman container exists systemd-httpd'
+    check "the container is published on loopback only" \
+        eval 'u podman port systemd-httpd | grep -Eq "^8080/tcp -> 127\.[0-9.]+:8080$" && [ "$(u podman port systemd-httpd | wc -l)" = 1 ]'
+    check "after IdleStopSec=5s without a connection the proxy exits and the container stops; the socket stays" \
+        eval 'within 90 is inactive httpd.service && is inactive httpd-proxy.service && is active httpd.socket && within 30 nothing_runs'
+    reply=$(get 18142)
+    check "the next connection starts it again and is answered: $reply" eval '[ "$reply" = "hello from busybox httpd" ]'
+    check "stopped again when idle" eval 'within 90 is inactive httpd.service && within 30 nothing_runs'
+    local n
+    n=$(sb exec sh -c 'for i in $(seq 20); do curl -sS --max-time 60 http://127.0.0.1:18142/ & done; wait' 2>&1 | grep -c "^hello from busybox httpd$")
+    check "20 connections at once during a cold start: all 20 answered ($n)" eval '[ "$n" = 20 ]'
+    check "httpd.service started once each time (no failure, no restart)" \
+        eval '! u journalctl --user --no-pager -o cat -u httpd.service | grep -q "Failed with result"'
+    sb exec curl -sS --max-time 30 http://127.0.0.1:18143/ >/dev/null 2>&1
+    check "a container that exits before it listens: deaf.service fails with its cause in the journal" \
+        eval 'within 60 eval "u journalctl --user --no-pager -o cat -u deaf.service | grep -q \"the container exited before anything listened on port 8080 in it\"" && ! is active deaf-proxy.service'
+    check "systemctl --user stop httpd.socket leaves nothing running" \
+        eval 'u systemctl --user stop httpd.socket deaf.socket && within 60 is inactive httpd.service && within 30 nothing_runs'
+    down
+}
+
+ALL=(s1 s2)
 [ $# -gt 0 ] && ALL=("$@")
 for s in "${ALL[@]}"; do
     t=$EPOCHREALTIME
