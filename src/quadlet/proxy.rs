@@ -88,17 +88,30 @@ pub fn of(src: &Source, service: &str) -> Result<Option<Proxy>, SourceError> {
             ));
         }
     }
-    let network = (src.file.sections.iter())
+    // podman publishes no port of a container without a network of its own: none, the
+    // host's, another container's, or its pod's (whose ports are the pod's to publish).
+    let shared = (src.file.sections.iter())
         .filter(|s| s.name == "Container")
-        .flat_map(|s| s.entries.iter().filter(|e| e.key == "Network"))
-        .last()
-        .filter(|e| matches!(e.value.trim(), "none" | "host"));
-    if let Some(e) = network {
+        .flat_map(|s| &s.entries)
+        .rfind(|e| {
+            let v = e.value.trim();
+            match &*e.key {
+                "Network" => {
+                    matches!(v, "none" | "host")
+                        || v.starts_with("container:")
+                        || v.ends_with(".container")
+                }
+                "Pod" => !v.is_empty(),
+                _ => false,
+            }
+        });
+    if let Some(e) = shared {
         return Err(src.err(
             e.line,
             format!(
-                "Network={} with ProxyTo=: the proxy reaches the container through a port \
+                "{}={} with ProxyTo=: the proxy reaches the container through a port \
                  published from its own network, which it has not",
+                e.key,
                 e.value.trim()
             ),
         ));
@@ -266,9 +279,11 @@ mod tests {
     /// A stand-in for conmon: a process whose child runs `cmd` in a network namespace of
     /// its own, as a container does; `None` where there are no user namespaces.
     fn conmon(cmd: &str) -> Option<Child> {
-        let userns = Command::new("unshare").args(["-rn", "true"]).status();
+        let userns = Command::new("unshare")
+            .args(["-rn", "busybox", "true"])
+            .status();
         if !userns.is_ok_and(|s| s.success()) {
-            eprintln!("SKIPPED LOUDLY: no `unshare -rn` here: the wait was not run");
+            eprintln!("SKIPPED LOUDLY: no `unshare -rn` or busybox here: the wait was not run");
             return None;
         }
         Some(spawn(&format!("unshare -rn {cmd} & wait")))
