@@ -81,6 +81,7 @@ else
     suite() { local name=$1; shift; echo "== $name"; "$@" || failed+=("$name"); }
     suite "scenarios in a real systemd (tests/e2e/run.sh)" "$copy/tests/e2e/run.sh"
     suite "nginx socket-activated into rootless podman in a real systemd" "$copy/scripts/e2e-nginx.sh"
+    suite "socket activation in one file ([Socket] in a .container) in a real systemd" "$copy/tests/e2e/socket.sh"
     suite "rootlet install --user in a real systemd" "$copy/scripts/e2e-install-user.sh"
     suite "exact command lines through a real systemd (random Exec=/Environment= values)" \
         "$copy/scripts/check-quoting-systemd.sh" 1000

@@ -63,7 +63,15 @@ pub static KINDS: &[KindInfo] = &[
         kind: SourceKind::Container,
         extension: "container",
         section: "Container",
-        sections: &["Unit", "Service", "Install", "Quadlet", "Container"],
+        // [Socket]: the socket that activates it, in one file (`quadlet::own_socket`).
+        sections: &[
+            "Unit",
+            "Service",
+            "Install",
+            "Quadlet",
+            "Container",
+            "Socket",
+        ],
         unit_infix: "",
         unit_type: "service",
         service_name: true,

@@ -355,6 +355,10 @@ golden! {
     case_132_podman43_image_keys => "132-podman43-image-keys",
     case_133_podman43_values => "133-podman43-values",
     case_134_podman344_oldest => "134-podman344-oldest",
+    case_140_socket_in_container => "140-socket-in-container",
+    case_141_socket_in_container_errors => "141-socket-in-container-errors",
+    case_142_socket_proxy => "142-socket-proxy",
+    case_143_socket_proxy_errors => "143-socket-proxy-errors",
     case_150_check_every_error => "150-check-every-error",
     case_151_check_dependencies_without_unit => "151-check-dependencies-without-unit",
     case_152_check_port_clashes => "152-check-port-clashes",
@@ -445,10 +449,23 @@ fn generated_units_pass_systemd_analyze_verify() {
         );
         // A case of what only `rootlet check` reports (a unit the generator makes all the
         // same) has units systemd refuses to start: `verify` lists what it may say of them
-        // (it stops at a unit's first missing dependency, in no fixed order).
+        // (it stops at a unit's first missing dependency, in no fixed order). A .socket
+        // whose service's .container was refused (its error in the case's `errors`) is
+        // still generated (a broken file costs only its own unit), and systemd says the
+        // socket cannot start: that is expected too; nothing else is.
         let expected = fs::read_to_string(case.join("verify")).unwrap_or_default();
         let allowed = |l: &str| expected.lines().any(|e| e == l);
-        if !text.lines().all(allowed) || (expected.is_empty() && !o.status.success()) {
+        let errors = fs::read_to_string(case.join("errors")).unwrap_or_default();
+        let refused = |l: &str| {
+            (l.strip_suffix(".service not loaded, socket cannot be started."))
+                .and_then(|l| l.split_once(": service "))
+                .is_some_and(|(_, stem)| errors.contains(&format!("/INPUT/{stem}.container:")))
+        };
+        let rest: Vec<&str> = text.lines().filter(|l| !refused(l)).collect();
+        let excused = rest.len() < text.lines().count() || !expected.is_empty();
+        if !rest.iter().all(|l| l.trim().is_empty() || allowed(l))
+            || (!o.status.success() && !excused)
+        {
             failures.push(format!("{name}: {}", text.trim()));
         } else {
             verified += units.len();

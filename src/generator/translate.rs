@@ -344,7 +344,7 @@ fn wire_sockets(
     for s in (known.sources.values()).filter(|s| role(s.kind) == Role::Activator) {
         let d = known.dropins_of(&s.name);
         let o = match translate_one(s, ctx, plan.strict, d) {
-            Ok(g) => {
+            Ok((g, _)) => {
                 if plan.strict && plan.wanted(&s.path) {
                     st.binds.extend(check::binds(s, d));
                 }
@@ -413,6 +413,7 @@ fn translate_leaves(
     let mut members = Vec::new();
     for done in par_map_with(&jobs, Translator::buffers, |b, job| t.one(b, job, ctx)) {
         st.outcomes.push(done.outcome);
+        st.outcomes.extend(done.socket);
         st.run.warnings.extend(done.warnings);
         st.run.errors.extend(done.errors);
         st.binds.extend(done.binds);
@@ -430,6 +431,7 @@ fn translate_pods(t: &Translator, ctx: &Context, st: &mut RunState) {
         .collect();
     for done in par_map_with(&pods, Translator::buffers, |b, job| t.one(b, job, ctx)) {
         st.outcomes.push(done.outcome);
+        st.outcomes.extend(done.socket);
         st.run.warnings.extend(done.warnings);
         st.run.errors.extend(done.errors);
         st.binds.extend(done.binds);
@@ -440,6 +442,9 @@ fn translate_pods(t: &Translator, ctx: &Context, st: &mut RunState) {
 /// pod it starts with, for a container read by the job.
 struct Done {
     outcome: Outcome,
+    /// The units of the source's own `[Socket]`, if it has one (the socket, and in proxy
+    /// mode the proxy).
+    socket: Vec<Outcome>,
     warnings: Vec<SourceError>,
     /// Errors `rootlet check` reports besides the outcome's (for the sources reported on).
     errors: Vec<SourceError>,
@@ -500,8 +505,8 @@ impl<'a> Translator<'a> {
             Job::Load(_) if self.has_pods => quadlet::pod::member_of(src),
             _ => None,
         };
-        let mut g = match translate_one(src, ctx, self.plan.strict, dropins) {
-            Ok(g) => g,
+        let (mut g, sock) = match translate_one(src, ctx, self.plan.strict, dropins) {
+            Ok(made) => made,
             Err((e, later)) => {
                 let mut done = Done::failed(e, &src.path, member);
                 if self.plan.wanted(&src.path) {
@@ -523,9 +528,21 @@ impl<'a> Translator<'a> {
         } else {
             warnings.clear();
         }
+        // A socket from the source's own [Socket] is settled with the others, as the
+        // sockets of `.socket` files are (`wire_sockets`).
+        let socket = sock.into_iter().map(|g| {
+            Outcome::Kept(Kept {
+                g,
+                path: src.path.clone(),
+                file: src.name.clone(),
+                refs: Vec::new(),
+            })
+        });
+        let socket = socket.collect();
         let outcome = self.place(g, src, dropins, text);
         Done {
             outcome,
+            socket,
             warnings,
             errors,
             binds,
@@ -564,6 +581,7 @@ impl Done {
     fn failed(e: SourceError, path: &Path, member: Option<(String, String)>) -> Done {
         Done {
             outcome: Outcome::Failed(e, path.to_owned()),
+            socket: Vec::new(),
             warnings: Vec::new(),
             errors: Vec::new(),
             binds: Vec::new(),
@@ -609,28 +627,35 @@ fn contested(
         .collect()
 }
 
-/// Translate one source, and check what systemd would refuse in the result. An error
-/// names the drop-in it comes from, if any (`dropins`: the source's, in merge order).
-/// With `strict` (`rootlet check`), the error comes with the file's later errors
-/// ([`super::check::later_errors`]).
+/// Translate one source, and check what systemd would refuse in the result: its unit, and
+/// the socket unit its own `[Socket]` section makes ([`quadlet::own_socket`]); a broken
+/// `[Socket]` costs the file both. An error names the drop-in it comes from, if any
+/// (`dropins`: the source's, in merge order). With `strict` (`rootlet check`), the error
+/// comes with the file's later errors ([`super::check::later_errors`]).
 fn translate_one(
     src: &Source,
     ctx: &Context,
     strict: bool,
     dropins: &[PathBuf],
-) -> Result<Generated, (SourceError, Vec<SourceError>)> {
-    let checked = |src: &Source| -> Result<Generated, SourceError> {
-        let g = quadlet::translate(src, ctx)?;
-        super::check::reserved(src, &g)?;
-        super::check::unit_lines(src, &g)?;
+) -> Result<(Generated, Vec<Generated>), (SourceError, Vec<SourceError>)> {
+    let check = |src: &Source, g: &Generated| -> Result<(), SourceError> {
+        super::check::reserved(src, g)?;
+        super::check::unit_lines(src, g)?;
         if strict {
-            super::check::specifiers(src, &g)?;
+            super::check::specifiers(src, g)?;
         }
-        Ok(g)
+        Ok(())
+    };
+    let checked = |src: &Source| -> Result<(Generated, Vec<Generated>), SourceError> {
+        let g = quadlet::translate(src, ctx)?;
+        check(src, &g)?;
+        let sock = quadlet::own_socket(src, ctx, &g.name)?;
+        sock.iter().try_for_each(|s| check(src, s))?;
+        Ok((g, sock))
     };
     checked(src).map_err(|e| {
         let later = match strict {
-            true => super::check::later_errors(src, &e, &checked),
+            true => super::check::later_errors(src, &e, &|s| checked(s).map(|(g, _)| g)),
             false => Vec::new(),
         };
         let later = later.into_iter().map(|e| locate(e, dropins)).collect();

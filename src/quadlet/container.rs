@@ -536,11 +536,9 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         unit.add("BindsTo", pod.clone());
         unit.add("After", pod.clone());
     }
-    if let Some(socks) = ctx.sockets_for.get(&name) {
-        for s in socks {
-            unit.add("Requires", s.clone());
-            unit.add("After", s.clone());
-        }
+    for s in ctx.sockets_of(src, &name) {
+        unit.add("Requires", s.clone());
+        unit.add("After", s);
     }
 
     // Stopped by name (quadlet 5.6+): no cid file, so no stale one can block a restart.

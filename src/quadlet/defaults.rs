@@ -247,7 +247,7 @@ fn values_systemd_ignores(file: &mut UnitFile) -> Vec<(usize, Cow<'static, str>,
 /// systemd 252's `parse_time` (`time-util.c`): numbers with an optional fraction and
 /// unit, repeated, or `infinity`; the first unit in its table that the text starts with
 /// is taken (`5secs` is `5sec` and a stray `s`: refused, as systemd does).
-fn timespan(t: &str) -> bool {
+pub(crate) fn timespan(t: &str) -> bool {
     const UNITS: &[&str] = &[
         "seconds", "second", "sec", "s", "minutes", "minute", "min", "months", "month", "M",
         "msec", "ms", "m", "hours", "hour", "hr", "h", "days", "day", "d", "weeks", "week", "w",

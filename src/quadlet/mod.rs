@@ -30,6 +30,7 @@ pub mod network;
 pub(crate) mod options;
 mod paths;
 pub mod pod;
+pub mod proxy;
 pub(crate) mod refs;
 mod service;
 pub mod socket;
@@ -201,6 +202,18 @@ impl Context<'_> {
         }
     }
 
+    /// The socket units that activate `service`, the unit of `src`: the `.socket` files
+    /// of the run that name it, or the one its own `[Socket]` makes.
+    pub(crate) fn sockets_of(&self, src: &Source, service: &str) -> Vec<String> {
+        let mut out = self.sockets_for.get(service).cloned().unwrap_or_default();
+        // (In proxy mode the socket activates the proxy: `translate` hands the container
+        // over without its [Socket].)
+        if src.file.section("Socket").is_some() {
+            out.push(socket::own_name(service));
+        }
+        out
+    }
+
     /// The source `name` of this run, if there is one (read now if need be).
     pub(crate) fn find(
         &self,
@@ -220,12 +233,73 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     if !valid_unit_name(&name) {
         return Err(src.err(0, format!("`{name}` is not a valid systemd unit name")));
     }
-    let mut g = (kinds::of(src.kind).translate)(src, ctx, name)?;
+    let mut proxied = None;
+    if src.kind != SourceKind::Socket {
+        if let Some(sec) = src.file.section("Socket") {
+            socket::check_own(src, sec.line, ctx, &name)?;
+            proxied = proxy::of(src, &name)?;
+        }
+    }
+    let translate = kinds::of(src.kind).translate;
+    let mut g = match &proxied {
+        // Proxy mode: the container, without its socket, published on its own loopback
+        // address, ready once it listens.
+        Some(p) => {
+            let published = proxy_source(src, p, &name);
+            let mut g = translate(&published, ctx, name)?;
+            proxy::wire_container(&mut g.file, p);
+            g
+        }
+        None => translate(src, ctx, name)?,
+    };
     g.links = install::links(src, &g.name, &src.file)?;
     if src.kind != SourceKind::Socket {
         service_key_warnings(src, &mut g.warnings);
     }
     Ok(g)
+}
+
+/// `src` as the container of proxy mode is translated: its `[Socket]` is the proxy's, and
+/// its `[Container]` publishes the port on the container's own loopback address.
+fn proxy_source(src: &Source, p: &proxy::Proxy, service: &str) -> Source {
+    let mut out = src.clone();
+    out.file.sections.retain(|s| s.name != "Socket");
+    let line = src.file.section("Socket").map_or(0, |s| s.line);
+    let c = out.file.section_mut("Container");
+    c.entries.push(Entry {
+        key: "PublishPort".into(),
+        value: proxy::publish(p, service),
+        line,
+    });
+    out
+}
+
+/// The units a service source's own `[Socket]` section makes (`service`: the unit of
+/// `src`): the socket, translated as a `.socket` file is ([`socket::embedded`]), and in
+/// proxy mode the proxy's service ([`proxy`]). None without one.
+pub fn own_socket(
+    src: &Source,
+    ctx: &Context,
+    service: &str,
+) -> Result<Vec<Generated>, SourceError> {
+    if src.kind == SourceKind::Socket {
+        return Ok(Vec::new());
+    }
+    let proxied = match src.file.section("Socket") {
+        Some(_) => proxy::of(src, service)?,
+        None => None,
+    };
+    let activates = proxied.as_ref().map(|_| proxy::proxy_name(service));
+    let Some(sock) = socket::embedded(src, service, activates.as_deref())? else {
+        return Ok(Vec::new());
+    };
+    let sock = translate(&sock, ctx)?;
+    let mut out = Vec::new();
+    if let Some(p) = &proxied {
+        out.push(proxy::proxy_unit(src, service, &sock.name, p));
+    }
+    out.insert(0, sock);
+    Ok(out)
 }
 
 /// quadlet 5.8 warns about `[Service]` keys that break podman's rootless set-up.

@@ -17,6 +17,10 @@ pub(crate) fn base_unit(src: &Source) -> UnitFile {
     let own = src.kind.section();
     let mut out = UnitFile::default();
     for s in &src.file.sections {
+        if s.name == "Socket" && own != "Socket" {
+            // A service source's own [Socket] becomes its socket unit (`own_socket`).
+            continue;
+        }
         let mut s = s.clone();
         if s.name == own || s.name == "Quadlet" {
             s.name = format!("X-{}", s.name);

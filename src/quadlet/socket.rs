@@ -4,12 +4,18 @@
 //! wires the service they activate (`Service=`, else `X.service`) to them with `Requires=`
 //! and `After=`, so that systemd hands the listening sockets to podman (`LISTEN_FDS`,
 //! `LISTEN_FDNAMES`) and podman passes them into the container.
+//!
+//! A `[Socket]` section inside `X.container` is the same thing in one file: [`embedded`]
+//! makes the `.socket` source it stands for (the unit `X.socket`, for the container's own
+//! service), which is then translated by [`translate`] like any `.socket` file. Its
+//! install links are `WantedBy=`/`RequiredBy=` in that `[Socket]` (default
+//! `WantedBy=sockets.target`): the file's `[Install]` stays the service's, as in quadlet.
 
 use super::service::{base_unit, order_sections};
 use super::values::boolean;
-use super::{Generated, Source, SourceKind};
+use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
-use crate::unit::valid_unit_name;
+use crate::unit::{valid_unit_name, Entry, Section, UnitFile};
 
 pub const LISTEN_KEYS: &[&str] = &[
     "ListenStream",
@@ -97,4 +103,121 @@ pub fn translate(src: &Source, name: String) -> Result<Generated, SourceError> {
         links: Vec::new(),
         warnings: Vec::new(),
     })
+}
+
+/// The keys of a `[Socket]` inside a service's source (`X.container`) that are rootlet's,
+/// not systemd's: the socket's own install links (the file's `[Install]` is the
+/// service's). Without either, the socket is `WantedBy=sockets.target`; `WantedBy=` with
+/// no value leaves it without links (started by hand, or by another unit).
+pub const OWN_INSTALL_KEYS: &[&str] = &["WantedBy", "RequiredBy"];
+
+/// The name of the socket a service's own `[Socket]` makes: `web.service` -> `web.socket`
+/// (systemd's default pairing, so no `Service=` is needed).
+pub fn own_name(service: &str) -> String {
+    let stem = service.strip_suffix(".service").unwrap_or(service);
+    format!("{stem}.socket")
+}
+
+/// The `.socket` source the `[Socket]` sections of a service's source `src` stand for
+/// (`None` without one): named after `service` ([`own_name`]), at `src`'s path (errors
+/// name its lines), with `[Socket]` less [`OWN_INSTALL_KEYS`], which become its
+/// `[Install]`. `Service=` and `Accept=yes` are refused: the socket activates this file's
+/// own service, once, or (`proxy`) the proxy in front of it; the proxy's keys
+/// ([`super::proxy::KEYS`]) are not the socket's.
+pub fn embedded(
+    src: &Source,
+    service: &str,
+    proxy: Option<&str>,
+) -> Result<Option<Source>, SourceError> {
+    let mut secs = src.file.sections.iter().filter(|s| s.name == "Socket");
+    let Some(first) = secs.next() else {
+        return Ok(None);
+    };
+    let mut sock = Section::new("Socket");
+    sock.line = first.line;
+    let mut install = Section::new("Install");
+    install.line = first.line;
+    for e in std::iter::once(first).chain(secs).flat_map(|s| &s.entries) {
+        match &*e.key {
+            "Service" => {
+                return Err(src.err(
+                    e.line,
+                    format!(
+                        "Service= in the [Socket] of a .{}: this socket activates the file's own \
+                         service ({service}); for another service write a .socket file",
+                        src.kind.extension()
+                    ),
+                ))
+            }
+            "Accept" if boolean(src, e)? => {
+                return Err(src.err(
+                    e.line,
+                    format!(
+                        "Accept=yes in the [Socket] of a .{}: systemd would start an instance \
+                         of a template per connection, not {service}; write a .socket file \
+                         for a template service",
+                        src.kind.extension()
+                    ),
+                ))
+            }
+            k if OWN_INSTALL_KEYS.contains(&k) => install.entries.push(e.clone()),
+            k if super::proxy::KEYS.contains(&k) => {}
+            _ => sock.entries.push(e.clone()),
+        }
+    }
+    if install.entries.is_empty() {
+        install.entries.push(Entry {
+            key: "WantedBy".into(),
+            value: "sockets.target".into(),
+            line: first.line,
+        });
+    }
+    if let Some(p) = proxy {
+        sock.entries.push(Entry {
+            key: "Service".into(),
+            value: p.to_owned(),
+            line: first.line,
+        });
+    }
+    // A template's socket is linked as the instance the service is (`web@.socket` ->
+    // `sockets.target.wants/web@a.socket`, which activates `web@a.service`).
+    let instance = (src.file.section("Install")).and_then(|i| i.last("DefaultInstance"));
+    install.entries.extend(instance.cloned());
+    Ok(Some(Source {
+        path: src.path.clone(),
+        name: own_name(service),
+        kind: SourceKind::Socket,
+        file: UnitFile {
+            sections: vec![sock, install],
+        },
+    }))
+}
+
+/// Refuse a service source's own `[Socket]` (`at`: its line) when a `.socket` file of the
+/// run activates the same `service`, or makes the same socket unit: two sockets for one
+/// service, or two units of one name, are one too many. The error names both files.
+pub fn check_own(src: &Source, at: usize, ctx: &Context, service: &str) -> Result<(), SourceError> {
+    let own = own_name(service);
+    for s in (ctx.sources.values()).filter(|s| s.kind == SourceKind::Socket) {
+        let activates = activated_service(s).ok().flatten();
+        if activates.as_deref() != Some(service) && s.unit_name() != own {
+            continue;
+        }
+        let line = (s.file.section("Socket"))
+            .map(|sec| sec.last("Service").map_or(sec.line, |e| e.line))
+            .unwrap_or(0);
+        let what = match activates {
+            Some(a) if a == service => format!("activates {service} too"),
+            _ => format!("is the unit {own} too"),
+        };
+        return Err(src.err(
+            at,
+            format!(
+                "[Socket] makes {own} for {service}, and {}:{line} {what}: keep one of the \
+                 two (the [Socket] section, or the .socket file)",
+                s.path.display()
+            ),
+        ));
+    }
+    Ok(())
 }

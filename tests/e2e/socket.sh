@@ -1,0 +1,145 @@
+#!/bin/bash
+# Socket activation in one file, proven in a real systemd 252 (tests/e2e/sandbox.sh): a
+# `.container` with a `[Socket]` section and nothing else to wire, rootless podman 4.3 as
+# the lingering user `tester`. The socket listens after the linger boot with no container
+# running; the first connection starts the container and is answered; the program in the
+# container got the socket (LISTEN_FDS) and saw the client's own address; stopping the
+# socket stops the service and leaves nothing running.
+#
+#   tests/e2e/socket.sh [SCENARIO...]      (needs root; skips loudly where it cannot run)
+#
+# Prints PASS/FAIL per check with its time, and `N passed, N failed` at the end.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+REPO=$PWD
+. scripts/sandbox-lib.sh
+need_sandbox
+need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+T0=$EPOCHREALTIME
+cargo build --release -q --bins || exit 1
+
+# Host-side scratch space, read by root only (the provisioning).
+W=$(mktemp -d -t rootlet-e2e-socket.XXXXXX)
+export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
+cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
+trap cleanup EXIT
+e2e_rootfs "$W" || exit 1
+
+# provision: run before each boot with ROOT=<sandbox root>: rootlet as `make install` puts
+# it, the test server, the busybox rootfs, and the sources in $W/src/ as the test user's
+# ~/.config/containers/systemd. The system has a default route and no network-online.target
+# (nothing here reaches the network: Rootfs=, Network=none).
+cat > "$W/provision.sh" <<'EOF'
+set -e
+make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
+install -m755 "$E2E_W/e2e-server" "$ROOT/usr/local/bin/e2e-server"
+mkdir -p "$ROOT/srv" && cp -a "$E2E_W/rootfs" "$ROOT/srv/rootfs"
+mkdir -p "$ROOT/srv/rootfs/www" && echo "hello from busybox httpd" > "$ROOT/srv/rootfs/www/index.html"
+chroot "$ROOT" chown -R "$TEST_USER:" /srv/rootfs
+ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
+ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
+Q=$ROOT/home/$TEST_USER/.config/containers/systemd
+mkdir -p "$Q" && cp -a "$E2E_W/src/." "$Q/"
+chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
+EOF
+
+boot() { # boot NAME: a fresh sandbox with the sources in $W/src
+    E2E_NAME=$(e2e_name "$1"); export E2E_NAME
+    if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
+        FAIL=$((FAIL+1)); echo "FAIL $1: boot: $(tail -3 "$W/boot.log")"; return 1
+    fi
+    sb wait-user >/dev/null 2>&1
+    return 0
+}
+# down: shut the scenario's sandbox down; its logs stay (under $E2E/state/) only if a check
+# of this run failed.
+down() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL $E2E_NAME: shutdown left something behind: $(tail -2 "$W/down.log")"; }
+         [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME; }
+is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
+# get PORT: one connection from the client address 127.0.0.7, its reply.
+get() { sb exec curl -sS --http0.9 --max-time 30 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }
+src() { rm -rf "$W/src"; mkdir -p "$W/src"; }
+scenario() { echo "== $1"; }
+exec 3>&1   # the suite's own stdout, for notes from inside a check (no_restart)
+# Nothing of the test user's runs: no container (running or not), no podman or conmon.
+nothing_runs() {
+    local c p
+    c=$(u podman ps -a -q) && [ -z "$c" ] || { echo "containers: $c"; return 1; }
+    p=$(sb exec pgrep -u tester -af 'conmon|e2e-server|podman run|podman start') && { echo "processes: $p"; return 1; }
+    return 0
+}
+
+# 1. `[Socket]` inside the .container: no .socket file, no [Install].
+s1() {
+    scenario "1 a .container with [Socket] only: socket-activated after the linger boot"
+    src
+    printf '[Container]\nRootfs=/srv/rootfs\nNetwork=none\nExec=/usr/local/bin/e2e-server\n\n[Socket]\nListenStream=127.0.0.1:18140\nFileDescriptorName=web\n' > "$W/src/web.container"
+    boot s1 || return
+    check "web.socket was made from web.container (SourcePath=) and wired to web.service" \
+        eval 'u systemctl --user cat web.socket | grep -qx "SourcePath=/home/tester/.config/containers/systemd/web.container" && [ "$(prop Triggers web.socket)" = web.service ]'
+    check "after the linger boot web.socket listens (WantedBy=sockets.target), the container is not running" \
+        eval 'within 60 is active web.socket && is inactive web.service && nothing_runs'
+    local reply
+    reply=$(get 18140)
+    check "the first connection is answered: the program in the container got LISTEN_FDS=1, its name, pid 1: $reply" \
+        eval 'grep -q "^LISTEN_FDS=1 LISTEN_FDNAMES=web LISTEN_PID=1 PID=1 " <<<"$reply"'
+    check "the program saw the client's own address (127.0.0.7)" eval 'grep -q "PEER=127.0.0.7:" <<<"$reply"'
+    check "web.service active, its container running, started once" \
+        eval 'is active web.service && u podman container exists systemd-web && no_restart web.service'
+    reply=$(get 18140)
+    check "a second connection goes to the same container: $reply" eval 'grep -q "^LISTEN_FDS=1 .*PEER=127.0.0.7:" <<<"$reply"'
+    check "systemctl --user stop web.socket stops web.service too, and nothing is left running" \
+        eval 'u systemctl --user stop web.socket && within 60 is inactive web.service && is inactive web.socket && within 60 nothing_runs'
+    check "no failed user unit" eval '[ -z "$(u systemctl --user list-units --failed --plain --no-legend)" ]'
+    down
+}
+
+# 2. Proxy mode (ProxyTo=) for a program that cannot take a socket, 3. stopped when idle.
+s2() {
+    scenario "2 proxy mode: busybox httpd behind systemd-socket-proxyd; 3 stopped when idle"
+    src
+    # httpd starts listening 3 s after the container starts: a connection that reached it
+    # before would be refused. (sh, PID 1 of the container, ends on SIGTERM: a PID 1
+    # without a handler ignores it, and podman would kill it after 10 s, failing the unit.)
+    printf '[Container]\nRootfs=/srv/rootfs\nExec=/bin/sh -c "trap \x27exit 0\x27 TERM; sleep 3; /bin/busybox httpd -f -p 8080 -h /www & wait"\n\n[Socket]\nListenStream=127.0.0.1:18142\nProxyTo=8080\nIdleStopSec=5s\n' > "$W/src/httpd.container"
+    # A container that exits before it listens: its unit fails, saying why.
+    printf '[Container]\nRootfs=/srv/rootfs\nExec=/bin/true\n\n[Socket]\nListenStream=127.0.0.1:18143\nProxyTo=8080\n' > "$W/src/deaf.container"
+    boot s2 || return
+    check "after the linger boot httpd.socket listens, no container runs" \
+        eval 'within 60 is active httpd.socket && is inactive httpd.service && is inactive httpd-proxy.service && nothing_runs'
+    local reply
+    reply=$(get 18142)
+    check "the first connection after the cold start is answered: $reply" eval '[ "$reply" = "hello from busybox httpd" ]'
+    check "httpd.service and httpd-proxy.service active, the container running" \
+        eval 'is active httpd.service && is active httpd-proxy.service && u podman container exists systemd-httpd'
+    check "the container is published on loopback only" \
+        eval 'u podman port systemd-httpd | grep -Eq "^8080/tcp -> 127\.[0-9.]+:8080$" && [ "$(u podman port systemd-httpd | wc -l)" = 1 ]'
+    check "after IdleStopSec=5s without a connection the proxy exits and the container stops; the socket stays" \
+        eval 'within 90 is inactive httpd.service && is inactive httpd-proxy.service && is active httpd.socket && within 30 nothing_runs'
+    reply=$(get 18142)
+    check "the next connection starts it again and is answered: $reply" eval '[ "$reply" = "hello from busybox httpd" ]'
+    check "stopped again when idle" eval 'within 90 is inactive httpd.service && within 30 nothing_runs'
+    local n
+    n=$(sb exec sh -c 'for i in $(seq 20); do curl -sS --max-time 60 http://127.0.0.1:18142/ & done; wait' 2>&1 | grep -c "^hello from busybox httpd$")
+    check "20 connections at once during a cold start: all 20 answered ($n)" eval '[ "$n" = 20 ]'
+    check "httpd.service started once each time (no failure, no restart)" \
+        eval '! u journalctl --user --no-pager -o cat -u httpd.service | grep -q "Failed with result"'
+    sb exec curl -sS --max-time 30 http://127.0.0.1:18143/ >/dev/null 2>&1
+    check "a container that exits before it listens: deaf.service fails with its cause in the journal" \
+        eval 'within 60 eval "u journalctl --user --no-pager -o cat -u deaf.service | grep -q \"the container exited before anything listened on port 8080 in it\"" && ! is active deaf-proxy.service'
+    check "systemctl --user stop httpd.socket leaves nothing running" \
+        eval 'u systemctl --user stop httpd.socket deaf.socket && within 60 is inactive httpd.service && within 30 nothing_runs'
+    down
+}
+
+ALL=(s1 s2)
+[ $# -gt 0 ] && ALL=("$@")
+for s in "${ALL[@]}"; do
+    t=$EPOCHREALTIME
+    "$s"
+    printf '   (%s: %.1fs)\n' "$s" "$(awk "BEGIN{print $EPOCHREALTIME-$t}")"
+done
+check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
+printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
