@@ -1,5 +1,5 @@
 //! The properties that the fuzz targets (`fuzz/fuzz_targets/`), the property tests
-//! (`tests/props.rs`) and the corpus replay (`tests/fuzz_corpus.rs`) all check: one
+//! (`tests/it/props.rs`) and the corpus replay (`tests/it/fuzz_corpus.rs`) all check: one
 //! definition, three drivers, so they can never drift apart. Each panics when the property
 //! does not hold (the drivers report the input).
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod util;
+use crate::util;
 
 /// Long enough for a loaded 2-core machine; every command here takes well under a second
 /// when nothing hangs.

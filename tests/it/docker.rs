@@ -2,7 +2,7 @@
 //! it: the daemon's own unit kept, the drop-in and the wait unit written and taken back,
 //! foreign files left alone. (At boot, in a real systemd: tests/e2e/docker.sh.)
 
-mod util;
+use crate::util;
 
 use std::collections::BTreeMap;
 use std::path::Path;

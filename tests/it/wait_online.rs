@@ -5,7 +5,7 @@
 //! The route fallback reads a fake /proc + /sys tree (`ROOTLET_WAIT_ROOT`).
 //! Exit status, elapsed time and log lines are asserted.
 
-mod util;
+use crate::util;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

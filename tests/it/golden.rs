@@ -16,7 +16,7 @@
 //!
 //! Every generated unit must also pass `systemd-analyze --user verify`.
 
-mod util;
+use crate::util;
 
 use rootlet::generator::{self, Options};
 use rootlet::quadlet::Defaults;
