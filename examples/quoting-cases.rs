@@ -8,6 +8,17 @@
 //! the argv after the image, then the environment words). The argv is what quadlet's
 //! syntax means: an empty word ends `Exec=`'s list there (rootlet warns about it).
 
+// A test-data writer run by a test script: it stops at the first error and prints its
+// usage; Cargo.toml's lints are for the library.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::disallowed_methods
+)]
+
 use std::fmt::Write as _;
 
 struct Rng(u64);

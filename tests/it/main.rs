@@ -5,6 +5,17 @@
 //! `tests/cases/`, `tests/data/`, `tests/doctor-fixtures/`, `tests/wait_support/`,
 //! `tests/closed_pipe_support/` and the shell suites in `tests/e2e/`.
 
+// Test code: an unwrap or a panic is the failed assertion, printing is the report, and
+// fixtures write files and run programs directly. Cargo.toml's lints are for the library.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::disallowed_methods
+)]
+
 mod bad_inputs;
 mod closed_pipe;
 mod docker;
