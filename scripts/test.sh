@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(systemd dbus dbus-user-session podman uidmap slirp4netns busybox-static curl iproute2 util-linux python3 python3-dbus python3-gi time gcc libc6-dev make strace)
+need_pkgs=(systemd dbus dbus-user-session podman uidmap slirp4netns busybox-static curl iproute2 util-linux python3 python3-dbus python3-gi time gcc libc6-dev make strace git)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,6 +28,35 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
+# As root every prerequisite of the Rust tests is installed above, so a test that would
+# skip (util::skip: no dbus-daemon, strace, systemd-analyze, root, podman's own cases...)
+# fails instead, as E2E_REQUIRE=1 does for the end-to-end suites below.
+if [ "$(id -u)" = 0 ]; then
+    export ROOTLET_REQUIRE_ALL=1
+    # podman's own quadlet cases (tests/it/upstream.rs) are read from ../shared/reference/
+    # when they are there, else fetched once into /var/cache/peers/ (never into the
+    # repository): podman's test/e2e/quadlet* at each version the test measures.
+    upstream_cases() {  # VAR DIR COMMIT
+        local var=$1 dir=$2 commit=$3 c=/var/cache/peers/podman-quadlet-$2
+        if [ -n "${!var:-}" ] || [ -d "../shared/reference/quadlet/$dir" ]; then return 0; fi
+        if [ ! -f "$c/test/e2e/quadlet_test.go" ]; then
+            echo "== fetching podman's quadlet test cases ($dir) into $c"
+            # (set -e does not hold in a function called with ||: each step is chained)
+            rm -rf "$c.tmp" && mkdir -p "$c.tmp" &&
+                git -C "$c.tmp" init -q &&
+                git -C "$c.tmp" remote add origin https://github.com/containers/podman.git &&
+                git -C "$c.tmp" sparse-checkout set --no-cone /test/e2e/quadlet/ /test/e2e/quadlet_test.go &&
+                git -C "$c.tmp" fetch -q --depth 1 origin "$commit" &&
+                git -C "$c.tmp" checkout -q FETCH_HEAD &&
+                rm -rf "$c" && mv "$c.tmp" "$c" || return 1
+        fi
+        export "$var=$c"
+    }
+    upstream_cases ROOTLET_UPSTREAM upstream-v5.8.2 v5.8.2 ||
+        echo "!! podman v5.8.2's quadlet cases could not be fetched: tests/it/upstream.rs will fail" >&2
+    upstream_cases ROOTLET_UPSTREAM_MAIN upstream-main-2026-05-19 c6580b4a5219c9efb9ab79a540637d8a58b736f8 ||
+        echo "!! podman main's quadlet cases could not be fetched: tests/it/upstream.rs will fail" >&2
+fi
 echo "== cargo test"
 cargo test
 echo "== cargo doc --no-deps (RUSTDOCFLAGS=-D warnings)"

@@ -1,6 +1,6 @@
 //! What the integration tests share: scratch directories, the repository's paths, the
-//! built binaries and readable diffs. Each test binary includes it with `mod util;` and
-//! uses what it needs.
+//! built binaries, readable diffs and [`skip`]. Each test module uses it with
+//! `use crate::util;`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -15,6 +15,20 @@ pub fn repo() -> &'static Path {
 pub fn shared_reference(dir: &str) -> Option<PathBuf> {
     let p = repo().join("../shared/reference").join(dir);
     p.exists().then_some(p)
+}
+
+/// A test that cannot run here (`why`: what is missing, and what installs it) says so past
+/// libtest's capture and the caller returns: the test passes. Under
+/// `ROOTLET_REQUIRE_ALL=1` (scripts/test.sh sets it as root, where it installed every
+/// prerequisite) it fails instead, as `E2E_REQUIRE=1` does for the end-to-end suites: the
+/// full run can never pass with a test skipped.
+pub fn skip(why: &str) {
+    use std::io::Write;
+    if std::env::var_os("ROOTLET_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("cannot run here, and ROOTLET_REQUIRE_ALL=1 forbids a skip: {why}");
+    }
+    // eprintln! would be captured (and never shown) for a test that passes.
+    let _ = writeln!(std::io::stderr(), "!! SKIPPED LOUDLY: {why}");
 }
 
 /// A path of one of the crate's binaries, built by cargo for integration tests.
