@@ -1,7 +1,7 @@
 //! Writes source files whose `Exec=` and `Environment=` carry random strings (spaces,
 //! quotes, backslashes, `%`, `$`, `;`, newlines, control characters, non-ASCII), quoted
 //! the way a user who means them literally writes them, and the argv each should produce.
-//! `scripts/check-quoting-systemd.sh` runs the generated units in a real systemd.
+//! `tests/e2e/quoting.sh` runs the generated units in a real systemd.
 //!
 //! Usage: quoting-cases DIR COUNT [SEED]
 //! Writes DIR/src/qNNNNN.container and DIR/expected/qNNNNN (one hex-encoded word a line:

@@ -107,25 +107,35 @@ else
     # A suite that cannot run fails here instead of skipping: this is the test command.
     export E2E_REQUIRE=1
     failed=()
-    suite() { local name=$1; shift; echo "== $name"; "$@" || failed+=("$name"); }
-    suite "scenarios in a real systemd (tests/e2e/run.sh)" "$copy/tests/e2e/run.sh"
-    suite "nginx socket-activated into rootless podman in a real systemd" "$copy/scripts/e2e-nginx.sh"
-    suite "rootlet install --user in a real systemd" "$copy/scripts/e2e-install-user.sh"
-    suite "exact command lines through a real systemd (random Exec=/Environment= values)" \
-        "$copy/scripts/check-quoting-systemd.sh" 1000
-    suite "restart defaults in a real systemd (tests/e2e/restart.sh)" "$copy/tests/e2e/restart.sh"
-    suite "day-2 commands (add, list, print, rm) in a real systemd" "$copy/tests/e2e/day2.sh"
-    suite "the .deb installed with dpkg into a real systemd (linger boot)" \
-        env ROOTLET_DEB="$(ls "$PWD"/target/packages/test/rootlet_*.deb 2>/dev/null | head -1)" "$copy/tests/e2e/deb.sh"
-    suite ".image pulled from a registry at linger boot, the network late (tests/e2e/image.sh)" "$copy/tests/e2e/image.sh"
-    suite "rootless Docker at linger boot, the network 25 s late (tests/e2e/docker.sh)" "$copy/tests/e2e/docker.sh"
-    suite ".build at linger boot, Image=X.build in a container (tests/e2e/build.sh)" "$copy/tests/e2e/build.sh"
-    suite "a .pod with two containers at linger boot, stop, restart (tests/e2e/pod.sh)" "$copy/tests/e2e/pod.sh"
-    suite ".kube pods at linger boot on the installed podman (tests/e2e/kube.sh)" "$copy/tests/e2e/kube.sh"
-    suite "Notify=healthy on podman < 5.0: dependents wait for healthy (tests/e2e/health.sh)" "$copy/tests/e2e/health.sh"
-    suite "systemctl --user enable of install --user units survives a reboot (tests/e2e/reboot.sh)" "$copy/tests/e2e/reboot.sh"
-    suite "every example as shipped, each answering (tests/e2e/examples.sh)" "$copy/tests/e2e/examples.sh"
-    suite "the README's Quick start run as written, then a linger reboot (tests/e2e/readme.sh)" "$copy/tests/e2e/readme.sh"
+    # The suites, one a line: a file of tests/e2e/ and its arguments (the file's header says
+    # what it proves). Lines are independent: add a suite with one line.
+    e2e_suites='
+run.sh
+nginx.sh
+install-user.sh
+quoting.sh 1000
+restart.sh
+day2.sh
+deb.sh
+image.sh
+docker.sh
+build.sh
+pod.sh
+kube.sh
+health.sh
+reboot.sh
+examples.sh
+readme.sh
+'
+    # deb.sh installs the .deb that scripts/test-packages.sh built
+    ROOTLET_DEB="$(ls "$PWD"/target/packages/test/rootlet_*.deb 2>/dev/null | head -1)"
+    export ROOTLET_DEB
+    while read -r name args; do
+        [ -n "$name" ] || continue
+        echo "== tests/e2e/$name $args"
+        # shellcheck disable=SC2086 # the arguments are words
+        "$copy/tests/e2e/$name" $args </dev/null || failed+=("$name")
+    done <<<"$e2e_suites"
     if [ ${#failed[@]} -gt 0 ]; then
         printf '!! end-to-end suite failed: %s\n' "${failed[@]}" >&2
         exit 1
