@@ -1,12 +1,23 @@
 //! Writes source files whose `Exec=` and `Environment=` carry random strings (spaces,
 //! quotes, backslashes, `%`, `$`, `;`, newlines, control characters, non-ASCII), quoted
 //! the way a user who means them literally writes them, and the argv each should produce.
-//! `scripts/check-quoting-systemd.sh` runs the generated units in a real systemd.
+//! `tests/e2e/quoting.sh` runs the generated units in a real systemd.
 //!
 //! Usage: quoting-cases DIR COUNT [SEED]
 //! Writes DIR/src/qNNNNN.container and DIR/expected/qNNNNN (one hex-encoded word a line:
 //! the argv after the image, then the environment words). The argv is what quadlet's
 //! syntax means: an empty word ends `Exec=`'s list there (rootlet warns about it).
+
+// A test-data writer run by a test script: it stops at the first error and prints its
+// usage; Cargo.toml's lints are for the library.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::disallowed_methods
+)]
 
 use std::fmt::Write as _;
 

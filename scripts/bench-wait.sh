@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 RUNS=${1:-3}; HOLD=${HOLD:-10}; LIMIT=${LIMIT:-15}
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 cargo build --release -q --bin rootlet-wait-online
 E2E_NAME=$(e2e_name bench-wait); export E2E_NAME

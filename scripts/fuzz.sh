@@ -2,7 +2,7 @@
 # Bounded fuzzing of every target: scripts/fuzz.sh [SECONDS-PER-TARGET] [TARGET...]
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). The stable toolchain is used with
 # RUSTC_BOOTSTRAP=1 for the sanitizer flags. Reports executions per target; a crash is
-# copied to fuzz/regressions/TARGET/, which `cargo test --test fuzz_corpus` replays.
+# copied to fuzz/regressions/TARGET/, which `cargo test --test it fuzz_corpus::` replays.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 secs=${1:-60}; shift || true

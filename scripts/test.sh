@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(systemd dbus dbus-user-session podman uidmap slirp4netns busybox-static curl iproute2 util-linux python3 python3-dbus python3-gi time gcc libc6-dev make strace)
+need_pkgs=(systemd dbus dbus-user-session podman uidmap slirp4netns busybox-static curl iproute2 util-linux python3 python3-dbus python3-gi time gcc libc6-dev make strace git)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,6 +28,35 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
+# As root every prerequisite of the Rust tests is installed above, so a test that would
+# skip (util::skip: no dbus-daemon, strace, systemd-analyze, root, podman's own cases...)
+# fails instead, as E2E_REQUIRE=1 does for the end-to-end suites below.
+if [ "$(id -u)" = 0 ]; then
+    export ROOTLET_REQUIRE_ALL=1
+    # podman's own quadlet cases (tests/it/upstream.rs) are read from ../shared/reference/
+    # when they are there, else fetched once into /var/cache/peers/ (never into the
+    # repository): podman's test/e2e/quadlet* at each version the test measures.
+    upstream_cases() {  # VAR DIR COMMIT
+        local var=$1 dir=$2 commit=$3 c=/var/cache/peers/podman-quadlet-$2
+        if [ -n "${!var:-}" ] || [ -d "../shared/reference/quadlet/$dir" ]; then return 0; fi
+        if [ ! -f "$c/test/e2e/quadlet_test.go" ]; then
+            echo "== fetching podman's quadlet test cases ($dir) into $c"
+            # (set -e does not hold in a function called with ||: each step is chained)
+            rm -rf "$c.tmp" && mkdir -p "$c.tmp" &&
+                git -C "$c.tmp" init -q &&
+                git -C "$c.tmp" remote add origin https://github.com/containers/podman.git &&
+                git -C "$c.tmp" sparse-checkout set --no-cone /test/e2e/quadlet/ /test/e2e/quadlet_test.go &&
+                git -C "$c.tmp" fetch -q --depth 1 origin "$commit" &&
+                git -C "$c.tmp" checkout -q FETCH_HEAD &&
+                rm -rf "$c" && mv "$c.tmp" "$c" || return 1
+        fi
+        export "$var=$c"
+    }
+    upstream_cases ROOTLET_UPSTREAM upstream-v5.8.2 v5.8.2 ||
+        echo "!! podman v5.8.2's quadlet cases could not be fetched: tests/it/upstream.rs will fail" >&2
+    upstream_cases ROOTLET_UPSTREAM_MAIN upstream-main-2026-05-19 c6580b4a5219c9efb9ab79a540637d8a58b736f8 ||
+        echo "!! podman main's quadlet cases could not be fetched: tests/it/upstream.rs will fail" >&2
+fi
 echo "== cargo test"
 cargo test
 echo "== cargo doc --no-deps (RUSTDOCFLAGS=-D warnings)"
@@ -73,31 +102,41 @@ else
     echo "== cargo test from the copy (no test may depend on the checkout's path): $copy"
     # (the original's target directory: only rootlet itself is built again)
     top=$PWD
-    (cd "$copy" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$top/target}" cargo test -q --test golden --test generator_cli --test bad_inputs 2>&1 | grep -E '^test result|FAILED|panicked')
+    (cd "$copy" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$top/target}" cargo test -q --test it -- golden:: generator_cli:: bad_inputs:: 2>&1 | grep -E '^test result|FAILED|panicked')
     echo "== end-to-end suites from a copy of the tree: $copy"
     # A suite that cannot run fails here instead of skipping: this is the test command.
     export E2E_REQUIRE=1
     failed=()
-    suite() { local name=$1; shift; echo "== $name"; "$@" || failed+=("$name"); }
-    suite "scenarios in a real systemd (tests/e2e/run.sh)" "$copy/tests/e2e/run.sh"
-    suite "nginx socket-activated into rootless podman in a real systemd" "$copy/scripts/e2e-nginx.sh"
-    suite "socket activation in one file ([Socket] in a .container) in a real systemd" "$copy/tests/e2e/socket.sh"
-    suite "rootlet install --user in a real systemd" "$copy/scripts/e2e-install-user.sh"
-    suite "exact command lines through a real systemd (random Exec=/Environment= values)" \
-        "$copy/scripts/check-quoting-systemd.sh" 1000
-    suite "restart defaults in a real systemd (tests/e2e/restart.sh)" "$copy/tests/e2e/restart.sh"
-    suite "day-2 commands (add, list, print, rm) in a real systemd" "$copy/tests/e2e/day2.sh"
-    suite "the .deb installed with dpkg into a real systemd (linger boot)" \
-        env ROOTLET_DEB="$(ls "$PWD"/target/packages/test/rootlet_*.deb 2>/dev/null | head -1)" "$copy/tests/e2e/deb.sh"
-    suite ".image pulled from a registry at linger boot, the network late (tests/e2e/image.sh)" "$copy/tests/e2e/image.sh"
-    suite "rootless Docker at linger boot, the network 25 s late (tests/e2e/docker.sh)" "$copy/tests/e2e/docker.sh"
-    suite ".build at linger boot, Image=X.build in a container (tests/e2e/build.sh)" "$copy/tests/e2e/build.sh"
-    suite "a .pod with two containers at linger boot, stop, restart (tests/e2e/pod.sh)" "$copy/tests/e2e/pod.sh"
-    suite ".kube pods at linger boot on the installed podman (tests/e2e/kube.sh)" "$copy/tests/e2e/kube.sh"
-    suite "Notify=healthy on podman < 5.0: dependents wait for healthy (tests/e2e/health.sh)" "$copy/tests/e2e/health.sh"
-    suite "systemctl --user enable of install --user units survives a reboot (tests/e2e/reboot.sh)" "$copy/tests/e2e/reboot.sh"
-    suite "every example as shipped, each answering (tests/e2e/examples.sh)" "$copy/tests/e2e/examples.sh"
-    suite "the README's Quick start run as written, then a linger reboot (tests/e2e/readme.sh)" "$copy/tests/e2e/readme.sh"
+    # The suites, one a line: a file of tests/e2e/ and its arguments (the file's header says
+    # what it proves). Lines are independent: add a suite with one line.
+    e2e_suites='
+run.sh
+nginx.sh
+socket.sh
+install-user.sh
+quoting.sh 1000
+restart.sh
+day2.sh
+deb.sh
+image.sh
+docker.sh
+build.sh
+pod.sh
+kube.sh
+health.sh
+reboot.sh
+examples.sh
+readme.sh
+'
+    # deb.sh installs the .deb that scripts/test-packages.sh built
+    ROOTLET_DEB="$(ls "$PWD"/target/packages/test/rootlet_*.deb 2>/dev/null | head -1)"
+    export ROOTLET_DEB
+    while read -r name args; do
+        [ -n "$name" ] || continue
+        echo "== tests/e2e/$name $args"
+        # shellcheck disable=SC2086 # the arguments are words
+        "$copy/tests/e2e/$name" $args </dev/null || failed+=("$name")
+    done <<<"$e2e_suites"
     if [ ${#failed[@]} -gt 0 ]; then
         printf '!! end-to-end suite failed: %s\n' "${failed[@]}" >&2
         exit 1

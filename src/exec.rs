@@ -9,7 +9,7 @@
 //! [`quote_literal`] also escapes `%` and `$` for words that must reach the program as is.
 //!
 //! The word rules, checked against 486 lines run through systemd 252
-//! (`tests/exec_vectors.rs`):
+//! (`tests/it/exec_vectors.rs`):
 //! - words are separated by spaces, tabs, CR and LF;
 //! - `"..."` and `'...'` quote (no difference between them), adjacent parts join one word;
 //! - C escapes apply everywhere, inside single quotes too: `\a \b \f \n \r \t \v \\ \" \'

@@ -14,6 +14,10 @@
 //! `std::process::Command::{output,status}` and `Child::wait` are used nowhere else
 //! (`exec` of the wait-online wrapper replaces the process and is not a wait).
 
+// The one home of subprocesses: clippy.toml forbids `Command::{status,output,spawn}` and
+// `Child::wait` everywhere else.
+#![allow(clippy::disallowed_methods)]
+
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::OFlags;
 use std::io;

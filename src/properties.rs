@@ -1,7 +1,10 @@
 //! The properties that the fuzz targets (`fuzz/fuzz_targets/`), the property tests
-//! (`tests/props.rs`) and the corpus replay (`tests/fuzz_corpus.rs`) all check: one
+//! (`tests/it/props.rs`) and the corpus replay (`tests/it/fuzz_corpus.rs`) all check: one
 //! definition, three drivers, so they can never drift apart. Each panics when the property
 //! does not hold (the drivers report the input).
+
+// A property that does not hold panics: that is how the fuzzers and proptests see it.
+#![allow(clippy::expect_used, clippy::panic)]
 
 use crate::exec;
 use crate::generator::{translate_all, Options, Run};

@@ -248,13 +248,12 @@ fn create_chain(state_dir: &Path) -> Result<u8, Error> {
     }
     let build = || -> std::io::Result<()> {
         std::fs::create_dir_all(tmp.join(rel))?;
-        std::io::Write::write_all(
-            &mut std::os::unix::fs::OpenOptionsExt::mode(
-                std::fs::OpenOptions::new().write(true).create_new(true),
-                0o600,
-            )
-            .open(tmp.join(rel).join(LOCK_FILE))?,
+        let dir = crate::fsutil::open_dir(&tmp.join(rel))?;
+        crate::fsutil::create_new_at(
+            std::os::fd::AsFd::as_fd(&dir),
+            LOCK_FILE,
             format!("created {n}\n").as_bytes(),
+            0o600,
         )?;
         // Never over a directory someone made meanwhile.
         Ok(rename_noreplace(&tmp, outer)?)

@@ -170,6 +170,7 @@ pub fn system_wait_unit() -> bool {
         .any(|d| Path::new(d).join(WAIT_UNIT).exists())
 }
 
+#[allow(clippy::expect_used)] // only ever called with this module's constant names
 fn name(s: &str) -> Name {
     Name::of(s).expect("a valid constant name")
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A stand-in for the user manager (org.freedesktop.systemd1 on the session bus) for
-tests/closed_pipe.rs: `fake_user_manager.py ADDRESS LOG`.
+tests/it/closed_pipe.rs: `fake_user_manager.py ADDRESS LOG`.
 
 It plays what `rootlet add|rm|list` ask: Reload, StartUnit, StopUnit, LoadUnit,
 ResetFailedUnit, and the properties LoadState, ActiveState, SubState, Result and Job of a

@@ -1,6 +1,6 @@
 #!/bin/bash
 # End-to-end proof of the day-2 commands (`rootlet add/list/print/rm`) in a real systemd
-# 252: one sandbox (scripts/sandbox-lib.sh, as tests/e2e/run.sh) with a lingering user
+# 252: one sandbox (tests/e2e/sandbox-lib.sh, as tests/e2e/run.sh) with a lingering user
 # `tester`, rootlet installed with `make install DESTDIR=<sandbox root>`, rootless podman,
 # containers on a busybox rootfs. The test user drives rootlet as a user would.
 #
@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session make
 T0=$EPOCHREALTIME

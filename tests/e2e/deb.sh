@@ -1,6 +1,6 @@
 #!/bin/bash
 # End-to-end proof of the Debian package in a real systemd 252: the same linger boot as
-# tests/e2e/run.sh's scenario 1 (a sandbox booted by scripts/sandbox-lib.sh, PID 1 in
+# tests/e2e/run.sh's scenario 1 (a sandbox booted by tests/e2e/sandbox-lib.sh, PID 1 in
 # private namespaces on a throw-away overlay of /, a lingering user `tester`, rootless
 # podman), but rootlet comes from the .deb instead of `make install`:
 #
@@ -23,7 +23,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make dpkg-dev debhelper pkgconf git
 T0=$EPOCHREALTIME

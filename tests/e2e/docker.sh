@@ -19,7 +19,7 @@ set -uo pipefail
 # the checks below let grep read everything instead.)
 cd "$(dirname "$0")/../.."
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 
 DEBS=/var/cache/rootlet-debs

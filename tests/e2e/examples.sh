@@ -1,6 +1,6 @@
 #!/bin/bash
 # Every shipped example, run as shipped, in a real systemd 252 with rootless podman 4.3.1
-# (Debian 12's): one sandbox (scripts/sandbox-lib.sh, as tests/e2e/run.sh) with a
+# (Debian 12's): one sandbox (tests/e2e/sandbox-lib.sh, as tests/e2e/run.sh) with a
 # lingering user `tester` and rootlet installed with `make install DESTDIR=<sandbox root>`.
 # The user copies `examples/` and `contrib/examples/*/` into
 # ~/.config/containers/systemd/ as their READMEs say, starts them as they say (the
@@ -23,7 +23,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 . tests/e2e/journey-lib.sh
 need_sandbox
 need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make

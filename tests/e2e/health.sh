@@ -1,7 +1,7 @@
 #!/bin/bash
 # End-to-end proof of `Notify=healthy` on podman older than 5.0 (Debian 12: 4.3.1, which
 # has no `--sdnotify=healthy`) in a real systemd 252 (one sandbox, see
-# scripts/sandbox-lib.sh): rootlet keeps `--sdnotify=conmon` and waits for the container's
+# tests/e2e/sandbox-lib.sh): rootlet keeps `--sdnotify=conmon` and waits for the container's
 # health in `ExecStartPost=` (src/quadlet/health.rs). At linger boot:
 #
 #   db     turns healthy only ~10 s after it starts (HealthStartPeriod/Interval/Retries set);
@@ -20,7 +20,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 need_e2e podman uidmap slirp4netns busybox-static iproute2 dbus-user-session gcc libc6-dev make
 T0=$EPOCHREALTIME

@@ -24,7 +24,7 @@ set -uo pipefail
 # the checks below let grep read everything instead.)
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 DEBS=/var/cache/rootlet-debs/bookworm
@@ -120,7 +120,7 @@ export IMAGE
 sysprop() { sb exec systemctl show -P "$1" "$2"; }
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 exec 3>&1   # the suite's own stdout, for notes from inside a check
-# (no_restart UNIT, for podman 4.3's notify race: scripts/sandbox-lib.sh)
+# (no_restart UNIT, for podman 4.3's notify race: tests/e2e/sandbox-lib.sh)
 pull_log() { u journalctl --user -u server-image.service --no-pager -o short-monotonic; }
 registry_log() { sb exec journalctl -u docker-registry.service --no-pager -o cat; }
 # The registry's access log: one line per request. The push (HEAD, PUT) gets no manifest:

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by tests/e2e/examples.sh and tests/e2e/readme.sh, the suites that follow the
-# documentation as a user would (from the checkout's top, after scripts/sandbox-lib.sh):
+# documentation as a user would (from the checkout's top, after tests/e2e/sandbox-lib.sh):
 # stand-ins for the registry images the documentation names (no registry is reachable in
 # the sandbox), and the checks and the end both suites share.
 

@@ -17,7 +17,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 need_e2e podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 T0=$EPOCHREALTIME
@@ -124,7 +124,7 @@ get() { sb exec curl -sS --http0.9 --max-time 10 --interface 127.0.0.7 "http://1
 answers() { get 18081 | grep 'PID=1 PEER=' >/dev/null; }
 Q=/home/tester/.config/containers/systemd
 exec 3>&1   # the suite's own stdout, for notes from inside a check
-# (no_restart UNIT, for podman 4.3's notify race: scripts/sandbox-lib.sh)
+# (no_restart UNIT, for podman 4.3's notify race: tests/e2e/sandbox-lib.sh)
 # The ExecStart= / ExecStopPost= lines of the generated unit.
 unit_line() { u systemctl --user cat web.service | grep "^$1="; }
 

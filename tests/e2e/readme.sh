@@ -1,6 +1,6 @@
 #!/bin/bash
 # The README's Quick start is a test: its ```sh blocks are taken from README.md and run in
-# order, as written, in a real systemd 252 (one sandbox, scripts/sandbox-lib.sh) as a new
+# order, as written, in a real systemd 252 (one sandbox, tests/e2e/sandbox-lib.sh) as a new
 # user would: the checkout in the user's ~/rootlet, no linger at boot (the Quick start
 # turns it on), rootless podman 4.3.1. The line before each block says who runs it:
 #   <!-- readme-test: root -->   as root in ~/rootlet (`sudo` is plain root there, $USER
@@ -21,7 +21,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 . tests/e2e/journey-lib.sh
 need_sandbox
 need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make

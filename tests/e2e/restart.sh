@@ -1,6 +1,6 @@
 #!/bin/bash
 # End-to-end proof of rootlet's restart defaults in a real systemd 252 (one sandbox, see
-# scripts/sandbox-lib.sh): a lingering user `tester`, rootlet installed with
+# tests/e2e/sandbox-lib.sh): a lingering user `tester`, rootlet installed with
 # `make install DESTDIR=<sandbox root>`, rootless podman, and four containers started at boot
 # with nothing but the built-in defaults:
 #
@@ -20,7 +20,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 need_e2e podman uidmap slirp4netns busybox-static iproute2 dbus-user-session gcc libc6-dev make
 T0=$EPOCHREALTIME

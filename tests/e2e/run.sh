@@ -4,7 +4,7 @@
 # lingering user `tester` whose user manager runs rootlet's generator at boot, rootlet
 # installed with `make install DESTDIR=<sandbox root>`, rootless podman, and asserts.
 # Everything the sandbox needs is installed into its root: the checkout may live anywhere
-# (see scripts/sandbox-lib.sh). Sandbox names are unique to the run (E2E_RUN, default from
+# (see tests/e2e/sandbox-lib.sh). Sandbox names are unique to the run (E2E_RUN, default from
 # the pid), so several runs can go on at once.
 #
 #   tests/e2e/run.sh [SCENARIO...]      (needs root; skips loudly where it cannot run)
@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 T0=$EPOCHREALTIME
@@ -86,7 +86,7 @@ get() { sb exec curl -sS --http0.9 --max-time 20 --interface 127.0.0.7 "http://1
 src() { rm -rf "$W/src"; mkdir -p "$W/src"; }
 scenario() { echo "== $1"; }
 exec 3>&1   # the suite's own stdout, for notes from inside a check (which captures 1 and 2)
-# no_restart UNIT (scripts/sandbox-lib.sh): the unit started the first time, or restarted
+# no_restart UNIT (tests/e2e/sandbox-lib.sh): the unit started the first time, or restarted
 # only after podman 4.3's notify race (--sdnotify=conmon sends READY=1 and exits at once; the
 # reference sandbox shows the race too, about half the boots while other builds run).
 # web.container: the test server on a published port, started at boot.
@@ -289,7 +289,7 @@ for s in "${ALL[@]}"; do
     "$s"
     printf '   (%s: %.1fs)\n' "$s" "$(awk "BEGIN{print $EPOCHREALTIME-$t}")"
 done
-# Nothing left behind by this run (left_behind: scripts/sandbox-lib.sh; each shutdown
+# Nothing left behind by this run (left_behind: tests/e2e/sandbox-lib.sh; each shutdown
 # already checked its own: see down).
 check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
 printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"

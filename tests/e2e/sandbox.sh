@@ -359,7 +359,7 @@ reboot_check() {
     reboot_ && [ "$(pid1)" != "$p" ] && [ ! -d "/proc/$p" ] && inside test -e /var/lib/e2e-selftest &&
         ! inside test -e /run/e2e-selftest && wait_user
 }
-# The basics every suite relies on; the suites (tests/e2e/run.sh, scripts/e2e-*.sh) test
+# The basics every suite relies on; the suites (tests/e2e/*.sh) test
 # rootlet itself.
 selftest() {
     local fails=0 t0=$EPOCHREALTIME out

@@ -1,6 +1,6 @@
 //! What the integration tests share: scratch directories, the repository's paths, the
-//! built binaries and readable diffs. Each test binary includes it with `mod util;` and
-//! uses what it needs.
+//! built binaries, readable diffs and [`skip`]. Each test module uses it with
+//! `use crate::util;`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -15,6 +15,20 @@ pub fn repo() -> &'static Path {
 pub fn shared_reference(dir: &str) -> Option<PathBuf> {
     let p = repo().join("../shared/reference").join(dir);
     p.exists().then_some(p)
+}
+
+/// A test that cannot run here (`why`: what is missing, and what installs it) says so past
+/// libtest's capture and the caller returns: the test passes. Under
+/// `ROOTLET_REQUIRE_ALL=1` (scripts/test.sh sets it as root, where it installed every
+/// prerequisite) it fails instead, as `E2E_REQUIRE=1` does for the end-to-end suites: the
+/// full run can never pass with a test skipped.
+pub fn skip(why: &str) {
+    use std::io::Write;
+    if std::env::var_os("ROOTLET_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("cannot run here, and ROOTLET_REQUIRE_ALL=1 forbids a skip: {why}");
+    }
+    // eprintln! would be captured (and never shown) for a test that passes.
+    let _ = writeln!(std::io::stderr(), "!! SKIPPED LOUDLY: {why}");
 }
 
 /// A path of one of the crate's binaries, built by cargo for integration tests.
@@ -108,4 +122,73 @@ pub fn full_unix_socket(path: &std::path::Path) -> Vec<std::os::fd::OwnedFd> {
         }
     }
     keep
+}
+
+/// A user's world in a scratch directory, the one fixture for running a binary as a user
+/// runs it: nothing of the caller's environment but `PATH`; `HOME` is `home/`,
+/// `XDG_RUNTIME_DIR` is `run/` (both made); no bus (both bus addresses name a socket that
+/// does not exist, so nothing reaches the caller's session or system); `NO_COLOR=1`. The
+/// working directory is the scratch directory.
+pub struct UserEnv {
+    tmp: Tmp,
+}
+
+impl UserEnv {
+    pub fn new(tag: &str) -> UserEnv {
+        let tmp = Tmp::new(tag);
+        tmp.join("home/.keep");
+        tmp.join("run/.keep");
+        UserEnv { tmp }
+    }
+
+    /// The scratch directory (`home/` and `run/` are in it).
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// `path/rel`, its parent directories created.
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.tmp.join(rel)
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path().join("home")
+    }
+
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.path().join("run")
+    }
+
+    /// Write `rel` of the scratch directory (parents created) and return its path.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        self.tmp.write(rel, text)
+    }
+
+    /// `program` (a path, or a name looked up in `PATH`) in this user's environment.
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut c = std::process::Command::new(program);
+        c.current_dir(self.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("XDG_RUNTIME_DIR", self.runtime_dir())
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                "unix:path=/nonexistent-rootlet-bus",
+            )
+            .env(
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                "unix:path=/nonexistent-rootlet-bus",
+            )
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// Run one of the crate's binaries ([`bin`]) with `args`, to the end.
+    pub fn run(&self, bin_name: &str, args: &[&str]) -> std::process::Output {
+        self.cmd(bin(bin_name))
+            .args(args)
+            .output()
+            .expect("run the binary")
+    }
 }

@@ -15,13 +15,13 @@
 //! for; without it, the newest (quadlet 5.8's output), whatever podman the machine has.
 //!
 //! Adding a case: make the directory, add its line to `golden!` below (a test checks that
-//! every directory is listed), run `ROOTLET_BLESS=1 cargo test --test golden case_NAME`, review
+//! every directory is listed), run `ROOTLET_BLESS=1 cargo test --test it golden::case_NAME`, review
 //! the written `expected/` and commit it. After a reviewed change of output, the same
 //! command without a name rewrites every case.
 //!
 //! Every generated unit must also pass `systemd-analyze --user verify`.
 
-mod util;
+use crate::util;
 
 use rootlet::generator::{self, Options};
 use rootlet::quadlet::Defaults;
@@ -234,7 +234,7 @@ fn golden(name: &str) {
     if !diffs.is_empty() {
         let test = format!("case_{}", name.replace('-', "_"));
         panic!(
-            "golden case {name} differs (ROOTLET_BLESS=1 cargo test --test golden {test} \
+            "golden case {name} differs (ROOTLET_BLESS=1 cargo test --test it golden::{test} \
              rewrites it after review):\n{diffs}"
         );
     }
@@ -378,7 +378,7 @@ fn every_case_directory_is_listed() {
         .collect();
     assert!(
         missing.is_empty(),
-        "add these cases to golden! in tests/golden.rs: {missing:?}"
+        "add these cases to golden! in tests/it/golden.rs: {missing:?}"
     );
     let stale: Vec<&&str> = LISTED
         .iter()
@@ -402,13 +402,13 @@ fn wait_unit() -> String {
 #[test]
 fn generated_units_pass_systemd_analyze_verify() {
     let Ok(sa) = which("systemd-analyze") else {
-        eprintln!(
-            "SKIPPED LOUDLY: systemd-analyze is not installed; generated units were not verified"
-        );
+        util::skip("systemd-analyze is not installed; generated units were not verified");
         return;
     };
     if !Path::new("/usr/bin/podman").exists() {
-        eprintln!("SKIPPED LOUDLY: /usr/bin/podman is not installed; systemd-analyze verify would reject ExecStart=");
+        util::skip(
+            "/usr/bin/podman is not installed; systemd-analyze verify would reject ExecStart=",
+        );
         return;
     }
     let runtime_tmp = scratch("runtime");

@@ -204,7 +204,7 @@ extern "C" {
 #[test]
 fn files_of_other_users_in_shared_directories() {
     if rustix::process::geteuid().as_raw() != 0 {
-        eprintln!("SKIPPED LOUDLY: needs root to chown a file to another user");
+        crate::util::skip("needs root to chown a file to another user");
         return;
     }
     let d = Dir::new("owners");
@@ -396,7 +396,7 @@ fn every_skipped_file_gets_a_note() {
 fn shared_directories_trust_drop_ins_and_links_no_more_than_sources() {
     use std::os::unix::fs::{chown, symlink, PermissionsExt};
     if rustix::process::geteuid().as_raw() != 0 {
-        eprintln!("SKIPPED LOUDLY: needs root to chown files to another user");
+        crate::util::skip("needs root to chown files to another user");
         return;
     }
     let shared_root = |d: &Dir| Root {
@@ -497,7 +497,7 @@ fn generated_lines_longer_than_systemd_reads_are_refused() {
 fn files_reached_through_symlinks_must_be_root_or_yours() {
     use std::os::unix::fs::{chown, symlink};
     if rustix::process::geteuid().as_raw() != 0 {
-        eprintln!("SKIPPED LOUDLY: needs root to chown files to another user");
+        crate::util::skip("needs root to chown files to another user");
         return;
     }
     let d = Dir::new("own-links");
@@ -546,7 +546,7 @@ fn lchown(p: &Path, uid: u32) {
 fn another_users_drop_ins_in_a_sticky_directory_are_left_out() {
     use std::os::unix::fs::{chown, symlink, PermissionsExt};
     if rustix::process::geteuid().as_raw() != 0 {
-        eprintln!("SKIPPED LOUDLY: needs root to chown files to another user");
+        crate::util::skip("needs root to chown files to another user");
         return;
     }
     const VICTIM: u32 = 64101;
@@ -640,7 +640,7 @@ fn another_users_drop_ins_in_a_sticky_directory_are_left_out() {
 fn sources_read_outside_a_run_keep_their_trust() {
     use std::os::unix::fs::chown;
     if rustix::process::geteuid().as_raw() != 0 {
-        eprintln!("SKIPPED LOUDLY: needs root to chown files to another user");
+        crate::util::skip("needs root to chown files to another user");
         return;
     }
     let d = Dir::new("n1-outside");

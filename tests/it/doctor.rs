@@ -1,7 +1,7 @@
 //! `rootlet doctor` against fake root trees (`ROOTLET_DOCTOR_ROOT`), one per way a rootless
 //! setup breaks, and once against the real machine.
 
-mod util;
+use crate::util;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -5,7 +5,7 @@
 //! The route fallback reads a fake /proc + /sys tree (`ROOTLET_WAIT_ROOT`).
 //! Exit status, elapsed time and log lines are asserted.
 
-mod util;
+use crate::util;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,7 +40,9 @@ fn prerequisites() -> bool {
     if have("dbus-daemon") && python_dbus() {
         return true;
     }
-    eprintln!("SKIPPED LOUDLY: needs dbus-daemon, python3-dbus and python3-gi (scripts/test.sh installs them)");
+    crate::util::skip(
+        "needs dbus-daemon, python3-dbus and python3-gi (scripts/test.sh installs them)",
+    );
     false
 }
 
@@ -457,7 +459,7 @@ fn other_unit_and_bad_usage() {
 #[test]
 fn exec_mode_passes_sockets_and_nothing_else() {
     if !prerequisites() || !have("systemd-socket-activate") {
-        eprintln!("SKIPPED LOUDLY: needs systemd-socket-activate");
+        crate::util::skip("needs systemd-socket-activate");
         return;
     }
     let b = bus("exec", "active", false);
@@ -498,7 +500,7 @@ int main(int argc, char **argv) {
         .arg(&probe_c)
         .status();
     if !cc.is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED LOUDLY: no C compiler for the fd probe");
+        crate::util::skip("no C compiler for the fd probe");
         return;
     }
     let port1 = 20000 + (std::process::id() % 20000) as u16;

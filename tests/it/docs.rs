@@ -1,7 +1,7 @@
 //! The documents match the tree: every repository path that ARCHITECTURE.md, CONTRIBUTING.md
 //! or the README names in backquotes exists.
 
-mod util;
+use crate::util;
 
 /// Backquoted words that look like paths of this repository.
 fn named_paths(text: &str) -> Vec<String> {

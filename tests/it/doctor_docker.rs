@@ -1,7 +1,7 @@
 //! `rootlet doctor`'s rootless-Docker checks against fake trees (`ROOTLET_DOCTOR_ROOT` for
 //! the system, a scratch HOME and PATH for the user).
 
-mod util;
+use crate::util;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;

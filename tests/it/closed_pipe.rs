@@ -49,7 +49,7 @@ impl Manager {
             .stderr(Stdio::null())
             .spawn();
         let Ok(mut daemon) = daemon else {
-            eprintln!("SKIPPED LOUDLY: the manager's side needs dbus-daemon");
+            crate::util::skip("the manager's side needs dbus-daemon");
             return None;
         };
         let mut address = String::new();
@@ -73,7 +73,7 @@ impl Manager {
             .read_line(&mut ready)
             .ok()?;
         if ready.trim() != "READY" {
-            eprintln!("SKIPPED LOUDLY: the manager's side needs python3-dbus and python3-gi");
+            crate::util::skip("the manager's side needs python3-dbus and python3-gi");
             return None;
         }
         Some(Manager {

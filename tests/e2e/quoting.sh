@@ -3,13 +3,13 @@
 # Environment= values (examples/quoting-cases.rs) go through rootlet's generator (with
 # PODMAN pointing at an argv recorder), a real systemd 252 user manager in the e2e sandbox
 # loads and runs every unit, and the argv each program received is compared with what the
-# source file meant. Needs root. Usage: scripts/check-quoting-systemd.sh [COUNT] [SEED]
-# The recorder and the units are installed into the sandbox's root (see scripts/sandbox-lib.sh).
+# source file meant. Needs root. Usage: tests/e2e/quoting.sh [COUNT] [SEED]
+# The recorder and the units are installed into the sandbox's root (see tests/e2e/sandbox-lib.sh).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 REPO=$PWD
 COUNT=${1:-2000}; SEED=${2:-$RANDOM}
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 cargo build --release -q --bin rootlet --example quoting-cases
 W=$(mktemp -d -t rootlet-quoting.XXXXXX)

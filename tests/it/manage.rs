@@ -2,6 +2,7 @@
 //! directories and no user manager (states unknown; the manager's side is proven in
 //! tests/e2e/day2.sh).
 
+use crate::util;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -9,24 +10,22 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// A user with a scratch home (`util::UserEnv`), for `rootlet` only.
 struct Env {
-    tmp: tempfile::TempDir,
+    user: util::UserEnv,
 }
 
 impl Env {
     fn new() -> Env {
-        let e = Env {
-            tmp: tempfile::tempdir().unwrap(),
-        };
-        fs::create_dir_all(e.home()).unwrap();
-        fs::create_dir_all(e.path("run")).unwrap();
-        e
+        Env {
+            user: util::UserEnv::new("manage"),
+        }
     }
     fn path(&self, rel: &str) -> PathBuf {
-        self.tmp.path().join(rel)
+        self.user.path().join(rel)
     }
     fn home(&self) -> PathBuf {
-        self.path("home")
+        self.user.home()
     }
     /// The user's source directory.
     fn src(&self) -> PathBuf {
@@ -36,32 +35,15 @@ impl Env {
         fs::read_to_string(self.home().join(".local/share/rootlet/apps")).unwrap_or_default()
     }
     fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let p = self.path(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, text).unwrap();
-        p
+        self.user.write(rel, text)
     }
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rootlet"));
-        c.args(args)
-            .current_dir(self.tmp.path())
-            .env("HOME", self.home())
-            .env("XDG_RUNTIME_DIR", self.path("run"))
-            .env("NO_COLOR", "1");
-        for v in [
-            "XDG_CONFIG_HOME",
-            "XDG_DATA_HOME",
-            "DBUS_SESSION_BUS_ADDRESS",
-            "ROOTLET_UNIT_DIRS",
-            "QUADLET_UNIT_DIRS",
-            "PODMAN",
-        ] {
-            c.env_remove(v);
-        }
+        let mut c = self.user.cmd(util::bin("rootlet"));
+        c.args(args);
         c
     }
     fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
+        self.user.run("rootlet", args)
     }
     /// Files in the source directory, sorted (hidden ones too: no temporary file may stay).
     fn sources(&self) -> Vec<String> {

@@ -5,11 +5,11 @@
 # `rootlet uninstall --user` leaves the home directory as it was. Needs root.
 # Prints one PASS/FAIL line per check and `N passed, N failed` at the end.
 # What the test user runs (rootlet, the doctor fixture) is installed into the sandbox's
-# root: the checkout may be somewhere the test user cannot read (see scripts/sandbox-lib.sh).
+# root: the checkout may be somewhere the test user cannot read (see tests/e2e/sandbox-lib.sh).
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 cargo build --release -q --bin rootlet --bin rootlet-wait-online || exit 1
 W=$(mktemp -d -t rootlet-e2e-install.XXXXXX)

@@ -138,7 +138,7 @@ struct Row {
 
 fn rows() -> Vec<Row> {
     use serde_json::Value;
-    let data = include_str!("data/systemd-252-execstart.jsonl");
+    let data = include_str!("../data/systemd-252-execstart.jsonl");
     data.lines()
         .map(|l| {
             let m: serde_json::Map<String, Value> =

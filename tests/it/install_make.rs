@@ -36,7 +36,9 @@ fn make(args: &[&str], destdir: &Path) -> Option<std::process::Output> {
     match r {
         Ok(o) => Some(o),
         Err(e) => {
-            eprintln!("!! SKIPPED: cannot run make ({e}): install it (apt-get install make)");
+            crate::util::skip(&format!(
+                "cannot run make ({e}): install it (apt-get install make)"
+            ));
             None
         }
     }

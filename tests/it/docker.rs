@@ -2,7 +2,7 @@
 //! it: the daemon's own unit kept, the drop-in and the wait unit written and taken back,
 //! foreign files left alone. (At boot, in a real systemd: tests/e2e/docker.sh.)
 
-mod util;
+use crate::util;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -260,7 +260,7 @@ fn no_unit_no_write() {
 #[test]
 fn docker_enable_and_install_user_share_the_wait_unit() {
     if system_wait_unit() {
-        eprintln!("SKIPPED LOUDLY: a system-wide wait unit exists: no user copy to share");
+        crate::util::skip("a system-wide wait unit exists: no user copy to share");
         return;
     }
     let wait = |t: &Tmp| {
@@ -334,7 +334,7 @@ fn wanting_the_wait_unit(t: &Tmp) -> (Vec<String>, bool) {
 #[test]
 fn n12_the_wait_unit_stays_while_any_user_wants_it_in_every_order() {
     if system_wait_unit() {
-        eprintln!("SKIPPED LOUDLY: a system-wide wait unit exists: no user copy to share");
+        crate::util::skip("a system-wide wait unit exists: no user copy to share");
         return;
     }
     let steps: [(&str, &[&str]); 4] = [
@@ -444,7 +444,7 @@ fn n18_enable_disable_leaves_the_home_as_it_was_even_after_a_kill() {
     assert_eq!(snapshot(t.path()), before);
 
     if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("SKIPPED LOUDLY: strace is not installed: cannot kill at a chosen write");
+        crate::util::skip("strace is not installed: cannot kill at a chosen write");
         return;
     }
     // Killed at each write in turn (an empty temporary left each time), then run again.
@@ -466,7 +466,7 @@ fn n18_enable_disable_leaves_the_home_as_it_was_even_after_a_kill() {
 #[test]
 fn a_killed_disable_finishes_when_run_again() {
     if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("SKIPPED LOUDLY: strace is not installed: cannot kill at a chosen point");
+        crate::util::skip("strace is not installed: cannot kill at a chosen point");
         return;
     }
     for with_install in [false, true] {

@@ -5,11 +5,11 @@
 # nginx.container with `Environment=NGINX=3;` and `Network=none`. A client connecting from
 # 127.0.0.7 gets the page, and nginx logs the client's real address. Needs root.
 # Everything the test user needs (binaries, the image tarball) is installed into the
-# sandbox's root: the checkout may be somewhere it cannot read (see scripts/sandbox-lib.sh).
+# sandbox's root: the checkout may be somewhere it cannot read (see tests/e2e/sandbox-lib.sh).
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
-. scripts/sandbox-lib.sh
+. tests/e2e/sandbox-lib.sh
 need_sandbox
 command -v podman >/dev/null || skip "podman is not installed"
 cargo build --release -q --bin rootlet --bin rootlet-wait-online --bin rootlet-user-generator || exit 1

@@ -337,7 +337,7 @@ fn installed_units_pass_systemd_analyze_verify() {
         .map(|d| d.join("systemd-analyze"))
         .find(|p| p.is_file())
     else {
-        eprintln!("SKIPPED LOUDLY: systemd-analyze is not installed; installed units not verified");
+        crate::util::skip("systemd-analyze is not installed; installed units not verified");
         return;
     };
     let t = Tmp::new("verify");
@@ -414,7 +414,7 @@ fn is_root() -> bool {
 /// `None` (and a loud note) when not root or no `unshare`.
 fn in_mount_ns(t: &Tmp, script: &str, env: &[(&str, &std::ffi::OsStr)]) -> Option<Output> {
     if !is_root() {
-        eprintln!("SKIPPED LOUDLY: not root: cannot mount a tmpfs in a private namespace");
+        crate::util::skip("not root: cannot mount a tmpfs in a private namespace");
         return None;
     }
     let mut c = t.cmd("unshare");
@@ -427,7 +427,7 @@ fn in_mount_ns(t: &Tmp, script: &str, env: &[(&str, &std::ffi::OsStr)]) -> Optio
     match c.output() {
         Ok(o) => Some(o),
         Err(e) => {
-            eprintln!("SKIPPED LOUDLY: cannot run unshare: {e}");
+            crate::util::skip(&format!("cannot run unshare: {e}"));
             None
         }
     }
@@ -701,7 +701,7 @@ fn f4_concurrent_regenerates_lose_nothing() {
 #[test]
 fn f5_interrupted_run_never_claims_the_users_files() {
     if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("SKIPPED LOUDLY: strace is not installed: cannot kill at a chosen point");
+        crate::util::skip("strace is not installed: cannot kill at a chosen point");
         return;
     }
     const CALLS: &str = "rename,renameat,renameat2,mkdir,mkdirat,symlink,symlinkat,unlink,unlinkat";
@@ -960,7 +960,7 @@ fn i2_bindir_with_space_and_dollar_works() {
     ok(&run_service(&t));
     assert!(t.home().join(OUT).join("db.service").is_file());
     let Ok(sa) = t.cmd("systemd-analyze").arg("--version").output() else {
-        eprintln!("SKIPPED LOUDLY: systemd-analyze is not installed; units not verified");
+        crate::util::skip("systemd-analyze is not installed; units not verified");
         return;
     };
     assert!(sa.status.success());
@@ -1108,7 +1108,7 @@ fn u10_stale_wait_unit_copy_is_removed_once_a_system_one_exists() {
         .iter()
         .any(|d| Path::new(d).join("rootlet-wait-online.service").exists());
     if system_has_one {
-        eprintln!("SKIPPED LOUDLY: this machine has a system-wide rootlet-wait-online.service");
+        crate::util::skip("this machine has a system-wide rootlet-wait-online.service");
         return;
     }
     ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
@@ -1644,7 +1644,7 @@ fn enable_links_are_the_users_kept_and_reported() {
 
 fn have_strace() -> bool {
     if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("SKIPPED LOUDLY: strace is not installed: cannot kill at a chosen point");
+        crate::util::skip("strace is not installed: cannot kill at a chosen point");
         return false;
     }
     true

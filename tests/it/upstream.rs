@@ -234,7 +234,7 @@ fn load_cases(go: &str) -> Vec<Case> {
                 "Running expected error quadlet test case" => Table::Error(arg),
                 "Running success quadlet with ServiceName test case" => Table::ServiceName(arg),
                 "Running quadlet success test case with dependencies" => Table::Deps(rest.to_vec()),
-                t => panic!("quadlet_test.go: unknown table {t:?}: update tests/upstream.rs"),
+                t => panic!("quadlet_test.go: unknown table {t:?}: update tests/it/upstream.rs"),
             };
             cases.push(Case {
                 file: file.clone(),
@@ -772,9 +772,9 @@ fn run_set(set: &Set) {
     let up = upstream_dir(set);
     let go = up.join("test/e2e/quadlet_test.go");
     let Ok(text) = fs::read_to_string(&go) else {
-        loud(&format!(
-            "\n!! SKIPPED LOUDLY: podman {}'s quadlet cases are not at {} (set {}); \
-             tests/upstream.rs measured nothing of them\n",
+        crate::util::skip(&format!(
+            "podman {}'s quadlet cases are not at {} (set {}); \
+             tests/it/upstream.rs measured nothing of them",
             set.name,
             up.display(),
             set.var
@@ -918,7 +918,7 @@ fn requires_mounts_for_reaches_systemd_as_one_path() {
         .output();
     let _ = fs::remove_dir_all(&tmp);
     let Ok(dump) = dump else {
-        loud("!! SKIPPED LOUDLY: no systemd-analyze; RequiresMountsFor= quoting not checked");
+        crate::util::skip("no systemd-analyze; RequiresMountsFor= quoting not checked");
         return;
     };
     let text =

@@ -12,10 +12,10 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-mod util;
+use crate::util;
 
 /// Long enough for a loaded 2-core machine; every command here takes well under a second
 /// when nothing hangs.
@@ -94,13 +94,13 @@ fn commands() -> Vec<(&'static str, Vec<&'static str>)> {
 }
 
 struct Home {
-    tmp: util::Tmp,
+    tmp: util::UserEnv,
 }
 
 impl Home {
     fn new() -> Home {
         let h = Home {
-            tmp: util::Tmp::new("planted"),
+            tmp: util::UserEnv::new("planted"),
         };
         h.tmp
             .write("home/.config/containers/systemd/web.container", WEB);
@@ -112,21 +112,8 @@ impl Home {
 
     fn run(&self, bin: &str, args: &[&str]) -> (Option<i32>, Duration, String, usize) {
         let t = self.tmp.path().display().to_string();
-        let mut c = Command::new(util::bin(bin));
+        let mut c = self.tmp.cmd(util::bin(bin));
         c.args(args.iter().map(|a| a.replace("{T}", &t)))
-            .current_dir(self.tmp.path())
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.tmp.path().join("home"))
-            .env("XDG_RUNTIME_DIR", self.tmp.path().join("run"))
-            .env(
-                "DBUS_SESSION_BUS_ADDRESS",
-                "unix:path=/nonexistent-rootlet-bus",
-            )
-            .env(
-                "DBUS_SYSTEM_BUS_ADDRESS",
-                "unix:path=/nonexistent-rootlet-bus",
-            )
             // podman is not asked: the version is given (a planted path is what is tested)
             .env("ROOTLET_PODMAN_VERSION", "4.3.1")
             .stdin(Stdio::null())
@@ -204,7 +191,7 @@ fn check(path: &str, what: Plant) -> Vec<String> {
 /// plant) so that the test harness runs them side by side.
 fn all_paths(what: Plant) {
     if !Path::new("/dev/zero").exists() || !Path::new("/proc/self/mem").exists() {
-        eprintln!("!! SKIPPED LOUDLY: no /dev/zero or /proc/self/mem");
+        crate::util::skip("no /dev/zero or /proc/self/mem");
         return;
     }
     let mut failures = Vec::new();
