@@ -629,6 +629,16 @@ fn write(places: &Places, inputs: &[Input], how: AddOptions) -> Result<Added, Ma
     let mut apps: Apps = places.apps()?;
     let before = apps.clone();
     let mut created: Vec<&str> = Vec::new();
+    // A killed add (or a full disk) may have left `.#NAME.PID.N.tmp` beside the files it
+    // was writing. In the user's directory only what is provably ours goes: a temporary of
+    // a name this add writes, its writer gone, empty or holding exactly what this add
+    // writes there (the same add run again). Anything else is left alone.
+    crate::fsutil::sweep_stale_temporaries(dir, |stem, text| {
+        inputs
+            .iter()
+            .flat_map(|i| &i.files)
+            .any(|f| f.name.as_bytes() == stem && (text.is_empty() || text == f.data.as_slice()))
+    });
     for input in inputs {
         for f in &input.files {
             let r = if how.replace {

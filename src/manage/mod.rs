@@ -446,10 +446,14 @@ impl Apps {
         s
     }
 
-    /// Write atomically, creating the directory.
+    /// Write atomically, creating the directory. The temporaries of a writer that was
+    /// killed (`.#apps.PID.N.tmp`, its process gone) go first: the record is rootlet's own
+    /// file in rootlet's own directory, so any content of such a temporary is ours.
     pub fn save(&self, path: &Path) -> Result<(), ManageError> {
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d).map_err(|e| ManageError::io(d, e))?;
+            let own = path.file_name().map(|n| n.as_encoded_bytes().to_vec());
+            crate::fsutil::sweep_stale_temporaries(d, |stem, _| Some(stem) == own.as_deref());
         }
         crate::fsutil::write_atomic(path, self.render().as_bytes(), 0o644, true)
             .map_err(|e| ManageError::io(path, e))

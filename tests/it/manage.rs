@@ -6,7 +6,7 @@ use crate::util;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -1075,4 +1075,35 @@ fn under_the_no_root_install_add_and_rm_generate_before_they_return() {
     );
     ok(&e.run(&["rm", "--no-reload", "web"]));
     assert!(!unit.exists());
+}
+
+/// Audit N18, the same class on `add`'s paths: the temporaries a killed `add` leaves (in
+/// the source directory and beside the applications record) are removed by the next one
+/// when they are provably its own, and only then.
+#[test]
+fn temporaries_of_a_killed_add_are_swept_and_only_those() {
+    let e = Env::new();
+    // A pid no process has (above the kernel's default pid_max): the writer is gone.
+    let gone = 4_194_301;
+    let state = e.home().join(".local/share/rootlet");
+    fs::create_dir_all(&state).unwrap();
+    fs::create_dir_all(e.src()).unwrap();
+    let stale = |dir: &Path, stem: &str, n: u32, text: &str| {
+        let p = dir.join(format!(".#{stem}.{gone}.{n}.tmp"));
+        fs::write(&p, text).unwrap();
+        p
+    };
+    let empty = stale(&e.src(), "web.container", 0, "");
+    let same = stale(&e.src(), "web.container", 1, WEB);
+    let other = stale(&e.src(), "web.container", 2, "[Container]\nImage=mine\n");
+    let unrelated = stale(&e.src(), "db.container", 3, "");
+    let apps = stale(&state, "apps", 4, "# half a record");
+    // A directory: an application, so the record is written too.
+    e.write("in/web.container", WEB);
+    ok(&e.run(&["add", "--no-reload", e.path("in").to_str().unwrap()]));
+    for p in [&empty, &same, &apps] {
+        assert!(!p.exists(), "{} stays", p.display());
+    }
+    // Not provably this add's: another content, another name.
+    assert!(other.exists() && unrelated.exists());
 }
