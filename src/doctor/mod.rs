@@ -276,6 +276,7 @@ pub fn run(env: &Env) -> Vec<Finding> {
     system::userns(env, &mut out);
     system::cgroups(env, &mut out);
     ports::check(env, &mut out);
+    ports::proxyd(env, &mut out);
     runtime::check(env, &mut out);
     pods::check(env, &mut out);
     system::network_online(env, &mut out);

@@ -89,6 +89,23 @@ fn bindings(
     kind: SourceKind,
     dropin_dirs: &HashMap<String, Vec<PathBuf>>,
 ) -> Vec<Binding> {
+    let mut out = scan(path, name, kind, dropin_dirs);
+    // A container's own `[Socket]` (rootlet writes `X.socket` from it) binds what a
+    // `.socket` file would.
+    if kind == SourceKind::Container {
+        out.extend(scan(path, name, SourceKind::Socket, dropin_dirs));
+    }
+    out
+}
+
+/// The bindings of the keys of `kind`'s section (its `port_keys`) in the source at `path`
+/// (of that kind, or a container with a `[Socket]` of its own) and its drop-ins.
+fn scan(
+    path: &Path,
+    name: &str,
+    kind: SourceKind,
+    dropin_dirs: &HashMap<String, Vec<PathBuf>>,
+) -> Vec<Binding> {
     let (section, keys) = (kind.section(), kind.info().port_keys);
     if keys.is_empty() {
         return Vec::new();
@@ -176,6 +193,12 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let alternative = match b.kind {
+            // A container's own `[Socket]`.
+            SourceKind::Socket if b.source.extension().is_some_and(|e| e != "socket") => format!(
+                "or let the system manager bind it: write the [Socket] section of {src} as /etc/systemd/system/{stem}.socket, take it out of {src}, and run the service it activates as /etc/systemd/system/{stem}.service with User={user} (podman still runs rootless and receives the socket)",
+                src = b.source.display(),
+                user = env.user
+            ),
             SourceKind::Socket => format!(
                 "or let the system manager bind it: move {src} to /etc/systemd/system/{stem}.socket and run the service it activates as /etc/systemd/system/{stem}.service with User={user} (podman still runs rootless and receives the socket)",
                 src = b.source.display(),
@@ -210,6 +233,62 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
             ),
         ));
     }
+}
+
+/// `ProxyTo=` in a container's `[Socket]` runs systemd's `systemd-socket-proxyd`: it must
+/// be where the generated unit runs it from (checked only when a source uses it).
+pub fn proxyd(env: &Env, out: &mut Vec<Finding>) {
+    let disc = search::discover(&env.source_roots());
+    let users: Vec<PathBuf> = (disc.sources.iter())
+        .filter(|f| f.kind == SourceKind::Container)
+        .filter(|f| proxies(&f.path, &f.name, &disc.dropin_dirs))
+        .map(|f| f.path.clone())
+        .collect();
+    let Some(first) = users.first() else {
+        return;
+    };
+    let proxyd = env.sys(crate::quadlet::proxy::SOCKET_PROXYD);
+    if super::is_executable(&proxyd) {
+        out.push(Finding::ok(
+            "socket.proxyd",
+            format!(
+                "{} is there for the {} source(s) with ProxyTo=",
+                proxyd.display(),
+                users.len()
+            ),
+        ));
+    } else {
+        out.push(Finding::error(
+            "socket.proxyd",
+            format!(
+                "{}: ProxyTo= runs {}, which is not there (or not executable): the proxy cannot start",
+                first.display(),
+                proxyd.display()
+            ),
+            "it is part of systemd (Debian: the systemd package; some distributions put it in              systemd-container): install it, or take ProxyTo= out and use an image that takes              the socket itself",
+        ));
+    }
+}
+
+/// Whether the source or one of its drop-ins sets `[Socket] ProxyTo=` (the last one wins;
+/// an empty value resets it).
+fn proxies(path: &Path, name: &str, dropin_dirs: &HashMap<String, Vec<PathBuf>>) -> bool {
+    let mut files = vec![path.to_owned()];
+    files.extend(search::dropins(name, dropin_dirs));
+    let mut set = false;
+    for f in files {
+        let mut data = Vec::new();
+        let Some(unit) = crate::fsutil::read_regular(&f, crate::generator::MAX_SOURCE, &mut data)
+            .ok()
+            .and_then(|_| UnitFile::parse_bytes(&data).ok())
+        else {
+            continue;
+        };
+        if let Some(e) = unit.section("Socket").and_then(|s| s.last("ProxyTo")) {
+            set = !e.value.is_empty();
+        }
+    }
+    set
 }
 
 #[cfg(test)]

@@ -1283,3 +1283,48 @@ fn pseudo_files_that_are_fifos_devices_or_directories_neither_hang_nor_read_fore
     let userns = r.get("userns.max", "ok");
     assert_eq!(userns["summary"], "user.max_user_namespaces=1234567");
 }
+
+/// A container's own `[Socket]` binds what a `.socket` file would (issue 26: doctor knows
+/// the one-file form), and `ProxyTo=` needs systemd's `systemd-socket-proxyd`.
+#[test]
+fn a_containers_own_socket_and_its_proxy() {
+    let s = Sandbox::new("own-socket");
+    s.write(
+        "home/.config/containers/systemd/site.container",
+        "[Container]\nImage=localhost/site\n[Socket]\nListenStream=80\nProxyTo=8080\n",
+    );
+    let r = s.run();
+    let v = r.all("ports.privileged");
+    let f = v
+        .iter()
+        .find(|f| f["summary"].contains("site.container:4:"))
+        .unwrap_or_else(|| panic!("{}", r.text));
+    assert!(
+        f["summary"].contains("ListenStream=80 binds port 80"),
+        "{f:?}"
+    );
+    assert!(
+        f["summary"].contains("the user manager cannot bind it"),
+        "{f:?}"
+    );
+    assert!(f["fix"].contains("write the [Socket] section of"), "{f:?}");
+    // No systemd-socket-proxyd in the fake root: the proxy cannot start.
+    let p = r.get("socket.proxyd", "error");
+    assert!(
+        p["summary"].contains("site.container: ProxyTo= runs"),
+        "{p:?}"
+    );
+    s.exe(
+        "root/lib/systemd/systemd-socket-proxyd",
+        "#!/bin/sh\n",
+        0o755,
+    );
+    let r = s.run();
+    assert!(r.get("socket.proxyd", "ok")["summary"].contains("1 source(s) with ProxyTo="));
+    // Without ProxyTo= nothing is said of it.
+    s.write(
+        "home/.config/containers/systemd/site.container",
+        "[Container]\nImage=localhost/site\n[Socket]\nListenStream=8081\n",
+    );
+    assert!(s.run().all("socket.proxyd").is_empty());
+}
