@@ -51,7 +51,7 @@ pub struct Input {
 pub struct Added {
     pub files: Vec<PathBuf>,
     /// The units of the sources written, for `--now`: templates and the services that a
-    /// socket written activates left out ([`socket_activated`]).
+    /// socket written activates left out (`socket_activated`).
     pub units: Vec<String>,
     pub apps: Vec<String>,
     /// What else the user should know: files taken from another application, files left
