@@ -187,35 +187,7 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
             SourceKind::Container | SourceKind::Pod | SourceKind::Kube => "rootless podman",
             _ => "the user manager",
         };
-        let stem = b
-            .source
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let alternative = match b.kind {
-            // A container's own `[Socket]`.
-            SourceKind::Socket if b.source.extension().is_some_and(|e| e != "socket") => format!(
-                "or let the system manager bind it: write the [Socket] section of {src} as /etc/systemd/system/{stem}.socket, take it out of {src}, and run the service it activates as /etc/systemd/system/{stem}.service with User={user} (podman still runs rootless and receives the socket)",
-                src = b.source.display(),
-                user = env.user
-            ),
-            SourceKind::Socket => format!(
-                "or let the system manager bind it: move {src} to /etc/systemd/system/{stem}.socket and run the service it activates as /etc/systemd/system/{stem}.service with User={user} (podman still runs rootless and receives the socket)",
-                src = b.source.display(),
-                user = env.user
-            ),
-            // `kube play` takes no socket from systemd.
-            SourceKind::Kube => format!(
-                "or publish it from port {start} on ({key}=, or hostPort: in the YAML file)",
-                key = b.key
-            ),
-            _ => format!(
-                "or socket-activate it from the system manager instead of {key}=: /etc/systemd/system/{stem}.socket with ListenStream={port} and /etc/systemd/system/{stem}.service with User={user} running the container (podman still runs rootless and receives the socket)",
-                key = b.key,
-                port = b.ports.0,
-                user = env.user
-            ),
-        };
+        let alternative = alternative(env, b, start);
         out.push(Finding::error(
             "ports.privileged",
             format!(
@@ -232,6 +204,41 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
                  {alternative}"
             ),
         ));
+    }
+}
+
+/// The other way out for a privileged binding: have the system manager bind it (a socket
+/// passed to the rootless container), or for `kube play`, which takes no socket, a higher
+/// port.
+fn alternative(env: &Env, b: &Binding, start: u32) -> String {
+    let stem = b
+        .source
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match b.kind {
+        // A container's own `[Socket]`.
+        SourceKind::Socket if b.source.extension().is_some_and(|e| e != "socket") => format!(
+            "or let the system manager bind it: write the [Socket] section of {src} as /etc/systemd/system/{stem}.socket, take it out of {src}, and run the service it activates as /etc/systemd/system/{stem}.service with User={user} (podman still runs rootless and receives the socket)",
+            src = b.source.display(),
+            user = env.user
+        ),
+        SourceKind::Socket => format!(
+            "or let the system manager bind it: move {src} to /etc/systemd/system/{stem}.socket and run the service it activates as /etc/systemd/system/{stem}.service with User={user} (podman still runs rootless and receives the socket)",
+            src = b.source.display(),
+            user = env.user
+        ),
+        // `kube play` takes no socket from systemd.
+        SourceKind::Kube => format!(
+            "or publish it from port {start} on ({key}=, or hostPort: in the YAML file)",
+            key = b.key
+        ),
+        _ => format!(
+            "or socket-activate it from the system manager instead of {key}=: /etc/systemd/system/{stem}.socket with ListenStream={port} and /etc/systemd/system/{stem}.service with User={user} running the container (podman still runs rootless and receives the socket)",
+            key = b.key,
+            port = b.ports.0,
+            user = env.user
+        ),
     }
 }
 
