@@ -245,7 +245,7 @@ fn sources(env: &Env, out: &mut Vec<Finding>) {
             e.to_string(),
             // `check` stops at a file's first problem, as the generator does: say so, or
             // the user takes the next one for a new fault (new-user review P21).
-            format!("edit {at}; then rootlet check again (it shows one problem per file)"),
+            format!("edit {at}; then rootlet check again (it lists every problem of each file)"),
         ));
     }
     if run.errors.is_empty() {

@@ -706,7 +706,7 @@ fn invalid_source_file() {
     assert!(f["fix"].contains("line 3 of "), "{f:?}");
     // New-user review P21: check shows one problem per file, and the fix says so.
     assert!(
-        f["fix"].ends_with("then rootlet check again (it shows one problem per file)"),
+        f["fix"].ends_with("then rootlet check again (it lists every problem of each file)"),
         "{f:?}"
     );
 }
