@@ -243,8 +243,8 @@ fn sources(env: &Env, out: &mut Vec<Finding>) {
         out.push(Finding::error(
             "rootlet.sources",
             e.to_string(),
-            // `check` stops at a file's first problem, as the generator does: say so, or
-            // the user takes the next one for a new fault (new-user review P21).
+            // `check` lists every problem of a file (the generator stops at the first):
+            // new-user review P21.
             format!("edit {at}; then rootlet check again (it lists every problem of each file)"),
         ));
     }
