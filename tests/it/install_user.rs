@@ -1817,7 +1817,12 @@ fn n18_a_run_that_waited_for_an_uninstall_records_what_it_created() {
             "it never waited"
         );
     }
-    fs::remove_dir_all(&local).unwrap();
+    // Taken away in one step, as uninstall takes the state directory away (renamed, then
+    // emptied): the waiting run may start over and make its chain again meanwhile, which a
+    // remove_dir_all of the place itself would race with (ENOTEMPTY, seen on a loaded run).
+    let gone = t.home().join(".local-taken-away");
+    fs::rename(&local, &gone).unwrap();
+    fs::remove_dir_all(&gone).unwrap();
     drop(lock);
     assert!(child.wait().unwrap().success());
     fs::remove_file(t.home().join(QUADLET).join("a.container")).unwrap();
