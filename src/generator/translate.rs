@@ -3,17 +3,20 @@
 //! to), and the collection of what became of each.
 
 use super::check;
-use super::load::{load_found, locate, Loaded};
+use super::load::{load_found, Loaded};
 use super::output::Output;
 use super::par::par_map_with;
-use super::settle::{dependency_refs, risky_refs, settle, stands_alone, Kept};
+use super::settle::{settle, Kept};
 use super::{Options, Run};
 use crate::error::SourceError;
-use crate::quadlet::{self, socket, Context, Generated, Source, SourceKind};
+use crate::quadlet::{self, socket, Context, Source, SourceKind};
 use crate::search::{self, Found};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
+
+mod one;
+use one::{translate_one, Translator};
 
 /// How a run treats a kind of source (its `role` column in [`crate::kind::KINDS`]).
 pub(super) use crate::kind::Role;
@@ -438,158 +441,6 @@ fn translate_pods(t: &Translator, ctx: &Context, st: &mut RunState) {
     }
 }
 
-/// What one job came to: its outcome, its warnings (for the sources reported on), and the
-/// pod it starts with, for a container read by the job.
-struct Done {
-    outcome: Outcome,
-    /// The units of the source's own `[Socket]`, if it has one (the socket, and in proxy
-    /// mode the proxy).
-    socket: Vec<Outcome>,
-    warnings: Vec<SourceError>,
-    /// Errors `rootlet check` reports besides the outcome's (for the sources reported on).
-    errors: Vec<SourceError>,
-    /// `rootlet check`: the host ports the source binds.
-    binds: Vec<check::Bind>,
-    member: Option<(String, String)>,
-}
-
-/// Translates one job at a time, with what every job of a run shares.
-struct Translator<'a> {
-    plan: &'a Plan<'a>,
-    known: &'a Known<'a>,
-    has_pods: bool,
-}
-
-impl<'a> Translator<'a> {
-    fn new(plan: &'a Plan<'a>, known: &'a Known<'a>, has_pods: bool) -> Self {
-        Translator {
-            plan,
-            known,
-            has_pods,
-        }
-    }
-
-    /// One thread's buffers: the bytes of a source read, the text of a unit written.
-    fn buffers() -> (Vec<u8>, String) {
-        (Vec::with_capacity(8192), String::with_capacity(4096))
-    }
-
-    /// Whether a reference names a source whose unit may be another's: one of
-    /// [`Known::contested`], or any container (its `ServiceName=` is not known yet).
-    fn risky(&self, w: &str) -> bool {
-        let (known, disc) = (self.known, self.plan.disc);
-        known.contested.contains(w)
-            || (w.ends_with(".container")
-                && (known.sources.contains_key(w)
-                    || (disc.sources)
-                        .binary_search_by(|f| f.name.as_str().cmp(w))
-                        .is_ok()))
-    }
-
-    /// Read (if need be), translate and, when it stands alone, write one source.
-    fn one(&self, (buf, text): &mut (Vec<u8>, String), job: &Job, ctx: &Context) -> Done {
-        let loaded;
-        let (src, dropins, mut warnings) = match job {
-            Job::Parsed(s) => (*s, self.known.dropins_of(&s.name), Vec::new()),
-            Job::Load(f) => match load_found(buf, f, self.plan.disc) {
-                Ok(mut l) => {
-                    let refused = std::mem::take(&mut l.refused);
-                    loaded = l;
-                    (&loaded.source, &loaded.dropins[..], refused)
-                }
-                Err(e) => return Done::failed(e, &f.path, None),
-            },
-        };
-        // The pod this container starts with, read from the source as it is at hand.
-        let member = match job {
-            Job::Load(_) if self.has_pods => quadlet::pod::member_of(src),
-            _ => None,
-        };
-        let (mut g, sock) = match translate_one(src, ctx, self.plan.strict, dropins) {
-            Ok(made) => made,
-            Err((e, later)) => {
-                let mut done = Done::failed(e, &src.path, member);
-                if self.plan.wanted(&src.path) {
-                    done.errors = later;
-                }
-                return done;
-            }
-        };
-        let (mut errors, mut binds) = (Vec::new(), Vec::new());
-        if self.plan.wanted(&src.path) {
-            warnings.append(&mut g.warnings);
-            if self.plan.strict {
-                errors = check::host_paths(src)
-                    .into_iter()
-                    .map(|e| locate(e, dropins))
-                    .collect();
-                binds = check::binds(src, dropins);
-            }
-        } else {
-            warnings.clear();
-        }
-        // A socket from the source's own [Socket] is settled with the others, as the
-        // sockets of `.socket` files are (`wire_sockets`).
-        let socket = sock.into_iter().map(|g| {
-            Outcome::Kept(Kept {
-                g,
-                path: src.path.clone(),
-                file: src.name.clone(),
-                refs: Vec::new(),
-            })
-        });
-        let socket = socket.collect();
-        let outcome = self.place(g, src, dropins, text);
-        Done {
-            outcome,
-            socket,
-            warnings,
-            errors,
-            binds,
-            member,
-        }
-    }
-}
-
-impl Translator<'_> {
-    /// A unit made: written at once when nothing can clash with it, else kept to be
-    /// settled with the others.
-    fn place(&self, g: Generated, src: &Source, dropins: &[PathBuf], text: &mut String) -> Outcome {
-        let mut refs = risky_refs(src, dropins, &|w| self.risky(w));
-        if self.plan.strict {
-            let file_of = |w: &str| self.known.files.get(w).cloned();
-            refs.extend(dependency_refs(src, dropins, &file_of, &refs));
-        }
-        match self.plan.out {
-            Some(out) if refs.is_empty() && stands_alone(&g, src, &self.known.claims) => {
-                match out.write(&g, text) {
-                    Ok(()) => Outcome::Written(g.name, g.links, src.path.clone()),
-                    Err(e) => Outcome::WriteFailed(e),
-                }
-            }
-            _ => Outcome::Kept(Kept {
-                g,
-                path: src.path.clone(),
-                file: src.name.clone(),
-                refs,
-            }),
-        }
-    }
-}
-
-impl Done {
-    fn failed(e: SourceError, path: &Path, member: Option<(String, String)>) -> Done {
-        Done {
-            outcome: Outcome::Failed(e, path.to_owned()),
-            socket: Vec::new(),
-            warnings: Vec::new(),
-            errors: Vec::new(),
-            binds: Vec::new(),
-            member,
-        }
-    }
-}
-
 /// How many sources may become each unit name, known before any unit is written: a unit is
 /// written at once only when its source is the one claimant of its name ([`stands_alone`]).
 /// Every source claims the name its file name gives (`a.kube` and `a.container` both claim
@@ -625,42 +476,6 @@ fn contested(
         })
         .map(|s| s.name.clone())
         .collect()
-}
-
-/// Translate one source, and check what systemd would refuse in the result: its unit, and
-/// the socket unit its own `[Socket]` section makes ([`quadlet::own_socket`]); a broken
-/// `[Socket]` costs the file both. An error names the drop-in it comes from, if any
-/// (`dropins`: the source's, in merge order). With `strict` (`rootlet check`), the error
-/// comes with the file's later errors ([`super::check::later_errors`]).
-fn translate_one(
-    src: &Source,
-    ctx: &Context,
-    strict: bool,
-    dropins: &[PathBuf],
-) -> Result<(Generated, Vec<Generated>), (SourceError, Vec<SourceError>)> {
-    let check = |src: &Source, g: &Generated| -> Result<(), SourceError> {
-        super::check::reserved(src, g)?;
-        super::check::unit_lines(src, g)?;
-        if strict {
-            super::check::specifiers(src, g)?;
-        }
-        Ok(())
-    };
-    let checked = |src: &Source| -> Result<(Generated, Vec<Generated>), SourceError> {
-        let g = quadlet::translate(src, ctx)?;
-        check(src, &g)?;
-        let sock = quadlet::own_socket(src, ctx, &g.name)?;
-        sock.iter().try_for_each(|s| check(src, s))?;
-        Ok((g, sock))
-    };
-    checked(src).map_err(|e| {
-        let later = match strict {
-            true => super::check::later_errors(src, &e, &|s| checked(s).map(|(g, _)| g)),
-            false => Vec::new(),
-        };
-        let later = later.into_iter().map(|e| locate(e, dropins)).collect();
-        (locate(e, dropins), later)
-    })
 }
 
 /// Settle the units not written yet, write them when there is an output, and sort the
