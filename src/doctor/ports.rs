@@ -110,17 +110,8 @@ fn scan(
     if keys.is_empty() {
         return Vec::new();
     }
-    let mut files = vec![path.to_owned()];
-    files.extend(search::dropins(name, dropin_dirs));
     let mut out: Vec<Binding> = Vec::new();
-    for f in files {
-        let mut data = Vec::new();
-        let Some(unit) = crate::fsutil::read_regular(&f, crate::generator::MAX_SOURCE, &mut data)
-            .ok()
-            .and_then(|_| UnitFile::parse_bytes(&data).ok())
-        else {
-            continue;
-        };
+    for (f, unit) in parsed(path, name, dropin_dirs) {
         let Some(sec) = unit.section(section) else {
             continue;
         };
@@ -277,20 +268,32 @@ pub fn proxyd(env: &Env, out: &mut Vec<Finding>) {
     }
 }
 
+/// The source and its drop-ins in merge order, each read (bounded, regular files only) and
+/// parsed; unparsable files are skipped: `rootlet.sources` reports them.
+fn parsed(
+    path: &Path,
+    name: &str,
+    dropin_dirs: &HashMap<String, Vec<PathBuf>>,
+) -> Vec<(PathBuf, UnitFile)> {
+    let mut files = vec![path.to_owned()];
+    files.extend(search::dropins(name, dropin_dirs));
+    let mut out = Vec::new();
+    for f in files {
+        let mut data = Vec::new();
+        if crate::fsutil::read_regular(&f, crate::generator::MAX_SOURCE, &mut data).is_ok() {
+            if let Ok(unit) = UnitFile::parse_bytes(&data) {
+                out.push((f, unit));
+            }
+        }
+    }
+    out
+}
+
 /// Whether the source or one of its drop-ins sets `[Socket] ProxyTo=` (the last one wins;
 /// an empty value resets it).
 fn proxies(path: &Path, name: &str, dropin_dirs: &HashMap<String, Vec<PathBuf>>) -> bool {
-    let mut files = vec![path.to_owned()];
-    files.extend(search::dropins(name, dropin_dirs));
     let mut set = false;
-    for f in files {
-        let mut data = Vec::new();
-        let Some(unit) = crate::fsutil::read_regular(&f, crate::generator::MAX_SOURCE, &mut data)
-            .ok()
-            .and_then(|_| UnitFile::parse_bytes(&data).ok())
-        else {
-            continue;
-        };
+    for (_, unit) in parsed(path, name, dropin_dirs) {
         if let Some(e) = unit.section("Socket").and_then(|s| s.last("ProxyTo")) {
             set = !e.value.is_empty();
         }
