@@ -408,7 +408,8 @@ mod tests {
             (
                 "systemctl",
                 Box::new(|p, _| {
-                    crate::user_manager::systemctl_with(p, &["daemon-reload"], &[]).is_ok()
+                    crate::user_manager::systemctl_with(p, &crate::user_manager::Op::reload())
+                        .is_ok()
                 }),
                 false,
             ),

@@ -16,11 +16,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use zbus::{Connection, OwnedObjectPath, OwnedVariant};
 
+mod op;
 mod programs;
+pub use op::{shell_word, shown_all, Op, Verb};
 pub(crate) use programs::journal;
-pub use programs::{
-    argv, is_active, last_log_line, shown, systemctl, SystemctlError, SYSTEMCTL_TIMEOUT,
-};
+pub use programs::{is_active, last_log_line, systemctl, SystemctlError, SYSTEMCTL_TIMEOUT};
 #[cfg(test)]
 pub(crate) use programs::{journal_with, systemctl_with};
 
@@ -348,39 +348,59 @@ impl Client {
     /// `Manager.Reload()` (what `systemctl --user daemon-reload` does): generators run
     /// again.
     pub fn reload(&self) -> Result<(), Error> {
-        let c = self.clone();
-        on_thread(self.timeout + Duration::from_secs(5), move || async move {
-            let conn = connect(&c).await?;
-            conn.call_method(Some(SD), SD_PATH, Some(MANAGER), "Reload", &())
-                .await
-                .map_err(|e| format!("Reload: {e}"))?;
-            Ok(())
-        })
+        self.run(&Op::reload())
     }
 
     /// `ResetFailedUnit(unit)`: forget a failed unit's state (after its source is removed).
     pub fn reset_failed(&self, unit: &str) -> Result<(), Error> {
-        let unit = unit.to_owned();
+        self.run(&Op::new(Verb::ResetFailed, [unit]))
+    }
+
+    /// Carry out `op` over the bus, its units in order, without waiting for the jobs it
+    /// queues ([`Client::start`] and [`Client::stop`] wait). A verb only `systemctl` has
+    /// is an error saying what to run. On an error, `op.shown()` is what the user runs by
+    /// hand: the same request.
+    pub fn run(&self, op: &Op) -> Result<(), Error> {
+        let Some(method) = op.verb.method() else {
+            return Err(Error(format!("`{}` is not asked over the bus", op.shown())));
+        };
+        let op = op.clone();
         let c = self.clone();
-        on_thread(self.timeout + Duration::from_secs(5), move || async move {
+        let deadline = self.timeout + Duration::from_secs(5);
+        on_thread(deadline, move || async move {
             let conn = connect(&c).await?;
-            conn.call_method(
-                Some(SD),
-                SD_PATH,
-                Some(MANAGER),
-                "ResetFailedUnit",
-                &(unit.as_str(),),
-            )
-            .await
-            .map_err(|e| format!("ResetFailedUnit({unit}): {e}"))?;
+            if op.units.is_empty() {
+                conn.call_method(Some(SD), SD_PATH, Some(MANAGER), method, &())
+                    .await
+                    .map_err(|e| format!("{method}: {e}"))?;
+            }
+            for u in &op.units {
+                let reply = if op.verb == Verb::ResetFailed {
+                    conn.call_method(Some(SD), SD_PATH, Some(MANAGER), method, &(u.as_str(),))
+                        .await
+                } else {
+                    conn.call_method(
+                        Some(SD),
+                        SD_PATH,
+                        Some(MANAGER),
+                        method,
+                        &(u.as_str(), "replace"),
+                    )
+                    .await
+                };
+                reply.map_err(|e| format!("{method}({u}): {e}"))?;
+            }
             Ok(())
         })
     }
 
-    /// Queue `method` (`StartUnit`, `StopUnit`) for `unit` and wait, polling every 100 ms,
+    /// Queue `verb`'s method (`StartUnit`, `StopUnit`) for `unit` and wait, polling every 100 ms,
     /// until its job is done and the unit has settled (not activating, e.g. waiting to be
     /// restarted, nor deactivating), or `wait` has passed; returns the state then.
-    fn job(&self, method: &'static str, unit: &str, wait: Duration) -> Result<UnitState, Error> {
+    fn job(&self, verb: Verb, unit: &str, wait: Duration) -> Result<UnitState, Error> {
+        let Some(method) = verb.method() else {
+            return Err(Error(format!("{verb:?} is no job")));
+        };
         let unit = unit.to_owned();
         let c = self.clone();
         on_thread(wait + self.timeout, move || async move {
@@ -415,12 +435,12 @@ impl Client {
 
     /// Start `unit`, wait for the start job (at most `wait`).
     pub fn start(&self, unit: &str, wait: Duration) -> Result<UnitState, Error> {
-        self.job("StartUnit", unit, wait)
+        self.job(Verb::Start, unit, wait)
     }
 
     /// Stop `unit`, wait for the stop job (at most `wait`).
     pub fn stop(&self, unit: &str, wait: Duration) -> Result<UnitState, Error> {
-        self.job("StopUnit", unit, wait)
+        self.job(Verb::Stop, unit, wait)
     }
 }
 
@@ -437,6 +457,11 @@ pub fn states(units: &[String]) -> Result<Vec<UnitState>, Error> {
 /// [`Client::reload`] of the session bus.
 pub fn reload() -> Result<(), Error> {
     Client::session().reload()
+}
+
+/// [`Client::run`] of the session bus.
+pub fn run(op: &Op) -> Result<(), Error> {
+    Client::session().run(op)
 }
 
 /// [`Client::reset_failed`] of the session bus.
@@ -476,25 +501,6 @@ pub fn all(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn i3_names_follow_a_double_dash() {
-        assert_eq!(
-            argv(
-                &["start", "--no-block"],
-                &["-M.x.service", "--help.service"]
-            ),
-            [
-                "--user",
-                "start",
-                "--no-block",
-                "--",
-                "-M.x.service",
-                "--help.service"
-            ]
-        );
-        assert_eq!(argv(&["daemon-reload"], &[]), ["--user", "daemon-reload"]);
-    }
 
     /// Audit N10: a property of the wrong type is an error naming it, never a panic
     /// (`wait::dbus`'s tests cover more shapes through the same functions).

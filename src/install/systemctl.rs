@@ -23,14 +23,12 @@ impl Systemctl {
         self.enabled && user_manager::is_active(unit)
     }
 
-    /// Run `systemctl --user ARGS -- UNITS`; when disabled or failing, the error says what
-    /// to run by hand.
-    pub fn run(&self, args: &[&str], units: &[&str]) -> Result<(), SystemctlError> {
+    /// Run `op` through `systemctl --user`; when disabled or failing, the error says what
+    /// to run by hand (the same `op`, [`user_manager::Op::shown`]).
+    pub fn run(&self, op: &user_manager::Op) -> Result<(), SystemctlError> {
         if !self.enabled {
-            return Err(SystemctlError::Unreachable(user_manager::shown(
-                args, units,
-            )));
+            return Err(SystemctlError::Unreachable(op.shown()));
         }
-        user_manager::systemctl(args, units)
+        user_manager::systemctl(op)
     }
 }

@@ -311,7 +311,8 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
         match systemd::states(&units) {
             Ok(states) => units.iter().cloned().zip(states).collect(),
             Err(e) => {
-                out.states_unknown = Some(e.to_string());
+                let stop = systemd::Op::new(systemd::Verb::Stop, &units);
+                out.states_unknown = Some(format!("{e}; any still running: `{}`", stop.shown()));
                 Vec::new()
             }
         }

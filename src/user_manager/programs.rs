@@ -1,7 +1,7 @@
 //! The programs of the user manager: `journalctl --user` and `systemctl --user`, each
 //! run under [`crate::proc::run`]'s deadline and bounds.
 
-use super::{one_line, CALL_TIMEOUT};
+use super::{one_line, Op, Verb, CALL_TIMEOUT};
 use crate::proc;
 use std::time::Duration;
 
@@ -74,40 +74,16 @@ pub enum SystemctlError {
     },
 }
 
-/// The arguments of `systemctl --user ARGS -- UNITS` (no `--` without units). Unit names
-/// always follow `--`: a valid unit name may begin with `-` and must never be read as an
-/// option (audit I3).
-pub fn argv(args: &[&str], units: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = std::iter::once("--user")
-        .chain(args.iter().copied())
-        .map(str::to_owned)
-        .collect();
-    if !units.is_empty() {
-        v.push("--".into());
-        v.extend(units.iter().map(|u| (*u).to_owned()));
-    }
-    v
+/// Run `op` through `systemctl` ([`Op::argv`]) within [`SYSTEMCTL_TIMEOUT`]; an error
+/// says what to run by hand ([`Op::shown`]).
+pub fn systemctl(op: &Op) -> Result<(), SystemctlError> {
+    systemctl_with("systemctl", op)
 }
 
-/// The command line `systemctl --user ARGS -- UNITS`, as shown to the user.
-pub fn shown(args: &[&str], units: &[&str]) -> String {
-    format!("systemctl {}", argv(args, units).join(" "))
-}
-
-/// Run `systemctl --user ARGS -- UNITS` within [`SYSTEMCTL_TIMEOUT`]; an error says what
-/// to run by hand.
-pub fn systemctl(args: &[&str], units: &[&str]) -> Result<(), SystemctlError> {
-    systemctl_with("systemctl", args, units)
-}
-
-pub(crate) fn systemctl_with(
-    prog: &str,
-    args: &[&str],
-    units: &[&str],
-) -> Result<(), SystemctlError> {
-    let shown = shown(args, units);
+pub(crate) fn systemctl_with(prog: &str, op: &Op) -> Result<(), SystemctlError> {
+    let shown = op.shown();
     let out = proc::run(
-        std::process::Command::new(prog).args(argv(args, units)),
+        std::process::Command::new(prog).args(op.argv()),
         &proc::Limits {
             deadline: SYSTEMCTL_TIMEOUT,
             // systemctl's own message goes into the error.
@@ -138,7 +114,7 @@ pub(crate) fn systemctl_with(
 /// [`CALL_TIMEOUT`]; `false` when it cannot be told.
 pub fn is_active(unit: &str) -> bool {
     proc::run(
-        std::process::Command::new("systemctl").args(argv(&["is-active", "--quiet"], &[unit])),
+        std::process::Command::new("systemctl").args(Op::new(Verb::IsActive, [unit]).argv()),
         &proc::Limits {
             deadline: CALL_TIMEOUT,
             max_out: 0,

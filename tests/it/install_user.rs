@@ -1621,7 +1621,7 @@ fn enable_links_are_the_users_kept_and_reported() {
     assert!(!out.join("db.service").exists());
     assert!(
         err.contains("default.target.wants/db.service")
-            && err.contains("systemctl --user disable db.service"),
+            && err.contains("systemctl --user disable -- db.service"),
         "{err}"
     );
     assert!(!err.contains("web@a.service"), "{err}");
@@ -1629,7 +1629,7 @@ fn enable_links_are_the_users_kept_and_reported() {
     kept("uninstall");
     for l in ["db.service", "web@a.service"] {
         assert!(
-            err.contains(&format!("systemctl --user disable {l}` removes it")),
+            err.contains(&format!("systemctl --user disable -- {l}` removes it")),
             "{l}: {err}"
         );
     }

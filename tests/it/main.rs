@@ -17,6 +17,7 @@
 )]
 
 mod bad_inputs;
+mod by_hand;
 mod closed_pipe;
 mod docker;
 mod docs;

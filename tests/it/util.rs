@@ -125,7 +125,8 @@ pub fn full_unix_socket(path: &std::path::Path) -> Vec<std::os::fd::OwnedFd> {
 }
 
 /// A user's world in a scratch directory, the one fixture for running a binary as a user
-/// runs it: nothing of the caller's environment but `PATH`; `HOME` is `home/`,
+/// runs it: nothing of the caller's environment but `PATH` (after `fakebin/`, where
+/// [`UserEnv::fake_program`] puts programs in place of real ones); `HOME` is `home/`,
 /// `XDG_RUNTIME_DIR` is `run/` (both made); no bus (both bus addresses name a socket that
 /// does not exist, so nothing reaches the caller's session or system); `NO_COLOR=1`. The
 /// working directory is the scratch directory.
@@ -164,12 +165,34 @@ impl UserEnv {
         self.tmp.write(rel, text)
     }
 
+    /// The directory of [`UserEnv::fake_program`]s, first in `PATH`.
+    pub fn fake_bin(&self) -> PathBuf {
+        self.path().join("fakebin")
+    }
+
+    /// An executable shell script `name` in [`UserEnv::fake_bin`] (`body` follows its
+    /// `#!/bin/sh` line): found before the real program of that name.
+    pub fn fake_program(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.write(&format!("fakebin/{name}"), &format!("#!/bin/sh\n{body}"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// `PATH` of this user: [`UserEnv::fake_bin`], then the caller's.
+    pub fn path_var(&self) -> std::ffi::OsString {
+        let mut v = self.fake_bin().into_os_string();
+        v.push(":");
+        v.push(std::env::var_os("PATH").unwrap_or_default());
+        v
+    }
+
     /// `program` (a path, or a name looked up in `PATH`) in this user's environment.
     pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
         let mut c = std::process::Command::new(program);
         c.current_dir(self.path())
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", self.path_var())
             .env("HOME", self.home())
             .env("XDG_RUNTIME_DIR", self.runtime_dir())
             .env(

@@ -44,8 +44,9 @@ fn valid_unit(unit: &str) -> bool {
 /// Reload the user manager (`rootlet::user_manager`, within its deadline); says what to
 /// run when it cannot.
 fn reload() {
-    if let Err(e) = rootlet::user_manager::reload() {
-        say!("rootlet: {e}: run `systemctl --user daemon-reload` in your session");
+    let op = rootlet::user_manager::Op::reload();
+    if let Err(e) = rootlet::user_manager::run(&op) {
+        say!("rootlet: {e}: run `{}` in your session", op.shown());
     }
 }
 
@@ -110,9 +111,11 @@ fn enable(env: &UserEnv, unit: &str, exec: bool, no_reload: bool) -> Exit {
                 reload();
             }
             say!(
-                "rootlet: {unit} ({}) waits for the network from its next start; \
-                 `systemctl --user restart {unit}` applies it now",
-                shown(&found.fragment)
+                "rootlet: {} ({}) waits for the network from its next start; `{}` applies it now",
+                shown(unit),
+                shown(&found.fragment),
+                rootlet::user_manager::Op::new(rootlet::user_manager::Verb::Restart, [unit])
+                    .shown()
             );
             Exit::Ok
         }

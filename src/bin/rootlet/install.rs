@@ -6,6 +6,7 @@ use rootlet::env::{UserEnv, USER_GENERATOR_DIRS};
 use rootlet::install::{
     self, lock, regenerate, Layout, Lock, Regenerated, Systemctl, PATH_UNIT, SERVICE_UNIT,
 };
+use rootlet::user_manager::{Op, Verb};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,14 +29,19 @@ fn layout() -> Option<Layout> {
     }
 }
 
-fn sc_run(sc: &Systemctl, args: &[&str], units: &[&str]) -> bool {
-    match sc.run(args, units) {
-        Ok(()) => true,
-        Err(e) => {
+/// Run `ops` in order; at the first that fails (or when the manager is not to be
+/// reached), say why and the commands of the rest, to be run by hand after it.
+fn sc_run(sc: &Systemctl, ops: &[Op]) -> bool {
+    for (i, op) in ops.iter().enumerate() {
+        if let Err(e) = sc.run(op) {
             say!("rootlet: {e}");
-            false
+            for rest in &ops[i + 1..] {
+                say!("rootlet: then run `{}`", rest.shown());
+            }
+            return false;
         }
     }
+    true
 }
 
 /// Generate from the user's search path into `out` and prune; print what happened.
@@ -96,26 +102,29 @@ fn regenerate_now(layout: &Layout, out: &Path, lock: &Lock) -> (Exit, Option<Reg
 /// rootlet removed: they are the user's, left alone.
 fn note_dangling(layout: &Layout) {
     for (link, target) in install::dangling_links(&layout.unit_dir, &layout.output_dir) {
-        let name = shown(link.file_name().unwrap_or_default());
+        let name = link.file_name().unwrap_or_default().to_string_lossy();
         say!(
             "rootlet: note: {} -> {}: your link (`systemctl --user enable`) to a unit that is \
-             gone: left alone; `systemctl --user disable {name}` removes it",
+             gone: left alone; `{}` removes it",
             shown(&link),
-            shown(&target)
+            shown(&target),
+            Op::new(Verb::Disable, [name]).shown()
         );
     }
 }
 
 /// Reload the manager and start units newly wanted by a live target (plus `extra`).
 fn reload_and_start(sc: &Systemctl, new_live: &[String], extra: &[&str]) {
-    if !sc_run(sc, &["daemon-reload"], &[]) {
-        return;
-    }
-    let mut units: Vec<&str> = extra.to_vec();
-    units.extend(new_live.iter().map(String::as_str));
+    let mut ops = vec![Op::reload()];
+    let units: Vec<&str> = extra
+        .iter()
+        .copied()
+        .chain(new_live.iter().map(String::as_str))
+        .collect();
     if !units.is_empty() {
-        sc_run(sc, &["start", "--no-block"], &units);
+        ops.push(Op::new(Verb::StartNoBlock, units));
     }
+    sc_run(sc, &ops);
 }
 
 /// `rootlet regenerate`: generate into the output dir, prune, reload, start new units.
@@ -250,14 +259,14 @@ pub fn cmd_uninstall(systemctl: bool) -> Exit {
     if sc.enabled {
         // No new trigger, then let a regeneration under way finish (the lock below waits
         // for it too): stopping it would kill it between writing units and recording them.
-        sc_run(&sc, &["stop"], &[PATH_UNIT]);
+        sc_run(&sc, &[Op::new(Verb::Stop, [PATH_UNIT])]);
         for _ in 0..300 {
             if !sc.is_active(SERVICE_UNIT) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        sc_run(&sc, &["stop"], &[SERVICE_UNIT]);
+        sc_run(&sc, &[Op::new(Verb::Stop, [SERVICE_UNIT])]);
     }
     let lock = match take_lock(&layout, false) {
         Ok(l) => l,
@@ -293,7 +302,13 @@ pub fn cmd_uninstall(systemctl: bool) -> Exit {
         }
     }
     note_dangling(&layout);
-    sc_run(&sc, &["daemon-reload"], &[]);
+    // Stopped above when the manager was reached; else the user stops them by hand too.
+    let mut ops = Vec::new();
+    if !sc.enabled {
+        ops.push(Op::new(Verb::Stop, [PATH_UNIT, SERVICE_UNIT]));
+    }
+    ops.push(Op::reload());
+    sc_run(&sc, &ops);
     say!("rootlet: running containers keep running until stopped (`systemctl --user stop NAME`)");
     status
 }

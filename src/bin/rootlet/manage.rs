@@ -112,11 +112,15 @@ fn reload(no_reload: bool) -> bool {
     if no_reload {
         return true;
     }
-    match systemd::reload() {
+    let op = systemd::Op::reload();
+    match systemd::run(&op) {
         Ok(()) => true,
         Err(e) => {
             say!("rootlet: {e}");
-            say!("rootlet: the files are in place; run `systemctl --user daemon-reload` (or pass --no-reload)");
+            say!(
+                "rootlet: the files are in place; run `{}` (or pass --no-reload)",
+                op.shown()
+            );
             false
         }
     }
@@ -234,6 +238,10 @@ pub fn add(a: AddArgs) -> Exit {
     }
     out(&lines(&added.files));
     if !reload(a.no_reload) {
+        if a.now && !added.units.is_empty() {
+            let start = systemd::Op::new(systemd::Verb::Start, &added.units);
+            say!("rootlet: then run `{}`", start.shown());
+        }
         return Exit::Failed;
     }
     let mut ok = true;
