@@ -7,7 +7,7 @@ use crate::util;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
-use util::Tmp;
+use util::UserEnv;
 
 /// What `dockerd-rootless-setuptool.sh install` writes (moby's current tool).
 const SETUP_TOOL_UNIT: &str = "[Unit]
@@ -33,26 +33,11 @@ KillMode=mixed
 WantedBy=default.target
 ";
 
-fn home() -> Tmp {
-    let t = Tmp::new("docker");
-    t.write(".config/systemd/user/docker.service", SETUP_TOOL_UNIT);
+/// A user with the daemon's unit as the setup tool leaves it.
+fn home() -> UserEnv {
+    let t = UserEnv::new("docker");
+    t.write_home(".config/systemd/user/docker.service", SETUP_TOOL_UNIT);
     t
-}
-
-/// `program` with only `HOME` (the scratch home) and `PATH` in its environment.
-fn in_home(t: &Tmp, program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut c = Command::new(program);
-    c.env_clear()
-        .env("HOME", t.path())
-        .env("PATH", "/usr/bin:/bin");
-    c
-}
-
-fn rootlet(t: &Tmp, args: &[&str]) -> Output {
-    in_home(t, util::bin("rootlet"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn ok(o: &Output) -> String {
@@ -90,8 +75,8 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
     m
 }
 
-fn dropin(t: &Tmp) -> std::path::PathBuf {
-    t.path()
+fn dropin(t: &UserEnv) -> std::path::PathBuf {
+    t.home()
         .join(".config/systemd/user/docker.service.d/50-rootlet.conf")
 }
 
@@ -102,8 +87,8 @@ fn system_wait_unit() -> bool {
 #[test]
 fn enable_orders_the_daemon_after_the_wait_and_keeps_its_own_keys() {
     let t = home();
-    let before = snapshot(t.path());
-    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+    let before = snapshot(&t.home());
+    ok(&t.run("rootlet", &["docker", "enable", "--no-reload"]));
     let text = std::fs::read_to_string(dropin(&t)).unwrap();
     assert!(text.contains("Wants=rootlet-wait-online.service\nAfter=rootlet-wait-online.service\n"));
     assert!(text.contains("RestartSec=10\n"));
@@ -115,11 +100,11 @@ fn enable_orders_the_daemon_after_the_wait_and_keeps_its_own_keys() {
         );
     }
     assert_eq!(
-        std::fs::read_to_string(t.path().join(".config/systemd/user/docker.service")).unwrap(),
+        std::fs::read_to_string(t.home().join(".config/systemd/user/docker.service")).unwrap(),
         SETUP_TOOL_UNIT
     );
     let wait = t
-        .path()
+        .home()
         .join(".config/systemd/user/rootlet-wait-online.service");
     if system_wait_unit() {
         assert!(!wait.exists());
@@ -131,11 +116,11 @@ fn enable_orders_the_daemon_after_the_wait_and_keeps_its_own_keys() {
         assert!(!w.contains("@bindir@"));
     }
     // Idempotent.
-    let err = ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+    let err = ok(&t.run("rootlet", &["docker", "enable", "--no-reload"]));
     assert!(err.contains("up to date"), "{err}");
     // Disable restores the tree exactly.
-    ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
-    let mut after = snapshot(t.path());
+    ok(&t.run("rootlet", &["docker", "disable", "--no-reload"]));
+    let mut after = snapshot(&t.home());
     // rootlet's (empty) state parent directory may remain; nothing else.
     after.retain(|k, _| !k.starts_with(".local/"));
     let mut before = before;
@@ -146,7 +131,7 @@ fn enable_orders_the_daemon_after_the_wait_and_keeps_its_own_keys() {
 #[test]
 fn exec_form_wraps_the_real_exec_start_with_its_flags() {
     let t = home();
-    ok(&rootlet(&t, &["docker", "enable", "--exec", "--no-reload"]));
+    ok(&t.run("rootlet", &["docker", "enable", "--exec", "--no-reload"]));
     let text = std::fs::read_to_string(dropin(&t)).unwrap();
     let bindir = util::bin("rootlet").parent().unwrap().display().to_string();
     let lines: Vec<&str> = text
@@ -169,7 +154,7 @@ fn exec_form_wraps_the_real_exec_start_with_its_flags() {
     );
     assert!(!text.contains("TimeoutStartSec"), "{text}");
     // Switching back to the plain form replaces rootlet's own drop-in.
-    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+    ok(&t.run("rootlet", &["docker", "enable", "--no-reload"]));
     assert!(!std::fs::read_to_string(dropin(&t))
         .unwrap()
         .contains("ExecStart"));
@@ -179,18 +164,18 @@ fn exec_form_wraps_the_real_exec_start_with_its_flags() {
 fn exec_form_of_a_drop_in_exec_start_and_a_daemon_in_home_bin() {
     let t = home();
     // Docker's no-package install keeps the script in ~/bin; a user's override moved it.
-    t.write(
+    t.write_home(
         ".config/systemd/user/docker.service.d/override.conf",
         "[Service]\nExecStart=\nExecStart=\"/home/u/my bin/dockerd-rootless.sh\" --iptables=false\n",
     );
-    ok(&rootlet(&t, &["docker", "enable", "--exec", "--no-reload"]));
+    ok(&t.run("rootlet", &["docker", "enable", "--exec", "--no-reload"]));
     let text = std::fs::read_to_string(dropin(&t)).unwrap();
     assert!(
         text.contains("-- \"/home/u/my bin/dockerd-rootless.sh\" --iptables=false\n"),
         "{text}"
     );
     assert!(text.contains("SyslogIdentifier=dockerd-rootless.sh\n"));
-    let o = rootlet(&t, &["docker", "status"]);
+    let o = t.run("rootlet", &["docker", "status"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains("rootlet drop-in: enabled (exec form)"),
@@ -203,24 +188,24 @@ fn exec_form_of_a_drop_in_exec_start_and_a_daemon_in_home_bin() {
 fn a_foreign_drop_in_is_never_overwritten_and_a_changed_one_never_removed() {
     let t = home();
     let foreign = "[Service]\nRestartSec=30\n";
-    t.write(
+    t.write_home(
         ".config/systemd/user/docker.service.d/50-rootlet.conf",
         foreign,
     );
-    let o = rootlet(&t, &["docker", "enable", "--no-reload"]);
+    let o = t.run("rootlet", &["docker", "enable", "--no-reload"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not written by rootlet"));
     assert_eq!(std::fs::read_to_string(dropin(&t)).unwrap(), foreign);
     // Disable does not touch it either.
-    ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    ok(&t.run("rootlet", &["docker", "disable", "--no-reload"]));
     assert_eq!(std::fs::read_to_string(dropin(&t)).unwrap(), foreign);
 
     // Ours, then edited by the user: disable leaves the edit alone.
     let t = home();
-    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+    ok(&t.run("rootlet", &["docker", "enable", "--no-reload"]));
     let edited = std::fs::read_to_string(dropin(&t)).unwrap() + "Environment=X=1\n";
     std::fs::write(dropin(&t), &edited).unwrap();
-    let err = ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    let err = ok(&t.run("rootlet", &["docker", "disable", "--no-reload"]));
     assert!(err.contains("left alone"), "{err}");
     assert_eq!(std::fs::read_to_string(dropin(&t)).unwrap(), edited);
 }
@@ -228,10 +213,10 @@ fn a_foreign_drop_in_is_never_overwritten_and_a_changed_one_never_removed() {
 #[test]
 fn a_symlink_at_the_drop_in_is_foreign() {
     let t = home();
-    let target = t.write("dotfiles/50-rootlet.conf", "[Service]\n");
-    std::fs::create_dir_all(t.path().join(".config/systemd/user/docker.service.d")).unwrap();
+    let target = t.write_home("dotfiles/50-rootlet.conf", "[Service]\n");
+    std::fs::create_dir_all(t.home().join(".config/systemd/user/docker.service.d")).unwrap();
     std::os::unix::fs::symlink(&target, dropin(&t)).unwrap();
-    let o = rootlet(&t, &["docker", "enable", "--no-reload"]);
+    let o = t.run("rootlet", &["docker", "enable", "--no-reload"]);
     assert!(!o.status.success());
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "[Service]\n");
     assert!(std::fs::symlink_metadata(dropin(&t))
@@ -242,16 +227,16 @@ fn a_symlink_at_the_drop_in_is_foreign() {
 
 #[test]
 fn no_unit_no_write() {
-    let t = Tmp::new("docker-none");
-    let o = rootlet(&t, &["docker", "enable", "--no-reload"]);
+    let t = UserEnv::new("docker-none");
+    let o = t.run("rootlet", &["docker", "enable", "--no-reload"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("dockerd-rootless-setuptool.sh install"),
         "{err}"
     );
-    assert!(!t.path().join(".config").exists());
-    let o = rootlet(&t, &["docker", "enable", "--unit", "-x.service"]);
+    assert!(!t.home().join(".config").exists());
+    let o = t.run("rootlet", &["docker", "enable", "--unit", "-x.service"]);
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -263,39 +248,39 @@ fn docker_enable_and_install_user_share_the_wait_unit() {
         crate::util::skip("a system-wide wait unit exists: no user copy to share");
         return;
     }
-    let wait = |t: &Tmp| {
-        t.path()
+    let wait = |t: &UserEnv| {
+        t.home()
             .join(".config/systemd/user/rootlet-wait-online.service")
     };
     // install --user first, then docker enable; docker disable keeps install's unit.
     let t = home();
-    ok(&rootlet(&t, &["install", "--user", "--no-systemctl"]));
-    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
-    ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    ok(&t.run("rootlet", &["install", "--user", "--no-systemctl"]));
+    ok(&t.run("rootlet", &["docker", "enable", "--no-reload"]));
+    ok(&t.run("rootlet", &["docker", "disable", "--no-reload"]));
     assert!(
         wait(&t).exists(),
         "docker disable removed install --user's wait unit"
     );
-    ok(&rootlet(&t, &["uninstall", "--user", "--no-systemctl"]));
+    ok(&t.run("rootlet", &["uninstall", "--user", "--no-systemctl"]));
     assert!(!wait(&t).exists());
 
     // docker enable first, then install --user; uninstall keeps docker's unit.
     let t = home();
-    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
-    ok(&rootlet(&t, &["install", "--user", "--no-systemctl"]));
-    ok(&rootlet(&t, &["uninstall", "--user", "--no-systemctl"]));
+    ok(&t.run("rootlet", &["docker", "enable", "--no-reload"]));
+    ok(&t.run("rootlet", &["install", "--user", "--no-systemctl"]));
+    ok(&t.run("rootlet", &["uninstall", "--user", "--no-systemctl"]));
     assert!(
         wait(&t).exists(),
         "uninstall removed docker enable's wait unit"
     );
-    ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    ok(&t.run("rootlet", &["docker", "disable", "--no-reload"]));
     assert!(!wait(&t).exists());
 }
 
 /// `rootlet ARGS` in `t`, killed (SIGKILL) at the `when`-th call of the system call
 /// `call` (one at a time: strace counts each system call of a set on its own).
-fn killed_at(t: &Tmp, call: &str, when: usize, args: &[&str]) -> Output {
-    in_home(t, "strace")
+fn killed_at(t: &UserEnv, call: &str, when: usize, args: &[&str]) -> Output {
+    t.cmd("strace")
         .args([
             "-f",
             "-qq",
@@ -314,15 +299,15 @@ fn killed_at(t: &Tmp, call: &str, when: usize, args: &[&str]) -> Output {
 const WEB: &str = "[Container]\nImage=docker.io/library/nginx\n";
 
 /// The units under `dir` that want the wait unit, and whether it is there.
-fn wanting_the_wait_unit(t: &Tmp) -> (Vec<String>, bool) {
-    let mut v: Vec<String> = snapshot(t.path())
+fn wanting_the_wait_unit(t: &UserEnv) -> (Vec<String>, bool) {
+    let mut v: Vec<String> = snapshot(&t.home())
         .into_iter()
         .filter(|(_, text)| text.contains("Wants=rootlet-wait-online.service"))
         .map(|(p, _)| p)
         .collect();
     v.sort();
     let there = t
-        .path()
+        .home()
         .join(".config/systemd/user/rootlet-wait-online.service")
         .is_file();
     (v, there)
@@ -354,20 +339,20 @@ fn n12_the_wait_unit_stays_while_any_user_wants_it_in_every_order() {
     ];
     for order in orders {
         let t = home();
-        t.write(".config/containers/systemd/web.container", WEB);
-        let before = snapshot(t.path());
+        t.write_home(".config/containers/systemd/web.container", WEB);
+        let before = snapshot(&t.home());
         let mut names = Vec::new();
         for i in order {
             let (name, args) = steps[i];
             names.push(name);
-            ok(&rootlet(&t, args));
+            ok(&t.run("rootlet", args));
             let (wanting, there) = wanting_the_wait_unit(&t);
             assert!(
                 wanting.is_empty() || there,
                 "after {names:?}: {wanting:?} want a missing wait unit"
             );
         }
-        assert_eq!(snapshot(t.path()), before, "after {names:?}");
+        assert_eq!(snapshot(&t.home()), before, "after {names:?}");
     }
 }
 
@@ -377,14 +362,14 @@ fn n12_the_wait_unit_stays_while_any_user_wants_it_in_every_order() {
 #[test]
 fn n13_two_units_keep_one_record_each() {
     let t = home();
-    t.write(
+    t.write_home(
         ".config/systemd/user/containerd.service",
         "[Service]\nExecStart=/usr/bin/containerd-rootless.sh\nType=notify\n",
     );
-    let before = snapshot(t.path());
-    ok(&rootlet(&t, &["docker", "enable", "--exec", "--no-reload"]));
-    ok(&rootlet(
-        &t,
+    let before = snapshot(&t.home());
+    ok(&t.run("rootlet", &["docker", "enable", "--exec", "--no-reload"]));
+    ok(&t.run(
+        "rootlet",
         &[
             "docker",
             "enable",
@@ -394,16 +379,16 @@ fn n13_two_units_keep_one_record_each() {
         ],
     ));
     let other = t
-        .path()
+        .home()
         .join(".config/systemd/user/containerd.service.d/50-rootlet.conf");
-    let err = ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    let err = ok(&t.run("rootlet", &["docker", "disable", "--no-reload"]));
     assert!(!err.contains("left alone"), "{err}");
     assert!(!dropin(&t).exists(), "{err}");
     assert!(other.is_file(), "{err}");
     let (wanting, there) = wanting_the_wait_unit(&t);
     assert!(there || system_wait_unit(), "{wanting:?}");
-    let err = ok(&rootlet(
-        &t,
+    let err = ok(&t.run(
+        "rootlet",
         &[
             "docker",
             "disable",
@@ -412,7 +397,7 @@ fn n13_two_units_keep_one_record_each() {
         ],
     ));
     assert!(!err.contains("nothing of rootlet's"), "{err}");
-    assert_eq!(snapshot(t.path()), before, "{err}");
+    assert_eq!(snapshot(&t.home()), before, "{err}");
 }
 
 /// N13, records of the first layout (one for all units, `docker/50-rootlet.conf.written`):
@@ -420,17 +405,17 @@ fn n13_two_units_keep_one_record_each() {
 #[test]
 fn n13_records_of_the_first_layout_are_taken_over() {
     let t = home();
-    let before = snapshot(t.path());
-    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
-    let docker = t.path().join(".local/share/rootlet/docker");
+    let before = snapshot(&t.home());
+    ok(&t.run("rootlet", &["docker", "enable", "--no-reload"]));
+    let docker = t.home().join(".local/share/rootlet/docker");
     for e in std::fs::read_dir(docker.join("docker.service")).unwrap() {
         let e = e.unwrap();
         std::fs::rename(e.path(), docker.join(e.file_name())).unwrap();
     }
     std::fs::remove_dir(docker.join("docker.service")).unwrap();
-    let err = ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
+    let err = ok(&t.run("rootlet", &["docker", "disable", "--no-reload"]));
     assert!(!dropin(&t).exists(), "{err}");
-    assert_eq!(snapshot(t.path()), before, "{err}");
+    assert_eq!(snapshot(&t.home()), before, "{err}");
 }
 
 /// N18 (b): `enable` then `disable` leave no `~/.local/share/rootlet` (nor the parents
@@ -438,10 +423,10 @@ fn n13_records_of_the_first_layout_are_taken_over() {
 #[test]
 fn n18_enable_disable_leaves_the_home_as_it_was_even_after_a_kill() {
     let t = home();
-    let before = snapshot(t.path());
-    ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
-    ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
-    assert_eq!(snapshot(t.path()), before);
+    let before = snapshot(&t.home());
+    ok(&t.run("rootlet", &["docker", "enable", "--no-reload"]));
+    ok(&t.run("rootlet", &["docker", "disable", "--no-reload"]));
+    assert_eq!(snapshot(&t.home()), before);
 
     if Command::new("strace").arg("-V").output().is_err() {
         crate::util::skip("strace is not installed: cannot kill at a chosen write");
@@ -450,9 +435,9 @@ fn n18_enable_disable_leaves_the_home_as_it_was_even_after_a_kill() {
     // Killed at each write in turn (an empty temporary left each time), then run again.
     for when in 1..30 {
         let o = killed_at(&t, "write", when, &["docker", "enable", "--no-reload"]);
-        ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
-        ok(&rootlet(&t, &["docker", "disable", "--no-reload"]));
-        assert_eq!(snapshot(t.path()), before, "killed at write {when}");
+        ok(&t.run("rootlet", &["docker", "enable", "--no-reload"]));
+        ok(&t.run("rootlet", &["docker", "disable", "--no-reload"]));
+        assert_eq!(snapshot(&t.home()), before, "killed at write {when}");
         if o.status.success() {
             return;
         }
@@ -473,24 +458,24 @@ fn a_killed_disable_finishes_when_run_again() {
         for call in ["unlink", "rename", "rmdir"] {
             for when in 1..40 {
                 let t = home();
-                t.write(".config/containers/systemd/web.container", WEB);
-                let before = snapshot(t.path());
-                ok(&rootlet(&t, &["docker", "enable", "--no-reload"]));
+                t.write_home(".config/containers/systemd/web.container", WEB);
+                let before = snapshot(&t.home());
+                ok(&t.run("rootlet", &["docker", "enable", "--no-reload"]));
                 if with_install {
-                    ok(&rootlet(&t, &["install", "--user", "--no-systemctl"]));
+                    ok(&t.run("rootlet", &["install", "--user", "--no-systemctl"]));
                 }
                 let disable = ["docker", "disable", "--no-reload"];
                 let o = killed_at(&t, call, when, &disable);
-                ok(&rootlet(&t, &disable));
+                ok(&t.run("rootlet", &disable));
                 let (wanting, there) = wanting_the_wait_unit(&t);
                 assert!(
                     wanting.is_empty() || there,
                     "kill at {call} {when}: {wanting:?}"
                 );
                 if with_install {
-                    ok(&rootlet(&t, &["uninstall", "--user", "--no-systemctl"]));
+                    ok(&t.run("rootlet", &["uninstall", "--user", "--no-systemctl"]));
                 }
-                assert_eq!(snapshot(t.path()), before, "kill at {call} {when}");
+                assert_eq!(snapshot(&t.home()), before, "kill at {call} {when}");
                 if o.status.success() {
                     break;
                 }

@@ -54,6 +54,20 @@ impl Tmp {
         Tmp(Some(d))
     }
 
+    /// [`Tmp::new`] on tmpfs (`/dev/shm`) when there is one: for a test about the code,
+    /// not the disk.
+    pub fn on_tmpfs(tag: &str) -> Tmp {
+        let shm = Path::new("/dev/shm");
+        if !shm.is_dir() {
+            return Tmp::new(tag);
+        }
+        let d = tempfile::Builder::new()
+            .prefix(&format!("rootlet-{tag}-"))
+            .tempdir_in(shm)
+            .expect("a scratch directory");
+        Tmp(Some(d))
+    }
+
     pub fn path(&self) -> &Path {
         self.0.as_ref().expect("live").path()
     }
@@ -136,7 +150,15 @@ pub struct UserEnv {
 
 impl UserEnv {
     pub fn new(tag: &str) -> UserEnv {
-        let tmp = Tmp::new(tag);
+        UserEnv::in_tmp(Tmp::new(tag))
+    }
+
+    /// [`UserEnv::new`] on tmpfs ([`Tmp::on_tmpfs`]).
+    pub fn on_tmpfs(tag: &str) -> UserEnv {
+        UserEnv::in_tmp(Tmp::on_tmpfs(tag))
+    }
+
+    fn in_tmp(tmp: Tmp) -> UserEnv {
         tmp.join("home/.keep");
         tmp.join("run/.keep");
         UserEnv { tmp }
@@ -163,6 +185,11 @@ impl UserEnv {
     /// Write `rel` of the scratch directory (parents created) and return its path.
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         self.tmp.write(rel, text)
+    }
+
+    /// Write `rel` of the home directory (parents created) and return its path.
+    pub fn write_home(&self, rel: &str, text: &str) -> PathBuf {
+        self.tmp.write(&format!("home/{rel}"), text)
     }
 
     /// The directory of [`UserEnv::fake_program`]s, first in `PATH`.
@@ -208,7 +235,11 @@ impl UserEnv {
     }
 
     /// Run one of the crate's binaries ([`bin`]) with `args`, to the end.
-    pub fn run(&self, bin_name: &str, args: &[&str]) -> std::process::Output {
+    pub fn run<A: AsRef<std::ffi::OsStr>>(
+        &self,
+        bin_name: &str,
+        args: &[A],
+    ) -> std::process::Output {
         self.cmd(bin(bin_name))
             .args(args)
             .output()
