@@ -1,40 +1,18 @@
 //! The generator and `rootlet` binaries as systemd and users run them.
 
+use crate::util::{self, UserEnv};
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-struct Tmp(PathBuf);
-
-impl Tmp {
-    fn new(name: &str) -> Tmp {
-        let d = std::env::temp_dir().join(format!("rootlet-cli-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        Tmp(d)
-    }
-    fn write(&self, rel: &str, text: &str) -> &Self {
-        let p = self.0.join(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, text).unwrap();
-        self
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn generator(src: &Path, normal: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
+/// The generator as systemd runs it for `t`'s user, the sources in `src`.
+fn generator(t: &UserEnv, src: &Path, normal: &Path) -> Output {
+    t.cmd(util::bin("rootlet-user-generator"))
         .arg(normal)
         .arg(normal.with_extension("early"))
         .arg(normal.with_extension("late"))
         .env("ROOTLET_UNIT_DIRS", src)
         .env("XDG_CONFIG_HOME", src.join("no-such-config"))
-        .env_remove("PODMAN")
         .output()
         .unwrap()
 }
@@ -61,19 +39,19 @@ const GOOD: &str = "[Container]\nImage=localhost/app\n[Install]\nWantedBy=defaul
 
 #[test]
 fn broken_file_costs_only_itself() {
-    let t = Tmp::new("broken");
-    t.write("src/good.container", GOOD)
-        .write(
-            "src/typo.container",
-            "[Container]\nImage=x\nPublishPorts=80:80\n",
-        )
-        .write("src/web.socket", "[Socket]\nListenStream=127.0.0.1:9000\n")
-        .write("src/web.container", GOOD);
-    let out = t.0.join("out");
-    let o = generator(&t.0.join("src"), &out);
+    let t = UserEnv::new("cli-broken");
+    t.write("src/good.container", GOOD);
+    t.write(
+        "src/typo.container",
+        "[Container]\nImage=x\nPublishPorts=80:80\n",
+    );
+    t.write("src/web.socket", "[Socket]\nListenStream=127.0.0.1:9000\n");
+    t.write("src/web.container", GOOD);
+    let out = t.path().join("out");
+    let o = generator(&t, &t.path().join("src"), &out);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    let typo = t.0.join("src/typo.container");
+    let typo = t.path().join("src/typo.container");
     assert!(
         stderr.contains(&format!(
             "{}:3: unknown key `PublishPorts` in [Container]; did you mean `PublishPort`?",
@@ -104,16 +82,16 @@ fn broken_file_costs_only_itself() {
 
 #[test]
 fn all_good_exits_zero_and_output_is_deterministic() {
-    let t = Tmp::new("det");
-    t.write("src/a.container", GOOD)
-        .write("src/n.network", "[Network]\nSubnet=10.1.0.0/24\n")
-        .write(
-            "src/b.container",
-            "[Container]\nImage=x\nNetwork=n.network\nEnvironment=Z=1 A=2\nLabel=b=1 a=2\n",
-        );
-    let (o1, o2) = (t.0.join("o1"), t.0.join("o2"));
-    assert!(generator(&t.0.join("src"), &o1).status.success());
-    assert!(generator(&t.0.join("src"), &o2).status.success());
+    let t = UserEnv::new("cli-det");
+    t.write("src/a.container", GOOD);
+    t.write("src/n.network", "[Network]\nSubnet=10.1.0.0/24\n");
+    t.write(
+        "src/b.container",
+        "[Container]\nImage=x\nNetwork=n.network\nEnvironment=Z=1 A=2\nLabel=b=1 a=2\n",
+    );
+    let (o1, o2) = (t.path().join("o1"), t.path().join("o2"));
+    assert!(generator(&t, &t.path().join("src"), &o1).status.success());
+    assert!(generator(&t, &t.path().join("src"), &o2).status.success());
     for f in ["a.service", "b.service", "n-network.service"] {
         assert_eq!(
             fs::read(o1.join(f)).unwrap(),
@@ -129,16 +107,8 @@ fn all_good_exits_zero_and_output_is_deterministic() {
 #[test]
 fn ten_thousand_files() {
     // On tmpfs when there is one: this test is about the generator, not the disk.
-    let t = match Path::new("/dev/shm") {
-        shm if shm.is_dir() => {
-            let d = shm.join(format!("rootlet-cli-{}-many", std::process::id()));
-            let _ = fs::remove_dir_all(&d);
-            fs::create_dir_all(&d).unwrap();
-            Tmp(d)
-        }
-        _ => Tmp::new("many"),
-    };
-    let src = t.0.join("src");
+    let t = UserEnv::on_tmpfs("cli-many");
+    let src = t.path().join("src");
     fs::create_dir_all(&src).unwrap();
     let mut good = 0;
     for i in 0..10_000 {
@@ -169,8 +139,8 @@ fn ten_thousand_files() {
         }
         fs::write(src.join(name), text).unwrap();
     }
-    let out = t.0.join("out");
-    let o = generator(&src, &out);
+    let out = t.path().join("out");
+    let o = generator(&t, &src, &out);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     let lines: Vec<&str> = err.lines().collect();
@@ -207,26 +177,26 @@ fn ten_thousand_files() {
         .count();
     assert_eq!(links, good);
     let first = listing(&out);
-    let again = t.0.join("again");
-    generator(&src, &again);
+    let again = t.path().join("again");
+    generator(&t, &src, &again);
     assert_eq!(listing(&again), first);
 }
 
 #[test]
 fn nothing_found_is_success() {
-    let t = Tmp::new("empty");
-    let o = generator(&t.0.join("does-not-exist"), &t.0.join("out"));
+    let t = UserEnv::new("cli-empty");
+    let o = generator(&t, &t.path().join("does-not-exist"), &t.path().join("out"));
     assert!(o.status.success());
     assert!(o.stderr.is_empty());
 }
 
 #[test]
 fn usage_errors() {
-    let o = Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
-        .output()
-        .unwrap();
+    let t = UserEnv::new("cli-usage");
+    let o = t.cmd(util::bin("rootlet-user-generator")).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
-    let o = Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
+    let o = t
+        .cmd(util::bin("rootlet-user-generator"))
         .arg("relative/dir")
         .output()
         .unwrap();
@@ -235,30 +205,31 @@ fn usage_errors() {
 
 #[test]
 fn invalid_unit_names_never_escape_the_output_dir() {
-    let t = Tmp::new("names");
+    let t = UserEnv::new("cli-names");
     t.write(
         "src/ok.container",
         "[Container]\nImage=x\n[Install]\nWantedBy=../../evil.target\nAlias=../x.service\n",
-    )
-    .write("src/bad name.container", GOOD)
-    .write(&format!("src/{}.network", "a".repeat(247)), "[Network]\n");
-    let out = t.0.join("out");
-    let o = generator(&t.0.join("src"), &out);
+    );
+    t.write("src/bad name.container", GOOD);
+    t.write(&format!("src/{}.network", "a".repeat(247)), "[Network]\n");
+    let out = t.path().join("out");
+    let o = generator(&t, &t.path().join("src"), &out);
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(stderr.lines().count(), 3, "{stderr}");
     assert!(listing(&out).is_empty(), "{:?}", listing(&out));
-    assert!(listing(&t.0).iter().all(|p| !p.contains("evil")));
+    assert!(listing(t.path()).iter().all(|p| !p.contains("evil")));
 }
 
 #[test]
 fn podman_path_is_overridable() {
-    let t = Tmp::new("podman");
+    let t = UserEnv::new("cli-podman");
     t.write("src/a.container", GOOD);
-    let out = t.0.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
+    let out = t.path().join("out");
+    let o = t
+        .cmd(util::bin("rootlet-user-generator"))
         .arg(&out)
-        .env("ROOTLET_UNIT_DIRS", t.0.join("src"))
+        .env("ROOTLET_UNIT_DIRS", t.path().join("src"))
         .env("PODMAN", "/opt/podman/bin/podman")
         .output()
         .unwrap();
@@ -269,14 +240,15 @@ fn podman_path_is_overridable() {
 
 #[test]
 fn defaults_file_is_read_from_xdg_config_home() {
-    let t = Tmp::new("defaults");
-    t.write("src/a.container", GOOD)
-        .write("cfg/rootlet/defaults.conf", "[Service]\nRestartSec=42\n");
-    let out = t.0.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
+    let t = UserEnv::new("cli-defaults");
+    t.write("src/a.container", GOOD);
+    t.write("cfg/rootlet/defaults.conf", "[Service]\nRestartSec=42\n");
+    let out = t.path().join("out");
+    let o = t
+        .cmd(util::bin("rootlet-user-generator"))
         .arg(&out)
-        .env("ROOTLET_UNIT_DIRS", t.0.join("src"))
-        .env("XDG_CONFIG_HOME", t.0.join("cfg"))
+        .env("ROOTLET_UNIT_DIRS", t.path().join("src"))
+        .env("XDG_CONFIG_HOME", t.path().join("cfg"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -289,12 +261,13 @@ fn defaults_file_is_read_from_xdg_config_home() {
 
 #[test]
 fn rootlet_generate_dry_run_and_check() {
-    let t = Tmp::new("cli");
-    t.write("src/a.container", GOOD)
-        .write("src/b.container", "[Container]\nImage=x\nVolume=./d:/d\n");
-    let o = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+    let t = UserEnv::new("cli-cli");
+    t.write("src/a.container", GOOD);
+    t.write("src/b.container", "[Container]\nImage=x\nVolume=./d:/d\n");
+    let o = t
+        .cmd(util::bin("rootlet"))
         .args(["generate", "--dry-run"])
-        .arg(t.0.join("src"))
+        .arg(t.path().join("src"))
         .output()
         .unwrap();
     assert!(o.status.success());
@@ -308,21 +281,23 @@ fn rootlet_generate_dry_run_and_check() {
         "{s}"
     );
     assert!(
-        s.contains(&format!("-v {}/d:/d ", t.0.join("src").display())),
+        s.contains(&format!("-v {}/d:/d ", t.path().join("src").display())),
         "{s}"
     );
 
-    let o = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+    let o = t
+        .cmd(util::bin("rootlet"))
         .arg("check")
-        .arg(t.0.join("src/a.container"))
+        .arg(t.path().join("src/a.container"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     t.write("src/c.container", "[Container]\nImage=x\nNotify=maybe\n");
-    let o = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+    let o = t
+        .cmd(util::bin("rootlet"))
         .arg("check")
-        .arg(t.0.join("src"))
+        .arg(t.path().join("src"))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
@@ -333,15 +308,6 @@ fn rootlet_generate_dry_run_and_check() {
     );
 }
 
-fn rootlet(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rootlet"))
-        .args(args)
-        .env("XDG_CONFIG_HOME", "/nonexistent-rootlet-config")
-        .env_remove("ROOTLET_UNIT_DIRS")
-        .output()
-        .unwrap()
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -350,16 +316,16 @@ fn stderr(o: &Output) -> String {
 /// planted at a unit's path.
 #[test]
 fn generator_replaces_a_planted_symlink_and_leaves_no_temporary_file() {
-    let t = Tmp::new("planted");
-    t.write("src/web.container", GOOD)
-        .write("victim.txt", "precious\n");
-    let normal = t.0.join("normal");
+    let t = UserEnv::new("cli-planted");
+    t.write("src/web.container", GOOD);
+    t.write("victim.txt", "precious\n");
+    let normal = t.path().join("normal");
     fs::create_dir_all(&normal).unwrap();
-    std::os::unix::fs::symlink(t.0.join("victim.txt"), normal.join("web.service")).unwrap();
-    let o = generator(&t.0.join("src"), &normal);
+    std::os::unix::fs::symlink(t.path().join("victim.txt"), normal.join("web.service")).unwrap();
+    let o = generator(&t, &t.path().join("src"), &normal);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
-        fs::read_to_string(t.0.join("victim.txt")).unwrap(),
+        fs::read_to_string(t.path().join("victim.txt")).unwrap(),
         "precious\n"
     );
     let meta = fs::symlink_metadata(normal.join("web.service")).unwrap();
@@ -377,14 +343,14 @@ fn generator_replaces_a_planted_symlink_and_leaves_no_temporary_file() {
 /// Audit F10: a symlinked `X.wants/` in the output must not make rootlet write outside it.
 #[test]
 fn a_symlinked_wants_directory_is_not_followed() {
-    let t = Tmp::new("wantslink");
+    let t = UserEnv::new("cli-wantslink");
     t.write("src/web.container", GOOD);
-    let normal = t.0.join("normal");
-    let outside = t.0.join("outside");
+    let normal = t.path().join("normal");
+    let outside = t.path().join("outside");
     fs::create_dir_all(&normal).unwrap();
     fs::create_dir_all(&outside).unwrap();
     std::os::unix::fs::symlink(&outside, normal.join("default.target.wants")).unwrap();
-    let o = generator(&t.0.join("src"), &normal);
+    let o = generator(&t, &t.path().join("src"), &normal);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(listing(&outside).is_empty(), "{:?}", listing(&outside));
     assert!(
@@ -397,20 +363,23 @@ fn a_symlinked_wants_directory_is_not_followed() {
 /// Audit F9: `rootlet generate -o DIR` deleted or overwrote the user's own files there.
 #[test]
 fn generate_output_keeps_the_users_files() {
-    let t = Tmp::new("keep");
+    let t = UserEnv::new("cli-keep");
     t.write(
         "src/web.container",
         "[Container]\nImage=x\n[Install]\nAlias=mine.service\nWantedBy=default.target\n",
-    )
-    .write("out/mine.service", "[Unit]\nDescription=my own unit\n")
-    .write("out/web.service", "[Unit]\nDescription=my own web\n");
-    let out = t.0.join("out");
-    let o = rootlet(&[
-        "generate".as_ref(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        t.0.join("src").as_os_str(),
-    ]);
+    );
+    t.write("out/mine.service", "[Unit]\nDescription=my own unit\n");
+    t.write("out/web.service", "[Unit]\nDescription=my own web\n");
+    let out = t.path().join("out");
+    let o = t.run(
+        "rootlet",
+        &[
+            "generate".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            t.path().join("src").as_os_str(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(
@@ -428,12 +397,15 @@ fn generate_output_keeps_the_users_files() {
     // Its own output it rewrites, run after run; the user's alias stays.
     fs::remove_file(out.join("web.service")).unwrap();
     for _ in 0..2 {
-        let o = rootlet(&[
-            "generate".as_ref(),
-            "-o".as_ref(),
-            out.as_os_str(),
-            t.0.join("src").as_os_str(),
-        ]);
+        let o = t.run(
+            "rootlet",
+            &[
+                "generate".as_ref(),
+                "-o".as_ref(),
+                out.as_os_str(),
+                t.path().join("src").as_os_str(),
+            ],
+        );
         let e = stderr(&o);
         assert!(
             e.contains("mine.service: exists and was not written by rootlet"),
@@ -459,14 +431,15 @@ fn generate_output_keeps_the_users_files() {
 /// a closed stderr must not abort either.
 #[test]
 fn a_closed_stdout_or_stderr_is_no_panic() {
-    let t = Tmp::new("epipe");
+    let t = UserEnv::new("cli-epipe");
     for i in 0..50 {
         t.write(&format!("src/u{i}.container"), GOOD);
     }
     t.write("src/bad.container", "[Container]\nImage=x\nBad=1\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+    let mut child = t
+        .cmd(util::bin("rootlet"))
         .args(["generate", "--dry-run"])
-        .arg(t.0.join("src"))
+        .arg(t.path().join("src"))
         .env("XDG_CONFIG_HOME", "/nonexistent-rootlet-config")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -477,9 +450,10 @@ fn a_closed_stdout_or_stderr_is_no_panic() {
     let e = stderr(&o);
     assert!(!e.contains("panicked") && !e.contains("Broken pipe"), "{e}");
     assert_eq!(o.status.code(), Some(1), "{e}"); // bad.container
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rootlet-user-generator"))
-        .arg(t.0.join("normal"))
-        .env("ROOTLET_UNIT_DIRS", t.0.join("src"))
+    let mut child = t
+        .cmd(util::bin("rootlet-user-generator"))
+        .arg(t.path().join("normal"))
+        .env("ROOTLET_UNIT_DIRS", t.path().join("src"))
         .env("XDG_CONFIG_HOME", "/nonexistent-rootlet-config")
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -487,18 +461,24 @@ fn a_closed_stdout_or_stderr_is_no_panic() {
     drop(child.stderr.take());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1));
-    assert!(t.0.join("normal/u49.service").is_file());
+    assert!(t.path().join("normal/u49.service").is_file());
 }
 
 /// Audit U4: `rootlet check FILE` checked and counted the whole directory, and let
 /// unknown `%` specifiers pass.
 #[test]
 fn check_file_checks_that_file_with_its_drop_ins() {
-    let t = Tmp::new("checkfile");
-    t.write("src/a.container", GOOD)
-        .write("src/b.container", GOOD)
-        .write("src/broken.container", "[Container]\nImage=x\nBad=1\n");
-    let o = rootlet(&["check".as_ref(), t.0.join("src/a.container").as_os_str()]);
+    let t = UserEnv::new("cli-checkfile");
+    t.write("src/a.container", GOOD);
+    t.write("src/b.container", GOOD);
+    t.write("src/broken.container", "[Container]\nImage=x\nBad=1\n");
+    let o = t.run(
+        "rootlet",
+        &[
+            "check".as_ref(),
+            t.path().join("src/a.container").as_os_str(),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stderr(&o), "rootlet: 1 unit(s) OK\n");
     // Its drop-ins are checked with it, and an error names the drop-in and its line.
@@ -506,7 +486,13 @@ fn check_file_checks_that_file_with_its_drop_ins() {
         "src/a.container.d/x.conf",
         "[Container]\nPublishPorts=1:1\n",
     );
-    let o = rootlet(&["check".as_ref(), t.0.join("src/a.container").as_os_str()]);
+    let o = t.run(
+        "rootlet",
+        &[
+            "check".as_ref(),
+            t.path().join("src/a.container").as_os_str(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("a.container.d/x.conf:2: unknown key `PublishPorts`"),
@@ -516,7 +502,7 @@ fn check_file_checks_that_file_with_its_drop_ins() {
     assert!(!stderr(&o).contains("broken.container"), "{}", stderr(&o));
     // Not a source file at all.
     for p in ["/etc/hostname", "/dev/null"] {
-        let o = rootlet(&["check".as_ref(), p.as_ref()]);
+        let o = t.run("rootlet", &["check", p]);
         assert_eq!(o.status.code(), Some(1), "{p}");
         // Every kind is named, from the one table of kinds (was a hand-written list).
         let kinds: Vec<String> = (rootlet::kind::KINDS.iter())
@@ -533,7 +519,13 @@ fn check_file_checks_that_file_with_its_drop_ins() {
         "src/spec.container",
         "[Container]\nImage=x\n[Service]\nEnvironment=A=%Z\n",
     );
-    let o = rootlet(&["check".as_ref(), t.0.join("src/spec.container").as_os_str()]);
+    let o = t.run(
+        "rootlet",
+        &[
+            "check".as_ref(),
+            t.path().join("src/spec.container").as_os_str(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("spec.container:4: Environment=: `%Z` is not a systemd specifier"),
@@ -544,20 +536,33 @@ fn check_file_checks_that_file_with_its_drop_ins() {
         "src/spec.container",
         "[Container]\nImage=x\nEnvironment=A=%Z\n",
     );
-    let o = rootlet(&["check".as_ref(), t.0.join("src/spec.container").as_os_str()]);
+    let o = t.run(
+        "rootlet",
+        &[
+            "check".as_ref(),
+            t.path().join("src/spec.container").as_os_str(),
+        ],
+    );
     assert!(stderr(&o).contains("spec.container:3: "), "{}", stderr(&o));
     t.write(
         "src/spec.container",
         "[Container]\nImage=x\nEnvironment=A=%%Z B=%h C=%i%%\n",
     );
-    let o = rootlet(&["check".as_ref(), t.0.join("src/spec.container").as_os_str()]);
+    let o = t.run(
+        "rootlet",
+        &[
+            "check".as_ref(),
+            t.path().join("src/spec.container").as_os_str(),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     // A name that is not UTF-8 is said so, not counted as OK.
     use std::os::unix::ffi::OsStrExt;
-    let bad =
-        t.0.join(std::ffi::OsStr::from_bytes(b"src/bad\xffutf8.container"));
+    let bad = t
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"src/bad\xffutf8.container"));
     fs::write(&bad, GOOD).unwrap();
-    let o = rootlet(&["check".as_ref(), bad.as_os_str()]);
+    let o = t.run("rootlet", &["check".as_ref(), bad.as_os_str()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("bad\\xffutf8.container: name is not valid UTF-8"),
@@ -570,26 +575,26 @@ fn check_file_checks_that_file_with_its_drop_ins() {
 /// says which files it did not translate (audit U1).
 #[test]
 fn missing_source_directories_and_skipped_files_are_said() {
-    let o = rootlet(&[
-        "generate".as_ref(),
-        "--dry-run".as_ref(),
-        "/nonexistent-rootlet".as_ref(),
-    ]);
+    let t = UserEnv::new("cli-skipped");
+    let o = t.run(
+        "rootlet",
+        &["generate", "--dry-run", "/nonexistent-rootlet"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("/nonexistent-rootlet: No such file or directory"),
         "{}",
         stderr(&o)
     );
-    let t = Tmp::new("skipped");
     t.write("src/a.container", GOOD);
     use std::os::unix::ffi::OsStrExt;
     fs::write(
-        t.0.join(std::ffi::OsStr::from_bytes(b"src/n\xff.container")),
+        t.path()
+            .join(std::ffi::OsStr::from_bytes(b"src/n\xff.container")),
         GOOD,
     )
     .unwrap();
-    let o = generator(&t.0.join("src"), &t.0.join("normal"));
+    let o = generator(&t, &t.path().join("src"), &t.path().join("normal"));
     assert!(o.status.success());
     let e = stderr(&o);
     assert!(
@@ -601,7 +606,8 @@ fn missing_source_directories_and_skipped_files_are_said() {
 /// clap's `suggestions`: a mistyped command gets a hint.
 #[test]
 fn mistyped_commands_get_a_suggestion() {
-    let o = rootlet(&["genrate".as_ref()]);
+    let t = UserEnv::new("cli-mistyped");
+    let o = t.run("rootlet", &["genrate"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("similar subcommand") && stderr(&o).contains("'generate'"),
@@ -614,16 +620,20 @@ fn mistyped_commands_get_a_suggestion() {
 /// drop-ins from the other directories of the path, and whether it is shadowed.
 #[test]
 fn check_file_on_the_search_path_sees_the_whole_path() {
-    let t = Tmp::new("checkpath");
-    t.write("a/web.container", GOOD)
-        .write("b/container.d/x.conf", "[Container]\nNotify=maybe\n")
-        .write("b/web.container", GOOD)
-        .write("b/other.container", "[Container]\nImage=x\nBad=1\n");
-    let dirs = format!("{}:{}", t.0.join("a").display(), t.0.join("b").display());
+    let t = UserEnv::new("cli-checkpath");
+    t.write("a/web.container", GOOD);
+    t.write("b/container.d/x.conf", "[Container]\nNotify=maybe\n");
+    t.write("b/web.container", GOOD);
+    t.write("b/other.container", "[Container]\nImage=x\nBad=1\n");
+    let dirs = format!(
+        "{}:{}",
+        t.path().join("a").display(),
+        t.path().join("b").display()
+    );
     let check = |f: &str| {
-        Command::new(env!("CARGO_BIN_EXE_rootlet"))
+        t.cmd(util::bin("rootlet"))
             .arg("check")
-            .arg(t.0.join(f))
+            .arg(t.path().join(f))
             .env("ROOTLET_UNIT_DIRS", &dirs)
             .env("XDG_CONFIG_HOME", "/nonexistent-rootlet-config")
             .output()
@@ -652,16 +662,19 @@ fn check_file_on_the_search_path_sees_the_whole_path() {
 /// each file's first error and writes what it wrote before.
 #[test]
 fn check_lists_every_error_and_counts_them() {
-    let t = Tmp::new("every-error");
+    let t = UserEnv::new("cli-every-error");
     t.write(
         "src/typo.container",
         "[Container]\nImagee=x\nImage=x\nPublishPorts=80:80\nRestart=always\n",
-    )
-    .write("src/good.container", GOOD);
-    let o = rootlet(&["check".as_ref(), t.0.join("src").as_os_str()]);
+    );
+    t.write("src/good.container", GOOD);
+    let o = t.run(
+        "rootlet",
+        &["check".as_ref(), t.path().join("src").as_os_str()],
+    );
     assert_eq!(o.status.code(), Some(1));
     let (err, out) = (stderr(&o), String::from_utf8_lossy(&o.stdout).into_owned());
-    let typo = t.0.join("src/typo.container");
+    let typo = t.path().join("src/typo.container");
     for (line, what) in [
         (
             2,
@@ -686,11 +699,11 @@ fn check_lists_every_error_and_counts_them() {
         format!("{out}{err}").contains("rootlet: 3 error(s) in 1 file(s); 1 unit(s) OK"),
         "{out}{err}"
     );
-    let o = generator(&t.0.join("src"), &t.0.join("out"));
+    let o = generator(&t, &t.path().join("src"), &t.path().join("out"));
     let gen = stderr(&o);
     assert_eq!(gen.matches("typo.container:").count(), 1, "{gen}");
     assert_eq!(
-        listing(&t.0.join("out")),
+        listing(&t.path().join("out")),
         [
             "default.target.wants",
             "default.target.wants/good.service",
@@ -705,16 +718,16 @@ fn check_lists_every_error_and_counts_them() {
 /// the units as before.
 #[test]
 fn check_reports_what_breaks_at_start() {
-    let t = Tmp::new("breaks-at-start");
+    let t = UserEnv::new("cli-breaks-at-start");
     t.write(
         "src/app.container",
         "[Unit]\nRequires=db.service\n[Container]\nImage=x\nPublishPort=8080:80\n\
          Volume=/nonexistent-rootlet-cli/www:/www\n",
-    )
-    .write("src/db.container", "[Container]\nImage=x\nNotify=maybe\n")
-    .write("src/web.socket", "[Socket]\nListenStream=0.0.0.0:8080\n");
-    let src = t.0.join("src");
-    let o = rootlet(&["check".as_ref(), src.as_os_str()]);
+    );
+    t.write("src/db.container", "[Container]\nImage=x\nNotify=maybe\n");
+    t.write("src/web.socket", "[Socket]\nListenStream=0.0.0.0:8080\n");
+    let src = t.path().join("src");
+    let o = t.run("rootlet", &["check".as_ref(), src.as_os_str()]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     let app = src.join("app.container").display().to_string();
@@ -729,20 +742,26 @@ fn check_reports_what_breaks_at_start() {
     }
     // A file checked alone: its dependency is translated to know it gets no unit, and its
     // own errors are not reported.
-    let o = rootlet(&["check".as_ref(), src.join("app.container").as_os_str()]);
+    let o = t.run(
+        "rootlet",
+        &["check".as_ref(), src.join("app.container").as_os_str()],
+    );
     let err = stderr(&o);
     assert!(
         err.contains(&format!("{app}:2: Requires: `db.service` is not generated")),
         "{err}"
     );
     assert!(!err.contains("db.container:3"), "{err}");
-    let o = generator(&src, &t.0.join("out"));
+    let o = generator(&t, &src, &t.path().join("out"));
     let gen = stderr(&o);
     assert!(
         !gen.contains("host port") && !gen.contains("host path"),
         "{gen}"
     );
-    assert_eq!(listing(&t.0.join("out")), ["app.service", "web.socket"]);
+    assert_eq!(
+        listing(&t.path().join("out")),
+        ["app.service", "web.socket"]
+    );
 }
 
 /// New-user review P18: `rootlet(1)` listed four kinds where `check FILE` and `add` take
