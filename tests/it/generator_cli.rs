@@ -371,15 +371,19 @@ fn generate_output_keeps_the_users_files() {
     t.write("out/mine.service", "[Unit]\nDescription=my own unit\n");
     t.write("out/web.service", "[Unit]\nDescription=my own web\n");
     let out = t.path().join("out");
-    let o = t.run(
-        "rootlet",
-        &[
-            "generate".as_ref(),
-            "-o".as_ref(),
-            out.as_os_str(),
-            t.path().join("src").as_os_str(),
-        ],
-    );
+    let src = t.path().join("src");
+    let generate = || {
+        t.run(
+            "rootlet",
+            &[
+                "generate".as_ref(),
+                "-o".as_ref(),
+                out.as_os_str(),
+                src.as_os_str(),
+            ],
+        )
+    };
+    let o = generate();
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(
@@ -397,15 +401,7 @@ fn generate_output_keeps_the_users_files() {
     // Its own output it rewrites, run after run; the user's alias stays.
     fs::remove_file(out.join("web.service")).unwrap();
     for _ in 0..2 {
-        let o = t.run(
-            "rootlet",
-            &[
-                "generate".as_ref(),
-                "-o".as_ref(),
-                out.as_os_str(),
-                t.path().join("src").as_os_str(),
-            ],
-        );
+        let o = generate();
         let e = stderr(&o);
         assert!(
             e.contains("mine.service: exists and was not written by rootlet"),
