@@ -9,19 +9,10 @@ use std::path::PathBuf;
 
 const QUADLET: &str = "home/.config/containers/systemd";
 
-/// A `systemctl` that logs its arguments, one call a line (`[arg] [arg] ...`), says
-/// "inactive" to `is-active` and succeeds otherwise. Returns the log's path.
+/// A `systemctl` that logs its arguments ([`UserEnv::logging_program`]), says "inactive"
+/// to `is-active` and succeeds otherwise. Returns the log's path.
 fn logging_systemctl(e: &UserEnv) -> PathBuf {
-    let log = e.path().join("systemctl.log");
-    e.fake_program(
-        "systemctl",
-        &format!(
-            "for a in \"$@\"; do printf '[%s] ' \"$a\"; done >> '{log}'\necho >> '{log}'\n\
-             [ \"$2\" = is-active ] && exit 3\nexit 0\n",
-            log = log.display()
-        ),
-    );
-    log
+    e.logging_program("systemctl", "[ \"$2\" = is-active ] && exit 3\nexit 0\n")
 }
 
 /// Every `systemctl ...` command between backticks in `stderr` (but a pattern, with

@@ -2,46 +2,10 @@
 //! a temporary HOME (no systemd: `XDG_RUNTIME_DIR` points at an empty directory, so no user
 //! manager is reachable and rootlet prints the systemctl commands instead).
 
+use crate::util::{self, UserEnv};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-struct Tmp(PathBuf, #[allow(dead_code)] tempfile::TempDir);
-
-impl Tmp {
-    fn new(name: &str) -> Tmp {
-        let t = tempfile::Builder::new()
-            .prefix(&format!("rootlet-inst-{name}-"))
-            .tempdir()
-            .unwrap();
-        let d = t.path().to_owned();
-        fs::create_dir_all(d.join("home")).unwrap();
-        fs::create_dir_all(d.join("run")).unwrap();
-        Tmp(d, t)
-    }
-    fn home(&self) -> PathBuf {
-        self.0.join("home")
-    }
-    fn write(&self, rel: &str, text: &str) {
-        let p = self.home().join(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, text).unwrap();
-    }
-    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new(program);
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("XDG_RUNTIME_DIR", self.0.join("run"));
-        c
-    }
-    fn rootlet(&self, args: &[&str]) -> Output {
-        self.cmd(env!("CARGO_BIN_EXE_rootlet"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
 
 /// Every path under `dir`, with the target of symlinks and the content of files.
 fn listing(dir: &Path) -> Vec<String> {
@@ -90,12 +54,12 @@ fn unspecify(w: &str) -> String {
 
 /// Run the installed service's command line the way the user manager would: its
 /// `Environment=` lines and `ExecStart=`, unquoted as systemd does.
-fn run_service(t: &Tmp) -> Output {
+fn run_service(t: &UserEnv) -> Output {
     let text = fs::read_to_string(t.home().join(UNITS).join("rootlet-regenerate.service")).unwrap();
     run_service_text(t, &text)
 }
 
-fn run_service_text(t: &Tmp, text: &str) -> Output {
+fn run_service_text(t: &UserEnv, text: &str) -> Output {
     let exec = text
         .lines()
         .find_map(|l| l.strip_prefix("ExecStart="))
@@ -127,10 +91,10 @@ fn run_service_text(t: &Tmp, text: &str) -> Output {
 
 #[test]
 fn install_writes_units_and_generates() {
-    let t = Tmp::new("writes");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
-    t.write(&format!("{QUADLET}/web.socket"), SOCK);
-    let err = ok(&t.rootlet(&["install", "--user"]));
+    let t = UserEnv::new("inst-writes");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
+    t.write_home(&format!("{QUADLET}/web.socket"), SOCK);
+    let err = ok(&t.run("rootlet", &["install", "--user"]));
     assert!(err.contains("systemctl --user daemon-reload"), "{err}");
     let h = t.home();
     let path = fs::read_to_string(h.join(UNITS).join("rootlet-regenerate.path")).unwrap();
@@ -176,33 +140,33 @@ fn install_writes_units_and_generates() {
     );
     // Installing twice is fine and changes nothing.
     let before = listing(&h);
-    ok(&t.rootlet(&["install", "--user"]));
+    ok(&t.run("rootlet", &["install", "--user"]));
     assert_eq!(before, listing(&h));
 }
 
 #[test]
 fn service_regenerates_prunes_and_spares_foreign_files() {
-    let t = Tmp::new("regen");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
-    t.write(&format!("{QUADLET}/db.container"), DB);
+    let t = UserEnv::new("inst-regen");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
+    t.write_home(&format!("{QUADLET}/db.container"), DB);
     // The user's own units in the output directory, one with a name rootlet would produce.
-    t.write(
+    t.write_home(
         &format!("{OUT}/mine.service"),
         "[Service]\nExecStart=/bin/true\n",
     );
-    t.write(&format!("{OUT}/default.target.wants/.keep"), "");
-    t.write(
+    t.write_home(&format!("{OUT}/default.target.wants/.keep"), "");
+    t.write_home(
         &format!("{OUT}/cache.service"),
         "[Service]\nExecStart=/bin/true\n",
     );
-    ok(&t.rootlet(&["install", "--user"]));
+    ok(&t.run("rootlet", &["install", "--user"]));
     let out = t.home().join(OUT);
     assert!(out.join("db.service").is_file());
 
     // A new source, a changed one, a removed one, and one whose name is the user's.
-    t.write(&format!("{QUADLET}/api.container"), WEB);
-    t.write(&format!("{QUADLET}/cache.container"), DB);
-    t.write(
+    t.write_home(&format!("{QUADLET}/api.container"), WEB);
+    t.write_home(&format!("{QUADLET}/cache.container"), DB);
+    t.write_home(
         &format!("{QUADLET}/web.container"),
         "[Container]\nImage=localhost/web2\n",
     );
@@ -240,23 +204,23 @@ fn service_regenerates_prunes_and_spares_foreign_files() {
 
 #[test]
 fn uninstall_restores_the_tree() {
-    let t = Tmp::new("uninst");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
-    t.write(&format!("{QUADLET}/web.socket"), SOCK);
-    t.write(
+    let t = UserEnv::new("inst-uninst");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
+    t.write_home(&format!("{QUADLET}/web.socket"), SOCK);
+    t.write_home(
         &format!("{OUT}/mine.service"),
         "[Service]\nExecStart=/bin/true\n",
     );
-    t.write(".config/rootlet/defaults.conf", "[Service]\nRestartSec=5\n");
+    t.write_home(".config/rootlet/defaults.conf", "[Service]\nRestartSec=5\n");
     let before = listing(&t.home());
-    ok(&t.rootlet(&["install", "--user"]));
+    ok(&t.run("rootlet", &["install", "--user"]));
     // A unit written by the user after the install, beside the generated ones.
-    t.write(
+    t.write_home(
         &format!("{UNITS}/other.service"),
         "[Service]\nExecStart=/bin/true\n",
     );
     assert_ne!(before, listing(&t.home()));
-    ok(&t.rootlet(&["uninstall", "--user"]));
+    ok(&t.run("rootlet", &["uninstall", "--user"]));
     fs::remove_file(t.home().join(UNITS).join("other.service")).unwrap();
     // Only the user's file kept ~/.config/systemd/user alive; remove it, then compare.
     let mut after = listing(&t.home());
@@ -264,27 +228,27 @@ fn uninstall_restores_the_tree() {
     after.retain(|l| !leftovers.contains(&l.as_str()));
     assert_eq!(before, after);
     // Nothing left to uninstall.
-    let err = ok(&t.rootlet(&["uninstall", "--user"]));
+    let err = ok(&t.run("rootlet", &["uninstall", "--user"]));
     assert!(err.contains("nothing to uninstall"), "{err}");
 }
 
 #[test]
 fn uninstall_exact_without_user_changes() {
-    let t = Tmp::new("exact");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let t = UserEnv::new("inst-exact");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
     let before = listing(&t.home());
-    ok(&t.rootlet(&["install", "--user"]));
+    ok(&t.run("rootlet", &["install", "--user"]));
     ok(&run_service(&t));
-    ok(&t.rootlet(&["uninstall", "--user"]));
+    ok(&t.run("rootlet", &["uninstall", "--user"]));
     assert_eq!(before, listing(&t.home()));
 }
 
 #[test]
 fn install_refuses_a_foreign_unit_of_its_name() {
-    let t = Tmp::new("refuse");
-    t.write(&format!("{UNITS}/rootlet-regenerate.path"), "[Path]\n");
+    let t = UserEnv::new("inst-refuse");
+    t.write_home(&format!("{UNITS}/rootlet-regenerate.path"), "[Path]\n");
     let before = listing(&t.home());
-    let o = t.rootlet(&["install", "--user"]);
+    let o = t.run("rootlet", &["install", "--user"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not written by rootlet"));
     assert_eq!(before, listing(&t.home()));
@@ -292,15 +256,15 @@ fn install_refuses_a_foreign_unit_of_its_name() {
 
 #[test]
 fn custom_dirs_are_watched_and_passed_to_the_service() {
-    let t = Tmp::new("custom");
-    let src = t.0.join("src");
+    let t = UserEnv::new("inst-custom");
+    let src = t.path().join("src");
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("web.container"), WEB).unwrap();
     let o = t
-        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .cmd(util::bin("rootlet"))
         .args(["install", "--user"])
         .env("ROOTLET_UNIT_DIRS", &src)
-        .env("XDG_DATA_HOME", t.0.join("data"))
+        .env("XDG_DATA_HOME", t.path().join("data"))
         .output()
         .unwrap();
     ok(&o);
@@ -318,14 +282,14 @@ fn custom_dirs_are_watched_and_passed_to_the_service() {
         )),
         "{svc}"
     );
-    assert!(t.0.join("data/systemd/user/web.service").is_file());
-    assert!(t.0.join("data/rootlet/installed.list").is_file());
+    assert!(t.path().join("data/systemd/user/web.service").is_file());
+    assert!(t.path().join("data/rootlet/installed.list").is_file());
 }
 
 #[test]
 fn install_needs_user() {
-    let t = Tmp::new("nouser");
-    let o = t.rootlet(&["install"]);
+    let t = UserEnv::new("inst-nouser");
+    let o = t.run("rootlet", &["install"]);
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -340,13 +304,13 @@ fn installed_units_pass_systemd_analyze_verify() {
         crate::util::skip("systemd-analyze is not installed; installed units not verified");
         return;
     };
-    let t = Tmp::new("verify");
+    let t = UserEnv::new("inst-verify");
     fs::set_permissions(
-        t.0.join("run"),
+        t.path().join("run"),
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .unwrap();
-    ok(&t.rootlet(&["install", "--user"]));
+    ok(&t.run("rootlet", &["install", "--user"]));
     let dir = t.home().join(UNITS);
     let units: Vec<PathBuf> = ["rootlet-regenerate.path", "rootlet-regenerate.service"]
         .iter()
@@ -372,9 +336,9 @@ fn installed_units_pass_systemd_analyze_verify() {
 
 #[test]
 fn regenerate_without_changes_writes_nothing() {
-    let t = Tmp::new("idle");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
-    ok(&t.rootlet(&["install", "--user"]));
+    let t = UserEnv::new("inst-idle");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
+    ok(&t.run("rootlet", &["install", "--user"]));
     let before = listing(&t.home());
     let err = ok(&run_service(&t));
     assert!(err.contains("0 written, 0 removed"), "{err}");
@@ -385,8 +349,8 @@ fn regenerate_without_changes_writes_nothing() {
 
 #[test]
 fn fingerprint_sees_edits_renames_and_dropins() {
-    let t = Tmp::new("fp");
-    let src = t.0.join("src");
+    let t = UserEnv::new("inst-fp");
+    let src = t.path().join("src");
     fs::create_dir_all(src.join("web.container.d")).unwrap();
     fs::write(src.join("web.container"), WEB).unwrap();
     let roots = [rootlet::search::Root::new(src.clone())];
@@ -412,7 +376,7 @@ fn is_root() -> bool {
 
 /// Run `script` with `sh` in a private mount namespace (mounts there vanish with it).
 /// `None` (and a loud note) when not root or no `unshare`.
-fn in_mount_ns(t: &Tmp, script: &str, env: &[(&str, &std::ffi::OsStr)]) -> Option<Output> {
+fn in_mount_ns(t: &UserEnv, script: &str, env: &[(&str, &std::ffi::OsStr)]) -> Option<Output> {
     if !is_root() {
         crate::util::skip("not root: cannot mount a tmpfs in a private namespace");
         return None;
@@ -420,7 +384,7 @@ fn in_mount_ns(t: &Tmp, script: &str, env: &[(&str, &std::ffi::OsStr)]) -> Optio
     let mut c = t.cmd("unshare");
     c.args(["-m", "--propagation", "private", "sh", "-c", script])
         .env("ROOTLET", env!("CARGO_BIN_EXE_rootlet"))
-        .env("T", &t.0);
+        .env("T", t.path());
     for (k, v) in env {
         c.env(k, v);
     }
@@ -433,24 +397,24 @@ fn in_mount_ns(t: &Tmp, script: &str, env: &[(&str, &std::ffi::OsStr)]) -> Optio
     }
 }
 
-fn regen(t: &Tmp) -> Output {
-    t.rootlet(&["regenerate", "--no-systemctl"])
+fn regen(t: &UserEnv) -> Output {
+    t.run("rootlet", &["regenerate", "--no-systemctl"])
 }
 
 #[test]
 fn f1_symlinked_unit_is_foreign() {
-    let t = Tmp::new("f1");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let t = UserEnv::new("inst-f1");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
     ok(&regen(&t));
     let out = t.home().join(OUT);
-    let dot = t.0.join("dotfiles-web.service");
+    let dot = t.path().join("dotfiles-web.service");
     fs::write(&dot, "[Unit]\nDescription=my own hand-written web\n").unwrap();
     fs::remove_file(out.join("web.service")).unwrap();
     std::os::unix::fs::symlink(&dot, out.join("web.service")).unwrap();
     // No source change, then a change: the link's target is never written.
     for round in 0..2 {
         if round == 1 {
-            t.write(
+            t.write_home(
                 &format!("{QUADLET}/web.container"),
                 "[Container]\nImage=localhost/web2\n",
             );
@@ -469,14 +433,14 @@ fn f1_symlinked_unit_is_foreign() {
         assert_eq!(fs::read_link(out.join("web.service")).unwrap(), dot);
     }
     // Install: a symlink planted at an installed unit's name is refused, never written.
-    let t = Tmp::new("f1i");
-    ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
-    let victim = t.0.join("victim15.txt");
+    let t = UserEnv::new("inst-f1i");
+    ok(&t.run("rootlet", &["install", "--user", "--no-systemctl"]));
+    let victim = t.path().join("victim15.txt");
     fs::write(&victim, "precious").unwrap();
     let svc = t.home().join(UNITS).join("rootlet-regenerate.service");
     fs::remove_file(&svc).unwrap();
     std::os::unix::fs::symlink(&victim, &svc).unwrap();
-    let o = t.rootlet(&["install", "--user", "--no-systemctl"]);
+    let o = t.run("rootlet", &["install", "--user", "--no-systemctl"]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("not written by rootlet"),
@@ -489,19 +453,19 @@ fn f1_symlinked_unit_is_foreign() {
 
 #[test]
 fn f2_symlinked_temporary_and_pending_lists_are_not_written_through() {
-    let t = Tmp::new("f2");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
-    ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    let t = UserEnv::new("inst-f2");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
+    ok(&t.run("rootlet", &["install", "--user", "--no-systemctl"]));
     let state = t.home().join(".local/share/rootlet");
-    let victim = t.0.join("victim2.txt");
+    let victim = t.path().join("victim2.txt");
     fs::write(&victim, "precious2").unwrap();
     // The old fixed temporary names: never used now.
     for n in ["generated.list.tmp", "installed.list.tmp"] {
         std::os::unix::fs::symlink(&victim, state.join(n)).unwrap();
     }
-    t.write(&format!("{QUADLET}/db.container"), DB);
+    t.write_home(&format!("{QUADLET}/db.container"), DB);
     ok(&regen(&t));
-    ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    ok(&t.run("rootlet", &["install", "--user", "--no-systemctl"]));
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious2");
     assert!(t.home().join(OUT).join("db.service").is_file());
     // A symlink in place of a list rootlet writes is foreign: refused, named, untouched.
@@ -517,7 +481,7 @@ fn f2_symlinked_temporary_and_pending_lists_are_not_written_through() {
         let saved = fs::read(&p).ok();
         let _ = fs::remove_file(&p);
         std::os::unix::fs::symlink(&victim, &p).unwrap();
-        let o = t.rootlet(args);
+        let o = t.run("rootlet", args);
         assert_eq!(o.status.code(), Some(1), "{n}: {}", stderr(&o));
         assert!(
             stderr(&o).contains(&format!(
@@ -539,13 +503,13 @@ fn f2_symlinked_temporary_and_pending_lists_are_not_written_through() {
 
 #[test]
 fn f3_manifest_entries_outside_rootlets_dirs_are_ignored() {
-    let t = Tmp::new("f3");
+    let t = UserEnv::new("inst-f3");
     let state = t.home().join(".local/share/rootlet");
     fs::create_dir_all(&state).unwrap();
-    let v = t.0.join("victim3a.txt");
+    let v = t.path().join("victim3a.txt");
     fs::write(&v, "important").unwrap();
-    fs::create_dir(t.0.join("emptydir3")).unwrap();
-    std::os::unix::fs::symlink("/etc/hostname", t.0.join("victimlink3")).unwrap();
+    fs::create_dir(t.path().join("emptydir3")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", t.path().join("victimlink3")).unwrap();
     let hash_line = |p: &Path| {
         // A correct-looking second-format entry that climbs out with `..`.
         format!(
@@ -556,7 +520,7 @@ fn f3_manifest_entries_outside_rootlets_dirs_are_ignored() {
     let list = format!(
         "file {0}/victim3a.txt\nlink {0}/victimlink3\ndir {0}/emptydir3\n{1}file out /etc/passwd 0000000000000000-0\n\
          dir out ..\ncreated out 99\nfile {2}/../../../victim3a.txt\n",
-        t.0.display(),
+        t.path().display(),
         hash_line(&v),
         t.home().join(OUT).display()
     );
@@ -566,14 +530,14 @@ fn f3_manifest_entries_outside_rootlets_dirs_are_ignored() {
     ok(&o);
     assert!(stderr(&o).contains("0 removed"), "{}", stderr(&o));
     assert_eq!(fs::read_to_string(&v).unwrap(), "important");
-    assert!(t.0.join("emptydir3").is_dir());
-    assert!(fs::symlink_metadata(t.0.join("victimlink3")).is_ok());
+    assert!(t.path().join("emptydir3").is_dir());
+    assert!(fs::symlink_metadata(t.path().join("victimlink3")).is_ok());
     fs::write(state.join("generated.list"), &list).unwrap();
-    let o = t.rootlet(&["uninstall", "--user", "--no-systemctl"]);
+    let o = t.run("rootlet", &["uninstall", "--user", "--no-systemctl"]);
     assert!(!stderr(&o).contains("victim"), "{}", stderr(&o));
     assert_eq!(fs::read_to_string(&v).unwrap(), "important");
-    assert!(t.0.join("emptydir3").is_dir());
-    assert!(fs::symlink_metadata(t.0.join("victimlink3")).is_ok());
+    assert!(t.path().join("emptydir3").is_dir());
+    assert!(fs::symlink_metadata(t.path().join("victimlink3")).is_ok());
     assert!(t.home().is_dir());
 }
 
@@ -585,15 +549,15 @@ fn f4_concurrent_regenerates_lose_nothing() {
     const PROCS: usize = 8;
     const ROUNDS: usize = 4;
     const PER_ROUND: usize = 75;
-    let t = Tmp::new("f4");
-    let src = t.0.join("src");
+    let t = UserEnv::new("inst-f4");
+    let src = t.path().join("src");
     fs::create_dir_all(&src).unwrap();
     let data = t.home().join("data");
     let env = |c: &mut Command| {
         c.env("ROOTLET_UNIT_DIRS", &src).env("XDG_DATA_HOME", &data);
     };
     let before = listing(&t.home());
-    let mut c = t.cmd(env!("CARGO_BIN_EXE_rootlet"));
+    let mut c = t.cmd(util::bin("rootlet"));
     env(&mut c);
     ok(&c
         .args(["install", "--user", "--no-systemctl"])
@@ -636,7 +600,7 @@ fn f4_concurrent_regenerates_lose_nothing() {
         }
         let children: Vec<_> = (0..PROCS)
             .map(|_| {
-                let mut c = t.cmd(env!("CARGO_BIN_EXE_rootlet"));
+                let mut c = t.cmd(util::bin("rootlet"));
                 env(&mut c);
                 c.args(["regenerate", "--no-systemctl"])
                     .stdout(std::process::Stdio::null())
@@ -681,11 +645,11 @@ fn f4_concurrent_regenerates_lose_nothing() {
     for n in &live {
         fs::remove_file(src.join(format!("{n}.container"))).unwrap();
     }
-    let mut c = t.cmd(env!("CARGO_BIN_EXE_rootlet"));
+    let mut c = t.cmd(util::bin("rootlet"));
     env(&mut c);
     ok(&c.args(["regenerate", "--no-systemctl"]).output().unwrap());
     assert_eq!(listing(&out), Vec::<String>::new());
-    let mut c = t.cmd(env!("CARGO_BIN_EXE_rootlet"));
+    let mut c = t.cmd(util::bin("rootlet"));
     env(&mut c);
     ok(&c
         .args(["uninstall", "--user", "--no-systemctl"])
@@ -713,18 +677,18 @@ fn f5_interrupted_run_never_claims_the_users_files() {
         .flat_map(|k| CALLS.split(',').map(move |c| (k, c)))
     {
         for when in 1.. {
-            let t = Tmp::new("f5");
-            t.write(&format!("{QUADLET}/web.container"), WEB);
+            let t = UserEnv::new("inst-f5");
+            t.write_home(&format!("{QUADLET}/web.container"), WEB);
             if killed_at(&t, call, when, &["regenerate", "--no-systemctl"]) {
                 break; // No such point any more: the run went through.
             }
             killed += 1;
             let out = t.home().join(OUT);
             // The user writes their own unit and wants link.
-            t.write(&format!("{OUT}/web.service"), mine);
+            t.write_home(&format!("{OUT}/web.service"), mine);
             let link = out.join("default.target.wants/web.service");
             if fs::symlink_metadata(&link).is_err() {
-                t.write(&format!("{OUT}/default.target.wants/.keep"), "");
+                t.write_home(&format!("{OUT}/default.target.wants/.keep"), "");
                 std::os::unix::fs::symlink("../web.service", &link).unwrap();
             }
             if !keep_source {
@@ -762,8 +726,8 @@ fn f5_interrupted_run_never_claims_the_users_files() {
     assert!(killed >= 4, "only {killed} kill points");
     // Killed after the unit was written: the next run adopts it (it is exactly what
     // rootlet wrote) and tracks it.
-    let t = Tmp::new("f5b");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let t = UserEnv::new("inst-f5b");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
     let o = t
         .cmd("strace")
         .args([
@@ -793,8 +757,8 @@ fn f5_interrupted_run_never_claims_the_users_files() {
 /// On a full disk the unit in place stays whole: never truncated, never empty.
 #[test]
 fn f7_full_disk_keeps_the_old_unit() {
-    let t = Tmp::new("f7");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let t = UserEnv::new("inst-f7");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
     let out = t.home().join(OUT);
     fs::create_dir_all(&out).unwrap();
     let big = format!(
@@ -826,9 +790,9 @@ ls -a "$OUT" > "$T/ls"
         return;
     };
     assert!(o.status.success(), "{}", stderr(&o));
-    let err = fs::read_to_string(t.0.join("err")).unwrap();
+    let err = fs::read_to_string(t.path().join("err")).unwrap();
     assert_eq!(
-        fs::read_to_string(t.0.join("rc")).unwrap().trim(),
+        fs::read_to_string(t.path().join("rc")).unwrap().trim(),
         "1",
         "{err}"
     );
@@ -837,21 +801,21 @@ ls -a "$OUT" > "$T/ls"
         err.contains("web.service"),
         "the message names the unit: {err}"
     );
-    let before = fs::read(t.0.join("before")).unwrap();
+    let before = fs::read(t.path().join("before")).unwrap();
     assert!(before.len() > 100);
-    assert_eq!(before, fs::read(t.0.join("after")).unwrap());
-    let ls = fs::read_to_string(t.0.join("ls")).unwrap();
+    assert_eq!(before, fs::read(t.path().join("after")).unwrap());
+    let ls = fs::read_to_string(t.path().join("ls")).unwrap();
     assert!(!ls.contains(".tmp"), "no temporary file left: {ls}");
 }
 
 #[test]
 fn f8_non_utf8_data_home_keeps_tracking() {
     use std::os::unix::ffi::OsStrExt;
-    let t = Tmp::new("f8");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
-    let data = t.0.join(std::ffi::OsStr::from_bytes(b"data\xff"));
+    let t = UserEnv::new("inst-f8");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
+    let data = t.path().join(std::ffi::OsStr::from_bytes(b"data\xff"));
     let run = |args: &[&str]| {
-        t.cmd(env!("CARGO_BIN_EXE_rootlet"))
+        t.cmd(util::bin("rootlet"))
             .args(args)
             .env("XDG_DATA_HOME", &data)
             .output()
@@ -860,7 +824,7 @@ fn f8_non_utf8_data_home_keeps_tracking() {
     ok(&run(&["regenerate", "--no-systemctl"]));
     let out = data.join("systemd/user");
     assert!(out.join("web.service").is_file());
-    t.write(
+    t.write_home(
         &format!("{QUADLET}/web.container"),
         "[Container]\nImage=localhost/web2\n",
     );
@@ -879,9 +843,9 @@ fn f8_non_utf8_data_home_keeps_tracking() {
 
 #[test]
 fn f10_symlinked_wants_dir_is_foreign() {
-    let t = Tmp::new("f10");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
-    let outside = t.0.join("outside12");
+    let t = UserEnv::new("inst-f10");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
+    let outside = t.path().join("outside12");
     fs::create_dir_all(&outside).unwrap();
     let out = t.home().join(OUT);
     fs::create_dir_all(&out).unwrap();
@@ -910,10 +874,10 @@ fn i2_install_values_with_newlines_are_refused() {
         ),
         ("ROOTLET_UNIT_DIRS", "/src\n[Unit]\nOnFailure=evil.service"),
     ] {
-        let t = Tmp::new("i2");
+        let t = UserEnv::new("inst-i2");
         let before = listing(&t.home());
         let o = t
-            .cmd(env!("CARGO_BIN_EXE_rootlet"))
+            .cmd(util::bin("rootlet"))
             .args(["install", "--user", "--no-systemctl"])
             .env(k, v)
             .output()
@@ -932,8 +896,8 @@ fn i2_install_values_with_newlines_are_refused() {
 /// units run it, and systemd-analyze accepts them.
 #[test]
 fn i2_bindir_with_space_and_dollar_works() {
-    let t = Tmp::new("i2b");
-    let bin = t.0.join("my $bin %d");
+    let t = UserEnv::new("inst-i2b");
+    let bin = t.path().join("my $bin %d");
     fs::create_dir_all(&bin).unwrap();
     for b in [
         env!("CARGO_BIN_EXE_rootlet"),
@@ -944,7 +908,7 @@ fn i2_bindir_with_space_and_dollar_works() {
             fs::copy(b, &dst).unwrap();
         }
     }
-    t.write(&format!("{QUADLET}/web.container"), WEB);
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
     let o = t
         .cmd(bin.join("rootlet"))
         .args(["install", "--user", "--no-systemctl"])
@@ -956,7 +920,7 @@ fn i2_bindir_with_space_and_dollar_works() {
         svc.contains("ExecStart=\"") && svc.contains("my $bin %%d/rootlet\""),
         "{svc}"
     );
-    t.write(&format!("{QUADLET}/db.container"), DB);
+    t.write_home(&format!("{QUADLET}/db.container"), DB);
     ok(&run_service(&t));
     assert!(t.home().join(OUT).join("db.service").is_file());
     let Ok(sa) = t.cmd("systemd-analyze").arg("--version").output() else {
@@ -965,7 +929,7 @@ fn i2_bindir_with_space_and_dollar_works() {
     };
     assert!(sa.status.success());
     fs::set_permissions(
-        t.0.join("run"),
+        t.path().join("run"),
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .unwrap();
@@ -991,43 +955,16 @@ fn i2_bindir_with_space_and_dollar_works() {
 /// Names that begin with `-` reach `systemctl` after `--`, never as options.
 #[test]
 fn i3_names_starting_with_a_dash_follow_double_dash() {
-    let t = Tmp::new("i3");
-    let fake = t.0.join("fakebin");
-    fs::create_dir_all(&fake).unwrap();
-    let log = t.0.join("argv.log");
-    fs::write(
-        fake.join("systemctl"),
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do printf '[%s] ' \"$a\"; done >> '{}'\necho >> '{}'\n",
-            log.display(),
-            log.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(
-        fake.join("systemctl"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    fs::write(t.0.join("run/bus"), "").unwrap();
+    let t = UserEnv::new("inst-i3");
+    let log = t.logging_program("systemctl", "");
+    fs::write(t.path().join("run/bus"), "").unwrap();
     for n in ["-leading", "-M.x", "--help"] {
-        t.write(
+        t.write_home(
             &format!("{QUADLET}/{n}.container"),
             "[Container]\nImage=x\n[Install]\nWantedBy=default.target\n",
         );
     }
-    let path = format!(
-        "{}:{}",
-        fake.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let o = t
-        .cmd(env!("CARGO_BIN_EXE_rootlet"))
-        .arg("regenerate")
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    ok(&o);
+    ok(&t.run("rootlet", &["regenerate"]));
     let log = fs::read_to_string(&log).unwrap();
     assert!(
         log.contains(
@@ -1039,8 +976,8 @@ fn i3_names_starting_with_a_dash_follow_double_dash() {
 
 #[test]
 fn u6_errors_name_the_manifest_and_relative_output_works() {
-    let t = Tmp::new("u6");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let t = UserEnv::new("inst-u6");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
     let state = t.home().join(".local/share/rootlet");
     fs::create_dir_all(state.join("generated.list")).unwrap();
     let o = regen(&t);
@@ -1055,10 +992,10 @@ fn u6_errors_name_the_manifest_and_relative_output_works() {
     fs::write(state.join("generated.list"), b"\xff\xfe garbage\n").unwrap();
     ok(&regen(&t));
     // `-o relative`, from the current directory.
-    let cwd = t.0.join("cwd");
+    let cwd = t.path().join("cwd");
     fs::create_dir_all(&cwd).unwrap();
     let o = t
-        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .cmd(util::bin("rootlet"))
         .args(["regenerate", "--no-systemctl", "-o", "rel/out"])
         .current_dir(&cwd)
         .output()
@@ -1069,7 +1006,7 @@ fn u6_errors_name_the_manifest_and_relative_output_works() {
     assert!(t.home().join(OUT).join("web.service").is_file());
     fs::remove_file(t.home().join(QUADLET).join("web.container")).unwrap();
     let o = t
-        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .cmd(util::bin("rootlet"))
         .args(["regenerate", "--no-systemctl", "-o", "rel/out"])
         .current_dir(&cwd)
         .output()
@@ -1081,8 +1018,8 @@ fn u6_errors_name_the_manifest_and_relative_output_works() {
 
 #[test]
 fn u7_foreign_link_is_not_counted_as_a_foreign_unit() {
-    let t = Tmp::new("u7");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let t = UserEnv::new("inst-u7");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
     let out = t.home().join(OUT);
     fs::create_dir_all(out.join("default.target.wants")).unwrap();
     std::os::unix::fs::symlink("/dev/null", out.join("default.target.wants/web.service")).unwrap();
@@ -1102,7 +1039,7 @@ fn u7_foreign_link_is_not_counted_as_a_foreign_unit() {
 /// `~/.config` copy (which would shadow it); a copy the user changed stays.
 #[test]
 fn u10_stale_wait_unit_copy_is_removed_once_a_system_one_exists() {
-    let t = Tmp::new("u10");
+    let t = UserEnv::new("inst-u10");
     let wait = t.home().join(UNITS).join("rootlet-wait-online.service");
     let system_has_one = SYSTEM_DIRS
         .iter()
@@ -1111,7 +1048,7 @@ fn u10_stale_wait_unit_copy_is_removed_once_a_system_one_exists() {
         crate::util::skip("this machine has a system-wide rootlet-wait-online.service");
         return;
     }
-    ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    ok(&t.run("rootlet", &["install", "--user", "--no-systemctl"]));
     assert!(wait.is_file());
     let script = r#"set -e
 mkdir -p /etc/xdg/systemd/user
@@ -1121,12 +1058,12 @@ touch /etc/xdg/systemd/user/rootlet-wait-online.service
 cp "$T/mine" "$WAIT"
 "$ROOTLET" install --user --no-systemctl 2> "$T/err2" || true
 "#;
-    fs::write(t.0.join("mine"), "[Service]\nExecStart=/bin/true\n").unwrap();
+    fs::write(t.path().join("mine"), "[Service]\nExecStart=/bin/true\n").unwrap();
     let Some(o) = in_mount_ns(&t, script, &[("WAIT", wait.as_os_str())]) else {
         return;
     };
     assert!(o.status.success(), "{}", stderr(&o));
-    let err1 = fs::read_to_string(t.0.join("err1")).unwrap();
+    let err1 = fs::read_to_string(t.path().join("err1")).unwrap();
     assert!(
         err1.contains("removed") && err1.contains("rootlet-wait-online.service"),
         "{err1}"
@@ -1135,7 +1072,7 @@ cp "$T/mine" "$WAIT"
         !err1.contains(&format!("installed {}", wait.display())),
         "{err1}"
     );
-    let err2 = fs::read_to_string(t.0.join("err2")).unwrap();
+    let err2 = fs::read_to_string(t.path().join("err2")).unwrap();
     assert!(err2.contains("shadows the system-wide"), "{err2}");
     // The user's own file at that name (written after) is left alone.
     assert_eq!(
@@ -1150,8 +1087,8 @@ const SYSTEM_DIRS: &[&str] = rootlet::env::SYSTEM_USER_UNIT_DIRS;
 /// Two runs at once: the second waits for the lock and then does its work.
 #[test]
 fn f4_second_run_waits_for_the_lock() {
-    let t = Tmp::new("lock");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let t = UserEnv::new("inst-lock");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
     ok(&regen(&t));
     let state = t.home().join(".local/share/rootlet");
     let lock = fs::OpenOptions::new()
@@ -1159,9 +1096,9 @@ fn f4_second_run_waits_for_the_lock() {
         .open(state.join("lock"))
         .unwrap();
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
-    t.write(&format!("{QUADLET}/db.container"), DB);
+    t.write_home(&format!("{QUADLET}/db.container"), DB);
     let child = t
-        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .cmd(util::bin("rootlet"))
         .args(["regenerate", "--no-systemctl"])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -1470,11 +1407,11 @@ mod props {
 /// rootlet's, and uninstall still restores the tree.
 #[test]
 fn upgrade_from_first_manifest_format() {
-    let t = Tmp::new("upgrade");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
-    t.write(&format!("{QUADLET}/db.container"), DB);
+    let t = UserEnv::new("inst-upgrade");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
+    t.write_home(&format!("{QUADLET}/db.container"), DB);
     let before = listing(&t.home());
-    ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    ok(&t.run("rootlet", &["install", "--user", "--no-systemctl"]));
     let h = t.home();
     let units = h.join(UNITS);
     let out = h.join(OUT);
@@ -1518,7 +1455,7 @@ fn upgrade_from_first_manifest_format() {
     fs::write(state.join("generated.list"), generated).unwrap();
     fs::remove_file(state.join("lock")).unwrap();
 
-    let err = ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+    let err = ok(&t.run("rootlet", &["install", "--user", "--no-systemctl"]));
     assert!(!err.contains("not written by rootlet"), "{err}");
     assert!(fs::read_to_string(&svc)
         .unwrap()
@@ -1528,7 +1465,7 @@ fn upgrade_from_first_manifest_format() {
     fs::remove_file(h.join(QUADLET).join("db.container")).unwrap();
     let err = ok(&regen(&t));
     assert!(err.contains("1 removed"), "{err}");
-    ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+    ok(&t.run("rootlet", &["uninstall", "--user", "--no-systemctl"]));
     let mut before = before;
     before.retain(|l| !l.starts_with(".config/containers/systemd/db.container"));
     assert_eq!(before, listing(&h));
@@ -1538,8 +1475,8 @@ fn upgrade_from_first_manifest_format() {
 /// recorded that was not written, and once writable again the next run completes.
 #[test]
 fn u6_read_only_output_dir_error_names_the_file() {
-    let t = Tmp::new("ro");
-    t.write(&format!("{QUADLET}/web.container"), WEB);
+    let t = UserEnv::new("inst-ro");
+    t.write_home(&format!("{QUADLET}/web.container"), WEB);
     let out = t.home().join(OUT);
     fs::create_dir_all(&out).unwrap();
     let script = r#"set -e
@@ -1556,8 +1493,8 @@ ls -a "$OUT" > "$T/ls"
         return;
     };
     assert!(o.status.success(), "{}", stderr(&o));
-    let err = fs::read_to_string(t.0.join("err")).unwrap();
-    assert_eq!(fs::read_to_string(t.0.join("rc")).unwrap().trim(), "1");
+    let err = fs::read_to_string(t.path().join("err")).unwrap();
+    assert_eq!(fs::read_to_string(t.path().join("rc")).unwrap().trim(), "1");
     assert!(
         err.contains(&format!(
             "{}: Read-only file system",
@@ -1565,14 +1502,14 @@ ls -a "$OUT" > "$T/ls"
         )),
         "{err}"
     );
-    let err2 = fs::read_to_string(t.0.join("err2")).unwrap();
+    let err2 = fs::read_to_string(t.path().join("err2")).unwrap();
     assert_eq!(
-        fs::read_to_string(t.0.join("rc2")).unwrap().trim(),
+        fs::read_to_string(t.path().join("rc2")).unwrap().trim(),
         "0",
         "{err2}"
     );
     assert!(err2.contains("2 written"), "{err2}");
-    let ls = fs::read_to_string(t.0.join("ls")).unwrap();
+    let ls = fs::read_to_string(t.path().join("ls")).unwrap();
     assert!(ls.contains("web.service") && !ls.contains(".tmp"), "{ls}");
 }
 
@@ -1582,13 +1519,13 @@ ls -a "$OUT" > "$T/ls"
 /// source) takes the unit away, the dangling link stays and is reported.
 #[test]
 fn enable_links_are_the_users_kept_and_reported() {
-    let t = Tmp::new("enable");
-    t.write(&format!("{QUADLET}/db.container"), DB);
-    t.write(
+    let t = UserEnv::new("inst-enable");
+    t.write_home(&format!("{QUADLET}/db.container"), DB);
+    t.write_home(
         &format!("{QUADLET}/web@.container"),
         "[Container]\nImage=localhost/web\n[Install]\nWantedBy=default.target\n",
     );
-    ok(&t.rootlet(&["install", "--user"]));
+    ok(&t.run("rootlet", &["install", "--user"]));
     let out = t.home().join(OUT);
     let wants = t.home().join(UNITS).join("default.target.wants");
     // As systemctl 252 writes them: absolute targets.
@@ -1610,13 +1547,13 @@ fn enable_links_are_the_users_kept_and_reported() {
         }
     };
     ok(&run_service(&t));
-    ok(&t.rootlet(&["regenerate"]));
+    ok(&t.run("rootlet", &["regenerate"]));
     kept("regenerate");
-    ok(&t.rootlet(&["install", "--user"]));
+    ok(&t.run("rootlet", &["install", "--user"]));
     kept("a second install");
     // A source removed: its unit goes, the link stays, reported.
     fs::remove_file(t.home().join(QUADLET).join("db.container")).unwrap();
-    let err = ok(&t.rootlet(&["regenerate"]));
+    let err = ok(&t.run("rootlet", &["regenerate"]));
     kept("a removed source");
     assert!(!out.join("db.service").exists());
     assert!(
@@ -1625,7 +1562,7 @@ fn enable_links_are_the_users_kept_and_reported() {
         "{err}"
     );
     assert!(!err.contains("web@a.service"), "{err}");
-    let err = ok(&t.rootlet(&["uninstall", "--user"]));
+    let err = ok(&t.run("rootlet", &["uninstall", "--user"]));
     kept("uninstall");
     for l in ["db.service", "web@a.service"] {
         assert!(
@@ -1654,7 +1591,7 @@ fn have_strace() -> bool {
 /// whether it went through instead (fewer such calls than `when`). One system call at a
 /// time: strace counts each system call of a set on its own, so a set would reach only the
 /// points where one of them is the first to get to `when`.
-fn killed_at(t: &Tmp, call: &str, when: usize, args: &[&str]) -> bool {
+fn killed_at(t: &UserEnv, call: &str, when: usize, args: &[&str]) -> bool {
     let o = t
         .cmd("strace")
         .args([
@@ -1687,7 +1624,7 @@ fn n14_a_kill_while_pruning_never_leaves_a_link_behind() {
     }
     for call in ["unlink", "unlinkat", "rmdir"] {
         for when in 1.. {
-            let t = Tmp::new("n14");
+            let t = UserEnv::new("inst-n14");
             fs::create_dir_all(t.home().join(QUADLET)).unwrap();
             let before = listing(&t.home());
             let src = t.home().join(QUADLET).join("a.container");
@@ -1709,7 +1646,7 @@ fn n14_a_kill_while_pruning_never_leaves_a_link_behind() {
             );
             fs::remove_file(&src).unwrap();
             ok(&regen(&t));
-            ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+            ok(&t.run("rootlet", &["uninstall", "--user", "--no-systemctl"]));
             assert_eq!(listing(&t.home()), before, "kill at {call} {when}");
             if through {
                 break;
@@ -1740,22 +1677,22 @@ fn n18_temporaries_of_a_killed_install_are_swept() {
     ];
     for call in calls {
         for when in 1.. {
-            let t = Tmp::new("n18a");
-            t.write(&format!("{QUADLET}/a.container"), A_WANTED);
-            t.write(
+            let t = UserEnv::new("inst-n18a");
+            t.write_home(&format!("{QUADLET}/a.container"), A_WANTED);
+            t.write_home(
                 &format!("{UNITS}/mine.service"),
                 "[Service]\nExecStart=/bin/true\n",
             );
             let before = listing(&t.home());
             let install = ["install", "--user", "--no-systemctl"];
             let through = killed_at(&t, call, when, &install);
-            ok(&t.rootlet(&install));
+            ok(&t.run("rootlet", &install));
             let temps: Vec<String> = listing(&t.home())
                 .into_iter()
                 .filter(|l| l.contains("/.#") || l.starts_with(".#"))
                 .collect();
             assert!(temps.is_empty(), "kill at {call} {when}: {temps:?}");
-            ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+            ok(&t.run("rootlet", &["uninstall", "--user", "--no-systemctl"]));
             assert_eq!(listing(&t.home()), before, "kill at {call} {when}");
             if through {
                 break;
@@ -1769,8 +1706,8 @@ fn n18_temporaries_of_a_killed_install_are_swept() {
 /// user's, or of a process still running) is never swept.
 #[test]
 fn n18_a_temporary_rootlet_did_not_write_stays() {
-    let t = Tmp::new("n18keep");
-    t.write(&format!("{QUADLET}/a.container"), A_WANTED);
+    let t = UserEnv::new("inst-n18keep");
+    t.write_home(&format!("{QUADLET}/a.container"), A_WANTED);
     ok(&regen(&t));
     let out = t.home().join(OUT);
     // A dead pid (far above pid_max), and this process's own (alive).
@@ -1790,10 +1727,10 @@ fn n18_a_temporary_rootlet_did_not_write_stays() {
 /// uninstall removes them.
 #[test]
 fn n18_a_run_that_waited_for_an_uninstall_records_what_it_created() {
-    let t = Tmp::new("n18c");
+    let t = UserEnv::new("inst-n18c");
     fs::create_dir_all(t.home().join(QUADLET)).unwrap();
     let before = listing(&t.home());
-    t.write(&format!("{QUADLET}/a.container"), A_PLAIN);
+    t.write_home(&format!("{QUADLET}/a.container"), A_PLAIN);
     ok(&regen(&t));
     let local = t.home().join(".local");
     let lock = fs::OpenOptions::new()
@@ -1802,7 +1739,7 @@ fn n18_a_run_that_waited_for_an_uninstall_records_what_it_created() {
         .unwrap();
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
     let mut child = t
-        .cmd(env!("CARGO_BIN_EXE_rootlet"))
+        .cmd(util::bin("rootlet"))
         .args(["regenerate", "--no-systemctl"])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -1827,7 +1764,7 @@ fn n18_a_run_that_waited_for_an_uninstall_records_what_it_created() {
     assert!(child.wait().unwrap().success());
     fs::remove_file(t.home().join(QUADLET).join("a.container")).unwrap();
     ok(&regen(&t));
-    ok(&t.rootlet(&["uninstall", "--user", "--no-systemctl"]));
+    ok(&t.run("rootlet", &["uninstall", "--user", "--no-systemctl"]));
     assert_eq!(listing(&t.home()), before);
 }
 
@@ -1844,12 +1781,12 @@ fn n18_a_killed_uninstall_finishes_when_run_again() {
     let uninstall = ["uninstall", "--user", "--no-systemctl"];
     for call in ["unlink", "unlinkat", "rename", "rmdir"] {
         for when in 1.. {
-            let t = Tmp::new("n18u");
-            t.write(&format!("{QUADLET}/a.container"), A_WANTED);
+            let t = UserEnv::new("inst-n18u");
+            t.write_home(&format!("{QUADLET}/a.container"), A_WANTED);
             let before = listing(&t.home());
-            ok(&t.rootlet(&["install", "--user", "--no-systemctl"]));
+            ok(&t.run("rootlet", &["install", "--user", "--no-systemctl"]));
             let through = killed_at(&t, call, when, &uninstall);
-            ok(&t.rootlet(&uninstall));
+            ok(&t.run("rootlet", &uninstall));
             let after = listing(&t.home());
             let extra: Vec<&String> = after.iter().filter(|l| !before.contains(l)).collect();
             assert!(
@@ -1861,7 +1798,7 @@ fn n18_a_killed_uninstall_finishes_when_run_again() {
             if !extra.is_empty() {
                 // The next run that takes the lock (here a regenerate, then its uninstall).
                 ok(&regen(&t));
-                ok(&t.rootlet(&uninstall));
+                ok(&t.run("rootlet", &uninstall));
             }
             assert_eq!(listing(&t.home()), before, "kill at {call} {when}");
             if through {

@@ -206,6 +206,21 @@ impl UserEnv {
         p
     }
 
+    /// A [`UserEnv::fake_program`] `name` that appends its arguments to `NAME.log` in the
+    /// scratch directory, one call a line (`[arg] [arg] ... `), then runs `then` (shell).
+    /// Returns the log's path.
+    pub fn logging_program(&self, name: &str, then: &str) -> PathBuf {
+        let log = self.path().join(format!("{name}.log"));
+        self.fake_program(
+            name,
+            &format!(
+                "for a in \"$@\"; do printf '[%s] ' \"$a\"; done >> '{log}'\necho >> '{log}'\n{then}",
+                log = log.display()
+            ),
+        );
+        log
+    }
+
     /// `PATH` of this user: [`UserEnv::fake_bin`], then the caller's.
     pub fn path_var(&self) -> std::ffi::OsString {
         let mut v = self.fake_bin().into_os_string();
