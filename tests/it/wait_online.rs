@@ -5,7 +5,7 @@
 //! The route fallback reads a fake /proc + /sys tree (`ROOTLET_WAIT_ROOT`).
 //! Exit status, elapsed time and log lines are asserted.
 
-use crate::util;
+use crate::util::{self, UserEnv};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -56,8 +56,10 @@ impl Drop for Proc {
     }
 }
 
+/// A private bus with the fake systemd, in the scratch directory of a user of its own
+/// (`env`: the binaries run in its environment, the fake tables are in its directory).
 struct Bus {
-    dir: PathBuf,
+    env: UserEnv,
     address: String,
     daemon: Option<Proc>,
     _fake: Option<Proc>,
@@ -65,22 +67,42 @@ struct Bus {
 
 impl Drop for Bus {
     fn drop(&mut self) {
+        // The processes end before `env` removes their directory.
         self._fake.take();
         self.daemon.take();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rootlet-wait-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+impl Bus {
+    /// [`prerequisites`], then [`bus`]; `None` (skipped loudly) without them.
+    fn start(name: &str, scenario: &str, deny: bool) -> Option<Bus> {
+        prerequisites().then(|| bus(name, scenario, deny))
+    }
+
+    fn dir(&self) -> &Path {
+        self.env.path()
+    }
+
+    /// [`wait_cmd`] against this bus, over fake tables with or without a default route.
+    fn cmd(&self, route: bool) -> Command {
+        wait_cmd(&self.env, &self.address, &tables(self.dir(), route))
+    }
+
+    /// [`wait_online`] against this bus, over fake tables with or without a default route.
+    fn wait(&self, route: bool, args: &[&str]) -> Run {
+        wait_online(&self.env, &self.address, &tables(self.dir(), route), args)
+    }
+}
+
+/// The scratch user of one test.
+fn scratch(name: &str) -> UserEnv {
+    UserEnv::new(&format!("wait-{name}"))
 }
 
 /// A private bus with the fake systemd playing `scenario`; `deny` forbids calling it.
 fn bus(name: &str, scenario: &str, deny: bool) -> Bus {
-    let dir = scratch(name);
+    let env = scratch(name);
+    let dir = env.path();
     let sock = dir.join("bus");
     let deny_rule = if deny {
         r#"<deny send_destination="org.freedesktop.systemd1"/>"#
@@ -140,7 +162,7 @@ fn bus(name: &str, scenario: &str, deny: bool) -> Bus {
         .unwrap();
     assert_eq!(ready.trim(), "READY");
     Bus {
-        dir,
+        env,
         address,
         daemon: Some(Proc(daemon)),
         _fake: Some(Proc(fake)),
@@ -178,16 +200,20 @@ struct Run {
     log: String,
 }
 
-fn wait_online(address: &str, root: &Path, args: &[&str]) -> Run {
+/// rootlet-wait-online in the environment of `env`'s user (neither `NOTIFY_SOCKET` nor
+/// `JOURNAL_STREAM`: none of the caller's), asking the system bus at `address`, with the
+/// fake tables at `root`.
+fn wait_cmd(env: &UserEnv, address: &str, root: &Path) -> Command {
+    let mut c = env.cmd(BIN);
+    c.env("DBUS_SYSTEM_BUS_ADDRESS", address)
+        .env("ROOTLET_WAIT_ROOT", root);
+    c
+}
+
+/// [`wait_cmd`] with `args`, run to the end and timed.
+fn wait_online(env: &UserEnv, address: &str, root: &Path, args: &[&str]) -> Run {
     let t = Instant::now();
-    let o = Command::new(BIN)
-        .args(args)
-        .env("DBUS_SYSTEM_BUS_ADDRESS", address)
-        .env("ROOTLET_WAIT_ROOT", root)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
-        .output()
-        .unwrap();
+    let o = wait_cmd(env, address, root).args(args).output().unwrap();
     let run = Run {
         code: o.status.code(),
         elapsed: t.elapsed(),
@@ -206,11 +232,10 @@ fn lines_with(log: &str, s: &str) -> usize {
 
 #[test]
 fn active_target_returns_at_once() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("active", "active", false) else {
         return;
-    }
-    let b = bus("active", "active", false);
-    let r = wait_online(&b.address, &tables(&b.dir, false), &[]);
+    };
+    let r = b.wait(false, &[]);
     assert_eq!(r.code, Some(0));
     assert!(r.elapsed < Duration::from_secs(2), "{:?}", r.elapsed);
     assert!(
@@ -223,12 +248,11 @@ fn active_target_returns_at_once() {
 
 #[test]
 fn sleeps_on_signals_until_active() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("flip", "flip", false) else {
         return;
-    }
-    let b = bus("flip", "flip", false);
+    };
     // No route: only systemd's signal can end this wait.
-    let r = wait_online(&b.address, &tables(&b.dir, false), &[]);
+    let r = b.wait(false, &[]);
     assert_eq!(r.code, Some(0));
     // The fake's timeline starts when it is ready, before this client starts: under load
     // that gap grows, so the lower bound keeps a wide margin (an answer without waiting takes
@@ -253,11 +277,10 @@ fn sleeps_on_signals_until_active() {
 
 #[test]
 fn never_pulled_in_falls_back_to_the_route_at_once() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("never", "never", false) else {
         return;
-    }
-    let b = bus("never", "never", false);
-    let r = wait_online(&b.address, &tables(&b.dir, true), &[]);
+    };
+    let r = b.wait(true, &[]);
     assert_eq!(r.code, Some(0));
     assert!(
         r.elapsed < Duration::from_secs(2),
@@ -274,17 +297,16 @@ fn never_pulled_in_falls_back_to_the_route_at_once() {
 
 #[test]
 fn fallback_waits_for_the_route_to_appear() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("late-route", "never", false) else {
         return;
-    }
-    let b = bus("late-route", "never", false);
-    let root = tables(&b.dir, false);
+    };
+    let root = tables(b.dir(), false);
     let r2 = root.clone();
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(700));
         set_route(&r2, true);
     });
-    let r = wait_online(&b.address, &root, &[]);
+    let r = wait_online(&b.env, &b.address, &root, &[]);
     t.join().unwrap();
     assert_eq!(r.code, Some(0));
     assert!(r.elapsed >= Duration::from_millis(650), "{:?}", r.elapsed);
@@ -299,11 +321,10 @@ fn fallback_waits_for_the_route_to_appear() {
 
 #[test]
 fn still_starting_waits_for_startup_to_finish() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("starting", "starting-then-never", false) else {
         return;
-    }
-    let b = bus("starting", "starting-then-never", false);
-    let r = wait_online(&b.address, &tables(&b.dir, true), &[]);
+    };
+    let r = b.wait(true, &[]);
     assert_eq!(r.code, Some(0));
     // The fake's timeline starts when it is ready, before this client starts: under load
     // that gap grows, so the lower bound keeps a wide margin (an answer without waiting takes
@@ -315,12 +336,11 @@ fn still_starting_waits_for_startup_to_finish() {
 
 #[test]
 fn flapping_target_is_waited_for_not_given_up() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("flap", "flap", false) else {
         return;
-    }
-    let b = bus("flap", "flap", false);
+    };
     // No route: falling back in one of the gaps would wait until the timeout.
-    let r = wait_online(&b.address, &tables(&b.dir, false), &["--timeout=5"]);
+    let r = b.wait(false, &["--timeout=5"]);
     assert_eq!(r.code, Some(0), "{}", r.log);
     // The fake's timeline starts when it is ready, before this client starts: under load
     // that gap grows, so the lower bound keeps a wide margin (an answer without waiting takes
@@ -334,11 +354,10 @@ fn flapping_target_is_waited_for_not_given_up() {
 
 #[test]
 fn failed_target_falls_back() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("failed", "failed", false) else {
         return;
-    }
-    let b = bus("failed", "failed", false);
-    let r = wait_online(&b.address, &tables(&b.dir, true), &[]);
+    };
+    let r = b.wait(true, &[]);
     assert_eq!(r.code, Some(0));
     assert!(
         r.log
@@ -350,11 +369,10 @@ fn failed_target_falls_back() {
 
 #[test]
 fn bus_dying_mid_wait_falls_back() {
-    if !prerequisites() {
+    let Some(mut b) = Bus::start("dies", "activating-forever", false) else {
         return;
-    }
-    let mut b = bus("dies", "activating-forever", false);
-    let root = tables(&b.dir, true);
+    };
+    let root = tables(b.dir(), true);
     let mut daemon = b.daemon.take().unwrap();
     let pid = daemon.0.id();
     let killer = std::thread::spawn(move || {
@@ -363,7 +381,7 @@ fn bus_dying_mid_wait_falls_back() {
         let _ = daemon.0.wait();
         pid
     });
-    let r = wait_online(&b.address, &root, &["--timeout", "10"]);
+    let r = wait_online(&b.env, &b.address, &root, &["--timeout", "10"]);
     killer.join().unwrap();
     assert_eq!(r.code, Some(0));
     assert!(
@@ -377,11 +395,10 @@ fn bus_dying_mid_wait_falls_back() {
 
 #[test]
 fn access_denied_falls_back() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("denied", "active", true) else {
         return;
-    }
-    let b = bus("denied", "active", true);
-    let r = wait_online(&b.address, &tables(&b.dir, true), &[]);
+    };
+    let r = b.wait(true, &[]);
     assert_eq!(r.code, Some(0));
     assert!(r.log.contains("access denied"), "{}", r.log);
     assert!(r.log.contains("checking for a default route"), "{}", r.log);
@@ -389,9 +406,9 @@ fn access_denied_falls_back() {
 
 #[test]
 fn no_bus_at_all_falls_back() {
-    let dir = scratch("nobus");
-    let r = wait_online("unix:path=/nonexistent/bus", &tables(&dir, true), &[]);
-    let _ = std::fs::remove_dir_all(&dir);
+    let env = scratch("nobus");
+    let dir = env.path();
+    let r = wait_online(&env, "unix:path=/nonexistent/bus", &tables(dir, true), &[]);
     assert_eq!(r.code, Some(0));
     assert!(
         r.log.contains("cannot connect to the system bus"),
@@ -402,11 +419,10 @@ fn no_bus_at_all_falls_back() {
 
 #[test]
 fn timeout_is_reported_and_exits_1() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("timeout", "activating-forever", false) else {
         return;
-    }
-    let b = bus("timeout", "activating-forever", false);
-    let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout", "1s"]);
+    };
+    let r = b.wait(true, &["--timeout", "1s"]);
     assert_eq!(r.code, Some(1));
     assert!(
         r.elapsed >= Duration::from_millis(950) && r.elapsed < Duration::from_secs(3),
@@ -419,15 +435,10 @@ fn timeout_is_reported_and_exits_1() {
 
 #[test]
 fn fallback_none_waits_for_the_target_only() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("none", "never", false) else {
         return;
-    }
-    let b = bus("none", "never", false);
-    let r = wait_online(
-        &b.address,
-        &tables(&b.dir, true),
-        &["--fallback=none", "--timeout=1"],
-    );
+    };
+    let r = b.wait(true, &["--fallback=none", "--timeout=1"]);
     assert_eq!(r.code, Some(1));
     assert!(
         r.log
@@ -439,18 +450,13 @@ fn fallback_none_waits_for_the_target_only() {
 
 #[test]
 fn other_unit_and_bad_usage() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("unit", "active", false) else {
         return;
-    }
-    let b = bus("unit", "active", false);
-    let r = wait_online(
-        &b.address,
-        &tables(&b.dir, false),
-        &["--unit", "other.target"],
-    );
+    };
+    let r = b.wait(false, &["--unit", "other.target"]);
     assert_eq!(r.code, Some(0));
     assert!(r.log.contains("other.target is active"), "{}", r.log);
-    let r = wait_online(&b.address, &tables(&b.dir, false), &["--timeout", "soon"]);
+    let r = b.wait(false, &["--timeout", "soon"]);
     assert_eq!(r.code, Some(2));
 }
 
@@ -463,11 +469,11 @@ fn exec_mode_passes_sockets_and_nothing_else() {
         return;
     }
     let b = bus("exec", "active", false);
-    let out = b.dir.join("probe.out");
+    let out = b.dir().join("probe.out");
     // The probe reports what it got: pid, LISTEN_* and its open fds (listed with
     // opendir, whose own fd is left out). A C program: a shell would show fds of its own.
-    let probe_c = b.dir.join("probe.c");
-    let probe = b.dir.join("probe");
+    let probe_c = b.dir().join("probe.c");
+    let probe = b.dir().join("probe");
     std::fs::write(
         &probe_c,
         r#"#include <dirent.h>
@@ -505,7 +511,9 @@ int main(int argc, char **argv) {
     }
     let port1 = 20000 + (std::process::id() % 20000) as u16;
     let port2 = port1 + 1;
-    let sa = Command::new("systemd-socket-activate")
+    let sa = b
+        .env
+        .cmd("systemd-socket-activate")
         .arg(format!("--listen=127.0.0.1:{port1}"))
         .arg(format!("--listen=127.0.0.1:{port2}"))
         .arg("--fdname=http:admin")
@@ -518,7 +526,7 @@ int main(int argc, char **argv) {
         .arg(&probe)
         .arg(&out)
         .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
-        .env("ROOTLET_WAIT_ROOT", tables(&b.dir, false))
+        .env("ROOTLET_WAIT_ROOT", tables(b.dir(), false))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -576,15 +584,12 @@ int main(int argc, char **argv) {
 /// SIGTERM and SIGINT stop the wait at once.
 #[test]
 fn signals_stop_the_wait_at_once() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("signals", "activating-forever", false) else {
         return;
-    }
-    let b = bus("signals", "activating-forever", false);
-    let root = tables(&b.dir, false);
+    };
+    let root = tables(b.dir(), false);
     for sig in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
-        let child = Command::new(BIN)
-            .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
-            .env("ROOTLET_WAIT_ROOT", &root)
+        let child = wait_cmd(&b.env, &b.address, &root)
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -713,33 +718,33 @@ fn assert_stuck_bus_fell_back(r: &Run, step: &str) {
 
 #[test]
 fn silent_bus_falls_back_within_seconds() {
-    let dir = scratch("silent");
-    let (address, _) = raw_bus(&dir, Raw::Silent);
-    let r = wait_online(&address, &tables(&dir, true), &["--timeout=60"]);
+    let env = scratch("silent");
+    let dir = env.path();
+    let (address, _) = raw_bus(dir, Raw::Silent);
+    let r = wait_online(&env, &address, &tables(dir, true), &["--timeout=60"]);
     assert_stuck_bus_fell_back(&r, "connecting to the system bus");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn silent_tcp_bus_falls_back_within_seconds() {
-    let dir = scratch("silent-tcp");
+    let env = scratch("silent-tcp");
+    let dir = env.path();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let held = std::thread::spawn(move || listener.accept().map(|(c, _)| c));
     let address = format!("tcp:host=127.0.0.1,port={port}");
-    let r = wait_online(&address, &tables(&dir, true), &["--timeout=60"]);
+    let r = wait_online(&env, &address, &tables(dir, true), &["--timeout=60"]);
     assert_stuck_bus_fell_back(&r, "connecting to the system bus");
     drop(held.join());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn bus_silent_after_authentication_falls_back_within_seconds() {
-    let dir = scratch("authsilent");
-    let (address, _) = raw_bus(&dir, Raw::SaslThenSilent);
-    let r = wait_online(&address, &tables(&dir, true), &["--timeout=60"]);
+    let env = scratch("authsilent");
+    let dir = env.path();
+    let (address, _) = raw_bus(dir, Raw::SaslThenSilent);
+    let r = wait_online(&env, &address, &tables(dir, true), &["--timeout=60"]);
     assert_stuck_bus_fell_back(&r, "connecting to the system bus");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -757,7 +762,7 @@ fn unanswered_calls_fall_back_within_seconds() {
         .map(|(scenario, step)| {
             std::thread::spawn(move || {
                 let b = bus(scenario, scenario, false);
-                let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout=60"]);
+                let r = b.wait(true, &["--timeout=60"]);
                 (r, step)
             })
         })
@@ -779,13 +784,12 @@ fn has_thread(pid: u32, name: &str) -> bool {
 
 #[test]
 fn a_bus_answering_each_call_just_in_time_is_given_up_in_one_budget() {
-    if !prerequisites() {
-        return;
-    }
     // Each call answered after 4.5 s: within the 5 s of a step, but the first reading
     // would take 5 of them.
-    let b = bus("slow", "slow", false);
-    let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout=60"]);
+    let Some(b) = Bus::start("slow", "slow", false) else {
+        return;
+    };
+    let r = b.wait(true, &["--timeout=60"]);
     assert_eq!(r.code, Some(0), "{}", r.log);
     assert!(r.elapsed < Duration::from_secs(18), "{:?}", r.elapsed);
     assert!(r.log.contains("from the system bus within"), "{}", r.log);
@@ -808,15 +812,12 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[test]
 fn endless_handshake_line_is_cut_off_and_costs_no_cpu_after() {
-    let dir = scratch("hugeline");
-    let (address, stopped) = raw_bus(&dir, Raw::EndlessLine);
+    let env = scratch("hugeline");
+    let dir = env.path();
+    let (address, stopped) = raw_bus(dir, Raw::EndlessLine);
     // No route: the wait goes on after the bus is given up; the reading must not.
-    let child = Command::new(BIN)
+    let child = wait_cmd(&env, &address, &tables(dir, false))
         .arg("--timeout=60")
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &address)
-        .env("ROOTLET_WAIT_ROOT", tables(&dir, false))
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -849,7 +850,6 @@ fn endless_handshake_line_is_cut_off_and_costs_no_cpu_after() {
         out.contains("no reply from the system bus within 5 s"),
         "{out}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 trait Log {
@@ -870,9 +870,10 @@ impl Log for Child {
 
 #[test]
 fn broken_handshake_reply_falls_back_and_still_execs() {
-    let dir = scratch("nlfirst");
-    let (address, _) = raw_bus(&dir, Raw::NewlineFirst);
-    let r = wait_online(&address, &tables(&dir, true), &["--timeout=60"]);
+    let env = scratch("nlfirst");
+    let dir = env.path();
+    let (address, _) = raw_bus(dir, Raw::NewlineFirst);
+    let r = wait_online(&env, &address, &tables(dir, true), &["--timeout=60"]);
     assert_eq!(r.code, Some(0), "{}", r.log);
     assert!(r.elapsed < STUCK, "{:?}", r.elapsed);
     assert_eq!(
@@ -881,22 +882,18 @@ fn broken_handshake_reply_falls_back_and_still_execs() {
         "{}",
         r.log
     );
-    let o = Command::new(BIN)
+    let o = wait_cmd(&env, &address, &tables(dir, true))
         .args(["--timeout=60", "--", "/bin/echo", "DAEMON-STARTED"])
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &address)
-        .env("ROOTLET_WAIT_ROOT", tables(&dir, true))
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "DAEMON-STARTED\n");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn huge_timeouts_are_usage_errors() {
-    let dir = scratch("hugetimeout");
+    let env = scratch("hugetimeout");
+    let dir = env.path();
     for t in [
         "18446744073709551615",
         "99999999999999999999",
@@ -905,23 +902,22 @@ fn huge_timeouts_are_usage_errors() {
         "9000h",
     ] {
         let r = wait_online(
+            &env,
             "unix:path=/nonexistent/bus",
-            &tables(&dir, true),
+            &tables(dir, true),
             &[&format!("--timeout={t}")],
         );
         assert_eq!(r.code, Some(2), "{t}: {}", r.log);
         assert!(!r.log.contains("panicked"), "{}", r.log);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn job_of_the_wrong_type_falls_back_instead_of_panicking() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("job-u", "job-u", false) else {
         return;
-    }
-    let b = bus("job-u", "job-u", false);
-    let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout=60"]);
+    };
+    let r = b.wait(true, &["--timeout=60"]);
     assert_eq!(r.code, Some(0), "{}", r.log);
     assert!(r.elapsed < STUCK, "{:?}", r.elapsed);
     assert!(!r.log.contains("panicked"), "{}", r.log);
@@ -932,12 +928,9 @@ fn job_of_the_wrong_type_falls_back_instead_of_panicking() {
         r.log
     );
     // Exec mode: the daemon starts.
-    let o = Command::new(BIN)
+    let o = b
+        .cmd(true)
         .args(["--timeout=60", "--", "/bin/echo", "DAEMON-STARTED"])
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
-        .env("ROOTLET_WAIT_ROOT", tables(&b.dir, true))
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), "DAEMON-STARTED\n");
@@ -952,27 +945,18 @@ fn broken_stderr() -> Stdio {
 
 #[test]
 fn broken_stderr_neither_panics_nor_stops_the_exec() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("epipe", "never", false) else {
         return;
-    }
-    let b = bus("epipe", "never", false);
-    let root = tables(&b.dir, true);
-    let o = Command::new(BIN)
+    };
+    let root = tables(b.dir(), true);
+    let o = wait_cmd(&b.env, &b.address, &root)
         .args(["--", "/bin/echo", "DAEMON-STARTED"])
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
-        .env("ROOTLET_WAIT_ROOT", &root)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
         .stderr(broken_stderr())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "DAEMON-STARTED\n");
-    let s = Command::new(BIN)
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
-        .env("ROOTLET_WAIT_ROOT", &root)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
+    let s = wait_cmd(&b.env, &b.address, &root)
         .stderr(broken_stderr())
         .status()
         .unwrap();
@@ -986,7 +970,7 @@ fn absurd_replies_are_refused_and_logged_bounded() {
     }
     for scenario in ["huge-state", "huge-error"] {
         let b = bus(scenario, scenario, false);
-        let r = wait_online(&b.address, &tables(&b.dir, true), &["--timeout=60"]);
+        let r = b.wait(true, &["--timeout=60"]);
         assert_eq!(r.code, Some(0), "{scenario}");
         assert!(r.elapsed < STUCK, "{:?}", r.elapsed);
         let longest = r.log.lines().map(str::len).max().unwrap_or(0);
@@ -1016,12 +1000,11 @@ fn absurd_replies_are_refused_and_logged_bounded() {
 
 #[test]
 fn a_command_that_cannot_run_is_reported_before_waiting() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("badcmd", "activating-forever", false) else {
         return;
-    }
-    let b = bus("badcmd", "activating-forever", false);
-    let root = tables(&b.dir, false);
-    let not_exec = b.dir.join("not-executable");
+    };
+    let root = tables(b.dir(), false);
+    let not_exec = b.dir().join("not-executable");
     std::fs::write(&not_exec, "#!/bin/sh\n").unwrap();
     for cmd in [
         "/nonexistent/cmd",
@@ -1030,7 +1013,7 @@ fn a_command_that_cannot_run_is_reported_before_waiting() {
         "/tmp",
         "",
     ] {
-        let r = wait_online(&b.address, &root, &["--timeout=60", "--", cmd]);
+        let r = wait_online(&b.env, &b.address, &root, &["--timeout=60", "--", cmd]);
         assert_eq!(r.code, Some(127), "{cmd}: {}", r.log);
         assert!(
             r.elapsed < Duration::from_secs(10),
@@ -1045,12 +1028,9 @@ fn a_command_that_cannot_run_is_reported_before_waiting() {
     }
     // A bare name is found in PATH, and argv[0] stays as given.
     let b = bus("pathcmd", "active", false);
-    let o = Command::new(BIN)
+    let o = b
+        .cmd(true)
         .args(["--", "sh", "-c", "echo \"$0\" ran"])
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &b.address)
-        .env("ROOTLET_WAIT_ROOT", tables(&b.dir, true))
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
         // A default route too: on a loaded machine a slow bus reply may end in the route
         // fallback, and what is checked here is the PATH lookup, not the wait.
         .output()
@@ -1061,16 +1041,17 @@ fn a_command_that_cannot_run_is_reported_before_waiting() {
 
 #[test]
 fn unit_names_with_control_characters_are_usage_errors() {
-    let dir = scratch("badunit");
+    let env = scratch("badunit");
+    let dir = env.path();
     for unit in ["x\nREADY=1.target", "", &"a".repeat(300), "noext"] {
         let r = wait_online(
+            &env,
             "unix:path=/nonexistent/bus",
-            &tables(&dir, true),
+            &tables(dir, true),
             &["--unit", unit],
         );
         assert_eq!(r.code, Some(2), "{unit:?}: {}", r.log);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Exec mode: the status we showed while waiting is cleared before the exec (a daemon that
@@ -1078,14 +1059,13 @@ fn unit_names_with_control_characters_are_usage_errors() {
 /// left to the daemon.
 #[test]
 fn exec_mode_clears_its_status_and_leaves_readiness_to_the_daemon() {
-    let dir = scratch("execstatus");
+    let env = scratch("execstatus");
+    let dir = env.path();
     let sock = dir.join("notify");
     let rx = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
     rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let o = Command::new(BIN)
+    let o = wait_cmd(&env, "unix:path=/nonexistent/bus", &tables(dir, true))
         .args(["--timeout=60", "--", "/bin/echo", "DAEMON-STARTED"])
-        .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-        .env("ROOTLET_WAIT_ROOT", tables(&dir, true))
         .env("NOTIFY_SOCKET", &sock)
         .env_remove("JOURNAL_STREAM")
         .output()
@@ -1100,7 +1080,6 @@ fn exec_mode_clears_its_status_and_leaves_readiness_to_the_daemon() {
     }
     assert_eq!(msgs.last().map(String::as_str), Some("STATUS="), "{msgs:?}");
     assert!(!msgs.iter().any(|m| m.contains("READY=1")), "{msgs:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Audit N10: `rootlet rm --force` (and `add --now`) aborted inside zbus when a running
@@ -1108,12 +1087,10 @@ fn exec_mode_clears_its_status_and_leaves_readiness_to_the_daemon() {
 /// a wrong type is an error naming it; no panic, and nothing is removed.
 #[test]
 fn n10_rm_force_with_a_job_of_the_wrong_type_is_an_error_not_a_panic() {
-    if !prerequisites() {
+    let Some(b) = Bus::start("job-u-active", "job-u-active", false) else {
         return;
-    }
-    let b = bus("job-u-active", "job-u-active", false);
-    let home = b.dir.join("home");
-    let src = home.join(".config/containers/systemd");
+    };
+    let src = b.env.home().join(".config/containers/systemd");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(
         src.join("web.container"),
@@ -1121,11 +1098,10 @@ fn n10_rm_force_with_a_job_of_the_wrong_type_is_an_error_not_a_panic() {
     )
     .unwrap();
     let t0 = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_rootlet"))
+    let o = b
+        .env
+        .cmd(util::bin("rootlet"))
         .args(["rm", "--force", "--no-reload", "web"])
-        .env_clear()
-        .env("HOME", &home)
-        .env("PATH", "/usr/bin:/bin")
         .env("DBUS_SESSION_BUS_ADDRESS", &b.address)
         .output()
         .unwrap();
@@ -1152,9 +1128,8 @@ fn silent_bus(path: &std::path::Path) {
 /// one that never accepts, ends within its deadline with an error that says so.
 #[test]
 fn every_call_ends_within_its_deadline_on_a_silent_or_full_bus() {
-    let dir = std::env::temp_dir().join(format!("rootlet-um-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let env = scratch("um");
+    let dir = env.path();
     silent_bus(&dir.join("silent"));
     let _keep = util::full_unix_socket(&dir.join("full"));
     use rootlet::user_manager::{Client, Error};
@@ -1204,5 +1179,4 @@ fn every_call_ends_within_its_deadline_on_a_silent_or_full_bus() {
             }
         }
     });
-    let _ = std::fs::remove_dir_all(&dir);
 }
