@@ -2,38 +2,19 @@
 //! binary, symlink loops, other owners). Each has its expected message, and the good file
 //! beside it is always generated.
 
+use crate::util::UserEnv;
 use rootlet::generator::{self, Options};
 use rootlet::quadlet::Defaults;
 use rootlet::search::Root;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("rootlet-bad-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        fs::write(
-            d.join("good.container"),
-            "[Container]\nImage=localhost/good\n",
-        )
-        .unwrap();
-        Dir(d)
-    }
-    fn file(&self, name: &str, data: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, data).unwrap();
-        p
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// A user ([`UserEnv`]) whose source directory, the search root of these runs, holds
+/// `good.container`: generated whatever else is there.
+fn user(name: &str) -> UserEnv {
+    let d = UserEnv::new(&format!("bad-{name}"));
+    d.write_source("good.container", "[Container]\nImage=localhost/good\n");
+    d
 }
 
 fn run(roots: Vec<Root>) -> generator::Run {
@@ -56,8 +37,8 @@ fn errors_of(dir: &Path) -> Vec<String> {
     r.errors.iter().map(|e| e.to_string()).collect()
 }
 
-fn expect_one(dir: &Dir, file: &Path, want: &str) {
-    let errs = errors_of(&dir.0);
+fn expect_one(dir: &UserEnv, file: &Path, want: &str) {
+    let errs = errors_of(&dir.sources());
     assert_eq!(errs.len(), 1, "{errs:?}");
     let prefix = file.display().to_string();
     assert!(
@@ -68,32 +49,32 @@ fn expect_one(dir: &Dir, file: &Path, want: &str) {
 
 #[test]
 fn truncated_file() {
-    let d = Dir::new("truncated");
-    let f = d.file("t.container", b"[Container]\nImage=x\n[Serv");
+    let d = user("truncated");
+    let f = d.write_source("t.container", b"[Container]\nImage=x\n[Serv");
     expect_one(&d, &f, ":3: invalid section header `[Serv`");
 }
 
 #[test]
 fn binary_garbage() {
-    let d = Dir::new("binary");
+    let d = user("binary");
     let mut data = b"[Container]\nImage=x\n".to_vec();
     data.extend((128..=255u8).cycle().take(4096));
-    let f = d.file("b.container", &data);
+    let f = d.write_source("b.container", &data);
     expect_one(&d, &f, ":3: not valid UTF-8");
     fs::remove_file(&f).unwrap();
     // Control characters are valid UTF-8, but refused (systemd splits lines at NUL).
     let mut data = b"[Container]\nImage=x\n".to_vec();
     data.extend(0..10u8);
-    let f = d.file("c.container", &data);
+    let f = d.write_source("c.container", &data);
     expect_one(&d, &f, ":3: a NUL byte is not allowed");
 }
 
 #[test]
 fn huge_line_and_huge_file() {
-    let d = Dir::new("huge");
+    let d = user("huge");
     let mut line = b"[Container]\nImage=x\nLabel=a=".to_vec();
     line.extend(std::iter::repeat_n(b'x', 2 * 1024 * 1024));
-    let f = d.file("line.container", &line);
+    let f = d.write_source("line.container", &line);
     expect_one(&d, &f, ":3: longer than 1048576 bytes");
     fs::remove_file(&f).unwrap();
     // 17 MiB of valid lines: refused as a whole, quickly, without reading it all.
@@ -101,35 +82,35 @@ fn huge_line_and_huge_file() {
     big.extend(
         std::iter::repeat_n(b"# comment line\n".as_slice(), 17 * 1024 * 1024 / 15).flatten(),
     );
-    let f = d.file("big.container", &big);
+    let f = d.write_source("big.container", &big);
     expect_one(&d, &f, ": cannot read: larger than 16777216 bytes");
 }
 
 #[test]
 fn key_before_any_section() {
-    let d = Dir::new("nosection");
-    let f = d.file("k.container", b"Image=x\n[Container]\n");
+    let d = user("nosection");
+    let f = d.write_source("k.container", b"Image=x\n[Container]\n");
     expect_one(&d, &f, ":1: assignment `Image=x` outside of any [Section]");
 }
 
 #[test]
 fn unknown_sections_and_keys() {
-    let d = Dir::new("unknown");
-    let f = d.file("s.container", b"[Contaner]\nImage=x\n");
+    let d = user("unknown");
+    let f = d.write_source("s.container", b"[Contaner]\nImage=x\n");
     expect_one(
         &d,
         &f,
         ":1: unknown section [Contaner]; did you mean [Container]?",
     );
     fs::remove_file(&f).unwrap();
-    let f = d.file("k.container", b"[Container]\nImage=x\nEnviroment=A=1\n");
+    let f = d.write_source("k.container", b"[Container]\nImage=x\nEnviroment=A=1\n");
     expect_one(
         &d,
         &f,
         ":3: unknown key `Enviroment` in [Container]; did you mean `Environment`?",
     );
     fs::remove_file(&f).unwrap();
-    let f = d.file(
+    let f = d.write_source(
         "q.socket",
         b"[Socket]\nListenStream=1\n[Service]\nExecStart=/bin/true\n",
     );
@@ -138,18 +119,18 @@ fn unknown_sections_and_keys() {
 
 #[test]
 fn invalid_unit_names() {
-    let d = Dir::new("names");
-    let f = d.file(".container", b"[Container]\nImage=x\n");
+    let d = user("names");
+    let f = d.write_source(".container", b"[Container]\nImage=x\n");
     expect_one(&d, &f, "`.service` is not a valid systemd unit name");
     fs::remove_file(&f).unwrap();
-    let f = d.file("sp ace.container", b"[Container]\nImage=x\n");
+    let f = d.write_source("sp ace.container", b"[Container]\nImage=x\n");
     expect_one(&d, &f, "`sp ace.service` is not a valid systemd unit name");
     fs::remove_file(&f).unwrap();
     let long = format!("{}.network", "n".repeat(247));
-    let f = d.file(&long, b"[Network]\n");
+    let f = d.write_source(&long, b"[Network]\n");
     expect_one(&d, &f, "-network.service` is not a valid systemd unit name");
     fs::remove_file(&f).unwrap();
-    let f = d.file(
+    let f = d.write_source(
         "w.container",
         b"[Container]\nImage=x\n[Install]\nWantedBy=a/b.target\n",
     );
@@ -162,29 +143,36 @@ fn invalid_unit_names() {
 
 #[test]
 fn symlink_loops_in_the_search_path() {
-    let d = Dir::new("loops");
-    std::os::unix::fs::symlink(&d.0, d.0.join("loop")).unwrap();
-    std::os::unix::fs::symlink("self", d.0.join("self")).unwrap();
-    fs::create_dir(d.0.join("sub")).unwrap();
-    std::os::unix::fs::symlink("..", d.0.join("sub/up")).unwrap();
-    let r = run(vec![Root::new(d.0.clone()), Root::new(d.0.join("loop"))]);
+    let d = user("loops");
+    std::os::unix::fs::symlink(d.sources(), d.sources().join("loop")).unwrap();
+    std::os::unix::fs::symlink("self", d.sources().join("self")).unwrap();
+    fs::create_dir(d.sources().join("sub")).unwrap();
+    std::os::unix::fs::symlink("..", d.sources().join("sub/up")).unwrap();
+    let r = run(vec![
+        Root::new(d.sources()),
+        Root::new(d.sources().join("loop")),
+    ]);
     assert_eq!(r.units.len(), 1);
     assert!(r.errors.is_empty(), "{:?}", r.errors);
 }
 
 #[test]
 fn unreadable_and_special_files() {
-    let d = Dir::new("special");
-    std::os::unix::fs::symlink("/nonexistent/target", d.0.join("dangling.container")).unwrap();
+    let d = user("special");
+    std::os::unix::fs::symlink(
+        "/nonexistent/target",
+        d.sources().join("dangling.container"),
+    )
+    .unwrap();
     // A FIFO would block a reader forever: it must be skipped, not opened.
-    let fifo = d.0.join("fifo.container");
+    let fifo = d.sources().join("fifo.container");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: plain libc call with a valid NUL-terminated path.
     assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o644) }, 0);
-    let errs = errors_of(&d.0);
+    let errs = errors_of(&d.sources());
     assert!(errs.is_empty(), "{errs:?}");
     // Skipped, but not silently.
-    let r = run(vec![Root::new(d.0.clone())]);
+    let r = run(vec![Root::new(d.sources())]);
     let notes = r.notes.join("\n");
     assert!(
         notes.contains("dangling.container: symlink that cannot be followed"),
@@ -207,11 +195,11 @@ fn files_of_other_users_in_shared_directories() {
         crate::util::skip("needs root to chown a file to another user");
         return;
     }
-    let d = Dir::new("owners");
-    let f = d.file("theirs.container", b"[Container]\nImage=x\n");
+    let d = user("owners");
+    let f = d.write_source("theirs.container", b"[Container]\nImage=x\n");
     std::os::unix::fs::chown(&f, Some(4242), Some(4242)).unwrap();
     let shared = Root {
-        path: d.0.clone(),
+        path: d.sources(),
         skip_numeric_subdirs: false,
         trusted_uid: Some(1000),
     };
@@ -224,17 +212,17 @@ fn files_of_other_users_in_shared_directories() {
         .to_string()
         .contains("owned by uid 4242, neither root nor you"));
     // In the user's own directories any owner is fine (they are the user's to manage).
-    let r = run(vec![Root::new(d.0.clone())]);
+    let r = run(vec![Root::new(d.sources())]);
     assert_eq!(r.units.len(), 2);
 }
 
 #[test]
 fn conflicting_names_across_directories() {
-    let a = Dir::new("conflict-a");
-    let b = Dir::new("conflict-b");
-    a.file("app.container", b"[Container]\nImage=localhost/a\n");
-    b.file("app.container", b"[Container]\nImage=localhost/b\n");
-    let r = run(vec![Root::new(a.0.clone()), Root::new(b.0.clone())]);
+    let a = user("conflict-a");
+    let b = user("conflict-b");
+    a.write_source("app.container", b"[Container]\nImage=localhost/a\n");
+    b.write_source("app.container", b"[Container]\nImage=localhost/b\n");
+    let r = run(vec![Root::new(a.sources()), Root::new(b.sources())]);
     let app = r.units.iter().find(|u| u.name == "app.service").unwrap();
     assert!(app.text().contains("localhost/a\n"));
     assert!(
@@ -243,9 +231,9 @@ fn conflicting_names_across_directories() {
         r.notes
     );
     // Two sources that become the same unit.
-    a.file("x-network.container", b"[Container]\nImage=x\n");
-    a.file("x.network", b"[Network]\n");
-    let errs = errors_of(&a.0);
+    a.write_source("x-network.container", b"[Container]\nImage=x\n");
+    a.write_source("x.network", b"[Network]\n");
+    let errs = errors_of(&a.sources());
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
         errs[0].contains("becomes x-network.service like"),
@@ -255,8 +243,8 @@ fn conflicting_names_across_directories() {
 
 #[test]
 fn references_to_missing_sources() {
-    let d = Dir::new("refs");
-    let f = d.file(
+    let d = user("refs");
+    let f = d.write_source(
         "n.container",
         b"[Container]\nImage=x\nNetwork=missing.network\n",
     );
@@ -286,12 +274,12 @@ fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) 
 /// Audit H1: a FIFO as a drop-in or as the defaults file blocked every reader forever.
 #[test]
 fn fifo_dropin_and_fifo_defaults_do_not_hang() {
-    let d = Dir::new("fifo-dropin");
-    let web = d.file("web.container", b"[Container]\nImage=x\n");
-    fs::create_dir(d.0.join("web.container.d")).unwrap();
-    let fifo = d.0.join("web.container.d/10-fifo.conf");
+    let d = user("fifo-dropin");
+    let web = d.write_source("web.container", b"[Container]\nImage=x\n");
+    fs::create_dir(d.sources().join("web.container.d")).unwrap();
+    let fifo = d.sources().join("web.container.d/10-fifo.conf");
     mkfifo(&fifo);
-    let dir = d.0.clone();
+    let dir = d.sources();
     let errs = within(60, move || errors_of(&dir));
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
@@ -299,7 +287,7 @@ fn fifo_dropin_and_fifo_defaults_do_not_hang() {
         "{errs:?} (source {})",
         web.display()
     );
-    let defaults = d.0.join("defaults.conf");
+    let defaults = d.sources().join("defaults.conf");
     mkfifo(&defaults);
     let e = within(60, move || Defaults::load(&defaults)).unwrap_err();
     assert!(e.to_string().contains("not a regular file"), "{e}");
@@ -309,27 +297,27 @@ fn fifo_dropin_and_fifo_defaults_do_not_hang() {
 /// unit, where systemd splits the line and reads an injected `[Service]` section.
 #[test]
 fn control_characters_in_pass_through_sections_are_refused() {
-    let d = Dir::new("inject");
-    let nul = d.file(
+    let d = user("inject");
+    let nul = d.write_source(
         "nulval.container",
         b"[Container]\nImage=docker.io/library/nginx\n[X-Foo]\nA=1\x00[Service]\x00KillMode=none\n",
     );
-    let errs = errors_of(&d.0);
+    let errs = errors_of(&d.sources());
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
         errs[0].starts_with(&format!("{}:4: a NUL byte", nul.display())),
         "{errs:?}"
     );
     fs::remove_file(&nul).unwrap();
-    let cr = d.file(
+    let cr = d.write_source(
         "crkey.container",
         b"[Container]\nImage=docker.io/library/nginx\n[X-Foo]\nA\r[Service]\rKillMode\r=none\n",
     );
     expect_one(&d, &cr, ":4: a carriage return");
     fs::remove_file(&cr).unwrap();
     // In a drop-in, and in [Unit], too.
-    d.file("web.container", b"[Container]\nImage=x\n");
-    let dropin = d.file(
+    d.write_source("web.container", b"[Container]\nImage=x\n");
+    let dropin = d.write_source(
         "web.container.d/a.conf",
         b"[Unit]\nDescription=x\x00[Service]\n",
     );
@@ -339,9 +327,9 @@ fn control_characters_in_pass_through_sections_are_refused() {
 /// Audit U8: a newline in a file name made one message two lines (a forged log line).
 #[test]
 fn newlines_in_file_names_are_escaped_in_messages() {
-    let d = Dir::new("nl");
-    d.file("nl\nfake: line.container", b"[Container]\nImage=x\nBad=1\n");
-    let errs = errors_of(&d.0);
+    let d = user("nl");
+    d.write_source("nl\nfake: line.container", b"[Container]\nImage=x\nBad=1\n");
+    let errs = errors_of(&d.sources());
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(!errs[0].contains('\n'), "{errs:?}");
     assert!(errs[0].contains("nl\\nfake: line.container:"), "{errs:?}");
@@ -352,16 +340,16 @@ fn newlines_in_file_names_are_escaped_in_messages() {
 #[test]
 fn every_skipped_file_gets_a_note() {
     use std::os::unix::ffi::OsStrExt;
-    let d = Dir::new("notes");
+    let d = user("notes");
     let bad = std::ffi::OsStr::from_bytes(b"bad\xffutf8.container");
-    fs::write(d.0.join(bad), "[Container]\nImage=x\n").unwrap();
-    let mut deep = d.0.clone();
+    fs::write(d.sources().join(bad), "[Container]\nImage=x\n").unwrap();
+    let mut deep = d.sources();
     for i in 0..40 {
         deep = deep.join(format!("d{i}"));
     }
     fs::create_dir_all(&deep).unwrap();
     fs::write(deep.join("deep40.container"), "[Container]\nImage=x\n").unwrap();
-    let r = run(vec![Root::new(d.0.clone())]);
+    let r = run(vec![Root::new(d.sources())]);
     assert_eq!(r.units.len(), 1, "{:?}", r.errors);
     let notes = r.notes.join("\n");
     assert!(
@@ -370,7 +358,7 @@ fn every_skipped_file_gets_a_note() {
     );
     assert!(notes.contains("more than 32 directories below"), "{notes}");
     // A root that is not a directory cannot be searched: said so.
-    let r = run(vec![Root::new(d.0.join("good.container"))]);
+    let r = run(vec![Root::new(d.sources().join("good.container"))]);
     assert!(
         r.notes.iter().any(|n| n.contains("cannot be searched")),
         "{:?}",
@@ -380,7 +368,7 @@ fn every_skipped_file_gets_a_note() {
     let mut dirs = std::collections::HashMap::new();
     dirs.insert(
         "web.container.d".to_owned(),
-        vec![d.0.join("good.container")],
+        vec![d.sources().join("good.container")],
     );
     let found = rootlet::search::list_dropins("web.container", &dirs, &Default::default());
     let e = found.error.unwrap();
@@ -399,39 +387,39 @@ fn shared_directories_trust_drop_ins_and_links_no_more_than_sources() {
         crate::util::skip("needs root to chown files to another user");
         return;
     }
-    let shared_root = |d: &Dir| Root {
-        path: d.0.clone(),
+    let shared_root = |d: &UserEnv| Root {
+        path: d.sources(),
         skip_numeric_subdirs: false,
         trusted_uid: Some(1000),
     };
     // A drop-in directory of another user: refused, and not merged into our unit.
-    let own = Dir::new("own-f6");
-    own.file(
+    let own = user("own-f6");
+    own.write_source(
         "web.container",
         b"[Container]\nImage=docker.io/library/nginx\n",
     );
-    let d = Dir::new("shared-f6");
-    let evil = d.file(
+    let d = user("shared-f6");
+    let evil = d.write_source(
         "container.d/zz-evil.conf",
         b"[Service]\nExecStartPre=/bin/sh -c \"id > /tmp/owned\"\n",
     );
-    chown(d.0.join("container.d"), Some(4242), Some(4242)).unwrap();
-    let r = run(vec![Root::new(own.0.clone()), shared_root(&d)]);
+    chown(d.sources().join("container.d"), Some(4242), Some(4242)).unwrap();
+    let r = run(vec![Root::new(own.sources()), shared_root(&d)]);
     let web = r.units.iter().find(|u| u.name == "web.service").unwrap();
     assert!(!web.text().contains("owned"), "{}", web.text());
     assert!(
         r.warnings
             .iter()
-            .any(|e| e.path == d.0.join("container.d")
+            .any(|e| e.path == d.sources().join("container.d")
                 && e.to_string().contains("owned by uid 4242")),
         "{:?}",
         r.warnings
     );
     // The directory is root's, the drop-in another user's: left out (audit N1: it used
     // to cost the unit), said once as a warning.
-    chown(d.0.join("container.d"), Some(0), Some(0)).unwrap();
+    chown(d.sources().join("container.d"), Some(0), Some(0)).unwrap();
     chown(&evil, Some(4242), Some(4242)).unwrap();
-    let r = run(vec![Root::new(own.0.clone()), shared_root(&d)]);
+    let r = run(vec![Root::new(own.sources()), shared_root(&d)]);
     let web = r.units.iter().find(|u| u.name == "web.service").unwrap();
     assert!(!web.text().contains("owned"), "{}", web.text());
     assert!(
@@ -444,7 +432,7 @@ fn shared_directories_trust_drop_ins_and_links_no_more_than_sources() {
     // Root's, but writable by anyone: left out too.
     chown(&evil, Some(0), Some(0)).unwrap();
     fs::set_permissions(&evil, fs::Permissions::from_mode(0o666)).unwrap();
-    let r = run(vec![Root::new(own.0.clone()), shared_root(&d)]);
+    let r = run(vec![Root::new(own.sources()), shared_root(&d)]);
     let web = r.units.iter().find(|u| u.name == "web.service").unwrap();
     assert!(!web.text().contains("owned"), "{}", web.text());
     assert!(
@@ -456,8 +444,8 @@ fn shared_directories_trust_drop_ins_and_links_no_more_than_sources() {
     );
     fs::remove_file(&evil).unwrap();
     // Another user's symlink to a root-only file: not followed, nothing of it echoed.
-    let secret = d.file("secret/secret.txt", b"TOPSECRET-first-line\n");
-    let leak = d.0.join("leak.container");
+    let secret = d.write_source("secret/secret.txt", b"TOPSECRET-first-line\n");
+    let leak = d.sources().join("leak.container");
     symlink(&secret, &leak).unwrap();
     rustix::fs::chownat(
         rustix::fs::CWD,
@@ -482,12 +470,12 @@ fn shared_directories_trust_drop_ins_and_links_no_more_than_sources() {
 /// line longer than systemd reads, with `check` saying OK.
 #[test]
 fn generated_lines_longer_than_systemd_reads_are_refused() {
-    let d = Dir::new("longline");
+    let d = user("longline");
     let mut data = b"[Container]\nImage=x\n".to_vec();
     for i in 0..100_000 {
         data.extend(format!("Label=l{i}=v\n").as_bytes());
     }
-    let f = d.file("labels.container", &data);
+    let f = d.write_source("labels.container", &data);
     expect_one(&d, &f, "longer than systemd reads");
 }
 
@@ -500,18 +488,18 @@ fn files_reached_through_symlinks_must_be_root_or_yours() {
         crate::util::skip("needs root to chown files to another user");
         return;
     }
-    let d = Dir::new("own-links");
-    let elsewhere = Dir::new("elsewhere");
-    let theirs = elsewhere.file("theirs.container", b"[Container]\nImage=x\n");
+    let d = user("own-links");
+    let elsewhere = user("elsewhere");
+    let theirs = elsewhere.write_source("theirs.container", b"[Container]\nImage=x\n");
     chown(&theirs, Some(4242), Some(4242)).unwrap();
-    let mine = elsewhere.file("mine.container", b"[Container]\nImage=x\n");
-    symlink(&theirs, d.0.join("theirs.container")).unwrap();
-    symlink(&mine, d.0.join("mine.container")).unwrap();
-    fs::create_dir(elsewhere.0.join("team")).unwrap();
-    let team = elsewhere.file("team/team.container", b"[Container]\nImage=x\n");
+    let mine = elsewhere.write_source("mine.container", b"[Container]\nImage=x\n");
+    symlink(&theirs, d.sources().join("theirs.container")).unwrap();
+    symlink(&mine, d.sources().join("mine.container")).unwrap();
+    fs::create_dir(elsewhere.sources().join("team")).unwrap();
+    let team = elsewhere.write_source("team/team.container", b"[Container]\nImage=x\n");
     chown(&team, Some(4242), Some(4242)).unwrap();
-    symlink(elsewhere.0.join("team"), d.0.join("team")).unwrap();
-    let r = run(vec![Root::new(d.0.clone())]);
+    symlink(elsewhere.sources().join("team"), d.sources().join("team")).unwrap();
+    let r = run(vec![Root::new(d.sources())]);
     let mut names: Vec<_> = r.units.iter().map(|u| u.name.as_str()).collect();
     names.sort();
     assert_eq!(names, ["good.service", "mine.service"], "{:?}", r.warnings);
@@ -551,38 +539,38 @@ fn another_users_drop_ins_in_a_sticky_directory_are_left_out() {
     }
     const VICTIM: u32 = 64101;
     const M: u32 = 64102;
-    let own = Dir::new("n1-own");
-    own.file(
+    let own = user("n1-own");
+    own.write_source(
         "web.container",
         b"[Container]\nImage=docker.io/library/nginx\n",
     );
-    let elsewhere = Dir::new("n1-elsewhere");
-    let root_unit = elsewhere.file(
+    let elsewhere = user("n1-elsewhere");
+    let root_unit = elsewhere.write_source(
         "podman-auto-update.service",
         b"[Unit]\nDescription=root's\n[Service]\nType=oneshot\nExecStart=/usr/bin/podman auto-update\n[Install]\nWantedBy=default.target\n",
     );
-    let notes = elsewhere.file(
+    let notes = elsewhere.write_source(
         "notes.txt",
         b"[Service]\nExecStartPre=/bin/sh -c \"id > /tmp/owned-by-M\"\n",
     );
     chown(&notes, Some(VICTIM), Some(VICTIM)).unwrap();
-    let secret = elsewhere.file("secret", b"TOPSECRET:$6$hash\n");
+    let secret = elsewhere.write_source("secret", b"TOPSECRET:$6$hash\n");
     fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
     for (shared, tag) in [(true, "shared"), (false, "own")] {
-        let d = Dir::new(&format!("n1-sticky-{tag}"));
-        let dd = d.0.join("container.d");
+        let d = user(&format!("n1-sticky-{tag}"));
+        let dd = d.sources().join("container.d");
         fs::create_dir(&dd).unwrap();
         fs::set_permissions(&dd, fs::Permissions::from_mode(0o1777)).unwrap();
         let root = if shared {
-            Root::shared(d.0.clone(), VICTIM, false)
+            Root::shared(d.sources(), VICTIM, false)
         } else {
-            Root::new(d.0.clone())
+            Root::new(d.sources())
         };
         let zz = dd.join("zz.conf");
         for target in [&root_unit, &notes, &secret] {
             symlink(target, &zz).unwrap();
             lchown(&zz, M);
-            let r = run(vec![Root::new(own.0.clone()), root.clone()]);
+            let r = run(vec![Root::new(own.sources()), root.clone()]);
             let all = format!("{:?} {:?}", r.errors, r.warnings);
             let web = r.units.iter().find(|u| u.name == "web.service");
             let web = web.unwrap_or_else(|| panic!("{tag}: web.service not made: {all}"));
@@ -611,7 +599,7 @@ fn another_users_drop_ins_in_a_sticky_directory_are_left_out() {
         // M's regular file: left out, the unit still made.
         fs::write(&zz, "[Unit]\nDescription=x\n").unwrap();
         chown(&zz, Some(M), Some(M)).unwrap();
-        let r = run(vec![Root::new(own.0.clone()), root.clone()]);
+        let r = run(vec![Root::new(own.sources()), root.clone()]);
         let web = r.units.iter().find(|u| u.name == "web.service");
         assert!(
             web.is_some_and(|w| !w.text().contains("Description=x")),
@@ -625,7 +613,7 @@ fn another_users_drop_ins_in_a_sticky_directory_are_left_out() {
         // The victim's own drop-in there is read.
         chown(&zz, Some(VICTIM), Some(VICTIM)).unwrap();
         if shared {
-            let r = run(vec![Root::new(own.0.clone()), root.clone()]);
+            let r = run(vec![Root::new(own.sources()), root.clone()]);
             let web = r.units.iter().find(|u| u.name == "web.service").unwrap();
             assert!(web.text().contains("Description=x"), "{}", web.text());
             assert!(r.warnings.is_empty(), "{:?}", r.warnings);
@@ -643,10 +631,10 @@ fn sources_read_outside_a_run_keep_their_trust() {
         crate::util::skip("needs root to chown files to another user");
         return;
     }
-    let d = Dir::new("n1-outside");
-    let theirs = d.file("theirs.container", b"TOPSECRET first line\n");
+    let d = user("n1-outside");
+    let theirs = d.write_source("theirs.container", b"TOPSECRET first line\n");
     chown(&theirs, Some(64102), Some(64102)).unwrap();
-    let disc = rootlet::search::discover(&[Root::shared(d.0.clone(), 64101, false)]);
+    let disc = rootlet::search::discover(&[Root::shared(d.sources(), 64101, false)]);
     // Refused as listed already: no command sees it among the sources.
     assert!(disc.sources.iter().all(|f| f.path != theirs));
     assert!(disc.refused.iter().any(|e| e.path == theirs));
@@ -677,16 +665,16 @@ fn sources_read_outside_a_run_keep_their_trust() {
 #[test]
 fn directories_others_can_write_are_judged_like_shared_ones() {
     use std::os::unix::fs::PermissionsExt;
-    let d = Dir::new("n1-writable");
-    let open = d.file("open/open.container", b"[Container]\nImage=localhost/x\n");
-    let sticky = d.file(
+    let d = user("n1-writable");
+    let open = d.write_source("open/open.container", b"[Container]\nImage=localhost/x\n");
+    let sticky = d.write_source(
         "sticky/sticky.container",
         b"[Container]\nImage=localhost/x\n",
     );
     let mode = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
     mode(open.parent().unwrap(), 0o777);
     mode(sticky.parent().unwrap(), 0o1777);
-    let r = run(vec![Root::new(d.0.clone())]);
+    let r = run(vec![Root::new(d.sources())]);
     let mut names: Vec<_> = r.units.iter().map(|u| u.name.as_str()).collect();
     names.sort();
     assert_eq!(

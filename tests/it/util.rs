@@ -187,6 +187,23 @@ impl UserEnv {
         self.tmp.write(rel, text)
     }
 
+    /// The user's own source directory, `~/.config/containers/systemd` (made).
+    pub fn sources(&self) -> PathBuf {
+        let d = self.home().join(".config/containers/systemd");
+        std::fs::create_dir_all(&d).expect("the source directory");
+        d
+    }
+
+    /// Write `name` (any bytes; parents created) in [`UserEnv::sources`], return its path.
+    pub fn write_source(&self, name: &str, data: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.sources().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("parent directories");
+        }
+        std::fs::write(&p, data).expect("write a source");
+        p
+    }
+
     /// Write `rel` of the home directory (parents created) and return its path.
     pub fn write_home(&self, rel: &str, text: &str) -> PathBuf {
         self.tmp.write(&format!("home/{rel}"), text)
