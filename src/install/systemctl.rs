@@ -8,6 +8,8 @@ pub use crate::user_manager::SystemctlError;
 /// The user manager, when one is reachable and wanted.
 pub struct Systemctl {
     pub enabled: bool,
+    /// Not `--no-systemctl`: the user wants rootlet to run the commands.
+    pub wanted: bool,
 }
 
 impl Systemctl {
@@ -15,6 +17,7 @@ impl Systemctl {
     pub fn detect(wanted: bool, user: &UserEnv) -> Systemctl {
         Systemctl {
             enabled: wanted && user.user_manager_reachable(),
+            wanted,
         }
     }
 
@@ -26,6 +29,9 @@ impl Systemctl {
     /// Run `op` through `systemctl --user`; when disabled or failing, the error says what
     /// to run by hand (the same `op`, [`user_manager::Op::shown`]).
     pub fn run(&self, op: &user_manager::Op) -> Result<(), SystemctlError> {
+        if !self.wanted {
+            return Err(SystemctlError::NotAsked(op.shown()));
+        }
         if !self.enabled {
             return Err(SystemctlError::Unreachable(op.shown()));
         }

@@ -59,6 +59,9 @@ pub const SYSTEMCTL_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum SystemctlError {
     #[error("no user manager reachable: run `{0}` in your session")]
     Unreachable(String),
+    /// The user asked rootlet not to run it (`--no-systemctl`).
+    #[error("run `{0}` in your session")]
+    NotAsked(String),
     /// `why`: what systemctl said on stderr (empty, or `: ` and the text).
     #[error("`{shown}` failed ({status}){why}")]
     Failed {

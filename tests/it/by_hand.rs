@@ -65,6 +65,13 @@ fn install_prints_exactly_what_it_runs() {
 
     let o = shown.run("rootlet", &["install", "--user", "--no-systemctl"]);
     assert!(o.status.success(), "{o:?}");
+    // Asked not to: no claim that the manager is out of reach.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("rootlet: run `systemctl --user daemon-reload` in your session\n")
+            && !err.contains("reachable"),
+        "{err}"
+    );
     let commands = printed(&o.stderr);
     assert_eq!(commands.len(), 2, "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(replay(&shown, &commands), run_log);
