@@ -9,7 +9,7 @@
 //! destination is replaced, and only with `replace`); without `replace` nothing is ever
 //! replaced, not even a file that appears meanwhile.
 
-use super::{kind_of, Apps, Held, ManageError, Member, Places};
+use super::{kind_of, Apps, Held, Made, ManageError, Member, Places};
 use crate::error::SourceError;
 use crate::generator::{self, Options, Run};
 use crate::quadlet::{self, Source, SourceKind};
@@ -52,7 +52,8 @@ pub struct Input {
 pub struct Added {
     pub files: Vec<PathBuf>,
     /// The units of the sources written, for `--now`: templates and the services that a
-    /// socket written activates left out (`socket_activated`).
+    /// socket written activates left out (`socket_activated`), and of a container with its
+    /// own `[Socket]`, the socket (not the service, nor the proxy of proxy mode).
     pub units: Vec<String>,
     pub apps: Vec<String>,
     /// What else the user should know: files taken from another application, files left
@@ -359,15 +360,72 @@ fn translate(places: &Places, opts: &Options, inputs: &[Input]) -> Vec<SourceErr
     }
     let mut run = Run::default();
     generator::translate_all(&sources, opts, &mut run);
-    for e in run.errors {
-        if let Some((origin, offset)) = origin_of.get(&e.path) {
-            let line = if e.line > 0 { e.line + offset } else { 0 };
-            errors.push(SourceError::new(origin, line, e.message));
+    // A source already there that the files added break (a `.socket` added for a
+    // container whose own `[Socket]` makes that socket): an error of that source which
+    // it does not have without them. Asked only when such a source has errors at all.
+    let theirs = |e: &SourceError| !origin_of.contains_key(&e.path);
+    let mut broken: Vec<SourceError> = run.errors.iter().filter(|e| theirs(e)).cloned().collect();
+    if !broken.is_empty() {
+        // What is there now (the files replaced as they are).
+        let mut before = Run::default();
+        let existing: BTreeMap<String, Source> = (disc.sources.iter())
+            .filter_map(|f| Some((f.name.clone(), generator::load_found_source(f, &disc).ok()?)))
+            .collect();
+        generator::translate_all(&existing, opts, &mut before);
+        broken.retain(|e| !before.errors.contains(e));
+    }
+    for e in run.errors.into_iter().filter(|e| !theirs(e)).chain(broken) {
+        // Files added are named as given (a bundle's part by its own lines), wherever
+        // the message names them.
+        let message = given_paths(&e.message, &origin_of);
+        match origin_of.get(&e.path) {
+            Some((origin, offset)) => {
+                let line = if e.line > 0 { e.line + offset } else { 0 };
+                errors.push(SourceError::new(origin, line, message));
+            }
+            None => errors.push(SourceError::new(&e.path, e.line, message)),
         }
     }
     errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     errors.dedup();
     errors
+}
+
+/// `message` with each path where a file added will be written (a key of `origin_of`)
+/// replaced by the file as given, `PATH:LINE` by its own line there (a bundle's part).
+fn given_paths(message: &str, origin_of: &HashMap<PathBuf, (PathBuf, usize)>) -> String {
+    let mut out = message.to_owned();
+    // Longest first, so that no path is taken for a shorter one it starts with.
+    let mut paths: Vec<(&PathBuf, &(PathBuf, usize))> = origin_of.iter().collect();
+    paths.sort_by_key(|(p, _)| std::cmp::Reverse(p.as_os_str().len()));
+    for (path, (origin, offset)) in paths {
+        let (from, to) = (path.display().to_string(), origin.display().to_string());
+        let mut rest = out.as_str();
+        let mut done = String::with_capacity(out.len());
+        while let Some(at) = rest.find(&from) {
+            let after = &rest[at + from.len()..];
+            // A longer path (`web.container.d/x.conf`) is not this one.
+            if after.starts_with(|c: char| c.is_alphanumeric() || "._-@/".contains(c)) {
+                done.push_str(&rest[..at + from.len()]);
+                rest = after;
+                continue;
+            }
+            done.push_str(&rest[..at]);
+            done.push_str(&to);
+            let digits = (after.strip_prefix(':'))
+                .map(|a| &a[..a.find(|c: char| !c.is_ascii_digit()).unwrap_or(a.len())]);
+            rest = match digits.and_then(|d| Some((d.len(), d.parse::<usize>().ok()?))) {
+                Some((len, line)) if line > 0 => {
+                    done.push_str(&format!(":{}", line + offset));
+                    &after[1 + len..]
+                }
+                _ => after,
+            };
+        }
+        done.push_str(rest);
+        out = done;
+    }
+    out
 }
 
 /// Write everything ([`add`] checks first, under the lock): each file atomically, never
@@ -399,9 +457,10 @@ fn write(places: &Places, inputs: &[Input], how: AddOptions) -> Result<Added, Ma
                 created.push(&f.name);
             }
             added.files.push(dir.join(&f.name));
-            if let Some((kind, stem)) = SourceKind::from_file_name(&f.name) {
+            if let Some((made, stem)) = made_of(f, dir) {
+                // A container with its own `[Socket]` is started by its socket.
                 if !stem.ends_with('@') {
-                    added.units.push(quadlet::unit_name_for(kind, stem));
+                    added.units.push(made.socket.unwrap_or(made.unit));
                 }
             }
             if let Some((a, _)) = apps.member(&f.name) {
@@ -510,6 +569,26 @@ fn drop_left_behind<'a>(
     Ok(())
 }
 
+/// The units a file added makes ([`Made`]: `ServiceName=` honoured, the socket of its own
+/// `[Socket]`), and its file name's stem; `None` for a file that is no source. One that
+/// does not parse (never written: `check` refuses it) makes the unit of its name.
+fn made_of<'a>(f: &'a Incoming, dir: &Path) -> Option<(Made, &'a str)> {
+    let (kind, stem) = SourceKind::from_file_name(&f.name)?;
+    let made = match UnitFile::parse_bytes_with(&f.data, &quadlet::known_key) {
+        Ok(file) => Made::of(&Source {
+            path: dir.join(&f.name),
+            name: f.name.clone(),
+            kind,
+            file,
+        }),
+        Err(_) => Made {
+            unit: quadlet::unit_name_for(kind, stem),
+            ..Made::default()
+        },
+    };
+    Some((made, stem))
+}
+
 /// The services the sockets of `inputs` activate (`Service=`, or the socket's own name).
 /// `add --now` starts the socket and not them: the socket starts its service at the first
 /// connection, and a service started at once would run (and, at every boot, start) with
@@ -535,6 +614,71 @@ fn socket_activated(inputs: &[Input], dir: &Path) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 26: `add --now` of a container with its own `[Socket]` starts the socket
+    /// (not the service, which the first connection starts, nor the proxy), under the
+    /// name `ServiceName=` gives (before: `X.service`, named after the file).
+    #[test]
+    fn now_starts_a_containers_own_socket() {
+        let made = |name: &str, text: &str| {
+            let f = Incoming {
+                name: name.into(),
+                data: text.as_bytes().to_vec(),
+                origin: PathBuf::from(name),
+                line_offset: 0,
+            };
+            made_of(&f, Path::new("/d")).map(|(m, _)| m.socket.unwrap_or(m.unit))
+        };
+        let sock = "\n[Socket]\nListenStream=1\n";
+        assert_eq!(
+            made(
+                "web.container",
+                &format!("[Container]\nImage=x\n{sock}ProxyTo=80\n")
+            )
+            .unwrap(),
+            "web.socket"
+        );
+        assert_eq!(
+            made(
+                "a.container",
+                &format!("[Container]\nImage=x\nServiceName=b\n{sock}")
+            )
+            .unwrap(),
+            "b.socket"
+        );
+        assert_eq!(
+            made("c.container", "[Container]\nImage=x\nServiceName=d\n").unwrap(),
+            "d.service"
+        );
+        assert_eq!(
+            made("e.network", "[Network]\n").unwrap(),
+            "e-network.service"
+        );
+        assert_eq!(made("notes.txt", "x"), None);
+    }
+
+    /// The paths `add` checks files at are named as the files were given, a bundle's
+    /// part at the bundle's line; a longer path that starts with one is left alone.
+    #[test]
+    fn messages_name_the_files_as_given() {
+        let mut m = HashMap::new();
+        m.insert(
+            PathBuf::from("/d/a.socket"),
+            (PathBuf::from("in/b.quadlets"), 7),
+        );
+        m.insert(
+            PathBuf::from("/d/a.container"),
+            (PathBuf::from("dir/a.container"), 0),
+        );
+        assert_eq!(
+            given_paths(
+                "x /d/a.socket:1 y /d/a.container z /d/a.container.d/s.conf:3 /d/a.socket",
+                &m
+            ),
+            "x in/b.quadlets:8 y dir/a.container z /d/a.container.d/s.conf:3 in/b.quadlets"
+        );
+        assert_eq!(given_paths("/d/a.socket:x", &m), "in/b.quadlets:x");
+    }
 
     /// P13: `add --now` of a socket and its container starts the socket only.
     #[test]

@@ -275,6 +275,76 @@ pub fn unit_of(f: &Found) -> String {
     quadlet::unit_name_for(f.kind, stem)
 }
 
+/// The units one source makes, as the generator names them: its own unit
+/// (`ServiceName=` honoured), and from its own `[Socket]` (a kind that takes one) the
+/// socket ([`quadlet::socket::own_name`]) and, in proxy mode (`ProxyTo=`), the proxy's
+/// service ([`quadlet::proxy::proxy_name`]). The one answer `list`, `print`, `rm` and
+/// `add` give to "what does this file become": a unit named from the file name alone
+/// misses a `ServiceName=`, and the service alone misses the socket that starts it again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Made {
+    pub unit: String,
+    pub socket: Option<String>,
+    pub proxy: Option<String>,
+}
+
+impl Made {
+    pub fn of(src: &quadlet::Source) -> Made {
+        let unit = src.unit_name();
+        let own_socket = src.kind != SourceKind::Socket
+            && src.kind.info().sections.contains(&"Socket")
+            && src.file.section("Socket").is_some();
+        if !own_socket {
+            return Made {
+                unit,
+                ..Made::default()
+            };
+        }
+        // A proxy key that does not translate makes no proxy (the source's own error
+        // says why; its units are then not made at all).
+        let proxied = matches!(quadlet::proxy::of(src, &unit), Ok(Some(_)));
+        Made {
+            socket: Some(quadlet::socket::own_name(&unit)),
+            proxy: proxied.then(|| quadlet::proxy::proxy_name(&unit)),
+            unit,
+        }
+    }
+
+    /// A source of the search path, read with its drop-ins (a `[Socket]` may come from
+    /// one); one that cannot be read makes the unit named after its file.
+    pub fn of_found(f: &Found, disc: &Discovery) -> Made {
+        match crate::generator::load_found_source(f, disc) {
+            Ok(src) => Made::of(&src),
+            Err(_) => Made {
+                unit: unit_of(f),
+                ..Made::default()
+            },
+        }
+    }
+
+    /// Every unit: the service (or the source's own unit), the socket, the proxy.
+    pub fn all(&self) -> Vec<String> {
+        std::iter::once(&self.unit)
+            .chain(&self.socket)
+            .chain(&self.proxy)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The `.socket` files of the search path, each with the service it activates (by name
+/// or by `Service=`); one that activates none (`Accept=yes`) or does not read is left out.
+pub fn socket_files(disc: &Discovery) -> Vec<(&Found, String)> {
+    (disc.sources.iter())
+        .filter(|f| f.kind == SourceKind::Socket)
+        .filter_map(|f| {
+            let src = crate::generator::load_found_source(f, disc).ok()?;
+            let service = quadlet::socket::activated_service(&src).ok().flatten()?;
+            Some((f, service))
+        })
+        .collect()
+}
+
 /// Find the source a command-line name means: a file name (`web.container`), a unit name
 /// (`web.service`, `db-network.service`), or a bare name (`web`: the unit `web.service`
 /// first, then any source called `web.*`; several are ambiguous).
@@ -287,7 +357,10 @@ pub fn resolve<'a>(disc: &'a Discovery, name: &str) -> Result<&'a Found, ManageE
     } else {
         format!("{name}.service")
     };
-    let by_unit: Vec<&Found> = disc.sources.iter().filter(|f| unit_of(f) == unit).collect();
+    // By the units it makes (`ServiceName=`, a container's own socket and proxy).
+    let by_unit: Vec<&Found> = (disc.sources.iter())
+        .filter(|f| Made::of_found(f, disc).all().contains(&unit))
+        .collect();
     if let [one] = by_unit.as_slice() {
         return Ok(one);
     }

@@ -1,8 +1,9 @@
 //! `rootlet print NAME` (alias `cat`): a source with its drop-ins, each under a
-//! `# /path/to/file` header as `systemctl cat` shows them; `--unit`: the unit it becomes,
-//! translated in memory as `rootlet generate --dry-run` does.
+//! `# /path/to/file` header as `systemctl cat` shows them; `--unit`: every unit it becomes
+//! (a container's own `[Socket]` makes the socket and, in proxy mode, the proxy's service
+//! too), translated in memory as `rootlet generate --dry-run` does.
 
-use super::{resolve, unit_of, ManageError, Places};
+use super::{resolve, Made, ManageError, Places};
 use crate::generator::{self, Options};
 
 /// The text to print for `NAME`.
@@ -28,12 +29,13 @@ pub fn source(places: &Places, name: &str) -> Result<String, ManageError> {
     Ok(out)
 }
 
-/// The unit `NAME`'s source becomes (with its install symlinks as `# PATH -> TARGET`), or
-/// the source's errors.
+/// The units `NAME`'s source becomes ([`Made`]: its own, then the socket and the proxy its
+/// `[Socket]` makes), each under a `# UNIT (from PATH)` header and with its install
+/// symlinks as `# PATH -> TARGET`, or the source's errors.
 pub fn unit(places: &Places, opts: &Options, name: &str) -> Result<String, ManageError> {
     let disc = places.discover();
     let found = resolve(&disc, name)?;
-    let unit = unit_of(found);
+    let made = Made::of_found(found, &disc);
     let run = generator::run(opts);
     let dropin_dirs = crate::search::dropin_dir_names(&found.name);
     let errors: Vec<_> = run
@@ -49,23 +51,33 @@ pub fn unit(places: &Places, opts: &Options, name: &str) -> Result<String, Manag
         })
         .cloned()
         .collect();
-    if let Some(g) = run.units.iter().find(|g| g.name == unit) {
-        let mut s = format!(
+    let mut s = String::new();
+    for unit in made.all() {
+        let Some(g) = run.units.iter().find(|g| g.name == unit) else {
+            continue;
+        };
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        s.push_str(&format!(
             "# {} (from {})\n{}",
             g.name,
             crate::error::show_path(&found.path),
             g.text()
-        );
+        ));
         for l in &g.links {
             s.push_str(&format!("# {} -> {}\n", l.path, l.target));
         }
+    }
+    if !s.is_empty() {
         return Ok(s);
     }
     if errors.is_empty() {
         // A unit named otherwise, or lost to another source of its name.
         return Err(ManageError::BadInput(format!(
-            "{}: yields no unit named {unit}",
-            crate::error::show_path(&found.path)
+            "{}: yields no unit named {}",
+            crate::error::show_path(&found.path),
+            made.unit
         )));
     }
     Err(ManageError::Invalid(errors))

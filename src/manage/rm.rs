@@ -4,8 +4,8 @@
 //! the service it activates; a running unit only with `force`, which stops it first. Every
 //! name is checked before anything is removed: one bad name removes nothing.
 
-use super::{kind_of, resolve, unit_of, valid_app_name, Held, ManageError, Places};
-use crate::quadlet::SourceKind;
+use super::{kind_of, resolve, socket_files, valid_app_name, Held, Made, ManageError, Places};
+use crate::search::{Discovery, Found};
 use crate::user_manager::{self as systemd, UnitState};
 use rustix::fs::AtFlags;
 use rustix::io::Errno;
@@ -59,6 +59,9 @@ pub struct Plan {
     /// Files that go only as members of an application (not named, not under `--all`):
     /// checked again, under the lock, just before they are removed.
     pub members: BTreeSet<PathBuf>,
+    /// The units of the sources that go (sockets and proxies their `[Socket]` makes too),
+    /// sorted: checked for running, stopped with `force`.
+    pub units: Vec<String>,
 }
 
 impl Plan {
@@ -78,21 +81,24 @@ impl Plan {
         }
     }
 
-    /// The units of the sources among the files.
-    pub fn units(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .files
-            .iter()
+    /// The units of the sources among the files: each source's own, and those its own
+    /// `[Socket]` makes (the socket, the proxy: [`Made`]), sorted.
+    fn units_of(&self, disc: &Discovery) -> Vec<String> {
+        let mut v: Vec<String> = (self.files.iter())
             .filter_map(|(path, name)| {
-                let kind = kind_of(name)?;
-                Some(unit_of(&crate::search::Found {
-                    path: path.clone(),
-                    name: name.clone(),
-                    kind,
-                    trusted_uid: None,
-                    listed_regular: false,
-                }))
+                let f = match disc.sources.iter().find(|f| f.path == *path) {
+                    Some(f) => f.clone(),
+                    None => Found {
+                        path: path.clone(),
+                        name: name.clone(),
+                        kind: kind_of(name)?,
+                        trusted_uid: None,
+                        listed_regular: false,
+                    },
+                };
+                Some(Made::of_found(&f, disc).all())
             })
+            .flatten()
             .collect();
         v.sort();
         v.dedup();
@@ -138,7 +144,7 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
         let found = resolve(&disc, name);
         let is_app = apps.apps.contains_key(name.as_str());
         // A source of the application of that name is the application: no ambiguity.
-        let of_app = |f: &crate::search::Found| {
+        let of_app = |f: &Found| {
             f.path.parent() == Some(places.install_dir.as_path())
                 && apps.app_of(&f.name) == Some(name.as_str())
         };
@@ -181,6 +187,7 @@ pub fn plan(places: &Places, names: &[String], opts: &RmOptions) -> Result<Plan,
     let files = &plan.files;
     plan.kept
         .retain(|(p, _)| !files.iter().any(|(f, _)| f == p));
+    plan.units = plan.units_of(&disc);
     Ok(plan)
 }
 
@@ -222,7 +229,7 @@ fn add_app_members(
 
 /// `rm --all`: every source in the user's own directories (one that cannot be opened safely
 /// is kept, saying why).
-fn add_own_sources(places: &Places, disc: &crate::search::Discovery, plan: &mut Plan) {
+fn add_own_sources(places: &Places, disc: &Discovery, plan: &mut Plan) {
     for f in &disc.sources {
         if places.is_own(&f.path) {
             match places.open_own(&f.path) {
@@ -262,20 +269,10 @@ fn ambiguous(name: &str, apps: &super::Apps, sources: &[String]) -> ManageError 
 /// listening for a unit that is gone (the next connection fails). Every socket on the
 /// search path whose service goes is removed with it (one of the user's own; another is
 /// reported).
-fn pair_sockets(places: &Places, disc: &crate::search::Discovery, plan: &mut Plan) {
-    let going: BTreeSet<String> = plan.units().into_iter().collect();
-    for f in disc.sources.iter().filter(|f| f.kind == SourceKind::Socket) {
-        if plan.files.iter().any(|(p, _)| *p == f.path) {
-            continue;
-        }
-        let Ok(src) = crate::generator::load_source(&f.path, &f.name, f.kind, &disc.dropin_dirs)
-        else {
-            continue;
-        };
-        let Ok(Some(service)) = crate::quadlet::socket::activated_service(&src) else {
-            continue;
-        };
-        if !going.contains(&service) {
+fn pair_sockets(places: &Places, disc: &Discovery, plan: &mut Plan) {
+    let going: BTreeSet<String> = plan.units_of(disc).into_iter().collect();
+    for (f, service) in socket_files(disc) {
+        if plan.files.iter().any(|(p, _)| *p == f.path) || !going.contains(&service) {
             continue;
         }
         if places.is_own(&f.path) && places.open_own(&f.path).is_ok() {
@@ -304,11 +301,11 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
         .extend(plan.paired.iter().map(|(socket, service)| {
             format!("{socket} activates {service}: removed with it (the socket is stopped first)")
         }));
-    let units = plan.units();
+    let units = &plan.units;
     let states: Vec<(String, UnitState)> = if units.is_empty() {
         Vec::new()
     } else {
-        match systemd::states(&units) {
+        match systemd::states(units) {
             Ok(states) => units.iter().cloned().zip(states).collect(),
             Err(e) => {
                 let stop = systemd::Op::new(systemd::Verb::Stop, &units);
@@ -434,17 +431,64 @@ mod tests {
     use crate::env::UserEnv;
     use crate::manage::{Apps, Member};
 
-    /// A member changed between the plan and the removal (while units stopped) is the
-    /// user's: checked again under the lock, left alone.
-    #[test]
-    fn a_member_changed_while_rm_runs_stays() {
-        let home = std::env::temp_dir().join(format!("rootlet-rm-{}", std::process::id()));
+    /// A scratch home (emptied) and its places.
+    fn scratch(tag: &str) -> (PathBuf, Places) {
+        let home = std::env::temp_dir().join(format!("rootlet-rm-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&home);
         let places = Places::new(UserEnv {
             home: Some(home.clone()),
             ..UserEnv::default()
         })
         .unwrap();
+        (home, places)
+    }
+
+    /// Issue 26: the units checked and stopped are every unit a source makes: the
+    /// socket and the proxy of its own `[Socket]` (from a drop-in too), under the name
+    /// `ServiceName=` gives; before, only `X.service`, and `rm --force` left the socket
+    /// listening (a connection would start the unit again, or fail on its removed file).
+    #[test]
+    fn the_units_of_a_plan_are_every_unit_its_sources_make() {
+        let (home, places) = scratch("units");
+        let dir = &places.install_dir;
+        std::fs::create_dir_all(dir.join("api.container.d")).unwrap();
+        let w = |n: &str, t: &str| std::fs::write(dir.join(n), t).unwrap();
+        w(
+            "web.container",
+            "[Container]\nImage=x\n[Socket]\nListenStream=127.0.0.1:1\nProxyTo=80\n",
+        );
+        w("api.container", "[Container]\nImage=x\nServiceName=svc\n");
+        w(
+            "api.container.d/s.conf",
+            "[Socket]\nListenStream=127.0.0.1:2\n",
+        );
+        w("db.container", "[Container]\nImage=x\n");
+        w("db.socket", "[Socket]\nListenStream=127.0.0.1:3\n");
+        w("other.container", "[Container]\nImage=x\n");
+        let opts = RmOptions::default();
+        let names = ["web", "svc.socket", "db"].map(String::from);
+        let plan = plan(&places, &names, &opts).unwrap();
+        assert_eq!(
+            plan.units,
+            [
+                "db.service",
+                "db.socket",
+                "svc.service",
+                "svc.socket",
+                "web-proxy.service",
+                "web.service",
+                "web.socket"
+            ]
+        );
+        assert_eq!(plan.files.len(), 4, "{:?}", plan.files);
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    /// A member changed between the plan and the removal (while units stopped) is the
+    /// user's: checked again under the lock, left alone.
+    #[test]
+    fn a_member_changed_while_rm_runs_stays() {
+        let (home, places) = scratch("member");
         let dir = &places.install_dir;
         std::fs::create_dir_all(dir).unwrap();
         let mut apps = Apps::default();

@@ -28,6 +28,7 @@ trap cleanup EXIT
 # the test user reads is copied into the sandbox root (the checkout may be unreadable to it).
 R=$W/rootfs; mkdir -p "$R"/{bin,etc,tmp,proc,sys,dev,run}
 cp /bin/busybox "$R/bin/"; for a in sh sleep true false cat echo; do ln -s busybox "$R/bin/$a"; done
+mkdir -p "$R/www" && echo "hello from day2 httpd" > "$R/www/index.html"
 echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
 touch "$R/etc/hosts" "$R/etc/resolv.conf" "$R/etc/hostname"; chmod 1777 "$R/tmp"
 
@@ -72,6 +73,29 @@ Exec=/bin/sh -c 'echo "day2: cannot open /data: Permission denied"; echo "day2: 
 Restart=always
 RestartSec=300
 EOF
+# Socket activation in one file (issue 26), in the user's directory before the linger boot:
+# a container with its own [Socket] (native: it only sleeps, the connection starts it), and
+# busybox httpd in proxy mode (it cannot take a socket). `add --now` of the first is tried
+# again later.
+mkdir -p "$D/boot"
+cat > "$D/boot/lazy.container" <<'EOF'
+[Container]
+Rootfs=/srv/rootfs
+Network=none
+Exec=/bin/sh -c 'trap "exit 0" TERM; sleep 100000 & wait'
+
+[Socket]
+ListenStream=127.0.0.1:18093
+EOF
+cat > "$D/boot/httpd.container" <<'EOF'
+[Container]
+Rootfs=/srv/rootfs
+Exec=/bin/sh -c 'trap "exit 0" TERM; /bin/busybox httpd -f -p 8080 -h /www & wait'
+
+[Socket]
+ListenStream=127.0.0.1:18094
+ProxyTo=8080
+EOF
 # A bad file: add must write nothing.
 printf '[Container]\nRootfs=/srv/rootfs\nPublishPorts=1:1\n' > "$D/bad.container"
 
@@ -84,6 +108,7 @@ cp -a $D \$ROOT/srv/day2 && chmod -R a+rX \$ROOT/srv/day2
 ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
 ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
 mkdir -p \$ROOT/home/\$TEST_USER/.config/containers/systemd
+cp $D/boot/*.container \$ROOT/home/\$TEST_USER/.config/containers/systemd/
 chroot \$ROOT chown -R \$TEST_USER: /home/\$TEST_USER
 EOF
 
@@ -97,6 +122,56 @@ if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
     echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; exit 1
 fi
 sb wait-user >/dev/null 2>&1
+
+echo "== list of socket-activated containers after the linger boot (issue 26)"
+RL=/usr/local/bin/rootlet
+# listening PORT: something listens on 127.0.0.1:PORT in the sandbox.
+listening() { sb exec ss -ltnH "sport = :$1" | grep -q "127.0.0.1:$1 "; }
+check "both sockets listen, no container runs" \
+    eval 'within 60 is active lazy.socket && within 60 is active httpd.socket && is inactive lazy.service && is inactive httpd.service && is inactive httpd-proxy.service && [ -z "$(u podman ps -a -q)" ]'
+u $RL list >"$W/list" 2>&1
+sed 's/^/   | /' "$W/list"
+check "list: lazy.container idle, its socket listening" grep -Eq '^lazy\.container +lazy\.service +idle +lazy\.socket listening +- ' "$W/list"
+check "list: httpd.container idle, its socket listening, its proxy idle" \
+    grep -Eq '^httpd\.container +httpd\.service +idle +httpd\.socket listening, httpd-proxy\.service idle +- ' "$W/list"
+check "list colours idle green on a terminal (not as broken)" sh -c \
+    "\"$SANDBOX\" user script -qec '$RL list' /dev/null </dev/null | grep -q \"\$(printf '\\033')\\[32midle\""
+u $RL list --format json --filter name=httpd-proxy.service >"$W/json" 2>&1
+sed 's/^/   | /' "$W/json"
+check "list --format json: status idle, the socket and the proxy with their states" eval \
+    'grep -q "\"name\": \"httpd.container\"" $W/json && [ "$(grep -c "\"name\"" $W/json)" = 1 ] \
+     && grep -q "\"status\": \"idle\", \"last_log\": null, \"error\": null, \"sockets\": \[{\"unit\": \"httpd.socket\", \"load\": \"loaded\", \"active\": \"active\", \"sub\": \"listening\"" $W/json \
+     && grep -q "\"proxy\": {\"unit\": \"httpd-proxy.service\", \"load\": \"loaded\", \"active\": \"inactive\", \"sub\": \"dead\", \"result\": \"success\", \"status\": \"idle\"" $W/json'
+check "print --unit httpd shows its three units" eval \
+    '[ "$(u $RL print --unit httpd | grep -c "^# httpd.* (from ")" = 3 ]'
+check "a connection to httpd is answered" eval '[ "$(sb exec curl -sS --max-time 60 http://127.0.0.1:18094/)" = "hello from day2 httpd" ]'
+check "a connection to lazy starts it" eval 'sb exec timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/18093" && within 60 is active lazy.service'
+u $RL list >"$W/list" 2>&1
+sed 's/^/   | /' "$W/list"
+check "list: both running now, the sockets still listening" eval \
+    'grep -Eq "^lazy\.container +lazy\.service +active/running +lazy\.socket listening " $W/list \
+     && grep -Eq "^httpd\.container +httpd\.service +active/running +httpd\.socket listening, httpd-proxy\.service active/running " $W/list'
+check "rm without --force refuses, naming the socket and the proxy" eval \
+    '! u $RL rm httpd >$W/out 2>&1 && grep -q "httpd.socket (active/" $W/out && grep -q "httpd-proxy.service (active/running)" $W/out' \
+    || cat "$W/out"
+# The line number of the first line of $W/out matching a pattern.
+at() { grep -n "$1" "$W/out" | head -1 | cut -d: -f1; }
+check "rm --force stops the sockets first, then the services" eval \
+    'u $RL rm --force httpd lazy >$W/out 2>&1 && grep -q "stopped httpd.socket" $W/out && grep -q "stopped lazy.socket" $W/out \
+     && grep -q "stopped httpd-proxy.service" $W/out && grep -q "stopped lazy.service" $W/out \
+     && [ "$(at "stopped lazy.socket")" -lt "$(at "stopped .*\.service")" ] && [ "$(at "stopped httpd.socket")" -lt "$(at "stopped .*\.service")" ]' \
+    || cat "$W/out"
+check "rm --force leaves nothing listening or running, and no unit of theirs" eval \
+    '! listening 18093 && ! listening 18094 && [ -z "$(u podman ps -a -q)" ] && [ -z "$(u ls -A $Q)" ] \
+     && [ "$(for x in lazy.socket lazy.service httpd.socket httpd.service httpd-proxy.service; do prop LoadState $x; done | sort -u)" = not-found ]'
+check "add --now of a container with its own [Socket] starts the socket, not the container" eval \
+    'u $RL add --now /srv/day2/boot/lazy.container >$W/out 2>&1 && grep -q "started lazy.socket" $W/out && ! grep -q "lazy.service" $W/out' \
+    || cat "$W/out"
+check "and list says it is idle" eval \
+    'is active lazy.socket && is inactive lazy.service && u $RL list | grep -Eq "^lazy\.container +lazy\.service +idle +lazy\.socket listening "'
+check "rm --force of the idle container stops its socket: nothing listens" eval \
+    'u $RL rm --force lazy >$W/out 2>&1 && grep -q "stopped lazy.socket" $W/out && ! listening 18093 && [ -z "$(u ls -A $Q)" ]' \
+    || cat "$W/out"
 
 echo "== add"
 check "add of a bad file beside a good one fails and writes nothing" sh -c \
@@ -117,7 +192,7 @@ check "add over an existing file without --replace is refused" sh -c \
 echo "== list"
 u /usr/local/bin/rootlet list >"$W/list" 2>&1
 sed 's/^/   | /' "$W/list"
-check "list: web.container active/running in application shop" grep -Eq '^web\.container +web\.service +active/running +shop ' "$W/list"
+check "list: web.container active/running in application shop, no socket" grep -Eq '^web\.container +web\.service +active/running +- +shop ' "$W/list"
 check "list: broken.container failed, with the result" grep -Eq '^broken\.container +broken\.service +failed \(exit-code\) ' "$W/list"
 check "list: and the failure's last journal line" grep -q '└ broken.service: day2: config file missing' "$W/list"
 check "list colours states on a terminal only" sh -c \

@@ -168,8 +168,8 @@ fn add_a_file_a_directory_and_a_bundle_then_list_and_rm() {
         .unwrap();
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(
-        &cols[..4],
-        ["front.container", "front.service", "unknown", "shop"]
+        &cols[..5],
+        ["front.container", "front.service", "unknown", "-", "shop"]
     );
     let line = table
         .lines()
@@ -1106,4 +1106,235 @@ fn temporaries_of_a_killed_add_are_swept_and_only_those() {
     }
     // Not provably this add's: another content, another name.
     assert!(other.exists() && unrelated.exists());
+}
+
+/// A container with its own `[Socket]`, in proxy mode (issue 26).
+const PROXIED: &str = "[Container]\nImage=docker.io/library/busybox\nExec=httpd -f -p 8080\n\n[Socket]\nListenStream=127.0.0.1:18080\nProxyTo=8080\nIdleStopSec=30s\n";
+
+/// Issue 26: `list` shows the sockets that start a unit (a container's own `[Socket]`, a
+/// `.socket` file beside it) and the proxy of proxy mode, in the table and in JSON, and
+/// `name=` finds a source by them; a `ServiceName=` names the unit and its socket (the
+/// unit was named after the file before).
+#[test]
+fn list_shows_the_sockets_and_the_proxy_of_a_source() {
+    let e = Env::new();
+    let d = "home/.config/containers/systemd";
+    e.write(&format!("{d}/web.container"), PROXIED);
+    e.write(&format!("{d}/api.container"), WEB);
+    e.write(
+        &format!("{d}/api.socket"),
+        "[Socket]\nListenStream=127.0.0.1:18081\n",
+    );
+    e.write(
+        &format!("{d}/named.container"),
+        "[Container]\nImage=x\nServiceName=svc\n",
+    );
+    e.write(
+        &format!("{d}/named.container.d/s.conf"),
+        "[Socket]\nListenStream=127.0.0.1:18082\n",
+    );
+    e.write(&format!("{d}/lone.container"), WEB);
+    let table = ok(&e.run(&["list"]));
+    let row = |name: &str| -> Vec<String> {
+        let l = table.lines().find(|l| l.starts_with(name)).unwrap();
+        l.split("  ")
+            .filter(|c| !c.is_empty())
+            .map(|c| c.trim().to_owned())
+            .collect()
+    };
+    assert!(table.starts_with("NAME "), "{table}");
+    assert_eq!(
+        table
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["NAME", "UNIT", "STATE", "SOCKET", "APPLICATION", "PATH"]
+    );
+    assert_eq!(
+        row("web.container")[..4],
+        [
+            "web.container",
+            "web.service",
+            "unknown",
+            "web.socket unknown, web-proxy.service unknown"
+        ],
+        "{table}"
+    );
+    assert_eq!(
+        row("api.container")[..4],
+        [
+            "api.container",
+            "api.service",
+            "unknown",
+            "api.socket unknown"
+        ]
+    );
+    assert_eq!(
+        row("api.socket")[..4],
+        ["api.socket", "api.socket", "unknown", "-"]
+    );
+    // The socket comes from a drop-in; the unit and the socket are named by ServiceName=.
+    assert_eq!(
+        row("named.container")[..4],
+        [
+            "named.container",
+            "svc.service",
+            "unknown",
+            "svc.socket unknown"
+        ]
+    );
+    assert_eq!(
+        row("lone.container")[..4],
+        ["lone.container", "lone.service", "unknown", "-"]
+    );
+
+    let json = ok(&e.run(&["list", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let by = |name: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let web = by("web.container");
+    assert_eq!(web["sockets"][0]["unit"], "web.socket");
+    assert_eq!(web["sockets"][0]["status"], "unknown");
+    assert_eq!(web["sockets"].as_array().unwrap().len(), 1);
+    assert_eq!(web["proxy"]["unit"], "web-proxy.service");
+    for k in ["load", "active", "sub", "result", "status", "last_log"] {
+        assert!(web["proxy"].get(k).is_some(), "{k}: {web}");
+        assert!(web["sockets"][0].get(k).is_some(), "{k}: {web}");
+    }
+    assert_eq!(by("api.container")["sockets"][0]["unit"], "api.socket");
+    assert_eq!(by("api.container")["proxy"], serde_json::Value::Null);
+    assert_eq!(by("lone.container")["sockets"], serde_json::json!([]));
+    assert_eq!(by("named.container")["unit"], "svc.service");
+
+    // name= matches the units a source comes with.
+    let json = ok(&e.run(&["list", "--format", "json", "--filter", "name=web-proxy.*"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(v[0]["name"], "web.container");
+}
+
+/// Issue 26: `print --unit` shows every unit a file makes (the service, its socket, the
+/// proxy), and any of them names the file (it found only the service before).
+#[test]
+fn print_unit_shows_every_unit_made_from_the_file() {
+    let e = Env::new();
+    let web = e.write("home/.config/containers/systemd/web.container", PROXIED);
+    for name in ["web", "web.container", "web.socket", "web-proxy.service"] {
+        let out = ok(&e.run(&["print", "--unit", name]));
+        let heads: Vec<&str> = out.lines().filter(|l| l.starts_with("# web")).collect();
+        let from = format!("(from {})", web.display());
+        assert_eq!(
+            heads,
+            [
+                format!("# web.service {from}"),
+                format!("# web.socket {from}"),
+                format!("# web-proxy.service {from}"),
+            ],
+            "{name}: {out}"
+        );
+        assert!(
+            out.contains("# sockets.target.wants/web.socket -> ../web.socket"),
+            "{out}"
+        );
+        assert!(
+            out.contains("systemd-socket-proxyd --exit-idle-time=30s"),
+            "{out}"
+        );
+        // The source itself, by the same names.
+        let src = ok(&e.run(&["print", name]));
+        assert_eq!(src, format!("# {}\n{PROXIED}", web.display()));
+    }
+}
+
+/// Issue 26: a `[Socket]` section and a `.socket` file for the same service is an error
+/// naming both files; `add` refuses it however the two come (the socket file added beside
+/// a container already there, the container beside a socket file there, both in one
+/// directory or one bundle), writes nothing, and names each file as given (before, the
+/// `.socket` added after the container was taken, and the container lost its units).
+#[test]
+fn add_refuses_a_socket_file_beside_a_container_with_its_own_socket() {
+    let e = Env::new();
+    let own = "[Container]\nImage=x\n\n[Socket]\nListenStream=127.0.0.1:18083\n";
+    let sock = "[Socket]\nListenStream=127.0.0.1:18084\n";
+    let c = e.write("in/api.container", own);
+    let s = e.write("in/api.socket", sock);
+    let clash = "[Socket] makes api.socket for api.service, and";
+    // The container first, then the socket file.
+    ok(&e.run(&["add", "--no-reload", c.to_str().unwrap()]));
+    let err = failed(&e.run(&["add", "--no-reload", s.to_str().unwrap()]));
+    let there = e.src().join("api.container");
+    assert!(
+        err.contains(&format!(
+            "{}:4: {clash} {}:1 activates api.service too",
+            there.display(),
+            s.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("nothing was written"), "{err}");
+    assert_eq!(e.sources(), ["api.container"]);
+    // The socket file first, then the container.
+    ok(&e.run(&["rm", "--no-reload", "api"]));
+    ok(&e.run(&["add", "--no-reload", s.to_str().unwrap()]));
+    let err = failed(&e.run(&["add", "--no-reload", c.to_str().unwrap()]));
+    let there = e.src().join("api.socket");
+    assert!(
+        err.contains(&format!(
+            "{}:4: {clash} {}:1 activates",
+            c.display(),
+            there.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(e.sources(), ["api.socket"]);
+    ok(&e.run(&["rm", "--no-reload", "api.socket"]));
+    // Both in one directory: named as given.
+    e.write("app/api.container", own);
+    e.write("app/api.socket", sock);
+    let err = failed(&e.run(&["add", "--no-reload", "app"]));
+    assert!(
+        err.contains(&format!(
+            "app/api.container:4: {clash} app/api.socket:1 activates"
+        )),
+        "{err}"
+    );
+    assert!(e.sources().is_empty(), "{:?}", e.sources());
+    // Both in one bundle: at the bundle's own lines.
+    let b = e.write(
+        "b.quadlets",
+        &format!("# FileName=api.container\n{own}---\n# FileName=api.socket\n{sock}"),
+    );
+    let err = failed(&e.run(&["add", "--no-reload", b.to_str().unwrap()]));
+    let b = b.display();
+    assert!(
+        err.contains(&format!("{b}:5: {clash} {b}:9 activates")),
+        "{err}"
+    );
+    assert!(e.sources().is_empty(), "{:?}", e.sources());
+    assert_eq!(e.apps(), "");
+}
+
+/// Issue 26: `add` of a directory with a container in proxy mode and one with a socket
+/// file beside it works, `rm` of the container removes the source (its socket and proxy
+/// are generated from it) and the `.socket` file beside the other.
+#[test]
+fn add_and_rm_of_sources_with_sockets() {
+    let e = Env::new();
+    e.write("app/web.container", PROXIED);
+    e.write("app/db.container", WEB);
+    e.write("app/db.socket", "[Socket]\nListenStream=127.0.0.1:18085\n");
+    ok(&e.run(&["add", "--no-reload", "app"]));
+    assert_eq!(e.sources(), ["db.container", "db.socket", "web.container"]);
+    let o = e.run(&["rm", "--no-reload", "web.socket"]);
+    ok(&o);
+    // `web.socket` names the container it comes from, which goes with its application.
+    assert!(e.sources().is_empty(), "{:?}", e.sources());
 }

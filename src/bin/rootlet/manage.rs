@@ -307,17 +307,6 @@ fn not_started(u: &str, s: &systemd::UnitState) {
     );
 }
 
-fn state_text(s: &Option<systemd::UnitState>) -> String {
-    match s {
-        None => "unknown".into(),
-        Some(s) if s.load == "not-found" => "not loaded".into(),
-        Some(s) if s.active == "failed" && !s.result.is_empty() => {
-            format!("failed ({})", s.result)
-        }
-        Some(s) => format!("{}/{}", s.active, s.sub),
-    }
-}
-
 pub fn list(a: ListArgs) -> Exit {
     let places = match places() {
         Ok(p) => p,
@@ -347,7 +336,8 @@ pub fn list(a: ListArgs) -> Exit {
         Format::Table => {
             let colour = std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
-            let rows: Vec<[String; 5]> = listing
+            const COLS: usize = 6;
+            let rows: Vec<[String; COLS]> = listing
                 .entries
                 .iter()
                 .map(|e| {
@@ -356,49 +346,53 @@ pub fn list(a: ListArgs) -> Exit {
                     [
                         shown(&e.name),
                         shown(&e.unit),
-                        shown(state_text(&e.state)),
+                        shown(e.status()),
+                        shown(e.socket_text()),
                         e.app.as_ref().map_or_else(|| "-".into(), shown),
                         shown(&e.path),
                     ]
                 })
                 .collect();
-            let head = ["NAME", "UNIT", "STATE", "APPLICATION", "PATH"];
+            let head = ["NAME", "UNIT", "STATE", "SOCKET", "APPLICATION", "PATH"];
             let mut w = head.map(|h| h.chars().count());
             for r in &rows {
                 for (i, c) in r.iter().enumerate() {
                     w[i] = w[i].max(c.chars().count());
                 }
             }
-            let line = |cells: [&str; 5], paint: Option<&str>| {
+            // `paint`: the colour of the STATE and SOCKET cells.
+            let line = |cells: [&str; COLS], paint: [Option<&str>; 2]| {
                 let mut s = String::new();
                 for (i, c) in cells.iter().enumerate() {
                     let pad = " ".repeat(w[i].saturating_sub(c.chars().count()));
-                    match (i, paint) {
-                        (2, Some(code)) => s.push_str(&format!("\x1b[{code}m{c}\x1b[0m{pad}")),
-                        _ if i == 4 => s.push_str(c),
+                    match (i, paint.get(i.wrapping_sub(2)).copied().flatten()) {
+                        (2 | 3, Some(code)) => s.push_str(&format!("\x1b[{code}m{c}\x1b[0m{pad}")),
+                        _ if i == COLS - 1 => s.push_str(c),
                         _ => s.push_str(&format!("{c}{pad}")),
                     }
-                    if i < 4 {
+                    if i < COLS - 1 {
                         s.push_str("  ");
                     }
                 }
                 s.push('\n');
                 s
             };
-            out.push_str(&line(head, None));
+            out.push_str(&line(head, [None, None]));
             for (r, e) in rows.iter().zip(&listing.entries) {
-                let active = e.state.as_ref().map(|s| s.active.as_str());
-                let paint = match active {
-                    _ if !colour => None,
-                    Some("active") => Some("32"),
-                    Some("failed") => Some("31"),
-                    Some("activating") | Some("deactivating") | Some("reloading") => Some("33"),
-                    _ => None,
+                let paint = if colour {
+                    [state_colour(e), sockets_colour(e)]
+                } else {
+                    [None, None]
                 };
-                out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]], paint));
-                if let Some(l) = &e.last_log {
-                    let l: String = l.chars().filter(|c| !c.is_control()).collect();
-                    out.push_str(&format!("  └ {}: {l}\n", r[1]));
+                out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]], paint));
+                let parts = e.sockets.iter().chain(&e.proxy);
+                let logs = std::iter::once((&e.unit, &e.last_log))
+                    .chain(parts.map(|p| (&p.unit, &p.last_log)));
+                for (u, l) in logs {
+                    if let Some(l) = l {
+                        let l: String = l.chars().filter(|c| !c.is_control()).collect();
+                        out.push_str(&format!("  └ {}: {l}\n", shown(u)));
+                    }
                 }
                 if let Some(l) = &e.error {
                     let l: String = l.chars().filter(|c| !c.is_control()).collect();
@@ -411,31 +405,93 @@ pub fn list(a: ListArgs) -> Exit {
     Exit::Ok
 }
 
+/// The colour of a state: green when up (or idle: waiting for a connection is not
+/// broken), red when failed, yellow on its way.
+fn colour_of(active: Option<&str>) -> Option<&'static str> {
+    match active {
+        Some("active") => Some("32"),
+        Some("failed") => Some("31"),
+        Some("activating") | Some("deactivating") | Some("reloading") => Some("33"),
+        _ => None,
+    }
+}
+
+fn state_colour(e: &list::Entry) -> Option<&'static str> {
+    if e.idle() {
+        return Some("32");
+    }
+    colour_of(e.state.as_ref().map(|s| s.active.as_str()))
+}
+
+/// The SOCKET cell's colour: that of its worst unit (failed, then on its way, then up).
+fn sockets_colour(e: &list::Entry) -> Option<&'static str> {
+    let colours: Vec<Option<&str>> = (e.sockets.iter())
+        .map(|s| colour_of(s.state.as_ref().map(|s| s.active.as_str())))
+        .chain(e.proxy.iter().map(|p| match e.idle() {
+            true => Some("32"),
+            false => colour_of(p.state.as_ref().map(|s| s.active.as_str())),
+        }))
+        .collect();
+    ["31", "33"]
+        .into_iter()
+        .find(|c| colours.contains(&Some(c)))
+        .or_else(|| {
+            let up = !colours.is_empty() && colours.iter().all(|c| *c == Some("32"));
+            up.then_some("32")
+        })
+}
+
+/// `"load": ..., "active": ..., "sub": ..., "result": ..., "status": ...` of a state.
+fn json_state(st: &Option<systemd::UnitState>, status: &str) -> String {
+    use rootlet::doctor::json_string as s;
+    let st = st.clone().unwrap_or_else(|| systemd::UnitState {
+        load: "unknown".into(),
+        active: "unknown".into(),
+        sub: "unknown".into(),
+        result: String::new(),
+    });
+    format!(
+        "\"load\": {}, \"active\": {}, \"sub\": {}, \"result\": {}, \"status\": {}",
+        s(&st.load),
+        s(&st.active),
+        s(&st.sub),
+        s(&st.result),
+        s(status),
+    )
+}
+
 fn json(entries: &[list::Entry]) -> String {
     use rootlet::doctor::json_string as s;
     let opt = |v: &Option<String>| v.as_deref().map_or("null".into(), s);
+    let part = |p: &list::Part, status: String| {
+        format!(
+            "{{\"unit\": {}, {}, \"last_log\": {}}}",
+            s(&p.unit),
+            json_state(&p.state, &status),
+            opt(&p.last_log)
+        )
+    };
     let mut out = String::from("[");
     for (i, e) in entries.iter().enumerate() {
-        let st = e.state.clone().unwrap_or_else(|| systemd::UnitState {
-            load: "unknown".into(),
-            active: "unknown".into(),
-            sub: "unknown".into(),
-            result: String::new(),
-        });
+        let sockets: Vec<String> = (e.sockets.iter())
+            .map(|p| part(p, list::socket_state_text(&p.state)))
+            .collect();
+        let proxy = match (&e.proxy, e.proxy_status()) {
+            (Some(p), Some(status)) => part(p, status),
+            _ => "null".into(),
+        };
         out.push_str(if i == 0 { "\n  " } else { ",\n  " });
         out.push_str(&format!(
-            "{{\"name\": {}, \"unit\": {}, \"path\": {}, \"app\": {}, \"load\": {}, \"active\": {}, \"sub\": {}, \"result\": {}, \"status\": {}, \"last_log\": {}, \"error\": {}}}",
+            "{{\"name\": {}, \"unit\": {}, \"path\": {}, \"app\": {}, {}, \"last_log\": {}, \"error\": {}, \"sockets\": [{}], \"proxy\": {}}}",
             s(&e.name),
             s(&e.unit),
             s(&e.path.display().to_string()),
             opt(&e.app),
-            s(&st.load),
-            s(&st.active),
-            s(&st.sub),
-            s(&st.result),
-            s(&state_text(&e.state)),
+            json_state(&e.state, &e.status()),
             opt(&e.last_log),
             opt(&e.error),
+            sockets.join(", "),
+            proxy,
         ));
     }
     out.push_str(if entries.is_empty() { "]\n" } else { "\n]\n" });
