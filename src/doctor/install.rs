@@ -4,6 +4,7 @@
 use super::{is_executable, Env, Finding};
 use crate::env::{USER_GENERATOR_DIRS, WAIT_UNIT};
 use crate::generator::{self, Options};
+use crate::user_manager::{Op, Verb};
 use std::path::PathBuf;
 
 const GENERATOR: &str = "rootlet-user-generator";
@@ -51,7 +52,9 @@ fn enable_links(env: &Env, out: &mut Vec<Finding>) {
             found.len(),
             links.join(", ")
         ),
-        format!("systemctl --user disable {}", names.join(" ")),
+        // Rendered by the one rule for commands a user pastes (escaped for a shell: a
+        // `\x2d` in a unit name keeps its backslash).
+        Op::new(Verb::Disable, &names).shown(),
     ));
 }
 

@@ -875,7 +875,7 @@ fn dangling_enable_links() {
     let r = s.run();
     let f = r.get("rootlet.enable-links", "warning");
     assert!(
-        f["fix"] == "systemctl --user disable web.service"
+        f["fix"] == "systemctl --user disable -- web.service"
             && f["summary"].contains("default.target.wants/web.service ->"),
         "{f:?}"
     );
