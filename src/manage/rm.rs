@@ -308,7 +308,7 @@ pub fn remove(places: &Places, plan: Plan, opts: &RmOptions) -> Result<Removed, 
         match systemd::states(units) {
             Ok(states) => units.iter().cloned().zip(states).collect(),
             Err(e) => {
-                let stop = systemd::Op::new(systemd::Verb::Stop, &units);
+                let stop = systemd::Op::new(systemd::Verb::Stop, units);
                 out.states_unknown = Some(format!("{e}; any still running: `{}`", stop.shown()));
                 Vec::new()
             }
