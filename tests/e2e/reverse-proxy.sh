@@ -39,7 +39,7 @@ cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >/dev/null 2>&1; [ "$
 trap cleanup EXIT
 
 # --- the stand-in images, as rootfs tarballs (imported by the test user)
-e2e_rootfs "$W" || exit 1
+e2e_rootfs "$W" && e2e_net_tree "$W/net" || exit 1
 mkdir -p "$W/img"
 cp -a "$W/rootfs" "$W/img/busybox" && ln -s busybox "$W/img/busybox/bin/httpd"
 cp -a "$W/img/busybox" "$W/img/whoami" && mkdir -p "$W/img/whoami/www/cgi-bin"
@@ -66,21 +66,7 @@ install -m644 "$E2E_W"/img/*.tar "$ROOT/srv/img/"
 mkdir -p "$ROOT/srv/rootlet/examples"
 cp -a "$E2E_REPO/examples/reverse-proxy" "$ROOT/srv/rootlet/examples/reverse-proxy"
 chmod -R a+rX "$ROOT/srv"
-S=$ROOT/etc/systemd/system
-mkdir -p "$S/multi-user.target.wants" "$S/network-online.target.wants"
-cat > "$S/e2e-net.service" <<'UNIT'
-[Unit]
-DefaultDependencies=no
-Before=network-online.target
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -ec 'ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0; ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0'
-[Install]
-WantedBy=network-online.target
-UNIT
-ln -sf ../e2e-net.service "$S/network-online.target.wants/"
-ln -sf /lib/systemd/system/network-online.target "$S/multi-user.target.wants/"
+cp -a "$E2E_W/net/." "$ROOT/"
 mkdir -p "$ROOT/home/$TEST_USER/.config/containers/systemd"
 chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
 EOF
