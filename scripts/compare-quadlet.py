@@ -212,8 +212,10 @@ def source_unit(v):
 
 
 def documented(d):
-    """Per-case documented differences: `quadlet-differences` beside a case's input/."""
-    p = os.path.join(os.path.dirname(d), "quadlet-differences") if os.path.basename(d) == "input" else None
+    """Per-directory documented differences: `quadlet-differences` beside a case's input/,
+    or in the directory itself (examples/, whose subdirectories quadlet walks too)."""
+    p = os.path.join(os.path.dirname(d), "quadlet-differences") if os.path.basename(d) == "input" \
+        else os.path.join(d, "quadlet-differences")
     out = {}
     if p and os.path.exists(p):
         with open(p) as f:

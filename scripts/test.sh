@@ -113,6 +113,7 @@ else
 run.sh
 nginx.sh
 socket.sh
+reverse-proxy.sh
 install-user.sh
 quoting.sh 1000
 restart.sh

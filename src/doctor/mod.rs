@@ -19,7 +19,8 @@
 //! | `subid.newuidmap`, `subid.newgidmap` | present, setuid root or with file capabilities |
 //! | `userns.clone`, `userns.max`, `userns.apparmor` | user namespaces allowed |
 //! | `cgroup.v2`, `cgroup.delegation` | unified hierarchy, cpu/memory/pids/io delegated |
-//! | `ports.privileged` | a PublishPort=/Listen*= below `ip_unprivileged_port_start` |
+//! | `ports.privileged` | a PublishPort=/Listen*=/ProxyTo= below `ip_unprivileged_port_start` |
+//! | `socket.proxyd` | `systemd-socket-proxyd` there (only when a source has `ProxyTo=`) |
 //! | `runtime.podman`, `runtime.network`, `runtime.pasta-apparmor` | podman, pasta/slirp4netns |
 //! | `runtime.storage`, `runtime.overlay` | storage not on NFS, overlay available |
 //! | `runtime.pod-infra` | catatonit for the pods' infra image (only when sources use pods) |

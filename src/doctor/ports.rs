@@ -94,8 +94,40 @@ fn bindings(
     // `.socket` file would.
     if kind == SourceKind::Container {
         out.extend(scan(path, name, SourceKind::Socket, dropin_dirs));
+        out.extend(proxy_binding(path, name, kind, dropin_dirs));
     }
     out
+}
+
+/// Proxy mode (`ProxyTo=PORT` in a container's `[Socket]`): rootless podman publishes the
+/// container on PORT of a loopback address of its own (`127.A.B.C:PORT`,
+/// [`crate::quadlet::proxy::publish`]), a host port like any `PublishPort=`'s. The last
+/// value wins; an empty one resets it; one that is no port is the generator's error (and
+/// makes no proxy). The one reading of `ProxyTo=` here: the port check and the
+/// `systemd-socket-proxyd` check both use it.
+fn proxy_binding(
+    path: &Path,
+    name: &str,
+    kind: SourceKind,
+    dropin_dirs: &HashMap<String, Vec<PathBuf>>,
+) -> Option<Binding> {
+    let mut found = None;
+    for (f, unit) in parsed(path, name, dropin_dirs) {
+        let Some(e) = unit.section("Socket").and_then(|s| s.last("ProxyTo")) else {
+            continue;
+        };
+        let port = e.value.trim().parse::<u16>().ok().filter(|p| *p > 0);
+        found = port.map(|p| Binding {
+            source: path.to_owned(),
+            kind,
+            file: f.clone(),
+            line: e.line,
+            key: e.key.to_string(),
+            value: e.value.clone(),
+            ports: (p, p),
+        });
+    }
+    found
 }
 
 /// The bindings of the keys of `kind`'s section (its `port_keys`) in the source at `path`
@@ -219,6 +251,10 @@ fn alternative(env: &Env, b: &Binding, start: u32) -> String {
             src = b.source.display(),
             user = env.user
         ),
+        // Proxy mode publishes the container on the port it listens on inside.
+        _ if b.key == "ProxyTo" => format!(
+            "or have the program in the container listen on a port from {start} on and name that port in ProxyTo= (rootlet publishes the container on the same port of a loopback address of its own)"
+        ),
         // `kube play` takes no socket from systemd.
         SourceKind::Kube => format!(
             "or publish it from port {start} on ({key}=, or hostPort: in the YAML file)",
@@ -239,7 +275,7 @@ pub fn proxyd(env: &Env, out: &mut Vec<Finding>) {
     let disc = search::discover(&env.source_roots());
     let users: Vec<PathBuf> = (disc.sources.iter())
         .filter(|f| f.kind == SourceKind::Container)
-        .filter(|f| proxies(&f.path, &f.name, &disc.dropin_dirs))
+        .filter(|f| proxy_binding(&f.path, &f.name, f.kind, &disc.dropin_dirs).is_some())
         .map(|f| f.path.clone())
         .collect();
     let Some(first) = users.first() else {
@@ -263,7 +299,9 @@ pub fn proxyd(env: &Env, out: &mut Vec<Finding>) {
                 first.display(),
                 proxyd.display()
             ),
-            "it is part of systemd (Debian: the systemd package; some distributions put it in              systemd-container): install it, or take ProxyTo= out and use an image that takes              the socket itself",
+            "it is part of systemd (Debian: the systemd package; some distributions put it in \
+             systemd-container): install it, or take ProxyTo= out and use an image that takes \
+             the socket itself",
         ));
     }
 }
@@ -287,18 +325,6 @@ fn parsed(
         }
     }
     out
-}
-
-/// Whether the source or one of its drop-ins sets `[Socket] ProxyTo=` (the last one wins;
-/// an empty value resets it).
-fn proxies(path: &Path, name: &str, dropin_dirs: &HashMap<String, Vec<PathBuf>>) -> bool {
-    let mut set = false;
-    for (_, unit) in parsed(path, name, dropin_dirs) {
-        if let Some(e) = unit.section("Socket").and_then(|s| s.last("ProxyTo")) {
-            set = !e.value.is_empty();
-        }
-    }
-    set
 }
 
 #[cfg(test)]

@@ -264,11 +264,51 @@ pub(super) struct Bind {
 }
 
 /// The host ports `src` binds (its own section, after its drop-ins: an empty value resets
-/// the list, as quadlet reads it); `dropins` locate each line.
+/// the list, as quadlet reads it); `dropins` locate each line. A source's own `[Socket]`
+/// (rootlet writes `X.socket` from it) binds what a `.socket` file would, and in proxy
+/// mode (`ProxyTo=`) podman publishes the container on its loopback address
+/// ([`crate::quadlet::proxy::publish`]): that port clashes with anything that binds it
+/// on every address (`ListenStream=8080` with `ProxyTo=8080` in one file, too).
 pub(super) fn binds(src: &Source, dropins: &[std::path::PathBuf]) -> Vec<Bind> {
-    let keys = src.kind.info().port_keys;
+    let mut out = section_binds(src, src.kind.section(), src.kind.info().port_keys, dropins);
+    let socket = crate::quadlet::SourceKind::Socket;
+    if src.kind == socket || src.file.section("Socket").is_none() {
+        return out;
+    }
+    out.extend(section_binds(
+        src,
+        "Socket",
+        socket.info().port_keys,
+        dropins,
+    ));
+    let service = src.unit_name();
+    // A broken `[Socket]` is translation's error; no port of it is known.
+    let to = (src.file.section("Socket")).and_then(|s| s.last("ProxyTo"));
+    if let (Ok(Some(p)), Some(to)) = (crate::quadlet::proxy::of(src, &service), to) {
+        let address = crate::quadlet::proxy::address(&service);
+        let at = super::load::locate(src.err(to.line, ""), dropins);
+        out.push(Bind {
+            path: at.path,
+            line: at.line,
+            key: "ProxyTo".into(),
+            value: format!("{} (published on {address}:{})", to.value.trim(), p.port),
+            ip: Some(address),
+            ports: (p.port, p.port),
+            proto: "tcp".into(),
+        });
+    }
+    out
+}
+
+/// The host ports the `keys` of `src`'s `section` bind (an empty value resets the list).
+fn section_binds(
+    src: &Source,
+    section: &str,
+    keys: &[&str],
+    dropins: &[std::path::PathBuf],
+) -> Vec<Bind> {
     let mut out: Vec<Bind> = Vec::new();
-    let Some(s) = src.file.section(src.kind.section()) else {
+    let Some(s) = src.file.section(section) else {
         return out;
     };
     for e in s.entries.iter().filter(|e| keys.contains(&&*e.key)) {

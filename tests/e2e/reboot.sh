@@ -34,7 +34,7 @@ trap 'rm -rf "$W"' EXIT
 export E2E_W=$W E2E_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release
 
 # The test program in a busybox rootfs (as tests/e2e/run.sh), and the sources.
-e2e_rootfs "$W" || exit 1
+e2e_rootfs "$W" && e2e_net_tree "$W/net" || exit 1
 R=$W/rootfs
 mkdir -p "$W/src"
 printf '[Container]\nRootfs=/srv/rootfs\nExec=/usr/local/bin/e2e-server 8080\nPublishPort=127.0.0.1:18080:8080\n' \
@@ -53,21 +53,7 @@ cat > "$W/provision.sh" <<'EOF'
 set -e
 install -m755 "$E2E_BIN/rootlet" "$E2E_BIN/rootlet-wait-online" "$ROOT/usr/local/bin/"
 mkdir -p "$ROOT/srv" && cp -a "$E2E_W/rootfs" "$ROOT/srv/rootfs" && chroot "$ROOT" chown -R "$TEST_USER:" /srv/rootfs
-S=$ROOT/etc/systemd/system
-mkdir -p "$S/multi-user.target.wants" "$S/network-online.target.wants"
-cat > "$S/e2e-net.service" <<'UNIT'
-[Unit]
-DefaultDependencies=no
-Before=network-online.target
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -ec 'ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0; ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0'
-[Install]
-WantedBy=network-online.target
-UNIT
-ln -sf ../e2e-net.service "$S/network-online.target.wants/"
-ln -sf /lib/systemd/system/network-online.target "$S/multi-user.target.wants/"
+cp -a "$E2E_W/net/." "$ROOT/"
 Q=$ROOT/home/$TEST_USER/.config/containers/systemd
 mkdir -p "$Q" && cp -a "$E2E_W/src/." "$Q/"
 chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"

@@ -62,6 +62,28 @@ check() { local _c_name=$1; shift; local _c_t0=$EPOCHREALTIME _c_out
 # machine may be compiling on the same cores.)
 within() { local _w_s=$1; shift; local _w_i; for _w_i in $(seq $((_w_s * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; "$@"; }
 
+# e2e_net_tree DIR: DIR/etc/systemd/system/ with e2e-net.service, which gives the sandbox
+# a default route at every boot before network-online.target (as a machine's network
+# does; a route set while provisioning is gone after `sandbox.sh reboot`), and the links
+# that pull it in. A provisioning copies it in: cp -a DIR/. "$ROOT/".
+e2e_net_tree() {
+    local s=$1/etc/systemd/system
+    mkdir -p "$s/multi-user.target.wants" "$s/network-online.target.wants"
+    cat > "$s/e2e-net.service" <<'UNIT'
+[Unit]
+DefaultDependencies=no
+Before=network-online.target
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -ec 'ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0; ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0'
+[Install]
+WantedBy=network-online.target
+UNIT
+    ln -sf ../e2e-net.service "$s/network-online.target.wants/"
+    ln -sf /lib/systemd/system/network-online.target "$s/multi-user.target.wants/"
+}
+
 # e2e_rootfs W: the test server ($W/e2e-server, static) and a busybox rootfs with it for
 # the containers ($W/rootfs, owned by root here; suites copy or tar it). Run from the
 # checkout's top.

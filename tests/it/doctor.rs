@@ -1284,6 +1284,57 @@ fn pseudo_files_that_are_fifos_devices_or_directories_neither_hang_nor_read_fore
     assert_eq!(userns["summary"], "user.max_user_namespaces=1234567");
 }
 
+/// Proxy mode publishes the container on its `ProxyTo=` port of a loopback address of its
+/// own: rootless podman binds that host port, so `ProxyTo=80` fails under the default
+/// `ip_unprivileged_port_start` (issue 26 item 4; cad373a did not count it). A drop-in
+/// that resets `ProxyTo=` or moves it up takes the finding away; the sysctl allows it.
+#[test]
+fn a_proxy_port_below_the_unprivileged_start() {
+    let s = Sandbox::new("proxy-port");
+    s.write(
+        "home/.config/containers/systemd/panel.container",
+        "[Container]\nImage=localhost/panel\n[Socket]\nListenStream=127.0.0.1:8092\nProxyTo=80\n",
+    );
+    let r = s.run();
+    let v = r.all("ports.privileged");
+    let f = v
+        .iter()
+        .find(|f| f["summary"].contains("panel.container:5:"))
+        .unwrap_or_else(|| panic!("{}", r.text));
+    assert_eq!(f["level"], "error", "{f:?}");
+    assert!(
+        f["summary"].contains("ProxyTo=80 binds port 80, below net.ipv4.ip_unprivileged_port_start=1024: rootless podman cannot bind it"),
+        "{f:?}"
+    );
+    assert!(
+        f["fix"].contains("echo 'net.ipv4.ip_unprivileged_port_start=80'"),
+        "{f:?}"
+    );
+    assert!(
+        f["fix"].contains("listen on a port from 1024 on and name that port in ProxyTo="),
+        "{f:?}"
+    );
+    // The last value wins: a drop-in moves it up.
+    s.write(
+        "home/.config/containers/systemd/panel.container.d/port.conf",
+        "[Socket]\nProxyTo=8093\n",
+    );
+    let r = s.run();
+    assert!(
+        r.get("ports.privileged", "ok")["summary"].contains("no port below"),
+        "{}",
+        r.text
+    );
+    s.remove("home/.config/containers/systemd/panel.container.d/port.conf");
+    s.sys("/proc/sys/net/ipv4/ip_unprivileged_port_start", "80\n");
+    let r = s.run();
+    assert!(
+        r.get("ports.privileged", "ok")["summary"].contains("among"),
+        "{}",
+        r.text
+    );
+}
+
 /// A container's own `[Socket]` binds what a `.socket` file would (issue 26: doctor knows
 /// the one-file form), and `ProxyTo=` needs systemd's `systemd-socket-proxyd`.
 #[test]
@@ -1310,6 +1361,10 @@ fn a_containers_own_socket_and_its_proxy() {
     assert!(f["fix"].contains("write the [Socket] section of"), "{f:?}");
     // No systemd-socket-proxyd in the fake root: the proxy cannot start.
     let p = r.get("socket.proxyd", "error");
+    assert!(
+        p["fix"].contains("put it in systemd-container): install it") && !p["fix"].contains("  "),
+        "{p:?}"
+    );
     assert!(
         p["summary"].contains("site.container: ProxyTo= runs"),
         "{p:?}"

@@ -708,6 +708,65 @@ fn check_lists_every_error_and_counts_them() {
     );
 }
 
+/// Issue 26 item 4: `check` knows the ports of a container's own `[Socket]` and of its
+/// proxy mode: a `[Socket]` port another source publishes, a `ProxyTo=` port (published
+/// on the container's loopback address) that another source binds on every address, and
+/// `ListenStream=` and `ProxyTo=` on one port in one file. cad373a saw none of them.
+#[test]
+fn check_knows_the_ports_of_a_containers_own_socket_and_proxy() {
+    let t = Tmp::new("own-socket-ports");
+    t.write(
+        "src/a.container",
+        "[Container]\nImage=x\nPublishPort=8090:80\n",
+    )
+    .write(
+        "src/front.container",
+        "[Container]\nImage=x\n[Socket]\nListenStream=0.0.0.0:8090\n",
+    )
+    .write(
+        "src/b.container",
+        "[Container]\nImage=x\n[Socket]\nListenStream=127.0.0.1:8092\nProxyTo=8093\n",
+    )
+    .write(
+        "src/c.container",
+        "[Container]\nImage=x\nPublishPort=8093:80\n",
+    )
+    .write(
+        "src/d.container",
+        "[Container]\nImage=x\n[Socket]\nListenStream=8094\nProxyTo=8094\n",
+    );
+    let src = t.0.join("src");
+    let o = rootlet(&["check".as_ref(), src.as_os_str()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let at = |f: &str| src.join(f).display().to_string();
+    let b_addr = rootlet::quadlet::proxy::address("b.service");
+    let d_addr = rootlet::quadlet::proxy::address("d.service");
+    for want in [
+        format!("{}:4: ListenStream=0.0.0.0:8090: host port 8090/tcp is bound by {}:3 too (PublishPort=8090:80)", at("front.container"), at("a.container")),
+        format!("{}:3: PublishPort=8093:80: host port 8093/tcp is bound by {}:5 too (ProxyTo=8093 (published on {b_addr}:8093))", at("c.container"), at("b.container")),
+        format!("{}:5: ProxyTo=8094 (published on {d_addr}:8094): host port 8094/tcp is bound by {}:4 too (ListenStream=8094)", at("d.container"), at("d.container")),
+    ] {
+        assert!(err.contains(&want), "{want}\nnot in:\n{err}");
+    }
+    assert_eq!(err.matches("is bound by").count(), 3, "{err}");
+    // Apart, on ports of their own, they pass.
+    t.write(
+        "src/c.container",
+        "[Container]\nImage=x\nPublishPort=127.0.0.1:8093:80\n",
+    )
+    .write(
+        "src/d.container",
+        "[Container]\nImage=x\n[Socket]\nListenStream=127.0.0.1:8094\nProxyTo=8095\n",
+    )
+    .write(
+        "src/a.container",
+        "[Container]\nImage=x\nPublishPort=8091:80\n",
+    );
+    let o = rootlet(&["check".as_ref(), src.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 /// Issue 24 item 3: what breaks when the units start, reported by `check` at the lines
 /// that cause it (a dependency on a source with no unit, two sources on one host port, a
 /// bind mount of a missing path, a socket with no service), while the generator writes
