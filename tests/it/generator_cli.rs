@@ -714,29 +714,29 @@ fn check_lists_every_error_and_counts_them() {
 /// `ListenStream=` and `ProxyTo=` on one port in one file. cad373a saw none of them.
 #[test]
 fn check_knows_the_ports_of_a_containers_own_socket_and_proxy() {
-    let t = Tmp::new("own-socket-ports");
+    let t = UserEnv::new("cli-own-socket-ports");
     t.write(
         "src/a.container",
         "[Container]\nImage=x\nPublishPort=8090:80\n",
-    )
-    .write(
+    );
+    t.write(
         "src/front.container",
         "[Container]\nImage=x\n[Socket]\nListenStream=0.0.0.0:8090\n",
-    )
-    .write(
+    );
+    t.write(
         "src/b.container",
         "[Container]\nImage=x\n[Socket]\nListenStream=127.0.0.1:8092\nProxyTo=8093\n",
-    )
-    .write(
+    );
+    t.write(
         "src/c.container",
         "[Container]\nImage=x\nPublishPort=8093:80\n",
-    )
-    .write(
+    );
+    t.write(
         "src/d.container",
         "[Container]\nImage=x\n[Socket]\nListenStream=8094\nProxyTo=8094\n",
     );
-    let src = t.0.join("src");
-    let o = rootlet(&["check".as_ref(), src.as_os_str()]);
+    let src = t.path().join("src");
+    let o = t.run("rootlet", &["check".as_ref(), src.as_os_str()]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     let at = |f: &str| src.join(f).display().to_string();
@@ -754,16 +754,16 @@ fn check_knows_the_ports_of_a_containers_own_socket_and_proxy() {
     t.write(
         "src/c.container",
         "[Container]\nImage=x\nPublishPort=127.0.0.1:8093:80\n",
-    )
-    .write(
+    );
+    t.write(
         "src/d.container",
         "[Container]\nImage=x\n[Socket]\nListenStream=127.0.0.1:8094\nProxyTo=8095\n",
-    )
-    .write(
+    );
+    t.write(
         "src/a.container",
         "[Container]\nImage=x\nPublishPort=8091:80\n",
     );
-    let o = rootlet(&["check".as_ref(), src.as_os_str()]);
+    let o = t.run("rootlet", &["check".as_ref(), src.as_os_str()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
