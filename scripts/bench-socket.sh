@@ -13,7 +13,10 @@
 #      the same instant: a refused or reset one is retried).
 #   2. steady state, ROUNDS rounds alternating likewise, all four running: CONNS clients in
 #      a closed loop for SECS s, each request on a new connection (scripts/bench-socket.c,
-#      the same client for every column): requests per second, latency median and p99.
+#      the same client for every column): requests per second, latency median and p99,
+#      and the CPU time the user's manager and everything it runs (proxy, podman's port
+#      forwarder, the container) spent per request: the cost, which the machine's load
+#      does not change much, where requests per second follow the CPU share it leaves.
 # Prints the machine and its load, and a table with the ratios A/B and C/D. Not a test
 # (no pass/fail; not in scripts/test.sh). Needs root.
 # Usage: scripts/bench-socket.sh   (RUNS=7 ROUNDS=3 SECS=5 CONNS=4 by default)
@@ -117,14 +120,19 @@ done
 
 # Steady state: all four running (A and C started by a request), one short warm-up each.
 for x in A B C D; do cold "$x" >/dev/null; u /usr/local/bin/bench-socket load 127.0.0.1 "${PORT[$x]}" 1 "$CONNS" >/dev/null; done
-declare -A RPS=() P50=() P99=()
+# CPU time used so far by the user's manager and all it runs, in µs (the client runs
+# outside it).
+cpu() { sb exec cat "/sys/fs/cgroup/user.slice/user-${TEST_UID:-1500}.slice/user@${TEST_UID:-1500}.service/cpu.stat" | awk '$1 == "usage_usec" {print $2}'; }
+declare -A RPS=() P50=() P99=() CPU=()
 for i in $(seq "$ROUNDS"); do
     line="steady state $i:"
     for x in $(order "$i"); do
         # requests N errors N rps X p50 X p90 X p99 X
+        c0=$(cpu)
         read -r _ n _ err _ rps _ p50 _ _ _ p99 < <(u /usr/local/bin/bench-socket load 127.0.0.1 "${PORT[$x]}" "$SECS" "$CONNS")
-        RPS[$x]="${RPS[$x]:-} $rps"; P50[$x]="${P50[$x]:-} $p50"; P99[$x]="${P99[$x]:-} $p99"
-        line="$line $x $rps/s (p50 $p50 ms, p99 $p99 ms, $n requests, $err errors)"
+        c=$(awk -v a="$c0" -v b="$(cpu)" -v n="$n" 'BEGIN{printf "%.0f", (n > 0 ? (b-a)/n : 0)}')
+        RPS[$x]="${RPS[$x]:-} $rps"; P50[$x]="${P50[$x]:-} $p50"; P99[$x]="${P99[$x]:-} $p99"; CPU[$x]="${CPU[$x]:-} $c"
+        line="$line $x $rps/s (p50 $p50 ms, p99 $p99 ms, $c µs CPU per request, $n requests, $err errors)"
     done
     echo "$line"
 done
@@ -138,7 +146,7 @@ declare -A M=()
 for x in A B C D; do
     M[cold$x]=$(median ${COLD[$x]})
     M[min$x]=$(printf '%s\n' ${COLD[$x]} | sort -g | head -1); M[max$x]=$(printf '%s\n' ${COLD[$x]} | sort -g | tail -1)
-    M[rps$x]=$(median ${RPS[$x]}); M[p50$x]=$(median ${P50[$x]}); M[p99$x]=$(median ${P99[$x]})
+    M[rps$x]=$(median ${RPS[$x]}); M[p50$x]=$(median ${P50[$x]}); M[p99$x]=$(median ${P99[$x]}); M[cpu$x]=$(median ${CPU[$x]})
 done
 }
 echo
@@ -160,6 +168,8 @@ printf "$fmt" "latency p50, ms" "${M[p50A]}" "${M[p50B]}" "$(ratio "${M[p50A]}" 
     "${M[p50C]}" "${M[p50D]}" "$(ratio "${M[p50C]}" "${M[p50D]}")"
 printf "$fmt" "latency p99, ms" "${M[p99A]}" "${M[p99B]}" "$(ratio "${M[p99A]}" "${M[p99B]}")" \
     "${M[p99C]}" "${M[p99D]}" "$(ratio "${M[p99C]}" "${M[p99D]}")"
+printf "$fmt" "CPU per request, µs" "${M[cpuA]}" "${M[cpuB]}" "$(ratio "${M[cpuA]}" "${M[cpuB]}")" \
+    "${M[cpuC]}" "${M[cpuD]}" "$(ratio "${M[cpuC]}" "${M[cpuD]}")"
 }
 echo "added latency p50: A-B $(awk -v a="${M[p50A]}" -v b="${M[p50B]}" 'BEGIN{printf "%+.3f", a-b}') ms," \
      "C-D $(awk -v a="${M[p50C]}" -v b="${M[p50D]}" 'BEGIN{printf "%+.3f", a-b}') ms"
