@@ -4,7 +4,9 @@
 For N in (1, 100, 1000, 10000) `.container` files (`--mix`: files of all eight types) (each with a few keys and an [Install]
 section, so symlinks are written too), both generators run R times into a fresh tmpfs
 (/dev/shm) output directory, their runs alternating; reported: median wall time, peak
-RSS, and the ratio.
+RSS, and the ratio; the median CPU time of each and its ratio, and the 1-minute load average
+before and after (a busy machine shares out CPU time, and the wall ratio tends to the CPU
+one).
 Also the release binary sizes. Peak RSS needs GNU time (/usr/bin/time, Debian's `time`). Usage: scripts/bench-generator.py [--runs R] [--sizes 1,100]
 """
 import argparse
@@ -79,7 +81,7 @@ def run_once(cmd, env, out):
     dt = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{cmd[0]} failed with {status}")
-    return dt, ru.ru_maxrss  # KiB
+    return dt, ru.ru_utime + ru.ru_stime  # CPU time of all its threads
 
 
 def peak_rss_kib(cmd, env, out):
@@ -95,11 +97,14 @@ def peak_rss_kib(cmd, env, out):
 
 
 def bench(cands, runs, shm):
-    """Median wall time and peak RSS of each (cmd, env) in `cands`. The runs alternate
-    between the candidates (A B A B ...), so that a machine that gets slower or faster
-    during the benchmark weighs on all of them alike."""
+    """Median wall time, peak RSS and median CPU time of each (cmd, env) in `cands`. The
+    runs alternate between the candidates (A B A B ...), so that a machine that gets slower
+    or faster during the benchmark weighs on all of them alike. On a busy machine the wall
+    times scatter with the scheduler's luck; the CPU times (user + system, every thread)
+    hardly move, and the wall ratio tends to their ratio."""
     out = os.path.join(shm, "out")
     times = [[] for _ in cands]
+    cpus = [[] for _ in cands]
     units = []
     for cmd, env in cands:
         run_once(cmd, env, out)  # warm the page cache
@@ -107,11 +112,13 @@ def bench(cands, runs, shm):
         units.append(sum(1 for f in os.listdir(out) if f.endswith((".service", ".socket"))))
     for _ in range(runs):
         for i, (cmd, env) in enumerate(cands):
-            t, _ = run_once(cmd, env, out)
+            t, c = run_once(cmd, env, out)
             times[i].append(t)
+            cpus[i].append(c)
     rss = [peak_rss_kib(cmd, env, out) for cmd, env in cands]
     shutil.rmtree(out, ignore_errors=True)
-    return [(statistics.median(t), r, u) for t, r, u in zip(times, rss, units)]
+    return [(statistics.median(t), r, u, statistics.median(c))
+            for t, r, u, c in zip(times, rss, units, cpus)]
 
 
 def fmt_ms(s):
@@ -142,11 +149,13 @@ def main():
     try:
         kind = "mixed directory, all eight types" if a.mix else ".container files"
         print(f"generator benchmark ({kind}): median of {a.runs} runs, output on tmpfs, {os.cpu_count()} cores")
-        print(f"{'files':>6} | {'rootlet':>10} {'peak RSS':>9} | {qname:>13} {'peak RSS':>9} | speed-up")
-        print("-" * 72)
+        print(f"{'files':>6} | {'rootlet':>10} {'peak RSS':>9} | {qname:>13} {'peak RSS':>9} | speed-up"
+              f" | CPU time, ratio | load")
+        print("-" * 106)
         for n in [int(x) for x in a.sizes.split(",")]:
             src = os.path.join(shm, f"src{n}")
             make_sources(src, n, a.mix)
+            load0 = f"{os.getloadavg()[0]:.1f}"
             base = dict(os.environ, XDG_CONFIG_HOME=os.path.join(shm, "nocfg"))
             # The version podman would report, pinned: quadlet does not ask podman either,
             # and `.artifact` needs 5.x.
@@ -154,14 +163,18 @@ def main():
             if quadlet:
                 cands.append(([quadlet, "-user", "-no-kmsg-log"], dict(base, QUADLET_UNIT_DIRS=src)))
             results = bench(cands, a.runs, shm)
-            rt, rm, ru = results[0]
+            rt, rm, ru, rc = results[0]
+            # The 1-minute load average when the sources were written and after the runs.
+            load = f"{load0}, {os.getloadavg()[0]:.1f}"
             if quadlet:
-                qt, qm, qu = results[1]
+                qt, qm, qu, qc = results[1]
                 if ru != qu:
                     print(f"   !! units written: rootlet {ru}, quadlet {qu}")
-                print(f"{n:>6} | {fmt_ms(rt):>10} {rm / 1024:>7.1f}MB | {fmt_ms(qt):>13} {qm / 1024:>7.1f}MB | {qt / rt:6.1f}x")
+                print(f"{n:>6} | {fmt_ms(rt):>10} {rm / 1024:>7.1f}MB | {fmt_ms(qt):>13} {qm / 1024:>7.1f}MB | {qt / rt:6.1f}x"
+                      f" | {fmt_ms(rc)} / {fmt_ms(qc)}, {qc / rc:.1f}x | {load}")
             else:
-                print(f"{n:>6} | {fmt_ms(rt):>10} {rm / 1024:>7.1f}MB | {'-':>13} {'-':>9} |")
+                print(f"{n:>6} | {fmt_ms(rt):>10} {rm / 1024:>7.1f}MB | {'-':>13} {'-':>9} |"
+                      f" | {fmt_ms(rc)} | {load}")
             shutil.rmtree(src)
         for b in ("rootlet-user-generator", "rootlet-wait-online", "rootlet"):
             p = os.path.join(REPO, "target/release", b)

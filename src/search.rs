@@ -403,7 +403,9 @@ fn list(dir: &Path, d: &mut Discovery) -> Option<Vec<(String, PathBuf, std::fs::
             }
         }
     }
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    // Names in one directory are unique: an unstable sort gives the same order, and is
+    // the smaller code.
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Some(entries)
 }
 

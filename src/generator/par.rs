@@ -2,6 +2,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// How many CPUs this process may use, asked once: std reads the cgroup's quota files for
+/// it (a dozen system calls), and a run with sources of every kind shares out work three
+/// times.
+fn cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// `items.iter().map(f).collect()`, on up to 4 threads when there is enough work to
 /// share (sources are independent; the result keeps the input order), with a scratch
 /// value per thread made by `init` (buffers). Two threads per CPU: most of the work is
@@ -17,9 +25,7 @@ pub fn par_map_with<T: Sync, R: Send, S>(
     let threads = if items.len() < 2 * MIN_PER_THREAD {
         1 // not worth asking how many CPUs there are (that reads cgroup files)
     } else {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        cpus()
             .saturating_mul(2)
             .min(4)
             .min(items.len() / MIN_PER_THREAD)

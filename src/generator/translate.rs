@@ -413,8 +413,20 @@ fn translate_leaves(
                 .map(|s| Job::Parsed(s)),
         )
         .collect();
+    run_jobs(t, &jobs, ctx, st)
+}
+
+/// Run `jobs` on the run's threads, their outcomes to `st`; the (pod file, container
+/// unit) of every container that names a pod. The leaves and the pods both come through
+/// here, so the generator holds one copy of the thread pool's code, not two.
+fn run_jobs(
+    t: &Translator,
+    jobs: &[Job],
+    ctx: &Context,
+    st: &mut RunState,
+) -> Vec<(String, String)> {
     let mut members = Vec::new();
-    for done in par_map_with(&jobs, Translator::buffers, |b, job| t.one(b, job, ctx)) {
+    for done in par_map_with(jobs, Translator::buffers, |b, job| t.one(b, job, ctx)) {
         st.outcomes.push(done.outcome);
         st.outcomes.extend(done.socket);
         st.run.warnings.extend(done.warnings);
@@ -432,13 +444,8 @@ fn translate_pods(t: &Translator, ctx: &Context, st: &mut RunState) {
         .filter(|s| s.kind == SourceKind::Pod && t.plan.wanted(&s.path))
         .map(|s| Job::Parsed(s))
         .collect();
-    for done in par_map_with(&pods, Translator::buffers, |b, job| t.one(b, job, ctx)) {
-        st.outcomes.push(done.outcome);
-        st.outcomes.extend(done.socket);
-        st.run.warnings.extend(done.warnings);
-        st.run.errors.extend(done.errors);
-        st.binds.extend(done.binds);
-    }
+    // A pod is no member of a pod: nothing to learn from them.
+    run_jobs(t, &pods, ctx, st);
 }
 
 /// How many sources may become each unit name, known before any unit is written: a unit is
@@ -494,15 +501,19 @@ fn collect(plan: &Plan, outcomes: Vec<Outcome>, run: &mut Run) -> Option<io::Err
             }
         }
     }
-    run.errors
-        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
-    run.warnings
-        .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    // One comparison function, not two closures: one copy of the sort in the binary.
+    run.errors.sort_by(by_place);
+    run.warnings.sort_by(by_place);
     // A drop-in left out is said once, not once for each unit it would apply to.
     let mut said = HashSet::new();
     run.warnings
         .retain(|w| said.insert((w.path.clone(), w.line, w.message.clone())));
     sorted.write_err
+}
+
+/// The order of a run's errors and warnings: by file, then line.
+fn by_place(a: &SourceError, b: &SourceError) -> std::cmp::Ordering {
+    (&a.path, a.line).cmp(&(&b.path, b.line))
 }
 
 /// The outcomes of a run, by kind (the errors of the sources reported on go to `run`).
