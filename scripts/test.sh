@@ -113,6 +113,7 @@ else
 run.sh
 nginx.sh
 socket.sh
+socket-pod.sh
 install-user.sh
 quoting.sh 1000
 restart.sh

@@ -90,9 +90,9 @@ fn bindings(
     dropin_dirs: &HashMap<String, Vec<PathBuf>>,
 ) -> Vec<Binding> {
     let mut out = scan(path, name, kind, dropin_dirs);
-    // A container's own `[Socket]` (rootlet writes `X.socket` from it) binds what a
-    // `.socket` file would.
-    if kind == SourceKind::Container {
+    // A container's (pod's, kube's) own `[Socket]` (rootlet writes a socket unit from it)
+    // binds what a `.socket` file would.
+    if kind != SourceKind::Socket && kind.info().sections.contains(&"Socket") {
         out.extend(scan(path, name, SourceKind::Socket, dropin_dirs));
     }
     out
@@ -199,7 +199,7 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
 }
 
 /// The other way out for a privileged binding: have the system manager bind it (a socket
-/// passed to the rootless container), or for `kube play`, which takes no socket, a higher
+/// passed to the rootless container), or for a `kube play` port (the YAML's), a higher
 /// port.
 fn alternative(env: &Env, b: &Binding, start: u32) -> String {
     let stem = b
@@ -219,7 +219,7 @@ fn alternative(env: &Env, b: &Binding, start: u32) -> String {
             src = b.source.display(),
             user = env.user
         ),
-        // `kube play` takes no socket from systemd.
+        // A `kube play` port: the YAML's, or PublishPort= (a [Socket] is the other way).
         SourceKind::Kube => format!(
             "or publish it from port {start} on ({key}=, or hostPort: in the YAML file)",
             key = b.key
@@ -238,7 +238,7 @@ fn alternative(env: &Env, b: &Binding, start: u32) -> String {
 pub fn proxyd(env: &Env, out: &mut Vec<Finding>) {
     let disc = search::discover(&env.source_roots());
     let users: Vec<PathBuf> = (disc.sources.iter())
-        .filter(|f| f.kind == SourceKind::Container)
+        .filter(|f| crate::quadlet::proxy::KINDS.contains(&f.kind))
         .filter(|f| proxies(&f.path, &f.name, &disc.dropin_dirs))
         .map(|f| f.path.clone())
         .collect();

@@ -4,7 +4,7 @@
 //! rootlet's own units, which no source may take.
 
 use crate::error::SourceError;
-use crate::quadlet::{Generated, Source};
+use crate::quadlet::{Generated, Source, SourceKind};
 use crate::unit::MAX_LINE;
 
 /// The names of rootlet's own units, reserved: the generator's directory comes before
@@ -266,11 +266,30 @@ pub(super) struct Bind {
 /// The host ports `src` binds (its own section, after its drop-ins: an empty value resets
 /// the list, as quadlet reads it); `dropins` locate each line.
 pub(super) fn binds(src: &Source, dropins: &[std::path::PathBuf]) -> Vec<Bind> {
-    let keys = src.kind.info().port_keys;
+    let mut keys = vec![(src.kind.section(), src.kind.info().port_keys)];
+    // A container's (pod's, kube's) own `[Socket]` binds what a `.socket` file would.
+    let socket = SourceKind::Socket;
+    if src.kind != socket && src.kind.info().sections.contains(&socket.section()) {
+        keys.push((socket.section(), socket.info().port_keys));
+    }
     let mut out: Vec<Bind> = Vec::new();
-    let Some(s) = src.file.section(src.kind.section()) else {
-        return out;
-    };
+    for (section, keys) in keys {
+        let Some(s) = src.file.section(section) else {
+            continue;
+        };
+        binds_of(src, s, keys, dropins, &mut out);
+    }
+    out
+}
+
+/// The binds of `keys` in the section `s` of `src`, added to `out`.
+fn binds_of(
+    src: &Source,
+    s: &crate::unit::Section,
+    keys: &[&str],
+    dropins: &[std::path::PathBuf],
+    out: &mut Vec<Bind>,
+) {
     for e in s.entries.iter().filter(|e| keys.contains(&&*e.key)) {
         if e.value.is_empty() {
             out.retain(|b| b.key != *e.key);
@@ -295,7 +314,6 @@ pub(super) fn binds(src: &Source, dropins: &[std::path::PathBuf]) -> Vec<Bind> {
             proto,
         });
     }
-    out
 }
 
 /// A host address, port range and protocol.

@@ -202,16 +202,19 @@ impl Context<'_> {
         }
     }
 
-    /// The socket units that activate `service`, the unit of `src`: the `.socket` files
-    /// of the run that name it, or the one its own `[Socket]` makes.
-    pub(crate) fn sockets_of(&self, src: &Source, service: &str) -> Vec<String> {
-        let mut out = self.sockets_for.get(service).cloned().unwrap_or_default();
-        // (In proxy mode the socket activates the proxy: `translate` hands the container
-        // over without its [Socket].)
+    /// Wire `service`, the unit of `src`, to the socket units that activate it (in
+    /// `unit`, its `[Unit]`): the `.socket` files of the run that name it, or the one its
+    /// own `[Socket]` makes. (In proxy mode the socket activates the proxy: `translate`
+    /// hands the source over without its [Socket].)
+    pub(crate) fn wire_sockets(&self, src: &Source, service: &str, unit: &mut Section) {
+        let mut sockets = self.sockets_for.get(service).cloned().unwrap_or_default();
         if src.file.section("Socket").is_some() {
-            out.push(socket::own_name(service));
+            sockets.push(socket::own_name(service));
         }
-        out
+        for s in sockets {
+            unit.add("Requires", s.clone());
+            unit.add("After", s);
+        }
     }
 
     /// The source `name` of this run, if there is one (read now if need be).
@@ -238,6 +241,7 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
         if let Some(sec) = src.file.section("Socket") {
             socket::check_own(src, sec.line, ctx, &name)?;
             proxied = proxy::of(src, &name)?;
+            socket::check_kind(src, sec.line, proxied.is_some())?;
         }
     }
     let translate = kinds::of(src.kind).translate;
@@ -247,7 +251,7 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
         Some(p) => {
             let published = proxy_source(src, p, &name);
             let mut g = translate(&published, ctx, name)?;
-            proxy::wire_container(&mut g.file, p);
+            proxy::wire_service(&mut g.file, p);
             g
         }
         None => translate(src, ctx, name)?,
@@ -259,13 +263,13 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     Ok(g)
 }
 
-/// `src` as the container of proxy mode is translated: its `[Socket]` is the proxy's, and
-/// its `[Container]` publishes the port on the container's own loopback address.
+/// `src` as the container (or pod) of proxy mode is translated: its `[Socket]` is the
+/// proxy's, and its own section publishes the port on its own loopback address.
 fn proxy_source(src: &Source, p: &proxy::Proxy, service: &str) -> Source {
     let mut out = src.clone();
     out.file.sections.retain(|s| s.name != "Socket");
     let line = src.file.section("Socket").map_or(0, |s| s.line);
-    let c = out.file.section_mut("Container");
+    let c = out.file.section_mut(src.kind.section());
     c.entries.push(Entry {
         key: "PublishPort".into(),
         value: proxy::publish(p, service),

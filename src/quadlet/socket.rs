@@ -10,6 +10,10 @@
 //! service), which is then translated by [`translate`] like any `.socket` file. Its
 //! install links are `WantedBy=`/`RequiredBy=` in that `[Socket]` (default
 //! `WantedBy=sockets.target`): the file's `[Install]` stays the service's, as in quadlet.
+//!
+//! A `.kube` and a `.pod` take a `[Socket]` too, each where podman lets it work
+//! ([`check_kind`]): `podman kube play` hands the sockets to the containers it starts; a
+//! pod's unit starts only its infra container, so a pod takes proxy mode only.
 
 use super::service::{base_unit, order_sections};
 use super::values::boolean;
@@ -193,6 +197,37 @@ pub fn embedded(
     }))
 }
 
+/// Refuse a `[Socket]` (`at`: its line) in a kind where podman cannot make it work:
+/// without `ProxyTo=` (`proxied`: with), the kinds whose unit does not start the program
+/// with podman's hand-over of `LISTEN_FDS`; with it, the kinds without a port of their
+/// own to publish ([`super::proxy::KINDS`]). The message says why, and the way out.
+pub fn check_kind(src: &Source, at: usize, proxied: bool) -> Result<(), SourceError> {
+    let why = match (src.kind, proxied) {
+        // podman passes LISTEN_FDS to every container the podman process that got them
+        // starts (libpod: `--preserve-fds` and the container's LISTEN_* environment):
+        // `podman pod start` starts only the infra container (the members start from
+        // their own units), where `podman kube play` starts the YAML's containers.
+        (SourceKind::Pod, false) => {
+            "without ProxyTo=, the socket would reach only the pod's infra container: the \
+             pod's unit runs `podman pod start`, which hands LISTEN_FDS to the containers it \
+             starts, and the members start from their own units. Add ProxyTo=PORT (the port \
+             a member listens on), or put the [Socket] in the member's .container"
+        }
+        (k, true) if !super::proxy::KINDS.contains(&k) => {
+            "ProxyTo= needs a port published on a loopback address of rootlet's choosing and \
+             a process of the pod to wait for, and the pods of a .kube are the YAML's (its \
+             unit's main process is podman's service container, which has no network). \
+             Leave ProxyTo= out (the YAML's containers get the socket, LISTEN_FDS), or use a \
+             .pod with ProxyTo= and its .container members"
+        }
+        _ => return Ok(()),
+    };
+    Err(src.err(
+        at,
+        format!("[Socket] in a .{}: {why}", src.kind.extension()),
+    ))
+}
+
 /// Refuse a service source's own `[Socket]` (`at`: its line) when a `.socket` file of the
 /// run activates the same `service`, or makes the same socket unit: two sockets for one
 /// service, or two units of one name, are one too many. The error names both files.
@@ -220,4 +255,34 @@ pub fn check_own(src: &Source, at: usize, ctx: &Context, service: &str) -> Resul
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_takes_the_socket_where_podman_lets_it_work() {
+        let src = |name: &str| Source {
+            path: format!("/q/{name}").into(),
+            name: name.into(),
+            kind: SourceKind::from_file_name(name).unwrap().0,
+            file: UnitFile::default(),
+        };
+        let ok = |name: &str, proxied: bool| check_kind(&src(name), 3, proxied).is_ok();
+        assert!(ok("a.container", false) && ok("a.container", true));
+        assert!(ok("a.kube", false) && ok("a.pod", true));
+        let err = check_kind(&src("a.pod"), 3, false).unwrap_err().to_string();
+        assert!(
+            err.starts_with("/q/a.pod:3: [Socket] in a .pod: without ProxyTo="),
+            "{err}"
+        );
+        assert!(err.contains("infra container") && err.contains("member's .container"));
+        let err = check_kind(&src("a.kube"), 3, true).unwrap_err().to_string();
+        assert!(
+            err.starts_with("/q/a.kube:3: [Socket] in a .kube: ProxyTo= "),
+            "{err}"
+        );
+        assert!(err.contains("Leave ProxyTo= out"), "{err}");
+    }
 }
