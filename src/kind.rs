@@ -155,7 +155,7 @@ pub static KINDS: &[KindInfo] = &[
         kind: SourceKind::Kube,
         extension: "kube",
         section: "Kube",
-        // [Socket]: native mode only (`quadlet::socket::check_kind`).
+        // [Socket]: refused, saying why (`quadlet::socket::check_kind`).
         sections: &["Unit", "Service", "Install", "Quadlet", "Kube", "Socket"],
         unit_infix: "",
         unit_type: "service",

@@ -319,8 +319,6 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         unit.add("Requires", dep.clone());
         unit.add("After", dep.clone());
     }
-    // `kube play` hands the sockets to the containers it starts (LISTEN_FDS).
-    ctx.wire_sockets(src, &name, unit);
     let svc = file.section_mut("Service");
     super::service::default(svc, "KillMode", "mixed");
     // So that `podman auto-update` finds the unit to restart.

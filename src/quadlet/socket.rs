@@ -11,9 +11,10 @@
 //! install links are `WantedBy=`/`RequiredBy=` in that `[Socket]` (default
 //! `WantedBy=sockets.target`): the file's `[Install]` stays the service's, as in quadlet.
 //!
-//! A `.kube` and a `.pod` take a `[Socket]` too, each where podman lets it work
-//! ([`check_kind`]): `podman kube play` hands the sockets to the containers it starts; a
-//! pod's unit starts only its infra container, so a pod takes proxy mode only.
+//! A `.pod` takes a `[Socket]` in proxy mode only, and a `.kube` none ([`check_kind`]):
+//! podman hands the sockets to the first container its process starts, and closes them
+//! then (libpod's `--preserve-fds`): `podman pod start` starts the pod's infra container,
+//! `podman kube play` its service container, never the program.
 
 use super::service::{base_unit, order_sections};
 use super::values::boolean;
@@ -198,27 +199,32 @@ pub fn embedded(
 }
 
 /// Refuse a `[Socket]` (`at`: its line) in a kind where podman cannot make it work:
-/// without `ProxyTo=` (`proxied`: with), the kinds whose unit does not start the program
-/// with podman's hand-over of `LISTEN_FDS`; with it, the kinds without a port of their
-/// own to publish ([`super::proxy::KINDS`]). The message says why, and the way out.
+/// without `ProxyTo=` (`proxied`: with), the kinds whose unit starts another container
+/// before the program's; with it, the kinds without a port of their own to publish
+/// ([`super::proxy::KINDS`]). The message says why, and the way out.
 pub fn check_kind(src: &Source, at: usize, proxied: bool) -> Result<(), SourceError> {
+    // podman passes LISTEN_FDS on to the first container the podman process that got them
+    // starts, and then closes them (libpod `createOCIContainer`, v4.3.1 to v5.8.2): the
+    // later containers get the LISTEN_* environment, and some other file at fd 3.
     let why = match (src.kind, proxied) {
-        // podman passes LISTEN_FDS to every container the podman process that got them
-        // starts (libpod: `--preserve-fds` and the container's LISTEN_* environment):
-        // `podman pod start` starts only the infra container (the members start from
-        // their own units), where `podman kube play` starts the YAML's containers.
         (SourceKind::Pod, false) => {
             "without ProxyTo=, the socket would reach only the pod's infra container: the \
-             pod's unit runs `podman pod start`, which hands LISTEN_FDS to the containers it \
-             starts, and the members start from their own units. Add ProxyTo=PORT (the port \
-             a member listens on), or put the [Socket] in the member's .container"
+             pod's unit runs `podman pod start`, and podman hands the socket to the first \
+             container it starts, the infra; the members start from their own units. Add \
+             ProxyTo=PORT (the port a member listens on), or put the [Socket] in the \
+             member's .container"
+        }
+        (SourceKind::Kube, false) => {
+            "`podman kube play` hands the socket to the first container it starts, podman's \
+             service container, and closes it: the YAML's containers get LISTEN_FDS but not \
+             the socket. Run the program from a .container with [Socket], or from a .pod \
+             with [Socket] and ProxyTo= and its .container members"
         }
         (k, true) if !super::proxy::KINDS.contains(&k) => {
             "ProxyTo= needs a port published on a loopback address of rootlet's choosing and \
              a process of the pod to wait for, and the pods of a .kube are the YAML's (its \
-             unit's main process is podman's service container, which has no network). \
-             Leave ProxyTo= out (the YAML's containers get the socket, LISTEN_FDS), or use a \
-             .pod with ProxyTo= and its .container members"
+             unit's main process is podman's service container, which has no network). Use \
+             a .pod with [Socket] and ProxyTo= and its .container members"
         }
         _ => return Ok(()),
     };
@@ -271,7 +277,7 @@ mod tests {
         };
         let ok = |name: &str, proxied: bool| check_kind(&src(name), 3, proxied).is_ok();
         assert!(ok("a.container", false) && ok("a.container", true));
-        assert!(ok("a.kube", false) && ok("a.pod", true));
+        assert!(ok("a.pod", true) && !ok("a.kube", false));
         let err = check_kind(&src("a.pod"), 3, false).unwrap_err().to_string();
         assert!(
             err.starts_with("/q/a.pod:3: [Socket] in a .pod: without ProxyTo="),
@@ -283,6 +289,6 @@ mod tests {
             err.starts_with("/q/a.kube:3: [Socket] in a .kube: ProxyTo= "),
             "{err}"
         );
-        assert!(err.contains("Leave ProxyTo= out"), "{err}");
+        assert!(err.contains("a .pod with [Socket] and ProxyTo="), "{err}");
     }
 }

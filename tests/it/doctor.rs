@@ -1328,3 +1328,26 @@ fn a_containers_own_socket_and_its_proxy() {
     );
     assert!(s.run().all("socket.proxyd").is_empty());
 }
+
+/// A pod's own `[Socket]` (proxy mode) binds its port and needs the proxy, as a
+/// container's does (issue 26: `[Socket]` in a `.pod`).
+#[test]
+fn a_pods_own_socket_and_its_proxy() {
+    let s = Sandbox::new("pod-socket");
+    s.write(
+        "home/.config/containers/systemd/shop.pod",
+        "[Pod]\n[Socket]\nListenStream=443\nProxyTo=8443\n",
+    );
+    let r = s.run();
+    let v = r.all("ports.privileged");
+    let f = v
+        .iter()
+        .find(|f| f["summary"].contains("shop.pod:3:"))
+        .unwrap_or_else(|| panic!("{}", r.text));
+    assert!(
+        f["summary"].contains("ListenStream=443 binds port 443"),
+        "{f:?}"
+    );
+    let p = r.get("socket.proxyd", "error");
+    assert!(p["summary"].contains("shop.pod: ProxyTo= runs"), "{p:?}");
+}

@@ -364,9 +364,9 @@ golden! {
     case_152_check_port_clashes => "152-check-port-clashes",
     case_153_check_missing_bind_sources => "153-check-missing-bind-sources",
     case_154_check_socket_without_service => "154-check-socket-without-service",
-    case_160_socket_in_kube => "160-socket-in-kube",
+    case_160_socket_kube_refused => "160-socket-kube-refused",
     case_161_socket_proxy_pod => "161-socket-proxy-pod",
-    case_162_socket_pod_kube_errors => "162-socket-pod-kube-errors",
+    case_162_socket_pod_errors => "162-socket-pod-errors",
     case_163_check_socket_port_clashes => "163-check-socket-port-clashes",
 }
 
