@@ -536,7 +536,10 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         unit.add("BindsTo", pod.clone());
         unit.add("After", pod.clone());
     }
-    ctx.wire_sockets(src, &name, unit);
+    for s in ctx.sockets_of(src, &name) {
+        unit.add("Requires", s.clone());
+        unit.add("After", s);
+    }
 
     // Stopped by name (quadlet 5.6+): no cid file, so no stale one can block a restart.
     let mut stop: Vec<&str> = run.global.iter().map(String::as_str).collect();

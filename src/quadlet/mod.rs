@@ -202,19 +202,16 @@ impl Context<'_> {
         }
     }
 
-    /// Wire `service`, the unit of `src`, to the socket units that activate it (in
-    /// `unit`, its `[Unit]`): the `.socket` files of the run that name it, or the one its
-    /// own `[Socket]` makes. (In proxy mode the socket activates the proxy: `translate`
-    /// hands the source over without its [Socket].)
-    pub(crate) fn wire_sockets(&self, src: &Source, service: &str, unit: &mut Section) {
-        let mut sockets = self.sockets_for.get(service).cloned().unwrap_or_default();
+    /// The socket units that activate `service`, the unit of `src`: the `.socket` files
+    /// of the run that name it, or the one its own `[Socket]` makes.
+    pub(crate) fn sockets_of(&self, src: &Source, service: &str) -> Vec<String> {
+        let mut out = self.sockets_for.get(service).cloned().unwrap_or_default();
+        // (In proxy mode the socket activates the proxy: `translate` hands the container
+        // over without its [Socket].)
         if src.file.section("Socket").is_some() {
-            sockets.push(socket::own_name(service));
+            out.push(socket::own_name(service));
         }
-        for s in sockets {
-            unit.add("Requires", s.clone());
-            unit.add("After", s);
-        }
+        out
     }
 
     /// The source `name` of this run, if there is one (read now if need be).

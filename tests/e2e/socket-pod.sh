@@ -110,6 +110,11 @@ nothing_runs() {
 }
 no_failed() { [ -z "$(u systemctl --user list-units --failed --plain --no-legend)" ]; }
 env_of() { u podman inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$1" | grep '^LISTEN_' | tr '\n' ' '; }
+# The journal of a unit, whole (so that grep -q does not cut the pipe under pipefail).
+journal() { u journalctl --user --no-pager -o cat -u "$1"; }
+# The YAML's container got LISTEN_FDS=1 (e2e-server says so), and fd 3 was no socket.
+kube_fd_mixup() { local j; j=$(journal web.service) || return 1
+    grep -q "^e2e-server: LISTEN_FDS=1 LISTEN_FDNAMES=web " <<<"$j" && grep -q "accept: Invalid argument" <<<"$j"; }
 exec 3>&1   # the suite's own stdout, for notes from inside a check (no_restart)
 
 echo "== after the linger boot"
@@ -123,12 +128,13 @@ echo "== 1. a socket that activates a .kube's unit: kube play hands it to its se
 get 18160 30 >/dev/null 2>&1
 check "the connection started web.service (kube play) and the YAML's container web-srv" \
     within 120 eval 'is active web.service && u podman container exists web-srv'
-srv=$(env_of web-srv)
-check "web-srv got the LISTEN_* environment ($srv), but fd 3 is not the socket: it fails to accept" \
-    eval '[[ $srv == *LISTEN_FDS=1* ]] && within 30 eval "u journalctl --user --no-pager -o cat -u web.service | grep -q \"accept: Invalid argument\""'
+check "podman closed the socket after the first container it started (it says so when it closes it again)" \
+    eval 'j=$(journal web.service) && grep -q "Unable to close file fd-3" <<<"$j"'
+check "the YAML's container got LISTEN_FDS=1, but fd 3 is not the socket: it fails to accept" \
+    within 30 kube_fd_mixup
 check "so a connection is never answered" eval '! get 18160 10'
 check "rootlet check refuses a [Socket] in a .kube, saying why" \
-    eval 'u /usr/local/bin/rootlet check /home/tester/.config/containers/systemd/own.kube 2>&1 | grep -q "own.kube:5: \[Socket\] in a .kube: .podman kube play. hands the socket to the first container it starts, podman.s service container"'
+    eval 'out=$(u /usr/local/bin/rootlet check /home/tester/.config/containers/systemd/own.kube 2>&1); grep -q "own.kube:4: \[Socket\] in a .kube: .podman kube play. hands the socket to the first container it starts, podman.s service container" <<<"$out"'
 check "stopping web.socket and web.service leaves nothing running" \
     eval 'u systemctl --user stop web.socket web.service && within 90 nothing_runs'
 
@@ -159,7 +165,7 @@ u systemctl --user start raw-pod.socket
 get 18164 5 >/dev/null 2>&1
 check "the connection started raw-pod.service and its member" within 120 eval 'is active raw-pod.service && is active member.service && u podman container exists systemd-member'
 infra=$(env_of systemd-raw-infra) member=$(env_of systemd-member)
-check "podman pod start handed the socket to the infra container ($infra), the member got none ($member)" \
+check "podman pod start ran the infra container with the socket's LISTEN_* ($infra), the member got none ($member)" \
     eval '[[ $infra == *LISTEN_FDS=1* ]] && [ -z "$member" ]'
 check "stopping raw-pod.socket and raw-pod.service leaves nothing running" \
     eval 'u systemctl --user stop raw-pod.socket raw-pod.service && within 90 nothing_runs'
