@@ -427,6 +427,23 @@ pub(super) fn no_service(src: &Source, service: &str) -> SourceError {
     )
 }
 
+/// `rootlet check` only: a `.socket` file whose service is the unit of a source (`file`)
+/// whose podman never hands the socket to the program (a `.pod`'s, a `.kube`'s:
+/// [`crate::quadlet::socket::unreachable`]). systemd starts the service at the first
+/// connection, which is never answered.
+pub(super) fn unreachable(src: &Source, service: &str, file: &str) -> Option<SourceError> {
+    let (kind, _) = SourceKind::from_file_name(file)?;
+    let why = crate::quadlet::socket::unreachable(kind, false)?;
+    let line = (src.file.section("Socket")).map_or(0, |s| s.line);
+    Some(src.err(
+        line,
+        format!(
+            "{} activates {service}, the unit of {file}: {why}",
+            src.name
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -198,21 +198,21 @@ pub fn embedded(
     }))
 }
 
-/// Refuse a `[Socket]` (`at`: its line) in a kind where podman cannot make it work:
-/// without `ProxyTo=` (`proxied`: with), the kinds whose unit starts another container
-/// before the program's; with it, the kinds without a port of their own to publish
-/// ([`super::proxy::KINDS`]). The message says why, and the way out.
-pub fn check_kind(src: &Source, at: usize, proxied: bool) -> Result<(), SourceError> {
+/// Why a socket that activates the unit of a source of `kind` cannot reach its program,
+/// `None` where it can (`proxied`: through `ProxyTo=`'s proxy): the kinds whose unit's
+/// podman starts another container first; with a proxy, the kinds without a port of
+/// their own to publish ([`super::proxy::KINDS`]). Says the way out too.
+pub fn unreachable(kind: SourceKind, proxied: bool) -> Option<&'static str> {
     // podman passes LISTEN_FDS on to the first container the podman process that got them
     // starts, and then closes them (libpod `createOCIContainer`, v4.3.1 to v5.8.2): the
     // later containers get the LISTEN_* environment, and some other file at fd 3.
-    let why = match (src.kind, proxied) {
+    Some(match (kind, proxied) {
         (SourceKind::Pod, false) => {
-            "without ProxyTo=, the socket would reach only the pod's infra container: the \
-             pod's unit runs `podman pod start`, and podman hands the socket to the first \
-             container it starts, the infra; the members start from their own units. Add \
-             ProxyTo=PORT (the port a member listens on), or put the [Socket] in the \
-             member's .container"
+            "the socket would reach only the pod's infra container: the pod's unit runs \
+             `podman pod start`, and podman hands the socket to the first container it \
+             starts, the infra; the members start from their own units. Give the .pod a \
+             [Socket] with ProxyTo=PORT (the port a member listens on), or put the [Socket] \
+             in the member's .container"
         }
         (SourceKind::Kube, false) => {
             "`podman kube play` hands the socket to the first container it starts, podman's \
@@ -226,12 +226,21 @@ pub fn check_kind(src: &Source, at: usize, proxied: bool) -> Result<(), SourceEr
              unit's main process is podman's service container, which has no network). Use \
              a .pod with [Socket] and ProxyTo= and its .container members"
         }
-        _ => return Ok(()),
+        _ => return None,
+    })
+}
+
+/// Refuse a `[Socket]` (`at`: its line) in a kind where podman cannot make it work
+/// ([`unreachable`]), saying why and the way out.
+pub fn check_kind(src: &Source, at: usize, proxied: bool) -> Result<(), SourceError> {
+    let Some(why) = unreachable(src.kind, proxied) else {
+        return Ok(());
     };
-    Err(src.err(
-        at,
-        format!("[Socket] in a .{}: {why}", src.kind.extension()),
-    ))
+    // Named where ProxyTo= is the way out.
+    let proxy_works = !proxied && unreachable(src.kind, true).is_none();
+    let without = if proxy_works { " without ProxyTo=" } else { "" };
+    let ext = src.kind.extension();
+    Err(src.err(at, format!("[Socket] in a .{ext}{without}: {why}")))
 }
 
 /// Refuse a service source's own `[Socket]` (`at`: its line) when a `.socket` file of the
@@ -280,7 +289,7 @@ mod tests {
         assert!(ok("a.pod", true) && !ok("a.kube", false));
         let err = check_kind(&src("a.pod"), 3, false).unwrap_err().to_string();
         assert!(
-            err.starts_with("/q/a.pod:3: [Socket] in a .pod: without ProxyTo="),
+            err.starts_with("/q/a.pod:3: [Socket] in a .pod without ProxyTo=: the socket"),
             "{err}"
         );
         assert!(err.contains("infra container") && err.contains("member's .container"));
