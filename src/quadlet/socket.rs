@@ -231,7 +231,7 @@ pub fn unreachable(kind: SourceKind, proxied: bool) -> Option<&'static str> {
 }
 
 /// Refuse a `[Socket]` (`at`: its line) in a kind where podman cannot make it work
-/// ([`unreachable`]), saying why and the way out.
+/// ([`unreachable()`]), saying why and the way out.
 pub fn check_kind(src: &Source, at: usize, proxied: bool) -> Result<(), SourceError> {
     let Some(why) = unreachable(src.kind, proxied) else {
         return Ok(());
