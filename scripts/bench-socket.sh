@@ -44,9 +44,8 @@ tar -C "$W/rootfs" -cf "$W/bench.tar" .
 
 # The four sources: the same image, the same program for A and B, and for C and D. The
 # shell as PID 1 ends on SIGTERM (httpd as PID 1 would ignore it until podman kills it).
-# The programs listen on 8080: proxy mode publishes the container's port on the same port
-# number of its loopback address, and rootless podman cannot bind one below
-# net.ipv4.ip_unprivileged_port_start (1024 here).
+# The programs listen on 8080 inside (any port would do: proxy mode publishes it on a host
+# port from 20000 on of the container's own loopback address).
 mkdir -p "$W/src"
 HTTPD='Exec=/bin/sh -c "trap '"'exit 0'"' TERM; /bin/busybox httpd -f -p 8080 -h /www & wait"'
 printf '[Container]\nImage=localhost/bench\n%s\n\n[Socket]\nListenStream=127.0.0.1:18150\nProxyTo=8080\nIdleStopSec=1h\n' "$HTTPD" > "$W/src/a.container"

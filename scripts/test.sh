@@ -114,6 +114,7 @@ run.sh
 nginx.sh
 socket.sh
 reverse-proxy.sh
+socket-pod.sh
 install-user.sh
 quoting.sh 1000
 restart.sh

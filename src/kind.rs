@@ -130,7 +130,8 @@ pub static KINDS: &[KindInfo] = &[
         kind: SourceKind::Pod,
         extension: "pod",
         section: "Pod",
-        sections: &["Unit", "Service", "Install", "Quadlet", "Pod"],
+        // [Socket]: in proxy mode only (`quadlet::socket::check_kind`).
+        sections: &["Unit", "Service", "Install", "Quadlet", "Pod", "Socket"],
         unit_infix: "-pod",
         unit_type: "service",
         service_name: true,
@@ -154,7 +155,8 @@ pub static KINDS: &[KindInfo] = &[
         kind: SourceKind::Kube,
         extension: "kube",
         section: "Kube",
-        sections: &["Unit", "Service", "Install", "Quadlet", "Kube"],
+        // [Socket]: refused, saying why (`quadlet::socket::check_kind`).
+        sections: &["Unit", "Service", "Install", "Quadlet", "Kube", "Socket"],
         unit_infix: "",
         unit_type: "service",
         service_name: true,

@@ -90,42 +90,25 @@ fn bindings(
     dropin_dirs: &HashMap<String, Vec<PathBuf>>,
 ) -> Vec<Binding> {
     let mut out = scan(path, name, kind, dropin_dirs);
-    // A container's own `[Socket]` (rootlet writes `X.socket` from it) binds what a
-    // `.socket` file would.
-    if kind == SourceKind::Container {
+    // A container's (pod's, kube's) own `[Socket]` (rootlet writes a socket unit from it)
+    // binds what a `.socket` file would.
+    if kind != SourceKind::Socket && kind.info().sections.contains(&"Socket") {
         out.extend(scan(path, name, SourceKind::Socket, dropin_dirs));
-        out.extend(proxy_binding(path, name, kind, dropin_dirs));
     }
     out
 }
 
-/// Proxy mode (`ProxyTo=PORT` in a container's `[Socket]`): rootless podman publishes the
-/// container on PORT of a loopback address of its own (`127.A.B.C:PORT`,
-/// [`crate::quadlet::proxy::publish`]), a host port like any `PublishPort=`'s. The last
-/// value wins; an empty one resets it; one that is no port is the generator's error (and
-/// makes no proxy). The one reading of `ProxyTo=` here: the port check and the
-/// `systemd-socket-proxyd` check both use it.
-fn proxy_binding(
-    path: &Path,
-    name: &str,
-    kind: SourceKind,
-    dropin_dirs: &HashMap<String, Vec<PathBuf>>,
-) -> Option<Binding> {
-    let mut found = None;
-    for (f, unit) in parsed(path, name, dropin_dirs) {
-        let Some(e) = unit.section("Socket").and_then(|s| s.last("ProxyTo")) else {
-            continue;
-        };
-        let port = e.value.trim().parse::<u16>().ok().filter(|p| *p > 0);
-        found = port.map(|p| Binding {
-            source: path.to_owned(),
-            kind,
-            file: f.clone(),
-            line: e.line,
-            key: e.key.to_string(),
-            value: e.value.clone(),
-            ports: (p, p),
-        });
+/// Whether the source at `path` runs in proxy mode: a `ProxyTo=PORT` in its own
+/// `[Socket]` (the last value wins; an empty one resets it; one that is no port is the
+/// generator's error, and makes no proxy). Not a binding of the privileged-port check:
+/// podman publishes the container on a port from 20000 on of a loopback address of its
+/// own ([`crate::quadlet::proxy::host_port`]), whatever the port inside.
+fn uses_proxy(path: &Path, name: &str, dropin_dirs: &HashMap<String, Vec<PathBuf>>) -> bool {
+    let mut found = false;
+    for (_, unit) in parsed(path, name, dropin_dirs) {
+        if let Some(e) = unit.section("Socket").and_then(|s| s.last("ProxyTo")) {
+            found = e.value.trim().parse::<u16>().is_ok_and(|p| p > 0);
+        }
     }
     found
 }
@@ -231,7 +214,7 @@ pub fn check(env: &Env, out: &mut Vec<Finding>) {
 }
 
 /// The other way out for a privileged binding: have the system manager bind it (a socket
-/// passed to the rootless container), or for `kube play`, which takes no socket, a higher
+/// passed to the rootless container), or for a `kube play` port (the YAML's), a higher
 /// port.
 fn alternative(env: &Env, b: &Binding, start: u32) -> String {
     let stem = b
@@ -251,11 +234,7 @@ fn alternative(env: &Env, b: &Binding, start: u32) -> String {
             src = b.source.display(),
             user = env.user
         ),
-        // Proxy mode publishes the container on the port it listens on inside.
-        _ if b.key == "ProxyTo" => format!(
-            "or have the program in the container listen on a port from {start} on and name that port in ProxyTo= (rootlet publishes the container on the same port of a loopback address of its own)"
-        ),
-        // `kube play` takes no socket from systemd.
+        // A `kube play` port: the YAML's, or PublishPort= (a [Socket] is the other way).
         SourceKind::Kube => format!(
             "or publish it from port {start} on ({key}=, or hostPort: in the YAML file)",
             key = b.key
@@ -274,8 +253,8 @@ fn alternative(env: &Env, b: &Binding, start: u32) -> String {
 pub fn proxyd(env: &Env, out: &mut Vec<Finding>) {
     let disc = search::discover(&env.source_roots());
     let users: Vec<PathBuf> = (disc.sources.iter())
-        .filter(|f| f.kind == SourceKind::Container)
-        .filter(|f| proxy_binding(&f.path, &f.name, f.kind, &disc.dropin_dirs).is_some())
+        .filter(|f| crate::quadlet::proxy::KINDS.contains(&f.kind))
+        .filter(|f| uses_proxy(&f.path, &f.name, &disc.dropin_dirs))
         .map(|f| f.path.clone())
         .collect();
     let Some(first) = users.first() else {

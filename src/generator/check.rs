@@ -4,7 +4,7 @@
 //! rootlet's own units, which no source may take.
 
 use crate::error::SourceError;
-use crate::quadlet::{Generated, Source};
+use crate::quadlet::{Generated, Source, SourceKind};
 use crate::unit::MAX_LINE;
 
 /// The names of rootlet's own units, reserved: the generator's directory comes before
@@ -266,9 +266,9 @@ pub(super) struct Bind {
 /// The host ports `src` binds (its own section, after its drop-ins: an empty value resets
 /// the list, as quadlet reads it); `dropins` locate each line. A source's own `[Socket]`
 /// (rootlet writes `X.socket` from it) binds what a `.socket` file would, and in proxy
-/// mode (`ProxyTo=`) podman publishes the container on its loopback address
+/// mode (`ProxyTo=`) podman publishes the container on a port of its own loopback address
 /// ([`crate::quadlet::proxy::publish`]): that port clashes with anything that binds it
-/// on every address (`ListenStream=8080` with `ProxyTo=8080` in one file, too).
+/// on every address.
 pub(super) fn binds(src: &Source, dropins: &[std::path::PathBuf]) -> Vec<Bind> {
     let mut out = section_binds(src, src.kind.section(), src.kind.info().port_keys, dropins);
     let socket = crate::quadlet::SourceKind::Socket;
@@ -284,16 +284,19 @@ pub(super) fn binds(src: &Source, dropins: &[std::path::PathBuf]) -> Vec<Bind> {
     let service = src.unit_name();
     // A broken `[Socket]` is translation's error; no port of it is known.
     let to = (src.file.section("Socket")).and_then(|s| s.last("ProxyTo"));
-    if let (Ok(Some(p)), Some(to)) = (crate::quadlet::proxy::of(src, &service), to) {
-        let address = crate::quadlet::proxy::address(&service);
+    if let (Ok(Some(_)), Some(to)) = (crate::quadlet::proxy::of(src, &service), to) {
+        let (address, host) = (
+            crate::quadlet::proxy::address(&service),
+            crate::quadlet::proxy::host_port(&service),
+        );
         let at = super::load::locate(src.err(to.line, ""), dropins);
         out.push(Bind {
             path: at.path,
             line: at.line,
             key: "ProxyTo".into(),
-            value: format!("{} (published on {address}:{})", to.value.trim(), p.port),
+            value: format!("{} (published on {address}:{host})", to.value.trim()),
             ip: Some(address),
-            ports: (p.port, p.port),
+            ports: (host, host),
             proto: "tcp".into(),
         });
     }
@@ -447,6 +450,23 @@ pub(super) fn no_service(src: &Source, service: &str) -> SourceError {
             exts.join(", no ")
         ),
     )
+}
+
+/// `rootlet check` only: a `.socket` file whose service is the unit of a source (`file`)
+/// whose podman never hands the socket to the program (a `.pod`'s, a `.kube`'s:
+/// [`crate::quadlet::socket::unreachable`]). systemd starts the service at the first
+/// connection, which is never answered.
+pub(super) fn unreachable(src: &Source, service: &str, file: &str) -> Option<SourceError> {
+    let (kind, _) = SourceKind::from_file_name(file)?;
+    let why = crate::quadlet::socket::unreachable(kind, false)?;
+    let line = (src.file.section("Socket")).map_or(0, |s| s.line);
+    Some(src.err(
+        line,
+        format!(
+            "{} activates {service}, the unit of {file}: {why}",
+            src.name
+        ),
+    ))
 }
 
 #[cfg(test)]

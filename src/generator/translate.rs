@@ -370,8 +370,11 @@ fn wire_sockets(
                     // `Accept=yes`: an instance of the template `X@.service` per connection.
                     let activated =
                         activated.map(|a| a.unwrap_or_else(|| format!("{}@.service", s.stem())));
-                    if let Some(svc) = activated.ok().filter(|a| !known.files.contains_key(a)) {
-                        st.run.warnings.push(check::no_service(s, &svc));
+                    if let Ok(svc) = activated {
+                        match known.files.get(&svc) {
+                            None => st.run.warnings.push(check::no_service(s, &svc)),
+                            Some(file) => st.run.warnings.extend(check::unreachable(s, &svc, file)),
+                        }
                     }
                 }
                 Outcome::Kept(Kept {

@@ -238,6 +238,7 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
         if let Some(sec) = src.file.section("Socket") {
             socket::check_own(src, sec.line, ctx, &name)?;
             proxied = proxy::of(src, &name)?;
+            socket::check_kind(src, sec.line, proxied.is_some())?;
         }
     }
     let translate = kinds::of(src.kind).translate;
@@ -247,7 +248,7 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
         Some(p) => {
             let published = proxy_source(src, p, &name);
             let mut g = translate(&published, ctx, name)?;
-            proxy::wire_container(&mut g.file, p);
+            proxy::wire_service(&mut g.file, p);
             g
         }
         None => translate(src, ctx, name)?,
@@ -259,13 +260,13 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
     Ok(g)
 }
 
-/// `src` as the container of proxy mode is translated: its `[Socket]` is the proxy's, and
-/// its `[Container]` publishes the port on the container's own loopback address.
+/// `src` as the container (or pod) of proxy mode is translated: its `[Socket]` is the
+/// proxy's, and its own section publishes the port on its own loopback address.
 fn proxy_source(src: &Source, p: &proxy::Proxy, service: &str) -> Source {
     let mut out = src.clone();
     out.file.sections.retain(|s| s.name != "Socket");
     let line = src.file.section("Socket").map_or(0, |s| s.line);
-    let c = out.file.section_mut("Container");
+    let c = out.file.section_mut(src.kind.section());
     c.entries.push(Entry {
         key: "PublishPort".into(),
         value: proxy::publish(p, service),

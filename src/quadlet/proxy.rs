@@ -9,8 +9,15 @@
 //! `IdleStopSec=TIME` makes the proxy exit after that long without a connection
 //! (`--exit-idle-time=`), which stops the container; the socket stays, and the next
 //! connection starts both again. The program sees the proxy's address, not the client's.
+//!
+//! A `.pod`'s `[Socket]` works the same way, the pod publishing the port: "the container"
+//! is then the pod's infra container, whose network namespace the members share. Its wait
+//! runs in the proxy's unit (`ExecStartPre=`), not the pod's: the members start only
+//! after the pod's unit is up, so the pod's unit cannot wait for them. And the pod's unit
+//! is stopped by the proxy (`PropagatesStopTo=`), not `StopWhenUnneeded=`: its members are
+//! bound to it (`BindsTo=`), which keeps it needed for as long as they run.
 
-use super::{Generated, Source};
+use super::{Generated, Source, SourceKind};
 use crate::error::SourceError;
 use crate::exec;
 use crate::unit::{Entry, Section, UnitFile};
@@ -34,7 +41,15 @@ pub struct Proxy {
     pub port: u16,
     /// `IdleStopSec=`, as written (a systemd time span).
     pub idle: Option<String>,
+    /// Where the wait finds conmon's pid: `None`, the service's own main process
+    /// (`$MAINPID` of its `ExecStartPost=`); for a pod, the `PIDFile=` of the pod's unit
+    /// (the infra container's conmon), read by the proxy's `ExecStartPre=`.
+    pub pidfile: Option<String>,
 }
+
+/// The kinds whose `[Socket]` may have `ProxyTo=`: those that publish a port of a
+/// network of their own (a `.kube`'s pods are the YAML's: see `socket::check_kind`).
+pub const KINDS: &[SourceKind] = &[SourceKind::Container, SourceKind::Pod];
 
 /// The entries of every `[Socket]` section of `src`, in order.
 fn socket_entries(src: &Source) -> impl Iterator<Item = &Entry> {
@@ -72,8 +87,11 @@ pub fn of(src: &Source, service: &str) -> Result<Option<Proxy>, SourceError> {
     if service.contains('@') {
         return Err(src.err(
             to.line,
-            "ProxyTo= in a template: its instances would share one loopback address; write \
-             one .container per instance",
+            format!(
+                "ProxyTo= in a template: its instances would share one loopback address; \
+                 write one .{} per instance",
+                src.kind.extension()
+            ),
         ));
     }
     for e in socket_entries(src) {
@@ -88,10 +106,11 @@ pub fn of(src: &Source, service: &str) -> Result<Option<Proxy>, SourceError> {
             ));
         }
     }
-    // podman publishes no port of a container without a network of its own: none, the
-    // host's, another container's, or its pod's (whose ports are the pod's to publish).
+    // podman publishes no port of a container (or pod) without a network of its own:
+    // none, the host's, another container's, or its pod's (whose ports are the pod's to
+    // publish).
     let shared = (src.file.sections.iter())
-        .filter(|s| s.name == "Container")
+        .filter(|s| s.name == src.kind.section())
         .flat_map(|s| &s.entries)
         .rfind(|e| {
             let v = e.value.trim();
@@ -106,13 +125,19 @@ pub fn of(src: &Source, service: &str) -> Result<Option<Proxy>, SourceError> {
             }
         });
     if let Some(e) = shared {
+        let pod = Some(e.value.trim()).filter(|v| e.key == "Pod" && v.ends_with(".pod"));
+        let instead = match pod {
+            Some(p) => format!(": give the [Socket] (with ProxyTo=) to {p} instead"),
+            None => String::new(),
+        };
         return Err(src.err(
             e.line,
             format!(
-                "{}={} with ProxyTo=: the proxy reaches the container through a port \
-                 published from its own network, which it has not",
+                "{}={} with ProxyTo=: the proxy reaches the {} through a port published from \
+                 its own network, which it has not{instead}",
                 e.key,
-                e.value.trim()
+                e.value.trim(),
+                src.kind.extension()
             ),
         ));
     }
@@ -129,7 +154,22 @@ pub fn of(src: &Source, service: &str) -> Result<Option<Proxy>, SourceError> {
         Some(e) => Some(e.value.trim().to_owned()),
         None => None,
     };
-    Ok(Some(Proxy { port, idle }))
+    let pidfile = (src.kind == SourceKind::Pod).then(|| {
+        let stem = service.strip_suffix(".service").unwrap_or(service);
+        format!("%t/{stem}.pid")
+    });
+    Ok(Some(Proxy {
+        port,
+        idle,
+        pidfile,
+    }))
+}
+
+/// FNV-1a of a unit's name: small, stable across Rust releases (unlike `DefaultHasher`).
+fn hash(service: &str) -> u64 {
+    (service.bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The loopback address the container is published on: `127.A.B.C` from a hash of its
@@ -138,10 +178,7 @@ pub fn of(src: &Source, service: &str) -> Result<Option<Proxy>, SourceError> {
 /// routes all of 127.0.0.0/8 to `lo`). `A` is kept away from 0, where `127.0.0.1` and
 /// Debian's `127.0.1.1` live.
 pub fn address(service: &str) -> String {
-    // FNV-1a: small, stable across Rust releases (unlike `DefaultHasher`).
-    let h = (service.bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let h = hash(service);
     format!(
         "127.{}.{}.{}",
         64 + h % 190,
@@ -150,15 +187,33 @@ pub fn address(service: &str) -> String {
     )
 }
 
+/// The host port of that address the container is published on (podman's rootless port
+/// forwarder binds it), 20000-29999 from the same hash. Not the port inside: only the
+/// proxy connects to it, and a port of its own is one rootless podman can always bind
+/// (the port inside may be below `net.ipv4.ip_unprivileged_port_start`, `ProxyTo=80`)
+/// and one that the socket's own `ListenStream=PORT` on every address does not take
+/// (`ListenStream=8080` with `ProxyTo=8080`). Below the kernel's ephemeral range
+/// (32768-60999 by default), so no outgoing connection holds it.
+pub fn host_port(service: &str) -> u16 {
+    // `% 10_000` keeps it below 2^14: the cast cannot truncate.
+    20_000 + (hash(service) >> 32) as u16 % 10_000
+}
+
 /// The name of the proxy's unit: `web.service` -> `web-proxy.service`.
 pub fn proxy_name(service: &str) -> String {
     let stem = service.strip_suffix(".service").unwrap_or(service);
     format!("{stem}-proxy.service")
 }
 
-/// The `PublishPort=` the container gets: the port inside, on [`address`] only.
+/// The `PublishPort=` the container gets: the port inside, on [`address`]:[`host_port`]
+/// only.
 pub fn publish(p: &Proxy, service: &str) -> String {
-    format!("{}:{}:{}", address(service), p.port, p.port)
+    format!("{}:{}:{}", address(service), host_port(service), p.port)
+}
+
+/// Where the proxy connects: the published [`address`]:[`host_port`].
+pub fn target(service: &str) -> String {
+    format!("{}:{}", address(service), host_port(service))
 }
 
 /// Waits until a process of the container listens on the port (`$1`, as
@@ -181,26 +236,49 @@ n=$((n+1))
 sleep 0.1
 done"#;
 
-/// The `ExecStartPost=` of the container's unit that waits for the program to listen.
+/// The wait's first line for a pod: conmon's pid from the pod unit's `PIDFile=` (`$4`).
+const PIDFILE: &str =
+    "MAINPID=$(cat \"$4\") || { echo \"the pod is not running (no $4)\" >&2; exit 1; }\n";
+
+/// The command line that waits for the program to listen: the `ExecStartPost=` of the
+/// container's unit, or the `ExecStartPre=` of a pod's proxy.
 pub fn wait_line(p: &Proxy) -> String {
-    let script = WAIT.replace('%', "%%").replace('$', "$$");
+    let script = match &p.pidfile {
+        Some(_) => super::concat(&[PIDFILE, WAIT]),
+        None => WAIT.to_owned(),
+    };
+    let script = script.replace('%', "%%").replace('$', "$$");
     let (hex, port, deadline) = (
         format!("{:04X}", p.port),
         p.port.to_string(),
         LISTEN_DEADLINE.to_string(),
     );
-    exec::command_line(
-        "/bin/sh",
-        &["-c", &script, "rootlet-listen-wait", &hex, &port, &deadline],
-    )
+    let mut args = vec![
+        "-c",
+        &*script,
+        "rootlet-listen-wait",
+        &hex,
+        &port,
+        &deadline,
+    ];
+    args.extend(p.pidfile.as_deref());
+    exec::command_line("/bin/sh", &args)
 }
 
-/// Proxy mode in the container's own unit: ready once the program listens, and stopped
-/// when the proxy no longer needs it.
-pub fn wire_container(file: &mut UnitFile, p: &Proxy) {
+/// Proxy mode in the service's own unit: a container's is ready once the program listens,
+/// and stopped when the proxy no longer needs it (a pod's: see the module's comment).
+/// That stop is routine (every idle stop), and the program stopped by podman's SIGTERM
+/// ends with 128 + 15 unless it catches it (any program under `RunInit=yes`'s catatonit,
+/// any that is not PID 1): `SuccessExitStatus=143` makes it a clean stop, not a failed
+/// unit after every idle time (added to the user's own list: systemd merges them).
+pub fn wire_service(file: &mut UnitFile, p: &Proxy) {
+    if p.pidfile.is_some() {
+        return;
+    }
     file.section_mut("Unit").add("StopWhenUnneeded", "yes");
-    file.section_mut("Service")
-        .add("ExecStartPost", wait_line(p));
+    let svc = file.section_mut("Service");
+    svc.add("ExecStartPost", wait_line(p));
+    svc.add("SuccessExitStatus", "143");
 }
 
 /// The proxy's unit: activated by `socket`, it needs the container (`service`) and
@@ -224,12 +302,15 @@ pub fn proxy_unit(src: &Source, service: &str, socket: &str, p: &Proxy) -> Gener
         unit.add("After", dep.to_owned());
     }
     let mut svc = Section::new("Service");
-    let target = format!("{}:{}", address(service), p.port);
+    if p.pidfile.is_some() {
+        unit.add("PropagatesStopTo", service.to_owned());
+        svc.add("ExecStartPre", wait_line(p));
+    }
     let mut args: Vec<String> = Vec::new();
     if let Some(idle) = &p.idle {
         args.push(format!("--exit-idle-time={idle}"));
     }
-    args.push(target);
+    args.push(target(service));
     svc.add("ExecStart", exec::command_line(SOCKET_PROXYD, &args));
     Generated {
         name,
@@ -249,27 +330,45 @@ mod tests {
     /// Runs the wait of [`wait_line`] as systemd would, with `$MAINPID` = `main`: (exit
     /// code, stderr).
     fn wait(main: u32, port: u16, deadline: u32) -> (Option<i32>, String) {
-        let line = wait_line(&Proxy { port, idle: None });
+        wait_for(Some(main), None, port, deadline)
+    }
+
+    /// [`wait`] with `$MAINPID` (a container's) or, for a pod, the pid file the wait reads.
+    fn wait_for(
+        main: Option<u32>,
+        pidfile: Option<&str>,
+        port: u16,
+        deadline: u32,
+    ) -> (Option<i32>, String) {
+        let line = wait_line(&Proxy {
+            port,
+            idle: None,
+            pidfile: pidfile.map(str::to_owned),
+        });
         let argv = exec::split(&line).unwrap();
         let argv: Vec<String> = (argv.iter())
             .map(|w| w.replace("$$", "$").replace("%%", "%"))
             .collect();
         assert_eq!(argv[0], "/bin/sh");
         assert_eq!(
-            argv[4..],
+            argv[4..7],
             [
                 format!("{port:04X}"),
                 port.to_string(),
                 LISTEN_DEADLINE.to_string()
             ]
         );
-        let o = Command::new("/bin/sh")
-            .args(&argv[1..5])
+        assert_eq!(&argv[7..], pidfile.map(str::to_owned).as_slice());
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(&argv[1..5])
             .arg(port.to_string())
             .arg(deadline.to_string())
-            .env("MAINPID", main.to_string())
-            .output()
-            .unwrap();
+            .args(pidfile)
+            .env_remove("MAINPID");
+        if let Some(m) = main {
+            cmd.env("MAINPID", m.to_string());
+        }
+        let o = cmd.output().unwrap();
         (
             o.status.code(),
             String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -347,6 +446,71 @@ mod tests {
     }
 
     #[test]
+    fn a_pods_wait_reads_the_infra_conmon_from_the_pod_units_pid_file() {
+        let dir = std::env::temp_dir().join(format!("rootlet-proxy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pidfile = dir.join("web-pod.pid");
+        let pf = pidfile.to_str().unwrap();
+        // No pid file: the pod's unit is not up; said at once.
+        let (code, err) = wait_for(None, Some(pf), 8080, 30);
+        assert_eq!(code, Some(1));
+        assert!(err.contains("the pod is not running (no "), "{err}");
+        // The infra's conmon, whose child (the infra) shares its network with the members:
+        // a member listening there makes the pod ready.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let Some(mut infra) = conmon(&format!("busybox nc -l -p {port}")) else {
+            return;
+        };
+        std::fs::write(&pidfile, format!("{}\n", infra.id())).unwrap();
+        assert_eq!(wait_for(None, Some(pf), port, 30), (Some(0), String::new()));
+        infra.kill().unwrap();
+        infra.wait().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_pods_proxy_waits_and_stops_the_pod_a_containers_unit_does_it_itself() {
+        let src = |name: &str, text: &str| Source {
+            path: format!("/q/{name}").into(),
+            name: name.into(),
+            kind: SourceKind::from_file_name(name).unwrap().0,
+            file: UnitFile::parse(text).unwrap(),
+        };
+        let text = "[Pod]\n[Socket]\nListenStream=80\nProxyTo=8080\n";
+        let pod = src("web.pod", text);
+        let p = of(&pod, "web-pod.service").unwrap().unwrap();
+        assert_eq!(p.pidfile.as_deref(), Some("%t/web-pod.pid"));
+        let mut own = UnitFile::parse("[Unit]\n[Service]\n").unwrap();
+        wire_service(&mut own, &p);
+        let t = own.write();
+        assert!(
+            !t.contains("StopWhenUnneeded") && !t.contains("ExecStart"),
+            "{t}"
+        );
+        let g = proxy_unit(&pod, "web-pod.service", "web-pod.socket", &p);
+        let t = g.file.write();
+        assert!(t.contains("\nPropagatesStopTo=web-pod.service\n"), "{t}");
+        assert!(t.contains("\nExecStartPre=/bin/sh -c "), "{t}");
+        assert!(t.contains(" %t/web-pod.pid\nExecStart="), "{t}");
+        // A container's own unit waits (ExecStartPost=) and stops when unneeded.
+        let text = "[Container]\nImage=x\n[Socket]\nListenStream=80\nProxyTo=8080\n";
+        let c = of(&src("web.container", text), "web.service")
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.pidfile, None);
+        wire_service(&mut own, &c);
+        let t = own.write();
+        assert!(
+            t.contains("StopWhenUnneeded=yes") && t.contains("ExecStartPost="),
+            "{t}"
+        );
+    }
+
+    #[test]
     fn each_unit_its_own_loopback_address_the_same_every_time() {
         let a = address("web.service");
         assert_eq!(a, address("web.service"));
@@ -354,5 +518,16 @@ mod tests {
         let octets: Vec<u16> = a.split('.').map(|o| o.parse().unwrap()).collect();
         assert_eq!(octets[0], 127);
         assert!((64..=253).contains(&octets[1]) && (1..=254).contains(&octets[3]));
+        // Its host port: unprivileged, below the ephemeral range, the same every time.
+        let p = host_port("web.service");
+        assert!((20_000..30_000).contains(&p), "{p}");
+        assert_eq!(p, host_port("web.service"));
+        let proxy = Proxy {
+            port: 80,
+            idle: None,
+            pidfile: None,
+        };
+        assert_eq!(publish(&proxy, "web.service"), format!("{a}:{p}:80"));
+        assert_eq!(target("web.service"), format!("{a}:{p}"));
     }
 }

@@ -10,6 +10,11 @@
 //! service), which is then translated by [`translate`] like any `.socket` file. Its
 //! install links are `WantedBy=`/`RequiredBy=` in that `[Socket]` (default
 //! `WantedBy=sockets.target`): the file's `[Install]` stays the service's, as in quadlet.
+//!
+//! A `.pod` takes a `[Socket]` in proxy mode only, and a `.kube` none ([`check_kind`]):
+//! podman hands the sockets to the first container its process starts, and closes them
+//! then (libpod's `--preserve-fds`): `podman pod start` starts the pod's infra container,
+//! `podman kube play` its service container, never the program.
 
 use super::service::{base_unit, order_sections};
 use super::values::boolean;
@@ -193,6 +198,51 @@ pub fn embedded(
     }))
 }
 
+/// Why a socket that activates the unit of a source of `kind` cannot reach its program,
+/// `None` where it can (`proxied`: through `ProxyTo=`'s proxy): the kinds whose unit's
+/// podman starts another container first; with a proxy, the kinds without a port of
+/// their own to publish ([`super::proxy::KINDS`]). Says the way out too.
+pub fn unreachable(kind: SourceKind, proxied: bool) -> Option<&'static str> {
+    // podman passes LISTEN_FDS on to the first container the podman process that got them
+    // starts, and then closes them (libpod `createOCIContainer`, v4.3.1 to v5.8.2): the
+    // later containers get the LISTEN_* environment, and some other file at fd 3.
+    Some(match (kind, proxied) {
+        (SourceKind::Pod, false) => {
+            "the socket would reach only the pod's infra container: the pod's unit runs \
+             `podman pod start`, and podman hands the socket to the first container it \
+             starts, the infra; the members start from their own units. Give the .pod a \
+             [Socket] with ProxyTo=PORT (the port a member listens on), or put the [Socket] \
+             in the member's .container"
+        }
+        (SourceKind::Kube, false) => {
+            "`podman kube play` hands the socket to the first container it starts, podman's \
+             service container, and closes it: the YAML's containers get LISTEN_FDS but not \
+             the socket. Run the program from a .container with [Socket], or from a .pod \
+             with [Socket] and ProxyTo= and its .container members"
+        }
+        (k, true) if !super::proxy::KINDS.contains(&k) => {
+            "ProxyTo= needs a port published on a loopback address of rootlet's choosing and \
+             a process of the pod to wait for, and the pods of a .kube are the YAML's (its \
+             unit's main process is podman's service container, which has no network). Use \
+             a .pod with [Socket] and ProxyTo= and its .container members"
+        }
+        _ => return None,
+    })
+}
+
+/// Refuse a `[Socket]` (`at`: its line) in a kind where podman cannot make it work
+/// ([`unreachable()`]), saying why and the way out.
+pub fn check_kind(src: &Source, at: usize, proxied: bool) -> Result<(), SourceError> {
+    let Some(why) = unreachable(src.kind, proxied) else {
+        return Ok(());
+    };
+    // Named where ProxyTo= is the way out.
+    let proxy_works = !proxied && unreachable(src.kind, true).is_none();
+    let without = if proxy_works { " without ProxyTo=" } else { "" };
+    let ext = src.kind.extension();
+    Err(src.err(at, format!("[Socket] in a .{ext}{without}: {why}")))
+}
+
 /// Refuse a service source's own `[Socket]` (`at`: its line) when a `.socket` file of the
 /// run activates the same `service`, or makes the same socket unit: two sockets for one
 /// service, or two units of one name, are one too many. The error names both files.
@@ -220,4 +270,34 @@ pub fn check_own(src: &Source, at: usize, ctx: &Context, service: &str) -> Resul
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_takes_the_socket_where_podman_lets_it_work() {
+        let src = |name: &str| Source {
+            path: format!("/q/{name}").into(),
+            name: name.into(),
+            kind: SourceKind::from_file_name(name).unwrap().0,
+            file: UnitFile::default(),
+        };
+        let ok = |name: &str, proxied: bool| check_kind(&src(name), 3, proxied).is_ok();
+        assert!(ok("a.container", false) && ok("a.container", true));
+        assert!(ok("a.pod", true) && !ok("a.kube", false));
+        let err = check_kind(&src("a.pod"), 3, false).unwrap_err().to_string();
+        assert!(
+            err.starts_with("/q/a.pod:3: [Socket] in a .pod without ProxyTo=: the socket"),
+            "{err}"
+        );
+        assert!(err.contains("infra container") && err.contains("member's .container"));
+        let err = check_kind(&src("a.kube"), 3, true).unwrap_err().to_string();
+        assert!(
+            err.starts_with("/q/a.kube:3: [Socket] in a .kube: ProxyTo= "),
+            "{err}"
+        );
+        assert!(err.contains("a .pod with [Socket] and ProxyTo="), "{err}");
+    }
 }

@@ -1284,40 +1284,16 @@ fn pseudo_files_that_are_fifos_devices_or_directories_neither_hang_nor_read_fore
     assert_eq!(userns["summary"], "user.max_user_namespaces=1234567");
 }
 
-/// Proxy mode publishes the container on its `ProxyTo=` port of a loopback address of its
-/// own: rootless podman binds that host port, so `ProxyTo=80` fails under the default
-/// `ip_unprivileged_port_start` (issue 26 item 4; cad373a did not count it). A drop-in
-/// that resets `ProxyTo=` or moves it up takes the finding away; the sysctl allows it.
+/// `ProxyTo=80`: the port inside the container is no host port. podman publishes the
+/// container on a port from 20000 on of its own loopback address
+/// (`quadlet::proxy::host_port`), so a privileged port inside needs nothing of the
+/// system, while the socket's own `ListenStream=` below the limit is still reported.
 #[test]
-fn a_proxy_port_below_the_unprivileged_start() {
+fn a_proxy_port_inside_is_no_host_port() {
     let s = Sandbox::new("proxy-port");
     s.write(
         "home/.config/containers/systemd/panel.container",
         "[Container]\nImage=localhost/panel\n[Socket]\nListenStream=127.0.0.1:8092\nProxyTo=80\n",
-    );
-    let r = s.run();
-    let v = r.all("ports.privileged");
-    let f = v
-        .iter()
-        .find(|f| f["summary"].contains("panel.container:5:"))
-        .unwrap_or_else(|| panic!("{}", r.text));
-    assert_eq!(f["level"], "error", "{f:?}");
-    assert!(
-        f["summary"].contains("ProxyTo=80 binds port 80, below net.ipv4.ip_unprivileged_port_start=1024: rootless podman cannot bind it"),
-        "{f:?}"
-    );
-    assert!(
-        f["fix"].contains("echo 'net.ipv4.ip_unprivileged_port_start=80'"),
-        "{f:?}"
-    );
-    assert!(
-        f["fix"].contains("listen on a port from 1024 on and name that port in ProxyTo="),
-        "{f:?}"
-    );
-    // The last value wins: a drop-in moves it up.
-    s.write(
-        "home/.config/containers/systemd/panel.container.d/port.conf",
-        "[Socket]\nProxyTo=8093\n",
     );
     let r = s.run();
     assert!(
@@ -1325,14 +1301,17 @@ fn a_proxy_port_below_the_unprivileged_start() {
         "{}",
         r.text
     );
-    s.remove("home/.config/containers/systemd/panel.container.d/port.conf");
-    s.sys("/proc/sys/net/ipv4/ip_unprivileged_port_start", "80\n");
-    let r = s.run();
-    assert!(
-        r.get("ports.privileged", "ok")["summary"].contains("among"),
-        "{}",
-        r.text
+    s.write(
+        "home/.config/containers/systemd/panel.container.d/port.conf",
+        "[Socket]\nListenStream=\nListenStream=127.0.0.1:443\n",
     );
+    let r = s.run();
+    let v = r.all("ports.privileged");
+    let f = v
+        .iter()
+        .find(|f| f["summary"].contains("port.conf:3:"))
+        .unwrap_or_else(|| panic!("{}", r.text));
+    assert!(f["summary"].contains("ListenStream=127.0.0.1:443"), "{f:?}");
 }
 
 /// A container's own `[Socket]` binds what a `.socket` file would (issue 26: doctor knows
@@ -1382,4 +1361,27 @@ fn a_containers_own_socket_and_its_proxy() {
         "[Container]\nImage=localhost/site\n[Socket]\nListenStream=8081\n",
     );
     assert!(s.run().all("socket.proxyd").is_empty());
+}
+
+/// A pod's own `[Socket]` (proxy mode) binds its port and needs the proxy, as a
+/// container's does (issue 26: `[Socket]` in a `.pod`).
+#[test]
+fn a_pods_own_socket_and_its_proxy() {
+    let s = Sandbox::new("pod-socket");
+    s.write(
+        "home/.config/containers/systemd/shop.pod",
+        "[Pod]\n[Socket]\nListenStream=443\nProxyTo=8443\n",
+    );
+    let r = s.run();
+    let v = r.all("ports.privileged");
+    let f = v
+        .iter()
+        .find(|f| f["summary"].contains("shop.pod:3:"))
+        .unwrap_or_else(|| panic!("{}", r.text));
+    assert!(
+        f["summary"].contains("ListenStream=443 binds port 443"),
+        "{f:?}"
+    );
+    let p = r.get("socket.proxyd", "error");
+    assert!(p["summary"].contains("shop.pod: ProxyTo= runs"), "{p:?}");
 }

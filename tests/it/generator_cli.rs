@@ -709,12 +709,15 @@ fn check_lists_every_error_and_counts_them() {
 }
 
 /// Issue 26 item 4: `check` knows the ports of a container's own `[Socket]` and of its
-/// proxy mode: a `[Socket]` port another source publishes, a `ProxyTo=` port (published
-/// on the container's loopback address) that another source binds on every address, and
-/// `ListenStream=` and `ProxyTo=` on one port in one file. cad373a saw none of them.
+/// proxy mode: a `[Socket]` port another source publishes, and the host port of the
+/// container's loopback address in proxy mode (`quadlet::proxy::host_port`) that another
+/// source binds on every address. `ListenStream=` and `ProxyTo=` on one port in one file
+/// do not clash: the port inside is no host port. cad373a saw none of the clashes.
 #[test]
 fn check_knows_the_ports_of_a_containers_own_socket_and_proxy() {
     let t = UserEnv::new("cli-own-socket-ports");
+    let b_port = rootlet::quadlet::proxy::host_port("b.service");
+    let b_addr = rootlet::quadlet::proxy::address("b.service");
     t.write(
         "src/a.container",
         "[Container]\nImage=x\nPublishPort=8090:80\n",
@@ -729,7 +732,7 @@ fn check_knows_the_ports_of_a_containers_own_socket_and_proxy() {
     );
     t.write(
         "src/c.container",
-        "[Container]\nImage=x\nPublishPort=8093:80\n",
+        &format!("[Container]\nImage=x\nPublishPort={b_port}:80\n"),
     );
     t.write(
         "src/d.container",
@@ -740,24 +743,17 @@ fn check_knows_the_ports_of_a_containers_own_socket_and_proxy() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     let at = |f: &str| src.join(f).display().to_string();
-    let b_addr = rootlet::quadlet::proxy::address("b.service");
-    let d_addr = rootlet::quadlet::proxy::address("d.service");
     for want in [
         format!("{}:4: ListenStream=0.0.0.0:8090: host port 8090/tcp is bound by {}:3 too (PublishPort=8090:80)", at("front.container"), at("a.container")),
-        format!("{}:3: PublishPort=8093:80: host port 8093/tcp is bound by {}:5 too (ProxyTo=8093 (published on {b_addr}:8093))", at("c.container"), at("b.container")),
-        format!("{}:5: ProxyTo=8094 (published on {d_addr}:8094): host port 8094/tcp is bound by {}:4 too (ListenStream=8094)", at("d.container"), at("d.container")),
+        format!("{}:3: PublishPort={b_port}:80: host port {b_port}/tcp is bound by {}:5 too (ProxyTo=8093 (published on {b_addr}:{b_port}))", at("c.container"), at("b.container")),
     ] {
         assert!(err.contains(&want), "{want}\nnot in:\n{err}");
     }
-    assert_eq!(err.matches("is bound by").count(), 3, "{err}");
+    assert_eq!(err.matches("is bound by").count(), 2, "{err}");
     // Apart, on ports of their own, they pass.
     t.write(
         "src/c.container",
-        "[Container]\nImage=x\nPublishPort=127.0.0.1:8093:80\n",
-    );
-    t.write(
-        "src/d.container",
-        "[Container]\nImage=x\n[Socket]\nListenStream=127.0.0.1:8094\nProxyTo=8095\n",
+        &format!("[Container]\nImage=x\nPublishPort=127.0.0.1:{b_port}:80\n"),
     );
     t.write(
         "src/a.container",

@@ -364,6 +364,10 @@ golden! {
     case_152_check_port_clashes => "152-check-port-clashes",
     case_153_check_missing_bind_sources => "153-check-missing-bind-sources",
     case_154_check_socket_without_service => "154-check-socket-without-service",
+    case_160_socket_kube_refused => "160-socket-kube-refused",
+    case_161_socket_proxy_pod => "161-socket-proxy-pod",
+    case_162_socket_pod_errors => "162-socket-pod-errors",
+    case_163_check_socket_port_clashes => "163-check-socket-port-clashes",
 }
 
 #[test]
@@ -450,7 +454,7 @@ fn generated_units_pass_systemd_analyze_verify() {
         // A case of what only `rootlet check` reports (a unit the generator makes all the
         // same) has units systemd refuses to start: `verify` lists what it may say of them
         // (it stops at a unit's first missing dependency, in no fixed order). A .socket
-        // whose service's .container was refused (its error in the case's `errors`) is
+        // whose service's .container or .kube was refused (its error in the case's `errors`) is
         // still generated (a broken file costs only its own unit), and systemd says the
         // socket cannot start: that is expected too; nothing else is.
         let expected = fs::read_to_string(case.join("verify")).unwrap_or_default();
@@ -459,7 +463,11 @@ fn generated_units_pass_systemd_analyze_verify() {
         let refused = |l: &str| {
             (l.strip_suffix(".service not loaded, socket cannot be started."))
                 .and_then(|l| l.split_once(": service "))
-                .is_some_and(|(_, stem)| errors.contains(&format!("/INPUT/{stem}.container:")))
+                .is_some_and(|(_, stem)| {
+                    [".container:", ".kube:"]
+                        .iter()
+                        .any(|ext| errors.contains(&format!("/INPUT/{stem}{ext}")))
+                })
         };
         let rest: Vec<&str> = text.lines().filter(|l| !refused(l)).collect();
         let excused = rest.len() < text.lines().count() || !expected.is_empty();
