@@ -65,6 +65,12 @@ impl Version {
     /// "volumes: add new --uid and --gid option", first tagged v5.6.0-rc1).
     pub const VOLUME_UID_GID: Version = Version(5, 6, 0);
 
+    /// The oldest podman that runs every container, image and build unit rootlet writes
+    /// (read from podman's sources by tag: README, "Older than 4.3").
+    pub const V2_2: Version = Version(2, 2, 0);
+    /// The first podman with `network exists` and `volume exists`, which the `.network`
+    /// and `.volume` units of podman < 4.4 run (no `create --ignore` there).
+    pub const V3_1: Version = Version(3, 1, 0);
     /// The first podman with `--ip6` (`cmd/podman/common/netflags.go` at v4.0.0) and a
     /// container's `.State.Health` (3.4 names it `.State.Healthcheck`), which the wait of
     /// `Notify=healthy` on podman < 5 reads.
@@ -141,6 +147,75 @@ pub fn csv_field(v: &str) -> std::borrow::Cow<'_, str> {
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+/// A run's podman, older than some of its sources need ([`KIND_SINCE`]): said once per
+/// run, before the errors that name each source refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooOld {
+    /// The podman of the generated command lines (`PODMAN`).
+    pub podman: String,
+    pub have: Version,
+    /// Whether the version was given by [`VERSION_VAR`] rather than asked of podman.
+    pub pinned: bool,
+    /// The kinds of the run's sources (extensions) that need a newer podman.
+    pub kinds: std::collections::BTreeSet<&'static str>,
+}
+
+impl TooOld {
+    /// Which of `kinds` (extensions of a run's sources) need a newer podman than `target`'s
+    /// version; `None` when none does, or when the version is not known (`version`: asked
+    /// only when a kind present has a minimum).
+    pub fn of<'a>(
+        podman: &str,
+        target: &Target,
+        version: &Lazy,
+        kinds: impl IntoIterator<Item = &'a str>,
+    ) -> Option<TooOld> {
+        let rows: Vec<_> = kinds.into_iter().filter_map(kind_since).collect();
+        if rows.is_empty() {
+            return None;
+        }
+        let have = version.get()?;
+        let kinds: std::collections::BTreeSet<&'static str> = (rows.into_iter())
+            .filter(|r| have < r.1)
+            .map(|r| r.0)
+            .collect();
+        (!kinds.is_empty()).then(|| TooOld {
+            podman: podman.to_owned(),
+            have,
+            pinned: matches!(target, Target::Known(_)),
+            kinds,
+        })
+    }
+
+    /// [`TooOld::message`] as the error of the run's podman (its path, no line).
+    pub fn error(&self) -> crate::error::SourceError {
+        crate::error::SourceError::new(std::path::Path::new(&self.podman), 0, self.message())
+    }
+
+    /// `podman 3.0.0 is older than rootlet needs for .network files (3.1.0 or newer): they
+    /// get no unit (each named below), the others are written`, kinds in the order of
+    /// their minimum.
+    pub fn message(&self) -> String {
+        let mut rows: Vec<_> = (self.kinds.iter()).filter_map(|k| kind_since(k)).collect();
+        rows.sort_by_key(|r| (r.1, KIND_SINCE.iter().position(|k| k.0 == r.0)));
+        let needs: Vec<String> = rows
+            .iter()
+            .map(|(k, v, _)| format!(".{k} files ({v} or newer)"))
+            .collect();
+        let pinned = if self.pinned {
+            format!(" ({VERSION_VAR})")
+        } else {
+            String::new()
+        };
+        format!(
+            "podman {}{pinned} is older than rootlet needs for {}: they get no unit (each \
+             named below), the others are written",
+            self.have,
+            needs.join(", ")
+        )
     }
 }
 
@@ -233,6 +308,40 @@ mod tests {
         assert_eq!(Version::parse("newest"), None);
         assert!(Version(4, 3, 1) < Version::CREATE_IGNORE);
         assert!(Version(4, 4, 0) >= Version::CREATE_IGNORE);
+    }
+
+    /// The kinds of a run whose minimum is above the podman's, in one message; none when
+    /// the version is unknown (the newest is assumed) or only `.socket` files are there
+    /// (podman is then not asked).
+    #[test]
+    fn too_old_names_each_kind_present_once() {
+        let pinned = Target::Known(Version(3, 0, 0));
+        let lazy = Lazy::new("/nonexistent/podman", pinned.clone());
+        let kinds = ["container", "pod", "network", "pod", "socket", "kube"];
+        let t = TooOld::of("/usr/bin/podman", &pinned, &lazy, kinds).unwrap();
+        assert_eq!(
+            t.error().to_string(),
+            "/usr/bin/podman: podman 3.0.0 (ROOTLET_PODMAN_VERSION) is older than rootlet \
+             needs for .network files (3.1.0 or newer), .pod files (4.2.0 or newer), .kube \
+             files (4.3.0 or newer): they get no unit (each named below), the others are written"
+        );
+        assert_eq!(
+            TooOld::of("p", &pinned, &lazy, ["container", "socket"]),
+            None
+        );
+        let newest = Lazy::new("/nonexistent/podman", Target::Newest);
+        assert_eq!(TooOld::of("p", &Target::Newest, &newest, kinds), None);
+        let absent = Lazy::new("/nonexistent/podman", Target::Detect);
+        assert_eq!(TooOld::of("p", &Target::Detect, &absent, kinds), None);
+        // Each row says what needs its podman; a .pod's is the one of its `--exit-policy`.
+        for (k, v, how) in KIND_SINCE {
+            assert!(!how.is_empty() && *v >= Version::V2_2, "{k}");
+        }
+        assert_eq!(
+            kind_since("pod").map(|r| r.1),
+            Some(Version::POD_EXIT_POLICY)
+        );
+        assert_eq!(kind_since("socket"), None);
     }
 
     #[test]

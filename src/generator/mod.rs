@@ -93,6 +93,9 @@ pub struct Run {
     /// What quadlet warns about (the unit is still made), sorted like `errors`.
     pub warnings: Vec<SourceError>,
     pub notes: Vec<String>,
+    /// The run's podman, when it is older than some kinds of its sources need: its message
+    /// is the first of `errors`.
+    pub too_old: Option<crate::podman::TooOld>,
 }
 
 impl Run {
@@ -279,7 +282,21 @@ pub fn check_paths(opts: &Options, paths: &[PathBuf]) -> Run {
 
 impl Run {
     /// Add another run's units, errors, warnings and notes to this one.
-    fn absorb(&mut self, other: Run) {
+    fn absorb(&mut self, mut other: Run) {
+        // The podman's message stays one, first, for the kinds of both.
+        if let Some(t) = other.too_old.take() {
+            other.errors.remove(0);
+            let t = match self.too_old.take() {
+                Some(mut mine) => {
+                    self.errors.remove(0);
+                    mine.kinds.extend(t.kinds);
+                    mine
+                }
+                None => t,
+            };
+            self.errors.insert(0, t.error());
+            self.too_old = Some(t);
+        }
         self.units.extend(other.units);
         self.errors.extend(other.errors);
         self.warnings.extend(other.warnings);
@@ -367,6 +384,7 @@ mod tests {
             errors: vec![e("/s/a.container", 3, "unknown key `X`")],
             warnings: vec![e("/s/b.container", 2, "Image=: short\nname")],
             notes: vec!["/s/k.kube: not translated".into()],
+            too_old: None,
         };
         let defaults = e("/c/defaults.conf", 1, "bad");
         assert_eq!(

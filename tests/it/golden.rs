@@ -364,6 +364,9 @@ golden! {
     case_152_check_port_clashes => "152-check-port-clashes",
     case_153_check_missing_bind_sources => "153-check-missing-bind-sources",
     case_154_check_socket_without_service => "154-check-socket-without-service",
+    case_170_podman21_below_every_kind => "170-podman21-below-every-kind",
+    case_171_podman30_network => "171-podman30-network",
+    case_172_podman41_pod => "172-podman41-pod",
 }
 
 #[test]
