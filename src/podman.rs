@@ -2,9 +2,9 @@
 //! that differ between podman releases (Debian 12 ships podman 4.3.1, which has no quadlet
 //! of its own and lacks flags quadlet 5.8 uses).
 //!
-//! The version is found lazily: only a source whose translation depends on it asks, and
-//! the answer is kept for the rest of the run, so a run without such sources never starts
-//! podman. `podman --version` is run with a deadline ([`crate::proc`]: a process group of
+//! The version is found lazily: every kind of source but `.socket` has an oldest podman
+//! ([`KIND_SINCE`]), so the first such source asks, and the answer is kept for the rest of
+//! the run; a run with only `.socket` files never starts podman. `podman --version` is run with a deadline ([`crate::proc`]: a process group of
 //! its own, killed as a whole): a generator runs at every `daemon-reload` and must not hang on a
 //! hung podman. When the version cannot be found, the newest behaviour (quadlet 5.8's) is
 //! assumed.

@@ -995,6 +995,9 @@ fn upstream_cases_on_podman_4_3_1() {
             (false, true) => {
                 named.sort();
                 named.dedup();
+                if std::env::var_os("ROOTLET_UPSTREAM_VERBOSE").is_some() {
+                    loud(&format!("refused {}: {}", case.file, named.join(", ")));
+                }
                 for r in named {
                     *rows.entry(r).or_default() += 1;
                 }
