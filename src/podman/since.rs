@@ -56,6 +56,20 @@ pub const KEY_SINCE: &[(&str, &str, Version, &str, &str)] = &[
         "name a whole containers.conf with CONTAINERS_CONF= in [Service] Environment= instead",
     ),
     (
+        "volume",
+        "UID",
+        Version::VOLUME_UID_GID,
+        "a volume's owner (`podman volume create --uid`/`--gid`)",
+        "set User=/Group= (`--opt o=uid=N,gid=N`), which every podman takes",
+    ),
+    (
+        "volume",
+        "GID",
+        Version::VOLUME_UID_GID,
+        "a volume's owner (`podman volume create --uid`/`--gid`)",
+        "set User=/Group= (`--opt o=uid=N,gid=N`), which every podman takes",
+    ),
+    (
         "build",
         "GroupAdd",
         Version::BUILD_GROUP_ADD,
