@@ -126,10 +126,14 @@ impl Run {
     /// many files, and how many units were made all the same (`rootlet: 3 error(s) in 2
     /// file(s); 4 unit(s) OK`).
     pub fn summary(&self, defaults_err: Option<&SourceError>) -> String {
-        let files: HashSet<&Path> = (self.errors.iter().chain(defaults_err))
+        // The podman's one message (first) is about the run, not a file.
+        let own = (self.errors)
+            .get(usize::from(self.too_old.is_some())..)
+            .unwrap_or_default();
+        let files: HashSet<&Path> = (own.iter().chain(defaults_err))
             .map(|e| e.path.as_path())
             .collect();
-        let errors = self.errors.len() + usize::from(defaults_err.is_some());
+        let errors = own.len() + usize::from(defaults_err.is_some());
         format!(
             "rootlet: {errors} error(s) in {} file(s); {} unit(s) OK",
             files.len(),

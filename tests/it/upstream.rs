@@ -1016,6 +1016,44 @@ fn upstream_cases_on_podman_4_3_1() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// A clone with no `../shared` and no network: under `ROOTLET_REQUIRE_ALL=1` the tests of
+/// podman's cases fail, unless `scripts/test.sh` said it could get no copy
+/// (`ROOTLET_UPSTREAM_ABSENT=1`): then they say `NOT RUN` and pass. Run in a child test
+/// process, with the loader pointed at a missing directory.
+#[test]
+fn missing_cases_fail_the_full_run_unless_test_sh_could_get_none() {
+    if std::env::var_os("ROOTLET_UPSTREAM_CHILD").is_some() {
+        return;
+    }
+    let tmp = crate::util::Tmp::new("upstream-absent");
+    let run = |absent: bool| {
+        let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+        c.args(["--exact", "upstream::upstream_quadlet_cases", "--nocapture"])
+            .env("ROOTLET_UPSTREAM_CHILD", "1")
+            .env("ROOTLET_REQUIRE_ALL", "1")
+            .env("ROOTLET_UPSTREAM", tmp.path().join("missing"))
+            .env_remove("ROOTLET_UPSTREAM_ABSENT");
+        if absent {
+            c.env("ROOTLET_UPSTREAM_ABSENT", "1");
+        }
+        let o = c.output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = run(true);
+    assert!(
+        ok && err.contains("!! NOT RUN (ROOTLET_UPSTREAM_ABSENT=1"),
+        "{err}"
+    );
+    let (ok, err) = run(false);
+    assert!(
+        !ok && err.contains("ROOTLET_REQUIRE_ALL=1 forbids a skip"),
+        "{err}"
+    );
+}
+
 #[test]
 fn shellwords_and_csv_like_go() {
     assert_eq!(
