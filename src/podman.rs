@@ -2,14 +2,21 @@
 //! that differ between podman releases (Debian 12 ships podman 4.3.1, which has no quadlet
 //! of its own and lacks flags quadlet 5.8 uses).
 //!
-//! The version is found lazily: only a source whose translation depends on it asks, and
-//! the answer is kept for the rest of the run, so a run without such sources never starts
-//! podman. `podman --version` is run with a deadline ([`crate::proc`]: a process group of
-//! its own, killed as a whole): a generator runs at every `daemon-reload` and must not hang on a
-//! hung podman. When the version cannot be found, the newest behaviour (quadlet 5.8's) is
-//! assumed.
+//! The version is found lazily: every kind of source but `.socket` has an oldest podman
+//! ([`KIND_SINCE`]), so the first such source asks, and the answer is kept for the rest of
+//! the run; a run with only `.socket` files never starts podman. `podman --version` is run
+//! with a deadline ([`crate::proc`]: a process group of its own, killed as a whole): a
+//! generator runs at every `daemon-reload` and must not hang on a hung podman. When the
+//! version cannot be found, the newest behaviour (quadlet 5.8's) is assumed.
+//!
+//! The answer is kept in the user's runtime directory ([`Lazy::cached_in`]), keyed by the
+//! identity of the podman program: starting podman costs about 20 ms, more than a whole
+//! run of a thousand sources, and it is the same answer at every `daemon-reload` until
+//! podman is upgraded (a new file: another inode, size or time).
 
 use std::fmt;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -65,6 +72,12 @@ impl Version {
     /// "volumes: add new --uid and --gid option", first tagged v5.6.0-rc1).
     pub const VOLUME_UID_GID: Version = Version(5, 6, 0);
 
+    /// The oldest podman that runs every container, image and build unit rootlet writes
+    /// (read from podman's sources by tag: README, "Older than 4.3").
+    pub const V2_2: Version = Version(2, 2, 0);
+    /// The first podman with `network exists` and `volume exists`, which the `.network`
+    /// and `.volume` units of podman < 4.4 run (no `create --ignore` there).
+    pub const V3_1: Version = Version(3, 1, 0);
     /// The first podman with `--ip6` (`cmd/podman/common/netflags.go` at v4.0.0) and a
     /// container's `.State.Health` (3.4 names it `.State.Healthcheck`), which the wait of
     /// `Notify=healthy` on podman < 5 reads.
@@ -144,6 +157,75 @@ impl fmt::Display for Version {
     }
 }
 
+/// A run's podman, older than some of its sources need ([`KIND_SINCE`]): said once per
+/// run, before the errors that name each source refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooOld {
+    /// The podman of the generated command lines (`PODMAN`).
+    pub podman: String,
+    pub have: Version,
+    /// Whether the version was given by [`VERSION_VAR`] rather than asked of podman.
+    pub pinned: bool,
+    /// The kinds of the run's sources (extensions) that need a newer podman.
+    pub kinds: std::collections::BTreeSet<&'static str>,
+}
+
+impl TooOld {
+    /// Which of `kinds` (extensions of a run's sources) need a newer podman than `target`'s
+    /// version; `None` when none does, or when the version is not known (`version`: asked
+    /// only when a kind present has a minimum).
+    pub fn of<'a>(
+        podman: &str,
+        target: &Target,
+        version: &Lazy,
+        kinds: impl IntoIterator<Item = &'a str>,
+    ) -> Option<TooOld> {
+        let rows: Vec<_> = kinds.into_iter().filter_map(kind_since).collect();
+        if rows.is_empty() {
+            return None;
+        }
+        let have = version.get()?;
+        let kinds: std::collections::BTreeSet<&'static str> = (rows.into_iter())
+            .filter(|r| have < r.1)
+            .map(|r| r.0)
+            .collect();
+        (!kinds.is_empty()).then(|| TooOld {
+            podman: podman.to_owned(),
+            have,
+            pinned: matches!(target, Target::Known(_)),
+            kinds,
+        })
+    }
+
+    /// [`TooOld::message`] as the error of the run's podman (its path, no line).
+    pub fn error(&self) -> crate::error::SourceError {
+        crate::error::SourceError::new(std::path::Path::new(&self.podman), 0, self.message())
+    }
+
+    /// `podman 3.0.0 is older than rootlet needs for .network files (3.1.0 or newer): they
+    /// get no unit (each named below), the others are written`, kinds in the order of
+    /// their minimum.
+    pub fn message(&self) -> String {
+        let mut rows: Vec<_> = (self.kinds.iter()).filter_map(|k| kind_since(k)).collect();
+        rows.sort_by_key(|r| (r.1, KIND_SINCE.iter().position(|k| k.0 == r.0)));
+        let needs: Vec<String> = rows
+            .iter()
+            .map(|(k, v, _)| format!(".{k} files ({v} or newer)"))
+            .collect();
+        let pinned = if self.pinned {
+            format!(" ({VERSION_VAR})")
+        } else {
+            String::new()
+        };
+        format!(
+            "podman {}{pinned} is older than rootlet needs for {}: they get no unit (each \
+             named below), the others are written",
+            self.have,
+            needs.join(", ")
+        )
+    }
+}
+
 /// Which podman a run generates for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -172,6 +254,7 @@ impl Target {
 pub struct Lazy {
     podman: String,
     target: Target,
+    cache: Option<PathBuf>,
     found: OnceLock<Option<Version>>,
 }
 
@@ -180,8 +263,16 @@ impl Lazy {
         Lazy {
             podman: podman.to_owned(),
             target,
+            cache: None,
             found: OnceLock::new(),
         }
+    }
+
+    /// Keep the detected version in the file `cache` (see the module's comment); `None`:
+    /// ask podman every run.
+    pub fn cached_in(mut self, cache: Option<PathBuf>) -> Lazy {
+        self.cache = cache;
+        self
     }
 
     /// The podman version, `None` for the newest (also when it cannot be found).
@@ -189,7 +280,9 @@ impl Lazy {
         match &self.target {
             Target::Newest => None,
             Target::Known(v) => Some(*v),
-            Target::Detect => *self.found.get_or_init(|| detect(&self.podman, DEADLINE)),
+            Target::Detect => {
+                *(self.found).get_or_init(|| detect_cached(&self.podman, self.cache.as_deref()))
+            }
         }
     }
 
@@ -197,6 +290,57 @@ impl Lazy {
     pub fn has(&self, feature: Version) -> bool {
         !matches!(self.get(), Some(v) if v < feature)
     }
+}
+
+/// [`detect`] through the file `cache`, which holds the identity of the podman program
+/// it was asked of (path, device, inode, size, modification and change times) and its
+/// answer. A podman upgraded or replaced is a new file, so the key changes and podman is
+/// asked again. (A wrapper script's target upgraded behind it is not seen: the script's
+/// own file is the key.) The cache is rootlet's own file, read bounded and never through
+/// a symlink, written atomically; any failure to read or write it only costs the question.
+fn detect_cached(podman: &str, cache: Option<&Path>) -> Option<Version> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(cache) = cache.filter(|_| podman.starts_with('/')) else {
+        return detect(podman, DEADLINE);
+    };
+    // No podman there: nothing to ask (running it would fail the same way).
+    let m = std::fs::metadata(podman).ok()?;
+    let key = format!(
+        "{podman}\t{}:{}:{}:{}.{}:{}.{}",
+        m.dev(),
+        m.ino(),
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec()
+    );
+    let mut buf = Vec::new();
+    if crate::fsutil::read_regular(cache, 4096, &mut buf).is_ok() {
+        let text = String::from_utf8_lossy(&buf);
+        if let Some((k, v)) = text.split_once('\n') {
+            if k == key {
+                if let Some(v) = Version::parse(v) {
+                    return Some(v);
+                }
+            }
+        }
+    }
+    let found = detect(podman, DEADLINE)?;
+    if let Some(dir) = cache.parent() {
+        // Best effort: the runtime directory is the user's own (0700).
+        let _ = std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(dir);
+        let _ = crate::fsutil::write_atomic(
+            cache,
+            format!("{key}\n{found}\n").as_bytes(),
+            0o600,
+            false,
+        );
+    }
+    Some(found)
 }
 
 /// `podman --version`, at most `limit` long; `None` if it fails, hangs or says nothing
@@ -233,6 +377,100 @@ mod tests {
         assert_eq!(Version::parse("newest"), None);
         assert!(Version(4, 3, 1) < Version::CREATE_IGNORE);
         assert!(Version(4, 4, 0) >= Version::CREATE_IGNORE);
+    }
+
+    /// The kinds of a run whose minimum is above the podman's, in one message; none when
+    /// the version is unknown (the newest is assumed) or only `.socket` files are there
+    /// (podman is then not asked).
+    #[test]
+    fn too_old_names_each_kind_present_once() {
+        let pinned = Target::Known(Version(3, 0, 0));
+        let lazy = Lazy::new("/nonexistent/podman", pinned.clone());
+        let kinds = ["container", "pod", "network", "pod", "socket", "kube"];
+        let t = TooOld::of("/usr/bin/podman", &pinned, &lazy, kinds).unwrap();
+        assert_eq!(
+            t.error().to_string(),
+            "/usr/bin/podman: podman 3.0.0 (ROOTLET_PODMAN_VERSION) is older than rootlet \
+             needs for .network files (3.1.0 or newer), .pod files (4.2.0 or newer), .kube \
+             files (4.3.0 or newer): they get no unit (each named below), the others are written"
+        );
+        assert_eq!(
+            TooOld::of("p", &pinned, &lazy, ["container", "socket"]),
+            None
+        );
+        let newest = Lazy::new("/nonexistent/podman", Target::Newest);
+        assert_eq!(TooOld::of("p", &Target::Newest, &newest, kinds), None);
+        let absent = Lazy::new("/nonexistent/podman", Target::Detect);
+        assert_eq!(TooOld::of("p", &Target::Detect, &absent, kinds), None);
+        // Each row says what needs its podman; a .pod's is the one of its `--exit-policy`.
+        for (k, v, how) in KIND_SINCE {
+            assert!(!how.is_empty() && *v >= Version::V2_2, "{k}");
+        }
+        assert_eq!(
+            kind_since("pod").map(|r| r.1),
+            Some(Version::POD_EXIT_POLICY)
+        );
+        assert_eq!(kind_since("socket"), None);
+    }
+
+    /// The version is asked once per podman program, not once per run: kept in the cache
+    /// file until podman changes; a broken or planted cache file costs only the question.
+    #[test]
+    fn the_version_is_asked_once_per_podman_program() {
+        let dir = std::env::temp_dir().join(format!("rootlet-podman-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let podman = dir.join("podman");
+        let asked = dir.join("asked");
+        let script = |v: &str| {
+            format!(
+                "#!/bin/sh\necho x >> '{}'\necho 'podman version {v}'\n",
+                asked.display()
+            )
+        };
+        std::fs::write(&podman, script("4.3.1")).unwrap();
+        std::fs::set_permissions(&podman, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let cache = dir.join("run/rootlet/podman-version");
+        let times = || std::fs::read_to_string(&asked).map_or(0, |s| s.lines().count());
+        let p = podman.to_str().unwrap();
+        let get = || {
+            Lazy::new(p, Target::Detect)
+                .cached_in(Some(cache.clone()))
+                .get()
+        };
+        assert_eq!(get(), Some(Version(4, 3, 1)));
+        assert_eq!(get(), Some(Version(4, 3, 1)));
+        assert_eq!(times(), 1, "asked again with the answer kept");
+        // podman upgraded: a new file.
+        std::fs::remove_file(&podman).unwrap();
+        std::fs::write(&podman, script("5.8.2")).unwrap();
+        std::fs::set_permissions(&podman, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        assert_eq!(get(), Some(Version(5, 8, 2)));
+        assert_eq!(get(), Some(Version(5, 8, 2)));
+        assert_eq!(times(), 2);
+        // A broken cache: asked again, and mended.
+        std::fs::write(&cache, "garbage").unwrap();
+        assert_eq!(get(), Some(Version(5, 8, 2)));
+        assert_eq!(times(), 3);
+        // A symlink planted there is neither followed to read nor written through.
+        let target = dir.join("elsewhere");
+        std::fs::write(&target, "keep").unwrap();
+        std::fs::remove_file(&cache).unwrap();
+        std::os::unix::fs::symlink(&target, &cache).unwrap();
+        assert_eq!(get(), Some(Version(5, 8, 2)));
+        assert_eq!(times(), 4);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        assert!(!std::fs::symlink_metadata(&cache).unwrap().is_symlink());
+        assert_eq!(get(), Some(Version(5, 8, 2)));
+        assert_eq!(times(), 4);
+        // No podman there: nothing run, nothing kept.
+        let absent = dir.join("absent/podman");
+        let lazy = Lazy::new(absent.to_str().unwrap(), Target::Detect);
+        assert_eq!(lazy.cached_in(Some(dir.join("other"))).get(), None);
+        assert!(!dir.join("other").exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

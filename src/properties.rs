@@ -70,6 +70,7 @@ pub fn translate_contained(kind: SourceKind, stem: &str, file: UnitFile) {
         roots: vec![],
         podman: crate::env::DEFAULT_PODMAN.into(),
         podman_version: crate::podman::Target::Newest,
+        version_cache: None,
         defaults: Defaults::default(),
     };
     let mut run = Run::default();

@@ -42,6 +42,9 @@ pub struct Options {
     /// The podman version to generate for (`ROOTLET_PODMAN_VERSION`, else asked of
     /// `podman` only when a source needs it).
     pub podman_version: crate::podman::Target,
+    /// Where the version asked of podman is kept between runs
+    /// (`$XDG_RUNTIME_DIR/rootlet/podman-version`; see [`crate::podman::Lazy::cached_in`]).
+    pub version_cache: Option<PathBuf>,
     pub defaults: Defaults,
 }
 
@@ -68,6 +71,7 @@ impl Options {
                 roots: env.search_roots(),
                 podman,
                 podman_version: crate::podman::Target::from_env(),
+                version_cache: env.runtime().map(|r| r.join("rootlet/podman-version")),
                 defaults,
             },
             err,
@@ -93,6 +97,9 @@ pub struct Run {
     /// What quadlet warns about (the unit is still made), sorted like `errors`.
     pub warnings: Vec<SourceError>,
     pub notes: Vec<String>,
+    /// The run's podman, when it is older than some kinds of its sources need: its message
+    /// is the first of `errors`.
+    pub too_old: Option<crate::podman::TooOld>,
 }
 
 impl Run {
@@ -123,10 +130,14 @@ impl Run {
     /// many files, and how many units were made all the same (`rootlet: 3 error(s) in 2
     /// file(s); 4 unit(s) OK`).
     pub fn summary(&self, defaults_err: Option<&SourceError>) -> String {
-        let files: HashSet<&Path> = (self.errors.iter().chain(defaults_err))
+        // The podman's one message (first) is about the run, not a file.
+        let own = (self.errors)
+            .get(usize::from(self.too_old.is_some())..)
+            .unwrap_or_default();
+        let files: HashSet<&Path> = (own.iter().chain(defaults_err))
             .map(|e| e.path.as_path())
             .collect();
-        let errors = self.errors.len() + usize::from(defaults_err.is_some());
+        let errors = own.len() + usize::from(defaults_err.is_some());
         format!(
             "rootlet: {errors} error(s) in {} file(s); {} unit(s) OK",
             files.len(),
@@ -279,7 +290,21 @@ pub fn check_paths(opts: &Options, paths: &[PathBuf]) -> Run {
 
 impl Run {
     /// Add another run's units, errors, warnings and notes to this one.
-    fn absorb(&mut self, other: Run) {
+    fn absorb(&mut self, mut other: Run) {
+        // The podman's message stays one, first, for the kinds of both.
+        if let Some(t) = other.too_old.take() {
+            other.errors.remove(0);
+            let t = match self.too_old.take() {
+                Some(mut mine) => {
+                    self.errors.remove(0);
+                    mine.kinds.extend(t.kinds);
+                    mine
+                }
+                None => t,
+            };
+            self.errors.insert(0, t.error());
+            self.too_old = Some(t);
+        }
         self.units.extend(other.units);
         self.errors.extend(other.errors);
         self.warnings.extend(other.warnings);
@@ -367,6 +392,7 @@ mod tests {
             errors: vec![e("/s/a.container", 3, "unknown key `X`")],
             warnings: vec![e("/s/b.container", 2, "Image=: short\nname")],
             notes: vec!["/s/k.kube: not translated".into()],
+            too_old: None,
         };
         let defaults = e("/c/defaults.conf", 1, "bad");
         assert_eq!(

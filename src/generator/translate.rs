@@ -9,6 +9,7 @@ use super::par::par_map_with;
 use super::settle::{settle, Kept};
 use super::{Options, Run};
 use crate::error::SourceError;
+use crate::podman::TooOld;
 use crate::quadlet::{self, socket, Context, Source, SourceKind};
 use crate::search::{self, Found};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -108,7 +109,8 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     // Containers are read by the thread that translates them; the rare reference to one
     // (`Network=db.container`) reads it again here.
     let load = |name: &str| reread(disc, name);
-    let version = crate::podman::Lazy::new(&plan.opts.podman, plan.opts.podman_version.clone());
+    let version = crate::podman::Lazy::new(&plan.opts.podman, plan.opts.podman_version.clone())
+        .cached_in(plan.opts.version_cache.clone());
     let base = context(plan.opts, &version, &known, &load);
     let sockets_for = wire_sockets(plan, &known, &base, &mut st);
     let ctx = Context {
@@ -130,6 +132,17 @@ pub(super) fn process(plan: &Plan) -> (Run, io::Result<()>) {
     }
     st.run.errors.extend(check::port_clashes(st.binds));
     let write_err = collect(plan, st.outcomes, &mut st.run);
+    // A podman older than some kinds of the run need: said once, first; each source
+    // refused for it has its own error.
+    let kinds = (plan.disc.sources.iter().map(|f| (f.kind, &f.path)))
+        .chain(plan.parsed.iter().map(|s| (s.kind, &s.path)))
+        .filter(|(_, p)| plan.wanted(p))
+        .map(|(k, _)| k.extension());
+    let opts = plan.opts;
+    if let Some(t) = TooOld::of(&opts.podman, &opts.podman_version, &version, kinds) {
+        st.run.errors.insert(0, t.error());
+        st.run.too_old = Some(t);
+    }
     (st.run, write_err.map_or(Ok(()), Err))
 }
 

@@ -3,12 +3,86 @@
 
 use super::Version;
 
+/// The oldest podman whose units of a kind rootlet writes: `(kind, first podman, the
+/// podman command or flag every unit of the kind runs that needs it)`, read from podman's
+/// sources by tag (README, "Older than 4.3"; golden case `134-podman344-oldest`). A
+/// source of a kind whose row names a newer podman than the run's gets no unit: the one
+/// gate (`quadlet::translate`) refuses it with its file named, and the run says once which
+/// kinds need which podman ([`super::TooOld`]). A `.socket` runs no podman: no row.
+pub const KIND_SINCE: &[(&str, Version, &str)] = &[
+    (
+        "container",
+        Version::V2_2,
+        "`podman run` as quadlet 5.8 writes it",
+    ),
+    (
+        "image",
+        Version::V2_2,
+        "`podman image pull` as quadlet 5.8 writes it",
+    ),
+    (
+        "build",
+        Version::V2_2,
+        "`podman build` as quadlet 5.8 writes it",
+    ),
+    ("network", Version::V3_1, "`network exists`"),
+    ("volume", Version::V3_1, "`volume exists`"),
+    (
+        "pod",
+        Version::POD_EXIT_POLICY,
+        "`pod create --exit-policy`",
+    ),
+    ("kube", Version::KUBE, "`podman kube play`, `kube down`"),
+    ("artifact", Version::ARTIFACT, "`podman artifact pull`"),
+];
+
+/// The row of [`KIND_SINCE`] of a kind (extension without the dot).
+pub fn kind_since(kind: &str) -> Option<&'static (&'static str, Version, &'static str)> {
+    KIND_SINCE.iter().find(|r| r.0 == kind)
+}
+
 /// Keys whose flag a podman before the given version does not have, by kind (extension
-/// without the dot): `(kind, key, first podman, what the key is, the way out)`. Read by
+/// without the dot, `*` for every kind): `(kind, key, first podman, what the key is, the
+/// way out)`. Read by
 /// the one interpreter of the flag tables (`quadlet::flags::apply`), which refuses the key
 /// through the one version gate when it is set; keys whose every value works on old podman
 /// and those of which only some values need a newer one are gated where they are handled.
 pub const KEY_SINCE: &[(&str, &str, Version, &str, &str)] = &[
+    (
+        "*",
+        "ContainersConfModule",
+        Version::MODULE,
+        "a module (`podman --module`)",
+        "name a whole containers.conf with CONTAINERS_CONF= in [Service] Environment= instead",
+    ),
+    (
+        "volume",
+        "UID",
+        Version::VOLUME_UID_GID,
+        "a volume's owner (`podman volume create --uid`/`--gid`)",
+        "set User=/Group= (`--opt o=uid=N,gid=N`), which every podman takes",
+    ),
+    (
+        "volume",
+        "GID",
+        Version::VOLUME_UID_GID,
+        "a volume's owner (`podman volume create --uid`/`--gid`)",
+        "set User=/Group= (`--opt o=uid=N,gid=N`), which every podman takes",
+    ),
+    (
+        "build",
+        "GroupAdd",
+        Version::BUILD_GROUP_ADD,
+        "a group for the build (`podman build --group-add`)",
+        "",
+    ),
+    (
+        "kube",
+        "PublishPort",
+        Version::KUBE_PUBLISH,
+        "`kube play --publish`",
+        "publish the port in the YAML file (`hostPort:` beside `containerPort:`)",
+    ),
     (
         "network",
         "DNS",
@@ -172,6 +246,30 @@ pub type ValueSince = (
 
 /// See [`ValueSince`].
 pub const VALUE_SINCE: &[ValueSince] = &[
+    (
+        "kube",
+        "KubeDownForce",
+        |v| matches!(v.to_ascii_lowercase().as_str(), "1" | "yes" | "true" | "on"),
+        Version::KUBE_DOWN_FORCE,
+        "`kube down --force`",
+        "remove the volumes with `podman volume rm` (or leave KubeDownForce= out)",
+    ),
+    (
+        "container",
+        "Mount",
+        artifact_mount,
+        Version::MOUNT_ARTIFACT,
+        "`type=artifact`",
+        "",
+    ),
+    (
+        "kube",
+        "ExitCodePropagation",
+        |v| matches!(v, "all" | "any"),
+        Version::KUBE_EXIT_CODE,
+        "`--service-exit-code-propagation`",
+        "leave it out (the service then exits 0 whatever its containers do)",
+    ),
     (
         "network",
         "Options",
@@ -365,6 +463,10 @@ fn relative_map(v: &str) -> bool {
     v.contains(['+', '@'])
 }
 
+fn artifact_mount(v: &str) -> bool {
+    v.split(',').any(|o| o.trim_matches('"') == "type=artifact")
+}
+
 fn glob_mount(v: &str) -> bool {
     v.split(',').any(|o| o.trim_matches('"') == "type=glob")
 }
@@ -387,5 +489,7 @@ pub fn key_since(
     &'static str,
     &'static str,
 )> {
-    KEY_SINCE.iter().find(|r| r.0 == kind && r.1 == key)
+    KEY_SINCE
+        .iter()
+        .find(|r| (r.0 == kind || r.0 == "*") && r.1 == key)
 }

@@ -10,9 +10,8 @@
 use super::flags::{self, Flag};
 use super::options;
 use super::values::last;
-use super::{Context, Feature, Generated, Source, SourceKind};
+use super::{Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
-use crate::podman::Version;
 use crate::unit::{Entry, Index};
 
 /// The keys of quadlet 5.8's `[Artifact]` and their flags, in the order of the argv
@@ -50,16 +49,6 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         let line = src.file.section("Artifact").map_or(0, |s| s.line);
         return Err(src.err(line, "[Artifact] needs Artifact= (the artifact to pull)"));
     };
-    ctx.require(
-        src,
-        e,
-        Feature {
-            version: Version::ARTIFACT,
-            what: "a .artifact file",
-            how: "`podman artifact pull`",
-            instead: "",
-        },
-    )?;
     let warnings = Vec::from_iter(options::short_name_warning(
         src,
         e,
@@ -96,10 +85,10 @@ mod tests {
         assert_eq!(artifact_name(&source("[Artifact]\nRetry=3\n")), None);
     }
 
-    /// podman is asked its version only for a `.artifact` or an artifact mount, and a
-    /// podman 4.3.1 refuses both, naming the version that has what is needed.
+    /// podman is asked its version once for the run, and a podman 4.3.1 refuses a
+    /// `.artifact` and an artifact mount, naming the version that has what is needed.
     #[test]
-    fn version_asked_only_when_needed() {
+    fn version_asked_once_and_artifacts_refused() {
         use crate::podman::{Lazy, Target};
         use std::collections::BTreeMap;
         use std::os::unix::fs::PermissionsExt;
@@ -151,21 +140,19 @@ mod tests {
             pod_members: &none,
             load: None,
         };
+        // Every container needs podman 2.2 (`podman::KIND_SINCE`): asked for the first.
         super::super::translate(&plain, &ctx).unwrap();
-        assert!(
-            !calls.exists(),
-            "podman was asked for a container without artifacts"
-        );
+        assert_eq!(std::fs::read_to_string(&calls).unwrap(), "--version\n");
         let e = super::super::translate(&mounts, &ctx)
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("/q/c.container:3: Mount: type=artifact needs podman 5.5.0 or newer"),
+            e.starts_with("/q/c.container:3: Mount: `type=artifact` needs podman 5.5.0 or newer"),
             "{e}"
         );
         let e = super::super::translate(&art, &ctx).unwrap_err().to_string();
         assert!(
-            e.starts_with("/q/m.artifact:2: Artifact: a .artifact file needs podman 5.4.0"),
+            e.starts_with("/q/m.artifact:1: [Artifact]: a .artifact file needs podman 5.4.0"),
             "{e}"
         );
         // Asked once for the run.

@@ -10,9 +10,8 @@ use super::flags::{self, Args, Extra, Flag};
 use super::options::handle;
 use super::service::Oneshot;
 use super::values::{self, last, unquote, Split};
-use super::{Context, Feature, Generated, Source};
+use super::{Context, Generated, Source};
 use crate::error::SourceError;
-use crate::podman::Version;
 use crate::unit::{Entry, Index};
 use std::borrow::Cow;
 
@@ -44,19 +43,6 @@ pub(crate) const FLAGS: &[Flag] = &[
             flags::push(&mut r.a, "--tag", t);
         }
         Ok(())
-    }),
-    Flag::Custom(&[], |r| match r.sec.list("GroupAdd").first() {
-        Some(e) => r.ctx.require(
-            r.src,
-            e,
-            Feature {
-                version: Version::BUILD_GROUP_ADD,
-                what: "a group for the build",
-                how: "`podman build --group-add`",
-                instead: "",
-            },
-        ),
-        None => Ok(()),
     }),
     Flag::All("DNS", "--dns"),
     Flag::All("DNSOption", "--dns-option"),

@@ -151,27 +151,7 @@ pub(crate) fn apply(table: &[Flag], r: &mut Args) -> Result<(), SourceError> {
 /// Refuse `e` when the podman of this run lacks its key's flag ([`crate::podman::KEY_SINCE`])
 /// or refuses its value ([`crate::podman::VALUE_SINCE`]).
 fn gate(r: &Args, e: &Entry) -> Result<(), SourceError> {
-    let kind = r.src.kind.extension();
-    // Most keys are in neither table: no podman is asked for its version.
-    let row = crate::podman::key_since(kind, &e.key)
-        .map(|&(_, _, v, what, instead)| (v, what, instead))
-        .or_else(|| {
-            crate::podman::value_since(kind, &e.key, &e.value)
-                .map(|&(_, _, _, v, what, instead)| (v, what, instead))
-        });
-    match row {
-        Some((version, what, instead)) => r.ctx.require(
-            r.src,
-            e,
-            super::Feature {
-                version,
-                what,
-                how: "",
-                instead,
-            },
-        ),
-        None => Ok(()),
-    }
+    r.ctx.gate(r.src, e)
 }
 
 /// The values pushed onto `r.a` since `at` (each after its flag) as CSV fields

@@ -52,22 +52,8 @@ pub(crate) const FLAGS: &[Flag] = &[
         flags::as_csv(r, at, Version::CONFIGMAP_ARRAY);
         Ok(())
     }),
-    Flag::Custom(&["PublishPort"], |r| {
-        if let Some(e) = r.sec.list("PublishPort").first() {
-            r.ctx.require(
-                r.src,
-                e,
-                Feature {
-                    version: Version::KUBE_PUBLISH,
-                    what: "`kube play --publish`",
-                    how: "",
-                    instead:
-                        "publish the port in the YAML file (`hostPort:` beside `containerPort:`)",
-                },
-            )?;
-        }
-        handle::publish(r)
-    }),
+    // (`kube play --publish` needs podman 4.4: `podman::KEY_SINCE`.)
+    Flag::Custom(&["PublishPort"], handle::publish),
 ];
 
 /// `ExitCodePropagation=`: `--service-exit-code-propagation=`, left out for `none` on a
@@ -82,17 +68,8 @@ fn exit_code(r: &mut Args) -> Result<(), SourceError> {
             format!("ExitCodePropagation: `{v}` is none of all, any, none"),
         ));
     }
+    // `all`/`any` need podman 4.6 (`podman::VALUE_SINCE`, gated before this).
     if v != "none" || r.ctx.podman_version.has(Version::KUBE_EXIT_CODE) {
-        r.ctx.require(
-            r.src,
-            e,
-            Feature {
-                version: Version::KUBE_EXIT_CODE,
-                what: "`--service-exit-code-propagation`",
-                how: "",
-                instead: "leave it out (the service then exits 0 whatever its containers do)",
-            },
-        )?;
         r.a.push(super::concat(&["--service-exit-code-propagation=", v]).into());
     }
     Ok(())
@@ -216,16 +193,6 @@ fn yaml_files(
     if yamls.is_empty() {
         return Err(src.err(first_yaml.line, "Yaml: no file named"));
     }
-    ctx.require(
-        src,
-        first_yaml,
-        Feature {
-            version: Version::KUBE,
-            what: "a .kube file",
-            how: "`podman kube play`, `kube down`",
-            instead: "",
-        },
-    )?;
     if yamls.len() > 1 {
         let e = yaml_entries.last().copied().unwrap_or(first_yaml);
         ctx.require(
@@ -255,18 +222,9 @@ fn down<'v>(
     let mut down: Vec<&str> = global.iter().map(String::as_str).collect();
     down.extend(["kube", "down"]);
     if let Some(e) = sec.last("KubeDownForce") {
+        // `true` needs podman 4.4 (`podman::VALUE_SINCE`).
+        ctx.gate(src, e)?;
         if boolean(src, e)? {
-            ctx.require(
-                src,
-                e,
-                Feature {
-                    version: Version::KUBE_DOWN_FORCE,
-                    what: "`kube down --force`",
-                    how: "",
-                    instead:
-                        "remove the volumes with `podman volume rm` (or leave KubeDownForce= out)",
-                },
-            )?;
             down.push("--force");
         } else if ctx.podman_version.has(Version::KUBE_DOWN_FORCE) {
             // Without the flag, podman keeps the volumes too.

@@ -202,6 +202,34 @@ impl Context<'_> {
         }
     }
 
+    /// Refuse `e` of `src` when the podman of this run lacks its key's flag
+    /// ([`crate::podman::KEY_SINCE`]) or refuses its value ([`crate::podman::VALUE_SINCE`]):
+    /// the one reader of the version table, for every flag table (`flags::apply`) and the
+    /// few keys read elsewhere.
+    pub(crate) fn gate(&self, src: &Source, e: &Entry) -> Result<(), SourceError> {
+        let kind = src.kind.extension();
+        // Most keys are in neither table: no podman is asked for its version.
+        let row = crate::podman::key_since(kind, &e.key)
+            .map(|&(_, _, v, what, instead)| (v, what, instead))
+            .or_else(|| {
+                crate::podman::value_since(kind, &e.key, &e.value)
+                    .map(|&(_, _, _, v, what, instead)| (v, what, instead))
+            });
+        match row {
+            Some((version, what, instead)) => self.require(
+                src,
+                e,
+                Feature {
+                    version,
+                    what,
+                    how: "",
+                    instead,
+                },
+            ),
+            None => Ok(()),
+        }
+    }
+
     /// The socket units that activate `service`, the unit of `src`: the `.socket` files
     /// of the run that name it, or the one its own `[Socket]` makes.
     pub(crate) fn sockets_of(&self, src: &Source, service: &str) -> Vec<String> {
@@ -226,9 +254,34 @@ impl Context<'_> {
     }
 }
 
+/// A source of a kind whose every unit needs a newer podman than the run's
+/// ([`crate::podman::KIND_SINCE`]) is refused as a whole, naming its section: the one gate
+/// of a kind's minimum (the run says once which kinds need which podman:
+/// [`crate::podman::TooOld`]).
+fn kind_gate(src: &Source, ctx: &Context) -> Result<(), SourceError> {
+    let Some(&(_, version, how)) = crate::podman::kind_since(src.kind.extension()) else {
+        return Ok(());
+    };
+    let section = src.kind.section();
+    let head = Entry {
+        key: concat(&["[", section, "]"]).into(),
+        value: String::new(),
+        line: src.file.section(section).map_or(0, |s| s.line),
+    };
+    let what = concat(&["a .", src.kind.extension(), " file"]);
+    let f = Feature {
+        version,
+        what: &what,
+        how,
+        instead: "",
+    };
+    ctx.require(src, &head, f)
+}
+
 /// Translate one source. Errors name the file and line; nothing is produced on error.
 pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> {
     check_sections(src)?;
+    kind_gate(src, ctx)?;
     let name = src.unit_name();
     if !valid_unit_name(&name) {
         return Err(src.err(0, format!("`{name}` is not a valid systemd unit name")));

@@ -212,14 +212,24 @@ mod tests {
             .iter()
             .map(|r| (r.0, r.1))
             .chain(crate::podman::VALUE_SINCE.iter().map(|r| (r.0, r.1)));
+        // `*`: every kind that runs podman (those with a minimum podman).
+        let runs_podman = |k: &SourceKind| crate::podman::kind_since(k.extension()).is_some();
         for (kind, key) in rows {
-            let k = SourceKind::ALL
-                .iter()
-                .find(|k| k.extension() == kind)
-                .unwrap_or_else(|| panic!("no kind {kind}"));
+            let kinds: Vec<&SourceKind> = (SourceKind::ALL.iter())
+                .filter(|k| k.extension() == kind || (kind == "*" && runs_podman(k)))
+                .collect();
+            assert!(!kinds.is_empty(), "no kind {kind}");
+            for k in kinds {
+                assert!(
+                    crate::quadlet::kinds::of(*k).keys().contains(&key),
+                    "{kind} has no key {key}"
+                );
+            }
+        }
+        for (kind, ..) in crate::podman::KIND_SINCE {
             assert!(
-                crate::quadlet::kinds::of(*k).keys().contains(&key),
-                "{kind} has no key {key}"
+                SourceKind::ALL.iter().any(|k| k.extension() == *kind),
+                "{kind}"
             );
         }
     }

@@ -129,19 +129,6 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
         exec::command_line(podman, &a)
     };
 
-    // Every pod unit has `--exit-policy`: refused as a whole on a podman without it.
-    let head = crate::unit::Entry {
-        key: "[Pod]".into(),
-        value: String::new(),
-        line: src.file.section("Pod").map_or(0, |s| s.line),
-    };
-    let f = super::Feature {
-        version: crate::podman::Version::POD_EXIT_POLICY,
-        what: "a .pod file",
-        how: "`pod create --exit-policy`",
-        instead: "",
-    };
-    ctx.require(src, &head, f)?;
     let mut r = Args {
         src,
         sec: &sec,

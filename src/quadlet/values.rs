@@ -290,18 +290,9 @@ pub fn global_args(
     warnings: &mut Vec<SourceError>,
 ) -> Result<Vec<String>, SourceError> {
     let modules = sec.list("ContainersConfModule");
+    // Its row of the version table (`podman::KEY_SINCE`, every kind).
     if let Some(e) = modules.first() {
-        ctx.require(
-            src,
-            e,
-            super::Feature {
-                version: crate::podman::Version::MODULE,
-                what: "a module",
-                how: "`podman --module`",
-                instead: "name a whole containers.conf with CONTAINERS_CONF= in [Service] \
-                          Environment= instead",
-            },
-        )?;
+        ctx.gate(src, e)?;
     }
     // A module name is passed as written: podman looks a relative one up in the
     // containers.conf.modules directories (containers.conf(5)), as quadlet leaves it.

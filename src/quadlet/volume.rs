@@ -7,9 +7,8 @@ use super::flags::{self, push, Args, Extra, Flag};
 use super::options::{self, handle};
 use super::service::Oneshot;
 use super::values::{self, boolean, last, unquote};
-use super::{refs, Context, Feature, Generated, Source, SourceKind};
+use super::{refs, Context, Generated, Source, SourceKind};
 use crate::error::SourceError;
-use crate::podman::Version;
 use crate::unit::Index;
 use std::borrow::Cow;
 
@@ -44,8 +43,9 @@ fn driver<'a>(sec: &Index<'a>) -> Option<&'a str> {
 }
 
 /// `UID=`/`GID=` (quadlet after 5.8): `--uid`/`--gid`, the owner podman gives the
-/// volume, whatever its driver. Refused on a podman without these flags, and when not a
-/// number (quadlet passes any value on, and podman fails at start).
+/// volume, whatever its driver. Refused on a podman without these flags (`podman::KEY_SINCE`,
+/// gated before this), and when not a number (quadlet passes any value on, and podman
+/// fails at start).
 fn owner(r: &mut Args) -> Result<(), SourceError> {
     for (key, flag) in [("UID", "--uid"), ("GID", "--gid")] {
         let Some((e, v)) = last(r.sec, key) else {
@@ -54,16 +54,6 @@ fn owner(r: &mut Args) -> Result<(), SourceError> {
         if v.parse::<u32>().is_err() {
             return Err(r.src.err(e.line, format!("{key}: `{v}` is not a number")));
         }
-        r.ctx.require(
-            r.src,
-            e,
-            Feature {
-                version: Version::VOLUME_UID_GID,
-                what: "a volume's owner",
-                how: "`podman volume create --uid`/`--gid`",
-                instead: "set User=/Group= (`--opt o=uid=N,gid=N`), which every podman takes",
-            },
-        )?;
         push(&mut r.a, flag, v.to_owned());
     }
     Ok(())

@@ -154,7 +154,7 @@ check "no failed user unit" eval '[ -z "$(u systemctl --user list-units --failed
 check "no unit reported 'unknown flag'" eval '! u journalctl --user --no-pager | grep "unknown flag" >/dev/null'
 check "groups.build yields no unit on podman 4.3" eval '[ "$(prop LoadState groups-build.service)" = not-found ]'
 check "the journal names file:line, the key and the podman needed" within 10 \
-    eval 'sb exec journalctl --no-pager -b | grep "groups.build:4: GroupAdd: a group for the build needs podman 4.4.0 or newer (.podman build --group-add.), podman is 4.3.1" >/dev/null'
+    eval 'sb exec journalctl --no-pager -b | grep "groups.build:4: GroupAdd: a group for the build (.podman build --group-add.) needs podman 4.4.0 or newer, podman is 4.3.1" >/dev/null'
 if [ "$FAIL" != 0 ]; then
     u journalctl --user --no-pager -o short-monotonic -u busybox-import.service -u hello-build.service -u hello.service | tail -40
 fi

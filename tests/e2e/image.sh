@@ -180,9 +180,9 @@ else
     u sh -c 'printf "[Container]\nImage=server.image\nMount=type=artifact,source=model.artifact,destination=/model\nExec=/bin/sleep 1000\n" > ~/.config/containers/systemd/withmodel.container'
     u systemctl --user daemon-reload
     check ".artifact and an artifact mount on podman 4.3.1: no units" eval '[ "$(prop LoadState model-artifact.service)" = not-found ] && [ "$(prop LoadState withmodel.service)" = not-found ]'
-    check "the journal names file:line, the key and the podman needed (5.4.0)" within 10 eval 'sb exec journalctl --no-pager -b | grep "model.artifact:2: Artifact: a .artifact file needs podman 5.4.0 or newer (.podman artifact pull.), podman is 4.3.1" >/dev/null'
-    check "and for the mount (5.5.0)" within 10 eval 'sb exec journalctl --no-pager -b | grep "withmodel.container:3: Mount: type=artifact needs podman 5.5.0 or newer (.--mount type=artifact.), podman is 4.3.1" >/dev/null'
-    check "rootlet check says the same, exit 1" eval 'out=$(u rootlet check 2>&1); [ $? = 1 ] && grep "model.artifact:2: Artifact: a .artifact file needs podman 5.4.0" <<<"$out" >/dev/null && grep "withmodel.container:3: Mount: type=artifact needs podman 5.5.0" <<<"$out" >/dev/null'
+    check "the journal names file:line, the key and the podman needed (5.4.0)" within 10 eval 'sb exec journalctl --no-pager -b | grep "model.artifact:1: .Artifact.: a .artifact file needs podman 5.4.0 or newer (.podman artifact pull.), podman is 4.3.1" >/dev/null'
+    check "and for the mount (5.5.0)" within 10 eval 'sb exec journalctl --no-pager -b | grep "withmodel.container:3: Mount: .type=artifact. needs podman 5.5.0 or newer, podman is 4.3.1" >/dev/null'
+    check "rootlet check says the same, exit 1" eval 'out=$(u rootlet check 2>&1); [ $? = 1 ] && grep "model.artifact:1: .Artifact.: a .artifact file needs podman 5.4.0" <<<"$out" >/dev/null && grep "withmodel.container:3: Mount: .type=artifact. needs podman 5.5.0" <<<"$out" >/dev/null && grep "podman 4.3.1 is older than rootlet needs for .artifact files (5.4.0 or newer)" <<<"$out" >/dev/null'
     check "server.service and server-image.service unaffected" eval 'is active server.service && is active server-image.service'
     [ -n "${E2E_DEBUG:-}" ] || { sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
         [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME; }

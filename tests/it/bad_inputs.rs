@@ -22,6 +22,7 @@ fn run(roots: Vec<Root>) -> generator::Run {
         roots,
         podman: "/usr/bin/podman".into(),
         podman_version: rootlet::podman::Target::Newest,
+        version_cache: None,
         defaults: Defaults::default(),
     })
 }

@@ -126,6 +126,7 @@ fn run_case(case: &Path, out: &Path) -> Outcome {
         roots: vec![Root::new(input.clone())],
         podman: "/usr/bin/podman".into(),
         podman_version,
+        version_cache: None,
         defaults,
     };
     // What the generator does (units written as they are made) ...
@@ -368,6 +369,9 @@ golden! {
     case_161_socket_proxy_pod => "161-socket-proxy-pod",
     case_162_socket_pod_errors => "162-socket-pod-errors",
     case_163_check_socket_port_clashes => "163-check-socket-port-clashes",
+    case_170_podman21_below_every_kind => "170-podman21-below-every-kind",
+    case_171_podman30_network => "171-podman30-network",
+    case_172_podman41_pod => "172-podman41-pod",
 }
 
 #[test]

@@ -61,7 +61,12 @@ struct Job {
 
 fn sources() -> Vec<(String, PathBuf, Option<PathBuf>)> {
     let mut v = Vec::new();
-    match util::shared_reference("quadlet/upstream-v5.8.2/test/e2e/quadlet") {
+    // Where tests/it/upstream.rs reads them (`ROOTLET_UPSTREAM`, the copy scripts/test.sh
+    // fetched), else ../shared.
+    let fetched = std::env::var_os("ROOTLET_UPSTREAM")
+        .map(|p| PathBuf::from(p).join("test/e2e/quadlet"))
+        .filter(|p| p.is_dir());
+    match fetched.or_else(|| util::shared_reference("quadlet/upstream-v5.8.2/test/e2e/quadlet")) {
         Some(p) => v.push(("upstream-v5.8.2".to_owned(), p, None)),
         None => loud("podman43: podman's v5.8.2 cases are not there: checked without them"),
     }
@@ -226,6 +231,7 @@ fn jobs(scratch: &Path) -> (Vec<Job>, BTreeMap<String, usize>) {
             roots: vec![Root::new(dir)],
             podman: PODMAN.into(),
             podman_version: Target::Known(VERSION),
+            version_cache: None,
             defaults: defaults.map_or_else(Defaults::default, |p| Defaults::load(&p).unwrap()),
         };
         let run = generator::run(&opts);
@@ -795,4 +801,145 @@ fn inner_run() {
         serde_json::to_string(&results).unwrap(),
     )
     .unwrap();
+}
+
+/// Issue 25 item 4: below the oldest podman of a kind (`podman::KIND_SINCE`), one message
+/// per run names the podman found and the minimum of each kind present, each source of
+/// such a kind is refused with its file named, and the others are written. podman's
+/// version comes from `podman --version` (a script here), from `ROOTLET_PODMAN_VERSION`
+/// (podman is then not run), or is unknown: a podman that is absent or says nothing
+/// readable gets the newest podman's units, as before (no refusal, no message).
+#[test]
+fn below_the_oldest_podman_one_message_per_run() {
+    let t = util::Tmp::new("podman-oldest");
+    let calls = t.join("calls");
+    let podman = |name: &str, says: &str| {
+        let p = t.write(
+            &format!("bin/{name}"),
+            &format!(
+                "#!/bin/sh\necho \"$@\" >> '{}'\necho '{says}'\n",
+                calls.display()
+            ),
+        );
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        p
+    };
+    let old = podman("podman30", "podman version 3.0.0");
+    let garbage = podman("garbage", "this is not a version");
+    // Two directories: `rootlet check FILE FILE` checks each file's directory on its own.
+    let net = t.write("a/net.network", "[Network]\n");
+    let pod = t.write("b/web.pod", "[Pod]\n");
+    let plain = t.write("b/plain.container", "[Container]\nImage=localhost/app\n");
+    let run = |args: &[&std::ffi::OsStr], podman: &Path, pinned: Option<&str>| {
+        let _ = fs::remove_file(&calls);
+        let mut c = Command::new(util::bin("rootlet"));
+        c.args(args)
+            .env("XDG_CONFIG_HOME", t.path().join("no-config"))
+            .env("PODMAN", podman)
+            .env_remove("ROOTLET_UNIT_DIRS")
+            .env_remove("ROOTLET_PODMAN_VERSION");
+        if let Some(v) = pinned {
+            c.env("ROOTLET_PODMAN_VERSION", v);
+        }
+        let o = c.output().unwrap();
+        let asked = fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+            asked,
+        )
+    };
+    let check: Vec<&std::ffi::OsStr> = vec![
+        "check".as_ref(),
+        net.as_os_str(),
+        pod.as_os_str(),
+        plain.as_os_str(),
+    ];
+    let head = |e: &str| {
+        e.lines()
+            .filter(|l| l.contains(" is older than rootlet needs"))
+            .count()
+    };
+
+    // Found by asking podman: one message naming podman 3.0.0, .network 3.1.0, .pod 4.2.0.
+    let (code, e, asked) = run(&check, &old, None);
+    assert_eq!(code, Some(1), "{e}");
+    assert_eq!(head(&e), 1, "{e}");
+    let first = e.lines().next().unwrap();
+    assert_eq!(
+        first,
+        format!(
+            "{}: podman 3.0.0 is older than rootlet needs for .network files (3.1.0 or newer), \
+             .pod files (4.2.0 or newer): they get no unit (each named below), the others are written",
+            old.display()
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "{}:1: [Network]: a .network file needs podman 3.1.0",
+            net.display()
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "{}:1: [Pod]: a .pod file needs podman 4.2.0",
+            pod.display()
+        )),
+        "{e}"
+    );
+    assert!(!e.contains("plain.container"), "{e}");
+    // The summary counts the files, not the podman.
+    assert!(
+        e.ends_with("rootlet: 2 error(s) in 2 file(s); 1 unit(s) OK\n"),
+        "{e}"
+    );
+    assert!(asked >= 1, "podman was not asked");
+
+    // Pinned: the same refusals, said so, and podman is not run.
+    let (code, e, asked) = run(&check, &old, Some("3.0.0"));
+    assert_eq!((code, head(&e), asked), (Some(1), 1, 0), "{e}");
+    assert!(
+        e.lines()
+            .next()
+            .unwrap()
+            .contains("podman 3.0.0 (ROOTLET_PODMAN_VERSION) is older"),
+        "{e}"
+    );
+
+    // `rootlet generate` and the generator: written are the units of the kinds old enough.
+    let (out, b) = (t.path().join("out"), t.path().join("b"));
+    let generate: Vec<&std::ffi::OsStr> = vec![
+        "generate".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        b.as_os_str(),
+    ];
+    let (code, e, _) = run(&generate, &old, None);
+    assert_eq!((code, head(&e)), (Some(1), 1), "{e}");
+    assert!(
+        out.join("plain.service").exists() && !out.join("web-pod.service").exists(),
+        "{e}"
+    );
+
+    // Unknown version: the newest podman's units, no refusal, as before.
+    for p in [garbage.as_path(), Path::new("/nonexistent/podman")] {
+        let (code, e, _) = run(&check, p, None);
+        assert_eq!(
+            (code, e.as_str()),
+            (Some(0), "rootlet: 3 unit(s) OK\n"),
+            "{}",
+            p.display()
+        );
+    }
+    // An unreadable ROOTLET_PODMAN_VERSION means the newest too (`newest` is the word).
+    let (code, e, asked) = run(&check, &old, Some("newest"));
+    assert_eq!(
+        (code, e.as_str(), asked),
+        (Some(0), "rootlet: 3 unit(s) OK\n", 0)
+    );
 }

@@ -31,6 +31,23 @@ pub fn skip(why: &str) {
     let _ = writeln!(std::io::stderr(), "!! SKIPPED LOUDLY: {why}");
 }
 
+/// [`skip`] for a test whose reference data is missing (`why`), except that it passes
+/// under `ROOTLET_REQUIRE_ALL=1` too when `absent` is `1`: `scripts/test.sh` sets it when the
+/// data is neither in `../shared` nor could be fetched (a bare clone with no network), and
+/// never when `../shared` has it, so a full run with the data can never skip. Said loudly,
+/// as `NOT RUN`.
+pub fn skip_absent(absent: &str, why: &str) {
+    use std::io::Write;
+    if std::env::var_os(absent).is_some_and(|v| v == "1") {
+        let _ = writeln!(
+            std::io::stderr(),
+            "!! NOT RUN ({absent}=1: scripts/test.sh found no copy and could not fetch one): {why}"
+        );
+        return;
+    }
+    skip(why)
+}
+
 /// A path of one of the crate's binaries, built by cargo for integration tests.
 pub fn bin(name: &str) -> PathBuf {
     match name {

@@ -3,9 +3,8 @@
 
 use super::storage_source;
 use crate::error::SourceError;
-use crate::podman::Version;
 use crate::quadlet::flags::Extra;
-use crate::quadlet::{concat, refs, Context, Feature, Source, SourceKind};
+use crate::quadlet::{concat, refs, Context, Source, SourceKind};
 use crate::unit::Entry;
 
 /// One CSV record as Go's encoding/csv reads it (quoted fields, `""` for a quote).
@@ -142,19 +141,6 @@ pub(crate) fn mount(
     }
     // An image mount's `X.image` is the image that source pulls (quadlet 5.8), an
     // artifact mount's `X.artifact` the artifact.
-    if kind == "artifact" {
-        // Refused on a podman without `--mount type=artifact`.
-        ctx.require(
-            src,
-            e,
-            Feature {
-                version: Version::MOUNT_ARTIFACT,
-                what: "type=artifact",
-                how: "`--mount type=artifact`",
-                instead: "",
-            },
-        )?;
-    }
     let pulled = match kind.as_str() {
         "image" => refs::resolve(src, ctx, e, &original, &[SourceKind::Image])?,
         "artifact" => refs::resolve(src, ctx, e, &original, &[SourceKind::Artifact])?,
