@@ -64,7 +64,9 @@ echo "== cargo test"
 # the other tests; its output follows theirs.
 cargo test --no-run --quiet
 p43=$(mktemp -t rootlet-podman43.XXXXXX)
-cargo test --quiet --test it -- podman43:: >"$p43" 2>&1 &
+# (in a subshell: a plain `cmd &` of a non-interactive bash would run with SIGINT and SIGQUIT
+# ignored, and the tests' children would inherit that)
+(cargo test --quiet --test it -- podman43:: >"$p43" 2>&1) &
 p43_pid=$!
 rc=0; cargo test -- --skip podman43:: || rc=$?
 rc43=0; wait "$p43_pid" || rc43=$?
