@@ -14,19 +14,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
-
-W=$(mktemp -d -t rootlet-e2e-build.XXXXXX)
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
+e2e_start build podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
 # --- the base image's content: a busybox rootfs, as a tarball for `podman import`
-e2e_rootfs "$W" || exit 1
-R=$W/rootfs
 tar -C "$R" -cf "$W/busybox.tar" . || exit 1
 
 # --- the sources: ~/.config/containers/systemd/{hello.container,hello/hello.build,...}
@@ -81,24 +71,6 @@ RemainAfterExit=yes
 ExecStart=/bin/sh -c 'podman image exists localhost/busybox || podman import /srv/busybox.tar localhost/busybox'
 EOF
 
-cat > "$W/provision.sh" <<'EOF'
-set -e
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
-mkdir -p "$ROOT/srv" && install -m644 "$E2E_W/busybox.tar" "$ROOT/srv/busybox.tar"
-S=$ROOT/etc/systemd/system
-mkdir -p "$S/multi-user.target.wants" "$S/network-online.target.wants"
-ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
-ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
-printf '[Unit]\nDefaultDependencies=no\nBefore=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/true\n[Install]\nWantedBy=network-online.target\n' > "$S/e2e-online.service"
-ln -sf ../e2e-online.service "$S/network-online.target.wants/"
-ln -sf /lib/systemd/system/network-online.target "$S/multi-user.target.wants/"
-H=$ROOT/home/$TEST_USER
-mkdir -p "$H/.config/containers/systemd" "$H/.config/systemd/user"
-cp -a "$E2E_W/src/." "$H/.config/containers/systemd/"
-cp -a "$E2E_W/user/." "$H/.config/systemd/user/"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
-EOF
-
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 order() { u cat /home/tester/order.log 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
 # pairs N: the order log is N times "build start", nothing else (every start of the
@@ -113,11 +85,9 @@ answers() { sb exec curl -sS --http0.9 --max-time 5 http://127.0.0.1:18090/ | gr
 
 scenario() { echo "== $1"; }
 scenario ".build at linger boot, Image=X.build in a container, restart (podman $(podman --version | awk '{print $3}'))"
-E2E_NAME=$(e2e_name build); export E2E_NAME
-if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; exit 1
-fi
-sb wait-user >/dev/null 2>&1
+# (tests/e2e/provision.sh: rootlet, the tarball as /srv/busybox.tar, the network online at
+# once, the sources and the user unit)
+e2e_boot build online || { echo "$PASS passed, $FAIL failed"; exit 1; }
 G=/run/user/1500/systemd/generator
 check "the generator made hello-build.service (X-build.service) at boot" sb exec test -f "$G/hello-build.service"
 check "hello.service active after linger boot (import, build, run)" within 240 is active hello.service \

@@ -21,17 +21,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static iproute2 dbus-user-session gcc libc6-dev make
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
-
-W=$(mktemp -d -t rootlet-e2e-health.XXXXXX)
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
-
-e2e_rootfs "$W" || exit 1
+e2e_start health podman uidmap slirp4netns busybox-static iproute2 dbus-user-session gcc libc6-dev make
 
 mkdir -p "$W/src"
 # Healthy once /tmp/ready exists, 10 s after the start; failures in the first 4 s do not
@@ -83,30 +73,15 @@ TimeoutStartSec=20
 WantedBy=default.target
 EOF
 
-cat > "$W/provision.sh" <<'EOF'
-set -e
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
-mkdir -p "$ROOT/srv" && cp -a "$E2E_W/rootfs" "$ROOT/srv/rootfs" && chroot "$ROOT" chown -R "$TEST_USER:" /srv/rootfs
-# A default route, so that the wait unit sees a network at once.
-ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
-ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
-Q=$ROOT/home/$TEST_USER/.config/containers/systemd
-mkdir -p "$Q" && cp -a "$E2E_W/src/." "$Q/"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
-EOF
-
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 journal() { u journalctl --user -u "$1" --no-pager -o short-monotonic; }
 health() { u podman container inspect --format '{{.State.Health.Status}}' "$1"; }
 mono_s() { awk -v m="$1" 'BEGIN{printf "%.1f", m / 1e6}'; }
-exec 3>&1
 
 echo "== Notify=healthy at linger boot"
-E2E_NAME=$(e2e_name health); export E2E_NAME
-if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; exit 1
-fi
-sb wait-user >/dev/null 2>&1
+# (tests/e2e/provision.sh: rootlet, the busybox rootfs, a default route so that the wait
+# unit sees a network at once, the sources)
+e2e_boot health route || { echo "$PASS passed, $FAIL failed"; exit 1; }
 echo "MEASURED $(u podman --version)"
 check "the generator wrote the wait into db.service (ExecStartPost=, --sdnotify=conmon)" eval \
     'u systemctl --user cat db.service | grep "^ExecStartPost=/bin/sh -c .* rootlet-health-wait systemd-%N " >/dev/null && u systemctl --user cat db.service | grep -- "--sdnotify=conmon" >/dev/null'

@@ -18,21 +18,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
-
-W=$(mktemp -d -t rootlet-e2e-kube.XXXXXX)
-# What the provisioning reads, through its environment (these paths may hold spaces).
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
-E2E_NAME=$(e2e_name kube); export E2E_NAME
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
+e2e_start kube podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
 # --- the image: busybox and the test server, a rootfs tarball the user imports
-e2e_rootfs "$W" || exit 1
-R=$W/rootfs
 tar -C "$R" -cf "$W/kube-web.tar" .
 
 # --- the sources
@@ -98,25 +86,14 @@ RemainAfterExit=yes
 ExecStart=/bin/sh -c 'podman image exists localhost/e2e-web:v1 || exec podman import -q /usr/local/share/rootlet-tests/kube-web.tar localhost/e2e-web:v1'
 EOF
 
+# provision (tests/e2e/provision.sh: rootlet, a default route so that rootlet-wait-online
+# does not wait, the sources and the user unit): and the image's tarball.
 cat > "$W/provision.sh" <<'EOF'
-set -e
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
 install -Dm644 "$E2E_W/kube-web.tar" "$ROOT/usr/local/share/rootlet-tests/kube-web.tar"
-# A default route, so that rootlet-wait-online does not wait.
-ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
-ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
-H=$ROOT/home/$TEST_USER
-mkdir -p "$H/.config/containers/systemd" "$H/.config/systemd/user"
-cp -a "$E2E_W/src/." "$H/.config/containers/systemd/"
-cp -a "$E2E_W/user/." "$H/.config/systemd/user/"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
 EOF
 
-echo "== booting $E2E_NAME"
-if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; exit 1
-fi
-sb wait-user >/dev/null 2>&1
+echo "== booting $(e2e_name kube)"
+e2e_boot kube route || { echo "$PASS passed, $FAIL failed"; exit 1; }
 
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 get() { sb exec curl -sS --http0.9 --max-time 10 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }

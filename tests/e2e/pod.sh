@@ -16,19 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
-
-W=$(mktemp -d -t rootlet-e2e-pod.XXXXXX)
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
-
-# The test program and a busybox rootfs for the containers (as tests/e2e/run.sh).
-e2e_rootfs "$W" || exit 1
-R=$W/rootfs
+e2e_start pod podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
 mkdir -p "$W/src"
 cat > "$W/src/app.pod" <<'EOF'
@@ -50,22 +38,6 @@ printf '[Container]\nRootfs=/srv/rootfs\nPod=tenant@.pod\nExec=/usr/local/bin/e2
 # A member that does not start with the pod (StartWithPod=false): started by hand only.
 printf '[Container]\nRootfs=/srv/rootfs\nPod=app.pod\nStartWithPod=false\nExec=/usr/local/bin/e2e-server 8083\n' > "$W/src/later.container"
 
-cat > "$W/provision.sh" <<'EOF'
-set -e
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
-mkdir -p "$ROOT/srv" && cp -a "$E2E_W/rootfs" "$ROOT/srv/rootfs" && chroot "$ROOT" chown -R "$TEST_USER:" /srv/rootfs
-S=$ROOT/etc/systemd/system
-mkdir -p "$S/multi-user.target.wants" "$S/network-online.target.wants"
-ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
-ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
-printf '[Unit]\nDefaultDependencies=no\nBefore=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/true\n[Install]\nWantedBy=network-online.target\n' > "$S/e2e-online.service"
-ln -sf ../e2e-online.service "$S/network-online.target.wants/"
-ln -sf /lib/systemd/system/network-online.target "$S/multi-user.target.wants/"
-Q=$ROOT/home/$TEST_USER/.config/containers/systemd
-mkdir -p "$Q" && cp -a "$E2E_W/src/." "$Q/"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
-EOF
-
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 get() { sb exec curl -sS --http0.9 --max-time 20 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }
 answers() { get 18081 | grep PEER= >/dev/null && get 18082 | grep PEER= >/dev/null; }
@@ -74,14 +46,10 @@ both() { is "$1" one.service && is "$1" two.service; }
 containers() { u podman ps -a --format '{{.Names}}'; }
 pods() { u podman pod ps --format '{{.Name}}'; }
 none_left() { [ -z "$(containers)" ] && [ -z "$(pods)" ]; }
-exec 3>&1
 
 echo "== a .pod with two member containers at linger boot"
-E2E_NAME=$(e2e_name pod); export E2E_NAME
-if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; exit 1
-fi
-sb wait-user >/dev/null 2>&1
+# (tests/e2e/provision.sh: rootlet, the busybox rootfs, the network online at once, the sources)
+e2e_boot pod online || { echo "$PASS passed, $FAIL failed"; exit 1; }
 echo "MEASURED $(u podman --version)"
 check "generator wrote app-pod.service, one.service, two.service" \
     sb exec test -f /run/user/1500/systemd/generator/app-pod.service -a -f /run/user/1500/systemd/generator/one.service -a -f /run/user/1500/systemd/generator/two.service

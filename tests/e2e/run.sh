@@ -14,78 +14,20 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
+e2e_start run podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
-# Host-side scratch space: read by root only (the provisioning), so its place and mode
-# do not matter.
-W=$(mktemp -d -t rootlet-e2e.XXXXXX)
-# What the provisioning script reads, passed through its environment (never pasted into
-# its text: these paths may hold spaces or quotes).
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
-
-# --- what every boot shares: the test program and a busybox rootfs for the containers
-e2e_rootfs "$W" || exit 1
-R=$W/rootfs
-
-# provision NET: run before each boot with ROOT=<sandbox root>. NET says how the system's
-# network comes up: online (network-online.target pulled in, at once), late (held back 5 s),
-# never-route (never pulled in; a default route exists), late-route (never pulled in; the
-# default route appears after 3 s). Sources: $W/src/ -> ~tester/.config/containers/systemd.
-write_provision() {
-    cat > "$W/provision.sh" <<'EOF'
-set -e
-# rootlet as `make install` puts it (TARGETDIR: make splits it on spaces, so it is given
-# relative to the checkout unless CARGO_TARGET_DIR moved it)
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
-install -m755 "$E2E_W/e2e-server" "$ROOT/usr/local/bin/e2e-server"
-mkdir -p "$ROOT/srv" && cp -a "$E2E_W/rootfs" "$ROOT/srv/rootfs" && chroot "$ROOT" chown -R "$TEST_USER:" /srv/rootfs
-S=$ROOT/etc/systemd/system
-mkdir -p "$S/multi-user.target.wants" "$S/network-online.target.wants"
-veth() { ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0;
-         ip link set veth1 up; ip link set veth0 up; }
-case $NET in
-online|late)
-    veth; ip route add default via 192.0.2.1 dev veth0
-    printf '[Unit]\nDefaultDependencies=no\nBefore=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/sleep %s\n[Install]\nWantedBy=network-online.target\n' "$([ "$NET" = late ] && echo 5 || echo 0)" > "$S/e2e-online.service"
-    ln -sf ../e2e-online.service "$S/network-online.target.wants/"
-    ln -sf /lib/systemd/system/network-online.target "$S/multi-user.target.wants/" ;;
-never-route)
-    veth; ip route add default via 192.0.2.1 dev veth0 ;;
-late-route)
-    veth
-    printf '[Service]\nType=oneshot\nExecStart=/bin/sh -c "sleep 3; ip route add default via 192.0.2.1 dev veth0"\n[Install]\nWantedBy=multi-user.target\n' > "$S/e2e-route.service"
-    ln -sf ../e2e-route.service "$S/multi-user.target.wants/" ;;
-esac
-Q=$ROOT/home/$TEST_USER/.config/containers/systemd
-mkdir -p "$Q" && cp -a "$E2E_W/src/." "$Q/"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
-EOF
-}
-
-boot() { # boot NAME NET: a fresh sandbox with the sources in $W/src
-    E2E_NAME=$(e2e_name "$1"); export E2E_NAME NET=$2
-    write_provision
-    if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-        FAIL=$((FAIL+1)); echo "FAIL $1: boot: $(tail -3 "$W/boot.log")"; return 1
-    fi
-    sb wait-user >/dev/null 2>&1
-    return 0
-}
-# down: shut the scenario's sandbox down; its logs stay (under $E2E/state/) only if a check
-# of this run failed.
-down() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL $E2E_NAME: shutdown left something behind: $(tail -2 "$W/down.log")"; }
-         [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME; }
+# boot NAME NET: a fresh sandbox (tests/e2e/provision.sh: rootlet, the test server and the
+# busybox rootfs, the sources in $W/src/). NET says how the system's network comes up:
+# online (network-online.target pulled in, at once), late (held back 5 s), never-route
+# (never pulled in; a default route exists), late-route (never pulled in; the default route
+# appears after 3 s).
+boot() { local net=$2; [ "$net" = never-route ] && net=route; e2e_boot "$1" "$net"; }
+down() { e2e_down; }
 sysprop() { sb exec systemctl show -P "$1" "$2"; }
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 get() { sb exec curl -sS --http0.9 --max-time 20 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }
 src() { rm -rf "$W/src"; mkdir -p "$W/src"; }
 scenario() { echo "== $1"; }
-exec 3>&1   # the suite's own stdout, for notes from inside a check (which captures 1 and 2)
 # no_restart UNIT (tests/e2e/sandbox-lib.sh): the unit started the first time, or restarted
 # only after podman 4.3's notify race (--sdnotify=conmon sends READY=1 and exits at once; the
 # reference sandbox shows the race too, about half the boots while other builds run).

@@ -129,3 +129,46 @@ left_behind() {
     done
     return 0
 }
+
+# --- the preamble every suite shares
+# e2e_start TAG PACKAGE...: from the checkout's top, after sourcing this file: root and the
+# sandbox checked, the PACKAGEs there (need_e2e), T0 the suite's start, rootlet's release
+# binaries built, W a fresh host-side work directory (read by root only: the provisioning)
+# removed at exit with the sandbox shut down (E2E_DEBUG keeps both), the paths the
+# provisioning reads exported (E2E_REPO, E2E_W, E2E_TARGETDIR: through its environment,
+# never pasted into its text, since they may hold spaces), the test server and the busybox
+# rootfs made in $W (e2e_rootfs; R=$W/rootfs), fd 3 the suite's own stdout (for notes from
+# inside a check, which captures 1 and 2).
+e2e_start() {
+    local tag=$1; shift
+    need_sandbox
+    need_e2e "$@"
+    T0=$EPOCHREALTIME
+    cargo build --release -q --bins || exit 1
+    W=$(mktemp -d -t "rootlet-e2e-$tag.XXXXXX")
+    export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
+    trap e2e_cleanup EXIT
+    e2e_rootfs "$W" || exit 1
+    R=$W/rootfs
+    exec 3>&1
+}
+e2e_cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
+# e2e_boot NAME NET: a fresh sandbox named for this run (E2E_NAME, exported), provisioned
+# by tests/e2e/provision.sh (rootlet installed, the network as NET says, the suite's files
+# from $W; see there), its lingering test user's manager started. A boot that fails counts
+# a FAIL (its log's end shown) and returns 1: the suite decides whether it goes on.
+e2e_boot() {
+    E2E_NAME=$(e2e_name "$1"); export E2E_NAME E2E_NET=$2
+    if ! E2E_PROVISION=$REPO/tests/e2e/provision.sh sb boot >"$W/boot.log" 2>&1; then
+        FAIL=$((FAIL+1)); echo "FAIL $1: boot: $(tail -3 "$W/boot.log")"; return 1
+    fi
+    sb wait-user >/dev/null 2>&1
+    return 0
+}
+# e2e_down: shut the sandbox of e2e_boot down (left running with E2E_DEBUG); its logs stay
+# (under $E2E/state/) only if a check of this run failed.
+e2e_down() {
+    [ -n "${E2E_DEBUG:-}" ] && return
+    sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL $E2E_NAME: shutdown left something behind: $(tail -2 "$W/down.log")"; }
+    [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME
+}

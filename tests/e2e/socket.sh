@@ -13,54 +13,23 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
+e2e_start socket podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
-# Host-side scratch space, read by root only (the provisioning).
-W=$(mktemp -d -t rootlet-e2e-socket.XXXXXX)
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
-e2e_rootfs "$W" || exit 1
-
-# provision: run before each boot with ROOT=<sandbox root>: rootlet as `make install` puts
-# it, the test server, the busybox rootfs, and the sources in $W/src/ as the test user's
-# ~/.config/containers/systemd. The system has a default route and no network-online.target
-# (nothing here reaches the network: Rootfs=, Network=none).
+# provision (tests/e2e/provision.sh, before each boot): rootlet, the test server, the busybox
+# rootfs with a page for httpd, a default route and no network-online.target (nothing here
+# reaches the network: Rootfs=, Network=none), the sources in $W/src/.
 cat > "$W/provision.sh" <<'EOF'
-set -e
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
-install -m755 "$E2E_W/e2e-server" "$ROOT/usr/local/bin/e2e-server"
-mkdir -p "$ROOT/srv" && cp -a "$E2E_W/rootfs" "$ROOT/srv/rootfs"
 mkdir -p "$ROOT/srv/rootfs/www" && echo "hello from busybox httpd" > "$ROOT/srv/rootfs/www/index.html"
 chroot "$ROOT" chown -R "$TEST_USER:" /srv/rootfs
-ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
-ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
-Q=$ROOT/home/$TEST_USER/.config/containers/systemd
-mkdir -p "$Q" && cp -a "$E2E_W/src/." "$Q/"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
 EOF
 
-boot() { # boot NAME: a fresh sandbox with the sources in $W/src
-    E2E_NAME=$(e2e_name "$1"); export E2E_NAME
-    if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-        FAIL=$((FAIL+1)); echo "FAIL $1: boot: $(tail -3 "$W/boot.log")"; return 1
-    fi
-    sb wait-user >/dev/null 2>&1
-    return 0
-}
-# down: shut the scenario's sandbox down; its logs stay (under $E2E/state/) only if a check
-# of this run failed.
-down() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL $E2E_NAME: shutdown left something behind: $(tail -2 "$W/down.log")"; }
-         [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME; }
+boot() { e2e_boot "$1" route; } # boot NAME: a fresh sandbox with the sources in $W/src
+down() { e2e_down; }
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 # get PORT: one connection from the client address 127.0.0.7, its reply.
 get() { sb exec curl -sS --http0.9 --max-time 30 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }
 src() { rm -rf "$W/src"; mkdir -p "$W/src"; }
 scenario() { echo "== $1"; }
-exec 3>&1   # the suite's own stdout, for notes from inside a check (no_restart)
 # Nothing of the test user's runs: no container (running or not), no podman or conmon.
 nothing_runs() {
     local c p
