@@ -135,8 +135,11 @@ check "the YAML's container got LISTEN_FDS=1, but fd 3 is not the socket: it fai
 check "so a connection is never answered" eval '! get 18160 10'
 check "rootlet check refuses a [Socket] in a .kube, saying why" \
     eval 'out=$(u /usr/local/bin/rootlet check /home/tester/.config/containers/systemd/own.kube 2>&1); grep -q "own.kube:4: \[Socket\] in a .kube: .podman kube play. hands the socket to the first container it starts, podman.s service container" <<<"$out"'
-check "stopping web.socket and web.service leaves nothing running" \
-    eval 'u systemctl --user stop web.socket web.service && within 90 nothing_runs'
+# (kube play's service container, which took the socket, can stay behind exited: this
+# wiring is the one rootlet refuses; it is removed by hand before the pod's part)
+check "stopping web.socket and web.service leaves no process running" \
+    eval 'u systemctl --user stop web.socket web.service && within 90 eval "! sb exec pgrep -u tester -af \"conmon|e2e-server|podman (run|start|kube|pod)\" >/dev/null"'
+u podman pod rm -af >/dev/null 2>&1; u podman rm -af >/dev/null 2>&1
 
 echo "== 2. [Socket] with ProxyTo= in a .pod"
 reply=$(get 18162)
