@@ -178,11 +178,11 @@ u systemctl --user stop web.service echo@18081.service auto.service >/dev/null 2
 u systemctl --user unmask masked.service >/dev/null 2>&1
 check "uninstall --user leaves the user's enable links (dangling) and says how to remove them" eval '
     out=$(u rootlet uninstall --user 2>&1) && links_kept && ! sb exec test -e "$OUT/web.service" &&
-    grep "systemctl --user disable web.service. removes it" <<<"$out" >/dev/null &&
-    grep "systemctl --user disable echo@18081.service. removes it" <<<"$out" >/dev/null'
+    grep "systemctl --user disable -- web.service. removes it" <<<"$out" >/dev/null &&
+    grep "systemctl --user disable -- echo@18081.service. removes it" <<<"$out" >/dev/null'
 check "rootlet doctor reports them, with the command that removes them" eval '
     out=$(u rootlet doctor 2>&1); grep "^warning: 2 link(s) .*\[rootlet.enable-links\]" <<<"$out" >/dev/null &&
-    grep "^    systemctl --user disable echo@18081.service web.service$" <<<"$out" >/dev/null'
+    grep "^    systemctl --user disable -- echo@18081.service web.service$" <<<"$out" >/dev/null'
 check "systemctl --user disable removes a dangling link; doctor is content" eval '
     u systemctl --user disable web.service echo@18081.service &&
     ! sb exec test -L "$WANTS/web.service" && ! sb exec test -L "$WANTS/echo@18081.service" &&
