@@ -272,7 +272,7 @@ pub(super) struct Bind {
 pub(super) fn binds(src: &Source, dropins: &[std::path::PathBuf]) -> Vec<Bind> {
     let mut out = section_binds(src, src.kind.section(), src.kind.info().port_keys, dropins);
     let socket = crate::quadlet::SourceKind::Socket;
-    if src.kind == socket || src.file.section("Socket").is_none() {
+    if crate::quadlet::socket::own_section(src).is_none() {
         return out;
     }
     out.extend(section_binds(

@@ -291,9 +291,7 @@ pub struct Made {
 impl Made {
     pub fn of(src: &quadlet::Source) -> Made {
         let unit = src.unit_name();
-        let own_socket = src.kind != SourceKind::Socket
-            && src.kind.info().sections.contains(&"Socket")
-            && src.file.section("Socket").is_some();
+        let own_socket = quadlet::socket::own_section(src).is_some();
         if !own_socket {
             return Made {
                 unit,

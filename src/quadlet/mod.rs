@@ -236,7 +236,7 @@ impl Context<'_> {
         let mut out = self.sockets_for.get(service).cloned().unwrap_or_default();
         // (In proxy mode the socket activates the proxy: `translate` hands the container
         // over without its [Socket].)
-        if src.file.section("Socket").is_some() {
+        if socket::own_section(src).is_some() {
             out.push(socket::own_name(service));
         }
         out
@@ -287,12 +287,10 @@ pub fn translate(src: &Source, ctx: &Context) -> Result<Generated, SourceError> 
         return Err(src.err(0, format!("`{name}` is not a valid systemd unit name")));
     }
     let mut proxied = None;
-    if src.kind != SourceKind::Socket {
-        if let Some(sec) = src.file.section("Socket") {
-            socket::check_own(src, sec.line, ctx, &name)?;
-            proxied = proxy::of(src, &name)?;
-            socket::check_kind(src, sec.line, proxied.is_some())?;
-        }
+    if let Some(sec) = socket::own_section(src) {
+        socket::check_own(src, sec.line, ctx, &name)?;
+        proxied = proxy::of(src, &name)?;
+        socket::check_kind(src, sec.line, proxied.is_some())?;
     }
     let translate = kinds::of(src.kind).translate;
     let mut g = match &proxied {
@@ -336,12 +334,9 @@ pub fn own_socket(
     ctx: &Context,
     service: &str,
 ) -> Result<Vec<Generated>, SourceError> {
-    if src.kind == SourceKind::Socket {
-        return Ok(Vec::new());
-    }
-    let proxied = match src.file.section("Socket") {
+    let proxied = match socket::own_section(src) {
         Some(_) => proxy::of(src, service)?,
-        None => None,
+        None => return Ok(Vec::new()),
     };
     let activates = proxied.as_ref().map(|_| proxy::proxy_name(service));
     let Some(sock) = socket::embedded(src, service, activates.as_deref())? else {

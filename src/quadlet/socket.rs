@@ -116,6 +116,16 @@ pub fn translate(src: &Source, name: String) -> Result<Generated, SourceError> {
 /// no value leaves it without links (started by hand, or by another unit).
 pub const OWN_INSTALL_KEYS: &[&str] = &["WantedBy", "RequiredBy"];
 
+/// A source's own `[Socket]` section (any kind but `.socket`, whose `[Socket]` is the
+/// socket itself): the one answer to "does this file make a socket of its own", for
+/// translation, `rootlet check`'s ports and the day-2 commands.
+pub fn own_section(src: &Source) -> Option<&Section> {
+    if src.kind == SourceKind::Socket {
+        return None;
+    }
+    src.file.section("Socket")
+}
+
 /// The name of the socket a service's own `[Socket]` makes: `web.service` -> `web.socket`
 /// (systemd's default pairing, so no `Service=` is needed).
 pub fn own_name(service: &str) -> String {

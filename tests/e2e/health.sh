@@ -134,10 +134,4 @@ check "never refused by the start limit" eval '! u journalctl --user --no-pager 
 check "one health-check timer (db's), no wait process left" eval \
     '[ "$(u systemctl --user list-timers --all --no-legend | grep -c "[0-9a-f]\{64\}\.timer")" = 1 ] && ! sb exec pgrep -f rootlet-health-wait >/dev/null'
 
-[ -z "${E2E_DEBUG:-}" ] && { sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown: $(tail -2 "$W/down.log")"; }; }
-[ "$FAIL" = 0 ] && [ -z "${E2E_DEBUG:-}" ] && sb clean >/dev/null 2>&1
-unset E2E_NAME
-check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
-printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end

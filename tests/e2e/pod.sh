@@ -90,9 +90,4 @@ check "rootlet doctor: catatonit found for the pods" eval 'out=$(doctor); grep -
 check "rootlet doctor warns, with the fix, once catatonit is gone" eval 'sb exec sh -c "mv /usr/libexec/podman/catatonit /usr/libexec/podman/catatonit.away && mv /usr/bin/catatonit /usr/bin/catatonit.away" && { out=$(doctor); true; } && grep -E "^warning: pods \(app.pod and [0-9]+ more\), but catatonit is not installed" <<<"$out" >/dev/null && grep "^    sudo apt install catatonit" <<<"$out" >/dev/null'
 sb exec sh -c 'mv /usr/libexec/podman/catatonit.away /usr/libexec/podman/catatonit; mv /usr/bin/catatonit.away /usr/bin/catatonit'
 
-[ -z "${E2E_DEBUG:-}" ] && { sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown: $(tail -2 "$W/down.log")"; }; }
-[ "$FAIL" = 0 ] && [ -z "${E2E_DEBUG:-}" ] && sb clean >/dev/null 2>&1
-unset E2E_NAME
-printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end

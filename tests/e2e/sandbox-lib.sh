@@ -165,6 +165,15 @@ e2e_boot() {
     sb wait-user >/dev/null 2>&1
     return 0
 }
+# e2e_end: the end of a suite: its sandbox down (e2e_down), nothing of this run left
+# behind (a check), the suite's time and counts; its status is the suite's.
+e2e_end() {
+    e2e_down
+    check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
+    printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
+    echo "$PASS passed, $FAIL failed"
+    [ "$FAIL" = 0 ]
+}
 # e2e_down: shut the sandbox of e2e_boot down (left running with E2E_DEBUG); its logs stay
 # (under $E2E/state/) only if a check of this run failed.
 e2e_down() {

@@ -174,10 +174,4 @@ check "stopping raw-pod.socket and raw-pod.service leaves nothing running" \
     eval 'u systemctl --user stop raw-pod.socket raw-pod.service && within 90 nothing_runs'
 check "no failed user unit" no_failed || u systemctl --user list-units --failed --plain --no-legend
 
-[ -z "${E2E_DEBUG:-}" ] && { sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown: $(tail -2 "$W/down.log")"; }; }
-[ "$FAIL" = 0 ] && [ -z "${E2E_DEBUG:-}" ] && sb clean >/dev/null 2>&1
-unset E2E_NAME
-check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
-printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end
