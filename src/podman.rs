@@ -15,7 +15,6 @@
 //! podman is upgraded (a new file: another inode, size or time).
 
 use std::fmt;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -327,20 +326,32 @@ fn detect_cached(podman: &str, cache: Option<&Path>) -> Option<Version> {
         }
     }
     let found = detect(podman, DEADLINE)?;
-    if let Some(dir) = cache.parent() {
-        // Best effort: the runtime directory is the user's own (0700).
-        let _ = std::fs::DirBuilder::new()
-            .mode(0o700)
-            .recursive(true)
-            .create(dir);
-        let _ = crate::fsutil::write_atomic(
-            cache,
-            format!("{key}\n{found}\n").as_bytes(),
-            0o600,
-            false,
-        );
-    }
+    // Best effort. rootlet's directory is made in the runtime directory and opened without
+    // following a link there, so the answer is written only into a directory of rootlet's
+    // own, never through a planted `rootlet -> elsewhere`.
+    let _ = keep(cache, format!("{key}\n{found}\n").as_bytes());
     Some(found)
+}
+
+/// Write `data` as the cache file `.../DIR/NAME`: DIR created (0700) in its parent and
+/// opened with `O_NOFOLLOW`, the file written atomically (a link at NAME replaced).
+fn keep(cache: &Path, data: &[u8]) -> std::io::Result<()> {
+    use crate::fsutil::{mkdir_at, open_dir, open_subdir_nofollow, write_atomic_at};
+    use std::os::fd::AsFd;
+    let invalid = || std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    let name = cache
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(invalid)?;
+    let dir = cache.parent().ok_or_else(invalid)?;
+    let (top, sub) = (
+        dir.parent().ok_or_else(invalid)?,
+        dir.file_name().ok_or_else(invalid)?,
+    );
+    let top = open_dir(top)?;
+    mkdir_at(top.as_fd(), sub, 0o700)?;
+    let sub = open_subdir_nofollow(top.as_fd(), sub.to_str().ok_or_else(invalid)?)?;
+    write_atomic_at(sub.as_fd(), name, data, 0o600, false)
 }
 
 /// `podman --version`, at most `limit` long; `None` if it fails, hangs or says nothing
@@ -431,6 +442,8 @@ mod tests {
         std::fs::write(&podman, script("4.3.1")).unwrap();
         std::fs::set_permissions(&podman, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
+        // The runtime directory exists (the user manager's); rootlet's own in it is made.
+        std::fs::create_dir(dir.join("run")).unwrap();
         let cache = dir.join("run/rootlet/podman-version");
         let times = || std::fs::read_to_string(&asked).map_or(0, |s| s.lines().count());
         let p = podman.to_str().unwrap();
@@ -465,6 +478,13 @@ mod tests {
         assert!(!std::fs::symlink_metadata(&cache).unwrap().is_symlink());
         assert_eq!(get(), Some(Version(5, 8, 2)));
         assert_eq!(times(), 4);
+        // rootlet's directory a planted link: nothing is written through it.
+        let away = dir.join("away");
+        std::fs::create_dir(&away).unwrap();
+        std::fs::remove_dir_all(dir.join("run/rootlet")).unwrap();
+        std::os::unix::fs::symlink(&away, dir.join("run/rootlet")).unwrap();
+        assert_eq!(get(), Some(Version(5, 8, 2)));
+        assert_eq!(std::fs::read_dir(&away).unwrap().count(), 0);
         // No podman there: nothing run, nothing kept.
         let absent = dir.join("absent/podman");
         let lazy = Lazy::new(absent.to_str().unwrap(), Target::Detect);

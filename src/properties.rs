@@ -8,7 +8,7 @@
 
 use crate::exec;
 use crate::generator::{translate_all, Options, Run};
-use crate::quadlet::{Defaults, Source, SourceKind};
+use crate::quadlet::{Source, SourceKind};
 use crate::unit::UnitFile;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -66,13 +66,7 @@ pub fn translate_contained(kind: SourceKind, stem: &str, file: UnitFile) {
             file,
         },
     );
-    let opts = Options {
-        roots: vec![],
-        podman: crate::env::DEFAULT_PODMAN.into(),
-        podman_version: crate::podman::Target::Newest,
-        version_cache: None,
-        defaults: Defaults::default(),
-    };
+    let opts = Options::new(vec![], crate::podman::Target::Newest);
     let mut run = Run::default();
     translate_all(&sources, &opts, &mut run);
     for g in &run.units {

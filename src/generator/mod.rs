@@ -78,6 +78,19 @@ impl Options {
         )
     }
 
+    /// A run over `roots` for `podman_version`, podman at its usual path, its version not
+    /// kept between runs, the built-in defaults (set a field to change one): the runs of
+    /// tests and properties, which must not depend on the caller's environment.
+    pub fn new(roots: Vec<Root>, podman_version: crate::podman::Target) -> Options {
+        Options {
+            roots,
+            podman: crate::env::DEFAULT_PODMAN.into(),
+            podman_version,
+            version_cache: None,
+            defaults: Defaults::default(),
+        }
+    }
+
     /// Sources from the given directories only (for `rootlet generate DIR...`).
     pub fn with_dirs(mut self, dirs: &[PathBuf]) -> Options {
         self.roots = dirs

@@ -18,13 +18,7 @@ fn user(name: &str) -> UserEnv {
 }
 
 fn run(roots: Vec<Root>) -> generator::Run {
-    generator::run(&Options {
-        roots,
-        podman: "/usr/bin/podman".into(),
-        podman_version: rootlet::podman::Target::Newest,
-        version_cache: None,
-        defaults: Defaults::default(),
-    })
+    generator::run(&Options::new(roots, rootlet::podman::Target::Newest))
 }
 
 /// Run over `dir`, assert `good.service` was generated and return the error lines.

@@ -123,11 +123,8 @@ fn run_case(case: &Path, out: &Path) -> Outcome {
         Err(_) => rootlet::podman::Target::Newest,
     };
     let opts = Options {
-        roots: vec![Root::new(input.clone())],
-        podman: "/usr/bin/podman".into(),
-        podman_version,
-        version_cache: None,
         defaults,
+        ..Options::new(vec![Root::new(input.clone())], podman_version)
     };
     // What the generator does (units written as they are made) ...
     let (run, written) = generator::generate(&opts, out);

@@ -228,11 +228,9 @@ fn jobs(scratch: &Path) -> (Vec<Job>, BTreeMap<String, usize>) {
     let mut counts = BTreeMap::new();
     for (label, dir, defaults) in sources() {
         let opts = Options {
-            roots: vec![Root::new(dir)],
             podman: PODMAN.into(),
-            podman_version: Target::Known(VERSION),
-            version_cache: None,
             defaults: defaults.map_or_else(Defaults::default, |p| Defaults::load(&p).unwrap()),
+            ..Options::new(vec![Root::new(dir)], Target::Known(VERSION))
         };
         let run = generator::run(&opts);
         for u in &run.units {

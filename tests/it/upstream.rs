@@ -40,7 +40,6 @@
 //! branch) on main's, with its messages checked word for word, and every case must pass.
 
 use rootlet::generator::{self, Options};
-use rootlet::quadlet::Defaults;
 use rootlet::search::Root;
 use rootlet::unit::UnitFile;
 use std::fs;
@@ -656,11 +655,8 @@ fn stage(cases_dir: &Path, case: &Case, quadlet: &Path) -> String {
 /// The generator's run over `quadlet` into `generated`, for `podman`.
 fn generate(quadlet: &Path, generated: &Path, podman: &rootlet::podman::Target) -> generator::Run {
     let opts = Options {
-        roots: vec![Root::new(quadlet.to_owned())],
         podman: PODMAN.into(),
-        podman_version: podman.clone(),
-        version_cache: None,
-        defaults: Defaults::default(),
+        ..Options::new(vec![Root::new(quadlet.to_owned())], podman.clone())
     };
     let (run, written) = generator::generate(&opts, generated);
     written.unwrap();
@@ -1090,13 +1086,10 @@ fn requires_mounts_for_reaches_systemd_as_one_path() {
         "[Container]\nImage=docker.io/x\nVolume=/srv/with space/d\"q:/a\nMount=\"type=bind,source=./rel dir/,destination=/b\"\n",
     )
     .unwrap();
-    let opts = Options {
-        roots: vec![Root::new(src.clone())],
-        podman: "/usr/bin/podman".into(),
-        podman_version: rootlet::podman::Target::Newest,
-        version_cache: None,
-        defaults: Defaults::default(),
-    };
+    let opts = Options::new(
+        vec![Root::new(src.clone())],
+        rootlet::podman::Target::Newest,
+    );
     let (run, written) = generator::generate(&opts, &out);
     written.unwrap();
     assert!(run.errors.is_empty(), "{:?}", run.errors);
