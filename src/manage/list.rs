@@ -241,10 +241,37 @@ pub fn list(
     states: bool,
     opts: Option<&crate::generator::Options>,
 ) -> Result<Listing, ManageError> {
+    let mut out = Listing {
+        entries: entries(places, filters)?,
+        ..Listing::default()
+    };
+    if out.entries.is_empty() {
+        return Ok(out);
+    }
+    if let Some(opts) = opts {
+        let run = crate::generator::run(opts);
+        for e in &mut out.entries {
+            // The source's own error, the first by line (a unit of its name may still be
+            // there: another source's, which won a clash).
+            let mut errs: Vec<_> = run.errors.iter().filter(|x| x.path == e.path).collect();
+            errs.sort_by_key(|x| x.line);
+            e.error = errs.first().map(|x| x.to_string());
+        }
+    }
+    if states {
+        ask_states(&mut out);
+    }
+    Ok(out)
+}
+
+/// The sources of the search path that match every one of `filters`, each with the units
+/// it makes (its sockets: its own `[Socket]`'s and the `.socket` files that activate it)
+/// and its application; no state yet.
+fn entries(places: &Places, filters: &[Filter]) -> Result<Vec<Entry>, ManageError> {
     let disc = places.discover();
     let apps = places.apps()?;
     let install_fd = crate::fsutil::open_dir(&places.install_dir).ok();
-    let mut out = Listing::default();
+    let mut out = Vec::new();
     // The `.socket` files' units, each with the service it activates.
     let socket_sockets: Vec<(String, String)> = (socket_files(&disc).into_iter())
         .map(|(f, service)| (Made::of_found(f, &disc).unit, service))
@@ -283,26 +310,16 @@ pub fn list(
             ..Entry::default()
         };
         if filters.iter().all(|x| x.matches(&e)) {
-            out.entries.push(e);
+            out.push(e);
         }
     }
-    if out.entries.is_empty() {
-        return Ok(out);
-    }
-    if let Some(opts) = opts {
-        let run = crate::generator::run(opts);
-        for e in &mut out.entries {
-            // The source's own error, the first by line (a unit of its name may still be
-            // there: another source's, which won a clash).
-            let mut errs: Vec<_> = run.errors.iter().filter(|x| x.path == e.path).collect();
-            errs.sort_by_key(|x| x.line);
-            e.error = errs.first().map(|x| x.to_string());
-        }
-    }
-    if !states {
-        return Ok(out);
-    }
-    // Every unit of every entry in one round of calls, each under the client's deadline.
+    Ok(out)
+}
+
+/// The states of every unit of every entry, asked in one round of calls, each under the
+/// client's deadline, and for a unit that failed, why; without an answer, why not
+/// ([`Listing::states_unknown`]).
+fn ask_states(out: &mut Listing) {
     let units: Vec<String> = (out.entries.iter())
         .flat_map(|e| e.units().map(str::to_owned).collect::<Vec<_>>())
         .collect();
@@ -320,7 +337,6 @@ pub fn list(
         }
         Err(e) => out.states_unknown = Some(e.to_string()),
     }
-    Ok(out)
 }
 
 /// For a unit that failed, or fails and waits to be started again: why ([`reason`]).
