@@ -7,7 +7,12 @@ section, so symlinks are written too), both generators run R times into a fresh 
 RSS, and the ratio; the median CPU time of each and its ratio, and the 1-minute load average
 before and after (a busy machine shares out CPU time, and the wall ratio tends to the CPU
 one).
-Also the release binary sizes. Peak RSS needs GNU time (/usr/bin/time, Debian's `time`). Usage: scripts/bench-generator.py [--runs R] [--sizes 1,100]
+Also the floor (with a C compiler; `--no-floor` leaves it out): scripts/bench-floor.c, built
+here, makes only the system calls of a run (it reads the same sources and writes the same
+units and links rootlet wrote, from a manifest of its output) and nothing else, in the same
+alternation. Its ratio beside quadlet is the most any generator writing these files can
+reach on this machine and load.
+Also the release binary sizes. Peak RSS needs GNU time (/usr/bin/time, Debian's `time`). Usage: scripts/bench-generator.py [--runs R] [--sizes 1,100] [--mix] [--no-floor]
 """
 import argparse
 import os
@@ -72,11 +77,45 @@ def make_sources(d, n, mix=False):
             f.write(TEMPLATE.format(i=i, port=10000 + i % 50000))
 
 
+def manifest(out, path):
+    """What a generator wrote in `out`, for bench-floor.c: `d NAME` (subdirectories first),
+    `f SIZE NAME`, `l NAME TARGET`, each sorted."""
+    dirs, files, links = [], [], []
+    for root, ds, fs in os.walk(out):
+        rel = os.path.relpath(root, out)
+        for d in ds:
+            dirs.append(os.path.normpath(os.path.join(rel, d)))
+        for f in fs:
+            p = os.path.join(root, f)
+            name = os.path.normpath(os.path.join(rel, f))
+            if os.path.islink(p):
+                links.append((name, os.readlink(p)))
+            else:
+                files.append((os.path.getsize(p), name))
+    with open(path, "w") as m:
+        m.writelines(f"d {d}\n" for d in sorted(dirs))
+        m.writelines(f"f {n} {f}\n" for n, f in sorted(files, key=lambda x: x[1]))
+        m.writelines(f"l {n} {t}\n" for n, t in sorted(links))
+
+
+def build_floor(shm):
+    """scripts/bench-floor.c built into `shm`, or None without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    exe = os.path.join(shm, "bench-floor")
+    r = subprocess.run([cc, "-O2", "-o", exe, os.path.join(HERE, "bench-floor.c")],
+                       stderr=subprocess.PIPE, text=True)
+    return exe if r.returncode == 0 else None
+
+
 def run_once(cmd, env, out):
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd + [out, out, out], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # (The floor takes its sources and manifest first, then the one output directory.)
+    args = cmd + [out] if cmd[0].endswith("bench-floor") else cmd + [out, out, out]
+    p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, ru = os.wait4(p.pid, 0)
     dt = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
@@ -91,7 +130,8 @@ def peak_rss_kib(cmd, env, out):
         return float("nan")
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
-    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd, out, out, out], env=env,
+    args = [out] if cmd[0].endswith("bench-floor") else [out, out, out]
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd, *args], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return float(r.stderr.strip().splitlines()[-1])
 
@@ -132,6 +172,8 @@ def main():
     ap.add_argument("--quadlet")
     ap.add_argument("--mix", action="store_true",
                     help="a mixed directory of all eight types instead of .container files")
+    ap.add_argument("--no-floor", action="store_true",
+                    help="leave out the floor (the system calls alone, scripts/bench-floor.c)")
     a = ap.parse_args()
     import importlib.util
     spec = importlib.util.spec_from_file_location("cq", os.path.join(HERE, "compare-quadlet.py"))
@@ -147,6 +189,9 @@ def main():
     gen = os.path.join(REPO, "target/release/rootlet-user-generator")
     shm = tempfile.mkdtemp(prefix="rootlet-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
+        floor = None if a.no_floor else build_floor(shm)
+        if not a.no_floor and not floor:
+            print("!! no C compiler: the floor is not measured", file=sys.stderr)
         kind = "mixed directory, all eight types" if a.mix else ".container files"
         print(f"generator benchmark ({kind}): median of {a.runs} runs, output on tmpfs, {os.cpu_count()} cores")
         print(f"{'files':>6} | {'rootlet':>10} {'peak RSS':>9} | {qname:>13} {'peak RSS':>9} | speed-up"
@@ -162,6 +207,13 @@ def main():
             cands = [([gen], dict(base, ROOTLET_UNIT_DIRS=src, ROOTLET_PODMAN_VERSION="5.8.2"))]
             if quadlet:
                 cands.append(([quadlet, "-user", "-no-kmsg-log"], dict(base, QUADLET_UNIT_DIRS=src)))
+            if floor:
+                # The manifest of what rootlet writes for these sources.
+                out = os.path.join(shm, "out")
+                run_once(*cands[0], out)
+                mf = os.path.join(shm, f"manifest{n}")
+                manifest(out, mf)
+                cands.append(([floor, src, mf], base))
             results = bench(cands, a.runs, shm)
             rt, rm, ru, rc = results[0]
             # The 1-minute load average when the sources were written and after the runs.
@@ -175,6 +227,10 @@ def main():
             else:
                 print(f"{n:>6} | {fmt_ms(rt):>10} {rm / 1024:>7.1f}MB | {'-':>13} {'-':>9} |"
                       f" | {fmt_ms(rc)} | {load}")
+            if floor:  # the most any generator writing these files can reach
+                ft, fm, fu, fc = results[-1]
+                against = f" | beside {qname}: {results[1][0] / ft:.1f}x, CPU {results[1][3] / fc:.1f}x" if quadlet else ""
+                print(f"   floor (system calls alone, {fu} units): {fmt_ms(ft)}, CPU {fmt_ms(fc)}{against}")
             shutil.rmtree(src)
         for b in ("rootlet-user-generator", "rootlet-wait-online", "rootlet"):
             p = os.path.join(REPO, "target/release", b)

@@ -101,6 +101,21 @@ impl Section {
 /// ask a section for dozens of keys.
 pub struct Index<'a> {
     entries: Vec<&'a Entry>,
+    /// A bit per key present ([`key_bit`]): most keys a translator asks for are absent,
+    /// and most of those are answered by this mask alone, without a search.
+    present: u128,
+}
+
+/// A key's bit in [`Index::present`], from its length and its first and last bytes
+/// (cheap, and different for most keys of one section).
+fn key_bit(key: &str) -> u128 {
+    let b = key.as_bytes();
+    let (first, last) = match b {
+        [] => (0, 0),
+        [f, .., l] => (*f as usize, *l as usize),
+        [f] => (*f as usize, *f as usize),
+    };
+    1 << ((b.len().wrapping_mul(7) ^ first.wrapping_mul(5) ^ last.wrapping_mul(11)) & 127)
 }
 
 /// The order of an [`Index`]: by length first, so that most comparisons are decided
@@ -114,11 +129,15 @@ impl<'a> Index<'a> {
         let mut entries: Vec<&Entry> = section.entries.iter().collect();
         // Stable: repeated keys keep their file order.
         entries.sort_by(|a, b| key_order(&a.key, &b.key));
-        Index { entries }
+        let present = entries.iter().fold(0, |m, e| m | key_bit(&e.key));
+        Index { entries, present }
     }
 
     /// Every assignment of `key`, in file order, empty ones included.
     pub fn all(&self, key: &str) -> &[&'a Entry] {
+        if self.present & key_bit(key) == 0 {
+            return &[];
+        }
         let start = self
             .entries
             .partition_point(|e| key_order(&e.key, key).is_lt());
@@ -458,6 +477,41 @@ impl UnitFile {
 
     /// [`UnitFile::write`] into an existing buffer.
     pub fn write_into(&self, out: &mut String) {
+        // Keys and values are copied as they are, counting the line ends written; one scan
+        // of the text then tells whether any of them held a control character (almost
+        // never: the parser refuses them), and only then is it written again the slow way,
+        // replacing them. (One scan of the whole text instead of one per key and value:
+        // the scans were most of rendering's time.)
+        let start = out.len();
+        let mut line_ends = 0;
+        for (i, s) in self.sections.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+                line_ends += 1;
+            }
+            out.push('[');
+            out.push_str(&s.name);
+            out.push_str("]\n");
+            line_ends += 1;
+            for e in &s.entries {
+                out.push_str(&e.key);
+                out.push('=');
+                out.push_str(&e.value);
+                if ends_escaped(&e.value) {
+                    out.push('\\');
+                }
+                out.push('\n');
+                line_ends += 1;
+            }
+        }
+        if count_controls(&out.as_bytes()[start..]) != line_ends {
+            out.truncate(start);
+            self.write_safe_into(out);
+        }
+    }
+
+    /// [`UnitFile::write_into`] with every control character of a key or value replaced.
+    fn write_safe_into(&self, out: &mut String) {
         for (i, s) in self.sections.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
@@ -478,6 +532,30 @@ impl UnitFile {
             }
         }
     }
+}
+
+/// How many bytes of `b` are ASCII control characters other than TAB (so line ends
+/// count), eight bytes at a time.
+fn count_controls(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = !HIGH;
+    // The high bit of each byte of `y` that is 0 (exact: no carry crosses a byte).
+    let zero = |y: u64| !(((y & LOW7).wrapping_add(LOW7)) | y | LOW7);
+    let bad = |c: &u8| (*c < 0x20 && *c != b'\t') || *c == 0x7f;
+    let mut words = b.chunks_exact(8);
+    let mut n = 0;
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_le_bytes(a);
+        // Bytes under 0x20 (exact: each byte of `x | HIGH` is at least 0x80, so the
+        // subtraction borrows within it), less TAB, plus DEL.
+        let below = !(x | HIGH).wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let m = (below & !zero(x ^ (ONES * b'\t' as u64))) | zero(x ^ (ONES * 0x7f));
+        n += m.count_ones() as usize;
+    }
+    n + words.remainder().iter().filter(|c| bad(c)).count()
 }
 
 /// `s` with every ASCII control character but TAB written as a space: the parser never

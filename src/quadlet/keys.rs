@@ -126,25 +126,53 @@ pub fn known_key(key: &str) -> Option<&'static str> {
         .get(key)
 }
 
-/// A fixed set of key names, sorted once for binary search (by length first, so that most
-/// comparisons end before the bytes are looked at).
-pub(crate) struct KeySet(Vec<&'static str>);
+/// A fixed set of key names, hashed once into an open-addressing table: the parser asks it
+/// for every key of every source, and a hash and one comparison beat a binary search of
+/// several hundred names (measured: 2.4% of a generator run's user time before).
+pub(crate) struct KeySet {
+    keys: Vec<&'static str>,
+    /// Indexes into `keys` plus one, 0 for an empty slot; a power of two long, at most a
+    /// quarter full, so a probe ends after a slot or two.
+    slots: Vec<u16>,
+}
+
+/// FNV-1a: short keys, no adversary (a source's keys only choose which slot is probed).
+fn hash(key: &str) -> usize {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }) as usize
+}
 
 impl KeySet {
     pub(crate) fn new(keys: impl IntoIterator<Item = &'static str>) -> KeySet {
-        let mut k: Vec<&'static str> = keys.into_iter().collect();
-        k.sort_unstable_by_key(|k| (k.len(), *k));
-        k.dedup();
-        KeySet(k)
+        let mut keys: Vec<&'static str> = keys.into_iter().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        // u16 slots: the tables hold a few hundred keys.
+        keys.truncate(usize::from(u16::MAX) - 1);
+        let mut slots = vec![0u16; (keys.len() * 4).next_power_of_two().max(8)];
+        let mask = slots.len() - 1;
+        for (i, k) in keys.iter().enumerate() {
+            let mut at = hash(k) & mask;
+            while slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            slots[at] = i as u16 + 1;
+        }
+        KeySet { keys, slots }
     }
 
     /// The set's own copy of `key`, if it has it.
     pub(crate) fn get(&self, key: &str) -> Option<&'static str> {
-        let i = self
-            .0
-            .binary_search_by_key(&(key.len(), key), |k| (k.len(), *k))
-            .ok()?;
-        Some(self.0[i])
+        let mask = self.slots.len() - 1;
+        let mut at = hash(key) & mask;
+        loop {
+            let k = *self.keys.get(usize::from(self.slots[at]).checked_sub(1)?)?;
+            if k == key {
+                return Some(k);
+            }
+            at = (at + 1) & mask;
+        }
     }
 }
 
@@ -158,5 +186,21 @@ mod tests {
         assert_eq!(of("Requires"), Some("Unit"));
         assert_eq!(of("WantedBy"), Some("Install"));
         assert_eq!(of("Imagee"), None);
+    }
+
+    /// The hashed set finds each of its keys (its own copy) and nothing else.
+    #[test]
+    fn a_key_set_has_exactly_its_keys() {
+        let keys = ["Image", "Exec", "Volume", "Label", "PublishPort", "A", "Ab"];
+        let set = super::KeySet::new(keys.iter().copied().chain(keys.iter().copied()));
+        for k in keys {
+            assert_eq!(set.get(String::from(k).as_str()), Some(k));
+        }
+        for k in ["", "image", "Imag", "Images", "B", "ExecX", "é"] {
+            assert_eq!(set.get(k), None, "{k}");
+        }
+        assert_eq!(super::KeySet::new([]).get("Image"), None);
+        assert_eq!(super::known_key("Image"), Some("Image"));
+        assert_eq!(super::known_key("NoSuchKey"), None);
     }
 }

@@ -207,8 +207,21 @@ impl Context<'_> {
     /// the one reader of the version table, for every flag table (`flags::apply`) and the
     /// few keys read elsewhere.
     pub(crate) fn gate(&self, src: &Source, e: &Entry) -> Result<(), SourceError> {
+        // Most keys are in neither table: they are answered by one hash lookup (the rows
+        // are not scanned for each of them), and no podman is asked for its version.
+        static GATED: std::sync::OnceLock<KeySet> = std::sync::OnceLock::new();
+        let gated = GATED.get_or_init(|| {
+            KeySet::new(
+                crate::podman::KEY_SINCE
+                    .iter()
+                    .map(|r| r.1)
+                    .chain(crate::podman::VALUE_SINCE.iter().map(|r| r.1)),
+            )
+        });
+        if gated.get(&e.key).is_none() {
+            return Ok(());
+        }
         let kind = src.kind.extension();
-        // Most keys are in neither table: no podman is asked for its version.
         let row = crate::podman::key_since(kind, &e.key)
             .map(|&(_, _, v, what, instead)| (v, what, instead))
             .or_else(|| {

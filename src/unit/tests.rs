@@ -196,3 +196,47 @@ fn many_sections_parse_in_linear_time() {
         "20,000 sections: {a:?}, 80,000: {b:?}"
     );
 }
+
+/// The eight-at-a-time count of control characters is the byte-by-byte one, for every
+/// byte value at every position of a word and in the tail.
+#[test]
+fn control_characters_are_counted_exactly() {
+    let naive = |b: &[u8]| {
+        b.iter()
+            .filter(|&&c| (c < 0x20 && c != b'\t') || c == 0x7f)
+            .count()
+    };
+    for c in 0..=255u8 {
+        for len in [1, 7, 8, 9, 16, 23] {
+            for at in 0..len {
+                let mut b = vec![b'a'; len];
+                b[at] = c;
+                // Neighbours that sit next to the edges of the tricks: TAB, DEL, 0x80, 0x20.
+                if at + 1 < len {
+                    b[at + 1] = [b'\t', 0x7f, 0x80, 0x20, 0x1f, 0xff][usize::from(c) % 6];
+                }
+                assert_eq!(super::count_controls(&b), naive(&b), "{b:?}");
+            }
+        }
+    }
+}
+
+/// A key or value with a control character in it is written the safe way (replaced by a
+/// space), as before the fast path: the same text either way.
+#[test]
+fn rendering_replaces_control_characters_in_keys_and_values() {
+    let mut f = UnitFile::default();
+    let s = f.section_mut("Service");
+    s.add("Environment", "A=1\rB=2");
+    s.add("Bad\nKey", "v\u{7f}\t");
+    s.add("Fine", "x\\");
+    let mut fast = String::from("head\n");
+    f.write_into(&mut fast);
+    let mut safe = String::from("head\n");
+    f.write_safe_into(&mut safe);
+    assert_eq!(fast, safe);
+    assert_eq!(
+        fast,
+        "head\n[Service]\nEnvironment=A=1 B=2\nBad Key=v \t\nFine=x\\\\\n"
+    );
+}
