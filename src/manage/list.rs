@@ -7,12 +7,20 @@
 //! files that activate its unit) and, in proxy mode, the proxy's service; a service whose
 //! socket listens while it is inactive is `idle`, not stopped: the next connection starts
 //! it ([`Entry::idle`]).
+//!
+//! The filters (`--filter`) are in `filter.rs`, why a unit failed (its journal) in
+//! `reason.rs`.
 
 use super::{socket_files, Held, Made, ManageError, Places};
 use crate::user_manager::{self as systemd, UnitState};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::time::Duration;
+
+mod filter;
+mod reason;
+pub use filter::{glob_match, parse_filter, Filter};
+use reason::why;
+pub use reason::{first_error, reason};
 
 /// One source and its unit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -134,104 +142,6 @@ pub struct Listing {
     pub states_unknown: Option<String>,
 }
 
-/// A `--filter`: `name=GLOB` matches the file name or the unit name; `app=GLOB` the
-/// application (`app=shop`: what `rootlet add ~/src/shop/` added).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Filter {
-    Name(String),
-    App(String),
-}
-
-impl Filter {
-    fn matches(&self, e: &Entry) -> bool {
-        match self {
-            Filter::Name(g) => glob_match(g, &e.name) || e.units().any(|u| glob_match(g, u)),
-            Filter::App(g) => e.app.as_deref().is_some_and(|a| glob_match(g, a)),
-        }
-    }
-}
-
-pub fn parse_filter(f: &str) -> Result<Filter, ManageError> {
-    match f.split_once('=') {
-        Some(("name", glob)) => Ok(Filter::Name(glob.to_owned())),
-        Some(("app", glob)) => Ok(Filter::App(glob.to_owned())),
-        _ => Err(ManageError::BadInput(format!(
-            "--filter {f}: name=GLOB (file or unit name) or app=GLOB (application)"
-        ))),
-    }
-}
-
-/// Shell-like glob: `*`, `?`, `[abc]`/`[a-z]`/`[!a]`, `\x`.
-pub fn glob_match(pat: &str, s: &str) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let s: Vec<char> = s.chars().collect();
-    // Iterative with one backtrack point per `*` (linear-ish, no recursion blow-up).
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        let step = if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi, si));
-                    pi += 1;
-                    continue;
-                }
-                '?' => Some(pi + 1),
-                '[' => class(&p, pi, s[si]),
-                '\\' if pi + 1 < p.len() => (p[pi + 1] == s[si]).then_some(pi + 2),
-                c => (c == s[si]).then_some(pi + 1),
-            }
-        } else {
-            None
-        };
-        match step {
-            Some(next) => {
-                pi = next;
-                si += 1;
-            }
-            None => match star {
-                Some((sp, ss)) => {
-                    pi = sp + 1;
-                    si = ss + 1;
-                    star = Some((sp, ss + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
-/// Match `c` against the class starting at `p[at] == '['`: the index after it if it
-/// matches; an unclosed `[` is a literal.
-fn class(p: &[char], at: usize, c: char) -> Option<usize> {
-    let mut i = at + 1;
-    let negate = i < p.len() && (p[i] == '!' || p[i] == '^');
-    if negate {
-        i += 1;
-    }
-    let mut matched = false;
-    let mut first = true;
-    while i < p.len() && (p[i] != ']' || first) {
-        first = false;
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            if p[i] <= c && c <= p[i + 2] {
-                matched = true;
-            }
-            i += 3;
-        } else {
-            if p[i] == c {
-                matched = true;
-            }
-            i += 1;
-        }
-    }
-    if i >= p.len() {
-        return (c == '[').then_some(at + 1); // no closing ']': a literal '['
-    }
-    (matched != negate).then_some(i + 1)
-}
-
 /// List the sources (filtered by `filters`, all must match), with states unless `states`
 /// is false; with `opts`, the sources are translated too, and one that yields no unit of
 /// its own says why.
@@ -241,10 +151,37 @@ pub fn list(
     states: bool,
     opts: Option<&crate::generator::Options>,
 ) -> Result<Listing, ManageError> {
+    let mut out = Listing {
+        entries: entries(places, filters)?,
+        ..Listing::default()
+    };
+    if out.entries.is_empty() {
+        return Ok(out);
+    }
+    if let Some(opts) = opts {
+        let run = crate::generator::run(opts);
+        for e in &mut out.entries {
+            // The source's own error, the first by line (a unit of its name may still be
+            // there: another source's, which won a clash).
+            let mut errs: Vec<_> = run.errors.iter().filter(|x| x.path == e.path).collect();
+            errs.sort_by_key(|x| x.line);
+            e.error = errs.first().map(|x| x.to_string());
+        }
+    }
+    if states {
+        ask_states(&mut out);
+    }
+    Ok(out)
+}
+
+/// The sources of the search path that match every one of `filters`, each with the units
+/// it makes (its sockets: its own `[Socket]`'s and the `.socket` files that activate it)
+/// and its application; no state yet.
+fn entries(places: &Places, filters: &[Filter]) -> Result<Vec<Entry>, ManageError> {
     let disc = places.discover();
     let apps = places.apps()?;
     let install_fd = crate::fsutil::open_dir(&places.install_dir).ok();
-    let mut out = Listing::default();
+    let mut out = Vec::new();
     // The `.socket` files' units, each with the service it activates.
     let socket_sockets: Vec<(String, String)> = (socket_files(&disc).into_iter())
         .map(|(f, service)| (Made::of_found(f, &disc).unit, service))
@@ -283,26 +220,16 @@ pub fn list(
             ..Entry::default()
         };
         if filters.iter().all(|x| x.matches(&e)) {
-            out.entries.push(e);
+            out.push(e);
         }
     }
-    if out.entries.is_empty() {
-        return Ok(out);
-    }
-    if let Some(opts) = opts {
-        let run = crate::generator::run(opts);
-        for e in &mut out.entries {
-            // The source's own error, the first by line (a unit of its name may still be
-            // there: another source's, which won a clash).
-            let mut errs: Vec<_> = run.errors.iter().filter(|x| x.path == e.path).collect();
-            errs.sort_by_key(|x| x.line);
-            e.error = errs.first().map(|x| x.to_string());
-        }
-    }
-    if !states {
-        return Ok(out);
-    }
-    // Every unit of every entry in one round of calls, each under the client's deadline.
+    Ok(out)
+}
+
+/// The states of every unit of every entry, asked in one round of calls, each under the
+/// client's deadline, and for a unit that failed, why; without an answer, why not
+/// ([`Listing::states_unknown`]).
+fn ask_states(out: &mut Listing) {
     let units: Vec<String> = (out.entries.iter())
         .flat_map(|e| e.units().map(str::to_owned).collect::<Vec<_>>())
         .collect();
@@ -320,85 +247,11 @@ pub fn list(
         }
         Err(e) => out.states_unknown = Some(e.to_string()),
     }
-    Ok(out)
-}
-
-/// For a unit that failed, or fails and waits to be started again: why ([`reason`]).
-fn why(unit: &str, s: &UnitState) -> Option<String> {
-    (s.active == "failed" || s.sub == "auto-restart")
-        .then(|| reason(unit, Duration::from_secs(10)))
-        .flatten()
-}
-
-/// Why a unit failed (or keeps failing): the first line of its last run that says what
-/// went wrong, from the unit's journal (its own output and the manager's lines about it),
-/// not the last line (after a failure that is mostly systemd's summary, or what podman
-/// printed while cleaning up); else the last line ([`systemd::last_log_line`]). `None`
-/// when the journal has nothing or does not answer within `deadline` (per call).
-pub fn reason(unit: &str, deadline: Duration) -> Option<String> {
-    systemd::journal(&["-n", "60", "-u", unit], deadline)
-        .and_then(|lines| first_error(&lines))
-        .or_else(|| systemd::last_log_line(unit, deadline))
-}
-
-/// The first line of the last run (after the last `Starting ...` of the manager) that
-/// names an error, leaving out systemd's summaries, which say only that the unit failed.
-pub fn first_error(lines: &[String]) -> Option<String> {
-    const SUMMARY: &[&str] = &[
-        "Failed with result",
-        "Main process exited",
-        "Control process exited",
-        "Failed to start ",
-        "Failed to listen on ",
-        "Scheduled restart job",
-        "Consumed ",
-    ];
-    const ERROR: &[&str] = &[
-        "error",
-        "fail",
-        "cannot",
-        "can't",
-        "could not",
-        "denied",
-        "not found",
-        "no such",
-        "unable",
-        "invalid",
-        "refused",
-        "in use",
-        "missing",
-        "timed out",
-        "not permitted",
-    ];
-    let run = lines
-        .iter()
-        .rposition(|l| l.starts_with("Starting "))
-        .map_or(lines, |i| &lines[i + 1..]);
-    run.iter()
-        .find(|l| {
-            let low = l.to_ascii_lowercase();
-            !SUMMARY.iter().any(|s| l.contains(s)) && ERROR.iter().any(|w| low.contains(w))
-        })
-        .cloned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("web*", "web.container"));
-        assert!(glob_match("*.container", "web.container"));
-        assert!(!glob_match("*.network", "web.container"));
-        assert!(glob_match("w?b.*", "web.x"));
-        assert!(glob_match("[vw]eb*", "web"));
-        assert!(!glob_match("[!w]eb*", "web"));
-        assert!(glob_match("a[", "a["));
-        assert!(glob_match("*", ""));
-        assert!(!glob_match("", "a"));
-        assert!(!glob_match("*a*a*a*a*b", &"a".repeat(40)));
-    }
 
     fn st(active: &str, sub: &str) -> Option<UnitState> {
         Some(UnitState {
@@ -472,41 +325,5 @@ mod tests {
         e.state = st("inactive", "dead");
         assert!(!e.idle());
         assert_eq!(e.socket_text(), "-");
-    }
-
-    #[test]
-    fn the_first_error_of_the_last_run() {
-        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        // A socket whose port is taken: the cause, not "Failed to listen on".
-        let socket = v(&[
-            "nginx.socket: Failed to create listening socket (0.0.0.0:8080): Address already in use",
-            "nginx.socket: Failed to listen on sockets: Address already in use",
-            "nginx.socket: Failed with result 'resources'.",
-            "Failed to listen on nginx listening socket.",
-        ]);
-        assert_eq!(first_error(&socket).unwrap(), socket[0]);
-        // A container that fails on each restart: this run's error, past the summaries and
-        // podman's clean-up output.
-        let restarts = v(&[
-            "Starting db.service - db...",
-            "Error: old reason",
-            "Starting db.service - db...",
-            "db.service: Main process exited, code=exited, status=1/FAILURE",
-            "initdb: error: directory \"/var/lib/pg\" exists but is not empty",
-            "db.service: Failed with result 'exit-code'.",
-            "Failed to start db.service - db.",
-            "systemd-db",
-        ]);
-        assert_eq!(first_error(&restarts).unwrap(), restarts[4]);
-        // Stopped by hand and killed: the time-out, not podman's `rm` output.
-        let killed = v(&[
-            "Stopping web.service - web...",
-            "web.service: State 'stop-sigterm' timed out. Killing.",
-            "web.service: Killing process 12 (conmon) with signal SIGKILL.",
-            "web.service: Failed with result 'timeout'.",
-            "systemd-web",
-        ]);
-        assert_eq!(first_error(&killed).unwrap(), killed[1]);
-        assert_eq!(first_error(&v(&["hello", "Stopped web."])), None);
     }
 }
