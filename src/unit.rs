@@ -41,7 +41,8 @@ const SCAN_SECTIONS: usize = 16;
 pub struct Entry {
     /// Well-known keys are shared (`Cow::Borrowed`), not allocated for every file.
     pub key: Cow<'static, str>,
-    pub value: String,
+    /// Values written in code are often constants (`Type=notify`): shared, not allocated.
+    pub value: Cow<'static, str>,
     /// 1-based line number of the line where the assignment starts.
     pub line: usize,
 }
@@ -60,12 +61,13 @@ impl Section {
         Section {
             name: name.to_owned(),
             line: 0,
-            entries: Vec::new(),
+            // Sections made in code get about a dozen entries ([Service]): one allocation.
+            entries: Vec::with_capacity(16),
         }
     }
 
     /// Append an entry built in code (line 0).
-    pub fn add(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
+    pub fn add(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<Cow<'static, str>>) {
         self.entries.push(Entry {
             key: key.into(),
             value: value.into(),
@@ -428,7 +430,7 @@ impl UnitFile {
         };
         self.sections[idx].entries.push(Entry {
             key: known(key).map_or_else(|| Cow::Owned(key.to_owned()), Cow::Borrowed),
-            value: v.trim_matches(WS).to_owned(),
+            value: Cow::Owned(v.trim_matches(WS).to_owned()),
             line: lineno,
         });
         Ok(())

@@ -96,14 +96,14 @@ pub fn find_in(dirs: &[PathBuf], name: &str) -> Result<DaemonUnit, DockerError> 
             match &*e.key {
                 "Environment" if e.value.is_empty() => unit.environment.clear(),
                 "ExecStart" if e.value.is_empty() => unit.exec_start.clear(),
-                "ExecStart" => unit.exec_start.push(e.value.clone()),
-                "Type" => unit.unit_type = Some(e.value.clone()),
-                "Restart" => unit.restart = Some(e.value.clone()),
-                "SyslogIdentifier" => unit.syslog_identifier = Some(e.value.clone()),
+                "ExecStart" => unit.exec_start.push(e.value.to_string()),
+                "Type" => unit.unit_type = Some(e.value.to_string()),
+                "Restart" => unit.restart = Some(e.value.to_string()),
+                "SyslogIdentifier" => unit.syslog_identifier = Some(e.value.to_string()),
                 "TimeoutSec" | "TimeoutStartSec" => unit.start_timeout_set = true,
                 "Environment" => match exec::split(&e.value) {
                     Ok(words) => unit.environment.extend(words),
-                    Err(_) => unit.environment.push(e.value.clone()),
+                    Err(_) => unit.environment.push(e.value.to_string()),
                 },
                 _ => {}
             }

@@ -148,7 +148,7 @@ fn scan(
                     file: f.clone(),
                     line: e.line,
                     key: e.key.to_string(),
-                    value: e.value.clone(),
+                    value: e.value.to_string(),
                     ports,
                 });
             }

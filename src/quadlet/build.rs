@@ -288,7 +288,7 @@ pub fn translate(src: &Source, ctx: &Context, name: String) -> Result<Generated,
             .unwrap_or(svc.entries.len());
         let wd = Entry {
             key: "WorkingDirectory".into(),
-            value: w,
+            value: w.into(),
             line: 0,
         };
         svc.entries.insert(at, wd);
@@ -326,8 +326,8 @@ mod tests {
         let g = translate(&src, &ctx, "x-build.service".into()).map_err(|e| e.to_string())?;
         let svc = g.file.section("Service").unwrap();
         Ok((
-            svc.last("WorkingDirectory").map(|e| e.value.clone()),
-            svc.last("ExecStart").unwrap().value.clone(),
+            svc.last("WorkingDirectory").map(|e| e.value.to_string()),
+            svc.last("ExecStart").unwrap().value.to_string(),
         ))
     }
 

@@ -62,13 +62,14 @@ const UNIT_ONLY: &[&str] = &[
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defaults {
-    pub unit: Vec<(Cow<'static, str>, String)>,
-    pub service: Vec<(Cow<'static, str>, String)>,
+    /// (Values are shared, not copied, into every unit: the built-in ones are constants.)
+    pub unit: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    pub service: Vec<(Cow<'static, str>, Cow<'static, str>)>,
 }
 
 impl Default for Defaults {
     fn default() -> Self {
-        let p = |k: &'static str, v: &str| (Cow::Borrowed(k), v.to_owned());
+        let p = |k: &'static str, v: &'static str| (Cow::Borrowed(k), Cow::Borrowed(v));
         Defaults {
             unit: vec![
                 p("StartLimitIntervalSec", "600"),
@@ -86,7 +87,7 @@ fn same_key(a: &str, b: &str) -> bool {
             .any(|(x, y)| (a == *x && b == *y) || (a == *y && b == *x))
 }
 
-fn set(list: &mut Vec<(Cow<'static, str>, String)>, e: &Entry) {
+fn set(list: &mut Vec<(Cow<'static, str>, Cow<'static, str>)>, e: &Entry) {
     list.retain(|(k, _)| !same_key(k, &e.key));
     if !e.value.is_empty() {
         list.push((e.key.clone(), e.value.clone()));

@@ -117,7 +117,7 @@ pub(crate) fn apply(table: &[Flag], r: &mut Args) -> Result<(), SourceError> {
             Flag::All(key, flag) => {
                 for e in r.sec.list(key) {
                     gate(r, e)?;
-                    push(&mut r.a, flag, e.value.as_str());
+                    push(&mut r.a, flag, &*e.value);
                 }
             }
             Flag::Bool(key, flag) => {

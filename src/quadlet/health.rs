@@ -112,7 +112,7 @@ pub(crate) fn add_wait(
         at,
         Entry {
             key: "ExecStartPost".into(),
-            value: line,
+            value: line.into(),
             line: notify.map_or(0, |e| e.line),
         },
     );

@@ -111,9 +111,9 @@ fn auto_update(r: &mut Args) -> Result<(), SourceError> {
 }
 
 /// Set `key` in `sec`: the last assignment gets `value`, or one is added (quadlet's `Set`).
-fn set(sec: &mut Section, key: &'static str, value: &str) {
+fn set(sec: &mut Section, key: &'static str, value: &'static str) {
     match sec.entries.iter_mut().rev().find(|e| e.key == key) {
-        Some(e) => value.clone_into(&mut e.value),
+        Some(e) => e.value = value.into(),
         None => sec.add(key, value),
     }
 }
@@ -317,11 +317,7 @@ mod tests {
         s.add("NotifyAccess", "none");
         set(&mut s, "NotifyAccess", "all");
         set(&mut s, "Type", "notify");
-        let v: Vec<(&str, &str)> = s
-            .entries
-            .iter()
-            .map(|e| (&*e.key, e.value.as_str()))
-            .collect();
+        let v: Vec<(&str, &str)> = s.entries.iter().map(|e| (&*e.key, &*e.value)).collect();
         assert_eq!(
             v,
             [

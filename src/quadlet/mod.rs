@@ -275,10 +275,18 @@ fn kind_gate(src: &Source, ctx: &Context) -> Result<(), SourceError> {
     let Some(&(_, version, how)) = crate::podman::kind_since(src.kind.extension()) else {
         return Ok(());
     };
+    // (The message's parts are made only for a podman that is too old.)
+    if ctx
+        .podman_version
+        .get()
+        .map_or(true, |have| have >= version)
+    {
+        return Ok(());
+    }
     let section = src.kind.section();
     let head = Entry {
         key: concat(&["[", section, "]"]).into(),
-        value: String::new(),
+        value: std::borrow::Cow::Borrowed(""),
         line: src.file.section(section).map_or(0, |s| s.line),
     };
     let what = concat(&["a .", src.kind.extension(), " file"]);
@@ -333,7 +341,7 @@ fn proxy_source(src: &Source, p: &proxy::Proxy, service: &str) -> Source {
     let c = out.file.section_mut(src.kind.section());
     c.entries.push(Entry {
         key: "PublishPort".into(),
-        value: proxy::publish(p, service),
+        value: proxy::publish(p, service).into(),
         line,
     });
     out

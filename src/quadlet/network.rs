@@ -47,9 +47,9 @@ fn subnets(r: &mut Args) -> Result<(), SourceError> {
         }
     }
     for (i, s) in subnets.iter().enumerate() {
-        push(&mut r.a, "--subnet", s.value.as_str());
+        push(&mut r.a, "--subnet", &*s.value);
         if let Some(g) = gateways.get(i) {
-            push(&mut r.a, "--gateway", g.value.as_str());
+            push(&mut r.a, "--gateway", &*g.value);
         }
         if let Some(x) = ranges.get(i) {
             let range = ip_range(r, x)?;
@@ -65,7 +65,7 @@ fn subnets(r: &mut Args) -> Result<(), SourceError> {
 /// range that is exactly such a span is written as its block (the same leases); another
 /// is refused naming the version.
 fn ip_range<'v>(r: &Args, e: &'v Entry) -> Result<Cow<'v, str>, SourceError> {
-    let v = e.value.as_str();
+    let v = &*e.value;
     let Some((from, to)) = v.split_once('-') else {
         return Ok(Cow::Borrowed(v));
     };

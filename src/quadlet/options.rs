@@ -81,7 +81,7 @@ pub(crate) mod handle {
         flag: &'static str,
     ) -> Result<(), SourceError> {
         let kv = values::key_values(r.src, r.sec.list(key), &mut r.x.warnings);
-        values::push_key_values(&mut r.a, flag, &kv);
+        values::push_key_values(&mut r.a, flag, kv);
         Ok(())
     }
 }
@@ -139,7 +139,7 @@ pub(crate) fn networks<'a>(
     x: &mut Extra,
 ) -> Result<(), SourceError> {
     for e in sec.list("Network") {
-        let v = e.value.as_str();
+        let v = &*e.value;
         let (name, opts) = match v.split_once(':') {
             Some((n, o)) => (n, Some(o)),
             None => (v, None),
@@ -284,7 +284,7 @@ fn remap_users(r: &mut Args, manual: bool) -> Result<(), SourceError> {
     let line = |k: &str| sec.last(k).map_or(0, |e| e.line);
     let uids = r.all_words("RemapUid", Split::Strv);
     let gids = r.all_words("RemapGid", Split::Strv);
-    match remap.map(|e| (e, e.value.as_str())) {
+    match remap.map(|e| (e, &*e.value)) {
         None | Some((_, "")) => {
             if !uids.is_empty() || !gids.is_empty() {
                 let k = if uids.is_empty() {

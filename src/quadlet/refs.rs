@@ -204,7 +204,7 @@ pub(crate) fn translate_references(
         for w in e.value.split_whitespace() {
             mapped.push(dependency(src, ctx, e, w)?.unwrap_or_else(|| w.to_owned()));
         }
-        e.value = mapped.join(" ");
+        e.value = mapped.join(" ").into();
     }
     Ok(())
 }

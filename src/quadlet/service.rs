@@ -21,15 +21,26 @@ pub(crate) fn base_unit(src: &Source) -> UnitFile {
             // A service source's own [Socket] becomes its socket unit (`own_socket`).
             continue;
         }
-        let mut s = s.clone();
-        if s.name == own || s.name == "Quadlet" {
-            s.name = format!("X-{}", s.name);
-        }
-        if s.name == "Install" {
-            // systemd 252 does not know UpheldBy= in [Install]: the symlink says it.
-            s.entries.retain(|e| e.key != "UpheldBy");
-        }
-        out.sections.push(s);
+        let name = if s.name == own || s.name == "Quadlet" {
+            format!("X-{}", s.name)
+        } else {
+            s.name.clone()
+        };
+        // Room for what translation adds to [Unit] and [Service] (one allocation, not
+        // three growths).
+        let mut entries = Vec::with_capacity(s.entries.len() + 8);
+        entries.extend(
+            s.entries
+                .iter()
+                // systemd 252 does not know UpheldBy= in [Install]: the symlink says it.
+                .filter(|e| !(s.name == "Install" && e.key == "UpheldBy"))
+                .cloned(),
+        );
+        out.sections.push(Section {
+            name,
+            line: s.line,
+            entries,
+        });
     }
     out
 }
@@ -61,7 +72,7 @@ pub(crate) fn service_unit(src: &Source, wait: bool) -> Result<UnitFile, SourceE
 }
 
 /// `key=value` in `svc` unless the source sets `key` (rootlet's and quadlet's defaults).
-pub(crate) fn default(svc: &mut Section, key: &'static str, value: &str) {
+pub(crate) fn default(svc: &mut Section, key: &'static str, value: &'static str) {
     if !svc.has(key) {
         svc.add(key, value);
     }
@@ -72,7 +83,7 @@ pub(crate) fn default(svc: &mut Section, key: &'static str, value: &str) {
 pub(crate) fn service_type(src: &Source, what: &str) -> Result<bool, SourceError> {
     match src.file.section("Service").and_then(|s| s.last("Type")) {
         None => Ok(false),
-        Some(e) => match e.value.as_str() {
+        Some(e) => match &*e.value {
             "notify" => Ok(false),
             "oneshot" => Ok(true),
             v => Err(src.err(
@@ -299,15 +310,12 @@ pub(crate) fn mount_path_value(p: &str) -> String {
 
 /// Insert entries at the front of a section (quadlet prepends its Wants/After pair so that
 /// a user's `After=` reset later in `[Unit]` still clears it).
-pub(crate) fn prepend(section: &mut Section, entries: &[(&'static str, &str)]) {
-    let new: Vec<Entry> = entries
-        .iter()
-        .map(|(k, v)| Entry {
-            key: (*k).into(),
-            value: (*v).to_owned(),
-            line: 0,
-        })
-        .collect();
+pub(crate) fn prepend(section: &mut Section, entries: &[(&'static str, &'static str)]) {
+    let new = entries.iter().map(|(k, v)| Entry {
+        key: (*k).into(),
+        value: (*v).into(),
+        line: 0,
+    });
     section.entries.splice(0..0, new);
 }
 

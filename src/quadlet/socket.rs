@@ -48,7 +48,7 @@ pub fn activated_service(src: &Source) -> Result<Option<String>, SourceError> {
         Some(e) => {
             let name = match SourceKind::from_file_name(&e.value) {
                 Some((k, stem)) if k != SourceKind::Socket => super::unit_name_for(k, stem),
-                _ => e.value.clone(),
+                _ => e.value.to_string(),
             };
             if !valid_unit_name(&name) || !name.ends_with(".service") {
                 return Err(src.err(
@@ -93,7 +93,7 @@ pub fn translate(src: &Source, name: String) -> Result<Generated, SourceError> {
             .iter_mut()
             .filter(|e| e.key == "Service" && !e.value.is_empty())
         {
-            e.value = service.clone();
+            e.value = service.clone().into();
         }
     }
     let unit = file.section_mut("Unit");
@@ -190,7 +190,7 @@ pub fn embedded(
     if let Some(p) = proxy {
         sock.entries.push(Entry {
             key: "Service".into(),
-            value: p.to_owned(),
+            value: p.to_owned().into(),
             line: first.line,
         });
     }

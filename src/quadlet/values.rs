@@ -6,7 +6,6 @@ use super::Source;
 use crate::error::SourceError;
 use crate::unit::{Entry, Index};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 /// systemd's booleans: 1/yes/y/true/t/on and 0/no/n/false/f/off, any case. (quadlet reads
 /// any other word as false; rootlet refuses it, naming the key.)
@@ -237,33 +236,31 @@ pub fn all_words(
 /// entry, later keys replacing earlier ones, sorted by key as quadlet writes them. A word
 /// without `=` (`Environment=FOO`) is `KEY` with no value: podman takes it from the host.
 /// A value that cannot be split is skipped with a warning, as quadlet does.
+///
+/// The words themselves (`KEY=VALUE` is the word as written: not split and joined again).
 pub fn key_values(
     src: &Source,
     entries: &[&Entry],
     warnings: &mut Vec<SourceError>,
-) -> BTreeMap<String, Option<String>> {
-    let mut out = BTreeMap::new();
-    for w in all_words(src, entries, Split::Args, warnings) {
-        match w.split_once('=') {
-            Some((k, v)) => out.insert(k.to_owned(), Some(v.to_owned())),
-            None => out.insert(w, None),
-        };
+) -> Vec<String> {
+    fn key(w: &str) -> &str {
+        w.split_once('=').map_or(w, |(k, _)| k)
     }
-    out
+    let mut words: Vec<(usize, String)> = all_words(src, entries, Split::Args, warnings)
+        .into_iter()
+        .enumerate()
+        .collect();
+    // By key, the latest first within a key; then the first of each key is the one kept.
+    words.sort_by(|(i, a), (j, b)| key(a).cmp(key(b)).then(j.cmp(i)));
+    words.dedup_by(|(_, next), (_, kept)| key(next) == key(kept));
+    words.into_iter().map(|(_, w)| w).collect()
 }
 
-/// `--flag KEY=VALUE` (or `--flag KEY`) for each of `kv`.
-pub fn push_key_values(
-    a: &mut Vec<Cow<'_, str>>,
-    flag: &'static str,
-    kv: &BTreeMap<String, Option<String>>,
-) {
-    for (k, v) in kv {
+/// `--flag KEY=VALUE` (or `--flag KEY`) for each of `kv` ([`key_values`]).
+pub fn push_key_values(a: &mut Vec<Cow<'_, str>>, flag: &'static str, kv: Vec<String>) {
+    for w in kv {
         a.push(flag.into());
-        a.push(match v {
-            Some(v) => super::concat(&[k, "=", v]).into(),
-            None => k.clone().into(),
-        });
+        a.push(w.into());
     }
 }
 

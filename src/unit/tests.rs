@@ -17,7 +17,7 @@ fn kv(f: &UnitFile, sec: &str) -> Vec<(String, String, usize)> {
         .unwrap()
         .entries
         .iter()
-        .map(|e| (e.key.to_string(), e.value.clone(), e.line))
+        .map(|e| (e.key.to_string(), e.value.to_string(), e.line))
         .collect()
 }
 

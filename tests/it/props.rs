@@ -62,7 +62,7 @@ fn strip_lines(f: &UnitFile) -> Vec<(String, Vec<(String, String)>)> {
                 s.name.clone(),
                 s.entries
                     .iter()
-                    .map(|e| (e.key.to_string(), e.value.clone()))
+                    .map(|e| (e.key.to_string(), e.value.to_string()))
                     .collect(),
             )
         })

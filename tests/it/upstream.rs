@@ -312,7 +312,7 @@ impl Unit {
                 if e.value.is_empty() {
                     out.clear();
                 } else {
-                    out.push(e.value.as_str());
+                    out.push(&*e.value);
                 }
             }
         }
@@ -330,7 +330,7 @@ impl Unit {
             .filter(|s| s.name == group)
             .flat_map(|s| s.entries.iter().filter(|e| e.key == key))
             .last()
-            .map(|e| e.value.clone())
+            .map(|e| e.value.to_string())
     }
 
     fn last_args(&self, key: &str) -> Vec<String> {

@@ -88,7 +88,7 @@ fn section_binds(
             path: at.path,
             line: at.line,
             key: e.key.to_string(),
-            value: e.value.clone(),
+            value: e.value.to_string(),
             ip: ip.filter(|ip| !matches!(ip.as_str(), "" | "0.0.0.0" | "::")),
             ports,
             proto,
