@@ -46,8 +46,10 @@ need_e2e() {
             || skip "cannot install:$missing"
     fi
 }
-# Every sandbox command with stdin from /dev/null (a waiting nsenter once kept PID 1 alive).
-sb() { "$SANDBOX" "$@" </dev/null; }
+# Every sandbox command with stdin from /dev/null (a waiting nsenter once kept PID 1 alive),
+# and without fd 3 (e2e_start's copy of the suite's stdout: a sandbox booted with it would
+# hold the suite's output open as long as it runs, E2E_DEBUG's sandbox after the suite).
+sb() { "$SANDBOX" "$@" </dev/null 3>&-; }
 u() { sb user "$@"; }
 # prop PROPERTY UNIT: a property of a unit of the test user's manager.
 prop() { u systemctl --user show -P "$1" "$2"; }
