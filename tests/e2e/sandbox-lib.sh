@@ -79,10 +79,12 @@ within() {
 }
 _within_log() {
     [ -n "${E2E_WITHIN_LOG:-}" ] || return 0
-    local d=$(( ${EPOCHREALTIME//[!0-9]/} - $2 )) rc=$1 s=$3 c; shift 3
+    local d=$(( ${EPOCHREALTIME//[!0-9]/} - $2 )) rc=$1 s=$3 c i=1; shift 3
     c=$*; c=${c//$'\n'/ }
+    # (the call's place: the first frame outside this file, check's and within's own)
+    while [ "$i" -lt $(( ${#BASH_SOURCE[@]} - 1 )) ] && [ "${BASH_SOURCE[i]}" = "${BASH_SOURCE[0]}" ]; do i=$((i + 1)); done
     printf '%d.%d s, status %s, %s:%s, within %s %.100s\n' $((d / 1000000)) $((d % 1000000 / 100000)) "$rc" \
-        "${BASH_SOURCE[-1]##*/}" "${BASH_LINENO[-2]}" "$s" "$c" >> "$E2E_WITHIN_LOG"
+        "${BASH_SOURCE[i]##*/}" "${BASH_LINENO[i-1]}" "$s" "$c" >> "$E2E_WITHIN_LOG"
 }
 
 # e2e_rootfs W: the test server ($W/e2e-server, static) and a busybox rootfs with it for
