@@ -128,9 +128,4 @@ check "the journal names file:line, the key and the podman needed" within 10 \
 if [ "$FAIL" != 0 ]; then
     u journalctl --user --no-pager -o short-monotonic -u busybox-import.service -u hello-build.service -u hello.service | tail -40
 fi
-[ -n "${E2E_DEBUG:-}" ] || { sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown: $(tail -2 "$W/down.log")"; }
-    [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME; }
-check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
-printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end

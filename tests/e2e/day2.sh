@@ -8,31 +8,16 @@
 #
 # Prints PASS/FAIL per check with its time, and `N passed, N failed` at the end.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session make
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
+e2e_start day2 podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
-# Other engineers boot sandboxes at the same time: a name of our own.
-export E2E_NAME=${E2E_NAME:-day2-$$}
-export E2E=${E2E:-/var/tmp/rootlet-e2e-sb}
-W=$(mktemp -d /var/tmp/rootlet-e2e-day2.XXXXXX)
-chmod 755 "$W"
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
-
-# --- a busybox rootfs for the containers, and the sources the test user adds. Everything
-# the test user reads is copied into the sandbox root (the checkout may be unreadable to it).
-R=$W/rootfs; mkdir -p "$R"/{bin,etc,tmp,proc,sys,dev,run}
-cp /bin/busybox "$R/bin/"; for a in sh sleep true false cat echo; do ln -s busybox "$R/bin/$a"; done
+# --- the busybox rootfs for the containers, and the sources the test user adds
+# (/srv/day2: tests/e2e/provision.sh copies $W/srv/ into the sandbox's root, readable by
+# the test user, who may not read the checkout).
 mkdir -p "$R/www" && echo "hello from day2 httpd" > "$R/www/index.html"
-echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
-touch "$R/etc/hosts" "$R/etc/resolv.conf" "$R/etc/hostname"; chmod 1777 "$R/tmp"
-
-D=$W/day2; mkdir -p "$D/shop"
+D=$W/srv/day2; mkdir -p "$D/shop"
 # An application of two long-running containers (that stop on SIGTERM: sleep as PID 1 would not).
 for n in web worker; do
     cat > "$D/shop/$n.container" <<'EOF'
@@ -99,29 +84,15 @@ EOF
 # A bad file: add must write nothing.
 printf '[Container]\nRootfs=/srv/rootfs\nPublishPorts=1:1\n' > "$D/bad.container"
 
-cat > "$W/provision.sh" <<EOF
-set -e
-make -s -C "$REPO" install DESTDIR=\$ROOT PREFIX=/usr/local >/dev/null
-mkdir -p \$ROOT/srv && cp -a $W/rootfs \$ROOT/srv/rootfs && chroot \$ROOT chown -R \$TEST_USER: /srv/rootfs
-cp -a $D \$ROOT/srv/day2 && chmod -R a+rX \$ROOT/srv/day2
-# A default route, so that rootlet-wait-online does not wait.
-ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
-ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
-mkdir -p \$ROOT/home/\$TEST_USER/.config/containers/systemd
-cp $D/boot/*.container \$ROOT/home/\$TEST_USER/.config/containers/systemd/
-chroot \$ROOT chown -R \$TEST_USER: /home/\$TEST_USER
-EOF
+# The socket-activated pair is in the user's directory at the linger boot.
+mkdir -p "$W/src" && cp "$D"/boot/*.container "$W/src/"
 
-u() { sb user "$@"; }
-prop() { u systemctl --user show -P "$1" "$2"; }
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 Q=/home/tester/.config/containers/systemd
 
-echo "== booting $E2E_NAME"
-if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; exit 1
-fi
-sb wait-user >/dev/null 2>&1
+echo "== booting $(e2e_name day2)"
+# (a default route, so that rootlet-wait-online does not wait)
+e2e_boot day2 route || { echo "$PASS passed, $FAIL failed"; exit 1; }
 
 echo "== list of socket-activated containers after the linger boot (issue 26)"
 RL=/usr/local/bin/rootlet
@@ -264,11 +235,4 @@ check "uninstall --user" u /usr/local/bin/rootlet uninstall --user
 check "no failed user unit left" sh -c "[ -z \"\$(\"$SANDBOX\" user systemctl --user list-units --failed --plain --no-legend </dev/null)\" ]" \
     || u systemctl --user list-units --failed --plain --no-legend
 
-if [ -z "${E2E_DEBUG:-}" ]; then
-    sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
-else
-    echo "E2E_DEBUG: sandbox $E2E_NAME left running (E2E=$E2E E2E_NAME=$E2E_NAME \"$SANDBOX\" shutdown), work dir $W"
-fi
-printf 'whole suite: %.1fs\n' "$(awk "BEGIN{print $EPOCHREALTIME-$T0}")"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end

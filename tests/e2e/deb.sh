@@ -18,22 +18,13 @@
 #
 # The .deb is built by contrib/packaging/build.sh deb into target/packages/e2e-deb/ (a copy of
 # the tree; cargo's output under target/packages/cargo, reused). The sandbox reads nothing
-# through the checkout's path: the .deb and the test files are copied to a 0755 work dir.
+# through the checkout's path: dpkg reads the .deb from the work dir, on this side.
 # Prints PASS/FAIL per check with its time, and `N passed, N failed` at the end.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make dpkg-dev debhelper pkgconf git
-T0=$EPOCHREALTIME
-
-W=$(mktemp -d /var/tmp/rootlet-e2e-deb.XXXXXX)
-chmod 755 "$W"
-export E2E=/var/tmp/rootlet-e2e-sb
-export E2E_NAME=deb-$$
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${booted:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
+e2e_start deb podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make dpkg-dev debhelper pkgconf git
 
 # --- the .deb
 if [ -n "${ROOTLET_DEB:-}" ]; then
@@ -48,9 +39,7 @@ fi
 cp "$deb" "$W/rootlet.deb"
 printf '   %s (%.1fs)\n' "$(dpkg-deb -f "$W/rootlet.deb" Package Version Architecture | tr '\n' ' ')" "$(awk "BEGIN{print $EPOCHREALTIME-$T0}")"
 
-# --- the test program and a busybox rootfs for the container (as in run.sh)
-e2e_rootfs "$W" || exit 1
-R=$W/rootfs
+# --- the container's source (the test server in the busybox rootfs, as in run.sh)
 mkdir -p "$W/src"
 cat > "$W/src/web.container" <<'EOF'
 [Container]
@@ -62,37 +51,19 @@ PublishPort=127.0.0.1:18080:8080
 WantedBy=default.target
 EOF
 
-# provision: run before the boot with ROOT=<sandbox root>; the network comes online at once
-# (run.sh's NET=online).
-cat > "$W/provision.sh" <<EOF
-set -e
-dpkg --root=\$ROOT -i $W/rootlet.deb > $W/dpkg-install.log 2>&1
-install -m755 $W/e2e-server \$ROOT/usr/local/bin/e2e-server
-mkdir -p \$ROOT/srv && cp -a $W/rootfs \$ROOT/srv/rootfs && chroot \$ROOT chown -R \$TEST_USER: /srv/rootfs
-S=\$ROOT/etc/systemd/system
-mkdir -p \$S/multi-user.target.wants \$S/network-online.target.wants
-ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
-ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
-printf '[Unit]\nDefaultDependencies=no\nBefore=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/true\n[Install]\nWantedBy=network-online.target\n' > \$S/e2e-online.service
-ln -sf ../e2e-online.service \$S/network-online.target.wants/
-ln -sf /lib/systemd/system/network-online.target \$S/multi-user.target.wants/
-Q=\$ROOT/home/\$TEST_USER/.config/containers/systemd
-mkdir -p \$Q && cp -a $W/src/. \$Q/
-chroot \$ROOT chown -R \$TEST_USER: /home/\$TEST_USER
-EOF
+# The suite's own part of the provisioning (tests/e2e/provision.sh, with E2E_ROOTLET=none:
+# no `make install`): rootlet from the .deb, by dpkg. The rest is shared: the test server,
+# the rootfs, the source, the network online at once (run.sh's NET=online).
+# shellcheck disable=SC2016
+echo 'dpkg --root="$ROOT" -i "$E2E_W/rootlet.deb" > "$E2E_W/dpkg-install.log" 2>&1' > "$W/provision.sh"
 
-u() { sb user "$@"; }
-prop() { u systemctl --user show -P "$1" "$2"; }
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 has() { local want=$1; shift; local o; o=$("$@" 2>&1) || { echo "$o"; return 1; }; grep -qE -- "$want" <<<"$o" || { echo "got: $o"; return 1; }; }
 
 echo "== linger boot with rootlet from the .deb (dpkg --root=<sandbox root> -i)"
-booted=1
-if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    FAIL=$((FAIL+1)); echo "FAIL boot: $(tail -5 "$W/boot.log")"
+if ! E2E_ROOTLET=none e2e_boot deb online; then
     [ -s "$W/dpkg-install.log" ] && sed 's/^/   dpkg: /' "$W/dpkg-install.log"
 else
-    sb wait-user >/dev/null 2>&1
     sed 's/^/   dpkg --root: /' "$W/dpkg-install.log"
     check "dpkg installed the package in the sandbox: $(tr '\n' ' ' <"$W/dpkg-install.log" | grep -o 'Setting up [^ ]* ([^)]*)')" \
         has '^install ok installed 0' sb exec dpkg-query -W -f='${Status} ${Version}' rootlet
@@ -125,12 +96,5 @@ else
         ! \"$SANDBOX\" exec sh -c 'ls /usr/bin/rootlet* /usr/lib/systemd/user-generators/rootlet* /usr/lib/systemd/user/rootlet* 2>/dev/null' </dev/null | grep ."
     check "after dpkg -r and daemon-reload, web.service is no longer generated" sh -c "
         \"$SANDBOX\" user systemctl --user daemon-reload </dev/null && ! \"$SANDBOX\" exec test -e /run/user/1500/systemd/generator/web.service </dev/null"
-    if [ -z "${E2E_DEBUG:-}" ]; then
-        sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
-    fi
 fi
-booted=
-check "nothing left behind (mounts, cgroup, live sandbox PID 1)" sh -c "! mount | grep -q 'e2e-root\|e2e-rw' && ! ls -d /sys/fs/cgroup/unified/e2e-$E2E_NAME /sys/fs/cgroup/e2e-$E2E_NAME 2>/dev/null | grep -q . && ! cat $E2E/state/$E2E_NAME/pid1 2>/dev/null | grep -q ."
-printf 'deb suite: %.1fs\n' "$(awk "BEGIN{print $EPOCHREALTIME-$T0}")"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end

@@ -17,7 +17,7 @@
 set -uo pipefail
 # (With pipefail, `cmd | grep -q` fails when grep stops reading early and cmd gets SIGPIPE:
 # the checks below let grep read everything instead.)
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
 need_sandbox
@@ -41,15 +41,7 @@ fetch() { # fetch SUITE PKG...: .debs into $DEBS/SUITE (a private apt configurat
 }
 fetch bookworm docker.io containerd runc tini passt || skip "cannot fetch docker.io from Debian 12"
 fetch trixie rootlesskit || skip "cannot fetch rootlesskit 2.0.2 from Debian 13"
-need_e2e busybox-static iproute2 uidmap slirp4netns iptables
-cargo build --release -q --bins || exit 1
-
-# Host-side scratch space, read by root only (the provisioning). What the provisioning
-# reads goes through its environment, never pasted into its text (paths may hold spaces).
-W=$(mktemp -d -t rootlet-e2e-docker.XXXXXX)
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
+e2e_start docker busybox-static iproute2 uidmap slirp4netns iptables gcc libc6-dev make
 
 # Unpacked once; each provision copies it into the sandbox root.
 mkdir -p "$W/pkgroot" "$W/kit"
@@ -58,10 +50,11 @@ for deb in "$DEBS"/bookworm/*.deb; do
     dpkg-deb -x "$deb" "$W/pkgroot"
 done
 dpkg-deb -x "$DEBS"/trixie/rootlesskit_*.deb "$W/kit"
-# A busybox image to import (docker import of a rootfs tar: no registry is reachable).
-mkdir -p "$W/bb/bin"; cp /bin/busybox "$W/bb/bin/"
-for a in sh wget echo cat sleep ip; do ln -s busybox "$W/bb/bin/$a"; done
-tar -C "$W/bb" -cf "$W/bb.tar" .
+# A busybox image to import (docker import of a rootfs tar: no registry is reachable),
+# and the page of the web server on the late network (/srv in the sandbox).
+mkdir -p "$W/srv/img" "$W/srv/www"
+tar -C "$R" -cf "$W/srv/img/bb.tar" . || exit 1
+echo sandbox-net-ok > "$W/srv/www/index.html"
 
 # The unit as dockerd-rootless-setuptool.sh install writes it (moby's current tool:
 # Type=notify), for Debian's paths; pasta switched on as Docker's documentation says.
@@ -106,14 +99,13 @@ esac
 exec /usr/local/lib/rootlesskit-2.0.2/rootlesskit "$@"
 EOF
 
-# provision: NET=online (network-online.target pulled in, held back 25 s by late-net) or
-# NET=never (late-net is a plain unit: nothing pulls network-online.target in); KIT=2.3
-# (the wrapper) or 2.0 (the real 2.0.2); ROOTLET=none|wait|exec: `rootlet docker enable`
-# run as the user before boot.
-write_provision() {
-    cat > "$E2E_W/provision.sh" <<'EOF'
-set -e
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
+# The suite's own part of the provisioning (after tests/e2e/provision.sh's: rootlet, the
+# image, E2E_NET=none): Docker, and a network of its own, late by 25 s with a web server
+# on it, which the shared provisioning has no kind of. NET=online (network-online.target
+# pulled in, held back 25 s by late-net) or NET=never (late-net is a plain unit: nothing
+# pulls network-online.target in); KIT=2.3 (the wrapper) or 2.0 (the real 2.0.2);
+# ROOTLET=none|wait|exec: `rootlet docker enable` run as the user before boot.
+cat > "$W/provision.sh" <<'EOF'
 # /lib, /bin, /sbin are links to /usr here (merged /usr): keep them.
 tar -C "$E2E_W/pkgroot" -cf - . | tar -C $ROOT -xf - --keep-directory-symlink
 install -d $ROOT/usr/local/lib/rootlesskit-2.0.2 $ROOT/usr/local/lib/e2e-kit
@@ -121,14 +113,11 @@ install -m755 "$E2E_W/kit/usr/bin/rootlesskit" "$E2E_W/kit/usr/bin/rootlesskit-d
 ln -s ../rootlesskit-2.0.2/rootlesskit-docker-proxy $ROOT/usr/local/lib/e2e-kit/
 if [ "$KIT" = 2.3 ]; then install -m755 "$E2E_W/rootlesskit-2.3" $ROOT/usr/local/lib/e2e-kit/rootlesskit
 else ln -s ../rootlesskit-2.0.2/rootlesskit $ROOT/usr/local/lib/e2e-kit/rootlesskit; fi
-install -D -m644 "$E2E_W/bb.tar" $ROOT/srv/bb.tar
 # dockerd checks for ip_tables, built into this kernel (no /lib/modules here).
 mkdir -p $ROOT/lib/modules/$(uname -r)
 echo kernel/net/ipv4/netfilter/ip_tables.ko > $ROOT/lib/modules/$(uname -r)/modules.builtin
 # The late network: a veth pair and a default route 25 s after boot, and a web server on it.
-S=$ROOT/etc/systemd/system
-mkdir -p $S/multi-user.target.wants $S/network-online.target.wants $ROOT/srv/www
-echo sandbox-net-ok > $ROOT/srv/www/index.html
+mkdir -p $S/multi-user.target.wants $S/network-online.target.wants
 cat > "$S/late-net.service" <<'UNIT'
 [Unit]
 DefaultDependencies=no
@@ -151,7 +140,6 @@ if [ "$NET" = online ]; then
 else
     ln -sf ../late-net.service $S/multi-user.target.wants/
 fi
-H=$ROOT/home/$TEST_USER
 U=$H/.config/systemd/user
 mkdir -p $U/default.target.wants $U/docker.service.d
 cp "$E2E_W/docker.service" $U/docker.service
@@ -164,19 +152,10 @@ wait) chroot --userspec=$TEST_USER $ROOT env HOME=/home/$TEST_USER PATH=/usr/loc
 exec) chroot --userspec=$TEST_USER $ROOT env HOME=/home/$TEST_USER PATH=/usr/local/bin:/usr/bin:/bin rootlet docker enable --exec --no-reload ;;
 esac
 EOF
-}
 
-boot() { # boot NAME NET KIT ROOTLET
-    E2E_NAME=$(e2e_name "$1"); export E2E_NAME NET=$2 KIT=$3 ROOTLET=$4
-    write_provision
-    if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-        FAIL=$((FAIL+1)); echo "FAIL $1: boot: $(tail -3 "$W/boot.log")"; return 1
-    fi
-    sb wait-user >/dev/null 2>&1
-    return 0
-}
-down() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL $E2E_NAME: shutdown left something behind: $(tail -2 "$W/down.log")"; }; unset E2E_NAME; }
-u() { sb user "$@"; }
+boot() { export NET=$2 KIT=$3 ROOTLET=$4; e2e_boot "$1" none; } # boot NAME NET KIT ROOTLET
+down() { e2e_down; }
+# prop PROPERTY, is STATE: of docker.service (in place of the library's, which take a unit)
 prop() { u systemctl --user show -P "$1" docker.service; }
 is() { [ "$(prop ActiveState)" = "$1" ]; }
 online_at() { sb exec systemctl show -P ActiveEnterTimestampMonotonic network-online.target; }
@@ -184,10 +163,10 @@ route_up() { sb exec ip route show default | grep veth0 >/dev/null; }
 dock() { u env DOCKER_HOST=unix:///run/user/1500/docker.sock /usr/bin/docker "$@"; }
 # The imported busybox reaches the server on the late interface.
 reaches() {
-    dock image inspect localhost/bb >/dev/null 2>&1 || dock import /srv/bb.tar localhost/bb >/dev/null || return 1
+    dock image inspect localhost/bb >/dev/null 2>&1 || dock import /srv/img/bb.tar localhost/bb >/dev/null || return 1
     dock run --rm localhost/bb busybox timeout 8 busybox wget -qO- http://192.0.2.2:18099/ | grep sandbox-net-ok >/dev/null
 }
-journal() { u journalctl --user -u docker.service --no-pager -o short-monotonic "$@"; }
+journal() { u journalctl --user -u docker.service --no-pager -o short-monotonic; }
 restarts_none() { [ "$(prop NRestarts)" = 0 ]; }
 in_journal() { u journalctl --user -u "$1" --no-pager | grep -- "$2" >/dev/null; }
 failed_before_online() { local t; t=$(online_at); [ "${t:-0}" -gt "$(prop InactiveEnterTimestampMonotonic)" ]; }
@@ -198,7 +177,7 @@ disable_restores() {
 }
 main_pid_waited() { local p; p=$(prop MainPID); u journalctl --user -u docker.service "_PID=$p" --no-pager | grep 'network-online.target is active' >/dev/null; }
 runs_containers() {
-    dock image inspect localhost/bb >/dev/null 2>&1 || dock import /srv/bb.tar localhost/bb >/dev/null || return 1
+    dock image inspect localhost/bb >/dev/null 2>&1 || dock import /srv/img/bb.tar localhost/bb >/dev/null || return 1
     dock run --rm localhost/bb busybox true
 }
 # (doctor exits 1 when it finds an error, as here: read its output, not its status)
@@ -286,8 +265,5 @@ sE() {
 }
 
 SCEN=("$@"); [ ${#SCEN[@]} -gt 0 ] || SCEN=(A B C D E)
-T0=$EPOCHREALTIME
 for s in "${SCEN[@]}"; do "s$s"; done
-printf 'docker e2e: %.0f s\n' "$(awk "BEGIN{print $EPOCHREALTIME-$T0}")"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end

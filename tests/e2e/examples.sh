@@ -25,21 +25,10 @@ cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
 . tests/e2e/journey-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
-exec 3>&1
+e2e_start examples podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
-W=$(mktemp -d -t rootlet-e2e-examples.XXXXXX)
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
-E2E_NAME=$(e2e_name examples); export E2E_NAME
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >/dev/null 2>&1; [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
-
-# --- the stand-in images, as rootfs tarballs (imported by the test user)
-e2e_rootfs "$W" || exit 1
-mkdir -p "$W/img"
+# --- the stand-in images, as rootfs tarballs (imported by the test user from /srv/img)
+mkdir -p "$W/img" "$W/srv/img"
 # image NAME: a copy of the busybox rootfs with the test server, as $W/img/NAME.tar
 image() { local r=$W/img/$1; cp -a "$W/rootfs" "$r"; }
 image server
@@ -48,30 +37,15 @@ printf '#!/bin/sh\n# stand-in: the database is "ready" when its server runs\nexi
 chmod 755 "$W/img/postgres/usr/local/bin/pg_isready"
 # nginx: Debian's package, laid out like the official image
 nginx_rootfs "$W/img/nginx" || skip "no nginx stand-in"
-for i in server postgres nginx; do tar -C "$W/img/$i" -cf "$W/img/$i.tar" . || exit 1; done
+for i in server postgres nginx; do tar -C "$W/img/$i" -cf "$W/srv/img/$i.tar" . || exit 1; done
+# The examples, as the user gets them with the checkout (in /srv/rootlet, readable by the
+# test user); the user's directory for them, empty.
+mkdir -p "$W/srv/rootlet/contrib" "$W/src"
+cp -a examples "$W/srv/rootlet/examples" && cp -a contrib/examples "$W/srv/rootlet/contrib/examples" || exit 1
 
-cat > "$W/provision.sh" <<'EOF'
-set -e
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
-install -d "$ROOT/srv/img"
-install -m644 "$E2E_W"/img/*.tar "$ROOT/srv/img/"
-# The examples, as the user gets them with the checkout (readable by the test user).
-mkdir -p "$ROOT/srv/rootlet/contrib"
-cp -a "$E2E_REPO/examples" "$ROOT/srv/rootlet/examples"
-cp -a "$E2E_REPO/contrib/examples" "$ROOT/srv/rootlet/contrib/examples"
-chmod -R a+rX "$ROOT/srv"
-# A default route at once, so that rootlet-wait-online does not wait.
-ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
-ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
-mkdir -p "$ROOT/home/$TEST_USER/.config/containers/systemd"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
-EOF
-
-echo "== booting $E2E_NAME"
-if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    FAIL=1; echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; exit 1
-fi
-sb wait-user >/dev/null 2>&1
+echo "== booting $(e2e_name examples)"
+# (a default route at once, so that rootlet-wait-online does not wait)
+e2e_boot examples route || { echo "$PASS passed, $FAIL failed"; exit 1; }
 
 Q=/home/tester/.config/containers/systemd
 E=/srv/rootlet/examples
@@ -132,4 +106,4 @@ for s in app db whoami nginx caddy traefik; do
 done
 check "no failed user unit" no_failed_user_units
 
-finish_suite "$T0"
+e2e_end

@@ -121,7 +121,7 @@ check "no container, health-check timer or wait process of it is left" eval \
 
 echo "== systemctl --user restart db.service, 10 times in a row"
 : > "$W/restarts"
-for i in $(seq 10); do
+for _ in $(seq 10); do
     t=$EPOCHREALTIME
     msg=$(timeout 120 "$SANDBOX" user systemctl --user restart db.service </dev/null 2>&1); rc=$?
     printf '%s %.1f %s %s\n' "$rc" "$(awk "BEGIN{print $EPOCHREALTIME-$t}")" "$(health systemd-db 2>&1)" "$(echo "$msg" | head -1)" >> "$W/restarts"

@@ -26,7 +26,6 @@ cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
 need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 DEBS=/var/cache/rootlet-debs/bookworm
 if ! ls "$DEBS"/docker-registry_*.deb >/dev/null 2>&1; then
     mkdir -p "$DEBS"
@@ -34,20 +33,10 @@ if ! ls "$DEBS"/docker-registry_*.deb >/dev/null 2>&1; then
         { apt-get update -qq >/dev/null 2>&1 && apt-get download docker-registry >/dev/null 2>&1; }; }) \
         || skip "cannot fetch Debian's docker-registry"
 fi
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
-
-# Host-side scratch space, read by root only (the provisioning). What the provisioning
-# reads goes through its environment, never pasted into its text (paths may hold spaces).
-W=$(mktemp -d -t rootlet-e2e-image.XXXXXX)
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release E2E_DEBS=$DEBS
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
+e2e_start image podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
 # The image's content: busybox and the e2e test server, as a tar for `podman import`.
-e2e_rootfs "$W" || exit 1
-R=$W/rootfs
-tar -C "$R" -cf "$W/server.tar" . || exit 1
+mkdir -p "$W/srv/img" && tar -C "$R" -cf "$W/srv/img/server.tar" . || exit 1
 mkdir -p "$W/registry"; dpkg-deb -x "$DEBS"/docker-registry_*.deb "$W/registry" || exit 1
 
 IMAGE=127.0.0.1:5000/e2e/server:1
@@ -69,9 +58,10 @@ PublishPort=127.0.0.1:18090:8080
 WantedBy=default.target
 EOF
 
+# The suite's own part of the provisioning (after tests/e2e/provision.sh's: rootlet, the
+# image's tarball, the sources, the network late by 10 s): the registry, and the push of
+# the image to it before network-online.target.
 cat > "$W/provision.sh" <<'EOF'
-set -e
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
 # docker-registry as its package installs it (/lib is a link to /usr here: keep it), with
 # the user its postinst makes, and a configuration for this test: loopback, no auth.
 tar -C "$E2E_W/registry" -cf - . | tar -C "$ROOT" -xf - --keep-directory-symlink
@@ -89,37 +79,26 @@ storage:
 http:
   addr: 127.0.0.1:5000
 YML
-S=$ROOT/etc/systemd/system
-mkdir -p "$S/multi-user.target.wants" "$S/network-online.target.wants"
 ln -sf /lib/systemd/system/docker-registry.service "$S/multi-user.target.wants/"
-install -D -m644 "$E2E_W/server.tar" "$ROOT/srv/server.tar"
 # Before network-online.target: the image is pushed, as root, from a storage of its own.
 cat > "$ROOT/usr/local/bin/e2e-push" <<'SH'
 #!/bin/sh
 set -e
-i=0; until curl -s http://127.0.0.1:5000/v2/ >/dev/null; do
-    i=$((i+1)); [ $i -lt 600 ] || { echo "the registry never answered"; exit 1; }; sleep 0.1; done
+# (a deadline, however slow each curl is)
+timeout 120 sh -c 'until curl -s http://127.0.0.1:5000/v2/ >/dev/null; do sleep 0.1; done' ||
+    { echo "the registry never answered"; exit 1; }
 p() { podman --root /var/tmp/e2e-push --runroot /run/e2e-push --storage-driver vfs "$@"; }
-p import /srv/server.tar "$1"
+p import /srv/img/server.tar "$1"
 p push --tls-verify=false "$1"
 SH
 chmod 755 "$ROOT/usr/local/bin/e2e-push"
 printf '[Unit]\nRequires=docker-registry.service\nAfter=docker-registry.service\nBefore=network-online.target\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/bin/e2e-push %s\n[Install]\nWantedBy=network-online.target\n' "$IMAGE" > "$S/e2e-push.service"
-# The late network: a veth pair with a default route, network-online.target held 10 s.
-ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
-ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
-printf '[Unit]\nDefaultDependencies=no\nBefore=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/sleep 10\n[Install]\nWantedBy=network-online.target\n' > "$S/e2e-online.service"
-ln -sf ../e2e-online.service ../e2e-push.service "$S/network-online.target.wants/"
-ln -sf /lib/systemd/system/network-online.target "$S/multi-user.target.wants/"
-Q=$ROOT/home/$TEST_USER/.config/containers/systemd
-mkdir -p "$Q" && cp -a "$E2E_W/src/." "$Q/"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
+ln -sf ../e2e-push.service "$S/network-online.target.wants/"
 EOF
 export IMAGE
 
 sysprop() { sb exec systemctl show -P "$1" "$2"; }
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
-exec 3>&1   # the suite's own stdout, for notes from inside a check
 # (no_restart UNIT, for podman 4.3's notify race: tests/e2e/sandbox-lib.sh)
 pull_log() { u journalctl --user -u server-image.service --no-pager -o short-monotonic; }
 registry_log() { sb exec journalctl -u docker-registry.service --no-pager -o cat; }
@@ -137,11 +116,7 @@ pulled_from_registry() {
 }
 
 echo "== .image pulled from a registry at linger boot, the network 10 s late; Image=X.image runs it"
-E2E_NAME=$(e2e_name image); export E2E_NAME
-if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    FAIL=$((FAIL+1)); echo "FAIL boot: $(tail -3 "$W/boot.log")"
-else
-    sb wait-user >/dev/null 2>&1
+if e2e_boot image late:10; then
     check "the registry listens on 127.0.0.1:5000 in the sandbox" within 60 eval 'sb exec curl -sS --max-time 5 http://127.0.0.1:5000/v2/ >/dev/null'
     check "the image was pushed to it before network-online.target" within 90 eval '[ "$(sysprop ActiveState e2e-push.service)" = active ]' \
         || sb exec journalctl -u e2e-push.service --no-pager | tail -15
@@ -171,6 +146,7 @@ else
     check "no failed user unit" eval '[ -z "$(u systemctl --user list-units --failed --plain --no-legend)" ]'
     check "rootlet check finds the files clean" eval 'out=$(u rootlet check 2>&1) && [ "$out" = "rootlet: 2 unit(s) OK" ] || { echo "$out"; false; }'
     check "rootlet check of the two files by name: clean" eval 'u rootlet check /home/tester/.config/containers/systemd/server.image /home/tester/.config/containers/systemd/server.container >/dev/null'
+    # shellcheck disable=SC2034 # read by the check below (eval)
     n0=$(registry_log | grep -cF "$GET_MANIFEST")
     check "systemctl --user restart server-image.service pulls again" eval 'u systemctl --user restart server-image.service && is active server-image.service && [ "$(registry_log | grep -cF "$GET_MANIFEST")" -gt "$n0" ]'
     check "server.service, which requires it, was restarted with it and is active again" within 90 eval 'is active server.service && [ "$(prop ExecMainStartTimestampMonotonic server.service)" -gt "$tc" ]'
@@ -184,9 +160,5 @@ else
     check "and for the mount (5.5.0)" within 10 eval 'sb exec journalctl --no-pager -b | grep "withmodel.container:3: Mount: .type=artifact. needs podman 5.5.0 or newer, podman is 4.3.1" >/dev/null'
     check "rootlet check says the same, exit 1" eval 'out=$(u rootlet check 2>&1); [ $? = 1 ] && grep "model.artifact:1: .Artifact.: a .artifact file needs podman 5.4.0" <<<"$out" >/dev/null && grep "withmodel.container:3: Mount: .type=artifact. needs podman 5.5.0" <<<"$out" >/dev/null && grep "podman 4.3.1 is older than rootlet needs for .artifact files (5.4.0 or newer)" <<<"$out" >/dev/null'
     check "server.service and server-image.service unaffected" eval 'is active server.service && is active server-image.service'
-    [ -n "${E2E_DEBUG:-}" ] || { sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
-        [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME; }
 fi
-printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end

@@ -10,30 +10,20 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-cargo build --release -q --bin rootlet --bin rootlet-wait-online || exit 1
-W=$(mktemp -d -t rootlet-e2e-install.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-# Paths reach the provisioning through its environment, never pasted into its text.
-export E2E_REPO=$REPO E2E_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release
-cat > "$W/provision.sh" <<'EOF2'
-set -e
-install -m755 "$E2E_BIN/rootlet" "$E2E_BIN/rootlet-wait-online" "$ROOT/usr/local/bin/"
-install -Dm755 "$E2E_REPO/tests/doctor-fixtures/expect-ok.sh" "$ROOT/usr/local/libexec/rootlet-tests/expect-ok.sh"
-EOF2
-E2E_NAME=$(e2e_name install-user); export E2E_NAME
-
-E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1 || { echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; sb shutdown >/dev/null 2>&1; exit 1; }
-# Logs stay (under $E2E/state/) only when a check failed.
-trap 'sb shutdown >/dev/null 2>&1; [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; rm -rf "$W"' EXIT
-sb wait-user >/dev/null 2>&1
+e2e_start install-user podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+# The doctor's fixture, for the test user.
+install -Dm755 tests/doctor-fixtures/expect-ok.sh "$W/srv/rootlet-tests/expect-ok.sh"
+# rootlet's programs only (E2E_ROOTLET=user, tests/e2e/provision.sh): no generator, no
+# system-wide unit: the user installs rootlet for themselves. No network: nothing here
+# needs one.
+E2E_ROOTLET=user e2e_boot install-user none || { echo "$PASS passed, $FAIL failed"; exit 1; }
 H=/home/tester
 sb exec sh -c "cd $H && find . | sort" > "$W/before"
 
 check "install --user succeeds without root" u rootlet install --user
 check "the path unit is active" within 30 eval '[ "$(u systemctl --user is-active rootlet-regenerate.path)" = active ]'
 check "rootlet doctor in the real session: user manager, bus, linger, rootlet installed" \
-    u sh /usr/local/libexec/rootlet-tests/expect-ok.sh /usr/local/bin/rootlet \
+    u sh /srv/rootlet-tests/expect-ok.sh /usr/local/bin/rootlet \
     session.runtime-dir session.manager session.bus linger subid.subuid cgroup.v2 \
     rootlet.generator rootlet.wait-unit rootlet.sources
 u mkdir -p $H/.config/containers/systemd
@@ -57,5 +47,4 @@ check "uninstall --user succeeds" u rootlet uninstall --user
 check "the path unit is gone" eval '[ "$(prop LoadState rootlet-regenerate.path)" = not-found ]'
 sb exec sh -c "cd $H && find . | sort" > "$W/after"
 check "the home directory is as it was before install" diff "$W/before" "$W/after"
-echo "$PASS passed, $FAIL failed"
-[ $FAIL = 0 ]
+e2e_end

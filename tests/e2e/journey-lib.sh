@@ -1,8 +1,8 @@
 # shellcheck shell=bash
-# Sourced by tests/e2e/examples.sh and tests/e2e/readme.sh, the suites that follow the
-# documentation as a user would (from the checkout's top, after tests/e2e/sandbox-lib.sh):
-# stand-ins for the registry images the documentation names (no registry is reachable in
-# the sandbox), and the checks and the end both suites share.
+# Sourced by tests/e2e/examples.sh, readme.sh and reverse-proxy.sh, the suites that follow
+# the documentation as a user would (from the checkout's top, after
+# tests/e2e/sandbox-lib.sh), and nginx.sh: stand-ins for the registry images the
+# documentation names (no registry is reachable in the sandbox), and the checks they share.
 
 # nginx_rootfs DIR: Debian's nginx (binary and the libraries it links, from its package)
 # laid out as the official docker.io/library/nginx image: its default configuration
@@ -27,23 +27,11 @@ nginx_rootfs() {
     printf 'events {}\nhttp {\n    include /etc/nginx/mime.types;\n    server { listen 80; root /usr/share/nginx/html; }\n}\n' > "$n/etc/nginx/nginx.conf"
 }
 # NGINX_CMD: the official image's command, for `podman import --change "CMD $NGINX_CMD"`.
+# shellcheck disable=SC2034 # read by the suites that source this file
 NGINX_CMD='["nginx","-g","daemon off;"]'
 
 # no_failed_user_units: the test user's manager has no failed unit (they are listed).
 no_failed_user_units() {
     local f; f=$(u systemctl --user list-units --failed --plain --no-legend)
     [ -z "$f" ] || { echo "$f"; return 1; }
-}
-
-# finish_suite T0: shut the sandbox down (left running with E2E_DEBUG), print the time
-# since T0 and the counts; the exit status is the suite's.
-finish_suite() {
-    if [ -z "${E2E_DEBUG:-}" ]; then
-        sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
-    else
-        echo "E2E_DEBUG: sandbox $E2E_NAME left running (E2E_NAME=$E2E_NAME \"$SANDBOX\" shutdown), work dir $W"
-    fi
-    printf 'whole suite: %.1fs\n' "$(awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
-    echo "$PASS passed, $FAIL failed"
-    [ "$FAIL" = 0 ]
 }

@@ -99,6 +99,7 @@ is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 get() { sb exec curl -sS --http0.9 --max-time 10 --interface 127.0.0.7 "http://127.0.0.1:$1/"; }
 # (through rootlessport: the container sees the network's gateway as the peer)
 answers() { get 18081 | grep 'PID=1 PEER=' >/dev/null; }
+# shellcheck disable=SC2034 # read by the checks (eval)
 Q=/home/tester/.config/containers/systemd
 exec 3>&1   # the suite's own stdout, for notes from inside a check
 # (no_restart UNIT, for podman 4.3's notify race: tests/e2e/sandbox-lib.sh)
@@ -145,12 +146,4 @@ check "no unit reported 'unknown flag'" eval '! u journalctl --user --no-pager |
 check "no failed user unit" eval '[ -z "$(u systemctl --user list-units --failed --plain --no-legend)" ]' \
     || u systemctl --user list-units --failed --plain --no-legend
 
-if [ -z "${E2E_DEBUG:-}" ]; then
-    sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL shutdown left something behind: $(tail -2 "$W/down.log")"; }
-    [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1
-else
-    echo "E2E_DEBUG: sandbox $E2E_NAME left running (E2E_NAME=$E2E_NAME \"$SANDBOX\" shutdown), work dir $W"
-fi
-printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end

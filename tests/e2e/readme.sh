@@ -23,23 +23,13 @@ cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
 . tests/e2e/journey-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 command -v cargo >/dev/null || skip "no cargo (the Quick start builds with make)"
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
-exec 3>&1
+e2e_start readme podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
-W=$(mktemp -d -t rootlet-e2e-readme.XXXXXX)
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}/release
-export E2E_REPO=$REPO E2E_W=$W E2E_RELEASE=$TARGET
-E2E_NAME=$(e2e_name readme); export E2E_NAME
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >/dev/null 2>&1; [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
-
-# --- the blocks, from README.md: $W/blocks/NN-WHO.sh
-mkdir -p "$W/blocks"
-python3 - "$REPO/README.md" "$W/blocks" <<'PY' || { echo "FAIL the Quick start's blocks could not be read"; echo "0 passed, 1 failed"; exit 1; }
+# --- the blocks, from README.md: $W/srv/readme/NN-WHO.sh (/srv/readme in the sandbox)
+B=$W/srv/readme
+mkdir -p "$B"
+python3 - "$REPO/README.md" "$B" <<'PY' || { echo "FAIL the Quick start's blocks could not be read"; echo "0 passed, 1 failed"; exit 1; }
 import re, sys
 text = open(sys.argv[1], encoding="utf-8").read()
 start = text.index("\n## Quick start\n")
@@ -64,38 +54,26 @@ while i < len(lines):
 if n < 5:
     sys.exit(f"only {n} blocks found in the Quick start")
 PY
-ls "$W/blocks" | sed 's/^/   block /'
+ls "$B" | sed 's/^/   block /'
 
 # --- the stand-in image
 nginx_rootfs "$W/nginx" || skip "no nginx stand-in"
-tar -C "$W/nginx" -cf "$W/nginx.tar" . || exit 1
+mkdir -p "$W/srv/img" && tar -C "$W/nginx" -cf "$W/srv/img/nginx.tar" . || exit 1
 
+# The suite's own part of the provisioning (tests/e2e/provision.sh, E2E_ROOTLET=none: the
+# Quick start installs rootlet itself): the checkout, as the user cloned it into
+# ~/rootlet (its files, and the release build with its mtimes, so that the Quick start's
+# `make` finds it built).
 cat > "$W/provision.sh" <<'EOF'
-set -e
-# The checkout, as the user cloned it into ~/rootlet (its files, and the release build
-# with its mtimes, so that the Quick start's `make` finds it built)
-H=$ROOT/home/$TEST_USER
 mkdir -p "$H/rootlet/target"
 tar -C "$E2E_REPO" --exclude=./target --exclude=./.git -cf - . | tar -C "$H/rootlet" -xf -
-cp -a "$E2E_RELEASE" "$H/rootlet/target/release"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
-install -Dm644 "$E2E_W/nginx.tar" "$ROOT/srv/img/nginx.tar"
-install -d "$ROOT/srv/readme" && install -m644 "$E2E_W"/blocks/*.sh "$ROOT/srv/readme/"
-# The machine's network, at every boot (the reboot too), pulling network-online.target
-# in as a real machine's network manager does.
-S=$ROOT/etc/systemd/system
-mkdir -p "$S/multi-user.target.wants" "$S/network-online.target.wants"
-printf '%s\n' '[Unit]' DefaultDependencies=no Before=network-online.target '[Service]' Type=oneshot RemainAfterExit=yes \
-    "ExecStart=/bin/sh -ec 'ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0; ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0'" \
-    > "$S/e2e-net.service"
-ln -sf ../e2e-net.service "$S/network-online.target.wants/"
-ln -sf /lib/systemd/system/network-online.target "$S/multi-user.target.wants/"
+(cd "$E2E_REPO" && cp -a "$E2E_TARGETDIR" "$H/rootlet/target/release")
 EOF
 
-echo "== booting $E2E_NAME (no linger: the Quick start turns it on)"
-if ! E2E_LINGER=0 E2E_DISK=1 E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    FAIL=1; echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; exit 1
-fi
+echo "== booting $(e2e_name readme) (no linger: the Quick start turns it on)"
+# (the machine's network at every boot, the reboot too, pulling network-online.target in
+# as a real machine's network manager does: NET=boot)
+E2E_ROOTLET=none E2E_LINGER=0 E2E_DISK=1 e2e_boot readme boot || { echo "$PASS passed, $FAIL failed"; exit 1; }
 
 # run_block FILE: one block, as its marker says, stopping at its first failing command.
 run_block() {
@@ -118,7 +96,7 @@ run_block() {
 }
 
 echo "== the Quick start, block by block"
-for f in "$W"/blocks/*.sh; do
+for f in "$B"/*.sh; do
     b=${f##*/}
     check "block ${b%.sh}: $(head -c 70 "$f" | head -1)" run_block "$f" || {
         echo "   the block:"; sed 's/^/   | /' "$f"; }
@@ -141,4 +119,4 @@ check "the user's manager starts by itself (linger)" eval 'sb wait-user >/dev/nu
 check "nginx.service not started before a connection" eval '! is active nginx.service'
 results " (after the reboot)"
 
-finish_suite "$T0"
+e2e_end

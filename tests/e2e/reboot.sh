@@ -23,19 +23,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev
-T0=$EPOCHREALTIME
-cargo build --release -q --bin rootlet --bin rootlet-wait-online || exit 1
+e2e_start reboot podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
-W=$(mktemp -d -t rootlet-e2e-reboot.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-# Paths reach the provisioning through its environment, never pasted into its text.
-export E2E_W=$W E2E_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release
-
-# The test program in a busybox rootfs (as tests/e2e/run.sh), and the sources.
-e2e_rootfs "$W" && e2e_net_tree "$W/net" || exit 1
-R=$W/rootfs
+# The test program in the busybox rootfs (as tests/e2e/run.sh), and the sources.
 mkdir -p "$W/src"
 printf '[Container]\nRootfs=/srv/rootfs\nExec=/usr/local/bin/e2e-server 8080\nPublishPort=127.0.0.1:18080:8080\n' \
     > "$W/src/web.container"
@@ -46,29 +36,14 @@ for n in auto masked; do
         > "$W/src/$n.container"
 done
 
-# rootlet's binaries only, where `make install` puts them (no generator: the user has no
-# root). The network comes up at every boot from a system service, as on a machine (the
-# provisioning runs once, before the first boot only).
-cat > "$W/provision.sh" <<'EOF'
-set -e
-install -m755 "$E2E_BIN/rootlet" "$E2E_BIN/rootlet-wait-online" "$ROOT/usr/local/bin/"
-mkdir -p "$ROOT/srv" && cp -a "$E2E_W/rootfs" "$ROOT/srv/rootfs" && chroot "$ROOT" chown -R "$TEST_USER:" /srv/rootfs
-cp -a "$E2E_W/net/." "$ROOT/"
-Q=$ROOT/home/$TEST_USER/.config/containers/systemd
-mkdir -p "$Q" && cp -a "$E2E_W/src/." "$Q/"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
-EOF
-
-E2E_NAME=$(e2e_name reboot); export E2E_NAME
+# (tests/e2e/provision.sh) rootlet's programs only, where `make install` puts them
+# (E2E_ROOTLET=user: no generator, the user has no root). The network comes up at every
+# boot from a system service, as on a machine (NET=boot: the provisioning runs once,
+# before the first boot only). On a disk, which survives `sb reboot`; it stays (under
+# $E2E/state/) only when a check failed.
+E2E_ROOTLET=user E2E_DISK=1 e2e_boot reboot boot || { echo "$PASS passed, $FAIL failed"; exit 1; }
 STATE=${E2E:-/var/tmp/rootlet-e2e}/state/$E2E_NAME
-if ! E2E_DISK=1 E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; sb shutdown >/dev/null 2>&1; exit 1
-fi
-# Logs and the disk stay (under $E2E/state/) only when a check failed.
-trap 'sb shutdown >/dev/null 2>&1; [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; rm -rf "$W"' EXIT
-sb wait-user >/dev/null 2>&1
 
-exec 3>&1   # the suite's own stdout, for notes from inside a check (which captures 1 and 2)
 H=/home/tester
 OUT=$H/.local/share/systemd/user
 UNITS=$H/.config/systemd/user
@@ -188,6 +163,4 @@ check "systemctl --user disable removes a dangling link; doctor is content" eval
     ! sb exec test -L "$WANTS/web.service" && ! sb exec test -L "$WANTS/echo@18081.service" &&
     ! grep rootlet.enable-links <<<"$(u rootlet doctor 2>&1)" >/dev/null'
 
-printf 'reboot suite: %.0fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end

@@ -26,21 +26,10 @@ cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
 . tests/e2e/journey-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make catatonit
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
-exec 3>&1   # the suite's own stdout, for notes from inside a check (no_restart)
+e2e_start rproxy podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make catatonit
 
-W=$(mktemp -d -t rootlet-e2e-rproxy.XXXXXX)
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
-E2E_NAME=$(e2e_name rproxy); export E2E_NAME
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >/dev/null 2>&1; [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
-
-# --- the stand-in images, as rootfs tarballs (imported by the test user)
-e2e_rootfs "$W" && e2e_net_tree "$W/net" || exit 1
-mkdir -p "$W/img"
+# --- the stand-in images, as rootfs tarballs (imported by the test user from /srv/img)
+mkdir -p "$W/img" "$W/srv/img"
 cp -a "$W/rootfs" "$W/img/busybox" && ln -s busybox "$W/img/busybox/bin/httpd"
 cp -a "$W/img/busybox" "$W/img/whoami" && mkdir -p "$W/img/whoami/www/cgi-bin"
 cat > "$W/img/whoami/www/cgi-bin/index.cgi" <<'EOF'
@@ -53,30 +42,19 @@ echo "X-Forwarded-For: $HTTP_X_FORWARDED_FOR"
 EOF
 chmod 755 "$W/img/whoami/www/cgi-bin/index.cgi"
 nginx_rootfs "$W/img/nginx" || skip "no nginx stand-in"
-for i in busybox whoami nginx; do tar -C "$W/img/$i" -cf "$W/img/$i.tar" . || exit 1; done
+for i in busybox whoami nginx; do tar -C "$W/img/$i" -cf "$W/srv/img/$i.tar" . || exit 1; done
+# The example as the user gets it with the checkout (/srv/rootlet, readable by the test
+# user); the user's directory for the sources, empty.
+mkdir -p "$W/srv/rootlet/examples" "$W/src"
+cp -a examples/reverse-proxy "$W/srv/rootlet/examples/reverse-proxy" || exit 1
 
-# provision (once, before the first boot): rootlet as `make install` puts it, the image
-# tarballs, the example as the user gets it with the checkout, and a default route at
-# every boot (a system service, as on a machine), so that rootlet-wait-online does not wait.
-cat > "$W/provision.sh" <<'EOF'
-set -e
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
-install -d "$ROOT/srv/img"
-install -m644 "$E2E_W"/img/*.tar "$ROOT/srv/img/"
-mkdir -p "$ROOT/srv/rootlet/examples"
-cp -a "$E2E_REPO/examples/reverse-proxy" "$ROOT/srv/rootlet/examples/reverse-proxy"
-chmod -R a+rX "$ROOT/srv"
-cp -a "$E2E_W/net/." "$ROOT/"
-mkdir -p "$ROOT/home/$TEST_USER/.config/containers/systemd"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
-EOF
+echo "== booting $(e2e_name rproxy)"
+# (tests/e2e/provision.sh, once before the first boot: rootlet as `make install` puts it,
+# the files above, and a default route at every boot (NET=boot, a system service, as on a
+# machine), so that rootlet-wait-online does not wait. On a disk: `sb reboot` keeps it.)
+E2E_DISK=1 e2e_boot rproxy boot || { echo "$PASS passed, $FAIL failed"; exit 1; }
 
-echo "== booting $E2E_NAME"
-if ! E2E_DISK=1 E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    FAIL=1; echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; exit 1
-fi
-sb wait-user >/dev/null 2>&1
-
+# shellcheck disable=SC2034 # read by the checks (eval)
 Q=/home/tester/.config/containers/systemd
 E=/srv/rootlet/examples/reverse-proxy
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
@@ -91,6 +69,7 @@ frontlog() { u podman logs systemd-front 2>&1; }
 echo "== before the reboot: stand-in images, the example checked and added"
 # whoami's stand-in: httpd, under a shell that ends on SIGTERM (PID 1 without a handler
 # ignores it); the official image's program handles it itself.
+# shellcheck disable=SC2034 # read by the check below (eval)
 WHOAMI_CMD='["/bin/sh","-c","trap '"'exit 0'"' TERM; httpd -f -p 80 -h /www \u0026 wait"]'
 imp() { u podman import -q --change "CMD $2" --change 'ENV PATH=/usr/local/bin:/usr/sbin:/bin' "/srv/img/$1.tar" "$3" >/dev/null; }
 check "images imported under the example's names" eval '
@@ -177,4 +156,4 @@ check "and stopping backend-a leaves nothing running" eval '
     ! sb exec pgrep -u tester -f "conmon|podman run|systemd-socket-proxyd" >/dev/null'
 check "no failed user unit" no_failed_user_units
 
-finish_suite "$T0"
+e2e_end

@@ -78,7 +78,7 @@ s3() {
     scenario "3 never-pulled network-online.target"
     web_source
     boot s3 never-route || return
-    check "web.service active" within 30 is active web.service
+    check "web.service active" within 60 is active web.service
     local ts te
     ts=$(prop ExecMainStartTimestampMonotonic rootlet-wait-online.service)
     te=$(prop ExecMainExitTimestampMonotonic rootlet-wait-online.service)
@@ -176,7 +176,7 @@ s7() {
     src
     printf '[Container]\nRootfs=/srv/rootfs\nNetwork=none\nExec=/bin/sleep 1000\n\n[Install]\nWantedBy=default.target\n' > "$W/src/good.container"
     boot s7 online || return
-    check "good.service active" within 30 is active good.service
+    check "good.service active" within 60 is active good.service
     u sh -c 'printf "[Container]\nRootfs=/srv/rootfs\nNetwork=none\nExec=/bin/sleep 1000\nEnvironment=EDITED=yes\n\n[Install]\nWantedBy=default.target\n" > ~/.config/containers/systemd/good.container'
     u sh -c 'printf "[Container]\nRootfs=/srv/rootfs\nPublishPorts=80:80\n" > ~/.config/containers/systemd/broken.container'
     u systemctl --user daemon-reload
@@ -233,9 +233,5 @@ for s in "${ALL[@]}"; do
     "$s"
     printf '   (%s: %.1fs)\n' "$s" "$(awk "BEGIN{print $EPOCHREALTIME-$t}")"
 done
-# Nothing left behind by this run (left_behind: tests/e2e/sandbox-lib.sh; each shutdown
-# already checked its own: see down).
-check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
-printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+# (each shutdown already checked its own: see down; e2e_end checks the run's)
+e2e_end

@@ -46,8 +46,10 @@ need_e2e() {
             || skip "cannot install:$missing"
     fi
 }
-# Every sandbox command with stdin from /dev/null (a waiting nsenter once kept PID 1 alive).
-sb() { "$SANDBOX" "$@" </dev/null; }
+# Every sandbox command with stdin from /dev/null (a waiting nsenter once kept PID 1 alive),
+# and without fd 3 (e2e_start's copy of the suite's stdout: a sandbox booted with it would
+# hold the suite's output open as long as it runs, E2E_DEBUG's sandbox after the suite).
+sb() { "$SANDBOX" "$@" </dev/null 3>&-; }
 u() { sb user "$@"; }
 # prop PROPERTY UNIT: a property of a unit of the test user's manager.
 prop() { u systemctl --user show -P "$1" "$2"; }
@@ -58,30 +60,31 @@ check() { local _c_name=$1; shift; local _c_t0=$EPOCHREALTIME _c_out
     # (underscored locals: `eval` code sees the caller's variables, and must not see these)
     if _c_out=$("$@" 2>&1); then PASS=$((PASS+1)); printf 'PASS %s (%.1fs)\n' "$_c_name" "$(awk -v a="$_c_t0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
     else FAIL=$((FAIL+1)); echo "FAIL $_c_name: $_c_out"; return 1; fi; }
-# within SECONDS CMD...: retry until it succeeds. (The suites give wide margins: a loaded
-# machine may be compiling on the same cores.)
-within() { local _w_s=$1; shift; local _w_i; for _w_i in $(seq $((_w_s * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; "$@"; }
-
-# e2e_net_tree DIR: DIR/etc/systemd/system/ with e2e-net.service, which gives the sandbox
-# a default route at every boot before network-online.target (as a machine's network
-# does; a route set while provisioning is gone after `sandbox.sh reboot`), and the links
-# that pull it in. A provisioning copies it in: cp -a DIR/. "$ROOT/".
-e2e_net_tree() {
-    local s=$1/etc/systemd/system
-    mkdir -p "$s/multi-user.target.wants" "$s/network-online.target.wants"
-    cat > "$s/e2e-net.service" <<'UNIT'
-[Unit]
-DefaultDependencies=no
-Before=network-online.target
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -ec 'ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0; ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0'
-[Install]
-WantedBy=network-online.target
-UNIT
-    ln -sf ../e2e-net.service "$s/network-online.target.wants/"
-    ln -sf /lib/systemd/system/network-online.target "$s/multi-user.target.wants/"
+# within SECONDS CMD...: retry CMD (its output hidden) until it succeeds, for SECONDS at
+# most (a deadline, not a count of tries: a slow CMD, a `u systemctl` taking a second on a
+# loaded machine, does not stretch it), then one last try whose output is shown. Margins
+# stay wide (the machine may be compiling on the same cores): a call that passes should
+# need at most a third of its SECONDS. E2E_WITHIN_LOG=FILE appends every call's time to
+# FILE (seconds taken, status, the suite's line, SECONDS, CMD): the audit of those margins.
+within() {
+    local _w_s=$1 _w_t0=${EPOCHREALTIME//[!0-9]/} _w_rc; shift
+    # (microseconds: EPOCHREALTIME without its decimal separator, whatever the locale's)
+    local _w_end=$(( _w_t0 + _w_s * 1000000 ))
+    while (( ${EPOCHREALTIME//[!0-9]/} < _w_end )); do
+        "$@" >/dev/null 2>&1 && { _within_log 0 "$_w_t0" "$_w_s" "$@"; return 0; }
+        sleep 0.1
+    done
+    "$@"; _w_rc=$?
+    _within_log "$_w_rc" "$_w_t0" "$_w_s" "$@"; return "$_w_rc"
+}
+_within_log() {
+    [ -n "${E2E_WITHIN_LOG:-}" ] || return 0
+    local d=$(( ${EPOCHREALTIME//[!0-9]/} - $2 )) rc=$1 s=$3 c i=1; shift 3
+    c=$*; c=${c//$'\n'/ }
+    # (the call's place: the first frame outside this file, check's and within's own)
+    while [ "$i" -lt $(( ${#BASH_SOURCE[@]} - 1 )) ] && [ "${BASH_SOURCE[i]}" = "${BASH_SOURCE[0]}" ]; do i=$((i + 1)); done
+    printf '%d.%d s, status %s, %s:%s, within %s %.100s\n' $((d / 1000000)) $((d % 1000000 / 100000)) "$rc" \
+        "${BASH_SOURCE[i]##*/}" "${BASH_LINENO[i-1]}" "$s" "$c" >> "$E2E_WITHIN_LOG"
 }
 
 # e2e_rootfs W: the test server ($W/e2e-server, static) and a busybox rootfs with it for
@@ -117,17 +120,18 @@ no_restart() {
     return 1
 }
 
-# left_behind: nothing of this run (E2E_RUN) is left: no cgroup and no live sandbox PID 1
-# (other runs' sandboxes may be up).
+# left_behind: nothing of this run (E2E_RUN) is left: no cgroup, no live sandbox PID 1, no
+# mount of its state seen by the host (other runs' sandboxes may be up).
 left_behind() {
-    local d f
+    local d f e=${E2E:-/var/tmp/rootlet-e2e}
     for d in /sys/fs/cgroup/unified/e2e-"$E2E_RUN"-* /sys/fs/cgroup/e2e-"$E2E_RUN"-*; do
         [ -e "$d" ] && { echo "cgroup $d"; return 1; }
     done
-    for f in "${E2E:-/var/tmp/rootlet-e2e}"/state/"$E2E_RUN"-*/pid1; do
+    for f in "$e"/state/"$E2E_RUN"-*/pid1; do
         [ -s "$f" ] && { echo "pid file $f"; return 1; }
     done
-    return 0
+    f=$(awk -v p="$e/state/$E2E_RUN-" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo)
+    [ -z "$f" ] || { echo "mounted: $f"; return 1; }
 }
 
 # --- the preamble every suite shares
@@ -149,35 +153,45 @@ e2e_start() {
     export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
     trap e2e_cleanup EXIT
     e2e_rootfs "$W" || exit 1
+    # shellcheck disable=SC2034 # the suites' (see above)
     R=$W/rootfs
     exec 3>&1
 }
 e2e_cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; [ -n "${E2E_NAME:-}" ] && sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
 # e2e_boot NAME NET: a fresh sandbox named for this run (E2E_NAME, exported), provisioned
-# by tests/e2e/provision.sh (rootlet installed, the network as NET says, the suite's files
-# from $W; see there), its lingering test user's manager started. A boot that fails counts
-# a FAIL (its log's end shown) and returns 1: the suite decides whether it goes on.
+# by tests/e2e/provision.sh (rootlet installed as E2E_ROOTLET says, the network as NET
+# says, the suite's files from $W; see there), its lingering test user's manager started.
+# sandbox.sh's own options pass through the environment: `E2E_DISK=1 e2e_boot ...` (a disk
+# that survives `sb reboot`); with E2E_LINGER=0 (no linger) it does not wait for the user's
+# manager. A boot that fails counts a FAIL (its log's end shown) and returns 1: the suite
+# decides whether it goes on.
 e2e_boot() {
     E2E_NAME=$(e2e_name "$1"); export E2E_NAME E2E_NET=$2
     if ! E2E_PROVISION=$REPO/tests/e2e/provision.sh sb boot >"$W/boot.log" 2>&1; then
         FAIL=$((FAIL+1)); echo "FAIL $1: boot: $(tail -3 "$W/boot.log")"; return 1
     fi
-    sb wait-user >/dev/null 2>&1
+    [ "${E2E_LINGER:-1}" = 0 ] || sb wait-user >/dev/null 2>&1
     return 0
 }
 # e2e_end: the end of a suite: its sandbox down (e2e_down), nothing of this run left
-# behind (a check), the suite's time and counts; its status is the suite's.
+# behind (a check), the suite's time and counts; its status is the suite's. (E2E_DEBUG:
+# the sandbox and the work directory are left, and said where.)
 e2e_end() {
-    e2e_down
-    check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
+    if [ -n "${E2E_DEBUG:-}" ]; then
+        echo "E2E_DEBUG: sandbox ${E2E_NAME:-(none)} left running (E2E_NAME=${E2E_NAME:-} \"$SANDBOX\" shutdown), work dir $W"
+    else
+        e2e_down
+        check "nothing left behind (cgroups, mounts, live sandbox PID 1)" left_behind
+    fi
     printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" = 0 ]
 }
 # e2e_down: shut the sandbox of e2e_boot down (left running with E2E_DEBUG); its logs stay
-# (under $E2E/state/) only if a check of this run failed.
+# (under $E2E/state/) only if a check of this run failed. None up (E2E_NAME unset: already
+# down, or no boot): nothing to do (sandbox.sh would take the default name, someone else's).
 e2e_down() {
-    [ -n "${E2E_DEBUG:-}" ] && return
+    [ -n "${E2E_DEBUG:-}" ] || [ -z "${E2E_NAME:-}" ] && return
     sb shutdown >"$W/down.log" 2>&1 || { FAIL=$((FAIL+1)); echo "FAIL $E2E_NAME: shutdown left something behind: $(tail -2 "$W/down.log")"; }
     [ "$FAIL" = 0 ] && sb clean >/dev/null 2>&1; unset E2E_NAME
 }

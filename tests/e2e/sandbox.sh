@@ -278,9 +278,10 @@ put() { local mode=${3:-0644}; inside install -D -m "$mode" /dev/stdin "$2" < "$
 # Wait until the user's manager has finished its startup transaction (linger at boot or
 # after a runtime `loginctl enable-linger`): user@.service turns "active" earlier than that.
 wait_user() {
-    local st=''
-    for _ in $(seq 1200); do
-        inside test -S "/run/user/$TEST_UID/systemd/private" && break; sleep 0.1
+    local st='' end=$(( ${EPOCHREALTIME//[!0-9]/} + 120000000 ))
+    # (a deadline, 120 s, however long each look inside takes on a loaded machine)
+    until inside test -S "/run/user/$TEST_UID/systemd/private"; do
+        (( ${EPOCHREALTIME//[!0-9]/} < end )) || break; sleep 0.1
     done
     st=$(as_user timeout 180 systemctl --user is-system-running --wait 2>&1) || true
     log "user manager of $TEST_USER: $st"

@@ -21,22 +21,12 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-need_sandbox
-need_e2e podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
-T0=$EPOCHREALTIME
-cargo build --release -q --bins || exit 1
+e2e_start socket-pod podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
 
-W=$(mktemp -d -t rootlet-e2e-socket-pod.XXXXXX)
-export E2E_REPO=$REPO E2E_W=$W E2E_TARGETDIR=${CARGO_TARGET_DIR:-target}/release
-E2E_NAME=$(e2e_name socket-pod); export E2E_NAME
-cleanup() { [ -n "${E2E_DEBUG:-}" ] && return; sb shutdown >/dev/null 2>&1; rm -rf "$W"; }
-trap cleanup EXIT
-
-# The test server and a busybox rootfs: the members' Rootfs=, and the kube's image (a
+# The busybox rootfs with the test server: the members' Rootfs=, and the kube's image (a
 # tarball the user imports: no registry).
-e2e_rootfs "$W" || exit 1
-mkdir -p "$W/rootfs/www" && echo "hello from busybox httpd" > "$W/rootfs/www/index.html"
-tar -C "$W/rootfs" -cf "$W/img.tar" .
+mkdir -p "$R/www" "$W/srv/img" && echo "hello from busybox httpd" > "$R/www/index.html"
+tar -C "$R" -cf "$W/srv/img/web.tar" .
 S=$W/src; mkdir -p "$S" "$W/user"
 
 # 1. the kube: its container serves the socket (e2e-server without a port takes fd 3).
@@ -62,7 +52,7 @@ Description=import the e2e image from a tarball
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'podman image exists localhost/e2e-web:v1 || exec podman import -q /usr/local/share/rootlet-tests/img.tar localhost/e2e-web:v1'
+ExecStart=/bin/sh -c 'podman image exists localhost/e2e-web:v1 || exec podman import -q /srv/img/web.tar localhost/e2e-web:v1'
 EOF
 
 # 2. the pod in proxy mode; its member's httpd listens 3 s after the container starts (a
@@ -76,26 +66,10 @@ printf '[Pod]\n' > "$S/raw.pod"
 printf '[Socket]\nListenStream=127.0.0.1:18164\n' > "$S/raw-pod.socket"
 printf '[Container]\nRootfs=/srv/rootfs\nPod=raw.pod\nExec=/usr/local/bin/e2e-server 8080\n' > "$S/member.container"
 
-cat > "$W/provision.sh" <<'EOF'
-set -e
-make -s -C "$E2E_REPO" install DESTDIR="$ROOT" PREFIX=/usr/local TARGETDIR="$E2E_TARGETDIR" >/dev/null
-install -Dm644 "$E2E_W/img.tar" "$ROOT/usr/local/share/rootlet-tests/img.tar"
-mkdir -p "$ROOT/srv" && cp -a "$E2E_W/rootfs" "$ROOT/srv/rootfs" && chroot "$ROOT" chown -R "$TEST_USER:" /srv/rootfs
-# A default route, so that rootlet-wait-online does not wait.
-ip link add veth0 type veth peer name veth1; ip addr add 192.0.2.2/24 dev veth0
-ip link set veth1 up; ip link set veth0 up; ip route add default via 192.0.2.1 dev veth0
-H=$ROOT/home/$TEST_USER
-mkdir -p "$H/.config/containers/systemd" "$H/.config/systemd/user"
-cp -a "$E2E_W/src/." "$H/.config/containers/systemd/"
-cp -a "$E2E_W/user/." "$H/.config/systemd/user/"
-chroot "$ROOT" chown -R "$TEST_USER:" "/home/$TEST_USER"
-EOF
-
-echo "== booting $E2E_NAME"
-if ! E2E_PROVISION=$W/provision.sh sb boot >"$W/boot.log" 2>&1; then
-    echo "FAIL boot: $(tail -3 "$W/boot.log")"; echo "0 passed, 1 failed"; exit 1
-fi
-sb wait-user >/dev/null 2>&1
+# (tests/e2e/provision.sh: rootlet, the rootfs, the image's tarball, a default route so
+# that rootlet-wait-online does not wait, the sources and the import unit)
+echo "== booting $(e2e_name socket-pod)"
+e2e_boot socket-pod route || { echo "$PASS passed, $FAIL failed"; exit 1; }
 
 is() { [ "$(prop ActiveState "$2")" = "$1" ]; }
 # get PORT [SECONDS]: one connection from the client address 127.0.0.7, its reply.
@@ -115,7 +89,6 @@ journal() { u journalctl --user --no-pager -o cat -u "$1"; }
 # The YAML's container got LISTEN_FDS=1 (e2e-server says so), and fd 3 was no socket.
 kube_fd_mixup() { local j; j=$(journal web.service) || return 1
     grep -q "^e2e-server: LISTEN_FDS=1 LISTEN_FDNAMES=web " <<<"$j" && grep -q "accept: Invalid argument" <<<"$j"; }
-exec 3>&1   # the suite's own stdout, for notes from inside a check (no_restart)
 
 echo "== after the linger boot"
 check "app-pod.socket (from app.pod) listens; no pod or container runs" \

@@ -110,7 +110,4 @@ for s in "${ALL[@]}"; do
     "$s"
     printf '   (%s: %.1fs)\n' "$s" "$(awk "BEGIN{print $EPOCHREALTIME-$t}")"
 done
-check "nothing left behind (cgroups, live sandbox PID 1)" left_behind
-printf 'whole suite: %.1fs\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_end
