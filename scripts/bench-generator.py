@@ -12,7 +12,10 @@ here, makes only the system calls of a run (it reads the same sources and writes
 units and links rootlet wrote, from a manifest of its output) and nothing else, in the same
 alternation. Its ratio beside quadlet is the most any generator writing these files can
 reach on this machine and load.
-Also the release binary sizes. Peak RSS needs GNU time (/usr/bin/time, Debian's `time`). Usage: scripts/bench-generator.py [--runs R] [--sizes 1,100] [--mix] [--no-floor]
+`--busy N` measures on a busy machine, reproducibly: N processes that only spin (`yes`
+into /dev/null, each in a session of its own, as other people's work would be) run for
+the whole benchmark and are ended after it.
+Also the release binary sizes. Peak RSS needs GNU time (/usr/bin/time, Debian's `time`). Usage: scripts/bench-generator.py [--runs R] [--sizes 1,100] [--mix] [--no-floor] [--busy N]
 """
 import argparse
 import os
@@ -172,6 +175,8 @@ def main():
     ap.add_argument("--quadlet")
     ap.add_argument("--mix", action="store_true",
                     help="a mixed directory of all eight types instead of .container files")
+    ap.add_argument("--busy", type=int, default=0, metavar="N",
+                    help="N spinning processes beside the benchmark (a busy machine)")
     ap.add_argument("--no-floor", action="store_true",
                     help="leave out the floor (the system calls alone, scripts/bench-floor.c)")
     a = ap.parse_args()
@@ -188,12 +193,18 @@ def main():
     subprocess.run(["cargo", "build", "--release", "-q", "--bin", "rootlet-user-generator"], cwd=REPO, check=True)
     gen = os.path.join(REPO, "target/release/rootlet-user-generator")
     shm = tempfile.mkdtemp(prefix="rootlet-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    # The busy machine: spinning processes in sessions of their own (ended in `finally`).
+    spinners = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL, start_new_session=True)
+                for _ in range(a.busy)]
+    if spinners:
+        time.sleep(1)
     try:
         floor = None if a.no_floor else build_floor(shm)
         if not a.no_floor and not floor:
             print("!! no C compiler: the floor is not measured", file=sys.stderr)
         kind = "mixed directory, all eight types" if a.mix else ".container files"
-        print(f"generator benchmark ({kind}): median of {a.runs} runs, output on tmpfs, {os.cpu_count()} cores")
+        busy = f", {a.busy} spinning processes beside it" if a.busy else ""
+        print(f"generator benchmark ({kind}): median of {a.runs} runs, output on tmpfs, {os.cpu_count()} cores{busy}")
         print(f"{'files':>6} | {'rootlet':>10} {'peak RSS':>9} | {qname:>13} {'peak RSS':>9} | speed-up"
               f" | CPU time, ratio | load")
         print("-" * 106)
@@ -239,6 +250,9 @@ def main():
         if quadlet:
             print(f"size {qname}: {os.path.getsize(quadlet) / 1024:.0f} KiB")
     finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
         shutil.rmtree(shm, ignore_errors=True)
 
 

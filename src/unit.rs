@@ -466,111 +466,6 @@ impl UnitFile {
             target.entries.extend(s.entries);
         }
     }
-
-    /// Write the file in systemd syntax: deterministic, one blank line between sections.
-    ///
-    /// Values never contain a newline (the parser cannot produce one and the translator
-    /// quotes command lines); should one appear it is written as a continuation-safe space.
-    pub fn write(&self) -> String {
-        let mut out = String::with_capacity(1024);
-        self.write_into(&mut out);
-        out
-    }
-
-    /// [`UnitFile::write`] into an existing buffer.
-    pub fn write_into(&self, out: &mut String) {
-        // Keys and values are copied as they are, counting the line ends written; one scan
-        // of the text then tells whether any of them held a control character (almost
-        // never: the parser refuses them), and only then is it written again the slow way,
-        // replacing them. (One scan of the whole text instead of one per key and value:
-        // the scans were most of rendering's time.)
-        let start = out.len();
-        let mut line_ends = 0;
-        for (i, s) in self.sections.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-                line_ends += 1;
-            }
-            out.push('[');
-            out.push_str(&s.name);
-            out.push_str("]\n");
-            line_ends += 1;
-            for e in &s.entries {
-                out.push_str(&e.key);
-                out.push('=');
-                out.push_str(&e.value);
-                if ends_escaped(&e.value) {
-                    out.push('\\');
-                }
-                out.push('\n');
-                line_ends += 1;
-            }
-        }
-        if count_controls(&out.as_bytes()[start..]) != line_ends {
-            out.truncate(start);
-            self.write_safe_into(out);
-        }
-    }
-
-    /// [`UnitFile::write_into`] with every control character of a key or value replaced.
-    fn write_safe_into(&self, out: &mut String) {
-        for (i, s) in self.sections.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            out.push('[');
-            out.push_str(&s.name);
-            out.push_str("]\n");
-            for e in &s.entries {
-                push_line_safe(out, &e.key);
-                out.push('=');
-                push_line_safe(out, &e.value);
-                // A value ending in an odd number of backslashes would read back as a
-                // continuation; the parser never yields one, but code-built values might.
-                if ends_escaped(&e.value) {
-                    out.push('\\');
-                }
-                out.push('\n');
-            }
-        }
-    }
-}
-
-/// How many bytes of `b` are ASCII control characters other than TAB (so line ends
-/// count), eight bytes at a time.
-fn count_controls(b: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const LOW7: u64 = !HIGH;
-    // The high bit of each byte of `y` that is 0 (exact: no carry crosses a byte).
-    let zero = |y: u64| !(((y & LOW7).wrapping_add(LOW7)) | y | LOW7);
-    let bad = |c: &u8| (*c < 0x20 && *c != b'\t') || *c == 0x7f;
-    let mut words = b.chunks_exact(8);
-    let mut n = 0;
-    for w in &mut words {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        let x = u64::from_le_bytes(a);
-        // Bytes under 0x20 (exact: each byte of `x | HIGH` is at least 0x80, so the
-        // subtraction borrows within it), less TAB, plus DEL.
-        let below = !(x | HIGH).wrapping_sub(ONES * 0x20) & !x & HIGH;
-        let m = (below & !zero(x ^ (ONES * b'\t' as u64))) | zero(x ^ (ONES * 0x7f));
-        n += m.count_ones() as usize;
-    }
-    n + words.remainder().iter().filter(|c| bad(c)).count()
-}
-
-/// `s` with every ASCII control character but TAB written as a space: the parser never
-/// yields one, but code-built keys and values (paths) might, and systemd would end the
-/// line at a CR or NUL.
-fn push_line_safe(out: &mut String, s: &str) {
-    let bad = |c: char| c.is_ascii_control() && c != '\t';
-    // Bytes, not chars: an ASCII control byte is never part of a multi-byte character.
-    if s.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-        out.extend(s.chars().map(|c| if bad(c) { ' ' } else { c }));
-    } else {
-        out.push_str(s);
-    }
 }
 
 const UNIT_NAME_MAX: usize = 255;
@@ -607,6 +502,8 @@ pub fn valid_unit_name(name: &str) -> bool {
 pub fn escape_specifiers(s: &str) -> String {
     s.replace('%', "%%")
 }
+
+mod write;
 
 #[cfg(test)]
 mod tests;
