@@ -439,9 +439,7 @@ mod tests {
                 asked.display()
             )
         };
-        std::fs::write(&podman, script("4.3.1")).unwrap();
-        std::fs::set_permissions(&podman, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        crate::proc::write_test_program(&podman, &script("4.3.1"));
         // The runtime directory exists (the user manager's); rootlet's own in it is made.
         std::fs::create_dir(dir.join("run")).unwrap();
         let cache = dir.join("run/rootlet/podman-version");
@@ -457,9 +455,7 @@ mod tests {
         assert_eq!(times(), 1, "asked again with the answer kept");
         // podman upgraded: a new file.
         std::fs::remove_file(&podman).unwrap();
-        std::fs::write(&podman, script("5.8.2")).unwrap();
-        std::fs::set_permissions(&podman, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        crate::proc::write_test_program(&podman, &script("5.8.2"));
         assert_eq!(get(), Some(Version(5, 8, 2)));
         assert_eq!(get(), Some(Version(5, 8, 2)));
         assert_eq!(times(), 2);
@@ -501,9 +497,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rootlet-podman-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let hang = dir.join("podman");
-        std::fs::write(&hang, "#!/bin/sh\nsleep 600\n").unwrap();
-        std::fs::set_permissions(&hang, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        crate::proc::write_test_program(&hang, "#!/bin/sh\nsleep 600\n");
         assert_eq!(
             detect(hang.to_str().unwrap(), Duration::from_millis(300)),
             None

@@ -280,6 +280,29 @@ fn finish(status: ExitStatus, [mut out, mut err]: [Pipe; 2]) -> Output {
     }
 }
 
+/// For tests: write the program `path` with `text`, executable, the way a test may run it
+/// at once. It is written by a child process (`sh`), so that no file descriptor of the
+/// test process ever has it open for writing: written here, a `fork` by another test's
+/// thread in that moment would hold such a descriptor until its child's `exec`, and
+/// running the program meanwhile fails with "Text file busy" (ETXTBSY), now and then, on
+/// a loaded machine. (`tests/it/util.rs` has the same for the integration tests.)
+#[cfg(test)]
+pub(crate) fn write_test_program(path: &std::path::Path, text: &str) {
+    use std::io::Write;
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("sh writes a test program");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(text.as_bytes())
+            .expect("the test program's text");
+    }
+    assert!(child.wait().expect("sh").success(), "{}", path.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,9 +394,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let script = |name: &str, body: &str| {
             let p = dir.join(name);
-            std::fs::write(&p, format!("#!/bin/sh\n( exec sleep 100 ) &\n{body}\n")).unwrap();
-            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .unwrap();
+            crate::proc::write_test_program(
+                &p,
+                &format!("#!/bin/sh\n( exec sleep 100 ) &\n{body}\n"),
+            );
             p.to_str().unwrap().to_owned()
         };
         let answers = script("answers", "echo 'podman version 4.3.1'");

@@ -406,13 +406,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rootlet-fetch-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let fake = dir.join("curl");
-        std::fs::write(
+        crate::proc::write_test_program(
             &fake,
             "#!/bin/sh\n( exec sleep 100 ) &\nprintf '[Container]\\nImage=x\\n'\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        );
         let t0 = Instant::now();
         let out = curl(fake.to_str().unwrap(), "https://example.org/web.container").unwrap();
         assert_eq!(out, b"[Container]\nImage=x\n");

@@ -91,20 +91,17 @@ mod tests {
     fn version_asked_once_and_artifacts_refused() {
         use crate::podman::{Lazy, Target};
         use std::collections::BTreeMap;
-        use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("rootlet-artifact-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let calls = dir.join("calls");
         let podman = dir.join("podman");
-        std::fs::write(
+        crate::proc::write_test_program(
             &podman,
-            format!(
+            &format!(
                 "#!/bin/sh\necho \"$@\" >> '{}'\necho 'podman version 4.3.1'\n",
                 calls.display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&podman, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
         let podman = podman.to_str().unwrap();
         let src = |name: &str, kind, text: &str| Source {
             path: format!("/q/{name}").into(),

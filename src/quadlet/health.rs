@@ -195,16 +195,13 @@ mod tests {
         }
         // Answers in turn; each call also records its argv.
         let fake = dir.join("podman");
-        std::fs::write(
+        crate::proc::write_test_program(
             &fake,
             "#!/bin/sh\nd=$(dirname \"$0\"); n=$(cat \"$d/n\" 2>/dev/null || echo 0)\n\
              echo \"$@\" >> \"$d/argv\"; echo $((n + 1)) > \"$d/n\"\n\
              [ -e \"$d/$n\" ] || { echo 'Error: no such container' >&2; exit 125; }\n\
              cat \"$d/$n\"\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        );
         let o = std::process::Command::new("/bin/sh")
             .args(["-c", WAIT, "rootlet-health-wait", "systemd-web"])
             .arg(&fake)

@@ -73,8 +73,7 @@ impl Sandbox {
     }
 
     fn exe(&self, rel: &str, text: &str, mode: u32) {
-        self.write(rel, text);
-        fs::set_permissions(self.dir.join(rel), fs::Permissions::from_mode(mode)).unwrap();
+        util::write_program(&self.dir.join(rel), text, mode);
     }
 
     fn symlink(&self, target: &str, rel: &str) {

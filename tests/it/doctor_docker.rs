@@ -3,7 +3,6 @@
 
 use crate::util;
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use util::Tmp;
 
@@ -37,8 +36,7 @@ impl Fake {
     }
 
     fn exe(&self, rel: &str, text: &str) {
-        let p = self.t.write(rel, text);
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        util::write_program(&self.t.join(rel), text, 0o755);
     }
 
     fn docker_unit(&self, exec: &str, extra: &str) {

@@ -560,9 +560,7 @@ fn add_from_https_goes_through_curl() {
         log.display()
     );
     let curl = bin.join("curl");
-    fs::write(&curl, script).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&curl, fs::Permissions::from_mode(0o755)).unwrap();
+    util::write_program(&curl, &script, 0o755);
     let path = format!(
         "{}:{}",
         bin.display(),
@@ -750,12 +748,12 @@ fn nothing_is_removed_through_a_symlinked_subdirectory() {
 #[test]
 fn add_without_replace_never_overwrites_even_racing() {
     let e = Env::new();
-    let podman = e.write(
-        "bin/podman",
+    let podman = e.path("bin/podman");
+    util::write_program(
+        &podman,
         "#!/bin/sh\nsleep 1\necho 'podman version 4.3.1'\n",
+        0o755,
     );
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&podman, fs::Permissions::from_mode(0o755)).unwrap();
     let one = e.write("in1/db.kube", "[Kube]\nYaml=/srv/one.yaml\n");
     let two = e.write("in2/db.kube", "[Kube]\nYaml=/srv/two.yaml\n");
     for round in 0..3 {

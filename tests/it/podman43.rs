@@ -812,14 +812,12 @@ fn below_the_oldest_podman_one_message_per_run() {
     let t = util::Tmp::new("podman-oldest");
     let calls = t.join("calls");
     let podman = |name: &str, says: &str| {
-        let p = t.write(
-            &format!("bin/{name}"),
-            &format!(
-                "#!/bin/sh\necho \"$@\" >> '{}'\necho '{says}'\n",
-                calls.display()
-            ),
+        let p = t.join(&format!("bin/{name}"));
+        let text = format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\necho '{says}'\n",
+            calls.display()
         );
-        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        util::write_program(&p, &text, 0o755);
         p
     };
     let old = podman("podman30", "podman version 3.0.0");

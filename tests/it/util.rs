@@ -5,6 +5,33 @@
 
 use std::path::{Path, PathBuf};
 
+/// Write the program `path` (parents made) with `text` and permissions `mode`, the way a
+/// test may run it at once: written by a child process (`sh`), so that no file descriptor
+/// of this test process ever has it open for writing. Written here, a `fork` by another
+/// test's thread in that moment would hold such a descriptor until its child's `exec`, and
+/// running the program meanwhile fails with "Text file busy" (ETXTBSY): a test that fails
+/// now and then on a loaded machine.
+pub fn write_program(path: &Path, text: &str, mode: u32) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("parent directories");
+    }
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod \"$2\" \"$1\"", "sh"])
+        .arg(path)
+        .arg(format!("{mode:o}"))
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("sh writes a test program");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(text.as_bytes())
+            .expect("the test program's text");
+    }
+    assert!(child.wait().expect("sh").success(), "{}", path.display());
+}
+
 /// The repository's top directory.
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -234,9 +261,8 @@ impl UserEnv {
     /// An executable shell script `name` in [`UserEnv::fake_bin`] (`body` follows its
     /// `#!/bin/sh` line): found before the real program of that name.
     pub fn fake_program(&self, name: &str, body: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let p = self.write(&format!("fakebin/{name}"), &format!("#!/bin/sh\n{body}"));
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = self.path().join("fakebin").join(name);
+        write_program(&p, &format!("#!/bin/sh\n{body}"), 0o755);
         p
     }
 
