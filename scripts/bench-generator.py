@@ -21,6 +21,7 @@ import argparse
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -112,13 +113,17 @@ def build_floor(shm):
     return exe if r.returncode == 0 else None
 
 
+def argv(cmd, out):
+    """The command line of a candidate writing into `out`: the generators take the three
+    directories of a generator; the floor (`bench-floor SOURCES MANIFEST`) one."""
+    return cmd + [out] if cmd[0].endswith("bench-floor") else cmd + [out, out, out]
+
+
 def run_once(cmd, env, out):
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     t0 = time.perf_counter()
-    # (The floor takes its sources and manifest first, then the one output directory.)
-    args = cmd + [out] if cmd[0].endswith("bench-floor") else cmd + [out, out, out]
-    p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(argv(cmd, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, ru = os.wait4(p.pid, 0)
     dt = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
@@ -133,8 +138,7 @@ def peak_rss_kib(cmd, env, out):
         return float("nan")
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
-    args = [out] if cmd[0].endswith("bench-floor") else [out, out, out]
-    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd, *args], env=env,
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", *argv(cmd, out)], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return float(r.stderr.strip().splitlines()[-1])
 
@@ -193,8 +197,10 @@ def main():
     subprocess.run(["cargo", "build", "--release", "-q", "--bin", "rootlet-user-generator"], cwd=REPO, check=True)
     gen = os.path.join(REPO, "target/release/rootlet-user-generator")
     shm = tempfile.mkdtemp(prefix="rootlet-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    # The busy machine: spinning processes in sessions of their own (ended in `finally`).
-    spinners = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL, start_new_session=True)
+    # The busy machine: spinning processes in sessions of their own, ended (the whole
+    # session) in `finally`, and by `timeout` after an hour should this script be killed.
+    spinners = [subprocess.Popen(["timeout", "3600", "yes"], stdout=subprocess.DEVNULL,
+                                 start_new_session=True)
                 for _ in range(a.busy)]
     if spinners:
         time.sleep(1)
@@ -251,7 +257,7 @@ def main():
             print(f"size {qname}: {os.path.getsize(quadlet) / 1024:.0f} KiB")
     finally:
         for p in spinners:
-            p.kill()
+            os.killpg(p.pid, signal.SIGKILL)
             p.wait()
         shutil.rmtree(shm, ignore_errors=True)
 

@@ -132,8 +132,8 @@ pub fn known_key(key: &str) -> Option<&'static str> {
 pub(crate) struct KeySet {
     keys: Vec<&'static str>,
     /// Indexes into `keys` plus one, 0 for an empty slot; a power of two long, at most a
-    /// quarter full, so a probe ends after a slot or two.
-    slots: Vec<u16>,
+    /// quarter full, so a probe ends after a slot or two (and always at an empty one).
+    slots: Vec<u32>,
 }
 
 /// FNV-1a: short keys, no adversary (a source's keys only choose which slot is probed).
@@ -148,16 +148,14 @@ impl KeySet {
         let mut keys: Vec<&'static str> = keys.into_iter().collect();
         keys.sort_unstable();
         keys.dedup();
-        // u16 slots: the tables hold a few hundred keys.
-        keys.truncate(usize::from(u16::MAX) - 1);
-        let mut slots = vec![0u16; (keys.len() * 4).next_power_of_two().max(8)];
+        let mut slots = vec![0u32; (keys.len() * 4).next_power_of_two().max(8)];
         let mask = slots.len() - 1;
         for (i, k) in keys.iter().enumerate() {
             let mut at = hash(k) & mask;
             while slots[at] != 0 {
                 at = (at + 1) & mask;
             }
-            slots[at] = i as u16 + 1;
+            slots[at] = u32::try_from(i + 1).unwrap_or(u32::MAX);
         }
         KeySet { keys, slots }
     }
@@ -167,7 +165,7 @@ impl KeySet {
         let mask = self.slots.len() - 1;
         let mut at = hash(key) & mask;
         loop {
-            let k = *self.keys.get(usize::from(self.slots[at]).checked_sub(1)?)?;
+            let k = *self.keys.get((self.slots[at] as usize).checked_sub(1)?)?;
             if k == key {
                 return Some(k);
             }

@@ -276,11 +276,7 @@ fn kind_gate(src: &Source, ctx: &Context) -> Result<(), SourceError> {
         return Ok(());
     };
     // (The message's parts are made only for a podman that is too old.)
-    if ctx
-        .podman_version
-        .get()
-        .map_or(true, |have| have >= version)
-    {
+    if ctx.podman_version.has(version) {
         return Ok(());
     }
     let section = src.kind.section();

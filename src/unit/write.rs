@@ -16,60 +16,45 @@ impl UnitFile {
 
     /// [`UnitFile::write`] into an existing buffer.
     pub fn write_into(&self, out: &mut String) {
-        // Keys and values are copied as they are, counting the line ends written; one scan
-        // of the text then tells whether any of them held a control character (almost
-        // never: the parser refuses them), and only then is it written again the slow way,
+        // Keys and values are copied as they are; one scan of the text then tells whether
+        // any of them held a control character (almost never: the parser refuses them) by
+        // counting more than the line ends written, and only then is it written again,
         // replacing them. (One scan of the whole text instead of one per key and value:
         // the scans were most of rendering's time.)
         let start = out.len();
-        let mut line_ends = 0;
-        for (i, s) in self.sections.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-                line_ends += 1;
-            }
-            out.push('[');
-            out.push_str(&s.name);
-            out.push_str("]\n");
-            line_ends += 1;
-            for e in &s.entries {
-                out.push_str(&e.key);
-                out.push('=');
-                out.push_str(&e.value);
-                if ends_escaped(&e.value) {
-                    out.push('\\');
-                }
-                out.push('\n');
-                line_ends += 1;
-            }
-        }
+        let line_ends = self.render(out, String::push_str);
         if count_controls(&out.as_bytes()[start..]) != line_ends {
             out.truncate(start);
-            self.write_safe_into(out);
+            self.render(out, push_line_safe);
         }
     }
 
-    /// [`UnitFile::write_into`] with every control character of a key or value replaced.
-    fn write_safe_into(&self, out: &mut String) {
+    /// The sections onto `out`, each key and value by `push`; the number of lines written.
+    fn render(&self, out: &mut String, push: fn(&mut String, &str)) -> usize {
+        let mut lines = 0;
         for (i, s) in self.sections.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
+                lines += 1;
             }
             out.push('[');
             out.push_str(&s.name);
             out.push_str("]\n");
+            lines += 1;
             for e in &s.entries {
-                push_line_safe(out, &e.key);
+                push(out, &e.key);
                 out.push('=');
-                push_line_safe(out, &e.value);
+                push(out, &e.value);
                 // A value ending in an odd number of backslashes would read back as a
                 // continuation; the parser never yields one, but code-built values might.
                 if ends_escaped(&e.value) {
                     out.push('\\');
                 }
                 out.push('\n');
+                lines += 1;
             }
         }
+        lines
     }
 }
 
@@ -150,7 +135,7 @@ mod tests {
         let mut fast = String::from("head\n");
         f.write_into(&mut fast);
         let mut safe = String::from("head\n");
-        f.write_safe_into(&mut safe);
+        f.render(&mut safe, push_line_safe);
         assert_eq!(fast, safe);
         assert_eq!(
             fast,

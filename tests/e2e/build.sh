@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start build podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start build "${E2E_PODMAN_PKGS[@]}"
 
 # --- the base image's content: a busybox rootfs, as a tarball for `podman import`
 tar -C "$R" -cf "$W/busybox.tar" . || exit 1

@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start day2 podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start day2 "${E2E_PODMAN_PKGS[@]}"
 
 # --- the busybox rootfs for the containers, and the sources the test user adds
 # (/srv/day2: tests/e2e/provision.sh copies $W/srv/ into the sandbox's root, readable by

@@ -24,7 +24,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start deb podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make dpkg-dev debhelper pkgconf git
+e2e_start deb "${E2E_PODMAN_PKGS[@]}" dpkg-dev debhelper pkgconf git
 
 # --- the .deb
 if [ -n "${ROOTLET_DEB:-}" ]; then

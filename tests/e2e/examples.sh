@@ -25,7 +25,7 @@ cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
 . tests/e2e/journey-lib.sh
-e2e_start examples podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start examples "${E2E_PODMAN_PKGS[@]}"
 
 # --- the stand-in images, as rootfs tarballs (imported by the test user from /srv/img)
 mkdir -p "$W/img" "$W/srv/img"

@@ -21,7 +21,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start health podman uidmap slirp4netns busybox-static iproute2 dbus-user-session gcc libc6-dev make
+e2e_start health "${E2E_PODMAN_PKGS[@]}"
 
 mkdir -p "$W/src"
 # Healthy once /tmp/ready exists, 10 s after the start; failures in the first 4 s do not

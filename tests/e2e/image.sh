@@ -33,7 +33,7 @@ if ! ls "$DEBS"/docker-registry_*.deb >/dev/null 2>&1; then
         { apt-get update -qq >/dev/null 2>&1 && apt-get download docker-registry >/dev/null 2>&1; }; }) \
         || skip "cannot fetch Debian's docker-registry"
 fi
-e2e_start image podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start image "${E2E_PODMAN_PKGS[@]}"
 
 # The image's content: busybox and the e2e test server, as a tar for `podman import`.
 mkdir -p "$W/srv/img" && tar -C "$R" -cf "$W/srv/img/server.tar" . || exit 1

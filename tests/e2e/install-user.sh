@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start install-user podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start install-user "${E2E_PODMAN_PKGS[@]}"
 # The doctor's fixture, for the test user.
 install -Dm755 tests/doctor-fixtures/expect-ok.sh "$W/srv/rootlet-tests/expect-ok.sh"
 # rootlet's programs only (E2E_ROOTLET=user, tests/e2e/provision.sh): no generator, no

@@ -18,7 +18,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start kube podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start kube "${E2E_PODMAN_PKGS[@]}"
 
 # --- the image: busybox and the test server, a rootfs tarball the user imports
 tar -C "$R" -cf "$W/kube-web.tar" .

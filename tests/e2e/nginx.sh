@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
 . tests/e2e/journey-lib.sh
-e2e_start nginx podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start nginx "${E2E_PODMAN_PKGS[@]}"
 # --- the image: nginx from Debian's package (journey-lib.sh's stand-in), with a
 # configuration of this test's: it listens on the socket's address, logs the client's.
 nginx_rootfs "$W/nginx" || skip "cannot download Debian's nginx package"

@@ -16,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start pod podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start pod "${E2E_PODMAN_PKGS[@]}"
 
 mkdir -p "$W/src"
 cat > "$W/src/app.pod" <<'EOF'

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 COUNT=${1:-2000}; SEED=${2:-$RANDOM}
 . tests/e2e/sandbox-lib.sh
-e2e_start quoting podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start quoting "${E2E_PODMAN_PKGS[@]}"
 cargo build --release -q --example quoting-cases || exit 1
 "${CARGO_TARGET_DIR:-target}"/release/examples/quoting-cases "$W/cases" "$COUNT" "$SEED" || exit 1
 PODMAN=/usr/local/bin/argv-record XDG_CONFIG_HOME=$W/none \

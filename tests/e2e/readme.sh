@@ -24,7 +24,7 @@ REPO=$PWD
 . tests/e2e/sandbox-lib.sh
 . tests/e2e/journey-lib.sh
 command -v cargo >/dev/null || skip "no cargo (the Quick start builds with make)"
-e2e_start readme podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start readme "${E2E_PODMAN_PKGS[@]}"
 
 # --- the blocks, from README.md: $W/srv/readme/NN-WHO.sh (/srv/readme in the sandbox)
 B=$W/srv/readme

@@ -23,7 +23,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start reboot podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start reboot "${E2E_PODMAN_PKGS[@]}"
 
 # The test program in the busybox rootfs (as tests/e2e/run.sh), and the sources.
 mkdir -p "$W/src"

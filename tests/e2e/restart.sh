@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
 LATE_AFTER=${LATE_AFTER:-180}
-e2e_start restart podman uidmap slirp4netns busybox-static iproute2 dbus-user-session gcc libc6-dev make
+e2e_start restart "${E2E_PODMAN_PKGS[@]}"
 
 # --- the busybox rootfs with the test server: the containers' root, and (as a tar) the image
 mkdir -p "$R/data" "$W/srv/img"

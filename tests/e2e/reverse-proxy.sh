@@ -26,7 +26,7 @@ cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
 . tests/e2e/journey-lib.sh
-e2e_start rproxy podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make catatonit
+e2e_start rproxy "${E2E_PODMAN_PKGS[@]}"
 
 # --- the stand-in images, as rootfs tarballs (imported by the test user from /srv/img)
 mkdir -p "$W/img" "$W/srv/img"

@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start run podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start run "${E2E_PODMAN_PKGS[@]}"
 
 # boot NAME NET: a fresh sandbox (tests/e2e/provision.sh: rootlet, the test server and the
 # busybox rootfs, the sources in $W/src/). NET says how the system's network comes up:

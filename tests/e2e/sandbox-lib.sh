@@ -134,6 +134,12 @@ left_behind() {
     [ -z "$f" ] || { echo "mounted: $f"; return 1; }
 }
 
+# What a suite that runs rootless podman in the sandbox needs from Debian (busybox for the
+# containers' rootfs, gcc and make for the test server): `e2e_start TAG
+# "${E2E_PODMAN_PKGS[@]}" [MORE...]`.
+# shellcheck disable=SC2034 # the suites'
+E2E_PODMAN_PKGS=(podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make)
+
 # --- the preamble every suite shares
 # e2e_start TAG PACKAGE...: from the checkout's top, after sourcing this file: root and the
 # sandbox checked, the PACKAGEs there (need_e2e), T0 the suite's start, rootlet's release

@@ -21,7 +21,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start socket-pod podman uidmap slirp4netns catatonit busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start socket-pod "${E2E_PODMAN_PKGS[@]}"
 
 # The busybox rootfs with the test server: the members' Rootfs=, and the kube's image (a
 # tarball the user imports: no registry).

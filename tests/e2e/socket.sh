@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 . tests/e2e/sandbox-lib.sh
-e2e_start socket podman uidmap slirp4netns busybox-static curl iproute2 dbus-user-session gcc libc6-dev make
+e2e_start socket "${E2E_PODMAN_PKGS[@]}"
 
 # provision (tests/e2e/provision.sh, before each boot): rootlet, the test server, the busybox
 # rootfs with a page for httpd, a default route and no network-online.target (nothing here
