@@ -214,16 +214,11 @@ fn commands(line: &str, unit: &str, scratch: &Path) -> Vec<Vec<String>> {
 }
 
 fn jobs(scratch: &Path) -> (Vec<Job>, BTreeMap<String, usize>) {
-    fs::write(
-        scratch.join("recorder"),
+    util::write_program(
+        &scratch.join("recorder"),
         "#!/bin/sh\nn=$(ls \"$REC_DIR\" | wc -l)\nprintf '%s\\0' \"$@\" > \"$REC_DIR/$n\"\nexit \"$REC_RC\"\n",
-    )
-    .unwrap();
-    Command::new("chmod")
-        .arg("755")
-        .arg(scratch.join("recorder"))
-        .status()
-        .unwrap();
+        0o755,
+    );
     let mut jobs = Vec::new();
     let mut counts = BTreeMap::new();
     for (label, dir, defaults) in sources() {
@@ -683,12 +678,7 @@ fn inner_run() {
     fs::create_dir_all(dir.join("rootfs/etc")).unwrap();
     fs::write(dir.join("rootfs/etc/hostname"), "tiny\n").unwrap();
     fs::create_dir_all(dir.join("bin")).unwrap();
-    fs::write(dir.join("bin/catatonit"), "#!/bin/sh\nexit 0\n").unwrap();
-    Command::new("chmod")
-        .arg("755")
-        .arg(dir.join("bin/catatonit"))
-        .status()
-        .unwrap();
+    util::write_program(&dir.join("bin/catatonit"), "#!/bin/sh\nexit 0\n", 0o755);
     let path = format!("{}:{}", s("bin"), std::env::var("PATH").unwrap_or_default());
     let st = Command::new("tar")
         .arg("-C")
